@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import {
+  DEFAULT_CALL_TIMEOUT_S,
+  DEFAULT_REALTIME_MODEL,
+  DEFAULT_REALTIME_VOICE,
+  DEFAULT_SPEAK_VOICE,
+  MAX_CALL_TIMEOUT_S,
+  MIN_CALL_TIMEOUT_S,
+} from '../constants';
+
+/**
+ * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
+ * system (env, store, admin API, import), so the rest of the code can trust it.
+ */
+export const AGENT_MODES = ['stream', 'openai-sip', 'sip-forward'] as const;
+export type AgentMode = (typeof AGENT_MODES)[number];
+
+export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
+export const SIP_URI_PATTERN = /^sips?:[^\s@<>"]+@[^\s<>"]+$/i;
+
+export const e164Schema = z.string().trim().regex(E164_PATTERN, 'must be an E.164 number like +19195550100');
+export const sipUriSchema = z.string().trim().regex(SIP_URI_PATTERN, 'must be a SIP URI like sip:user@host');
+export const phoneOrSipSchema = z
+  .string()
+  .trim()
+  .refine((v) => E164_PATTERN.test(v) || SIP_URI_PATTERN.test(v), 'must be an E.164 number or a SIP URI');
+
+export const idSchema = z
+  .string()
+  .trim()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, "_" or "-", starting with a letter or digit');
+
+const callTimeoutSchema = z.number().min(MIN_CALL_TIMEOUT_S).max(MAX_CALL_TIMEOUT_S);
+
+export const DESTINATION_KINDS = ['phone', 'sip', 'hangup'] as const;
+export type DestinationKind = (typeof DESTINATION_KINDS)[number];
+
+/** A place the agent can send the caller: a human's phone, a SIP endpoint, or "end the call". */
+export const transferDestinationSchema = z
+  .object({
+    id: idSchema,
+    /** What the model sees in transfer_call's enum, e.g. "billing". */
+    name: z.string().trim().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, "_" or "-"'),
+    description: z.string().trim().max(500).optional(),
+    kind: z.enum(DESTINATION_KINDS),
+    value: z.string().trim().optional(),
+    /** Warm: the human hears a whisper (caller, reason, summary) before being bridged. */
+    warm: z.boolean().default(false),
+    callTimeoutS: callTimeoutSchema.default(DEFAULT_CALL_TIMEOUT_S),
+  })
+  .superRefine((d, ctx) => {
+    if (d.kind === 'phone' && !(d.value && E164_PATTERN.test(d.value))) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a phone destination needs an E.164 number like +19195550177' });
+    }
+    if (d.kind === 'sip' && !(d.value && SIP_URI_PATTERN.test(d.value))) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip destination needs a SIP URI like sip:desk@pbx.example.com' });
+    }
+  });
+export type TransferDestination = z.infer<typeof transferDestinationSchema>;
+
+export const agentFallbackSchema = z.object({
+  /** Spoken (Bandwidth TTS) when the AI side cannot take or keep the call. */
+  message: z.string().trim().min(1).max(1000).default('Sorry, our assistant is unavailable right now. Please call again later.'),
+  /** Where to send the caller after the apology; none → hang up. */
+  transferTo: phoneOrSipSchema.optional(),
+});
+
+export const agentSipSchema = z.object({
+  /** The AI SIP endpoint, e.g. sip:proj_abc@sip.api.openai.com;transport=tls. */
+  target: sipUriSchema,
+  /** BW §2.4 Forward hands the call off entirely; §2.5 Transfer keeps callbacks (transferComplete). */
+  verb: z.enum(['forward', 'transfer']).default('transfer'),
+  callTimeoutS: callTimeoutSchema.default(DEFAULT_CALL_TIMEOUT_S),
+  /** Caller id presented to the SIP endpoint; defaults to the dialled number (Forward) / the caller (Transfer). */
+  from: z.string().trim().optional(),
+  diversionTreatment: z.enum(['none', 'propagate', 'stack']).optional(),
+  diversionReason: z.string().trim().optional(),
+});
+
+/** Everything about an agent except its identity and its destinations (those are rows of their own). */
+export const agentSettingsSchema = z.object({
+  mode: z.enum(AGENT_MODES).default('stream'),
+  instructions: z
+    .string()
+    .max(100_000)
+    .default('You are a helpful, concise phone assistant. Keep answers short: this is a phone call.'),
+  /** Said first when the call connects; empty → the agent waits for the caller. */
+  greeting: z.string().max(2000).default('Hello! How can I help you today?'),
+  voice: z.string().trim().min(1).default(DEFAULT_REALTIME_VOICE),
+  model: z.string().trim().min(1).default(DEFAULT_REALTIME_MODEL),
+  /** ISO-639-1; also given to input transcription. */
+  language: z.string().trim().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a language code like en or en-US').default('en'),
+  /** Bandwidth SpeakSentence voice for fallback and whisper prompts (BW §2.6). */
+  speakVoice: z.string().trim().min(1).default(DEFAULT_SPEAK_VOICE),
+  /** Audio path: zero-transcode μ-law (default) or PCM16 24 kHz (DESIGN §4.3). */
+  audio: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
+  /** Which BXML holds a stream call open (DESIGN §4.1). */
+  streamHold: z.enum(['stop-stream-wait', 'pause']).default('stop-stream-wait'),
+  /** Spoken by Bandwidth while a transfer rings; empty → silence. */
+  holdMessage: z.string().max(1000).default(''),
+  sip: agentSipSchema.optional(),
+  fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
+});
+export type AgentSettings = z.infer<typeof agentSettingsSchema>;
+
+export const agentSchema = agentSettingsSchema
+  .extend({
+    id: idSchema,
+    name: z.string().trim().min(1).max(200),
+  })
+  .superRefine((a, ctx) => {
+    if (a.mode !== 'stream' && !a.sip) {
+      ctx.addIssue({ code: 'custom', path: ['sip'], message: `an ${a.mode} agent needs sip.target` });
+    }
+  });
+export type Agent = z.infer<typeof agentSchema>;
+
+/** An agent as calls use it: with the destinations assigned to it. */
+export interface AgentWithDestinations extends Agent {
+  destinations: TransferDestination[];
+}

@@ -1,0 +1,451 @@
+import { z } from 'zod';
+import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { transferDestinationSchema } from '../agents/agent';
+import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
+import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import type { Credentials } from '../credentials';
+import { isSwitchboardError } from '../errors';
+import { maskPhone, type Logger } from '../log';
+import type { UrlSigner } from '../security/signing';
+import type { CallRecord, CallState, CallUpdate, Store } from '../store/types';
+import type { CommonView, TemplateCatalog, TemplateName } from './bxml/catalog';
+import { KNOWN_EVENT_TYPES, parseCallback, transferFailed, type Callback } from './callbacks';
+import { VOICE_ROUTES, type CallbackUrls } from './urls';
+
+/**
+ * What Switchboard answers to each Bandwidth callback (DESIGN §2–§4, BW §1.3). Knows Bandwidth's
+ * callbacks and our templates; knows nothing of HTTP (webhooks.ts) or of the media bridge, which
+ * listens through CallLifecycleListener.
+ */
+export type CallbackResult = { kind: 'bxml'; xml: string; template: TemplateName | 'empty' } | { kind: 'empty' };
+
+/** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
+const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
+
+/** What the bridge (issue #3) needs to hear from the webhooks: pre-warm on answer, clean up on end. */
+export interface CallLifecycleListener {
+  /** A stream BXML was answered for this call: a media socket should follow shortly. */
+  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string }): void;
+  /** Bandwidth says the call is over. */
+  callEnded?(callId: string, cause: string | undefined): void;
+}
+
+/** Context carried by a transfer's signed callback URLs (DESIGN §4.6). */
+export const transferContextSchema = z.object({
+  callId: z.string(),
+  agentId: z.string(),
+  destination: transferDestinationSchema,
+  reason: z.string().optional(),
+  summary: z.string().optional(),
+  /**
+   * `agent`: the agent asked for it (a failure returns to the agent); `ai-sip`: the AI SIP leg of a SIP
+   * mode (a failure goes to the agent's fallback); `fallback`: the last resort (a failure ends the call).
+   */
+  origin: z.enum(['agent', 'ai-sip', 'fallback']),
+});
+export type TransferContext = z.infer<typeof transferContextSchema>;
+
+/** What a redirect callback should do, signed into its URL by whoever asked for the redirect. */
+export const redirectActionSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('transfer'), destination: transferDestinationSchema, reason: z.string().optional(), summary: z.string().optional() }),
+  z.object({ type: z.literal('fallback'), reason: z.string() }),
+  z.object({ type: z.literal('hangup'), message: z.string().optional() }),
+]);
+export type RedirectAction = z.infer<typeof redirectActionSchema>;
+const redirectContextSchema = z.object({ callId: z.string(), agentId: z.string(), action: redirectActionSchema });
+const streamContextSchema = z.object({ callId: z.string(), agentId: z.string() });
+const answerContextSchema = z.object({ agentId: z.string() });
+
+export const MEDIA_USERNAME = 'switchboard-media';
+
+export interface CallFlowsDeps {
+  store: Store;
+  templates: TemplateCatalog;
+  router: AgentRouter;
+  signer: UrlSigner;
+  urls: CallbackUrls;
+  credentials: Credentials;
+  logger: Logger;
+  listener?: CallLifecycleListener;
+}
+
+export class CallFlows {
+  constructor(private readonly deps: CallFlowsDeps) {}
+
+  // ---- BXML callbacks ---------------------------------------------------------------------------
+
+  /** BW §1.3 initiate: the first BXML of an inbound call. */
+  async initiate(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body, ['from', 'to']);
+    return this.answerWithAgent(cb, undefined);
+  }
+
+  /** BW §1.3 answer: the first BXML of an outbound call; the signed `t` names the agent (issue #6). */
+  async answer(body: unknown, token: string | undefined): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const ctx = this.verify(token, 'answer', answerContextSchema, cb.callId);
+    return this.answerWithAgent(cb, ctx?.agentId);
+  }
+
+  /** The Redirect after `<StopStream wait="true">`: the media socket ended while the call is up. */
+  async streamEnded(body: unknown, token: string | undefined): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const ctx = this.verify(token, 'stream-ended', streamContextSchema, cb.callId);
+    const call = await this.deps.store.calls.get(cb.callId);
+    const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
+    const reason = call?.errorMessage ?? 'the media stream ended while the call was up';
+    return this.fallback(cb, agent, reason);
+  }
+
+  /** BW §1.3 redirect: do what the signed action says; anything unsigned goes to the fallback. */
+  async redirect(body: unknown, token: string | undefined): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const ctx = this.verify(token, 'redirect', redirectContextSchema, cb.callId);
+    const call = await this.deps.store.calls.get(cb.callId);
+    const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
+    if (!ctx) return this.fallback(cb, agent, 'redirect without a valid signed action');
+    const action = ctx.action;
+    switch (action.type) {
+      case 'transfer':
+        return this.transfer(cb, agent, { callId: cb.callId, agentId: ctx.agentId, destination: action.destination, reason: action.reason, summary: action.summary, origin: 'agent' });
+      case 'hangup':
+        return this.finish(cb, 'hangup', { message: action.message }, { state: 'completed' });
+      case 'fallback':
+        return this.fallback(cb, agent, action.reason);
+    }
+  }
+
+  /** BW §1.3 transferAnswer: runs on the human's leg before bridging; warm transfers whisper. */
+  async transferAnswer(body: unknown, token: string | undefined): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const ctx = this.verify(token, 'transfer', transferContextSchema, cb.parentCallId);
+    const parentId = cb.parentCallId ?? ctx?.callId;
+    const aiLeg = ctx?.origin === 'ai-sip';
+    const legUpdate: CallUpdate = {
+      ...this.baseUpdate(cb),
+      leg: aiLeg ? 'ai-sip' : 'transfer',
+      parentCallId: parentId,
+      agentId: ctx?.agentId,
+      direction: 'outbound',
+      from: cb.transferCallerId,
+      to: cb.transferTo,
+      state: aiLeg ? 'sip-connected' : 'transferred',
+      answeredAt: cb.answerTime ?? undefined,
+    };
+    const updates: CallUpdate[] = [legUpdate];
+    if (parentId) updates.push({ id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' });
+    if (!ctx || !ctx.destination.warm) {
+      await this.record(updates, cb, { whisper: false, destination: ctx?.destination.name });
+      return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty' };
+    }
+    const agent = await this.agentFor(ctx.agentId);
+    const xml = this.deps.templates.render('whisper', {
+      ...this.commonView(cb, agent),
+      caller: /\d/.test(cb.from ?? '') ? cb.from : undefined,
+      reason: ctx.reason,
+      summary: ctx.summary,
+    });
+    await this.record(updates, cb, { whisper: true, destination: ctx.destination.name });
+    return { kind: 'bxml', xml, template: 'whisper' };
+  }
+
+  /** BW §1.3 transferComplete (A-leg): a failed transfer comes back; a finished one ends the call. */
+  async transferComplete(body: unknown, token: string | undefined): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const ctx = this.verify(token, 'transfer', transferContextSchema, cb.callId);
+    const call = await this.deps.store.calls.get(cb.callId);
+    const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
+    const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx?.destination.name, origin: ctx?.origin };
+    if (!transferFailed(cb)) {
+      return this.finish(cb, 'hangup', {}, { state: 'completed' }, { transfer: 'completed', ...outcome });
+    }
+    const reason = `transfer to ${ctx?.destination.name ?? 'the destination'} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
+    // The fallback's own transfer failed, or we cannot tell who asked: apologise and end, never loop.
+    if (!ctx || ctx.origin === 'fallback' || !agent) {
+      return this.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason }, { transfer: 'failed', ...outcome });
+    }
+    if (ctx.origin === 'ai-sip') return this.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
+    if (agent.mode === 'stream') {
+      // Back to the agent on a new stream; the bridge primes it with the conversation and the reason.
+      return this.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome });
+    }
+    return this.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
+  }
+
+  // ---- asynchronous callbacks (204) ---------------------------------------------------------------
+
+  /** BW §1.2 status URL: `disconnect` (and anything else the application's status URL receives). */
+  async status(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    if (cb.eventType === 'disconnect') {
+      await this.record(
+        [{ ...this.baseUpdate(cb), state: 'completed', cause: cb.cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }],
+        cb,
+      );
+      this.deps.listener?.callEnded?.(cb.callId, cb.cause);
+    } else {
+      await this.record([{ ...this.baseUpdate(cb) }], cb);
+    }
+    return { kind: 'empty' };
+  }
+
+  /** BW §3: mediaStreamStarted / Rejected / Stopped. No BXML accepted. */
+  async streamEvent(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const update: CallUpdate = { ...this.baseUpdate(cb) };
+    if (cb.eventType === 'mediaStreamRejected' || (cb.eventType === 'mediaStreamStopped' && cb.cause && cb.cause !== 'closed')) {
+      update.errorMessage = `media stream ${cb.eventType === 'mediaStreamRejected' ? 'rejected' : 'stopped'}: ${cb.cause ?? 'unknown'}${cb.errorMessage ? ` (${cb.errorMessage})` : ''}`;
+    }
+    await this.record([update], cb);
+    return { kind: 'empty' };
+  }
+
+  /** BW §1.5 transferDisconnect: the human's leg ended (any reason). Closes that leg's record. */
+  async transferDisconnect(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    await this.record(
+      [
+        {
+          ...this.baseUpdate(cb),
+          leg: 'transfer',
+          parentCallId: cb.parentCallId,
+          direction: 'outbound',
+          from: cb.transferCallerId,
+          to: cb.transferTo,
+          state: 'completed',
+          cause: cb.cause,
+          errorMessage: cb.errorMessage ?? undefined,
+          answeredAt: cb.answerTime ?? undefined,
+          endedAt: cb.endTime ?? cb.eventTime,
+        },
+      ],
+      cb,
+    );
+    return { kind: 'empty' };
+  }
+
+  // ---- flows ------------------------------------------------------------------------------------
+
+  private async answerWithAgent(cb: Callback, explicitAgentId: string | undefined): Promise<CallbackResult> {
+    const route = await this.deps.router.resolve({ direction: cb.direction, from: cb.from, to: cb.to, uui: cb.uui, agentId: explicitAgentId });
+    if (!route) {
+      this.deps.logger.warn({ callId: cb.callId, to: maskPhone(cb.to) }, 'no agent for this number and no default agent: rejecting');
+      return this.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
+    }
+    const { agent, via } = route;
+    if (agent.mode === 'stream') return this.stream(cb, agent, 'answer', { routedVia: via });
+    return this.sipHandoff(cb, agent, via);
+  }
+
+  private async stream(cb: Callback, agent: AgentWithDestinations, why: 'answer' | 'transfer-failed', eventData: Record<string, unknown>): Promise<CallbackResult> {
+    const template = agent.streamHold === 'pause' ? 'stream-pause' : 'stream';
+    const context = { callId: cb.callId, agentId: agent.id };
+    const xml = this.deps.templates.render(template, {
+      ...this.commonView(cb, agent),
+      streamName: STREAM_NAME,
+      tracks: 'inbound',
+      mediaUrl: this.deps.urls.media(context),
+      mediaUsername: MEDIA_USERNAME,
+      mediaPassword: this.deps.signer.mediaPassword(cb.callId),
+      streamEventsUrl: this.deps.urls.voice(VOICE_ROUTES.streamEvents),
+      streamEndedUrl: this.deps.urls.signedVoice(VOICE_ROUTES.streamEnded, 'stream-ended', context),
+    });
+    await this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData });
+    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to });
+    return { kind: 'bxml', xml, template };
+  }
+
+  /** DESIGN §2: the SIP modes hand the call to an AI SIP endpoint with Forward or Transfer. */
+  private async sipHandoff(cb: Callback, agent: AgentWithDestinations, via: RouteVia): Promise<CallbackResult> {
+    const sip = agent.sip!; // agentSchema guarantees sip for the SIP modes
+    const uui = encodeUui({ sb: cb.callId, agent: agent.id }, UUI_MAX_CHARS);
+    if (sip.verb === 'forward') {
+      const xml = this.deps.templates.render('forward-sip', {
+        ...this.commonView(cb, agent),
+        sipTarget: sip.target,
+        forwardFrom: sip.from ?? cb.to,
+        callTimeout: sip.callTimeoutS,
+        diversionTreatment: sip.diversionTreatment,
+        diversionReason: sip.diversionReason,
+        uui,
+      });
+      await this.record([{ ...this.callUpdate(cb, agent), state: 'forwarded' }], cb, { template: 'forward-sip', routedVia: via });
+      return { kind: 'bxml', xml, template: 'forward-sip' };
+    }
+    const destination: TransferDestination = { id: `${agent.id}-ai`, name: 'ai', kind: 'sip', value: sip.target, warm: false, callTimeoutS: sip.callTimeoutS };
+    return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, origin: 'ai-sip' }, { uui, state: 'sip-connecting', routedVia: via, sip });
+  }
+
+  private async transfer(
+    cb: Callback,
+    agent: AgentWithDestinations | undefined,
+    ctx: TransferContext,
+    extra: { uui?: string; state?: CallState; routedVia?: RouteVia; sip?: AgentWithDestinations['sip'] } = {},
+  ): Promise<CallbackResult> {
+    const d = ctx.destination;
+    if (d.kind === 'hangup' || !d.value) {
+      return this.finish(cb, 'hangup', {}, { state: 'completed' }, { destination: d.name });
+    }
+    const template = d.kind === 'sip' ? 'transfer-sip' : 'transfer-phone';
+    const signed = (route: (typeof VOICE_ROUTES)['transferComplete' | 'transferAnswer' | 'transferDisconnect']) =>
+      this.deps.urls.signedVoice(route, 'transfer', ctx);
+    const xml = this.deps.templates.render(template, {
+      ...this.commonView(cb, agent),
+      streamName: STREAM_NAME,
+      target: d.value,
+      uui: d.kind === 'sip' ? (extra.uui ?? encodeUui({ sb: cb.callId, agent: ctx.agentId, reason: ctx.reason ?? '' }, UUI_MAX_CHARS)) : undefined,
+      transferCallerId: callerIdFor(cb),
+      callTimeout: d.callTimeoutS,
+      holdMessage: agent?.holdMessage || undefined,
+      tag: `sb:transfer:${d.name}`.slice(0, VERB_TAG_MAX_CHARS),
+      diversionTreatment: extra.sip?.diversionTreatment,
+      diversionReason: extra.sip?.diversionReason,
+      transferCompleteUrl: signed(VOICE_ROUTES.transferComplete),
+      transferAnswerUrl: signed(VOICE_ROUTES.transferAnswer),
+      transferDisconnectUrl: signed(VOICE_ROUTES.transferDisconnect),
+    });
+    await this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
+      template,
+      destination: d.name,
+      reason: ctx.reason,
+      ...(extra.routedVia ? { routedVia: extra.routedVia } : {}),
+    });
+    return { kind: 'bxml', xml, template };
+  }
+
+  /** DESIGN §4.9: apologise, then the agent's fallback destination or hang up. */
+  private async fallback(cb: Callback, agent: AgentWithDestinations | undefined, reason: string, eventData: Record<string, unknown> = {}): Promise<CallbackResult> {
+    const message = agent?.fallback.message ?? 'Sorry, we cannot take your call right now. Please call again later.';
+    const transferTo = agent?.fallback.transferTo;
+    let view: Parameters<TemplateCatalog['render']>[1] & object = { ...this.commonView(cb, agent), message };
+    if (transferTo) {
+      const destination: TransferDestination = {
+        id: `${agent?.id ?? 'none'}-fallback`,
+        name: 'fallback',
+        kind: transferTo.startsWith('+') ? 'phone' : 'sip',
+        value: transferTo,
+        warm: false,
+        callTimeoutS: 30,
+      };
+      const ctx: TransferContext = { callId: cb.callId, agentId: agent?.id ?? '', destination, reason, origin: 'fallback' };
+      view = {
+        ...view,
+        hasTransfer: true,
+        transferPhone: destination.kind === 'phone' ? transferTo : undefined,
+        transferSip: destination.kind === 'sip' ? transferTo : undefined,
+        transferCallerId: callerIdFor(cb),
+        callTimeout: destination.callTimeoutS,
+        transferCompleteUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferComplete, 'transfer', ctx),
+        transferAnswerUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferAnswer, 'transfer', ctx),
+        transferDisconnectUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferDisconnect, 'transfer', ctx),
+      };
+    }
+    const xml = this.deps.templates.render('fallback', view);
+    await this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData });
+    this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
+    return { kind: 'bxml', xml, template: 'fallback' };
+  }
+
+  /** Answer with a template that ends (or rejects) the call. */
+  private async finish(
+    cb: Callback,
+    template: 'hangup' | 'reject',
+    view: { message?: string },
+    update: Partial<CallUpdate>,
+    eventData: Record<string, unknown> = {},
+  ): Promise<CallbackResult> {
+    const xml = this.deps.templates.render(template, { ...this.commonView(cb, undefined), ...view });
+    await this.record([{ ...this.baseUpdate(cb), ...update }], cb, { template, ...eventData });
+    return { kind: 'bxml', xml, template };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  /**
+   * Store the callback's state change(s) and its raw body as one transaction, before the response is
+   * sent (issue #2 §7). Unknown event types are stored like any other and flagged.
+   */
+  private async record(updates: CallUpdate[], cb: Callback, extra?: Record<string, unknown>): Promise<void> {
+    const known = KNOWN_EVENT_TYPES.has(cb.eventType);
+    if (!known) this.deps.logger.warn({ callId: cb.callId, eventType: cb.eventType }, 'unknown Bandwidth eventType: stored and answered safely');
+    const event = {
+      callId: cb.callId,
+      source: 'bandwidth' as const,
+      type: cb.eventType,
+      data: extra ? { callback: cb, switchboard: { ...extra, ...(known ? {} : { unknownEventType: true }) } } : { callback: cb, ...(known ? {} : { switchboard: { unknownEventType: true } }) },
+    };
+    await this.deps.store.calls.recordMany(updates, event);
+  }
+
+  private baseUpdate(cb: Callback): CallUpdate {
+    const update: CallUpdate = { id: cb.callId };
+    if (cb.accountId) update.accountId = cb.accountId;
+    if (cb.applicationId) update.applicationId = cb.applicationId;
+    if (cb.tag !== undefined) update.tag = cb.tag;
+    return update;
+  }
+
+  /** Identity fields of the caller's leg, as the first callback of a call tells them. */
+  private callUpdate(cb: Callback, agent: AgentWithDestinations | undefined): CallUpdate {
+    const update = this.baseUpdate(cb);
+    if (cb.direction === 'inbound' || cb.direction === 'outbound') update.direction = cb.direction;
+    if (cb.from) update.from = cb.from;
+    if (cb.to) update.to = cb.to;
+    if (cb.startTime) update.startedAt = cb.startTime;
+    if (cb.answerTime) update.answeredAt = cb.answerTime;
+    if (agent) {
+      update.agentId = agent.id;
+      update.mode = agent.mode;
+    }
+    return update;
+  }
+
+  private commonView(cb: Callback, agent: AgentWithDestinations | undefined): CommonView {
+    return {
+      callId: cb.callId,
+      agentId: agent?.id ?? '',
+      agentName: agent?.name ?? '',
+      from: cb.from,
+      to: cb.to,
+      callbackBaseUrl: this.deps.urls.voiceBase,
+      callbackUsername: this.deps.credentials.callbackUsername,
+      callbackPassword: this.deps.credentials.callbackPassword,
+      speakVoice: agent?.speakVoice ?? 'julie',
+    };
+  }
+
+  private async agentFor(id: string | undefined): Promise<AgentWithDestinations | undefined> {
+    return id ? (await this.deps.store.agents.get(id))?.agent : undefined;
+  }
+
+  /**
+   * Verify a signed context token. A missing, tampered, expired or mismatched token yields undefined
+   * (and a warning): callers then take the safe path, never the one the URL names (DESIGN §4.6).
+   */
+  private verify<T extends object>(
+    token: string | undefined,
+    purpose: Parameters<UrlSigner['verify']>[1],
+    schema: z.ZodType<T>,
+    expectedCallId: string | undefined,
+  ): T | undefined {
+    if (!token) return undefined;
+    try {
+      const parsed = schema.safeParse(this.deps.signer.verify(token, purpose));
+      if (!parsed.success) throw new Error('token data has the wrong shape');
+      const boundTo = 'callId' in parsed.data ? parsed.data.callId : undefined;
+      if (boundTo && expectedCallId && boundTo !== expectedCallId) throw new Error(`token is for call ${String(boundTo)}`);
+      return parsed.data;
+    } catch (err) {
+      const code = isSwitchboardError(err) ? err.code : 'signature_invalid';
+      this.deps.logger.warn({ callId: expectedCallId, purpose, code, reason: (err as Error).message }, 'refused a signed callback token');
+      return undefined;
+    }
+  }
+}
+
+/** BW §2.5 transferCallerId: the caller's number when it is one, else let Bandwidth pass it through. */
+function callerIdFor(cb: Callback): string | undefined {
+  return cb.from && /^\+\d{7,15}$/.test(cb.from) ? cb.from : cb.to;
+}
+
+export type { CallRecord };

@@ -1,0 +1,50 @@
+import { MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS } from '../constants';
+import type { TokenPurpose, UrlSigner } from '../security/signing';
+
+/** Routes Bandwidth calls, relative to the callback base (`PUBLIC_BASE_URL/bandwidth/voice`). */
+export const VOICE_ROUTES = {
+  initiate: 'initiate',
+  answer: 'answer',
+  status: 'status',
+  redirect: 'redirect',
+  streamEvents: 'stream-events',
+  streamEnded: 'stream-ended',
+  transferAnswer: 'transfer-answer',
+  transferComplete: 'transfer-complete',
+  transferDisconnect: 'transfer-disconnect',
+} as const;
+export type VoiceRoute = (typeof VOICE_ROUTES)[keyof typeof VOICE_ROUTES];
+
+export const VOICE_PATH_PREFIX = '/bandwidth/voice';
+export const MEDIA_PATH_PREFIX = '/media';
+
+/** Builds every URL Switchboard puts into BXML or hands to Bandwidth, signing the ones that carry context. */
+export class CallbackUrls {
+  constructor(
+    private readonly publicBaseUrl: string,
+    private readonly signer: UrlSigner,
+  ) {}
+
+  get base(): string {
+    return this.publicBaseUrl;
+  }
+
+  get voiceBase(): string {
+    return `${this.publicBaseUrl}${VOICE_PATH_PREFIX}`;
+  }
+
+  voice(route: VoiceRoute): string {
+    return `${this.voiceBase}/${route}`;
+  }
+
+  /** A callback URL carrying a signed context token in `?t=` (DESIGN §4.6). */
+  signedVoice(route: VoiceRoute, purpose: TokenPurpose, data: unknown, ttlMs: number = SIGNED_URL_TTL_MS): string {
+    return `${this.voice(route)}?t=${encodeURIComponent(this.signer.sign(purpose, data, ttlMs))}`;
+  }
+
+  /** The media socket URL: ws(s) on the same host, with a one-time token in the path (BW §1.8 pattern). */
+  media(data: { callId: string; agentId: string }, nowMs?: number): string {
+    const wsBase = this.publicBaseUrl.replace(/^http/i, 'ws');
+    return `${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, nowMs)}`;
+  }
+}

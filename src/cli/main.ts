@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import dotenv from 'dotenv';
+import { loadConfig } from '../config';
+import { resolveCredentials } from '../credentials';
+import { isSwitchboardError } from '../errors';
+import { PACKAGE_ROOT, startSwitchboard } from '../main';
+
+/** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
+dotenv.config({ quiet: true });
+
+const program = new Command();
+program.name('switchboard').description('OpenAI Realtime voice agents on Bandwidth phone numbers');
+
+program
+  .command('serve', { isDefault: true })
+  .description('start the server (Bandwidth webhooks, media bridge, admin API)')
+  .option('-p, --port <port>', 'port to listen on (PORT)')
+  .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
+  .action(async (opts: { port?: string; dataDir?: string }) => {
+    const env = { ...process.env };
+    if (opts.port) env.PORT = opts.port;
+    if (opts.dataDir) env.DATA_DIR = opts.dataDir;
+    const running = await startSwitchboard({ env });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      running.logger.info({ signal }, 'shutting down');
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('credentials')
+  .description('print the Bandwidth callback credentials, the admin token and the callback URLs again')
+  .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
+  .action((opts: { dataDir?: string }) => {
+    const env = { ...process.env };
+    if (opts.dataDir) env.DATA_DIR = opts.dataDir;
+    const config = loadConfig(env, PACKAGE_ROOT);
+    const { credentials, file } = resolveCredentials(config.env, config.dataDir);
+    const base = config.publicBaseUrl ?? `http://localhost:${config.port}`;
+    process.stdout.write(
+      [
+        `Call-initiated callback URL  ${base}/bandwidth/voice/initiate`,
+        `Call-status callback URL     ${base}/bandwidth/voice/status`,
+        `Callback username            ${credentials.callbackUsername}`,
+        `Callback password            ${credentials.callbackPassword}`,
+        `Admin API token              ${credentials.adminToken}`,
+        `(from the environment, else ${file})`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isSwitchboardError(err)) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    process.exit(err.code === 'config_invalid' || err.code === 'template_invalid' ? 78 : 1);
+  }
+  process.stderr.write(`switchboard: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,130 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { DATABASE_FILE } from './constants';
+import { SwitchboardError } from './errors';
+
+/**
+ * One zod schema for the whole environment. `loadConfig` reports every problem at once so an operator
+ * fixes their .env in one pass. Every variable is documented in .env.example.
+ */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const httpUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => /^https?:\/\/[^\s/]+/i.test(v), { message: `${what} must be an http:// or https:// URL` })
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const optionalHttpUrl = (what: string) =>
+  optionalString.pipe(z.union([z.undefined(), httpUrl(what)]));
+
+const e164OrSip = z
+  .string()
+  .trim()
+  .refine((v) => /^\+[1-9]\d{6,14}$/.test(v) || /^sips?:[^\s@]+@[^\s]+$/i.test(v), {
+    message: 'must be an E.164 number like +19195550177 or a SIP URI like sip:agent@example.com',
+  });
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PUBLIC_BASE_URL: optionalHttpUrl('PUBLIC_BASE_URL'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  DATABASE_PATH: optionalString,
+  BXML_TEMPLATES_DIR: optionalString,
+  LOG_LEVEL: logLevel.default('info'),
+
+  BANDWIDTH_ACCOUNT_ID: optionalString,
+  BANDWIDTH_APPLICATION_ID: optionalString,
+  BANDWIDTH_CLIENT_ID: optionalString,
+  BANDWIDTH_CLIENT_SECRET: optionalString,
+  BANDWIDTH_CALLBACK_USERNAME: optionalString,
+  BANDWIDTH_CALLBACK_PASSWORD: optionalString,
+  BANDWIDTH_API_BASE_URL: httpUrl('BANDWIDTH_API_BASE_URL').default('https://voice.bandwidth.com/api/v2'),
+  BANDWIDTH_OAUTH_URL: httpUrl('BANDWIDTH_OAUTH_URL').default('https://api.bandwidth.com/api/v1/oauth2/token'),
+
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^(https?|wss?):\/\/[^\s/]+/i.test(v), { message: 'OPENAI_BASE_URL must be an http(s):// or ws(s):// URL' })
+    .transform((v) => v.replace(/\/+$/, ''))
+    .default('https://api.openai.com/v1'),
+  OPENAI_WEBHOOK_SECRET: optionalString,
+
+  ADMIN_TOKEN: optionalString,
+  URL_SIGNING_SECRET: optionalString,
+
+  DEFAULT_AGENT_ID: z.string().trim().min(1).default('default'),
+  AGENT_NAME: z.string().trim().min(1).default('Default agent'),
+  AGENT_MODE: z.enum(['stream', 'openai-sip', 'sip-forward']).default('stream'),
+  AGENT_INSTRUCTIONS: optionalString,
+  AGENT_GREETING: optionalString,
+  AGENT_VOICE: optionalString,
+  AGENT_MODEL: optionalString,
+  AGENT_LANGUAGE: optionalString,
+  AGENT_SIP_TARGET: optionalString,
+  AGENT_SPEAK_VOICE: optionalString,
+  AGENT_FALLBACK_MESSAGE: optionalString,
+  TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** The parsed environment plus values derived from it. Credentials are resolved separately (credentials.ts). */
+export interface Config {
+  env: Env;
+  port: number;
+  host: string;
+  /** Where BXML URLs point. Undefined until the listening port is known when PUBLIC_BASE_URL is unset. */
+  publicBaseUrl: string | undefined;
+  dataDir: string;
+  databasePath: string;
+  templatesDir: string;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/** Parse the environment; throws one SwitchboardError('config_invalid') listing every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.join('\n')}`, {
+      problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  if (env.AGENT_MODE !== 'stream' && !env.AGENT_SIP_TARGET) {
+    problems.push(`  - AGENT_SIP_TARGET: required when AGENT_MODE is ${env.AGENT_MODE}`);
+  }
+  if (env.AGENT_SIP_TARGET && !/^sips?:[^\s@]+@[^\s]+$/i.test(env.AGENT_SIP_TARGET)) {
+    problems.push('  - AGENT_SIP_TARGET: must be a SIP URI like sip:proj_123@sip.api.openai.com');
+  }
+  if (Boolean(env.BANDWIDTH_CALLBACK_USERNAME) !== Boolean(env.BANDWIDTH_CALLBACK_PASSWORD)) {
+    problems.push('  - BANDWIDTH_CALLBACK_USERNAME / BANDWIDTH_CALLBACK_PASSWORD: set both or neither');
+  }
+  if (Boolean(env.BANDWIDTH_CLIENT_ID) !== Boolean(env.BANDWIDTH_CLIENT_SECRET)) {
+    problems.push('  - BANDWIDTH_CLIENT_ID / BANDWIDTH_CLIENT_SECRET: set both or neither');
+  }
+  if (problems.length > 0) {
+    throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.join('\n')}`);
+  }
+  const dataDir = path.resolve(env.DATA_DIR);
+  return {
+    env,
+    port: env.PORT,
+    host: env.HOST,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
+    dataDir,
+    databasePath: env.DATABASE_PATH ? path.resolve(env.DATABASE_PATH) : path.join(dataDir, DATABASE_FILE),
+    templatesDir: env.BXML_TEMPLATES_DIR ? path.resolve(env.BXML_TEMPLATES_DIR) : path.join(packageRoot, 'bxml-templates'),
+    logLevel: env.LOG_LEVEL,
+  };
+}

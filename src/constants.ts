@@ -1,0 +1,56 @@
+/**
+ * Every tunable number and fixed protocol value in one place. Durations say their unit in the name.
+ * Protocol citations point at ../shared/reference/bandwidth-protocol.md (BW §n).
+ */
+
+/** BW §2.1: the largest BXML document Bandwidth accepts. */
+export const BXML_MAX_BYTES = 64 * 1024;
+
+/** BW §1.1: callback bodies are small JSON documents; anything larger is not from Bandwidth. */
+export const CALLBACK_BODY_MAX_BYTES = 64 * 1024;
+
+/** BW §2.2: the name of the bidirectional stream; StopStream refers to it. Unique per call. */
+export const STREAM_NAME = 'ai-agent';
+
+/** BW §2.5 / §1.5: `uui` values are at most 256 characters including the encoding parameter. */
+export const UUI_MAX_CHARS = 256;
+
+/** BW §1.9: tags set by verbs are at most 256 characters. */
+export const VERB_TAG_MAX_CHARS = 256;
+
+/** How long a media-socket token minted at `initiate` stays valid (issue: "expires within a minute"). */
+export const MEDIA_TOKEN_TTL_MS = 60_000;
+
+/**
+ * How long a signed callback URL (redirect, transfer, answer) stays valid. Transfers can ring for up to
+ * 300 s (BW §2.5 callTimeout) and a bridged call can last hours before transferComplete arrives, so this
+ * is generous; the signature, not the expiry, is what makes tampering impossible.
+ */
+export const SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** Sizes of generated secrets, in random bytes before base64url. */
+export const GENERATED_SECRET_BYTES = 24;
+
+/** File in DATA_DIR that holds generated credentials (mode 0600). */
+export const CREDENTIALS_FILE = 'credentials.json';
+
+/** SQLite file name inside DATA_DIR. */
+export const DATABASE_FILE = 'switchboard.db';
+
+/** Default agent id created from AGENT_* environment variables. */
+export const ENV_AGENT_ID = 'default';
+
+/** Defaults for a new agent (OpenAI reference §1.2: gpt-realtime-2.1 replaces gpt-realtime; marin recommended). */
+export const DEFAULT_REALTIME_MODEL = 'gpt-realtime-2.1';
+export const DEFAULT_REALTIME_VOICE = 'marin';
+/** BW §2.6: SpeakSentence voice used for fallback and whisper prompts. */
+export const DEFAULT_SPEAK_VOICE = 'julie';
+/** BW §2.4/§2.5: callTimeout default and limits, seconds. */
+export const DEFAULT_CALL_TIMEOUT_S = 30;
+export const MIN_CALL_TIMEOUT_S = 1;
+export const MAX_CALL_TIMEOUT_S = 300;
+/** BW §2.5: a Transfer nests 1 to 8 PhoneNumber/SipUri. */
+export const MAX_TRANSFER_TARGETS = 8;
+
+/** Graceful shutdown: how long SIGTERM waits for live calls before closing anyway. */
+export const SHUTDOWN_DRAIN_MS = 30_000;

@@ -1,0 +1,28 @@
+/** Typed errors with stable codes: callers switch on `code`, never on message text. */
+export type ErrorCode =
+  | 'config_invalid'
+  | 'template_invalid'
+  | 'template_render_failed'
+  | 'bxml_too_large'
+  | 'callback_invalid'
+  | 'unauthorized'
+  | 'signature_invalid'
+  | 'signature_expired'
+  | 'not_found'
+  | 'conflict'
+  | 'store_failed';
+
+export class SwitchboardError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'SwitchboardError';
+  }
+}
+
+export function isSwitchboardError(err: unknown, code?: ErrorCode): err is SwitchboardError {
+  return err instanceof SwitchboardError && (code === undefined || err.code === code);
+}

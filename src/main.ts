@@ -1,0 +1,149 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { syncEnvAgent } from './agents/env-agent';
+import { AgentRouter } from './agents/routing';
+import { TemplateCatalog } from './bandwidth/bxml/catalog';
+import { CallFlows, type CallLifecycleListener } from './bandwidth/call-flows';
+import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
+import { voiceWebhooks } from './bandwidth/webhooks';
+import { loadConfig, type Config } from './config';
+import { SHUTDOWN_DRAIN_MS } from './constants';
+import { resolveCredentials, type ResolvedCredentials } from './credentials';
+import { createLogger, type Logger } from './log';
+import { UrlSigner } from './security/signing';
+import { createApp, rejectUpgrade } from './server';
+import { SqliteStore } from './store/sqlite';
+import type { Store } from './store/types';
+
+/** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+export interface StartOptions {
+  env: NodeJS.ProcessEnv;
+  /** Where human-readable start-up text goes (the credentials banner). */
+  print?: (text: string) => void;
+  logger?: Logger;
+  listener?: CallLifecycleListener;
+}
+
+export interface RunningSwitchboard {
+  config: Config;
+  credentials: ResolvedCredentials;
+  store: Store;
+  server: http.Server;
+  /** http://host:port actually bound. */
+  localUrl: string;
+  publicBaseUrl: string;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** config → credentials → templates → store → server (DESIGN §5 main.ts). Throws on any start-up problem. */
+export async function startSwitchboard(options: StartOptions): Promise<RunningSwitchboard> {
+  const config = loadConfig(options.env, PACKAGE_ROOT);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+  const credentials = resolveCredentials(config.env, config.dataDir);
+  const templates = TemplateCatalog.load(config.templatesDir);
+  const store = SqliteStore.open(config.databasePath);
+  try {
+    await syncEnvAgent(store, config.env);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const defaultAgentId = config.env.DEFAULT_AGENT_ID === 'none' ? undefined : config.env.DEFAULT_AGENT_ID;
+
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const localUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const publicBaseUrl = config.publicBaseUrl ?? `http://localhost:${address.port}`;
+
+  const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
+  const urls = new CallbackUrls(publicBaseUrl, signer);
+  const flows = new CallFlows({
+    store,
+    templates,
+    router: new AgentRouter(store, defaultAgentId),
+    signer,
+    urls,
+    credentials: credentials.credentials,
+    logger,
+    listener: options.listener,
+  });
+  const app = createApp({
+    logger,
+    readiness: [
+      { name: 'store', check: () => store.ping() },
+      { name: 'templates', check: () => Boolean(templates) },
+    ],
+    mounts: [
+      [VOICE_PATH_PREFIX, voiceWebhooks(flows, { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword }, logger)],
+    ],
+  });
+  server.on('request', app);
+  server.on('upgrade', (_req, socket) => rejectUpgrade(socket, 404, 'no WebSocket endpoint here'));
+
+  print(startBanner(config, credentials, publicBaseUrl, localUrl, defaultAgentId));
+  logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, SHUTDOWN_DRAIN_MS).unref();
+      });
+      await store.close();
+      logger.info('switchboard stopped');
+    })();
+    return closing;
+  };
+  return { config, credentials, store, server, localUrl, publicBaseUrl, logger, close };
+}
+
+/** What the operator pastes into the Bandwidth dashboard; secrets only when just generated. */
+export function startBanner(config: Config, resolved: ResolvedCredentials, publicBaseUrl: string, localUrl: string, defaultAgentId: string | undefined): string {
+  const c = resolved.credentials;
+  const voice = `${publicBaseUrl}${VOICE_PATH_PREFIX}`;
+  const lines = [
+    '',
+    `Switchboard is listening on ${localUrl}`,
+    config.publicBaseUrl
+      ? `Public base URL: ${publicBaseUrl}`
+      : `Public base URL: ${publicBaseUrl}  (PUBLIC_BASE_URL is not set: Bandwidth cannot reach localhost. Set PUBLIC_BASE_URL to this server's https URL, for example an ngrok tunnel.)`,
+    '',
+    'Bandwidth Voice application (Bandwidth App > Applications > your Voice application):',
+    `  Call-initiated callback URL   ${voice}/${VOICE_ROUTES.initiate}   (POST)`,
+    `  Call-status callback URL      ${voice}/${VOICE_ROUTES.status}   (POST)`,
+    `  Callback username             ${c.callbackUsername}`,
+  ];
+  if (resolved.sources.callbackPassword === 'generated') {
+    lines.push(`  Callback password             ${c.callbackPassword}`);
+  } else {
+    lines.push(`  Callback password             (${resolved.sources.callbackPassword === 'env' ? 'from BANDWIDTH_CALLBACK_PASSWORD' : `stored in ${resolved.file}`})`);
+  }
+  lines.push('');
+  if (resolved.sources.adminToken === 'generated') lines.push(`Admin API token: ${c.adminToken}`);
+  if (resolved.generated.length > 0) {
+    lines.push(`Generated ${resolved.generated.join(', ')} and saved them in ${resolved.file} (mode 0600).`, 'They are shown once; `switchboard credentials` prints them again.');
+  }
+  lines.push(defaultAgentId ? `Numbers without an assigned agent are answered by agent "${defaultAgentId}".` : 'Numbers without an assigned agent are rejected (DEFAULT_AGENT_ID=none).');
+  if (publicBaseUrl.startsWith('http://') && config.publicBaseUrl) {
+    lines.push('Warning: PUBLIC_BASE_URL is http://. Bandwidth requires https:// for callbacks that carry credentials.');
+  }
+  lines.push('');
+  return lines.join('\n');
+}

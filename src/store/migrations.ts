@@ -1,0 +1,93 @@
+/**
+ * Numbered schema migrations, applied in order inside one transaction each; the schema version is kept
+ * in SQLite's `user_version`. Never edit a released migration: add the next one.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE agents (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        mode        TEXT NOT NULL,
+        settings    TEXT NOT NULL,              -- JSON, validated by agentSettingsSchema on read
+        source      TEXT NOT NULL DEFAULT 'api',
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE TABLE transfer_destinations (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL CHECK (kind IN ('phone', 'sip', 'hangup')),
+        value       TEXT,
+        settings    TEXT NOT NULL,              -- JSON: the whole destination
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE TABLE agent_destinations (
+        agent_id        TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+        destination_id  TEXT NOT NULL REFERENCES transfer_destinations(id) ON DELETE CASCADE,
+        position        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (agent_id, destination_id)
+      );
+      CREATE TABLE phone_numbers (
+        number      TEXT PRIMARY KEY,
+        agent_id    TEXT NOT NULL REFERENCES agents(id),
+        created_at  TEXT NOT NULL
+      );
+      CREATE INDEX phone_numbers_agent ON phone_numbers(agent_id);
+
+      -- One row per call leg. No foreign keys: history outlives agents, and a callback for a call we
+      -- never saw is still recorded.
+      CREATE TABLE calls (
+        id              TEXT PRIMARY KEY,
+        parent_call_id  TEXT,
+        leg             TEXT NOT NULL DEFAULT 'caller',
+        direction       TEXT,
+        from_number     TEXT,
+        to_number       TEXT,
+        account_id      TEXT,
+        application_id  TEXT,
+        agent_id        TEXT,
+        mode            TEXT,
+        state           TEXT NOT NULL,
+        cause           TEXT,
+        error_message   TEXT,
+        tag             TEXT,
+        started_at      TEXT,
+        answered_at     TEXT,
+        ended_at        TEXT,
+        usage           TEXT,                   -- JSON: summed token usage
+        recording_path  TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+      );
+      CREATE INDEX calls_created ON calls(created_at);
+      CREATE INDEX calls_agent_created ON calls(agent_id, created_at);
+      CREATE INDEX calls_parent ON calls(parent_call_id);
+
+      CREATE TABLE call_events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id  TEXT NOT NULL,
+        at       TEXT NOT NULL,
+        source   TEXT NOT NULL,
+        type     TEXT NOT NULL,
+        data     TEXT                           -- JSON
+      );
+      CREATE INDEX call_events_call ON call_events(call_id, id);
+
+      CREATE TABLE transcript_items (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id     TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        item_id     TEXT,
+        heard_ms    INTEGER,
+        truncated   INTEGER NOT NULL DEFAULT 0,
+        at          TEXT NOT NULL
+      );
+      CREATE INDEX transcript_items_call ON transcript_items(call_id, id);
+    `,
+  },
+];

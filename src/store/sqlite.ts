@@ -1,0 +1,370 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  agentSettingsSchema,
+  transferDestinationSchema,
+  type Agent,
+  type AgentWithDestinations,
+  type TransferDestination,
+} from '../agents/agent';
+import { SwitchboardError } from '../errors';
+import { MIGRATIONS } from './migrations';
+import {
+  CALL_STATES,
+  FINAL_CALL_STATES,
+  type AgentSource,
+  type CallEventInput,
+  type CallEventRecord,
+  type CallRecord,
+  type CallUpdate,
+  type PhoneNumberRecord,
+  type Store,
+  type StoredAgent,
+  type TranscriptItemInput,
+  type TranscriptItemRecord,
+} from './types';
+
+type Row = Record<string, unknown>;
+
+const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id'>, string> = {
+  parentCallId: 'parent_call_id',
+  leg: 'leg',
+  direction: 'direction',
+  from: 'from_number',
+  to: 'to_number',
+  accountId: 'account_id',
+  applicationId: 'application_id',
+  agentId: 'agent_id',
+  mode: 'mode',
+  state: 'state',
+  cause: 'cause',
+  errorMessage: 'error_message',
+  tag: 'tag',
+  startedAt: 'started_at',
+  answeredAt: 'answered_at',
+  endedAt: 'ended_at',
+  recordingPath: 'recording_path',
+};
+
+const nowIso = () => new Date().toISOString();
+
+/** The embedded default store: better-sqlite3 in WAL mode (DESIGN §6). */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  /** Prepared statements, compiled once per SQL text (better-sqlite3 does not cache them itself). */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Open (creating directories as needed) and migrate. `:memory:` gives a private in-memory store. */
+  static open(file: string): SqliteStore {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across application crashes, fast commits
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const store = new SqliteStore(db);
+    store.migrate();
+    return store;
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new SwitchboardError('store_failed', `database schema version ${current} is newer than this Switchboard (${latest}); upgrade Switchboard`);
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(migration.sql);
+        this.db.pragma(`user_version = ${migration.version}`);
+      })();
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  // ---- calls -------------------------------------------------------------------------------------
+
+  readonly calls = {
+    record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsSync([update], event)[0]!,
+    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsSync(updates, event),
+    get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
+    addUsage: async (id: string, usage: Record<string, number>): Promise<void> => {
+      this.db.transaction(() => {
+        const row = this.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
+        if (!row) return;
+        const total = (row.usage ? JSON.parse(String(row.usage)) : {}) as Record<string, number>;
+        for (const [k, v] of Object.entries(usage)) total[k] = (total[k] ?? 0) + v;
+        this.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(total), nowIso(), id);
+      })();
+    },
+  };
+
+  private recordCallsSync(updates: CallUpdate[], event?: CallEventInput): CallRecord[] {
+    return this.db.transaction(() => {
+      const records = updates.map((u) => this.upsertCallSync(u));
+      if (event) this.appendEventSync(event);
+      return records;
+    })();
+  }
+
+  private upsertCallSync(update: CallUpdate): CallRecord {
+    if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
+      throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
+    }
+    {
+      const now = nowIso();
+      const existing = this.getCallSync(update.id);
+      if (!existing) {
+        const columns = ['id', 'state', 'created_at', 'updated_at'];
+        const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
+        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
+          if (key === 'state') continue;
+          const v = update[key as keyof CallUpdate];
+          if (v !== undefined) {
+            columns.push(column);
+            values.push(v);
+          }
+        }
+        this.stmt(`INSERT INTO calls (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
+      } else {
+        const sets: string[] = [];
+        const values: unknown[] = [];
+        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
+          const v = update[key as keyof CallUpdate];
+          if (v === undefined) continue;
+          // A final state is final: a late callback never reopens a finished call.
+          if (key === 'state' && FINAL_CALL_STATES.includes(existing.state)) continue;
+          sets.push(`${column} = ?`);
+          values.push(v);
+        }
+        sets.push('updated_at = ?');
+        values.push(now, update.id);
+        this.stmt(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`).run(...values);
+      }
+      return this.getCallSync(update.id)!;
+    }
+  }
+
+  private getCallSync(id: string): CallRecord | undefined {
+    const row = this.stmt('SELECT * FROM calls WHERE id = ?').get(id) as Row | undefined;
+    return row ? callFromRow(row) : undefined;
+  }
+
+  // ---- events and transcripts -------------------------------------------------------------------
+
+  readonly events = {
+    append: async (event: CallEventInput): Promise<void> => {
+      this.appendEventSync(event);
+    },
+    list: async (callId: string): Promise<CallEventRecord[]> =>
+      (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
+        id: Number(r.id),
+        callId: String(r.call_id),
+        at: String(r.at),
+        source: r.source as CallEventRecord['source'],
+        type: String(r.type),
+        data: r.data === null ? null : JSON.parse(String(r.data)),
+      })),
+  };
+
+  private appendEventSync(event: CallEventInput): void {
+    this.db
+      .prepare('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
+      .run(event.callId, event.at ?? nowIso(), event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
+  }
+
+  readonly transcripts = {
+    append: async (item: TranscriptItemInput): Promise<void> => {
+      this.db
+        .prepare('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.at ?? nowIso());
+    },
+    list: async (callId: string): Promise<TranscriptItemRecord[]> =>
+      (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => {
+        const item: TranscriptItemRecord = {
+          id: Number(r.id),
+          callId: String(r.call_id),
+          role: r.role as TranscriptItemRecord['role'],
+          text: String(r.text),
+          truncated: r.truncated === 1,
+          at: String(r.at),
+        };
+        if (r.item_id !== null) item.itemId = String(r.item_id);
+        if (r.heard_ms !== null) item.heardMs = Number(r.heard_ms);
+        return item;
+      }),
+  };
+
+  // ---- agents, destinations, numbers ---------------------------------------------------------------
+
+  readonly agents = {
+    get: async (id: string): Promise<StoredAgent | undefined> => this.getAgentSync(id),
+    list: async (): Promise<StoredAgent[]> =>
+      (this.stmt('SELECT id FROM agents ORDER BY id').all() as Row[]).map((r) => this.getAgentSync(String(r.id))!),
+    upsert: async (agent: Agent, source: AgentSource, destinationIds?: string[]): Promise<StoredAgent> =>
+      this.db.transaction(() => {
+        const now = nowIso();
+        const { id, name, ...settings } = agent;
+        this.db
+          .prepare(
+            `INSERT INTO agents (id, name, mode, settings, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, mode = excluded.mode, settings = excluded.settings,
+               source = excluded.source, updated_at = excluded.updated_at`,
+          )
+          .run(id, name, agent.mode, JSON.stringify(settings), source, now, now);
+        if (destinationIds) {
+          this.stmt('DELETE FROM agent_destinations WHERE agent_id = ?').run(id);
+          const insert = this.stmt('INSERT INTO agent_destinations (agent_id, destination_id, position) VALUES (?, ?, ?)');
+          destinationIds.forEach((destinationId, position) => {
+            if (!this.stmt('SELECT 1 FROM transfer_destinations WHERE id = ?').get(destinationId)) {
+              throw new SwitchboardError('not_found', `transfer destination ${destinationId} does not exist`);
+            }
+            insert.run(id, destinationId, position);
+          });
+        }
+        return this.getAgentSync(id)!;
+      })(),
+    delete: async (id: string): Promise<boolean> =>
+      this.db.transaction(() => {
+        const numbers = this.stmt('SELECT COUNT(*) AS n FROM phone_numbers WHERE agent_id = ?').get(id) as Row;
+        if (Number(numbers.n) > 0) {
+          throw new SwitchboardError('conflict', `agent ${id} still has ${Number(numbers.n)} phone number(s) assigned; unassign or reassign them first`);
+        }
+        return this.stmt('DELETE FROM agents WHERE id = ?').run(id).changes > 0;
+      })(),
+  };
+
+  private getAgentSync(id: string): StoredAgent | undefined {
+    const row = this.stmt('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
+    if (!row) return undefined;
+    const settings = agentSettingsSchema.safeParse(JSON.parse(String(row.settings)));
+    if (!settings.success) {
+      throw new SwitchboardError('store_failed', `agent ${id} has invalid stored settings: ${settings.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    }
+    const destinations = (
+      this.db
+        .prepare(
+          `SELECT d.settings FROM agent_destinations ad JOIN transfer_destinations d ON d.id = ad.destination_id
+           WHERE ad.agent_id = ? ORDER BY ad.position, d.name`,
+        )
+        .all(id) as Row[]
+    ).map((r) => transferDestinationSchema.parse(JSON.parse(String(r.settings))));
+    const agent: AgentWithDestinations = { ...settings.data, id: String(row.id), name: String(row.name), destinations };
+    return { agent, source: row.source as AgentSource, createdAt: String(row.created_at), updatedAt: String(row.updated_at) };
+  }
+
+  readonly destinations = {
+    get: async (id: string): Promise<TransferDestination | undefined> => {
+      const row = this.stmt('SELECT settings FROM transfer_destinations WHERE id = ?').get(id) as Row | undefined;
+      return row ? transferDestinationSchema.parse(JSON.parse(String(row.settings))) : undefined;
+    },
+    list: async (): Promise<TransferDestination[]> =>
+      (this.stmt('SELECT settings FROM transfer_destinations ORDER BY name').all() as Row[]).map((r) =>
+        transferDestinationSchema.parse(JSON.parse(String(r.settings))),
+      ),
+    upsert: async (destination: TransferDestination): Promise<TransferDestination> => {
+      const now = nowIso();
+      try {
+        this.db
+          .prepare(
+            `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
+               settings = excluded.settings, updated_at = excluded.updated_at`,
+          )
+          .run(destination.id, destination.name, destination.kind, destination.value ?? null, JSON.stringify(destination), now, now);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new SwitchboardError('conflict', `a transfer destination named ${destination.name} already exists`);
+        }
+        throw err;
+      }
+      return destination;
+    },
+    delete: async (id: string): Promise<boolean> => this.stmt('DELETE FROM transfer_destinations WHERE id = ?').run(id).changes > 0,
+  };
+
+  readonly numbers = {
+    assign: async (number: string, agentId: string): Promise<PhoneNumberRecord> =>
+      this.db.transaction(() => {
+        if (!this.stmt('SELECT 1 FROM agents WHERE id = ?').get(agentId)) {
+          throw new SwitchboardError('not_found', `agent ${agentId} does not exist`);
+        }
+        const existing = this.stmt('SELECT * FROM phone_numbers WHERE number = ?').get(number) as Row | undefined;
+        if (existing && existing.agent_id !== agentId) {
+          throw new SwitchboardError('conflict', `${number} is already assigned to agent ${String(existing.agent_id)}`);
+        }
+        if (!existing) this.stmt('INSERT INTO phone_numbers (number, agent_id, created_at) VALUES (?, ?, ?)').run(number, agentId, nowIso());
+        const row = this.stmt('SELECT * FROM phone_numbers WHERE number = ?').get(number) as Row;
+        return { number: String(row.number), agentId: String(row.agent_id), createdAt: String(row.created_at) };
+      })(),
+    unassign: async (number: string): Promise<boolean> => this.stmt('DELETE FROM phone_numbers WHERE number = ?').run(number).changes > 0,
+    agentIdFor: async (number: string): Promise<string | undefined> => {
+      const row = this.stmt('SELECT agent_id FROM phone_numbers WHERE number = ?').get(number) as Row | undefined;
+      return row ? String(row.agent_id) : undefined;
+    },
+    list: async (agentId?: string): Promise<PhoneNumberRecord[]> =>
+      (
+        (agentId
+          ? this.stmt('SELECT * FROM phone_numbers WHERE agent_id = ? ORDER BY number').all(agentId)
+          : this.stmt('SELECT * FROM phone_numbers ORDER BY number').all()) as Row[]
+      ).map((r) => ({ number: String(r.number), agentId: String(r.agent_id), createdAt: String(r.created_at) })),
+  };
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.db.open && (this.stmt('SELECT 1 AS ok').get() as Row).ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function callFromRow(row: Row): CallRecord {
+  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(row.id),
+    parentCallId: s(row.parent_call_id),
+    leg: row.leg as CallRecord['leg'],
+    direction: s(row.direction) as CallRecord['direction'],
+    from: s(row.from_number),
+    to: s(row.to_number),
+    accountId: s(row.account_id),
+    applicationId: s(row.application_id),
+    agentId: s(row.agent_id),
+    mode: s(row.mode) as CallRecord['mode'],
+    state: row.state as CallRecord['state'],
+    cause: s(row.cause),
+    errorMessage: s(row.error_message),
+    tag: s(row.tag),
+    startedAt: s(row.started_at),
+    answeredAt: s(row.answered_at),
+    endedAt: s(row.ended_at),
+    usage: row.usage ? (JSON.parse(String(row.usage)) as Record<string, number>) : null,
+    recordingPath: s(row.recording_path),
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+  };
+}

@@ -1,0 +1,153 @@
+import type { Agent, AgentMode, AgentWithDestinations, TransferDestination } from '../agents/agent';
+
+/**
+ * The store behind Switchboard: small enough that a PostgreSQL backend can implement it for
+ * multi-instance deployments (DESIGN §6). Every method is async for that reason, even though the
+ * embedded SQLite backend completes synchronously.
+ */
+
+/** One row per call leg. States only move forward; `completed` and `rejected` are final. */
+export const CALL_STATES = [
+  'initiated', // Bandwidth asked what to do (initiate / answer)
+  'streaming', // media stream BXML sent / stream running
+  'forwarded', // handed to an AI SIP endpoint with Forward
+  'sip-connecting', // Transfer to an AI SIP endpoint ringing
+  'sip-connected', // AI SIP leg answered
+  'transferring', // transfer to a human requested or ringing
+  'transferred', // bridged to a human
+  'fallback', // the AI side failed; fallback BXML sent
+  'rejected', // no agent; the reject template was sent
+  'completed', // disconnected
+] as const;
+export type CallState = (typeof CALL_STATES)[number];
+export const FINAL_CALL_STATES: readonly CallState[] = ['completed', 'rejected'];
+
+export type CallLeg = 'caller' | 'transfer' | 'ai-sip';
+
+export interface CallRecord {
+  id: string;
+  parentCallId: string | null;
+  leg: CallLeg;
+  direction: 'inbound' | 'outbound' | null;
+  from: string | null;
+  to: string | null;
+  accountId: string | null;
+  applicationId: string | null;
+  agentId: string | null;
+  mode: AgentMode | null;
+  state: CallState;
+  cause: string | null;
+  errorMessage: string | null;
+  tag: string | null;
+  startedAt: string | null;
+  answeredAt: string | null;
+  endedAt: string | null;
+  usage: Record<string, number> | null;
+  recordingPath: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Fields a callback may set; `undefined` leaves the stored value alone (the call keeps its last good state). */
+export type CallUpdate = Partial<Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage'>> & { id: string };
+
+export type CallEventSource = 'bandwidth' | 'media' | 'openai' | 'tool' | 'switchboard';
+
+export interface CallEventInput {
+  callId: string;
+  source: CallEventSource;
+  type: string;
+  /** Stored as JSON: the raw callback body, the stream frame, the tool call… */
+  data?: unknown;
+  at?: string;
+}
+export interface CallEventRecord extends Required<Omit<CallEventInput, 'data'>> {
+  id: number;
+  data: unknown;
+}
+
+export type TranscriptRole = 'caller' | 'agent' | 'system' | 'tool';
+export interface TranscriptItemInput {
+  callId: string;
+  role: TranscriptRole;
+  text: string;
+  itemId?: string;
+  /** Assistant audio the caller heard before a barge-in, and whether the item was cut there. */
+  heardMs?: number;
+  truncated?: boolean;
+  at?: string;
+}
+export interface TranscriptItemRecord extends TranscriptItemInput {
+  id: number;
+  heardMs?: number;
+  truncated: boolean;
+  at: string;
+}
+
+export type AgentSource = 'env' | 'api' | 'import';
+export interface StoredAgent {
+  agent: AgentWithDestinations;
+  source: AgentSource;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PhoneNumberRecord {
+  number: string;
+  agentId: string;
+  createdAt: string;
+}
+
+export interface CallsRepository {
+  /** Apply a state change and append its event in one transaction (issue #2 §7). */
+  record(update: CallUpdate, event?: CallEventInput): Promise<CallRecord>;
+  /** The same for several legs at once (a transfer's answer touches both legs). */
+  recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]>;
+  get(id: string): Promise<CallRecord | undefined>;
+  addUsage(id: string, usage: Record<string, number>): Promise<void>;
+}
+
+export interface EventsRepository {
+  append(event: CallEventInput): Promise<void>;
+  list(callId: string): Promise<CallEventRecord[]>;
+}
+
+export interface TranscriptsRepository {
+  append(item: TranscriptItemInput): Promise<void>;
+  list(callId: string): Promise<TranscriptItemRecord[]>;
+}
+
+export interface AgentsRepository {
+  get(id: string): Promise<StoredAgent | undefined>;
+  list(): Promise<StoredAgent[]>;
+  /** Insert or replace an agent and (when given) the set of destinations assigned to it. */
+  upsert(agent: Agent, source: AgentSource, destinationIds?: string[]): Promise<StoredAgent>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface DestinationsRepository {
+  get(id: string): Promise<TransferDestination | undefined>;
+  list(): Promise<TransferDestination[]>;
+  upsert(destination: TransferDestination): Promise<TransferDestination>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface NumbersRepository {
+  /** Assign a number to an agent; throws conflict if another agent has it. */
+  assign(number: string, agentId: string): Promise<PhoneNumberRecord>;
+  unassign(number: string): Promise<boolean>;
+  agentIdFor(number: string): Promise<string | undefined>;
+  list(agentId?: string): Promise<PhoneNumberRecord[]>;
+}
+
+export interface Store {
+  readonly calls: CallsRepository;
+  readonly events: EventsRepository;
+  readonly transcripts: TranscriptsRepository;
+  readonly agents: AgentsRepository;
+  readonly destinations: DestinationsRepository;
+  readonly numbers: NumbersRepository;
+  /** True when the store answers a trivial query (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
