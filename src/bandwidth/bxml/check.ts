@@ -82,6 +82,10 @@ function checkElement(element: XmlElement, problems: BxmlProblem[], options: Che
   const children = elementChildren(element);
   for (const child of children) {
     if (spec.text === 'ssml' && (SSML_ELEMENTS as readonly string[]).includes(child.name)) continue; // SSML is free-form inside
+    if (!VERBS[child.name]) {
+      problems.push({ line: child.line, message: `unknown verb <${child.name}>` });
+      continue;
+    }
     if (!spec.children?.includes(child.name)) {
       problems.push({ line: child.line, message: `<${child.name}> is not allowed inside <${element.name}>` });
       continue;

@@ -112,15 +112,31 @@ export class BxmlTemplate {
   private renderWithLines(view: TemplateView): { xml: string; lineMap: number[] } {
     const out: string[] = [];
     const lineOf = lineLocator(this.source);
-    const lineMap: number[] = [1];
+    const lineMap: number[] = [0];
     renderTokens(this.tokens, [view], out, { lineOf, lineMap });
+    for (let i = 0; i < lineMap.length; i++) if (lineMap[i] === 0) lineMap[i] = i > 0 ? lineMap[i - 1]! : 1;
     return { xml: out.join(''), lineMap };
   }
 }
 
 interface LineTracking {
   lineOf: (offset: number) => number;
+  /** Template line of each output line; 0 while a new output line has no character yet. */
   lineMap: number[];
+}
+
+/**
+ * Each output line maps to the template line of its first character. Mustache strips standalone
+ * section and comment lines, so "the line after the previous newline" would be wrong.
+ * `offsetOf(i)` is the template offset of the emitted text's i-th character.
+ */
+function trackLines(lines: LineTracking, emitted: string, offsetOf: (i: number) => number): void {
+  if (emitted.length === 0) return;
+  const map = lines.lineMap;
+  if (map[map.length - 1] === 0) map[map.length - 1] = lines.lineOf(offsetOf(0));
+  for (let i = emitted.indexOf('\n'); i >= 0; i = emitted.indexOf('\n', i + 1)) {
+    map.push(i + 1 < emitted.length ? lines.lineOf(offsetOf(i + 1)) : 0);
+  }
 }
 
 function renderTokens(tokens: Token[], stack: unknown[], out: string[], lines: LineTracking | undefined): void {
@@ -129,15 +145,13 @@ function renderTokens(tokens: Token[], stack: unknown[], out: string[], lines: L
     switch (type) {
       case 'text': {
         out.push(value);
-        if (lines) {
-          for (let i = value.indexOf('\n'); i >= 0; i = value.indexOf('\n', i + 1)) lines.lineMap.push(lines.lineOf(start + i) + 1);
-        }
+        if (lines) trackLines(lines, value, (i) => start + i);
         break;
       }
       case 'name': {
         const text = escapeXml(stringify(lookup(stack, value)));
         out.push(text);
-        if (lines) for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.lineMap.push(lines.lineOf(start));
+        if (lines) trackLines(lines, text, () => start);
         break;
       }
       case '#': {

@@ -34,11 +34,15 @@ export function parseXml(xml: string): XmlElement {
   let root: XmlElement | undefined;
   let failure: XmlSyntaxError | undefined;
   let startLine = 1;
+  let lastClosed: { element: XmlElement; position: number } | undefined;
 
   parser.on('error', (err) => {
     if (!failure) {
       // saxes prefixes "line:column: " to its messages; keep the reason only.
-      const reason = err.message.replace(/^\d+:\d+: /, '');
+      let reason = err.message.replace(/^\d+:\d+: /, '').replace(/\.$/, '');
+      // saxes closes the unclosed element just before reporting the stray close tag; name that element.
+      const open = lastClosed?.position === parser.position ? lastClosed.element : stack[stack.length - 1];
+      if (open && /close tag/.test(reason)) reason += `: <${open.name}> opened on line ${open.line} is not closed`;
       failure = new XmlSyntaxError(reason, parser.line, parser.column);
     }
   });
@@ -53,7 +57,8 @@ export function parseXml(xml: string): XmlElement {
     stack.push(element);
   });
   parser.on('closetag', () => {
-    stack.pop();
+    const element = stack.pop();
+    if (element) lastClosed = { element, position: parser.position };
   });
   const addText = (text: string) => {
     const parent = stack[stack.length - 1];

@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+import { resolveCredentials } from '../src/credentials';
+import { isSwitchboardError } from '../src/errors';
+
+const ROOT = path.join(__dirname, '..');
+
+describe('loadConfig', () => {
+  it('starts with zero config', () => {
+    const config = loadConfig({}, ROOT);
+    expect(config.port).toBe(3000);
+    expect(config.publicBaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe(path.resolve('./data'));
+    expect(config.databasePath).toBe(path.resolve('./data/switchboard.db'));
+    expect(config.templatesDir).toBe(path.join(ROOT, 'bxml-templates'));
+    expect(config.env.BANDWIDTH_API_BASE_URL).toBe('https://voice.bandwidth.com/api/v2');
+    expect(config.env.BANDWIDTH_OAUTH_URL).toBe('https://api.bandwidth.com/api/v1/oauth2/token');
+    expect(config.env.OPENAI_BASE_URL).toBe('https://api.openai.com/v1');
+  });
+
+  it('reports every problem at once, naming each variable', () => {
+    let message = '';
+    try {
+      loadConfig({ PORT: 'eighty', PUBLIC_BASE_URL: 'ftp://x', LOG_LEVEL: 'loud', TRANSFER_TO: '555-1234', OPENAI_BASE_URL: 'nope' }, ROOT);
+    } catch (err) {
+      expect(isSwitchboardError(err, 'config_invalid')).toBe(true);
+      message = (err as Error).message;
+    }
+    for (const name of ['PORT', 'PUBLIC_BASE_URL', 'LOG_LEVEL', 'TRANSFER_TO', 'OPENAI_BASE_URL']) expect(message).toContain(`- ${name}:`);
+  });
+
+  it('checks variables that only make sense together', () => {
+    expect(() => loadConfig({ AGENT_MODE: 'openai-sip' }, ROOT)).toThrow(/AGENT_SIP_TARGET: required when AGENT_MODE is openai-sip/);
+    expect(() => loadConfig({ BANDWIDTH_CALLBACK_USERNAME: 'u' }, ROOT)).toThrow(/set both or neither/);
+    expect(() => loadConfig({ BANDWIDTH_CLIENT_ID: 'id' }, ROOT)).toThrow(/BANDWIDTH_CLIENT_ID \/ BANDWIDTH_CLIENT_SECRET/);
+  });
+
+  it('allows ws:// for a local Realtime stand-in and trims trailing slashes', () => {
+    const config = loadConfig({ OPENAI_BASE_URL: 'ws://127.0.0.1:9999/v1/', PUBLIC_BASE_URL: 'https://sb.example.com/' }, ROOT);
+    expect(config.env.OPENAI_BASE_URL).toBe('ws://127.0.0.1:9999/v1');
+    expect(config.publicBaseUrl).toBe('https://sb.example.com');
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PUBLIC_BASE_URL: '', TRANSFER_TO: '  ' }, ROOT).publicBaseUrl).toBeUndefined();
+  });
+});
+
+describe('resolveCredentials', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-creds-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const env = (extra: NodeJS.ProcessEnv = {}) => loadConfig({ DATA_DIR: dir, ...extra }, ROOT).env;
+
+  it('generates every credential on first start, stores them 0600, and reuses them later', () => {
+    const first = resolveCredentials(env(), path.join(dir, 'data'));
+    expect(first.generated.sort()).toEqual(['adminToken', 'callbackPassword', 'callbackUsername', 'urlSigningSecret']);
+    expect(first.credentials.callbackPassword.length).toBeGreaterThanOrEqual(32);
+    expect(first.credentials.adminToken).toMatch(/^sb_/);
+    const stat = fs.statSync(first.file);
+    expect(stat.mode & 0o777).toBe(0o600);
+    const second = resolveCredentials(env(), path.join(dir, 'data'));
+    expect(second.generated).toEqual([]);
+    expect(second.credentials).toEqual(first.credentials);
+    expect(Object.values(second.sources)).toEqual(['file', 'file', 'file', 'file']);
+  });
+
+  it('environment values win over generated and stored ones', () => {
+    resolveCredentials(env(), dir);
+    const resolved = resolveCredentials(env({ BANDWIDTH_CALLBACK_USERNAME: 'bw', BANDWIDTH_CALLBACK_PASSWORD: 'pw', ADMIN_TOKEN: 'admin' }), dir);
+    expect(resolved.credentials).toMatchObject({ callbackUsername: 'bw', callbackPassword: 'pw', adminToken: 'admin' });
+    expect(resolved.sources).toMatchObject({ callbackUsername: 'env', callbackPassword: 'env', adminToken: 'env', urlSigningSecret: 'file' });
+  });
+
+  it('refuses a corrupt credentials file instead of silently replacing the secrets', () => {
+    fs.writeFileSync(path.join(dir, 'credentials.json'), '{oops');
+    expect(() => resolveCredentials(env(), dir)).toThrow(/credentials\.json is not valid JSON/);
+  });
+});

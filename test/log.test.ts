@@ -1,0 +1,27 @@
+import { Writable } from 'node:stream';
+import { createLogger, maskPhone } from '../src/log';
+
+describe('logging', () => {
+  it('masks phone numbers, keeping only enough to tell calls apart', () => {
+    expect(maskPhone('+19195550142')).toBe('+1919•••0142');
+    expect(maskPhone('sip:+19195550142@bw.example.com;user=phone')).toBe('sip:+1919•••0142@bw.example.com');
+    expect(maskPhone('Anonymous')).toBe('Anonymous');
+    expect(maskPhone('12345')).toBe('•••••');
+    expect(maskPhone(undefined)).toBeUndefined();
+  });
+
+  it('never writes secrets, wherever they sit in a log object', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    logger.info({ password: 'p1', creds: { password: 'p2', token: 't1' }, headers: { authorization: 'Basic abc' }, openai: { apiKey: 'sk-1' } }, 'x');
+    const out = lines.join('');
+    for (const secret of ['p1', 'p2', 't1', 'Basic abc', 'sk-1']) expect(out).not.toContain(secret);
+    expect(out).toContain('[redacted]');
+  });
+});
