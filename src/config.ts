@@ -72,6 +72,9 @@ export const envSchema = z.object({
   AGENT_SIP_TARGET: optionalString,
   AGENT_SPEAK_VOICE: optionalString,
   AGENT_FALLBACK_MESSAGE: optionalString,
+  AGENT_HOLD_MESSAGE: optionalString,
+  AGENT_STREAM_HOLD: z.enum(['stop-stream-wait', 'pause']).default('stop-stream-wait'),
+  AGENT_SIP_VERB: z.enum(['forward', 'transfer']).default('transfer'),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
 });
 
@@ -92,7 +95,9 @@ export interface Config {
 
 /** Parse the environment; throws one SwitchboardError('config_invalid') listing every problem. */
 export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Config {
-  const parsed = envSchema.safeParse(source);
+  // An empty value means "not set" for every variable, so `PORT=` in .env is the default, not port 0.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(environment)'}: ${i.message}`);
     throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.join('\n')}`, {

@@ -52,7 +52,11 @@ const envNames: Record<keyof Credentials, keyof Env> = {
   urlSigningSecret: 'URL_SIGNING_SECRET',
 };
 
-export function resolveCredentials(env: Env, dataDir: string): ResolvedCredentials {
+/**
+ * Resolve (and on first use generate and store) the credentials. With `generate: false` nothing is
+ * written and a missing value is an error (for `switchboard credentials`, which only reads).
+ */
+export function resolveCredentials(env: Env, dataDir: string, options: { generate?: boolean } = {}): ResolvedCredentials {
   const file = path.join(dataDir, CREDENTIALS_FILE);
   let stored: z.infer<typeof storedSchema> = {};
   if (fs.existsSync(file)) {
@@ -79,6 +83,8 @@ export function resolveCredentials(env: Env, dataDir: string): ResolvedCredentia
     } else if (stored[key]) {
       credentials[key] = stored[key];
       sources[key] = 'file';
+    } else if (options.generate === false) {
+      throw new SwitchboardError('config_invalid', `no ${key} yet: start Switchboard once (switchboard serve) to generate credentials in ${file}, or set ${envNames[key]}`);
     } else {
       credentials[key] = generators[key]();
       sources[key] = 'generated';

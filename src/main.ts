@@ -54,6 +54,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     throw err;
   }
   const defaultAgentId = config.env.DEFAULT_AGENT_ID === 'none' ? undefined : config.env.DEFAULT_AGENT_ID;
+  if (defaultAgentId && !(await store.agents.get(defaultAgentId))) {
+    // Not fatal: the agent may be created through the admin API after start; until then such calls are rejected.
+    logger.warn({ defaultAgentId }, 'DEFAULT_AGENT_ID names no agent yet: unassigned numbers are rejected until it exists');
+  }
 
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => {

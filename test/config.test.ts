@@ -81,3 +81,47 @@ describe('resolveCredentials', () => {
     expect(() => resolveCredentials(env(), dir)).toThrow(/credentials\.json is not valid JSON/);
   });
 });
+
+describe('empty values', () => {
+  it('mean "not set" for every variable, including PORT', () => {
+    const config = loadConfig({ PORT: '', HOST: ' ', LOG_LEVEL: '', AGENT_MODE: '' }, ROOT);
+    expect(config.port).toBe(3000);
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.logLevel).toBe('info');
+  });
+});
+
+describe('credentials without generating', () => {
+  it('refuses to invent credentials when only reading them', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-creds-'));
+    expect(() => resolveCredentials(loadConfig({}, ROOT).env, dir, { generate: false })).toThrow(/start Switchboard once/);
+    expect(fs.existsSync(path.join(dir, 'credentials.json'))).toBe(false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable of the schema, each with a comment above it', () => {
+    const lines = fs.readFileSync(path.join(ROOT, '.env.example'), 'utf8').split('\n');
+    const { envSchema } = jest.requireActual<typeof import('../src/config')>('../src/config');
+    for (const name of Object.keys(envSchema.shape)) {
+      const at = lines.findIndex((l) => new RegExp(`^(# )?${name}=`).test(l));
+      expect({ name, documented: at >= 0 }).toEqual({ name, documented: true });
+      // A comment in the variable's paragraph (a pair like CLIENT_ID/SECRET may share one).
+      let i = at - 1;
+      while (i >= 0 && lines[i]!.trim() !== '' && !/^# (?![A-Z_]+=)/.test(lines[i]!)) i--;
+      expect({ name, commented: i >= 0 && /^# /.test(lines[i]!) }).toEqual({ name, commented: true });
+    }
+  });
+
+  it('parses with the schema as shipped', () => {
+    const values = Object.fromEntries(
+      fs
+        .readFileSync(path.join(ROOT, '.env.example'), 'utf8')
+        .split('\n')
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    expect(() => loadConfig(values, ROOT)).not.toThrow();
+  });
+});

@@ -32,7 +32,9 @@ export function envAgent(env: Env): { agent: Agent; destinations: TransferDestin
     model: env.AGENT_MODEL,
     language: env.AGENT_LANGUAGE,
     speakVoice: env.AGENT_SPEAK_VOICE,
-    sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET } : undefined,
+    streamHold: env.AGENT_STREAM_HOLD,
+    holdMessage: env.AGENT_HOLD_MESSAGE,
+    sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
     fallback: {
       ...(env.AGENT_FALLBACK_MESSAGE ? { message: env.AGENT_FALLBACK_MESSAGE } : {}),
       transferTo: env.TRANSFER_TO,

@@ -14,7 +14,7 @@ program.name('switchboard').description('OpenAI Realtime voice agents on Bandwid
 
 program
   .command('serve', { isDefault: true })
-  .description('start the server (Bandwidth webhooks, media bridge, admin API)')
+  .description('start the server (Bandwidth callbacks)')
   .option('-p, --port <port>', 'port to listen on (PORT)')
   .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
   .action(async (opts: { port?: string; dataDir?: string }) => {
@@ -44,7 +44,7 @@ program
     const env = { ...process.env };
     if (opts.dataDir) env.DATA_DIR = opts.dataDir;
     const config = loadConfig(env, PACKAGE_ROOT);
-    const { credentials, file } = resolveCredentials(config.env, config.dataDir);
+    const { credentials, file } = resolveCredentials(config.env, config.dataDir, { generate: false });
     const base = config.publicBaseUrl ?? `http://localhost:${config.port}`;
     process.stdout.write(
       [
