@@ -1,9 +1,12 @@
-/** Jest runs the TypeScript tests through SWC (fast, no type-check); `npm test` type-checks first with tsc. */
+/**
+ * Jest runs the TypeScript tests through ts-jest in transpile-only mode (isolatedModules: fast, no
+ * type-check per test file); `npm test` type-checks the whole project once with tsc first.
+ */
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 15000,
 };
