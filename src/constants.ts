@@ -54,3 +54,28 @@ export const MAX_TRANSFER_TARGETS = 8;
 
 /** Graceful shutdown: how long SIGTERM waits for live calls before closing anyway. */
 export const SHUTDOWN_DRAIN_MS = 30_000;
+
+/** Media socket: frames are ~300 bytes; the start frame is the largest (12 stream params × 2 KB, BW §2.2). */
+export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
+/** Media socket: close if no `start` frame arrives this long after the upgrade. */
+export const MEDIA_START_TIMEOUT_MS = 5_000;
+/** Media socket: ping interval; a socket that missed a whole interval without a pong is dead. */
+export const MEDIA_HEARTBEAT_MS = 15_000;
+
+/** G.711 μ-law at 8 kHz: 8 bytes per millisecond (BW §4.2: 160 bytes = 20 ms). */
+export const MULAW_BYTES_PER_MS = 8;
+/** PCM16 at 24 kHz: 48 bytes per millisecond (OpenAI reference §2). */
+export const PCM24K_BYTES_PER_MS = 48;
+/** The playout clock's tick: one Bandwidth frame. */
+export const PLAYOUT_TICK_MS = 20;
+/**
+ * How far ahead of real time the bridge keeps the carrier's buffer (DESIGN §4.4). Enough to ride out
+ * timer jitter and network delay, small enough that "sent" ≈ "heard" and a barge-in clears little.
+ */
+export const PLAYOUT_LEAD_MS = 120;
+/** A pre-warmed OpenAI session waits this long for its media stream before it is closed. */
+export const PREWARM_TIMEOUT_MS = 30_000;
+/** Caller audio kept while the OpenAI session is still connecting (so nothing said is lost). */
+export const MAX_PENDING_CALLER_AUDIO_MS = 10_000;
+/** Realtime sessions end at 60 minutes (OpenAI reference §6.1); renew before that, between turns. */
+export const REALTIME_SESSION_RENEW_AFTER_MS = 55 * 60_000;

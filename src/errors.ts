@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'signature_expired'
   | 'not_found'
   | 'conflict'
-  | 'store_failed';
+  | 'store_failed'
+  | 'model_failed';
 
 export class SwitchboardError extends Error {
   constructor(

@@ -4,15 +4,20 @@ import path from 'node:path';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
-import { CallFlows, type CallLifecycleListener } from './bandwidth/call-flows';
+import { CallFlows } from './bandwidth/call-flows';
+import { MediaGateway } from './bandwidth/media/gateway';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
+import { CallRegistry } from './bridge/registry';
+import { ToolRegistry } from './bridge/tools';
+import { systemClock, type Clock } from './clock';
+import { RealtimeSession } from './openai/realtime-session';
 import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { UrlSigner } from './security/signing';
-import { createApp, rejectUpgrade } from './server';
+import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
 import type { Store } from './store/types';
 
@@ -24,13 +29,18 @@ export interface StartOptions {
   /** Where human-readable start-up text goes (the credentials banner). */
   print?: (text: string) => void;
   logger?: Logger;
-  listener?: CallLifecycleListener;
+  /** Time source for the bridge (pacing, timeouts); tests pass a ManualClock. */
+  clock?: Clock;
+  /** Tools every agent gets, beyond the built-in ones (tests register scripted tools here). */
+  extraTools?: (registry: ToolRegistry) => void;
 }
 
 export interface RunningSwitchboard {
   config: Config;
   credentials: ResolvedCredentials;
   store: Store;
+  bridge: CallRegistry;
+  media: MediaGateway;
   server: http.Server;
   /** http://host:port actually bound. */
   localUrl: string;
@@ -73,6 +83,23 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
 
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const urls = new CallbackUrls(publicBaseUrl, signer);
+  const clock = options.clock ?? systemClock;
+  const bridge = new CallRegistry({
+    store,
+    logger,
+    clock,
+    toolsFor: () => {
+      const registry = new ToolRegistry();
+      options.extraTools?.(registry);
+      return registry;
+    },
+    openModel: (agent, tools) =>
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: tools.definitions(), logger }),
+  });
+  const media = new MediaGateway(signer, bridge, clock, logger);
+  if (!config.env.OPENAI_API_KEY) {
+    logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
+  }
   const flows = new CallFlows({
     store,
     templates,
@@ -81,7 +108,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     urls,
     credentials: credentials.credentials,
     logger,
-    listener: options.listener,
+    listener: bridge,
   });
   const app = createApp({
     logger,
@@ -94,7 +121,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     ],
   });
   server.on('request', app);
-  server.on('upgrade', (_req, socket) => rejectUpgrade(socket, 404, 'no WebSocket endpoint here'));
+  server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
   print(startBanner(config, credentials, publicBaseUrl, localUrl, defaultAgentId));
   logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
@@ -102,6 +129,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      await bridge.drain(SHUTDOWN_DRAIN_MS);
+      media.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -115,7 +144,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, server, localUrl, publicBaseUrl, logger, close };
+  return { config, credentials, store, bridge, media, server, localUrl, publicBaseUrl, logger, close };
 }
 
 /** What the operator pastes into the Bandwidth dashboard; secrets only when just generated. */

@@ -98,6 +98,24 @@ export const agentSettingsSchema = z.object({
   streamHold: z.enum(['stop-stream-wait', 'pause']).default('stop-stream-wait'),
   /** Spoken by Bandwidth while a transfer rings; empty → silence. */
   holdMessage: z.string().max(1000).default(''),
+  /**
+   * Turn detection overrides (OpenAI reference §1.3). Defaults suit phone lines: server VAD a little
+   * less sensitive than OpenAI's 0.5, because line noise otherwise cuts the agent off (reference §7 P3).
+   */
+  turnDetection: z
+    .object({
+      type: z.enum(['server_vad', 'semantic_vad']).optional(),
+      threshold: z.number().min(0).max(1).optional(),
+      prefixPaddingMs: z.number().int().min(0).max(2000).optional(),
+      silenceDurationMs: z.number().int().min(100).max(5000).optional(),
+      eagerness: z.enum(['low', 'medium', 'high', 'auto']).optional(),
+      idleTimeoutMs: z.number().int().min(5000).max(30 * 60_000).optional(),
+    })
+    .default({}),
+  /** Input transcription model (OpenAI reference §1.3); transcripts are stored, never logged. */
+  transcriptionModel: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
+  /** Record both legs to a stereo WAV under DATA_DIR/recordings. */
+  record: z.boolean().default(false),
   sip: agentSipSchema.optional(),
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
 });

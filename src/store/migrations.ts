@@ -85,9 +85,11 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
         item_id     TEXT,
         heard_ms    INTEGER,
         truncated   INTEGER NOT NULL DEFAULT 0,
+        position    INTEGER,                    -- place in the conversation (a caller's transcript can
+                                                -- complete after the agent's reply to it)
         at          TEXT NOT NULL
       );
-      CREATE INDEX transcript_items_call ON transcript_items(call_id, id);
+      CREATE INDEX transcript_items_call ON transcript_items(call_id, position, id);
     `,
   },
 ];

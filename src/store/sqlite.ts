@@ -187,19 +187,19 @@ export class SqliteStore implements Store {
   };
 
   private appendEventSync(event: CallEventInput): void {
-    this.db
-      .prepare('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
+    this
+      .stmt('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
       .run(event.callId, event.at ?? nowIso(), event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
   }
 
   readonly transcripts = {
     append: async (item: TranscriptItemInput): Promise<void> => {
-      this.db
-        .prepare('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.at ?? nowIso());
+      this
+        .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, item.at ?? nowIso());
     },
     list: async (callId: string): Promise<TranscriptItemRecord[]> =>
-      (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => {
+      (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
         const item: TranscriptItemRecord = {
           id: Number(r.id),
           callId: String(r.call_id),
@@ -210,6 +210,7 @@ export class SqliteStore implements Store {
         };
         if (r.item_id !== null) item.itemId = String(r.item_id);
         if (r.heard_ms !== null) item.heardMs = Number(r.heard_ms);
+        if (r.position !== null) item.position = Number(r.position);
         return item;
       }),
   };
@@ -224,8 +225,8 @@ export class SqliteStore implements Store {
       this.db.transaction(() => {
         const now = nowIso();
         const { id, name, ...settings } = agent;
-        this.db
-          .prepare(
+        this
+          .stmt(
             `INSERT INTO agents (id, name, mode, settings, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, mode = excluded.mode, settings = excluded.settings,
                source = excluded.source, updated_at = excluded.updated_at`,
@@ -261,8 +262,8 @@ export class SqliteStore implements Store {
       throw new SwitchboardError('store_failed', `agent ${id} has invalid stored settings: ${settings.error.issues.map((i) => i.path.join('.')).join(', ')}`);
     }
     const destinations = (
-      this.db
-        .prepare(
+      this
+        .stmt(
           `SELECT d.settings FROM agent_destinations ad JOIN transfer_destinations d ON d.id = ad.destination_id
            WHERE ad.agent_id = ? ORDER BY ad.position, d.name`,
         )
@@ -284,8 +285,8 @@ export class SqliteStore implements Store {
     upsert: async (destination: TransferDestination): Promise<TransferDestination> => {
       const now = nowIso();
       try {
-        this.db
-          .prepare(
+        this
+          .stmt(
             `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
                settings = excluded.settings, updated_at = excluded.updated_at`,

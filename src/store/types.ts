@@ -75,6 +75,8 @@ export interface TranscriptItemInput {
   /** Assistant audio the caller heard before a barge-in, and whether the item was cut there. */
   heardMs?: number;
   truncated?: boolean;
+  /** Place in the conversation; items are listed by it (then by insertion). */
+  position?: number;
   at?: string;
 }
 export interface TranscriptItemRecord extends TranscriptItemInput {

@@ -1,0 +1,107 @@
+import type { AgentWithDestinations } from '../agents/agent';
+import type { CallLifecycleListener } from '../bandwidth/call-flows';
+import type { MediaStreamSink } from '../bandwidth/media/gateway';
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { Store } from '../store/types';
+import { CallSession } from './call-session';
+import { PlayoutScheduler } from './playout';
+import type { ToolRegistry } from './tools';
+import type { CallerStream, ModelSession } from './transports';
+
+/**
+ * The live calls of this instance, keyed by callId (the only per-instance state, DESIGN §4.6).
+ * Listens to the webhooks (pre-warm on answer, end on disconnect) and to the media gateway (attach).
+ */
+export interface BridgeDeps {
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  openModel: (agent: AgentWithDestinations, tools: ToolRegistry) => ModelSession;
+  toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
+  leadMs?: number;
+}
+
+export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
+  private readonly sessions = new Map<string, CallSession>();
+  readonly scheduler: PlayoutScheduler;
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly deps: BridgeDeps) {
+    this.scheduler = new PlayoutScheduler(deps.clock);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(callId: string): CallSession | undefined {
+    return this.sessions.get(callId);
+  }
+
+  /** Webhook: stream BXML was answered. Open the OpenAI session now (pre-warm, issue #3 §3). */
+  streamAnswered(call: { callId: string; agent: AgentWithDestinations }): void {
+    const existing = this.sessions.get(call.callId);
+    if (existing) {
+      if (existing.state === 'prewarming') return; // a retried initiate: keep the session already warming
+      existing.end('a new stream was answered for this call');
+    }
+    this.create(call.callId, call.agent);
+  }
+
+  /** Media gateway: an authenticated stream arrived. */
+  attach(stream: CallerStream): void {
+    const session = this.sessions.get(stream.callId);
+    if (session) return session.attach(stream);
+    // No pre-warmed session (it timed out, or another instance answered initiate): start one now.
+    void this.deps.store.calls.get(stream.callId).then(async (call) => {
+      const agent = call?.agentId ? (await this.deps.store.agents.get(call.agentId))?.agent : undefined;
+      if (!agent) {
+        this.deps.logger.warn({ callId: stream.callId }, 'media stream for a call with no agent: closing it');
+        stream.close('no agent for this call');
+        return;
+      }
+      this.create(stream.callId, agent).attach(stream);
+    });
+  }
+
+  /** Webhook: Bandwidth says the call is over. */
+  callEnded(callId: string): void {
+    this.sessions.get(callId)?.end('call disconnected');
+  }
+
+  /** SIGTERM: let live calls finish (up to `timeoutMs`), then end whatever is left. */
+  async drain(timeoutMs: number): Promise<void> {
+    // Sessions still waiting for their caller have nobody to keep talking to: end them now.
+    for (const session of [...this.sessions.values()]) if (session.state === 'prewarming') session.end('server shutting down');
+    if (this.sessions.size > 0) {
+      this.deps.logger.info({ liveCalls: this.sessions.size }, 'waiting for live calls to end');
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        this.deps.clock.setTimeout(resolve, timeoutMs);
+      });
+    }
+    for (const session of [...this.sessions.values()]) session.end('server shutting down');
+  }
+
+  private create(callId: string, agent: AgentWithDestinations): CallSession {
+    const tools = this.deps.toolsFor(agent);
+    const session = new CallSession({
+      callId,
+      agent,
+      store: this.deps.store,
+      logger: this.deps.logger,
+      clock: this.deps.clock,
+      scheduler: this.scheduler,
+      tools,
+      openModel: (a) => this.deps.openModel(a, tools),
+      leadMs: this.deps.leadMs,
+      onEnded: (s) => {
+        if (this.sessions.get(s.callId) === s) this.sessions.delete(s.callId);
+        if (this.sessions.size === 0) this.drained?.();
+      },
+    });
+    this.sessions.set(callId, session);
+    return session;
+  }
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { AgentWithDestinations } from '../agents/agent';
+import type { ToolDefinition } from '../openai/session-config';
+
+/**
+ * Function tools the model can call (issue #3 §6). A tool validates its arguments with zod; its
+ * result, or its failure, goes back to the model as the function_call_output text — a failing tool
+ * never throws into the bridge (style: "tool failures go back to the model as tool output").
+ */
+export interface ToolContext {
+  callId: string;
+  agent: AgentWithDestinations;
+  /** Ask the call to do something after the model's current words have played (transfer, hang up). */
+  signal: AbortSignal;
+}
+
+export interface Tool<A = unknown> {
+  name: string;
+  description: string;
+  parameters: z.ZodType<A>;
+  run(args: A, ctx: ToolContext): Promise<unknown>;
+}
+
+export interface ToolOutcome {
+  ok: boolean;
+  output: string;
+  durationMs: number;
+}
+
+export class ToolRegistry {
+  private readonly tools = new Map<string, Tool>();
+
+  register<A>(tool: Tool<A>): this {
+    if (!/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) throw new Error(`invalid tool name ${tool.name}`);
+    if (this.tools.has(tool.name)) throw new Error(`tool ${tool.name} is registered twice`);
+    this.tools.set(tool.name, tool as Tool);
+    return this;
+  }
+
+  get names(): string[] {
+    return [...this.tools.keys()];
+  }
+
+  /** The `tools` array of session.update (OpenAI reference §1.3), JSON Schema from the zod schemas. */
+  definitions(): ToolDefinition[] {
+    return [...this.tools.values()].map((t) => {
+      const { $schema: _drop, ...parameters } = z.toJSONSchema(t.parameters) as Record<string, unknown>;
+      return { type: 'function', name: t.name, description: t.description, parameters };
+    });
+  }
+
+  /** Run a call by name with the model's JSON arguments. Always resolves, with text for the model. */
+  async dispatch(name: string, argumentsJson: string, ctx: ToolContext, nowMs: () => number = () => performance.now()): Promise<ToolOutcome> {
+    const started = nowMs();
+    const done = (ok: boolean, value: unknown): ToolOutcome => ({ ok, output: JSON.stringify(ok ? value ?? { ok: true } : { error: value }), durationMs: nowMs() - started });
+    const tool = this.tools.get(name);
+    if (!tool) return done(false, `unknown tool ${name}; available: ${this.names.join(', ') || 'none'}`);
+    let raw: unknown;
+    try {
+      raw = argumentsJson.trim() === '' ? {} : JSON.parse(argumentsJson);
+    } catch {
+      return done(false, 'arguments are not valid JSON');
+    }
+    const args = tool.parameters.safeParse(raw);
+    if (!args.success) return done(false, `invalid arguments: ${args.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    try {
+      return done(true, await tool.run(args.data, ctx));
+    } catch (err) {
+      return done(false, (err as Error).message || 'the tool failed');
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * What the bridge sees of each wire (DESIGN §5: one adapter per wire; the bridge knows neither wire's
+ * JSON). The Bandwidth media socket is a CallerStream; the OpenAI Realtime socket is a ModelSession.
+ * Audio crosses as base64 strings so the zero-transcode path never decodes a byte.
+ */
+
+/** Audio as it travels on both wires: base64 text plus its decoded length (durations come from bytes). */
+export interface AudioChunk {
+  base64: string;
+  bytes: number;
+}
+
+/** An AudioChunk for a base64 string, its decoded length computed without decoding it. */
+export function chunkOf(base64: string): AudioChunk {
+  const padding = base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0;
+  return { base64, bytes: (base64.length * 3) / 4 - padding };
+}
+
+export function chunkFromBytes(bytes: Uint8Array): AudioChunk {
+  return { base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), bytes: bytes.byteLength };
+}
+
+export type StreamStopReason = 'stop-frame' | 'socket-closed' | 'heartbeat-timeout' | 'no-start-frame' | 'server-closed';
+
+export interface CallerStreamHandlers {
+  start(info: { streamId: string; streamName: string; tracks: string[]; params: Record<string, string> }): void;
+  /** Inbound (caller) audio, G.711 μ-law 8 kHz. Outbound-track media is not delivered. */
+  audio(chunk: AudioChunk): void;
+  stop(reason: StreamStopReason): void;
+}
+
+/** The caller's side of a live call: Bandwidth's bidirectional media stream (BW §4). */
+export interface CallerStream {
+  readonly callId: string;
+  setHandlers(handlers: CallerStreamHandlers): void;
+  /** Queue μ-law audio for playback to the caller (BW §4.3 playAudio). */
+  play(chunk: AudioChunk): void;
+  /** Drop everything queued at the carrier (BW §4.3 clear). */
+  clear(): void;
+  /** End the stream; with `<StopStream wait="true">` Bandwidth then runs the next verb (DESIGN §4.1). */
+  close(reason: string): void;
+  /** Frames that could not be understood (counted, logged; the call continues). */
+  readonly garbageFrames: number;
+}
+
+export interface ModelUsage {
+  [key: string]: number;
+}
+
+export interface ModelSessionHandlers {
+  speechStarted(e: { itemId: string; audioStartMs: number }): void;
+  speechStopped(e: { itemId: string; audioEndMs: number }): void;
+  /** A user (caller) item was committed to the conversation. */
+  callerItem(e: { itemId: string }): void;
+  callerTranscript(e: { itemId: string; transcript: string }): void;
+  responseCreated(e: { responseId: string }): void;
+  /** Assistant audio, in the session's output format. */
+  audioDelta(e: { responseId: string; itemId: string; contentIndex: number; chunk: AudioChunk }): void;
+  transcriptDelta(e: { responseId: string; itemId: string; delta: string }): void;
+  transcriptDone(e: { responseId: string; itemId: string; transcript: string }): void;
+  functionCall(e: { responseId: string; itemId: string; callId: string; name: string; arguments: string }): void;
+  responseDone(e: { responseId: string; status: string; reason?: string; usage?: ModelUsage }): void;
+  truncated(e: { itemId: string; audioEndMs: number }): void;
+  /** Recoverable protocol errors; the session stays open. */
+  error(e: { code?: string; message: string; type?: string; eventId?: string }): void;
+  /** The session ended. `expected` is true when we closed it. */
+  closed(e: { code: number; reason: string; expected: boolean }): void;
+  /** Anything worth keeping in the call's trace (session created/updated, rate limits). */
+  trace(type: string, data: unknown): void;
+}
+
+export interface ModelSession {
+  /** Resolves when the session is configured (session.updated), rejects if it could not be opened. */
+  readonly ready: Promise<void>;
+  setHandlers(handlers: ModelSessionHandlers): void;
+  appendAudio(chunk: AudioChunk): void;
+  createResponse(options?: { instructions?: string }): void;
+  cancelResponse(): void;
+  truncate(itemId: string, contentIndex: number, audioEndMs: number): void;
+  sendFunctionOutput(callId: string, output: string): void;
+  /** Add a text item (priming a new session with the conversation so far, or a system note). */
+  addItem(role: 'user' | 'assistant' | 'system', text: string): void;
+  close(): void;
+}

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * The GA Realtime server events the bridge acts on (OpenAI reference §1.5), as zod schemas. Lenient:
+ * unknown fields are kept and unknown event types are passed to the trace. The two hot events
+ * (`response.output_audio.delta`, `response.output_audio_transcript.delta`) are checked by hand in
+ * realtime-session.ts instead, because they arrive many times a second.
+ */
+const id = z.string().min(1);
+
+export const serverEventSchemas = {
+  'session.created': z.looseObject({ session: z.unknown() }),
+  'session.updated': z.looseObject({ session: z.unknown() }),
+  'input_audio_buffer.speech_started': z.looseObject({ item_id: id, audio_start_ms: z.number() }),
+  'input_audio_buffer.speech_stopped': z.looseObject({ item_id: id, audio_end_ms: z.number() }),
+  'input_audio_buffer.committed': z.looseObject({ item_id: id }),
+  'conversation.item.input_audio_transcription.completed': z.looseObject({ item_id: id, transcript: z.string() }),
+  'conversation.item.input_audio_transcription.failed': z.looseObject({ item_id: id, error: z.unknown().optional() }),
+  'conversation.item.truncated': z.looseObject({ item_id: id, audio_end_ms: z.number() }),
+  'response.created': z.looseObject({ response: z.looseObject({ id }) }),
+  'response.output_audio_transcript.done': z.looseObject({ response_id: id, item_id: id, transcript: z.string() }),
+  'response.function_call_arguments.done': z.looseObject({
+    response_id: id,
+    item_id: id,
+    call_id: id,
+    name: z.string().min(1),
+    arguments: z.string(),
+  }),
+  'response.done': z.looseObject({
+    response: z.looseObject({
+      id,
+      status: z.string(),
+      status_details: z.looseObject({ reason: z.string().optional() }).nullable().optional(),
+      usage: z.looseObject({}).nullable().optional(),
+    }),
+  }),
+  error: z.looseObject({
+    error: z.looseObject({ type: z.string().optional(), code: z.string().nullable().optional(), message: z.string(), event_id: z.string().nullable().optional() }),
+  }),
+  'rate_limits.updated': z.looseObject({ rate_limits: z.array(z.unknown()) }),
+} as const;
+
+export type ServerEventType = keyof typeof serverEventSchemas;
+export type ServerEvent<T extends ServerEventType> = z.infer<(typeof serverEventSchemas)[T]>;
+
+/** Flatten a response.done usage object into numbers only (nested details joined with "."). */
+export function flattenUsage(usage: unknown, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!usage || typeof usage !== 'object') return out;
+  for (const [k, v] of Object.entries(usage as Record<string, unknown>)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (typeof v === 'number') out[key] = v;
+    else if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flattenUsage(v, key));
+  }
+  return out;
+}

@@ -1,0 +1,221 @@
+import WebSocket from 'ws';
+import type { AgentWithDestinations } from '../agents/agent';
+import { chunkOf, type AudioChunk, type ModelSession, type ModelSessionHandlers } from '../bridge/transports';
+import { SwitchboardError } from '../errors';
+import type { Logger } from '../log';
+import { flattenUsage, serverEventSchemas, type ServerEvent, type ServerEventType } from './events';
+import { sessionUpdate, type ToolDefinition } from './session-config';
+
+/**
+ * One OpenAI Realtime session over WebSocket, GA protocol only (OpenAI reference §1): no
+ * `OpenAI-Beta` header, `session.type: "realtime"`, GA event names. Implements the bridge's
+ * ModelSession. The endpoint comes from OPENAI_BASE_URL, so a ws:// stand-in can take its place.
+ */
+export interface RealtimeConnectOptions {
+  baseUrl: string;
+  apiKey: string | undefined;
+  agent: AgentWithDestinations;
+  tools: ToolDefinition[];
+  logger: Logger;
+  /** Connect + configure must finish within this long. */
+  connectTimeoutMs?: number;
+}
+
+export type ModelFailureCode = 'openai_not_configured' | 'openai_refused' | 'openai_unreachable' | 'openai_rejected_session' | 'openai_closed';
+
+export class ModelSessionError extends SwitchboardError {
+  constructor(
+    readonly failure: ModelFailureCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super('model_failed', message, { failure, status });
+    this.name = 'ModelSessionError';
+  }
+}
+
+/** `https://api.openai.com/v1` → `wss://api.openai.com/v1/realtime?model=…` (reference §1.1). */
+export function realtimeUrl(baseUrl: string, model: string): string {
+  const ws = baseUrl.replace(/^http(s?):/i, 'ws$1:');
+  return `${ws}/realtime?model=${encodeURIComponent(model)}`;
+}
+
+export class RealtimeSession implements ModelSession {
+  readonly ready: Promise<void>;
+  private handlers: ModelSessionHandlers | undefined;
+  private readonly ws: WebSocket | undefined;
+  private closedByUs = false;
+  private isReady = false;
+  private eventSeq = 0;
+  /** Until the session is configured, every event is also shown to this (session.updated / error). */
+  private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
+
+  constructor(private readonly options: RealtimeConnectOptions) {
+    if (!options.apiKey) {
+      this.ready = Promise.reject(new ModelSessionError('openai_not_configured', 'OPENAI_API_KEY is not set'));
+      this.ready.catch(() => undefined);
+      return;
+    }
+    const ws = new WebSocket(realtimeUrl(options.baseUrl, options.agent.model), {
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+      handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+      perMessageDeflate: false,
+    });
+    this.ws = ws;
+    this.ready = new Promise<void>((resolve, reject) => {
+      const fail = (err: ModelSessionError) => {
+        if (this.isReady) return;
+        reject(err);
+        this.closedByUs = true;
+        ws.terminate();
+      };
+      this.onReadiness = (type, event) => {
+        if (type === 'session.updated') {
+          this.isReady = true;
+          resolve();
+        } else if (type === 'error') {
+          const message = (event.error as { message?: string } | undefined)?.message ?? 'unknown error';
+          fail(new ModelSessionError('openai_rejected_session', `OpenAI rejected the session: ${message}`));
+        }
+      };
+      ws.once('unexpected-response', (_req, res) => {
+        const status = res.statusCode ?? 0;
+        fail(new ModelSessionError('openai_refused', `OpenAI refused the Realtime connection (HTTP ${status}${status === 429 ? ': rate limited' : ''})`, status));
+      });
+      ws.once('open', () => {
+        this.sendJson(sessionUpdate(options.agent, options.tools));
+      });
+      ws.on('message', (data) => this.onMessage(data));
+      ws.on('error', (err) => fail(new ModelSessionError('openai_unreachable', `cannot reach OpenAI Realtime: ${err.message}`)));
+      ws.on('close', (code, reason) => {
+        fail(new ModelSessionError('openai_closed', `OpenAI closed the session before it was ready (${code} ${reason.toString()})`));
+        this.handlers?.closed({ code, reason: reason.toString(), expected: this.closedByUs });
+      });
+    });
+    this.ready.catch(() => undefined); // observed by the CallSession; never an unhandled rejection
+  }
+
+  setHandlers(handlers: ModelSessionHandlers): void {
+    this.handlers = handlers;
+  }
+
+  /** The hot path: built by hand, base64 needs no escaping (reference §1.4). */
+  appendAudio(chunk: AudioChunk): void {
+    this.sendRaw(`{"type":"input_audio_buffer.append","audio":"${chunk.base64}"}`);
+  }
+
+  createResponse(options: { instructions?: string } = {}): void {
+    this.sendJson({ type: 'response.create', ...(options.instructions ? { response: { instructions: options.instructions } } : {}) });
+  }
+
+  cancelResponse(): void {
+    this.sendJson({ type: 'response.cancel' });
+  }
+
+  truncate(itemId: string, contentIndex: number, audioEndMs: number): void {
+    this.sendJson({ type: 'conversation.item.truncate', item_id: itemId, content_index: contentIndex, audio_end_ms: Math.max(0, Math.floor(audioEndMs)) });
+  }
+
+  sendFunctionOutput(callId: string, output: string): void {
+    this.sendJson({ type: 'conversation.item.create', item: { type: 'function_call_output', call_id: callId, output } });
+  }
+
+  addItem(role: 'user' | 'assistant' | 'system', text: string): void {
+    const content = role === 'assistant' ? [{ type: 'output_text', text }] : [{ type: 'input_text', text }];
+    this.sendJson({ type: 'conversation.item.create', item: { type: 'message', role, content } });
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) this.ws.close(1000, 'call ended');
+  }
+
+  private sendJson(event: Record<string, unknown>): void {
+    this.sendRaw(JSON.stringify({ event_id: `sb_${++this.eventSeq}`, ...event }));
+  }
+
+  private sendRaw(text: string): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+
+  private onMessage(data: WebSocket.RawData): void {
+    const h = this.handlers;
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(data.toString()) as Record<string, unknown>;
+    } catch {
+      this.options.logger.warn('OpenAI sent a frame that is not JSON');
+      return;
+    }
+    const type = event.type;
+    if (typeof type !== 'string') return;
+    if (!this.isReady) this.onReadiness?.(type, event);
+    if (!h) return;
+    // Hot events first, checked by hand.
+    if (type === 'response.output_audio.delta') {
+      const { delta, response_id, item_id, content_index } = event;
+      if (typeof delta === 'string' && typeof response_id === 'string' && typeof item_id === 'string') {
+        h.audioDelta({ responseId: response_id, itemId: item_id, contentIndex: typeof content_index === 'number' ? content_index : 0, chunk: chunkOf(delta) });
+      }
+      return;
+    }
+    if (type === 'response.output_audio_transcript.delta') {
+      const { delta, response_id, item_id } = event;
+      if (typeof delta === 'string' && typeof response_id === 'string' && typeof item_id === 'string') h.transcriptDelta({ responseId: response_id, itemId: item_id, delta });
+      return;
+    }
+    if (!(type in serverEventSchemas)) return;
+    const parsed = serverEventSchemas[type as ServerEventType].safeParse(event);
+    if (!parsed.success) {
+      this.options.logger.warn({ type, problems: parsed.error.issues.map((i) => i.path.join('.')) }, 'OpenAI event did not match its schema; ignored');
+      return;
+    }
+    this.dispatch(type as ServerEventType, parsed.data, h);
+  }
+
+  private dispatch(type: ServerEventType, e: unknown, h: ModelSessionHandlers): void {
+    switch (type) {
+      case 'input_audio_buffer.speech_started': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.speechStarted({ itemId: ev.item_id, audioStartMs: ev.audio_start_ms });
+      }
+      case 'input_audio_buffer.speech_stopped': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.speechStopped({ itemId: ev.item_id, audioEndMs: ev.audio_end_ms });
+      }
+      case 'input_audio_buffer.committed':
+        return h.callerItem({ itemId: (e as ServerEvent<typeof type>).item_id });
+      case 'conversation.item.input_audio_transcription.completed': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.callerTranscript({ itemId: ev.item_id, transcript: ev.transcript });
+      }
+      case 'conversation.item.truncated': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.truncated({ itemId: ev.item_id, audioEndMs: ev.audio_end_ms });
+      }
+      case 'response.created':
+        return h.responseCreated({ responseId: (e as ServerEvent<typeof type>).response.id });
+      case 'response.output_audio_transcript.done': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.transcriptDone({ responseId: ev.response_id, itemId: ev.item_id, transcript: ev.transcript });
+      }
+      case 'response.function_call_arguments.done': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.functionCall({ responseId: ev.response_id, itemId: ev.item_id, callId: ev.call_id, name: ev.name, arguments: ev.arguments });
+      }
+      case 'response.done': {
+        const r = (e as ServerEvent<typeof type>).response;
+        return h.responseDone({ responseId: r.id, status: r.status, reason: r.status_details?.reason, usage: r.usage ? flattenUsage(r.usage) : undefined });
+      }
+      case 'error': {
+        const err = (e as ServerEvent<typeof type>).error;
+        return h.error({ code: err.code ?? undefined, message: err.message, type: err.type, eventId: err.event_id ?? undefined });
+      }
+      case 'conversation.item.input_audio_transcription.failed':
+      case 'session.created':
+      case 'session.updated':
+      case 'rate_limits.updated':
+        return h.trace(type, e);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import type { AgentWithDestinations } from '../agents/agent';
+
+/**
+ * The GA `session.update` for an agent (OpenAI reference §1.3). Every update carries
+ * `session.type: "realtime"` and the audio formats as GA objects: a missing type fails the session, and
+ * a missing format silently falls back to PCM16, which plays as static on a μ-law line (§7 P1).
+ */
+export interface ToolDefinition {
+  type: 'function';
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
+/** Phone-line defaults (§7 P3): a little less sensitive than OpenAI's 0.5, the documented timings. */
+export const PHONE_VAD_DEFAULTS = { threshold: 0.6, prefixPaddingMs: 300, silenceDurationMs: 500 } as const;
+
+export function audioFormat(audio: AgentWithDestinations['audio']): { type: 'audio/pcmu' } | { type: 'audio/pcm'; rate: 24000 } {
+  return audio === 'pcm24k' ? { type: 'audio/pcm', rate: 24000 } : { type: 'audio/pcmu' };
+}
+
+export function turnDetectionFor(agent: AgentWithDestinations): Record<string, unknown> {
+  const td = agent.turnDetection;
+  if (td.type === 'semantic_vad') {
+    return { type: 'semantic_vad', eagerness: td.eagerness ?? 'auto', create_response: true, interrupt_response: true };
+  }
+  return {
+    type: 'server_vad',
+    threshold: td.threshold ?? PHONE_VAD_DEFAULTS.threshold,
+    prefix_padding_ms: td.prefixPaddingMs ?? PHONE_VAD_DEFAULTS.prefixPaddingMs,
+    silence_duration_ms: td.silenceDurationMs ?? PHONE_VAD_DEFAULTS.silenceDurationMs,
+    create_response: true,
+    interrupt_response: true,
+    ...(td.idleTimeoutMs ? { idle_timeout_ms: td.idleTimeoutMs } : {}),
+  };
+}
+
+export function sessionUpdate(agent: AgentWithDestinations, tools: ToolDefinition[]): Record<string, unknown> {
+  const format = audioFormat(agent.audio);
+  return {
+    type: 'session.update',
+    session: {
+      type: 'realtime',
+      instructions: agent.instructions,
+      output_modalities: ['audio'],
+      audio: {
+        input: {
+          format,
+          noise_reduction: { type: 'near_field' },
+          transcription: { model: agent.transcriptionModel, language: agent.language.slice(0, 2) },
+          turn_detection: turnDetectionFor(agent),
+        },
+        output: { format, voice: agent.voice },
+      },
+      tools,
+      tool_choice: tools.length > 0 ? 'auto' : 'none',
+    },
+  };
+}
+
+/** The greeting is asked for as a response with its own instructions (reference §1.6 "agent speaks first"). */
+export function greetingInstructions(greeting: string): string {
+  return `Greet the caller now. Say exactly this, naturally, and then wait for them: "${greeting}"`;
+}

@@ -1,0 +1,1159 @@
+/**
+ * The Bandwidth caller stand-in: Bandwidth's platform plus the person on the phone, for tests, the demo
+ * and benchmarks. It dials Switchboard the way Bandwidth delivers an inbound call and follows the BXML it
+ * gets back. Every wire detail follows shared/reference/bandwidth-protocol.md (cited as BW §n).
+ *
+ *   const call = new SimulatedCall({ baseUrl, callbackAuth, clock, audio: speechLikeAudio({ startMs: 500, durationMs: 1200 }) });
+ *   await call.dial();            // initiate → BXML → media socket up (or rejected → Redirect followed)
+ *   await clock.advanceAsync(1000);
+ *   call.heard / call.received / call.sentInbound / call.stats
+ *   await call.hangup();          // stop frame, close, mediaStreamStopped, disconnect
+ *
+ * The platform side (BW §1–§4):
+ * - `initiate` POSTed as JSON shaped like fixtures/bandwidth/callbacks/initiate.json, with the
+ *   application's CallbackCreds as Basic auth (BW §1.8). The reply must be 200 with an XML content type.
+ * - The BXML is executed verb by verb (a small interpreter):
+ *   - `<StartStream>` opens a WebSocket (the `ws` client) to `destination` with
+ *     `Authorization: Basic base64(destinationUsername:destinationPassword)` (BW §4.1). On success it
+ *     sends the `start` frame, POSTs `mediaStreamStarted` to `streamEventUrl` (with the verb's
+ *     `username`/`password`), and moves on: StartStream does not block (BW §2.1). On failure it POSTs
+ *     `mediaStreamRejected` (cause `connection-error`) and moves on.
+ *   - `<StopStream name wait="true">` blocks while that stream's socket is open; on a stream that is not
+ *     running it does nothing (BW §2.3). Without `wait` it stops the stream (stop frame, close, callback).
+ *   - `<Redirect>` POSTs a `redirect` callback (the verb's credentials; its `tag` is applied first) and
+ *     runs the BXML it returns. `<Pause>` waits on the clock. `<Hangup>` and the end of a document hang
+ *     up. `<Tag>` sets the tag sent on later callbacks. `<SpeakSentence>`/`<PlayAudio>` are recorded in
+ *     `spoken` and take no time. Any other verb (Transfer, Forward, Gather, …) is not modelled: the
+ *     stand-in stops there and `closed` resolves with reason `unsupported-verb` (hangup() still works).
+ * - Media (BW §4.2): one `media` frame per 20 ms of clock time per streamed track, 160 bytes of μ-law,
+ *   `sequenceNumber` a string from "1" (per track), continuous (0xFF silence when nobody speaks).
+ *   `eventType` is the last key of every frame, as in Bandwidth's live capture (option to put it first).
+ * - Carrier playout (BW §4.3): `playAudio` audio is queued and played at real time, 20 ms per tick;
+ *   `clear` drops what is queued. There is no acknowledgement; `heard` records exactly what the caller
+ *   heard and when.
+ * - Ending: `hangup()` = the caller hangs up: `stop` frame, socket closed (1000), `mediaStreamStopped`
+ *   (cause `closed`), `disconnect` (cause `hangup`) to the status URL with the CallbackCreds. When the
+ *   server closes the socket first, `mediaStreamStopped` is POSTed and the BXML continues (normally
+ *   through `<StopStream wait>` to the `<Redirect>`; that document is `afterStream`).
+ *
+ * Time: every timer and timestamp goes through the injected Clock (ManualClock in tests). Callback
+ * `eventTime`s are `epochMs` + clock time elapsed since construction. HTTP and WebSocket deadlines are
+ * real time (they guard I/O, not call time).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { elementChildren, parseXml, textContent, type XmlElement } from '../bandwidth/bxml/xml';
+import { systemClock, type Clock, type TimerHandle } from '../clock';
+import {
+  FRAME_BYTES,
+  FRAME_MS,
+  MULAW_BYTES_PER_MS,
+  MULAW_SILENCE,
+  PlayAudioDecoder,
+  renderMulaw,
+  shiftAudio,
+  silence,
+  type AudioSegment,
+  type AudioSource,
+} from './bandwidth-audio';
+
+export * from './bandwidth-audio';
+
+// ---------------------------------------------------------------------------------------------------
+// Types
+
+export interface CallbackAuth {
+  username: string;
+  password: string;
+}
+
+export interface SimulatedCallOptions {
+  /** Switchboard's base URL, e.g. http://127.0.0.1:PORT. */
+  baseUrl: string;
+  /** The Voice application's CallbackCreds (initiate and disconnect). Omit to send no Authorization. */
+  callbackAuth?: CallbackAuth;
+  /** Default systemClock. */
+  clock?: Clock;
+  /** Caller (E.164). Default +19195550142. */
+  from?: string;
+  /** Called number (E.164). Default +19195550100. */
+  to?: string;
+  /** Default: a fresh `c-xxxxxxxx-<uuid>`. */
+  callId?: string;
+  accountId?: string;
+  applicationId?: string;
+  /** What the caller says; times are ms after the media stream starts. Default: silence. */
+  audio?: AudioSource;
+  /** Carrier buffering: queued playAudio audio cannot be heard earlier than this after it arrived. Default 20. */
+  playoutLatencyMs?: number;
+  /** Default `${baseUrl}/bandwidth/voice/initiate` (CallInitiatedCallbackUrl). */
+  initiateUrl?: string;
+  /** Default `${baseUrl}/bandwidth/voice/status` (CallStatusCallbackUrl). */
+  statusUrl?: string;
+  /** Wall-clock time (ms since 1970) the clock's current reading maps to, for eventTime etc. Default Date.now(). */
+  epochMs?: number;
+  /** Extra initiate fields (diversion, stirShaken, uui, …); `privacy`/`callerDisplayName` default false/"". */
+  initiateExtras?: Record<string, unknown>;
+  /** Real-time limit for each callback (Bandwidth waits 15 s, BW §1.7). Default 15000. */
+  callbackTimeoutMs?: number;
+  /** Real-time limit for the WebSocket opening handshake. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Where `eventType` goes in frames Bandwidth sends. Default 'last' (the live capture, BW §4.1). */
+  eventTypePosition?: 'first' | 'last';
+  /** Cap on chained Redirects, to stop a redirect loop. Default 20. */
+  maxRedirects?: number;
+}
+
+export interface CallbackRecord {
+  /** Clock time the callback was sent. */
+  atMs: number;
+  eventType: string;
+  method: 'POST' | 'GET';
+  url: string;
+  /** The Authorization header sent, if any. */
+  authorization?: string;
+  body: Record<string, unknown>;
+  status?: number;
+  contentType?: string;
+  responseText?: string;
+  /** Network error or timeout. */
+  error?: string;
+}
+
+export interface BxmlDocument {
+  atMs: number;
+  /** The callback that returned it (`initiate`, `redirect`). */
+  eventType: string;
+  /** The URL that served it (relative URLs in it resolve against this). */
+  url: string;
+  xml: string;
+  root: XmlElement;
+}
+
+export type ReceivedKind = 'playAudio' | 'clear' | 'unknown' | 'invalid';
+
+export interface ReceivedMessage {
+  /** Clock time it arrived. */
+  atMs: number;
+  kind: ReceivedKind;
+  /** `eventType` if the message had one. */
+  eventType?: string;
+  /** The frame's text (absent for binary frames). */
+  text?: string;
+  binary?: boolean;
+  /** Parsed JSON, when it parsed. */
+  message?: unknown;
+  /** Why it was refused (kind invalid or unknown). */
+  error?: string;
+  /** playAudio: μ-law bytes queued for playout. */
+  queuedBytes?: number;
+  /** clear: μ-law bytes dropped from the queue. */
+  clearedBytes?: number;
+  /** Set when a well-formed message arrived too late to act on (after the stream stopped); not counted in stats. */
+  ignored?: string;
+}
+
+export interface SentFrame {
+  atMs: number;
+  eventType: string;
+  text: string;
+}
+
+export interface HeardSegment {
+  /** Clock time the first byte was heard. */
+  startMs: number;
+  /** Clock time the last byte finished (startMs + bytes / 8). */
+  endMs: number;
+  bytes: number;
+}
+
+export interface HeardRecord {
+  segments: HeardSegment[];
+  /** Everything heard, concatenated, 8 kHz μ-law. */
+  audio: Buffer;
+  totalMs: number;
+  /** When audio was first heard, ms after the stream started; undefined if nothing was heard. */
+  firstHeardMs: number | undefined;
+  /** The same as a clock time. */
+  firstHeardAtMs: number | undefined;
+}
+
+export interface CallerStats {
+  inboundFramesSent: number;
+  outboundFramesSent: number;
+  playAudioMessages: number;
+  clearMessages: number;
+  /** JSON objects whose eventType Bandwidth does not take (start/media/stop echoed back, typos, …). */
+  unknownMessages: number;
+  /** Not JSON, not an object, binary, a playAudio that cannot be played, or playAudio/clear on a unidirectional stream. */
+  invalidMessages: number;
+  binaryMessages: number;
+  /** μ-law bytes accepted into the playout queue. */
+  queuedBytes: number;
+  /** μ-law bytes `clear` dropped before they were heard. */
+  clearedBytes: number;
+  /** μ-law bytes still queued when the stream ended (never heard). */
+  droppedAtStreamEndBytes: number;
+  heardBytes: number;
+  maxQueueBytes: number;
+}
+
+export type StreamEndedBy = 'caller' | 'server' | 'bxml' | 'connect-failed';
+
+export interface StreamInfo {
+  id: string;
+  name: string;
+  destination: string;
+  mode: 'bidirectional' | 'unidirectional';
+  tracks: ('inbound' | 'outbound')[];
+  streamParams: Record<string, string>;
+  /** Clock time the socket opened and `start` was sent (the attempt time if it never opened). */
+  startedAtMs: number;
+  endedAtMs?: number;
+  endedBy?: StreamEndedBy;
+  /** WebSocket close code and reason seen by the stand-in. */
+  closeCode?: number;
+  closeReason?: string;
+  /** The cause reported in mediaStreamStopped / mediaStreamRejected. */
+  cause?: string;
+  errorMessage?: string;
+}
+
+export type CallEndReason =
+  | 'caller-hangup'
+  | 'bxml-hangup'
+  | 'end-of-bxml'
+  | 'callback-error'
+  | 'invalid-bxml'
+  | 'unsupported-verb'
+  | 'internal-error';
+
+export interface CallEnd {
+  reason: CallEndReason;
+  atMs: number;
+  /** The disconnect cause sent (absent for unsupported-verb, where no disconnect is sent). */
+  cause?: string;
+  errorMessage?: string;
+  /** For unsupported-verb: the verb the stand-in stopped at. */
+  verb?: string;
+}
+
+export class InitiateFailedError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly contentType: string | undefined,
+    readonly responseText: string | undefined,
+  ) {
+    super(message);
+    this.name = 'InitiateFailedError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Internals
+
+interface QueuedChunk {
+  bytes: Buffer;
+  offset: number;
+  playableAtMs: number;
+}
+
+/** Where a stream's lifecycle callbacks go (BW §3). */
+interface StreamEvents {
+  info: StreamInfo;
+  eventUrl: URL | undefined;
+  eventMethod: 'POST' | 'GET';
+  eventAuth: CallbackAuth | undefined;
+  startIso: string;
+}
+
+interface LiveStream extends StreamEvents {
+  ws: WebSocket;
+  metadata: Record<string, unknown>;
+  ticker: TimerHandle | undefined;
+  framesTicked: number;
+  inboundSeq: number;
+  outboundSeq: number;
+  queue: QueuedChunk[];
+  queueBytes: number;
+  decoder: PlayAudioDecoder;
+  open: boolean;
+  /** Resolves when the stream is over and its mediaStreamStopped has been sent. */
+  done: Promise<void>;
+  resolveDone: () => void;
+}
+
+interface SocketHandlers {
+  message(data: WebSocket.RawData, isBinary: boolean): void;
+  close(code: number, reason: Buffer): void;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const KNOWN_VERBS = new Set([
+  'Bridge', 'Conference', 'Connect', 'Forward', 'Gather', 'Hangup', 'Pause', 'PauseRecording', 'PlayAudio', 'Record', 'Redirect',
+  'ResumeRecording', 'Ring', 'SendDtmf', 'SpeakSentence', 'StartGather', 'StartRecording', 'StartStream', 'StartTranscription',
+  'StopGather', 'StopRecording', 'StopStream', 'StopTranscription', 'Tag', 'Transfer',
+]);
+
+/** Verbs that do not answer an unanswered inbound call. */
+const NON_ANSWERING = new Set(['Hangup', 'Forward', 'Tag']);
+
+const MAX_CATCH_UP_FRAMES = 50;
+
+export function basicAuthHeader(auth: CallbackAuth): string {
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+}
+
+/** ISO-8601 duration as in mediaStreamStopped (`PT1M53.274S`). */
+export function isoDuration(ms: number): string {
+  const totalMs = Math.max(0, Math.round(ms));
+  const h = Math.floor(totalMs / 3_600_000);
+  const m = Math.floor((totalMs % 3_600_000) / 60_000);
+  const s = (totalMs % 60_000) / 1000;
+  let out = 'PT';
+  if (h) out += `${h}H`;
+  if (m) out += `${m}M`;
+  if (s || (!h && !m)) out += `${Number(s.toFixed(3))}S`;
+  return out;
+}
+
+function newCallId(): string {
+  return `c-${randomBytes(4).toString('hex')}-${randomUUID()}`;
+}
+
+function credsOf(el: XmlElement, user = 'username', pass = 'password'): CallbackAuth | undefined {
+  const username = el.attributes[user];
+  const password = el.attributes[pass];
+  return username !== undefined || password !== undefined ? { username: username ?? '', password: password ?? '' } : undefined;
+}
+
+function methodOf(value: string | undefined): 'POST' | 'GET' {
+  return value?.toUpperCase() === 'GET' ? 'GET' : 'POST';
+}
+
+/** Stops the interpreter when the call ends mid-document. */
+class CallOver extends Error {}
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * One simulated inbound call. Create, `dial()`, drive the clock, inspect, `hangup()`.
+ * A SimulatedCall dials once.
+ */
+export class SimulatedCall {
+  readonly callId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly accountId: string;
+  readonly applicationId: string;
+  readonly callUrl: string;
+
+  /** Every callback sent, in order. */
+  readonly callbacks: CallbackRecord[] = [];
+  /** Every BXML document received (initiate first). */
+  readonly documents: BxmlDocument[] = [];
+  /** Every message received on the media socket. */
+  readonly received: ReceivedMessage[] = [];
+  /** Every frame sent on the media socket (start, media, stop). */
+  readonly sent: SentFrame[] = [];
+  /** SpeakSentence / PlayAudio verbs executed (instantaneous in this stand-in). */
+  readonly spoken: { atMs: number; verb: string; text: string; attributes: Record<string, string> }[] = [];
+  readonly stats: CallerStats = {
+    inboundFramesSent: 0,
+    outboundFramesSent: 0,
+    playAudioMessages: 0,
+    clearMessages: 0,
+    unknownMessages: 0,
+    invalidMessages: 0,
+    binaryMessages: 0,
+    queuedBytes: 0,
+    clearedBytes: 0,
+    droppedAtStreamEndBytes: 0,
+    heardBytes: 0,
+    maxQueueBytes: 0,
+  };
+
+  /** The `start` frame sent (parsed). */
+  startFrame: Record<string, unknown> | undefined;
+  /** The media stream (at most one per call in this stand-in). */
+  stream: StreamInfo | undefined;
+  /** The first BXML fetched after the stream ended or was rejected (normally the Redirect's). */
+  afterStream: BxmlDocument | undefined;
+  /** How the call ended, once it has. */
+  ended: CallEnd | undefined;
+  /** The call's current tag (sent on callbacks after initiate; absent when unset, BW §1.9). */
+  tag: string | undefined;
+  /** Resolves when the call is over for the stand-in (see CallEnd). Never rejects. */
+  readonly closed: Promise<CallEnd>;
+  /** Resolves when the media stream is over (its callback sent), or at once with undefined if none started. */
+  get streamEnded(): Promise<StreamInfo | undefined> {
+    return this.live ? this.live.done.then(() => this.stream) : Promise.resolve(this.stream);
+  }
+
+  private readonly clock: Clock;
+  private readonly opts: SimulatedCallOptions;
+  private readonly clockOrigin: number;
+  private readonly epochMs: number;
+  private readonly latencyMs: number;
+  private audio: AudioSource;
+  private live: LiveStream | undefined;
+  private readonly inboundChunks: Buffer[] = [];
+  private readonly heardChunks: Buffer[] = [];
+  private readonly heardSegments: HeardSegment[] = [];
+  private firstHeardAtMs: number | undefined;
+  private dialed = false;
+  private startIso = '';
+  private answerIso: string | undefined;
+  private ending: Promise<CallEnd> | undefined;
+  private readonly closedDeferred = deferred<CallEnd>();
+  private blocked = deferred<void>();
+  private pauseTimer: TimerHandle | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(options: SimulatedCallOptions) {
+    this.opts = options;
+    this.clock = options.clock ?? systemClock;
+    this.clockOrigin = this.clock.now();
+    this.epochMs = options.epochMs ?? Date.now();
+    this.latencyMs = options.playoutLatencyMs ?? 20;
+    this.audio = options.audio ?? silence();
+    this.callId = options.callId ?? newCallId();
+    this.from = options.from ?? '+19195550142';
+    this.to = options.to ?? '+19195550100';
+    this.accountId = options.accountId ?? '9901234';
+    this.applicationId = options.applicationId ?? '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47';
+    this.callUrl = `https://voice.bandwidth.com/api/v2/accounts/${this.accountId}/calls/${this.callId}`;
+    this.closed = this.closedDeferred.promise;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Public API
+
+  /** The initiate BXML. */
+  get initiateBxml(): BxmlDocument | undefined {
+    return this.documents.find((d) => d.eventType === 'initiate');
+  }
+
+  /** Clock time the media stream started (the `start` frame), if it did. */
+  get streamStartedAtMs(): number | undefined {
+    return this.stream && this.stream.endedBy !== 'connect-failed' ? this.stream.startedAtMs : undefined;
+  }
+
+  /** True while the media socket is open. */
+  get connected(): boolean {
+    return !!this.live?.open;
+  }
+
+  /** Every inbound media payload sent, concatenated (what Switchboard should have forwarded). */
+  get sentInbound(): Buffer {
+    return Buffer.concat(this.inboundChunks);
+  }
+
+  get heard(): HeardRecord {
+    const audio = Buffer.concat(this.heardChunks);
+    const start = this.streamStartedAtMs;
+    return {
+      segments: this.heardSegments.map((s) => ({ ...s })),
+      audio,
+      totalMs: audio.length / MULAW_BYTES_PER_MS,
+      firstHeardAtMs: this.firstHeardAtMs,
+      firstHeardMs: this.firstHeardAtMs !== undefined && start !== undefined ? this.firstHeardAtMs - start : undefined,
+    };
+  }
+
+  /** Audio waiting in the carrier's playout queue, in ms. */
+  get queuedMs(): number {
+    return (this.live?.queueBytes ?? 0) / MULAW_BYTES_PER_MS;
+  }
+
+  /** Callbacks of one eventType. */
+  callbacksOf(eventType: string): CallbackRecord[] {
+    return this.callbacks.filter((c) => c.eventType === eventType);
+  }
+
+  /** Received messages of one kind. */
+  receivedOf(kind: ReceivedKind): ReceivedMessage[] {
+    return this.received.filter((m) => m.kind === kind);
+  }
+
+  /**
+   * Deliver the `initiate` callback and follow the BXML until it blocks (the stream is up and held by
+   * `<StopStream wait>` or `<Pause>`) or the call ends. Rejects with InitiateFailedError when initiate
+   * fails (after sending the `disconnect` Bandwidth would send).
+   */
+  async dial(): Promise<this> {
+    if (this.dialed) throw new Error('this SimulatedCall has already dialed');
+    this.dialed = true;
+    this.startIso = this.iso();
+    const base = this.opts.baseUrl.replace(/\/+$/, '');
+    const initiateUrl = this.opts.initiateUrl ?? `${base}/bandwidth/voice/initiate`;
+    const body = {
+      eventType: 'initiate',
+      eventTime: this.iso(),
+      accountId: this.accountId,
+      applicationId: this.applicationId,
+      from: this.from,
+      to: this.to,
+      direction: 'inbound',
+      callId: this.callId,
+      callUrl: this.callUrl,
+      startTime: this.startIso,
+      privacy: false,
+      callerDisplayName: '',
+      ...this.opts.initiateExtras,
+    };
+    const fetched = await this.fetchBxml('initiate', initiateUrl, 'POST', body, this.opts.callbackAuth);
+    if (!fetched.ok) {
+      const rec = fetched.record;
+      await this.endCall(fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.error);
+      throw new InitiateFailedError(`initiate failed: ${fetched.error}`, rec.status, rec.contentType, rec.responseText);
+    }
+    const run = this.runDocument(fetched.doc, 0).catch((err: unknown) => this.internalError(err));
+    await Promise.race([this.blocked.promise, run]);
+    return this;
+  }
+
+  /**
+   * The caller speaks: `source`'s segment times are taken relative to the next frame boundary
+   * (plus `delayMs`). Returns the stream-relative start of the speech and its clock time.
+   */
+  say(source: AudioSource | Uint8Array | AudioSegment, options: { delayMs?: number } = {}): { streamMs: number; atMs: number } {
+    const live = this.live;
+    if (!live?.open) throw new Error('say(): the media stream is not connected');
+    const src: AudioSource = source instanceof Uint8Array ? { segments: [{ startMs: 0, mulaw: source }] } : 'segments' in source ? source : { segments: [source] };
+    const streamMs = live.framesTicked * FRAME_MS + (options.delayMs ?? 0);
+    this.audio = { segments: [...this.audio.segments, ...shiftAudio(src, streamMs).segments] };
+    return { streamMs, atMs: live.info.startedAtMs + streamMs };
+  }
+
+  /** The caller hangs up (BW §4.2 stop, §3 mediaStreamStopped, §1.2 disconnect). Idempotent. */
+  hangup(): Promise<CallEnd> {
+    return this.endCall('caller-hangup', 'hangup');
+  }
+
+  /** Tear everything down without any callbacks or frames (test cleanup). */
+  destroy(): void {
+    const live = this.live;
+    if (live) {
+      this.clock.clear(live.ticker);
+      live.open = false;
+      live.ws.terminate();
+      live.resolveDone();
+    }
+    this.clock.clear(this.pauseTimer);
+    if (!this.ended) this.finish({ reason: 'internal-error', atMs: this.clock.now(), errorMessage: 'destroyed' });
+    this.ending ??= Promise.resolve(this.ended ?? { reason: 'internal-error', atMs: this.clock.now() });
+    this.wake?.();
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Time
+
+  private iso(): string {
+    return new Date(this.epochMs + (this.clock.now() - this.clockOrigin)).toISOString();
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // BXML interpreter
+
+  /** Mark that execution now waits on something external (dial() returns at the first such point). */
+  private markBlocked(): void {
+    this.blocked.resolve();
+  }
+
+  private checkLive(): void {
+    if (this.ending) throw new CallOver();
+  }
+
+  private async runDocument(doc: BxmlDocument, depth: number): Promise<void> {
+    try {
+      await this.execute(doc, depth);
+    } catch (err) {
+      if (err instanceof CallOver) return;
+      throw err;
+    }
+  }
+
+  private async execute(doc: BxmlDocument, depth: number): Promise<void> {
+    const root = doc.root;
+    if (root.name !== 'Response' && root.name !== 'Bxml') {
+      await this.endCall('invalid-bxml', 'invalid-bxml', `root element <${root.name}> is not <Response> or <Bxml>`);
+      return;
+    }
+    const verbs = elementChildren(root);
+    const unknown = verbs.find((v) => !KNOWN_VERBS.has(v.name));
+    if (unknown) {
+      await this.endCall('invalid-bxml', 'invalid-bxml', `unknown verb <${unknown.name}> (line ${unknown.line})`);
+      return;
+    }
+    for (const verb of verbs) {
+      this.checkLive();
+      if (!NON_ANSWERING.has(verb.name) && this.answerIso === undefined) this.answerIso = this.iso();
+      switch (verb.name) {
+        case 'StartStream':
+          if (this.stream) {
+            this.stopAtUnsupported('StartStream (a second stream on the same call)');
+            return;
+          }
+          await this.startStream(verb, doc.url);
+          break;
+        case 'StopStream':
+          await this.stopStreamVerb(verb);
+          break;
+        case 'Pause':
+          await this.pause(Number(verb.attributes.duration ?? '1'));
+          break;
+        case 'Redirect':
+          await this.redirect(verb, doc.url, depth);
+          return; // Redirect ends the document (BW §2.1)
+        case 'Hangup':
+          await this.endCall('bxml-hangup', 'hangup');
+          return;
+        case 'Tag':
+          this.tag = textContent(verb).trim() || undefined;
+          break;
+        case 'SpeakSentence':
+        case 'PlayAudio':
+          this.spoken.push({ atMs: this.clock.now(), verb: verb.name, text: textContent(verb).trim(), attributes: { ...verb.attributes } });
+          break;
+        default:
+          this.stopAtUnsupported(verb.name);
+          return;
+      }
+    }
+    this.checkLive();
+    // Running off the end of the document is an implicit <Hangup> (BW §2.1).
+    await this.endCall('end-of-bxml', 'hangup');
+  }
+
+  private stopAtUnsupported(verb: string): void {
+    this.finish({ reason: 'unsupported-verb', atMs: this.clock.now(), verb });
+    this.markBlocked();
+  }
+
+  private async stopStreamVerb(verb: XmlElement): Promise<void> {
+    const live = this.live;
+    const name = verb.attributes.name;
+    if (!name || !live || !live.open || live.info.name !== name) return; // no such running stream: no-op (BW §2.3)
+    if (verb.attributes.wait === 'true') {
+      this.markBlocked();
+      await live.done;
+      this.checkLive();
+      return;
+    }
+    await this.stopStream(live, 'bxml');
+  }
+
+  private async pause(seconds: number): Promise<void> {
+    const ms = Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : 1000;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+      this.pauseTimer = this.clock.setTimeout(resolve, ms);
+      this.markBlocked();
+    });
+    this.wake = undefined;
+    this.pauseTimer = undefined;
+    this.checkLive();
+  }
+
+  private async redirect(verb: XmlElement, docUrl: string, depth: number): Promise<void> {
+    if (depth >= (this.opts.maxRedirects ?? 20)) {
+      await this.endCall('callback-error', 'callback-error', `more than ${this.opts.maxRedirects ?? 20} chained redirects`);
+      return;
+    }
+    const rawUrl = verb.attributes.redirectUrl;
+    if (!rawUrl) {
+      await this.endCall('invalid-bxml', 'invalid-bxml', '<Redirect> without redirectUrl');
+      return;
+    }
+    if (verb.attributes.tag !== undefined) this.tag = verb.attributes.tag || undefined;
+    const body = this.commonFields('redirect');
+    const primary = new URL(rawUrl, docUrl).toString();
+    let fetched = await this.fetchBxml('redirect', primary, methodOf(verb.attributes.redirectMethod), body, credsOf(verb));
+    this.checkLive();
+    const fallbackUrl = verb.attributes.redirectFallbackUrl;
+    if (!fetched.ok && !fetched.invalid && fallbackUrl) {
+      fetched = await this.fetchBxml(
+        'redirect',
+        new URL(fallbackUrl, docUrl).toString(),
+        methodOf(verb.attributes.redirectFallbackMethod),
+        { ...body, eventTime: this.iso() },
+        credsOf(verb, 'fallbackUsername', 'fallbackPassword'),
+      );
+      this.checkLive();
+    }
+    if (!fetched.ok) {
+      if (fetched.invalid) await this.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
+      else await this.endCall('callback-error', 'callback-error', `Callback to ${primary} failed`);
+      return;
+    }
+    if (this.stream?.endedBy !== undefined && !this.afterStream) this.afterStream = fetched.doc;
+    await this.execute(fetched.doc, depth + 1);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Callbacks
+
+  private commonFields(eventType: string): Record<string, unknown> {
+    const body: Record<string, unknown> = {
+      eventType,
+      eventTime: this.iso(),
+      accountId: this.accountId,
+      applicationId: this.applicationId,
+      from: this.from,
+      to: this.to,
+      direction: 'inbound',
+      callId: this.callId,
+      callUrl: this.callUrl,
+      startTime: this.startIso,
+    };
+    if (this.answerIso !== undefined) body.answerTime = this.answerIso;
+    if (this.tag !== undefined) body.tag = this.tag;
+    return body;
+  }
+
+  private async send(eventType: string, url: string, method: 'POST' | 'GET', body: Record<string, unknown>, auth: CallbackAuth | undefined, retry: boolean): Promise<CallbackRecord> {
+    const record: CallbackRecord = { atMs: this.clock.now(), eventType, method, url, body };
+    const headers: Record<string, string> = {};
+    if (auth) headers.authorization = record.authorization = basicAuthHeader(auth);
+    let target = url;
+    let payload: string | undefined;
+    if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    } else {
+      const u = new URL(url);
+      for (const [k, v] of Object.entries(body)) u.searchParams.set(k, typeof v === 'string' ? v : JSON.stringify(v));
+      target = u.toString();
+    }
+    this.callbacks.push(record);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(this.opts.callbackTimeoutMs ?? 15_000) });
+        record.status = res.status;
+        record.contentType = res.headers.get('content-type') ?? undefined;
+        record.responseText = await res.text();
+        record.error = undefined;
+        return record;
+      } catch (err) {
+        record.error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        // Asynchronous callbacks are retried once on a connection exception (BW §1.7).
+        if (!retry || attempt >= 1) return record;
+      }
+    }
+  }
+
+  /** An asynchronous callback (no BXML expected; any body ignored). */
+  private sendAsync(eventType: string, url: string, method: 'POST' | 'GET', body: Record<string, unknown>, auth: CallbackAuth | undefined): Promise<CallbackRecord> {
+    return this.send(eventType, url, method, body, auth, true);
+  }
+
+  private async fetchBxml(
+    eventType: string,
+    url: string,
+    method: 'POST' | 'GET',
+    body: Record<string, unknown>,
+    auth: CallbackAuth | undefined,
+  ): Promise<{ ok: true; doc: BxmlDocument; record: CallbackRecord } | { ok: false; invalid: boolean; error: string; record: CallbackRecord }> {
+    const record = await this.send(eventType, url, method, body, auth, false);
+    if (record.error) return { ok: false, invalid: false, error: `${url}: ${record.error}`, record };
+    if (record.status !== 200) return { ok: false, invalid: false, error: `${url} answered ${record.status}`, record };
+    if (!/^(application|text)\/xml\b/i.test(record.contentType ?? '')) {
+      return { ok: false, invalid: false, error: `${url} answered 200 with content-type ${record.contentType ?? '(none)'}, not XML`, record };
+    }
+    let root: XmlElement;
+    try {
+      root = parseXml(record.responseText ?? '');
+    } catch (err) {
+      return { ok: false, invalid: true, error: `invalid BXML from ${url}: ${err instanceof Error ? err.message : String(err)}`, record };
+    }
+    const doc: BxmlDocument = { atMs: this.clock.now(), eventType, url, xml: record.responseText ?? '', root };
+    this.documents.push(doc);
+    return { ok: true, doc, record };
+  }
+
+  private streamCallback(live: StreamEvents, eventType: string, extra: { cause?: string; errorMessage?: string; duration?: string }): Promise<CallbackRecord> | undefined {
+    if (!live.eventUrl) return undefined;
+    const mediaStream: Record<string, unknown> = { destination: live.info.destination };
+    if (extra.duration !== undefined) mediaStream.duration = extra.duration;
+    mediaStream.id = live.info.id;
+    mediaStream.name = live.info.name;
+    mediaStream.startTime = live.startIso;
+    mediaStream.tracks = [...live.info.tracks];
+    mediaStream.type = 'WebSocket';
+    const body: Record<string, unknown> = { ...this.commonFields(eventType), mediaStream };
+    if (extra.cause !== undefined) body.cause = extra.cause;
+    if (extra.errorMessage !== undefined) body.errorMessage = extra.errorMessage;
+    // The fixtures (and the live toolkit capture) list stream-event keys alphabetically.
+    const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return this.sendAsync(eventType, live.eventUrl.toString(), live.eventMethod, sorted, live.eventAuth);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Ending
+
+  private finish(end: CallEnd): void {
+    if (this.ended) return;
+    this.ended = end;
+    this.closedDeferred.resolve(end);
+  }
+
+  private internalError(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.live?.open) {
+      this.clock.clear(this.live.ticker);
+      this.live.open = false;
+      this.live.ws.terminate();
+      this.live.resolveDone();
+    }
+    this.finish({ reason: 'internal-error', atMs: this.clock.now(), errorMessage: message });
+    this.ending ??= Promise.resolve(this.ended ?? { reason: 'internal-error', atMs: this.clock.now() });
+    this.markBlocked();
+  }
+
+  /** End the call as Bandwidth would: stop the stream (if any), then `disconnect` to the status URL. */
+  private endCall(reason: CallEndReason, cause: string, errorMessage?: string): Promise<CallEnd> {
+    if (this.ending) return this.ending;
+    this.ending = (async () => {
+      const atMs = this.clock.now();
+      this.clock.clear(this.pauseTimer);
+      this.wake?.();
+      const live = this.live;
+      if (live?.open) await this.stopStream(live, reason === 'caller-hangup' ? 'caller' : 'bxml');
+      const base = this.opts.baseUrl.replace(/\/+$/, '');
+      const statusUrl = this.opts.statusUrl ?? `${base}/bandwidth/voice/status`;
+      const body = this.commonFields('disconnect');
+      delete body.tag;
+      body.endTime = this.iso();
+      body.cause = cause;
+      if (errorMessage !== undefined) {
+        body.errorMessage = errorMessage;
+        body.errorId = randomUUID();
+      }
+      if (this.tag !== undefined) body.tag = this.tag;
+      await this.sendAsync('disconnect', statusUrl, 'POST', body, this.opts.callbackAuth);
+      const end: CallEnd = { reason, atMs, cause, ...(errorMessage !== undefined ? { errorMessage } : {}) };
+      if (this.ended?.reason === 'unsupported-verb') this.ended = undefined; // a hang-up after a hand-off
+      this.finish(end);
+      this.markBlocked();
+      return this.ended ?? end;
+    })();
+    return this.ending;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Media stream
+
+  private async startStream(verb: XmlElement, docUrl: string): Promise<void> {
+    const a = verb.attributes;
+    const streamParams: Record<string, string> = {};
+    for (const p of elementChildren(verb)) if (p.name === 'StreamParam' && p.attributes.name !== undefined) streamParams[p.attributes.name] = p.attributes.value ?? '';
+    const idPart = /^c-([0-9a-f]{8})-/i.exec(this.callId)?.[1] ?? randomBytes(4).toString('hex');
+    const id = `s-${idPart}-${randomUUID()}`;
+    const destination = a.destination ?? '';
+    if (!destination) {
+      await this.endCall('invalid-bxml', 'invalid-bxml', `<StartStream> without destination (line ${verb.line})`);
+      throw new CallOver();
+    }
+    const tracksAttr = a.tracks ?? 'inbound';
+    const tracks: ('inbound' | 'outbound')[] = tracksAttr === 'both' ? ['inbound', 'outbound'] : tracksAttr === 'outbound' ? ['outbound'] : ['inbound'];
+    const info: StreamInfo = {
+      id,
+      name: a.name ?? id,
+      destination,
+      mode: a.mode === 'bidirectional' ? 'bidirectional' : 'unidirectional',
+      tracks,
+      streamParams,
+      startedAtMs: this.clock.now(),
+    };
+    this.stream = info;
+    const startIso = this.iso();
+    const eventUrl = a.streamEventUrl ? new URL(a.streamEventUrl, docUrl) : undefined;
+    const metadata = {
+      accountId: this.accountId,
+      callId: this.callId,
+      streamId: id,
+      streamName: info.name,
+      tracks: tracks.map((name) => ({ name, mediaFormat: { encoding: 'PCMU', sampleRate: 8000 } })),
+    };
+    const events: StreamEvents = { info, eventUrl, eventMethod: methodOf(a.streamEventMethod), eventAuth: credsOf(verb), startIso };
+
+    const connected = await this.connect(destination, credsOf(verb, 'destinationUsername', 'destinationPassword'));
+    if (this.ending) {
+      if (connected.ok) connected.ws.terminate();
+      throw new CallOver();
+    }
+    if (!connected.ok) {
+      info.endedAtMs = this.clock.now();
+      info.endedBy = 'connect-failed';
+      info.cause = 'connection-error';
+      info.errorMessage = `Unable to connect to ${destination}: ${connected.error}`;
+      await this.streamCallback(events, 'mediaStreamRejected', { cause: 'connection-error', errorMessage: info.errorMessage });
+      this.checkLive();
+      return;
+    }
+
+    const done = deferred<void>();
+    info.startedAtMs = this.clock.now();
+    const live: LiveStream = {
+      ...events,
+      startIso: this.iso(),
+      ws: connected.ws,
+      metadata,
+      ticker: undefined,
+      framesTicked: 0,
+      inboundSeq: 0,
+      outboundSeq: 0,
+      queue: [],
+      queueBytes: 0,
+      decoder: new PlayAudioDecoder(),
+      open: true,
+      done: done.promise,
+      resolveDone: done.resolve,
+    };
+    this.live = live;
+    const start: Record<string, unknown> = { metadata };
+    if (Object.keys(streamParams).length > 0) start.streamParams = { ...streamParams };
+    this.startFrame = this.sendFrame(live, 'start', start); // always the first frame (BW §4.2)
+    live.ticker = this.clock.setInterval(() => this.tick(live), FRAME_MS);
+    // (An 'error' after the upgrade is followed by 'close' with 1006; connect() keeps an error listener.)
+    connected.attach({
+      message: (data, isBinary) => this.onMessage(live, data, isBinary),
+      close: (code, reason) => void this.onServerClose(live, code, reason.toString()),
+    });
+    await this.streamCallback(live, 'mediaStreamStarted', {});
+    this.checkLive();
+  }
+
+  /**
+   * Open the media socket as Bandwidth does (BW §4.1). Messages or a close that arrive before `attach`
+   * are held and replayed, so nothing the server sends right after the upgrade is lost.
+   */
+  private connect(destination: string, auth: CallbackAuth | undefined): Promise<{ ok: true; ws: WebSocket; attach: (handlers: SocketHandlers) => void } | { ok: false; error: string }> {
+    if (!/^wss?:\/\//i.test(destination)) return Promise.resolve({ ok: false, error: `destination must be a ws:// or wss:// URL` });
+    return new Promise((resolve) => {
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(destination, {
+          headers: auth ? { Authorization: basicAuthHeader(auth) } : {},
+          handshakeTimeout: this.opts.connectTimeoutMs ?? 5000,
+          perMessageDeflate: false,
+          followRedirects: false,
+        });
+      } catch (err) {
+        resolve({ ok: false, error: err instanceof Error ? err.message : String(err) });
+        return;
+      }
+      let settled = false;
+      let handlers: SocketHandlers | undefined;
+      const early: [WebSocket.RawData, boolean][] = [];
+      let earlyClose: [number, Buffer] | undefined;
+      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => (handlers ? handlers.message(data, isBinary) : early.push([data, isBinary])));
+      ws.on('close', (code: number, reason: Buffer) => (handlers ? handlers.close(code, reason) : (earlyClose = [code, reason])));
+      const attach = (h: SocketHandlers): void => {
+        handlers = h;
+        for (const [data, isBinary] of early.splice(0)) h.message(data, isBinary);
+        if (earlyClose) h.close(...earlyClose);
+      };
+      ws.once('open', () => {
+        settled = true;
+        resolve({ ok: true, ws, attach });
+      });
+      ws.on('error', (err: Error) => {
+        if (settled) return;
+        settled = true;
+        ws.terminate();
+        resolve({ ok: false, error: err.message });
+      });
+    });
+  }
+
+  /** JSON for a frame Bandwidth sends, `eventType` placed per the option (last by default). */
+  private sendFrame(live: LiveStream, eventType: string, fields: Record<string, unknown>): Record<string, unknown> {
+    const frame = this.opts.eventTypePosition === 'first' ? { eventType, ...fields } : { ...fields, eventType };
+    const text = JSON.stringify(frame);
+    if (live.ws.readyState === WebSocket.OPEN) live.ws.send(text);
+    this.sent.push({ atMs: this.clock.now(), eventType, text });
+    return frame;
+  }
+
+  /** The 20 ms beat: one inbound frame out, one frame of playout heard (plus catch-up after a stall). */
+  private tick(live: LiveStream): void {
+    if (!live.open) return;
+    const due = Math.floor((this.clock.now() - live.info.startedAtMs) / FRAME_MS) - live.framesTicked;
+    const n = Math.min(due, MAX_CATCH_UP_FRAMES);
+    for (let i = 0; i < n; i++) this.frame(live);
+    if (due > n) live.framesTicked += due - n; // a long stall: frames lost, as on a real network
+  }
+
+  private frame(live: LiveStream): void {
+    const k = ++live.framesTicked;
+    const tickAtMs = live.info.startedAtMs + k * FRAME_MS;
+    // Playout: the next 20 ms leave the queue and are heard during [tick, tick + 20).
+    const heard = this.pullPlayout(live, tickAtMs);
+    if (live.info.tracks.includes('inbound')) {
+      // Frame k carries what the caller said during stream time [20(k-1), 20k).
+      const bytes = renderMulaw(this.audio, (k - 1) * FRAME_BYTES, FRAME_BYTES);
+      this.inboundChunks.push(bytes);
+      this.stats.inboundFramesSent++;
+      this.sendFrame(live, 'media', { track: 'inbound', payload: bytes.toString('base64'), sequenceNumber: String(++live.inboundSeq) });
+    }
+    if (live.info.tracks.includes('outbound')) {
+      const out = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
+      heard.copy(out);
+      this.stats.outboundFramesSent++;
+      this.sendFrame(live, 'media', { track: 'outbound', payload: out.toString('base64'), sequenceNumber: String(++live.outboundSeq) });
+    }
+  }
+
+  private pullPlayout(live: LiveStream, tickAtMs: number): Buffer {
+    const parts: Buffer[] = [];
+    let want = FRAME_BYTES;
+    while (want > 0) {
+      const head = live.queue[0];
+      if (!head || head.playableAtMs > tickAtMs) break;
+      const take = Math.min(want, head.bytes.length - head.offset);
+      parts.push(head.bytes.subarray(head.offset, head.offset + take));
+      head.offset += take;
+      want -= take;
+      if (head.offset >= head.bytes.length) live.queue.shift();
+    }
+    const heard = Buffer.concat(parts);
+    if (heard.length === 0) return heard;
+    live.queueBytes -= heard.length;
+    this.heardChunks.push(heard);
+    this.stats.heardBytes += heard.length;
+    if (this.firstHeardAtMs === undefined) this.firstHeardAtMs = tickAtMs;
+    const endMs = tickAtMs + heard.length / MULAW_BYTES_PER_MS;
+    const last = this.heardSegments[this.heardSegments.length - 1];
+    if (last && last.endMs === tickAtMs) {
+      last.endMs = endMs;
+      last.bytes += heard.length;
+    } else {
+      this.heardSegments.push({ startMs: tickAtMs, endMs, bytes: heard.length });
+    }
+    return heard;
+  }
+
+  private onMessage(live: LiveStream, data: WebSocket.RawData, isBinary: boolean): void {
+    const atMs = this.clock.now();
+    if (isBinary) {
+      this.stats.binaryMessages++;
+      this.stats.invalidMessages++;
+      this.received.push({ atMs, kind: 'invalid', binary: true, error: 'binary frame (Bandwidth takes JSON text frames)' });
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+    const invalid = (error: string, message?: unknown, eventType?: string): void => {
+      this.stats.invalidMessages++;
+      this.received.push({ atMs, kind: 'invalid', text, error, ...(message !== undefined ? { message } : {}), ...(eventType !== undefined ? { eventType } : {}) });
+    };
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      invalid('not JSON');
+      return;
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      invalid('not a JSON object', message);
+      return;
+    }
+    const eventType = (message as { eventType?: unknown }).eventType;
+    if (typeof eventType !== 'string') {
+      invalid('no string eventType', message);
+      return;
+    }
+    if (eventType === 'playAudio' || eventType === 'clear') {
+      if (!live.open) {
+        this.received.push({ atMs, kind: eventType, eventType, text, message, ignored: 'arrived after the stream stopped' });
+        return;
+      }
+      if (live.info.mode !== 'bidirectional') {
+        invalid(`${eventType} on a unidirectional stream`, message, eventType);
+        return;
+      }
+    }
+    if (eventType === 'playAudio') {
+      const media = (message as { media?: { contentType?: unknown; payload?: unknown } }).media;
+      const decoded = live.decoder.decode(media?.contentType, media?.payload);
+      if ('error' in decoded) {
+        invalid(decoded.error, message, eventType);
+        return;
+      }
+      this.stats.playAudioMessages++;
+      if (decoded.mulaw.length > 0) {
+        live.queue.push({ bytes: decoded.mulaw, offset: 0, playableAtMs: atMs + this.latencyMs });
+        live.queueBytes += decoded.mulaw.length;
+        this.stats.queuedBytes += decoded.mulaw.length;
+        this.stats.maxQueueBytes = Math.max(this.stats.maxQueueBytes, live.queueBytes);
+      }
+      this.received.push({ atMs, kind: 'playAudio', eventType, text, message, queuedBytes: decoded.mulaw.length });
+      return;
+    }
+    if (eventType === 'clear') {
+      const clearedBytes = live.queueBytes;
+      live.queue = [];
+      live.queueBytes = 0;
+      live.decoder.reset();
+      this.stats.clearMessages++;
+      this.stats.clearedBytes += clearedBytes;
+      this.received.push({ atMs, kind: 'clear', eventType, text, message, clearedBytes });
+      return;
+    }
+    this.stats.unknownMessages++;
+    this.received.push({ atMs, kind: 'unknown', eventType, text, message, error: `unknown eventType ${JSON.stringify(eventType)}` });
+  }
+
+  /** Shut the stream down from the platform side; the caller/BXML ended it. */
+  private async stopStream(live: LiveStream, by: 'caller' | 'bxml'): Promise<void> {
+    if (!live.open) return live.done;
+    this.closeLive(live, by);
+    this.sendFrame(live, 'stop', { metadata: live.metadata });
+    live.ws.close(1000);
+    live.info.closeCode = 1000;
+    live.info.cause = 'closed';
+    await this.streamCallback(live, 'mediaStreamStopped', { cause: 'closed', duration: isoDuration((live.info.endedAtMs ?? 0) - live.info.startedAtMs) });
+    live.resolveDone();
+  }
+
+  private closeLive(live: LiveStream, by: StreamEndedBy): void {
+    live.open = false;
+    this.clock.clear(live.ticker);
+    live.ticker = undefined;
+    live.info.endedAtMs = this.clock.now();
+    live.info.endedBy = by;
+    this.stats.droppedAtStreamEndBytes += live.queueBytes;
+    live.queue = [];
+    live.queueBytes = 0;
+  }
+
+  /**
+   * The server closed the socket. Normal closes (1000, 1001, 1005 and application codes 3000–4999) are
+   * reported as `closed`; anything else as `connection-error` (BW §3; the mapping is an assumption).
+   */
+  private async onServerClose(live: LiveStream, code: number, reason: string): Promise<void> {
+    if (!live.open) return;
+    this.closeLive(live, 'server');
+    live.info.closeCode = code;
+    live.info.closeReason = reason;
+    const normal = code === 1000 || code === 1001 || code === 1005 || (code >= 3000 && code <= 4999);
+    const cause = normal ? 'closed' : 'connection-error';
+    live.info.cause = cause;
+    const extra: { cause: string; duration: string; errorMessage?: string } = { cause, duration: isoDuration((live.info.endedAtMs ?? 0) - live.info.startedAtMs) };
+    if (!normal) extra.errorMessage = live.info.errorMessage = `WebSocket connection to destination closed abnormally (code ${code})`;
+    await this.streamCallback(live, 'mediaStreamStopped', extra);
+    live.resolveDone();
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * One model response, played out on the injected Clock: the GA event sequence of RT §1.6 ("VAD turn" and
+ * "Function call"), audio in the session's output format streamed in chunks larger than a 20 ms frame and
+ * faster than real time (RT §3.1: the server "may have generated many seconds of audio ahead of real time"),
+ * and cancellation with `response.done` status `cancelled` (RT §1.5 notes, RT §3.1).
+ */
+import type { Clock, TimerHandle } from '../clock';
+import { encodeFromPcm, sampleRateOf, speechSamples, type AudioFormat, type SpeechVoice } from './realtime-audio';
+import type { IdGenerator } from './realtime-ids';
+import { itemJson, type ServerEventBody, type SimItem } from './realtime-items';
+import type { Voice } from './realtime-protocol';
+import type { FunctionCallPlan, ResponsePlan, ResponseTrigger } from './realtime-script';
+import { speechMsFor } from './realtime-script';
+import { buildUsage, type InputUsage, type Usage } from './realtime-usage';
+
+export interface Pacing {
+  /** Audio per `response.output_audio.delta`, ms (the real service sends far more than one 20 ms frame per delta). */
+  chunkMs: number;
+  /** Audio ms generated per clock ms (4 = four times faster than real time). */
+  speedFactor: number;
+  /** Clock ms from `response.created` to the first output (audio, text or function call). */
+  firstDeltaLatencyMs: number;
+}
+
+export interface ResponseHost {
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly pacing: Pacing;
+  send(event: ServerEventBody): void;
+  /** Append to the default conversation; returns the `previous_item_id`. */
+  addItem(item: SimItem): string | null;
+  /** Count the response against the rate limits and return the `rate_limits` array to report. */
+  rateLimitsAfter(usage: Usage): unknown[];
+  finished(run: ResponseRun): void;
+}
+
+export interface ResponseSetup {
+  id: string;
+  n: number;
+  trigger: ResponseTrigger;
+  plan: ResponsePlan;
+  format: AudioFormat;
+  voice: Voice;
+  speechVoice: SpeechVoice;
+  /** `audio.output.speed` (RT §1.3: 0.25..1.5); shortens or lengthens the audio. */
+  speed: number;
+  modalities: Array<'audio' | 'text'>;
+  /** `none` = out-of-band: nothing is added to the default conversation (RT §1.4 `response.create`). */
+  inConversation: boolean;
+  conversationId: string | null;
+  maxOutputTokens: number | 'inf';
+  metadata: Record<string, string> | null;
+  input: InputUsage;
+}
+
+export type CancelReason = 'turn_detected' | 'client_cancelled';
+
+/** The message part of a response in flight. */
+interface MessageProgress {
+  item: SimItem;
+  outputIndex: number;
+  previousItemId: string | null;
+  text: string;
+  totalSamples: number;
+  chunkSamples: number;
+  chunkCount: number;
+  nextChunk: number;
+  /** Transcript (or text) sent so far. */
+  sent: string;
+}
+
+export class ResponseRun {
+  status: 'in_progress' | 'completed' | 'cancelled' = 'in_progress';
+  cancelReason: CancelReason | undefined;
+  readonly output: SimItem[] = [];
+  /** Assistant audio produced so far, ms. */
+  audioMs = 0;
+  readonly startedAtMs: number;
+  firstOutputAtMs: number | undefined;
+  doneAtMs: number | undefined;
+  usage: Usage | undefined;
+  private timer: TimerHandle | undefined;
+  private message: MessageProgress | undefined;
+  private textChars = 0;
+
+  constructor(
+    private readonly host: ResponseHost,
+    readonly setup: ResponseSetup,
+  ) {
+    this.startedAtMs = host.clock.now();
+  }
+
+  get id(): string {
+    return this.setup.id;
+  }
+
+  get active(): boolean {
+    return this.status === 'in_progress';
+  }
+
+  get audioOut(): boolean {
+    return this.setup.modalities.includes('audio');
+  }
+
+  /** RT §1.6: `response.created` at once; output after the first-delta latency. */
+  start(): void {
+    this.host.send({ type: 'response.created', response: this.responseJson(null) });
+    this.timer = this.host.clock.setTimeout(() => this.begin(), this.host.pacing.firstDeltaLatencyMs);
+  }
+
+  /** RT §3.1 / §1.5: close whatever is open, then `response.done` with status `cancelled`. */
+  cancel(reason: CancelReason): void {
+    if (!this.active) return;
+    this.host.clock.clear(this.timer);
+    this.cancelReason = reason;
+    if (this.message) this.finishMessage('incomplete');
+    this.done('cancelled');
+  }
+
+  /** Socket gone: stop without sending anything. */
+  abandon(): void {
+    this.host.clock.clear(this.timer);
+    if (this.active) this.status = 'cancelled';
+  }
+
+  private begin(): void {
+    this.firstOutputAtMs = this.host.clock.now();
+    const plan = this.setup.plan;
+    if ('text' in plan) {
+      this.openMessage(plan.text, plan.audioMs ?? speechMsFor(plan.text));
+      this.tick();
+      return;
+    }
+    this.emitFunctionCall(plan.functionCall);
+    this.done('completed');
+  }
+
+  private tick(): void {
+    const m = this.message;
+    if (!m) return;
+    this.emitChunk(m);
+    if (m.nextChunk < m.chunkCount) {
+      this.timer = this.host.clock.setTimeout(() => this.tick(), this.host.pacing.chunkMs / Math.max(1e-9, this.host.pacing.speedFactor));
+      return;
+    }
+    this.finishMessage('completed');
+    const plan = this.setup.plan;
+    if ('text' in plan && plan.functionCall) this.emitFunctionCall(plan.functionCall);
+    this.done('completed');
+  }
+
+  /** RT §1.6: `output_item.added` → `conversation.item.added` → `content_part.added`. */
+  private openMessage(text: string, plannedMs: number): void {
+    const rate = this.audioOut ? sampleRateOf(this.setup.format) : 1000;
+    const totalSamples = Math.max(1, Math.round(((plannedMs / this.setup.speed) * rate) / 1000));
+    const chunkSamples = Math.max(1, Math.round((this.host.pacing.chunkMs * rate) / 1000));
+    const item: SimItem = {
+      id: this.host.ids.next('item'),
+      type: 'message',
+      role: 'assistant',
+      status: 'in_progress',
+      content: [],
+      text: '',
+      responseId: this.id,
+    };
+    if (this.audioOut) item.audioMs = 0;
+    const outputIndex = this.output.length;
+    this.output.push(item);
+    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    const previousItemId = this.setup.inConversation ? this.host.addItem(item) : null;
+    this.message = {
+      item,
+      outputIndex,
+      previousItemId,
+      text,
+      totalSamples,
+      chunkSamples,
+      // Whole chunks; the remainder rides on the last one, so no delta is a sliver.
+      chunkCount: Math.max(1, Math.floor(totalSamples / chunkSamples)),
+      nextChunk: 0,
+      sent: '',
+    };
+    this.host.send({ ...this.partRef(), type: 'response.content_part.added', part: this.audioOut ? { type: 'audio', transcript: '' } : { type: 'text', text: '' } });
+  }
+
+  /** RT §1.5: `response.output_audio.delta` (base64 in the output format) + `output_audio_transcript.delta`. */
+  private emitChunk(m: MessageProgress): void {
+    const i = m.nextChunk++;
+    const from = i * m.chunkSamples;
+    const to = i === m.chunkCount - 1 ? m.totalSamples : from + m.chunkSamples;
+    const text = m.text.slice(Math.floor((m.text.length * i) / m.chunkCount), Math.floor((m.text.length * (i + 1)) / m.chunkCount));
+    m.sent += text;
+    m.item.text = m.sent;
+    this.textChars += text.length;
+    if (!this.audioOut) {
+      if (text) this.host.send({ ...this.partRef(), type: 'response.output_text.delta', delta: text });
+      return;
+    }
+    const rate = sampleRateOf(this.setup.format);
+    const pcm = speechSamples(this.setup.speechVoice, rate, from, to - from, m.totalSamples);
+    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: encodeFromPcm(this.setup.format, pcm).toString('base64') });
+    this.audioMs += ((to - from) * 1000) / rate;
+    m.item.audioMs = this.audioMs;
+    if (text) this.host.send({ ...this.partRef(), type: 'response.output_audio_transcript.delta', delta: text });
+  }
+
+  /** RT §1.6: `output_audio.done` → `transcript.done` → `content_part.done` → `output_item.done` (+ `conversation.item.done`). */
+  private finishMessage(status: 'completed' | 'incomplete'): void {
+    const m = this.message;
+    if (!m) return;
+    this.message = undefined;
+    const ref = this.partRef(m);
+    if (this.audioOut) {
+      this.host.send({ ...ref, type: 'response.output_audio.done' });
+      this.host.send({ ...ref, type: 'response.output_audio_transcript.done', transcript: m.sent });
+      this.host.send({ ...ref, type: 'response.content_part.done', part: { type: 'audio', transcript: m.sent } });
+      m.item.content = [{ type: 'output_audio', transcript: m.sent }];
+    } else {
+      this.host.send({ ...ref, type: 'response.output_text.done', text: m.sent });
+      this.host.send({ ...ref, type: 'response.content_part.done', part: { type: 'text', text: m.sent } });
+      m.item.content = [{ type: 'output_text', text: m.sent }];
+    }
+    m.item.status = status;
+    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: m.outputIndex, item: itemJson(m.item) });
+    if (this.setup.inConversation) this.host.send({ type: 'conversation.item.done', previous_item_id: m.previousItemId, item: itemJson(m.item) });
+  }
+
+  /** RT §1.6 "Function call": item added → arguments deltas → arguments done → item done. */
+  private emitFunctionCall(call: FunctionCallPlan): void {
+    const args = JSON.stringify(call.arguments);
+    const item: SimItem = {
+      id: this.host.ids.next('item'),
+      type: 'function_call',
+      status: 'in_progress',
+      name: call.name,
+      call_id: this.host.ids.next('call'),
+      arguments: '',
+      responseId: this.id,
+    };
+    const outputIndex = this.output.length;
+    this.output.push(item);
+    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    const previousItemId = this.setup.inConversation ? this.host.addItem(item) : null;
+    const ref = { response_id: this.id, item_id: item.id, output_index: outputIndex, call_id: item.call_id };
+    const pieces = Math.min(3, Math.max(1, args.length));
+    for (let p = 0; p < pieces; p++) {
+      const delta = args.slice(Math.floor((args.length * p) / pieces), Math.floor((args.length * (p + 1)) / pieces));
+      this.host.send({ type: 'response.function_call_arguments.delta', ...ref, delta });
+    }
+    this.host.send({ type: 'response.function_call_arguments.done', ...ref, name: call.name, arguments: args });
+    item.arguments = args;
+    item.status = 'completed';
+    this.textChars += args.length + call.name.length;
+    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    if (this.setup.inConversation) this.host.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item: itemJson(item) });
+  }
+
+  /** RT §1.6: `response.done` (with usage) then `rate_limits.updated` ("emitted after every response.done"). */
+  private done(status: 'completed' | 'cancelled'): void {
+    this.status = status;
+    this.doneAtMs = this.host.clock.now();
+    this.usage = buildUsage(this.setup.input, { audioMs: this.audioMs, textChars: this.textChars });
+    const details = status === 'cancelled' ? { type: 'cancelled', reason: this.cancelReason } : null;
+    this.host.send({ type: 'response.done', response: this.responseJson(details) });
+    this.host.send({ type: 'rate_limits.updated', rate_limits: this.host.rateLimitsAfter(this.usage) });
+    this.host.finished(this);
+  }
+
+  private partRef(m: MessageProgress | undefined = this.message): { response_id: string; item_id: string; output_index: number; content_index: number } {
+    return { response_id: this.id, item_id: m?.item.id ?? '', output_index: m?.outputIndex ?? 0, content_index: 0 };
+  }
+
+  /** RT §1.5 `response.created`/`response.done`: the GA response object (shape of the docs' example). */
+  private responseJson(statusDetails: Record<string, unknown> | null): Record<string, unknown> {
+    return {
+      object: 'realtime.response',
+      id: this.id,
+      status: this.status,
+      status_details: statusDetails,
+      output: this.output.map(itemJson),
+      conversation_id: this.setup.conversationId,
+      output_modalities: this.setup.modalities,
+      max_output_tokens: this.setup.maxOutputTokens,
+      audio: { output: { format: this.setup.format, voice: this.setup.voice } },
+      usage: this.usage ?? null,
+      metadata: this.setup.metadata,
+    };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * What the stand-in "model" says: a script decides each response (speech or a function call), and a
+ * transcriber names what the caller said. Deterministic by design: same inputs, same conversation.
+ */
+import type { ResponseParams } from './realtime-protocol';
+
+/** A conversation item as the script sees it: the model's context, in order (RT §1.4 item shapes). */
+export interface ConversationEntry {
+  id: string;
+  type: 'message' | 'function_call' | 'function_call_output';
+  role?: 'user' | 'assistant' | 'system';
+  /**
+   * Text the model has in context: typed text, the user's transcript, or the assistant's transcript (empty once
+   * the item was truncated: RT §1.4 "deletes the item's server-side text transcript").
+   */
+  text?: string;
+  /** Audio length in context, ms (user: committed audio; assistant: produced audio, or `audio_end_ms` once truncated). */
+  audioMs?: number;
+  truncatedAtMs?: number;
+  name?: string;
+  call_id?: string;
+  arguments?: string;
+  output?: string;
+}
+
+export interface FunctionCallPlan {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** Speak `text` (for `audioMs`, default from its length at ~15 chars/s), optionally followed by a function call. */
+export interface SpeechPlan {
+  text: string;
+  audioMs?: number;
+  functionCall?: FunctionCallPlan;
+}
+
+export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan };
+
+export type ResponseTrigger = 'response.create' | 'vad' | 'idle_timeout';
+
+export interface ScriptContext<S = unknown> {
+  /** The stand-in session (see realtime-session.ts). */
+  session: S;
+  trigger: ResponseTrigger;
+  /** The `response` object of `response.create`, if any. */
+  response?: ResponseParams;
+  /** `response.instructions` if given, else the session's. */
+  instructions: string;
+  conversation: readonly ConversationEntry[];
+  /** 1-based number of this response in the session. */
+  n: number;
+}
+
+export type Script<S = unknown> = (ctx: ScriptContext<S>) => ResponsePlan;
+export type Transcriber = (itemAudioMs: number, n: number) => string;
+
+/** ~15 characters per second of speech, never shorter than 400 ms. */
+export function speechMsFor(text: string): number {
+  return Math.max(400, Math.round((text.length / 15) * 1000));
+}
+
+export const DEFAULT_GREETING = 'Hello! Thanks for calling. How can I help you today?';
+
+/** Greets first; after a tool result confirms; otherwise answers what the caller said. */
+export const defaultScript: Script = (ctx) => {
+  const last = ctx.conversation[ctx.conversation.length - 1];
+  const spoke = ctx.conversation.some((e) => e.role === 'user');
+  if (!spoke && ctx.n === 1) return { text: DEFAULT_GREETING };
+  if (last?.type === 'function_call_output') return { text: 'All done. Is there anything else I can help you with?' };
+  if (ctx.trigger === 'idle_timeout') return { text: 'Are you still there?' };
+  const heard = [...ctx.conversation].reverse().find((e) => e.role === 'user')?.text;
+  return { text: heard ? `You said: ${heard} I can help with that.` : 'Sure, I can help with that. Could you tell me a little more?' };
+};
+
+const CALLER_LINES = [
+  "Hi, I'd like to check on my order.",
+  "It's order number one two three four.",
+  'Can I talk to a person, please?',
+  'Thanks, goodbye.',
+];
+
+/** Cycles through a few plausible caller lines. */
+export const defaultTranscriber: Transcriber = (_itemAudioMs, n) => CALLER_LINES[(n - 1) % CALLER_LINES.length] ?? '';
