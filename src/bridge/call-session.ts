@@ -1,6 +1,6 @@
 import type { AgentWithDestinations } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
-import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWARM_TIMEOUT_MS } from '../constants';
+import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
 import type { CallEventInput, Store, TranscriptItemInput } from '../store/types';
@@ -28,7 +28,12 @@ export interface CallSessionDeps {
   /** Called once when the session is over, so the registry forgets it. */
   onEnded: (session: CallSession) => void;
   leadMs?: number;
+  /** Renew the OpenAI session after this long (Realtime sessions end at 60 minutes). */
+  renewAfterMs?: number;
 }
+
+/** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
+const RETIRED_SESSION_GRACE_MS = 10_000;
 
 interface AgentItem {
   itemId: string;
@@ -49,7 +54,14 @@ export class CallSession {
   readonly callId: string;
   readonly agent: AgentWithDestinations;
   state: CallSessionState = 'prewarming';
-  private readonly model: ModelSession;
+  private model: ModelSession;
+  /** A session being primed to replace `model` (issue #3 §7), swapped in between turns. */
+  private successor: ModelSession | undefined;
+  private successorReady = false;
+  private renewTimer: TimerHandle | undefined;
+  private callerSpeaking = false;
+  private activeResponses = 0;
+  renewals = 0;
   private caller: CallerStream | undefined;
   readonly playout: PlayoutQueue;
   private readonly audio: AudioPath;
@@ -74,11 +86,12 @@ export class CallSession {
     this.audio = new AudioPath(deps.agent.audio);
     this.playout = new PlayoutQueue(deps.clock, deps.leadMs ?? PLAYOUT_LEAD_MS, (chunk) => this.caller?.play(chunk));
     this.model = deps.openModel(deps.agent);
-    this.model.setHandlers(this.modelHandlers());
+    this.model.setHandlers(this.modelHandlers(this.model));
     this.model.ready.then(
       () => this.onModelReady(),
       (err: Error) => this.fail(`OpenAI session failed: ${err.message}`),
     );
+    this.renewTimer = deps.clock.setTimeout(() => this.startRenewal(), deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
     this.prewarmTimer = deps.clock.setTimeout(() => {
       if (!this.caller) this.end('the media stream never arrived');
     }, PREWARM_TIMEOUT_MS);
@@ -114,6 +127,8 @@ export class CallSession {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.deps.clock.clear(this.prewarmTimer);
+    this.deps.clock.clear(this.renewTimer);
+    this.successor?.close();
     this.abort.abort();
     this.deps.scheduler.remove(this.playout);
     this.playout.setActive(false);
@@ -157,21 +172,35 @@ export class CallSession {
 
   // ---- model → caller ---------------------------------------------------------------------------
 
-  private modelHandlers(): ModelSessionHandlers {
+  /**
+   * Handlers bound to one model session. Audio and turn events count only from the current session;
+   * a retired one may still deliver late caller transcripts, which are kept.
+   */
+  private modelHandlers(session: ModelSession): ModelSessionHandlers {
+    const current = () => session === this.model;
     return {
       speechStarted: (e) => {
+        if (!current()) return;
+        this.callerSpeaking = true;
         this.callerPositions.set(e.itemId, this.nextPosition++);
         this.bargeIn();
       },
-      speechStopped: () => undefined,
+      speechStopped: () => {
+        if (!current()) return;
+        this.callerSpeaking = false;
+        this.maybeSwapSession();
+      },
       callerItem: (e) => {
         if (!this.callerPositions.has(e.itemId)) this.callerPositions.set(e.itemId, this.nextPosition++);
       },
       callerTranscript: (e) => {
         void this.storeTranscript({ callId: this.callId, role: 'caller', text: e.transcript, itemId: e.itemId, position: this.callerPositions.get(e.itemId) ?? this.nextPosition++ });
       },
-      responseCreated: () => undefined,
+      responseCreated: () => {
+        if (current()) this.activeResponses++;
+      },
       audioDelta: (e) => {
+        if (!current()) return;
         if (this.interrupted.has(e.responseId)) {
           this.stats.droppedLateDeltas++;
           return;
@@ -189,18 +218,26 @@ export class CallSession {
         this.playout.markDone(e.itemId);
       },
       functionCall: (e) => {
+        if (!current()) return;
         const calls = this.toolCalls.get(e.responseId) ?? [];
         calls.push({ callId: e.callId, name: e.name, arguments: e.arguments });
         this.toolCalls.set(e.responseId, calls);
       },
-      responseDone: (e) => this.onResponseDone(e.responseId, e.status, e.reason, e.usage),
+      responseDone: (e) => {
+        if (!current()) return;
+        this.activeResponses = Math.max(0, this.activeResponses - 1);
+        this.onResponseDone(e.responseId, e.status, e.reason, e.usage);
+        this.maybeSwapSession();
+      },
       truncated: (e) => this.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => {
         this.deps.logger.warn({ callId: this.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
         this.record('model.error', e);
       },
       closed: (e) => {
-        if (e.expected || this.state === 'ended') return;
+        if (e.expected || this.state === 'ended' || !current()) return;
+        // Ended early at the 60-minute cap with a successor ready: switch now rather than fail.
+        if (this.successor && this.successorReady) return this.swapSession('the old session closed');
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
       },
       trace: (type, data) => {
@@ -252,6 +289,58 @@ export class CallSession {
       this.record('tool.call', { name: c.name, callId: c.callId, arguments: safeJson(c.arguments), ok: outcome.ok, output: safeJson(outcome.output), durationMs: outcome.durationMs });
     });
     this.model.createResponse();
+  }
+
+  // ---- long calls -------------------------------------------------------------------------------
+
+  /**
+   * Issue #3 §7: Realtime sessions end at 60 minutes (OpenAI reference §6.1). Before that, open a new
+   * session primed with the conversation so far (as text items, in conversation order) and switch to
+   * it between turns — no caller speech, no response in flight, nothing left to play.
+   */
+  private startRenewal(): void {
+    if (this.state === 'ended' || this.successor || !this.modelReady) return;
+    const next = this.deps.openModel(this.agent);
+    this.successor = next;
+    next.setHandlers(this.modelHandlers(next));
+    this.record('model.renewing', { afterMs: this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS });
+    void next.ready.then(
+      async () => {
+        if (this.successor !== next) return;
+        const history = await this.deps.store.transcripts.list(this.callId);
+        for (const item of history) {
+          if (item.role === 'caller') next.addItem('user', item.text);
+          else if (item.role === 'agent') next.addItem('assistant', item.text);
+        }
+        this.successorReady = true;
+        this.maybeSwapSession();
+      },
+      (err: Error) => {
+        if (this.successor !== next) return;
+        // Not fatal yet: the current session still has minutes left; try again shortly.
+        this.successor = undefined;
+        this.record('model.renewal-failed', { reason: err.message });
+        this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), 30_000);
+      },
+    );
+  }
+
+  private maybeSwapSession(): void {
+    if (!this.successor || !this.successorReady || this.state === 'ended') return;
+    if (this.callerSpeaking || this.activeResponses > 0 || this.playout.isPlaying() || this.toolCalls.size > 0) return;
+    this.swapSession('between turns');
+  }
+
+  private swapSession(why: string): void {
+    const old = this.model;
+    this.model = this.successor!;
+    this.successor = undefined;
+    this.successorReady = false;
+    this.activeResponses = 0;
+    this.renewals++;
+    this.record('model.renewed', { why, renewals: this.renewals });
+    this.deps.clock.setTimeout(() => old.close(), RETIRED_SESSION_GRACE_MS);
+    this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
   }
 
   // ---- failure ----------------------------------------------------------------------------------

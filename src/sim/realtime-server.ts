@@ -1,0 +1,312 @@
+/**
+ * A local stand-in for the OpenAI Realtime WebSocket API (GA protocol), for Switchboard's tests, demo and
+ * benchmarks. It listens on 127.0.0.1, authenticates like api.openai.com (RT §1.1), speaks the GA events of
+ * RT §1.4–§1.6, runs an energy VAD on appended audio (RT §1.3), streams scripted speech-like audio faster than
+ * real time (RT §3.1), enforces truncation limits (RT §3, P2) and overlapping-response errors (P7), and can
+ * refuse, drop or expire connections (RT §6.1, DESIGN §4.9). References are to
+ * ../shared/reference/openai-realtime.md ("RT §n").
+ *
+ *   const rt = await startRealtimeStandIn({ clock, script: () => ({ text: 'Hi there!' }) });
+ *   // OPENAI_BASE_URL = rt.url  →  client connects to `${rt.url}/realtime?model=gpt-realtime-2.1`
+ */
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { systemClock, type Clock } from '../clock';
+import { IdGenerator } from './realtime-ids';
+import type { BetaFieldPolicy } from './realtime-protocol';
+import { defaultScript, defaultTranscriber, type Script, type Transcriber } from './realtime-script';
+import { RealtimeSimSession, type RecordedClientEvent, type RecordMode, type SessionEnvironment } from './realtime-session';
+import { RateLimitMeter, type RateLimitConfig } from './realtime-usage';
+
+export { MAX_DURATION_REASON, RealtimeSimSession } from './realtime-session';
+export type { RecordedClientEvent, RecordedServerEvent, RecordMode, ResponseSummary, TruncateRecord } from './realtime-session';
+export type { ConversationEntry, FunctionCallPlan, ResponsePlan, ResponseTrigger, Script, ScriptContext, SpeechPlan, Transcriber } from './realtime-script';
+export { defaultScript, defaultTranscriber, speechMsFor, DEFAULT_GREETING } from './realtime-script';
+export type { EffectiveSession, TurnDetectionConfig } from './realtime-protocol';
+export type { AudioFormat } from './realtime-audio';
+
+/** Answer WebSocket upgrades with this HTTP status instead (e.g. 429 rate limit, 500, 503). */
+export interface RefuseSpec {
+  status: number;
+  /** JSON body; defaults to an OpenAI-style `{error:{…}}` for the status. */
+  body?: object;
+  headers?: Record<string, string>;
+  /** Refuse only this many upgrades, then accept again (default: until cleared). */
+  times?: number;
+}
+
+export interface RealtimeStandInOptions {
+  /** Expected `Authorization: Bearer …` key (default 'sk-test'). */
+  apiKey?: string;
+  /** Time source for pacing, latencies, timestamps and timers (default: the system clock). */
+  clock?: Clock;
+  /** Decides each response (default: greet, then answer the caller). */
+  script?: Script<RealtimeSimSession>;
+  /** Names what the caller said in each committed user item. */
+  transcribe?: Transcriber;
+  refuse?: RefuseSpec;
+  /** Audio per `response.output_audio.delta`, ms (default 100). */
+  chunkMs?: number;
+  /** Audio ms generated per clock ms (default 4: four times real time). */
+  speedFactor?: number;
+  /** Clock ms from `response.created` to the first output (default 300). */
+  firstDeltaLatencyMs?: number;
+  /** Clock ms from a commit to its input transcription (default 100; 0 = immediately). */
+  transcriptionDelayMs?: number;
+  /** Consecutive loud audio before the VAD calls it speech, ms (default 40). */
+  vadMinSpeechMs?: number;
+  /** Flat beta session fields: refuse with an error (default, like the GA service) or drop silently (RT §7 P1). */
+  betaFields?: BetaFieldPolicy;
+  /** `control` keeps audio appends and audio deltas out of the recorded logs (long benchmarks). */
+  record?: RecordMode;
+  rateLimits?: Partial<RateLimitConfig>;
+  /** RT §6.1: close with 1001 after this long (default 60 minutes). */
+  maxSessionMs?: number;
+}
+
+export interface UpgradeRecord {
+  atMs: number;
+  path: string;
+  /** 101 when accepted, else the HTTP status answered. */
+  status: number;
+}
+
+export interface RealtimeStandIn {
+  /** `ws://127.0.0.1:PORT/v1`: clients connect to `${url}/realtime?model=…`. */
+  readonly url: string;
+  readonly port: number;
+  readonly apiKey: string;
+  /** Sockets accepted so far. */
+  readonly connections: number;
+  /** Every session ever accepted, in order (closed ones have `open === false`). */
+  readonly sessions: readonly RealtimeSimSession[];
+  /** Every client event of every session, in arrival order. */
+  readonly events: readonly RecordedClientEvent[];
+  /** Every upgrade attempt, accepted or not. */
+  readonly upgrades: readonly UpgradeRecord[];
+  /** Current refusal (settable at run time; cleared after `times` refusals). */
+  refuse: RefuseSpec | undefined;
+  session(id: string): RealtimeSimSession | undefined;
+  /** Resolves when session number `index` (0-based) has connected. */
+  waitForSession(index?: number): Promise<RealtimeSimSession>;
+  /** Drop every open socket: without a close frame (client sees 1006) or, with `code`, closing with it. */
+  dropAll(code?: number, reason?: string): void;
+  /** Close one session's socket, e.g. `closeSession(id, 1001, MAX_DURATION_REASON)`. */
+  closeSession(id: string, code: number, reason?: string): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_API_KEY = 'sk-test';
+
+export async function startRealtimeStandIn(options: RealtimeStandInOptions = {}): Promise<RealtimeStandIn> {
+  const standIn = new RealtimeStandInServer(options);
+  await standIn.listen();
+  return standIn;
+}
+
+class RealtimeStandInServer implements RealtimeStandIn {
+  readonly apiKey: string;
+  refuse: RefuseSpec | undefined;
+  readonly sessions: RealtimeSimSession[] = [];
+  readonly events: RecordedClientEvent[] = [];
+  readonly upgrades: UpgradeRecord[] = [];
+  private readonly clock: Clock;
+  private readonly env: SessionEnvironment;
+  private readonly http = http.createServer((req, res) => this.onRequest(req, res));
+  private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('realtime') ? 'realtime' : false) });
+  private readonly sessionWaiters: Array<{ index: number; resolve: (s: RealtimeSimSession) => void }> = [];
+  private address: AddressInfo | undefined;
+
+  constructor(options: RealtimeStandInOptions) {
+    this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
+    this.refuse = options.refuse;
+    this.clock = options.clock ?? systemClock;
+    this.env = {
+      clock: this.clock,
+      ids: new IdGenerator(),
+      pacing: { chunkMs: options.chunkMs ?? 100, speedFactor: options.speedFactor ?? 4, firstDeltaLatencyMs: options.firstDeltaLatencyMs ?? 300 },
+      script: options.script ?? defaultScript,
+      transcribe: options.transcribe ?? defaultTranscriber,
+      betaFields: options.betaFields ?? 'reject',
+      record: options.record ?? 'all',
+      transcriptionDelayMs: options.transcriptionDelayMs ?? 100,
+      vadMinSpeechMs: options.vadMinSpeechMs ?? 40,
+      rateLimits: new RateLimitMeter({ requestsPerMinute: 5000, tokensPerMinute: 400_000, ...options.rateLimits }),
+      maxSessionMs: options.maxSessionMs ?? 60 * 60 * 1000,
+      onClientEvent: (e) => this.events.push(e),
+    };
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(0, '127.0.0.1', () => {
+        this.address = this.http.address() as AddressInfo;
+        resolve();
+      });
+    });
+  }
+
+  get port(): number {
+    return this.address?.port ?? 0;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/v1`;
+  }
+
+  get connections(): number {
+    return this.sessions.length;
+  }
+
+  session(id: string): RealtimeSimSession | undefined {
+    return this.sessions.find((s) => s.id === id);
+  }
+
+  waitForSession(index = 0): Promise<RealtimeSimSession> {
+    const existing = this.sessions[index];
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve) => this.sessionWaiters.push({ index, resolve }));
+  }
+
+  dropAll(code?: number, reason = ''): void {
+    for (const s of this.sessions) {
+      if (!s.open) continue;
+      if (code === undefined) s.terminate();
+      else s.close(code, reason);
+    }
+  }
+
+  closeSession(id: string, code: number, reason = ''): void {
+    this.session(id)?.close(code, reason);
+  }
+
+  async close(): Promise<void> {
+    this.dropAll();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  private onRequest(req: IncomingMessage, res: http.ServerResponse): void {
+    const body = openAiError(`Invalid URL (${req.method ?? 'GET'} ${req.url ?? '/'})`, 'invalid_request_error');
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  /** RT §1.1: path `…/realtime`, `Authorization: Bearer <key>` (or the `openai-insecure-api-key.` subprotocol), `?model=`. */
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const refuse = (status: number, body: object, headers: Record<string, string> = {}): void => {
+      this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status });
+      answerUpgrade(socket, status, body, headers);
+    };
+    if (!url.pathname.endsWith('/realtime')) return refuse(404, openAiError(`Invalid URL (GET ${url.pathname})`, 'invalid_request_error'));
+    const auth = checkAuth(req, this.apiKey);
+    if (auth) return refuse(401, auth);
+    const refusal = this.takeRefusal();
+    if (refusal) return refuse(refusal.status, refusal.body ?? defaultRefusalBody(refusal.status), refusal.headers);
+    const model = url.searchParams.get('model');
+    // RT §4.5 / P10: the stand-in knows no SIP calls, so a sideband attach is "call not found".
+    if (url.searchParams.has('call_id')) return refuse(404, openAiError('Call not found.', 'invalid_request_error', 'call_id', 'call_id_not_found'));
+    if (!model) return refuse(400, openAiError("Missing required parameter: 'model'.", 'invalid_request_error', 'model', 'missing_required_parameter'));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status: 101 });
+      this.accept(ws, req, model, url.pathname + url.search);
+    });
+  }
+
+  private takeRefusal(): RefuseSpec | undefined {
+    const r = this.refuse;
+    if (!r) return undefined;
+    if (r.times !== undefined) {
+      if (r.times <= 1) this.refuse = undefined;
+      else this.refuse = { ...r, times: r.times - 1 };
+    }
+    return r;
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage, model: string, path: string): void {
+    const session = new RealtimeSimSession(this.env, ws, model, path, req.headers);
+    this.sessions.push(session);
+    // RT §1.7 / P9: beta-shaped connections get `beta_api_shape_disabled`, then close 4000.
+    if (req.headers['openai-beta']) {
+      session.send({
+        type: 'error',
+        error: {
+          type: 'invalid_request_error',
+          code: 'beta_api_shape_disabled',
+          message: 'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
+          param: null,
+          event_id: null,
+        },
+      });
+      session.close(4000, 'beta_api_shape_disabled');
+    }
+    const index = this.sessions.length - 1;
+    for (let i = this.sessionWaiters.length - 1; i >= 0; i--) {
+      const w = this.sessionWaiters[i];
+      if (w && w.index === index) {
+        this.sessionWaiters.splice(i, 1);
+        w.resolve(session);
+      }
+    }
+  }
+}
+
+function openAiError(message: string, type: string, param: string | null = null, code: string | null = null): object {
+  return { error: { message, type, param, code } };
+}
+
+/** RT §1.1: api.openai.com's answers to a missing or wrong key. */
+function checkAuth(req: IncomingMessage, apiKey: string): object | undefined {
+  const header = req.headers.authorization;
+  const fromHeader = header && /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+  const fromProtocol = (req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .find((p) => p.startsWith('openai-insecure-api-key.'))
+    ?.slice('openai-insecure-api-key.'.length);
+  const key = fromHeader || fromProtocol;
+  if (!key)
+    return openAiError(
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.",
+      'invalid_request_error',
+    );
+  if (key !== apiKey)
+    return openAiError(
+      `Incorrect API key provided: ${maskKey(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+      'invalid_request_error',
+      null,
+      'invalid_api_key',
+    );
+  return undefined;
+}
+
+function maskKey(key: string): string {
+  return key.length <= 8 ? key : `${key.slice(0, 3)}${'*'.repeat(Math.min(20, key.length - 7))}${key.slice(-4)}`;
+}
+
+function defaultRefusalBody(status: number): object {
+  if (status === 429) return openAiError('Rate limit reached for requests. Please try again later.', 'requests', null, 'rate_limit_exceeded');
+  if (status === 503) return openAiError('The engine is currently overloaded, please try again later.', 'server_error');
+  if (status >= 500) return openAiError('The server had an error while processing your request. Sorry about that!', 'server_error');
+  return openAiError(http.STATUS_CODES[status] ?? 'Request refused.', 'invalid_request_error');
+}
+
+/** Answer an upgrade request with a plain HTTP response and close the socket. */
+function answerUpgrade(socket: Duplex, status: number, body: object, headers: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n` +
+      'Content-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+      extra +
+      'Connection: close\r\n\r\n' +
+      text,
+  );
+}

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent';
+import { CallSession } from '../../src/bridge/call-session';
+import { PlayoutScheduler } from '../../src/bridge/playout';
+import { ToolRegistry } from '../../src/bridge/tools';
+import { ManualClock, settleIo } from '../../src/clock';
+import { createLogger } from '../../src/log';
+import { SqliteStore } from '../../src/store/sqlite';
+import { FakeCallerStream, FakeModelSession } from '../helpers/fakes';
+
+const CALL = 'c-session-test';
+
+function agent(extra: Record<string, unknown> = {}): AgentWithDestinations {
+  return { ...agentSchema.parse({ id: 'a1', name: 'A1', greeting: 'Welcome to Acme.', ...extra }), destinations: [] };
+}
+
+function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; renewAfterMs?: number } = {}) {
+  const clock = new ManualClock(0);
+  const store = SqliteStore.open(':memory:');
+  const models: FakeModelSession[] = [];
+  let ended = false;
+  const session = new CallSession({
+    callId: CALL,
+    agent: options.agent ?? agent(),
+    store,
+    logger: createLogger('silent'),
+    clock,
+    scheduler: new PlayoutScheduler(clock),
+    tools: options.tools ?? new ToolRegistry(),
+    openModel: () => {
+      const m = new FakeModelSession();
+      models.push(m);
+      return m;
+    },
+    onEnded: () => {
+      ended = true;
+    },
+    leadMs: 100,
+    renewAfterMs: options.renewAfterMs,
+  });
+  const caller = new FakeCallerStream(CALL, () => clock.now());
+  return { clock, store, models, session, caller, model: () => models[models.length - 1]!, isEnded: () => ended };
+}
+
+describe('CallSession', () => {
+  it('asks for the greeting during pre-warm, and the caller hears it as soon as the stream attaches', async () => {
+    const { session, caller, models, clock } = setup();
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    expect(model.of('response.create')).toEqual([{ type: 'response.create', instructions: expect.stringContaining('Welcome to Acme.') }]);
+    model.handlers.responseCreated({ responseId: 'resp_1' });
+    model.delta('resp_1', 'item_1', 800); // arrives before the caller
+    expect(caller.played).toEqual([]);
+    clock.advance(500);
+    session.attach(caller);
+    expect(caller.played).toEqual([{ atMs: 500, bytes: 800 }]); // the lead, at once: within the first frame
+  });
+
+  it('forwards caller audio untouched (zero transcode) and keeps what was said while connecting', async () => {
+    const { session, caller, models } = setup();
+    const model = models[0]!;
+    session.attach(caller);
+    caller.speak(3); // before the model is ready
+    expect(model.appended).toEqual([]);
+    model.becomeReady();
+    await settleIo();
+    caller.speak(2);
+    expect(model.appended).toHaveLength(5);
+    expect(model.appended[0]).toEqual({ base64: Buffer.alloc(160, 0x11).toString('base64'), bytes: 160 });
+  });
+
+  it('barge-in: clears the carrier at once, truncates at what was heard, drops late deltas, marks the transcript', async () => {
+    const { session, caller, models, clock, store } = setup();
+    await store.calls.record({ id: CALL, state: 'streaming' });
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    session.attach(caller);
+    model.handlers.responseCreated({ responseId: 'resp_1' });
+    model.handlers.transcriptDelta({ responseId: 'resp_1', itemId: 'item_1', delta: 'Our opening hours are nine to five, Monday to Friday.' });
+    model.delta('resp_1', 'item_1', 3000);
+    clock.advance(740);
+    model.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 5000 });
+    expect(caller.clears).toEqual([740]);
+    expect(model.of('conversation.item.truncate')).toEqual([{ type: 'conversation.item.truncate', itemId: 'item_1', contentIndex: 0, audioEndMs: 740 }]);
+    const playedBefore = caller.played.length;
+    model.delta('resp_1', 'item_1', 500); // late delta of the interrupted response
+    clock.advance(200);
+    expect(caller.played.length).toBe(playedBefore);
+    model.handlers.responseDone({ responseId: 'resp_1', status: 'cancelled', reason: 'turn_detected', usage: { output_tokens: 12 } });
+    await settleIo();
+    const [item] = await store.transcripts.list(CALL);
+    expect(item).toMatchObject({ role: 'agent', truncated: true, heardMs: 740, itemId: 'item_1' });
+    expect((await store.calls.get(CALL))?.usage).toEqual({ output_tokens: 12 });
+  });
+
+  it('does not clear or truncate when nothing is playing', async () => {
+    const { session, caller, models, clock } = setup();
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    session.attach(caller);
+    model.delta('resp_1', 'item_1', 200);
+    model.handlers.transcriptDone({ responseId: 'resp_1', itemId: 'item_1', transcript: 'Hi.' });
+    clock.advance(1000); // fully played
+    model.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 100 });
+    expect(caller.clears).toEqual([]);
+    expect(model.of('conversation.item.truncate')).toEqual([]);
+  });
+
+  it('stores caller and agent turns in conversation order, even when the caller transcript completes late', async () => {
+    const { session, caller, models, store } = setup();
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    session.attach(caller);
+    model.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 0 });
+    model.handlers.speechStopped({ itemId: 'user_1', audioEndMs: 900 });
+    model.handlers.callerItem({ itemId: 'user_1' });
+    model.handlers.responseCreated({ responseId: 'resp_2' });
+    model.handlers.transcriptDone({ responseId: 'resp_2', itemId: 'item_2', transcript: 'Sure, I can help.' });
+    model.handlers.responseDone({ responseId: 'resp_2', status: 'completed' });
+    model.handlers.callerTranscript({ itemId: 'user_1', transcript: 'Can you help me?' });
+    await settleIo();
+    expect((await store.transcripts.list(CALL)).map((t) => [t.role, t.text])).toEqual([
+      ['caller', 'Can you help me?'],
+      ['agent', 'Sure, I can help.'],
+    ]);
+  });
+
+  describe('tools', () => {
+    const tools = () =>
+      new ToolRegistry()
+        .register({ name: 'lookup_order', description: 'Find an order', parameters: z.object({ orderId: z.string() }), run: async ({ orderId }) => ({ orderId, status: 'shipped' }) })
+        .register({
+          name: 'broken',
+          description: 'Always fails',
+          parameters: z.object({}),
+          run: async () => {
+            throw new Error('database is down');
+          },
+        });
+
+    it('sends every output, then exactly one response.create; failures go back as output', async () => {
+      const { session, caller, models, store } = setup({ tools: tools() });
+      const model = models[0]!;
+      model.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      model.handlers.responseCreated({ responseId: 'resp_t' });
+      model.handlers.functionCall({ responseId: 'resp_t', itemId: 'fc_1', callId: 'call_1', name: 'lookup_order', arguments: '{"orderId":"A7"}' });
+      model.handlers.functionCall({ responseId: 'resp_t', itemId: 'fc_2', callId: 'call_2', name: 'broken', arguments: '{}' });
+      model.handlers.functionCall({ responseId: 'resp_t', itemId: 'fc_3', callId: 'call_3', name: 'lookup_order', arguments: '{"orderId":7}' });
+      const createsBefore = model.of('response.create').length;
+      model.handlers.responseDone({ responseId: 'resp_t', status: 'completed' });
+      await settleIo();
+      const outputs = model.of('function_call_output');
+      expect(outputs.map((o) => o.callId)).toEqual(['call_1', 'call_2', 'call_3']);
+      expect(JSON.parse(outputs[0]!.output as string)).toEqual({ orderId: 'A7', status: 'shipped' });
+      expect(JSON.parse(outputs[1]!.output as string)).toEqual({ error: 'database is down' });
+      expect(JSON.parse(outputs[2]!.output as string).error).toMatch(/orderId/);
+      expect(model.of('response.create').length).toBe(createsBefore + 1);
+      const events = await store.events.list(CALL);
+      expect(events.filter((e) => e.type === 'tool.call').map((e) => (e.data as { ok: boolean }).ok)).toEqual([true, false, false]);
+    });
+
+    it('session.update advertises the tools as JSON Schema', () => {
+      const defs = tools().definitions();
+      expect(defs[0]).toEqual({
+        type: 'function',
+        name: 'lookup_order',
+        description: 'Find an order',
+        parameters: expect.objectContaining({ type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] }),
+      });
+    });
+  });
+
+  describe('failure is a call flow', () => {
+    it('a session that cannot open: the stream is closed as soon as it arrives, and the reason stored', async () => {
+      const { session, caller, models, store } = setup();
+      await store.calls.record({ id: CALL, state: 'streaming' });
+      models[0]!.failToOpen('OpenAI refused the Realtime connection (HTTP 429: rate limited)');
+      await settleIo();
+      session.attach(caller);
+      expect(caller.closedWith).toBe('AI unavailable');
+      expect((await store.calls.get(CALL))?.errorMessage).toMatch(/HTTP 429/);
+    });
+
+    it('a session that drops mid-call: the stream is closed so Bandwidth asks /stream-ended', async () => {
+      const { session, caller, models, store, isEnded } = setup();
+      await store.calls.record({ id: CALL, state: 'streaming' });
+      const model = models[0]!;
+      model.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      model.handlers.closed({ code: 1006, reason: '', expected: false });
+      await settleIo();
+      expect(caller.closedWith).toMatch(/OpenAI closed the session \(1006/);
+      expect(isEnded()).toBe(true);
+      const events = await store.events.list(CALL);
+      expect(events.map((e) => e.type)).toContain('bridge.failed');
+    });
+
+    it('a pre-warmed session whose stream never comes is closed', () => {
+      const { models, clock, isEnded } = setup();
+      clock.advance(30_000);
+      expect(models[0]!.closed).toBe(true);
+      expect(isEnded()).toBe(true);
+    });
+  });
+
+  describe('long calls', () => {
+    it('renews the OpenAI session before the cap, primed with the conversation, switching between turns', async () => {
+      const { session, caller, models, clock, store } = setup({ renewAfterMs: 60_000 });
+      const first = models[0]!;
+      first.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      await store.transcripts.append({ callId: CALL, role: 'caller', text: 'I need a plumber.', position: 0 });
+      await store.transcripts.append({ callId: CALL, role: 'agent', text: 'Where are you located?', position: 1 });
+      first.handlers.speechStarted({ itemId: 'user_9', audioStartMs: 1 }); // caller is talking when renewal starts
+      clock.advance(60_000);
+      expect(models).toHaveLength(2);
+      const second = models[1]!;
+      second.becomeReady();
+      await settleIo();
+      expect(second.of('conversation.item.create').map((i) => [i.role, i.text])).toEqual([
+        ['user', 'I need a plumber.'],
+        ['assistant', 'Where are you located?'],
+      ]);
+      caller.speak(1);
+      expect(first.appended).toHaveLength(1); // not swapped mid-turn
+      first.handlers.speechStopped({ itemId: 'user_9', audioEndMs: 2 });
+      caller.speak(1);
+      expect(second.appended).toHaveLength(1); // swapped at the turn boundary
+      expect(session.renewals).toBe(1);
+      clock.advance(10_000);
+      expect(first.closed).toBe(true);
+    });
+  });
+});
