@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'store_failed'
-  | 'model_failed';
+  | 'model_failed'
+  | 'bandwidth_api_failed';
 
 export class SwitchboardError extends Error {
   constructor(
