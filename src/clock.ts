@@ -129,3 +129,16 @@ export class ManualClock implements Clock {
 export async function settleIo(turns = 4): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Wait, without moving any clock, until `condition` holds: real socket I/O on loopback completes on
+ * its own in a few event-loop turns. Gives up after `timeoutMs` of real time (a safety net, not a sleep).
+ */
+export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await settleIo();
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+  }
+}

@@ -6,6 +6,7 @@ import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
 import { CallFlows } from './bandwidth/call-flows';
 import { MediaGateway } from './bandwidth/media/gateway';
+import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
 import { CallRegistry } from './bridge/registry';
 import { ToolRegistry } from './bridge/tools';
@@ -41,6 +42,7 @@ export interface RunningSwitchboard {
   store: Store;
   bridge: CallRegistry;
   media: MediaGateway;
+  calls: BandwidthCalls | undefined;
   server: http.Server;
   /** http://host:port actually bound. */
   localUrl: string;
@@ -79,12 +81,23 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   });
   const address = server.address() as AddressInfo;
   const localUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  const publicBaseUrl = config.publicBaseUrl ?? `http://localhost:${address.port}`;
+  // Unset PUBLIC_BASE_URL: localhost, or the bound address when the server is bound to one.
+  const boundHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const publicBaseUrl = config.publicBaseUrl ?? `http://${boundHost}:${address.port}`;
 
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const urls = new CallbackUrls(publicBaseUrl, signer);
   const clock = options.clock ?? systemClock;
+  const calls = bandwidthCalls(config, clock, logger);
+  const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const bridge = new CallRegistry({
+    redirectToFallback: calls
+      ? async (callId, agentId, reason) => {
+          const url = urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, action: { type: 'fallback', reason } });
+          const outcome = await calls.redirect(callId, url, callbackCredentials, 'sb:fallback');
+          if (!outcome.ok) logger.info({ callId }, 'the call had already ended when its fallback redirect was sent');
+        }
+      : undefined,
     store,
     logger,
     clock,
@@ -117,7 +130,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'templates', check: () => Boolean(templates) },
     ],
     mounts: [
-      [VOICE_PATH_PREFIX, voiceWebhooks(flows, { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword }, logger)],
+      [VOICE_PATH_PREFIX, voiceWebhooks(flows, callbackCredentials, logger)],
     ],
   });
   server.on('request', app);
@@ -144,7 +157,25 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, bridge, media, server, localUrl, publicBaseUrl, logger, close };
+  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, close };
+}
+
+/** The Calls API client, when Bandwidth REST credentials are configured (BW §5; DESIGN §4.7). */
+function bandwidthCalls(config: Config, clock: Clock, logger: Logger): BandwidthCalls | undefined {
+  const env = config.env;
+  if (!env.BANDWIDTH_ACCOUNT_ID || !env.BANDWIDTH_CLIENT_ID || !env.BANDWIDTH_CLIENT_SECRET) {
+    logger.info('Bandwidth REST credentials (BANDWIDTH_ACCOUNT_ID, BANDWIDTH_CLIENT_ID/SECRET) are not set: mid-call redirects and outbound calls are off');
+    return undefined;
+  }
+  return new BandwidthCalls({
+    accountId: env.BANDWIDTH_ACCOUNT_ID,
+    clientId: env.BANDWIDTH_CLIENT_ID,
+    clientSecret: env.BANDWIDTH_CLIENT_SECRET,
+    apiBaseUrl: env.BANDWIDTH_API_BASE_URL,
+    oauthUrl: env.BANDWIDTH_OAUTH_URL,
+    clock,
+    logger,
+  });
 }
 
 /** What the operator pastes into the Bandwidth dashboard; secrets only when just generated. */

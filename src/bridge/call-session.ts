@@ -30,17 +30,28 @@ export interface CallSessionDeps {
   leadMs?: number;
   /** Renew the OpenAI session after this long (Realtime sessions end at 60 minutes). */
   renewAfterMs?: number;
+  /**
+   * Send the call to its fallback through the Calls API (a redirect). Needed with the Pause hold
+   * template, where closing the media socket does not move the call on (DESIGN §4.1).
+   */
+  redirectToFallback?: (reason: string) => Promise<void>;
 }
 
 /** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
 const RETIRED_SESSION_GRACE_MS = 10_000;
 
+/**
+ * An assistant item on its way to the transcript. It is stored once its response is done AND the
+ * caller has heard all of it or was cut off (the model generates faster than real time, so "done"
+ * usually comes long before the caller has heard the words).
+ */
 interface AgentItem {
   itemId: string;
   responseId: string;
   position: number;
   text: string;
   transcriptDone: boolean;
+  responseDone: boolean;
   truncatedAtMs?: number;
 }
 
@@ -84,7 +95,12 @@ export class CallSession {
     this.callId = deps.callId;
     this.agent = deps.agent;
     this.audio = new AudioPath(deps.agent.audio);
-    this.playout = new PlayoutQueue(deps.clock, deps.leadMs ?? PLAYOUT_LEAD_MS, (chunk) => this.caller?.play(chunk));
+    this.playout = new PlayoutQueue(
+      deps.clock,
+      deps.leadMs ?? PLAYOUT_LEAD_MS,
+      (chunk) => this.caller?.play(chunk),
+      (itemId) => this.settleAgentItem(itemId),
+    );
     this.model = deps.openModel(deps.agent);
     this.model.setHandlers(this.modelHandlers(this.model));
     this.model.ready.then(
@@ -263,7 +279,10 @@ export class CallSession {
       this.model.truncate(h.itemId, h.contentIndex, audioEndMs);
       this.stats.truncations++;
       const item = this.agentItems.get(h.itemId);
-      if (item) item.truncatedAtMs = audioEndMs;
+      if (item) {
+        item.truncatedAtMs = audioEndMs;
+        this.settleAgentItem(h.itemId);
+      }
     }
     this.record('bridge.barge-in', { heard: heard.map((h) => ({ itemId: h.itemId, heardMs: Math.floor(h.heardMs), receivedMs: h.receivedMs })) });
   }
@@ -271,8 +290,11 @@ export class CallSession {
   private onResponseDone(responseId: string, status: string, reason: string | undefined, usage: Record<string, number> | undefined): void {
     if (usage) void this.deps.store.calls.addUsage(this.callId, usage).catch((err: Error) => this.storeFailed(err));
     this.record('model.response.done', { responseId, status, reason, usage });
-    for (const item of this.agentItems.values()) if (item.responseId === responseId) this.storeAgentItem(item);
-    this.playout.retirePlayed();
+    for (const item of [...this.agentItems.values()]) {
+      if (item.responseId !== responseId) continue;
+      item.responseDone = true;
+      this.settleAgentItem(item.itemId);
+    }
     const calls = this.toolCalls.get(responseId);
     this.toolCalls.delete(responseId);
     if (calls && calls.length > 0 && status === 'completed') void this.runTools(calls);
@@ -357,7 +379,18 @@ export class CallSession {
     void this.deps.store.calls
       .record({ id: this.callId, errorMessage: reason }, { callId: this.callId, source: 'switchboard', type: 'bridge.failed', data: { reason } })
       .catch((err: Error) => this.storeFailed(err))
-      .finally(() => {
+      .then(async () => {
+        if (this.agent.streamHold === 'pause') {
+          // <Pause> outlives the socket: move the call on with a redirect first, then close (BW §2.7 ordering).
+          if (this.deps.redirectToFallback) {
+            await this.deps.redirectToFallback(reason).catch((err: Error) => {
+              this.deps.logger.error({ callId: this.callId, err: err.message }, 'could not redirect the call to its fallback');
+              this.record('bridge.fallback-redirect-failed', { reason: err.message });
+            });
+          } else {
+            this.deps.logger.error({ callId: this.callId }, 'a Pause-held stream failed but no Bandwidth REST credentials are configured to redirect it');
+          }
+        }
         if (this.caller) this.end(reason);
         // No caller yet: attach() closes the stream as soon as it arrives.
       });
@@ -368,10 +401,18 @@ export class CallSession {
   private agentItem(itemId: string, responseId: string): AgentItem {
     let item = this.agentItems.get(itemId);
     if (!item) {
-      item = { itemId, responseId, position: this.nextPosition++, text: '', transcriptDone: false };
+      item = { itemId, responseId, position: this.nextPosition++, text: '', transcriptDone: false, responseDone: false };
       this.agentItems.set(itemId, item);
     }
     return item;
+  }
+
+  /** Store an agent item if it is complete: response done, and heard in full, cut off, or never queued. */
+  private settleAgentItem(itemId: string): void {
+    const item = this.agentItems.get(itemId);
+    if (!item || !item.responseDone) return;
+    if (item.truncatedAtMs === undefined && this.playout.holds(itemId)) return; // still playing
+    this.storeAgentItem(item);
   }
 
   private storeAgentItem(item: AgentItem): void {

@@ -89,6 +89,8 @@ export class PlayoutQueue {
     private readonly clock: Clock,
     private readonly leadMs: number,
     private readonly send: (chunk: AudioChunk) => void,
+    /** An item's audio is complete and the caller has heard all of it. */
+    private readonly onItemPlayed: (itemId: string) => void = () => undefined,
   ) {}
 
   /** Audio is only sent while active (a caller is attached); before that it waits (pre-warm greeting). */
@@ -133,6 +135,7 @@ export class PlayoutQueue {
 
   /** Send enough to keep the carrier `leadMs` ahead, as one playAudio message. */
   pump(now: number = this.clock.now()): void {
+    if (this.order.length > 0) this.retirePlayed(now);
     if (!this.active || this.pendingBytes === 0) return;
     const ahead = this.aheadMs(now);
     if (ahead >= this.leadMs) return;
@@ -172,6 +175,7 @@ export class PlayoutQueue {
    * empties it), and report what was heard of each item that was not already fully played.
    */
   interrupt(now: number = this.clock.now()): HeardItem[] {
+    this.retirePlayed(now);
     const report: HeardItem[] = [];
     for (const item of this.order) {
       const heardMs = this.heardMs(item, now);
@@ -187,13 +191,19 @@ export class PlayoutQueue {
     return report;
   }
 
-  /** Forget items that have fully played, so the maps do not grow over a long call. */
+  /** Report and forget items that have fully played (also keeps the maps small over a long call). */
   retirePlayed(now: number = this.clock.now()): void {
     while (this.order.length > 0) {
       const item = this.order[0]!;
       if (!item.done || this.heardMs(item, now) < item.receivedBytes / MULAW_BYTES_PER_MS) break;
       this.order.shift();
       this.items.delete(item.itemId);
+      this.onItemPlayed(item.itemId);
     }
+  }
+
+  /** Is this item still waiting to be heard (queued, or sent but not yet played)? */
+  holds(itemId: string): boolean {
+    return this.items.has(itemId);
   }
 }

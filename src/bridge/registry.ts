@@ -19,6 +19,8 @@ export interface BridgeDeps {
   clock: Clock;
   openModel: (agent: AgentWithDestinations, tools: ToolRegistry) => ModelSession;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
+  /** Redirect a live call to its agent's fallback through the Calls API (undefined: not configured). */
+  redirectToFallback?: (callId: string, agentId: string, reason: string) => Promise<void>;
   leadMs?: number;
 }
 
@@ -96,6 +98,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       tools,
       openModel: (a) => this.deps.openModel(a, tools),
       leadMs: this.deps.leadMs,
+      redirectToFallback: this.deps.redirectToFallback ? (reason) => this.deps.redirectToFallback!(callId, agent.id, reason) : undefined,
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) this.sessions.delete(s.callId);
         if (this.sessions.size === 0) this.drained?.();

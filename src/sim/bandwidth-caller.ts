@@ -23,14 +23,21 @@
  *   - `<Redirect>` POSTs a `redirect` callback (the verb's credentials; its `tag` is applied first) and
  *     runs the BXML it returns. `<Pause>` waits on the clock. `<Hangup>` and the end of a document hang
  *     up. `<Tag>` sets the tag sent on later callbacks. `<SpeakSentence>`/`<PlayAudio>` are recorded in
- *     `spoken` and take no time. Any other verb (Transfer, Forward, Gather, …) is not modelled: the
- *     stand-in stops there and `closed` resolves with reason `unsupported-verb` (hangup() still works).
+ *     `spoken` and take no time. Any other verb (Transfer, Forward, Gather, …) is not modelled:
+ *     execution stops there (`heldAt`) and the call stays up until hangup() or an update.
+ * - The Calls API's effect on a live call: `updateCall({ redirectUrl, … })` interrupts the current BXML
+ *   and follows a `redirect` callback; `updateCall({ state: 'completed' })` hangs up; `updateCallBxml(xml)`
+ *   replaces the BXML (for a Bandwidth REST stand-in to call).
  * - Media (BW §4.2): one `media` frame per 20 ms of clock time per streamed track, 160 bytes of μ-law,
  *   `sequenceNumber` a string from "1" (per track), continuous (0xFF silence when nobody speaks).
  *   `eventType` is the last key of every frame, as in Bandwidth's live capture (option to put it first).
- * - Carrier playout (BW §4.3): `playAudio` audio is queued and played at real time, 20 ms per tick;
- *   `clear` drops what is queued. There is no acknowledgement; `heard` records exactly what the caller
- *   heard and when.
+ * - Carrier playout (BW §4.3): `playAudio` audio (audio/pcmu, or 16-bit PCM at 8/16/24 kHz in the long
+ *   contentType form, box-downsampled to μ-law) joins a FIFO queue. On each 20 ms tick at clock time T the
+ *   next ≤160 bytes leave the queue and are heard during [T, T + bytes/8). A chunk cannot leave earlier
+ *   than `playoutLatencyMs` after it arrived. `clear` empties the queue at once: a frame already taken
+ *   is heard in full (so playout stops within one frame), the rest never is. When the stream ends, what
+ *   is still queued is dropped (stats.droppedAtStreamEndBytes). There is no acknowledgement; `heard`
+ *   records exactly what the caller heard and when.
  * - Ending: `hangup()` = the caller hangs up: `stop` frame, socket closed (1000), `mediaStreamStopped`
  *   (cause `closed`), `disconnect` (cause `hangup`) to the status URL with the CallbackCreds. When the
  *   server closes the socket first, `mediaStreamStopped` is POSTed and the BXML continues (normally
@@ -86,6 +93,8 @@ export interface SimulatedCallOptions {
   audio?: AudioSource;
   /** Carrier buffering: queued playAudio audio cannot be heard earlier than this after it arrived. Default 20. */
   playoutLatencyMs?: number;
+  /** Clock ms between StartStream running and the media socket opening (Bandwidth's stream setup). Default 0. */
+  streamSetupMs?: number;
   /** Default `${baseUrl}/bandwidth/voice/initiate` (CallInitiatedCallbackUrl). */
   initiateUrl?: string;
   /** Default `${baseUrl}/bandwidth/voice/status` (CallStatusCallbackUrl). */
@@ -225,17 +234,38 @@ export type CallEndReason =
   | 'end-of-bxml'
   | 'callback-error'
   | 'invalid-bxml'
-  | 'unsupported-verb'
+  | 'api-hangup'
   | 'internal-error';
 
 export interface CallEnd {
   reason: CallEndReason;
   atMs: number;
-  /** The disconnect cause sent (absent for unsupported-verb, where no disconnect is sent). */
+  /** The disconnect cause sent (absent when the stand-in was destroyed or failed internally). */
   cause?: string;
   errorMessage?: string;
-  /** For unsupported-verb: the verb the stand-in stopped at. */
-  verb?: string;
+}
+
+/** The Calls API's UpdateCall body (BW §5). */
+export interface UpdateCallRequest {
+  state?: 'active' | 'completed';
+  redirectUrl?: string;
+  redirectMethod?: 'POST' | 'GET';
+  username?: string;
+  password?: string;
+  redirectFallbackUrl?: string;
+  redirectFallbackMethod?: 'POST' | 'GET';
+  fallbackUsername?: string;
+  fallbackPassword?: string;
+  tag?: string;
+}
+
+/** Bandwidth's 409: "Call [c-…] cannot be modified in its current state". */
+export class CallNotModifiableError extends Error {
+  readonly status = 409;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CallNotModifiableError';
+  }
 }
 
 export class InitiateFailedError extends Error {
@@ -392,6 +422,8 @@ export class SimulatedCall {
   afterStream: BxmlDocument | undefined;
   /** How the call ended, once it has. */
   ended: CallEnd | undefined;
+  /** Set when execution reached a verb this stand-in does not model (Transfer, Forward, Gather, …): the call stays up there. */
+  heldAt: { verb: string; atMs: number } | undefined;
   /** The call's current tag (sent on callbacks after initiate; absent when unset, BW §1.9). */
   tag: string | undefined;
   /** Resolves when the call is over for the stand-in (see CallEnd). Never rejects. */
@@ -418,8 +450,8 @@ export class SimulatedCall {
   private ending: Promise<CallEnd> | undefined;
   private readonly closedDeferred = deferred<CallEnd>();
   private blocked = deferred<void>();
-  private pauseTimer: TimerHandle | undefined;
-  private wake: (() => void) | undefined;
+  private generation = 0;
+  private readonly waits = new Set<() => void>();
 
   constructor(options: SimulatedCallOptions) {
     this.opts = options;
@@ -519,9 +551,44 @@ export class SimulatedCall {
       await this.endCall(fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.error);
       throw new InitiateFailedError(`initiate failed: ${fetched.error}`, rec.status, rec.contentType, rec.responseText);
     }
-    const run = this.runDocument(fetched.doc, 0).catch((err: unknown) => this.internalError(err));
-    await Promise.race([this.blocked.promise, run]);
+    await this.startRun(fetched.doc);
     return this;
+  }
+
+  /**
+   * What Bandwidth does on the Calls API's updateCall (BW §5): `state: 'completed'` hangs up
+   * (`disconnect` cause hangup); otherwise the current BXML is interrupted and a `redirect` callback goes to
+   * `redirectUrl`, whose BXML then runs. Resolves when that BXML blocks or the call ends. Throws
+   * CallNotModifiableError (Bandwidth's 409) if the call is not answered yet or already over.
+   * The running media stream is left alone: whether a redirect stops it is undocumented (BW §9.8).
+   */
+  async updateCall(update: UpdateCallRequest): Promise<void> {
+    this.assertModifiable();
+    if (update.state === 'completed') {
+      await this.endCall('api-hangup', 'hangup');
+      return;
+    }
+    if (!update.redirectUrl) throw new Error('updateCall: redirectUrl is required unless state is completed');
+    const attributes: Record<string, string> = {};
+    for (const key of ['redirectUrl', 'redirectMethod', 'username', 'password', 'redirectFallbackUrl', 'redirectFallbackMethod', 'fallbackUsername', 'fallbackPassword', 'tag'] as const) {
+      const v = update[key];
+      if (v !== undefined) attributes[key] = v;
+    }
+    const redirect: XmlElement = { kind: 'element', name: 'Redirect', attributes, children: [], line: 0 };
+    const root: XmlElement = { kind: 'element', name: 'Response', attributes: {}, children: [redirect], line: 0 };
+    await this.startRun({ atMs: this.clock.now(), eventType: 'updateCall', url: update.redirectUrl, xml: '', root });
+  }
+
+  /**
+   * What Bandwidth does on PUT /calls/{id}/bxml (BW §5): interrupt the current BXML and run `xml`.
+   * Relative URLs in it resolve against `baseUrl`. Throws CallNotModifiableError as updateCall does, and
+   * an XmlSyntaxError for a document that does not parse.
+   */
+  async updateCallBxml(xml: string): Promise<void> {
+    this.assertModifiable();
+    const doc: BxmlDocument = { atMs: this.clock.now(), eventType: 'updateCallBxml', url: this.opts.baseUrl, xml, root: parseXml(xml) };
+    this.documents.push(doc);
+    await this.startRun(doc);
   }
 
   /**
@@ -551,10 +618,9 @@ export class SimulatedCall {
       live.ws.terminate();
       live.resolveDone();
     }
-    this.clock.clear(this.pauseTimer);
     if (!this.ended) this.finish({ reason: 'internal-error', atMs: this.clock.now(), errorMessage: 'destroyed' });
     this.ending ??= Promise.resolve(this.ended ?? { reason: 'internal-error', atMs: this.clock.now() });
-    this.wake?.();
+    this.wakeAll();
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -567,25 +633,64 @@ export class SimulatedCall {
   // -------------------------------------------------------------------------------------------------
   // BXML interpreter
 
-  /** Mark that execution now waits on something external (dial() returns at the first such point). */
-  private markBlocked(): void {
-    this.blocked.resolve();
+  /**
+   * Run a document as the call's current BXML, interrupting whatever ran before (each run has a
+   * generation; an older run stops at its next step). Resolves when the new run first blocks or ends.
+   */
+  private startRun(doc: BxmlDocument): Promise<void> {
+    const gen = ++this.generation;
+    this.blocked = deferred<void>();
+    this.heldAt = undefined;
+    const blocked = this.blocked.promise;
+    this.wakeAll();
+    const run = this.runDocument(doc, 0, gen).catch((err: unknown) => this.internalError(err));
+    return Promise.race([blocked, run]);
   }
 
-  private checkLive(): void {
-    if (this.ending) throw new CallOver();
+  /** Mark that the current run now waits on something external. */
+  private markBlocked(gen?: number): void {
+    if (gen === undefined || gen === this.generation) this.blocked.resolve();
   }
 
-  private async runDocument(doc: BxmlDocument, depth: number): Promise<void> {
+  /** Stop a run whose call has ended or whose BXML was replaced. */
+  private checkLive(gen: number): void {
+    if (this.ending || gen !== this.generation) throw new CallOver();
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.waits]) wake();
+  }
+
+  /** Block the run on a promise or a clock delay; woken early by hang-up or interruption. */
+  private async waitOn(gen: number, what: Promise<unknown> | number): Promise<void> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    this.waits.add(wake);
+    const timer = typeof what === 'number' ? this.clock.setTimeout(wake, what) : undefined;
+    if (typeof what !== 'number') void what.then(wake);
+    this.markBlocked(gen);
+    await woken;
+    this.waits.delete(wake);
+    this.clock.clear(timer);
+    this.checkLive(gen);
+  }
+
+  private assertModifiable(): void {
+    if (!this.dialed || this.answerIso === undefined || this.ending || this.ended) {
+      throw new CallNotModifiableError(`Call [${this.callId}] cannot be modified in its current state`);
+    }
+  }
+
+  private async runDocument(doc: BxmlDocument, depth: number, gen: number): Promise<void> {
     try {
-      await this.execute(doc, depth);
+      await this.execute(doc, depth, gen);
     } catch (err) {
       if (err instanceof CallOver) return;
       throw err;
     }
   }
 
-  private async execute(doc: BxmlDocument, depth: number): Promise<void> {
+  private async execute(doc: BxmlDocument, depth: number, gen: number): Promise<void> {
     const root = doc.root;
     if (root.name !== 'Response' && root.name !== 'Bxml') {
       await this.endCall('invalid-bxml', 'invalid-bxml', `root element <${root.name}> is not <Response> or <Bxml>`);
@@ -598,24 +703,26 @@ export class SimulatedCall {
       return;
     }
     for (const verb of verbs) {
-      this.checkLive();
+      this.checkLive(gen);
       if (!NON_ANSWERING.has(verb.name) && this.answerIso === undefined) this.answerIso = this.iso();
       switch (verb.name) {
         case 'StartStream':
           if (this.stream) {
-            this.stopAtUnsupported('StartStream (a second stream on the same call)');
+            this.holdAt('StartStream (a second stream on the same call)', gen);
             return;
           }
-          await this.startStream(verb, doc.url);
+          await this.startStream(verb, doc.url, gen);
           break;
         case 'StopStream':
-          await this.stopStreamVerb(verb);
+          await this.stopStreamVerb(verb, gen);
           break;
-        case 'Pause':
-          await this.pause(Number(verb.attributes.duration ?? '1'));
+        case 'Pause': {
+          const seconds = Number(verb.attributes.duration ?? '1');
+          await this.waitOn(gen, Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : 1000);
           break;
+        }
         case 'Redirect':
-          await this.redirect(verb, doc.url, depth);
+          await this.redirect(verb, doc.url, depth, gen);
           return; // Redirect ends the document (BW §2.1)
         case 'Hangup':
           await this.endCall('bxml-hangup', 'hangup');
@@ -628,46 +735,33 @@ export class SimulatedCall {
           this.spoken.push({ atMs: this.clock.now(), verb: verb.name, text: textContent(verb).trim(), attributes: { ...verb.attributes } });
           break;
         default:
-          this.stopAtUnsupported(verb.name);
+          this.holdAt(verb.name, gen);
           return;
       }
     }
-    this.checkLive();
+    this.checkLive(gen);
     // Running off the end of the document is an implicit <Hangup> (BW §2.1).
     await this.endCall('end-of-bxml', 'hangup');
   }
 
-  private stopAtUnsupported(verb: string): void {
-    this.finish({ reason: 'unsupported-verb', atMs: this.clock.now(), verb });
-    this.markBlocked();
+  /** A verb this stand-in does not model: execution stops there and the call stays up. */
+  private holdAt(verb: string, gen: number): void {
+    this.heldAt = { verb, atMs: this.clock.now() };
+    this.markBlocked(gen);
   }
 
-  private async stopStreamVerb(verb: XmlElement): Promise<void> {
+  private async stopStreamVerb(verb: XmlElement, gen: number): Promise<void> {
     const live = this.live;
     const name = verb.attributes.name;
     if (!name || !live || !live.open || live.info.name !== name) return; // no such running stream: no-op (BW §2.3)
     if (verb.attributes.wait === 'true') {
-      this.markBlocked();
-      await live.done;
-      this.checkLive();
+      await this.waitOn(gen, live.done);
       return;
     }
     await this.stopStream(live, 'bxml');
   }
 
-  private async pause(seconds: number): Promise<void> {
-    const ms = Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : 1000;
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      this.pauseTimer = this.clock.setTimeout(resolve, ms);
-      this.markBlocked();
-    });
-    this.wake = undefined;
-    this.pauseTimer = undefined;
-    this.checkLive();
-  }
-
-  private async redirect(verb: XmlElement, docUrl: string, depth: number): Promise<void> {
+  private async redirect(verb: XmlElement, docUrl: string, depth: number, gen: number): Promise<void> {
     if (depth >= (this.opts.maxRedirects ?? 20)) {
       await this.endCall('callback-error', 'callback-error', `more than ${this.opts.maxRedirects ?? 20} chained redirects`);
       return;
@@ -681,7 +775,7 @@ export class SimulatedCall {
     const body = this.commonFields('redirect');
     const primary = new URL(rawUrl, docUrl).toString();
     let fetched = await this.fetchBxml('redirect', primary, methodOf(verb.attributes.redirectMethod), body, credsOf(verb));
-    this.checkLive();
+    this.checkLive(gen);
     const fallbackUrl = verb.attributes.redirectFallbackUrl;
     if (!fetched.ok && !fetched.invalid && fallbackUrl) {
       fetched = await this.fetchBxml(
@@ -691,7 +785,7 @@ export class SimulatedCall {
         { ...body, eventTime: this.iso() },
         credsOf(verb, 'fallbackUsername', 'fallbackPassword'),
       );
-      this.checkLive();
+      this.checkLive(gen);
     }
     if (!fetched.ok) {
       if (fetched.invalid) await this.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
@@ -699,7 +793,7 @@ export class SimulatedCall {
       return;
     }
     if (this.stream?.endedBy !== undefined && !this.afterStream) this.afterStream = fetched.doc;
-    await this.execute(fetched.doc, depth + 1);
+    await this.execute(fetched.doc, depth + 1, gen);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -827,8 +921,7 @@ export class SimulatedCall {
     if (this.ending) return this.ending;
     this.ending = (async () => {
       const atMs = this.clock.now();
-      this.clock.clear(this.pauseTimer);
-      this.wake?.();
+      this.wakeAll();
       const live = this.live;
       if (live?.open) await this.stopStream(live, reason === 'caller-hangup' ? 'caller' : 'bxml');
       const base = this.opts.baseUrl.replace(/\/+$/, '');
@@ -844,7 +937,6 @@ export class SimulatedCall {
       if (this.tag !== undefined) body.tag = this.tag;
       await this.sendAsync('disconnect', statusUrl, 'POST', body, this.opts.callbackAuth);
       const end: CallEnd = { reason, atMs, cause, ...(errorMessage !== undefined ? { errorMessage } : {}) };
-      if (this.ended?.reason === 'unsupported-verb') this.ended = undefined; // a hang-up after a hand-off
       this.finish(end);
       this.markBlocked();
       return this.ended ?? end;
@@ -855,7 +947,7 @@ export class SimulatedCall {
   // -------------------------------------------------------------------------------------------------
   // Media stream
 
-  private async startStream(verb: XmlElement, docUrl: string): Promise<void> {
+  private async startStream(verb: XmlElement, docUrl: string, gen: number): Promise<void> {
     const a = verb.attributes;
     const streamParams: Record<string, string> = {};
     for (const p of elementChildren(verb)) if (p.name === 'StreamParam' && p.attributes.name !== undefined) streamParams[p.attributes.name] = p.attributes.value ?? '';
@@ -889,6 +981,10 @@ export class SimulatedCall {
     };
     const events: StreamEvents = { info, eventUrl, eventMethod: methodOf(a.streamEventMethod), eventAuth: credsOf(verb), startIso };
 
+    // Bandwidth needs a moment between running StartStream and opening the socket; this is what a
+    // pre-warmed OpenAI session uses. Clock time, so tests choose it (0 = connect at once).
+    const setupMs = this.opts.streamSetupMs ?? 0;
+    if (setupMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, setupMs));
     const connected = await this.connect(destination, credsOf(verb, 'destinationUsername', 'destinationPassword'));
     if (this.ending) {
       if (connected.ok) connected.ws.terminate();
@@ -900,7 +996,7 @@ export class SimulatedCall {
       info.cause = 'connection-error';
       info.errorMessage = `Unable to connect to ${destination}: ${connected.error}`;
       await this.streamCallback(events, 'mediaStreamRejected', { cause: 'connection-error', errorMessage: info.errorMessage });
-      this.checkLive();
+      this.checkLive(gen);
       return;
     }
 
@@ -933,7 +1029,7 @@ export class SimulatedCall {
       close: (code, reason) => void this.onServerClose(live, code, reason.toString()),
     });
     await this.streamCallback(live, 'mediaStreamStarted', {});
-    this.checkLive();
+    this.checkLive(gen);
   }
 
   /**

@@ -346,9 +346,14 @@ export type BetaFieldPolicy = 'reject' | 'ignore';
  * Validate the `session` of a `session.update`: an object, `type` present and `realtime` (RT §1.3), no beta
  * fields (refused, or dropped silently under `ignore` to reproduce RT §7 P1), then the strict GA schema.
  */
-export function validateSessionUpdate(session: unknown, betaFields: BetaFieldPolicy): { ok: true; update: SessionUpdate } | { ok: false; error: RealtimeErrorBody } {
-  if (typeof session !== 'object' || session === null || Array.isArray(session))
-    return { ok: false, error: invalidRequest('invalid_type', `Invalid type for 'session': expected an object, but got ${describe(session)} instead.`, 'session') };
+export function validateSessionUpdate(
+  session: unknown,
+  betaFields: BetaFieldPolicy,
+): { ok: true; update: SessionUpdate } | { ok: false; error: RealtimeErrorBody } {
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) {
+    const message = `Invalid type for 'session': expected an object, but got ${describe(session)} instead.`;
+    return { ok: false, error: invalidRequest('invalid_type', message, 'session') };
+  }
   const record = { ...(session as Record<string, unknown>) };
   if (record.type === undefined) return { ok: false, error: missingParameter('session.type') };
   for (const field of BETA_SESSION_FIELDS) {
@@ -445,7 +450,8 @@ export function parseClientEvent(text: string): ParsedClientEvent {
   try {
     raw = JSON.parse(text);
   } catch {
-    return { ok: false, raw: text, eventId: null, error: invalidRequest('invalid_json', "We could not parse the JSON body of your request. Expected a JSON object.") };
+    const error = invalidRequest('invalid_json', 'We could not parse the JSON body of your request. Expected a JSON object.');
+    return { ok: false, raw: text, eventId: null, error };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     return { ok: false, raw, eventId: null, error: invalidRequest('invalid_json', 'Expected a JSON object.') };

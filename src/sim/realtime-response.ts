@@ -180,7 +180,8 @@ export class ResponseRun {
       nextChunk: 0,
       sent: '',
     };
-    this.host.send({ ...this.partRef(), type: 'response.content_part.added', part: this.audioOut ? { type: 'audio', transcript: '' } : { type: 'text', text: '' } });
+    const part = this.audioOut ? { type: 'audio', transcript: '' } : { type: 'text', text: '' };
+    this.host.send({ ...this.partRef(), type: 'response.content_part.added', part });
   }
 
   /** RT §1.5: `response.output_audio.delta` (base64 in the output format) + `output_audio_transcript.delta`. */
@@ -190,7 +191,8 @@ export class ResponseRun {
     const to = i === m.chunkCount - 1 ? m.totalSamples : from + m.chunkSamples;
     const text = m.text.slice(Math.floor((m.text.length * i) / m.chunkCount), Math.floor((m.text.length * (i + 1)) / m.chunkCount));
     m.sent += text;
-    m.item.text = m.sent;
+    // A truncate that lands mid-stream sticks: the item keeps the truncated length and no transcript.
+    if (m.item.truncatedAtMs === undefined) m.item.text = m.sent;
     this.textChars += text.length;
     if (!this.audioOut) {
       if (text) this.host.send({ ...this.partRef(), type: 'response.output_text.delta', delta: text });
@@ -200,7 +202,7 @@ export class ResponseRun {
     const pcm = speechSamples(this.setup.speechVoice, rate, from, to - from, m.totalSamples);
     this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: encodeFromPcm(this.setup.format, pcm).toString('base64') });
     this.audioMs += ((to - from) * 1000) / rate;
-    m.item.audioMs = this.audioMs;
+    if (m.item.truncatedAtMs === undefined) m.item.audioMs = this.audioMs;
     if (text) this.host.send({ ...this.partRef(), type: 'response.output_audio_transcript.delta', delta: text });
   }
 
@@ -210,15 +212,16 @@ export class ResponseRun {
     if (!m) return;
     this.message = undefined;
     const ref = this.partRef(m);
+    const kept = m.item.truncatedAtMs === undefined ? m.sent : '';
     if (this.audioOut) {
       this.host.send({ ...ref, type: 'response.output_audio.done' });
       this.host.send({ ...ref, type: 'response.output_audio_transcript.done', transcript: m.sent });
       this.host.send({ ...ref, type: 'response.content_part.done', part: { type: 'audio', transcript: m.sent } });
-      m.item.content = [{ type: 'output_audio', transcript: m.sent }];
+      m.item.content = [{ type: 'output_audio', transcript: kept }];
     } else {
       this.host.send({ ...ref, type: 'response.output_text.done', text: m.sent });
       this.host.send({ ...ref, type: 'response.content_part.done', part: { type: 'text', text: m.sent } });
-      m.item.content = [{ type: 'output_text', text: m.sent }];
+      m.item.content = [{ type: 'output_text', text: kept }];
     }
     m.item.status = status;
     this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: m.outputIndex, item: itemJson(m.item) });

@@ -271,7 +271,8 @@ function checkAuth(req: IncomingMessage, apiKey: string): object | undefined {
   const key = fromHeader || fromProtocol;
   if (!key)
     return openAiError(
-      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.",
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth " +
+        '(i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.',
       'invalid_request_error',
     );
   if (key !== apiKey)

@@ -6,8 +6,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Clock, TimerHandle } from '../clock';
-import { bytesPerMs, bytesToMs, decodeToPcm, sampleRateOf, speechSamples, encodeFromPcm, voiceFor, type AudioFormat } from './realtime-audio';
+import { bytesToMs, encodeFromPcm, sampleRateOf, speechSamples, voiceFor, type AudioFormat } from './realtime-audio';
 import type { IdGenerator } from './realtime-ids';
+import { InputAudioBuffer } from './realtime-input';
 import { itemJson, toEntry, type ServerEventBody, type SimItem } from './realtime-items';
 import {
   defaultSession,
@@ -23,7 +24,7 @@ import {
   type RealtimeErrorBody,
   type ResponseParams,
 } from './realtime-protocol';
-import { ResponseRun, type Pacing } from './realtime-response';
+import { ResponseRun, type Pacing, type ResponseHost } from './realtime-response';
 import type { ConversationEntry, ResponsePlan, ResponseTrigger, Script, Transcriber } from './realtime-script';
 import { inputUsage, RateLimitMeter, textTokens, USER_AUDIO_MS_PER_TOKEN } from './realtime-usage';
 import { EnergyVad, type VadParams } from './realtime-vad';
@@ -36,7 +37,7 @@ export interface RecordedClientEvent {
   /** Clock time the frame arrived. */
   atMs: number;
   type: string;
-  /** The parsed JSON (or the raw text when it was not JSON). */
+  /** The parsed JSON (or the raw text when it was not JSON); `type` is '(invalid)' when the frame had no string type. */
   event: unknown;
 }
 
@@ -87,14 +88,6 @@ export interface SessionEnvironment {
 /** RT §6.1: the close reason the real service gives at the 60-minute cap. */
 export const MAX_DURATION_REASON = 'Your session hit the maximum duration of 60 minutes.';
 
-/** A segment of appended audio in the format it arrived in (the input format can change mid-session). */
-interface AudioSegment {
-  startMs: number;
-  endMs: number;
-  format: AudioFormat;
-  bytes: Buffer;
-}
-
 type Waiter = { match: (e: RecordedClientEvent) => boolean; resolve: (e: RecordedClientEvent) => void };
 
 export class RealtimeSimSession {
@@ -109,21 +102,15 @@ export class RealtimeSimSession {
   readonly received: RecordedClientEvent[] = [];
   /** Server events in send order. */
   readonly sent: RecordedServerEvent[] = [];
-  /** Total decoded bytes of `input_audio_buffer.append`, in whatever input format was current. */
-  appendedBytes = 0;
-  /** Audio time appended so far, ms (the timeline of `audio_start_ms`/`audio_end_ms`). */
-  appendedMs = 0;
   readonly truncates: TruncateRecord[] = [];
   readonly responses: ResponseSummary[] = [];
   /** The default conversation, in order. */
   readonly items: SimItem[] = [];
   activeResponse: ResponseRun | undefined;
+  /** Exceptions thrown by the script or transcriber (the client got a `server_error`). Tests should expect it empty. */
+  readonly internalErrors: unknown[] = [];
 
-  private readonly appendChunks: Buffer[] = [];
-  private readonly segments: AudioSegment[] = [];
-  private pcmCarry: Buffer | undefined;
-  /** Start of the uncommitted input buffer, audio ms. */
-  private bufferStartMs = 0;
+  private readonly input = new InputAudioBuffer();
   private readonly vad: EnergyVad;
   private speech: { itemId: string; startMs: number } | undefined;
   private userTurns = 0;
@@ -155,9 +142,19 @@ export class RealtimeSimSession {
     return this.closedAtMs === undefined;
   }
 
+  /** Total bytes of `input_audio_buffer.append` (decoded from base64), in whatever input format was current. */
+  get appendedBytes(): number {
+    return this.input.appendedBytes;
+  }
+
+  /** Audio time appended so far, ms (the timeline of `audio_start_ms`/`audio_end_ms`). */
+  get appendedMs(): number {
+    return this.input.appendedMs;
+  }
+
   /** Every appended byte, concatenated (a copy). */
   get appendedAudio(): Buffer {
-    return Buffer.concat(this.appendChunks);
+    return this.input.audio;
   }
 
   get inputFormat(): AudioFormat {
@@ -212,7 +209,8 @@ export class RealtimeSimSession {
       return;
     }
     const parsed = parseClientEvent(text);
-    const type = parsed.ok ? parsed.event.type : typeof (parsed.raw as { type?: unknown })?.type === 'string' ? String((parsed.raw as { type: string }).type) : '(invalid)';
+    const rawType = (parsed.raw as { type?: unknown } | null)?.type;
+    const type = parsed.ok ? parsed.event.type : typeof rawType === 'string' ? rawType : '(invalid)';
     this.recordClient({ sessionId: this.id, atMs, type, event: parsed.raw });
     if (!parsed.ok) {
       this.sendError(parsed.error, parsed.eventId);
@@ -280,13 +278,16 @@ export class RealtimeSimSession {
     const voice = result.update.audio?.output?.voice;
     // RT §1.2: "Voice cannot change once the model has produced audio in the session."
     if (voice !== undefined && JSON.stringify(voice) !== JSON.stringify(this.config.audio.output.voice) && this.responses.some((r) => r.run.audioMs > 0))
-      return this.sendError(invalidRequest('cannot_update_voice', "Cannot update a conversation's voice if assistant audio is present.", 'session.audio.output.voice'), eventId);
+      return this.sendError(
+        invalidRequest('cannot_update_voice', "Cannot update a conversation's voice if assistant audio is present.", 'session.audio.output.voice'),
+        eventId,
+      );
     const before = this.config;
     this.config = mergeSession(before, result.update);
-    if (JSON.stringify(before.audio.input.format) !== JSON.stringify(this.config.audio.input.format)) {
-      this.pcmCarry = undefined;
-      this.vad.reset(this.appendedMs);
-    }
+    const formatChanged = JSON.stringify(before.audio.input.format) !== JSON.stringify(this.config.audio.input.format);
+    if (formatChanged) this.input.formatChanged();
+    // The VAD only sees audio while turn detection is on: restart it on the current timeline when that flips.
+    if (formatChanged || !before.audio.input.turn_detection !== !this.config.audio.input.turn_detection) this.vad.reset(this.appendedMs);
     this.vad.setParams(this.vadParams());
     if (!this.config.audio.input.turn_detection) this.speech = undefined;
     if (this.config.audio.input.turn_detection?.type !== 'server_vad') this.env.clock.clear(this.idleTimer);
@@ -297,7 +298,8 @@ export class RealtimeSimSession {
   private vadParams(): VadParams {
     const td = this.config.audio.input.turn_detection;
     const base = { minSpeechMs: this.env.vadMinSpeechMs };
-    if (td?.type === 'server_vad') return { ...base, threshold: td.threshold, prefixPaddingMs: td.prefix_padding_ms, silenceDurationMs: td.silence_duration_ms };
+    if (td?.type === 'server_vad')
+      return { ...base, threshold: td.threshold, prefixPaddingMs: td.prefix_padding_ms, silenceDurationMs: td.silence_duration_ms };
     const eagerSilence = { low: 1200, medium: 700, auto: 700, high: 400 } as const;
     return { ...base, threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: td ? eagerSilence[td.eagerness] : 500 };
   }
@@ -309,36 +311,20 @@ export class RealtimeSimSession {
   private onAppend(audio: string, eventId: string | null): void {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(audio) || audio.length % 4 === 1)
       return this.sendError(invalidRequest('invalid_value', "Invalid 'audio'. Expected base64-encoded audio bytes.", 'audio'), eventId);
-    const bytes = Buffer.from(audio, 'base64');
     const format = this.inputFormat;
-    this.appendChunks.push(bytes);
-    this.appendedBytes += bytes.length;
-    const startMs = this.appendedMs;
-    this.appendedMs += bytesToMs(format, bytes.length);
-    this.segments.push({ startMs, endMs: this.appendedMs, format, bytes });
-    const td = this.config.audio.input.turn_detection;
-    if (!td) return;
-    for (const vadEvent of this.vad.push(this.decode(format, bytes), sampleRateOf(format))) {
+    const samples = this.input.append(format, Buffer.from(audio, 'base64'));
+    if (!this.config.audio.input.turn_detection) return;
+    for (const vadEvent of this.vad.push(samples, sampleRateOf(format))) {
       if (vadEvent.kind === 'start') this.onSpeechStarted(vadEvent.onsetMs);
       else this.onSpeechStopped(vadEvent.endMs);
     }
-  }
-
-  /** Decode, carrying an odd trailing PCM16 byte into the next append. */
-  private decode(format: AudioFormat, bytes: Buffer): Int16Array {
-    if (format.type !== 'audio/pcm') return decodeToPcm(format, bytes);
-    const all = this.pcmCarry ? Buffer.concat([this.pcmCarry, bytes]) : bytes;
-    const even = all.length - (all.length % 2);
-    this.pcmCarry = even < all.length ? all.subarray(even) : undefined;
-    return decodeToPcm(format, all.subarray(0, even));
   }
 
   /** RT §1.5 `speech_started` (audio_start_ms includes prefix padding); RT §3.1 interrupt_response. */
   private onSpeechStarted(onsetMs: number): void {
     const td = this.config.audio.input.turn_detection;
     if (!td) return;
-    const prefix = td.type === 'server_vad' ? td.prefix_padding_ms : 300;
-    const startMs = Math.max(this.bufferStartMs, onsetMs - prefix);
+    const startMs = Math.max(this.input.startMs, onsetMs - this.vadParams().prefixPaddingMs);
     this.speech = { itemId: this.env.ids.next('item'), startMs };
     this.env.clock.clear(this.idleTimer);
     this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.floor(startMs), item_id: this.speech.itemId });
@@ -360,7 +346,7 @@ export class RealtimeSimSession {
 
   /** RT §1.4 `input_audio_buffer.commit`: error if the buffer holds less than 100 ms. */
   private onCommit(eventId: string | null): void {
-    const bufferedMs = this.appendedMs - this.bufferStartMs;
+    const bufferedMs = this.input.uncommittedMs;
     if (bufferedMs < 100)
       return this.sendError(
         invalidRequest(
@@ -371,22 +357,21 @@ export class RealtimeSimSession {
       );
     const itemId = this.speech?.itemId ?? this.env.ids.next('item');
     this.speech = undefined;
-    this.commitAudio(itemId, this.bufferStartMs, this.appendedMs);
+    this.commitAudio(itemId, this.input.startMs, this.appendedMs);
     this.vad.reset(this.appendedMs);
   }
 
   private onClear(): void {
-    this.bufferStartMs = this.appendedMs;
+    this.input.clear();
     this.speech = undefined;
-    this.pcmCarry = undefined;
     this.vad.reset(this.appendedMs);
     this.send({ type: 'input_audio_buffer.cleared' });
   }
 
   /** `committed` + the user audio item (`conversation.item.added`/`done`) + its transcription, if configured. */
-  private commitAudio(itemId: string, startMs: number, endMs: number): void {
+  private commitAudio(itemId: string, startMs: number, endMs: number, transcript?: string): void {
     const previous = this.lastItemId();
-    this.bufferStartMs = endMs;
+    this.input.consumeTo(endMs);
     this.send({ type: 'input_audio_buffer.committed', previous_item_id: previous, item_id: itemId });
     const audioMs = endMs - startMs;
     const item: SimItem = {
@@ -396,11 +381,22 @@ export class RealtimeSimSession {
       status: 'completed',
       content: [{ type: 'input_audio', transcript: null }],
       audioMs,
-      audio: this.sliceAudio(startMs, endMs),
     };
-    item.text = this.env.transcribe(audioMs, ++this.userTurns);
+    const audio = this.input.slice(startMs, endMs);
+    if (audio) item.audio = audio;
+    item.text = transcript ?? this.transcribe(audioMs);
     this.insertItem(item, undefined);
     this.transcribeLater(item);
+  }
+
+  /** The transcriber names the caller's words; a throwing transcriber is recorded and yields ''. */
+  private transcribe(audioMs: number): string {
+    try {
+      return this.env.transcribe(audioMs, ++this.userTurns);
+    } catch (err) {
+      this.internalErrors.push(err);
+      return '';
+    }
   }
 
   /** RT §1.3 input transcription: asynchronous, after the commit; matched by item_id. */
@@ -417,30 +413,19 @@ export class RealtimeSimSession {
         type: 'conversation.item.input_audio_transcription.completed',
         ...ref,
         transcript,
-        usage: { type: 'tokens', total_tokens: audioTokens + outputTokens, input_tokens: audioTokens, input_token_details: { text_tokens: 0, audio_tokens: audioTokens }, output_tokens: outputTokens },
+        usage: {
+          type: 'tokens',
+          total_tokens: audioTokens + outputTokens,
+          input_tokens: audioTokens,
+          input_token_details: { text_tokens: 0, audio_tokens: audioTokens },
+          output_tokens: outputTokens,
+        },
       });
       const part = item.content?.[0];
       if (part) part.transcript = transcript;
     };
     if (this.env.transcriptionDelayMs <= 0) emit();
     else this.env.clock.setTimeout(emit, this.env.transcriptionDelayMs);
-  }
-
-  /** The appended audio between two audio times, in the format of the segment where it starts. */
-  private sliceAudio(startMs: number, endMs: number): { bytes: Buffer; format: AudioFormat } {
-    const parts: Buffer[] = [];
-    let format = this.inputFormat;
-    for (const s of this.segments) {
-      if (s.endMs <= startMs || s.startMs >= endMs) continue;
-      if (parts.length === 0) format = s.format;
-      if (s.format.type !== format.type) continue;
-      const bpm = bytesPerMs(s.format);
-      const align = s.format.type === 'audio/pcm' ? 2 : 1;
-      const from = Math.floor((Math.max(startMs, s.startMs) - s.startMs) * bpm / align) * align;
-      const to = Math.floor((Math.min(endMs, s.endMs) - s.startMs) * bpm / align) * align;
-      parts.push(s.bytes.subarray(from, to));
-    }
-    return { bytes: Buffer.concat(parts), format };
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -467,18 +452,18 @@ export class RealtimeSimSession {
     if (problem) return this.sendError(problem, eventId);
     const item: SimItem = { id: input.id ?? this.env.ids.next('item'), type: input.type, status: 'completed' };
     if (input.type === 'function_call_output') Object.assign(item, { call_id: input.call_id, output: input.output });
-    else if (input.type === 'function_call') Object.assign(item, { name: input.name, arguments: input.arguments, call_id: input.call_id ?? this.env.ids.next('call') });
+    else if (input.type === 'function_call')
+      Object.assign(item, { name: input.name, arguments: input.arguments, call_id: input.call_id ?? this.env.ids.next('call') });
     else {
       item.role = input.role;
       item.content = input.content.map((part) => (part.type === 'input_audio' ? { type: 'input_audio', transcript: part.transcript ?? null } : { ...part }));
-      const texts = input.content.flatMap((p) => ('text' in p ? [p.text] : p.type === 'output_audio' && p.transcript ? [p.transcript] : []));
-      item.text = texts.join(' ');
+      item.text = input.content.flatMap((p) => ('text' in p ? [p.text] : [])).join(' ');
       const audioPart = input.content.find((p) => p.type === 'input_audio');
       if (audioPart?.type === 'input_audio') {
         const bytes = Buffer.from(audioPart.audio, 'base64');
         item.audio = { bytes, format: this.inputFormat };
         item.audioMs = bytesToMs(this.inputFormat, bytes.length);
-        item.text = audioPart.transcript ?? this.env.transcribe(item.audioMs, ++this.userTurns);
+        item.text = audioPart.transcript ?? this.transcribe(item.audioMs);
       }
     }
     this.insertItem(item, previousItemId ?? undefined);
@@ -513,7 +498,8 @@ export class RealtimeSimSession {
 
   private onItemDelete(itemId: string, eventId: string | null): void {
     const index = this.items.findIndex((i) => i.id === itemId);
-    if (index < 0) return this.sendError(invalidRequest('item_not_found', `Error deleting item: the item with id '${itemId}' does not exist.`, 'item_id'), eventId);
+    if (index < 0)
+      return this.sendError(invalidRequest('item_not_found', `Error deleting item: the item with id '${itemId}' does not exist.`, 'item_id'), eventId);
     this.items.splice(index, 1);
     this.send({ type: 'conversation.item.deleted', item_id: itemId });
   }
@@ -521,7 +507,8 @@ export class RealtimeSimSession {
   /** RT §1.4: `conversation.item.retrieved` includes audio. */
   private onItemRetrieve(itemId: string, eventId: string | null): void {
     const item = this.items.find((i) => i.id === itemId);
-    if (!item) return this.sendError(invalidRequest('item_not_found', `Error retrieving item: the item with id '${itemId}' does not exist.`, 'item_id'), eventId);
+    if (!item)
+      return this.sendError(invalidRequest('item_not_found', `Error retrieving item: the item with id '${itemId}' does not exist.`, 'item_id'), eventId);
     const json = itemJson(item);
     const audio = item.audio?.bytes ?? this.assistantAudio(item);
     if (audio && Array.isArray(json.content) && json.content[0]) json.content[0] = { ...json.content[0], audio: audio.toString('base64') };
@@ -544,7 +531,14 @@ export class RealtimeSimSession {
    */
   private onTruncate(itemId: string, contentIndex: number, audioEndMs: number, eventId: string | null): void {
     const item = this.items.find((i) => i.id === itemId);
-    const record: TruncateRecord = { atMs: this.env.clock.now(), item_id: itemId, content_index: contentIndex, audio_end_ms: audioEndMs, producedMs: item?.audioMs, ok: false };
+    const record: TruncateRecord = {
+      atMs: this.env.clock.now(),
+      item_id: itemId,
+      content_index: contentIndex,
+      audio_end_ms: audioEndMs,
+      producedMs: item?.audioMs,
+      ok: false,
+    };
     this.truncates.push(record);
     const fail = (error: RealtimeErrorBody): void => {
       record.error = error.message;
@@ -553,7 +547,8 @@ export class RealtimeSimSession {
     if (!item) return fail(invalidRequest('item_not_found', `Item with id '${itemId}' not found.`, 'item_id'));
     if (item.type !== 'message' || item.role !== 'assistant' || item.audioMs === undefined)
       return fail(invalidRequest('invalid_value', 'Only assistant messages with audio content can be truncated.', 'item_id'));
-    if (contentIndex !== 0) return fail(invalidRequest('invalid_value', `Invalid 'content_index': the item has no content part at index ${contentIndex}.`, 'content_index'));
+    if (contentIndex !== 0)
+      return fail(invalidRequest('invalid_value', `Invalid 'content_index': the item has no content part at index ${contentIndex}.`, 'content_index'));
     if (audioEndMs > item.audioMs)
       return fail(invalidRequest('invalid_value', `Audio content of ${Math.floor(item.audioMs)}ms is already shorter than ${audioEndMs}ms`, 'audio_end_ms'));
     item.audioMs = audioEndMs;
@@ -592,7 +587,14 @@ export class RealtimeSimSession {
     const n = this.responses.length + 1;
     const instructions = params?.instructions ?? this.config.instructions;
     const conversation = this.conversation;
-    const plan = this.env.script({ session: this, trigger, instructions, conversation, n, ...(params ? { response: params } : {}) });
+    let plan: ResponsePlan;
+    try {
+      plan = this.env.script({ session: this, trigger, instructions, conversation, n, ...(params ? { response: params } : {}) });
+    } catch (err) {
+      this.internalErrors.push(err);
+      const message = 'The server had an error while processing your request. Sorry about that!';
+      return this.sendError({ type: 'server_error', code: null, message, param: null }, null);
+    }
     const format = params?.audio?.output?.format ? normalizeFormat(params.audio.output.format) : this.outputFormat;
     const voice = params?.audio?.output?.voice ?? this.config.audio.output.voice;
     const input = inputUsage(conversation, instructions, this.config.tools, this.previousInput);
@@ -619,7 +621,7 @@ export class RealtimeSimSession {
     run.start();
   }
 
-  private responseHost(): ConstructorParameters<typeof ResponseRun>[0] {
+  private responseHost(): ResponseHost {
     return {
       clock: this.env.clock,
       ids: this.env.ids,
@@ -660,8 +662,9 @@ export class RealtimeSimSession {
     if (this.activeResponse || this.speech || !this.open) return;
     const itemId = this.env.ids.next('item');
     const endMs = this.appendedMs;
-    this.send({ type: 'input_audio_buffer.timeout_triggered', audio_start_ms: Math.floor(Math.max(this.bufferStartMs, endMs - idleMs)), audio_end_ms: Math.floor(endMs), item_id: itemId });
-    this.commitAudio(itemId, this.bufferStartMs, endMs);
+    const startMs = Math.max(this.input.startMs, endMs - idleMs);
+    this.send({ type: 'input_audio_buffer.timeout_triggered', audio_start_ms: Math.floor(startMs), audio_end_ms: Math.floor(endMs), item_id: itemId });
+    this.commitAudio(itemId, this.input.startMs, endMs, ''); // the silence that timed out says nothing
     this.vad.reset(this.appendedMs);
     this.startResponse('idle_timeout');
   }

@@ -9,6 +9,7 @@ import { mulaw } from 'alawmulaw';
 import { ManualClock, settleIo } from '../../src/clock';
 import {
   FRAME_BYTES,
+  CallNotModifiableError,
   InitiateFailedError,
   SimulatedCall,
   audioSource,
@@ -30,6 +31,8 @@ const CALLBACK = { username: 'bw-callbacks', password: 's3cr3t-Callback-Pass' };
 const MEDIA = { username: 'bw-media', password: 'Med1a-WS-Pass' };
 const CALL_ID = 'c-6f2a91d4-8b3c17e0-4a5d-4c1e-9f7b-2d6e8a0c4b13';
 const FALLBACK_XML = fs.readFileSync(path.join(FIXTURES_DIR, 'bxml/stream-ended-fallback-response.xml'), 'utf8');
+const TRANSFER_XML = `<?xml version="1.0" encoding="UTF-8"?>
+<Response><StopStream name="ai-agent"/><Transfer transferCallerId="+19195550100"><PhoneNumber>+19195550177</PhoneNumber></Transfer></Response>`;
 const wsFixture = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES_DIR, 'ws', `${name}.json`), 'utf8')) as Record<string, any>;
 
 // ---------------------------------------------------------------------------------------------------
@@ -83,6 +86,8 @@ class FakeSwitchboard {
         res.type('application/xml; charset=utf-8').send(this.initiateXml());
       } else if (route === 'stream-ended') {
         res.type('application/xml; charset=utf-8').send(FALLBACK_XML);
+      } else if (route === 'redirect') {
+        res.type('application/xml; charset=utf-8').send(TRANSFER_XML);
       } else {
         res.status(204).end();
       }
@@ -549,6 +554,61 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       clock.advance(86_400_000);
       expect(await c.closed).toMatchObject({ reason: 'end-of-bxml', cause: 'hangup' });
       expect(fake.hitsTo('status')).toHaveLength(1);
+    });
+  });
+
+  describe('Calls API updates and verbs the stand-in does not model', () => {
+    it('updateCall redirect interrupts StopStream wait; StopStream stops the stream; the call is held at Transfer', async () => {
+      const c = await dialed();
+      await clock.advanceAsync(100);
+      await c.updateCall({ redirectUrl: `${fake.url}/bandwidth/voice/redirect`, username: CALLBACK.username, password: CALLBACK.password, tag: 'ai:transfer' });
+      const [redirect] = fake.hitsTo('redirect');
+      expect(redirect!.authorization).toBe(basicAuthHeader(CALLBACK));
+      expect(redirect!.body).toMatchObject({ eventType: 'redirect', tag: 'ai:transfer' });
+      await until(() => fake.closeCode !== undefined);
+      expect(fake.frames[fake.frames.length - 1]!.eventType).toBe('stop');
+      expect(fake.streamEvents('mediaStreamStopped')[0]!.body).toMatchObject({ cause: 'closed', tag: 'ai:transfer' });
+      expect(c.stream).toMatchObject({ endedBy: 'bxml' });
+      expect(c.heldAt).toEqual({ verb: 'Transfer', atMs: 100 });
+      expect(c.ended).toBeUndefined();
+      expect(fake.hitsTo('stream-ended')).toHaveLength(0); // the interrupted document's Redirect never runs
+      expect(clock.pendingTimers).toBe(0);
+      const end = await c.hangup();
+      expect(end.reason).toBe('caller-hangup');
+      expect(fake.hitsTo('status')[0]!.body).toMatchObject({ cause: 'hangup', tag: 'ai:transfer' });
+    });
+
+    it("updateCall({ state: 'completed' }) hangs up like the caller would, and a finished call answers 409", async () => {
+      const c = await dialed();
+      await c.updateCall({ state: 'completed' });
+      expect(await c.closed).toMatchObject({ reason: 'api-hangup', cause: 'hangup' });
+      expect(fake.streamEvents('mediaStreamStopped')).toHaveLength(1);
+      await expect(c.updateCall({ redirectUrl: `${fake.url}/x` })).rejects.toBeInstanceOf(CallNotModifiableError);
+    });
+
+    it('updateCallBxml replaces the running BXML', async () => {
+      const c = await dialed();
+      await c.updateCallBxml('<Bxml><StopStream name="ai-agent"/><SpeakSentence>Goodbye</SpeakSentence><Hangup/></Bxml>');
+      expect(await c.closed).toMatchObject({ reason: 'bxml-hangup' });
+      expect(c.spoken.map((x) => x.text)).toEqual(['Goodbye']);
+      expect(c.stream).toMatchObject({ endedBy: 'bxml', cause: 'closed' });
+      expect(fake.hitsTo('stream-ended')).toHaveLength(0);
+    });
+
+    it('an initiate that answers with Forward leaves the call held at Forward, unanswered', async () => {
+      const c = await setup({ initiate: () => ({ status: 200, type: 'application/xml', body: '<Response><Forward to="sip:agent@example.com"/></Response>' }) });
+      await c.dial();
+      expect(c.heldAt?.verb).toBe('Forward');
+      await expect(c.updateCall({ redirectUrl: `${fake.url}/x` })).rejects.toThrow(/cannot be modified/);
+      await c.hangup();
+      expect(fake.hitsTo('status')[0]!.body).not.toHaveProperty('answerTime');
+    });
+
+    it('BXML with an unknown verb ends the call with invalid-bxml', async () => {
+      const c = await setup({ initiate: () => ({ status: 200, type: 'application/xml', body: '<Response><Speak>hi</Speak></Response>' }) });
+      await c.dial();
+      expect(await c.closed).toMatchObject({ reason: 'invalid-bxml', cause: 'invalid-bxml' });
+      expect(fake.hitsTo('status')[0]!.body).toMatchObject({ cause: 'invalid-bxml', errorMessage: expect.stringMatching(/Speak/), errorId: expect.any(String) });
     });
   });
 
