@@ -5,6 +5,7 @@ import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
 import { PACKAGE_ROOT, startSwitchboard } from '../main';
+import { formatReport, runSimulation } from './simulate';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
 dotenv.config({ quiet: true });
@@ -57,6 +58,14 @@ program
         '',
       ].join('\n'),
     );
+  });
+
+program
+  .command('simulate')
+  .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
+  .option('--realtime', 'pace the call on the wall clock instead of simulated time')
+  .action(async (opts: { realtime?: boolean }) => {
+    process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime })));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
