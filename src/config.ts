@@ -75,6 +75,8 @@ export const envSchema = z.object({
   AGENT_HOLD_MESSAGE: optionalString,
   AGENT_STREAM_HOLD: z.enum(['stop-stream-wait', 'pause']).default('stop-stream-wait'),
   AGENT_SIP_VERB: z.enum(['forward', 'transfer']).default('transfer'),
+  AGENT_AUDIO: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
+  AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
 });
 

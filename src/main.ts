@@ -91,6 +91,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const bridge = new CallRegistry({
+    recordingsDir: path.join(config.dataDir, 'recordings'),
     redirectToFallback: calls
       ? async (callId, agentId, reason) => {
           const url = urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, action: { type: 'fallback', reason } });

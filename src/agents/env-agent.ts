@@ -33,6 +33,8 @@ export function envAgent(env: Env): { agent: Agent; destinations: TransferDestin
     language: env.AGENT_LANGUAGE,
     speakVoice: env.AGENT_SPEAK_VOICE,
     streamHold: env.AGENT_STREAM_HOLD,
+    audio: env.AGENT_AUDIO,
+    record: env.AGENT_RECORD,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
     fallback: {

@@ -4,7 +4,9 @@ import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWA
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
 import type { CallEventInput, Store, TranscriptItemInput } from '../store/types';
+import path from 'node:path';
 import { AudioPath } from './audio-path';
+import { CallRecorder } from './recorder';
 import { PlayoutQueue, type PlayoutScheduler } from './playout';
 import type { ToolRegistry } from './tools';
 import type { AudioChunk, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
@@ -35,6 +37,8 @@ export interface CallSessionDeps {
    * template, where closing the media socket does not move the call on (DESIGN §4.1).
    */
   redirectToFallback?: (reason: string) => Promise<void>;
+  /** Where recordings go (DATA_DIR/recordings) for agents with `record: true`. */
+  recordingsDir?: string;
 }
 
 /** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
@@ -87,6 +91,7 @@ export class CallSession {
   private readonly abort = new AbortController();
   private nextPosition = 0;
   private prewarmTimer: TimerHandle | undefined;
+  private recorder: CallRecorder | undefined;
   /** Clock time the stream started, and when the caller first got agent audio (first-word latency). */
   streamStartedAtMs: number | undefined;
   readonly stats = { callerFrames: 0, callerBytes: 0, droppedLateDeltas: 0, bargeIns: 0, truncations: 0 };
@@ -98,7 +103,10 @@ export class CallSession {
     this.playout = new PlayoutQueue(
       deps.clock,
       deps.leadMs ?? PLAYOUT_LEAD_MS,
-      (chunk) => this.caller?.play(chunk),
+      (chunk, bytes, startsAtMs) => {
+        this.caller?.play(chunk);
+        this.recorder?.addAgent(bytes, startsAtMs - (this.streamStartedAtMs ?? startsAtMs));
+      },
       (itemId) => this.settleAgentItem(itemId),
     );
     this.model = deps.openModel(deps.agent);
@@ -134,8 +142,18 @@ export class CallSession {
       stream.close('AI unavailable');
       return;
     }
+    if (this.agent.record && this.deps.recordingsDir) this.startRecording(this.deps.recordingsDir);
     this.playout.setActive(true);
     this.deps.scheduler.add(this.playout);
+  }
+
+  private startRecording(dir: string): void {
+    try {
+      this.recorder = new CallRecorder(path.join(dir, `${this.callId.replace(/[^A-Za-z0-9_-]/g, '_')}.wav`));
+      void this.deps.store.calls.record({ id: this.callId, recordingPath: this.recorder.file }).catch((err: Error) => this.storeFailed(err));
+    } catch (err) {
+      this.deps.logger.error({ callId: this.callId, err: (err as Error).message }, 'could not start the recording; the call goes on without it');
+    }
   }
 
   /** Bandwidth says the call is over (status callback), or the server is shutting down. */
@@ -151,6 +169,13 @@ export class CallSession {
     this.model.close();
     this.caller?.close(reason);
     this.flushAgentItems();
+    if (this.recorder) {
+      const recorder = this.recorder;
+      recorder.close().then(
+        () => this.record('recording.saved', { file: recorder.file, durationMs: recorder.durationMs }),
+        (err: Error) => this.deps.logger.error({ callId: this.callId, err: err.message }, 'the recording could not be finished'),
+      );
+    }
     this.record('bridge.ended', { reason, stats: this.stats, garbageFrames: this.caller?.garbageFrames ?? 0 });
     this.deps.onEnded(this);
   }
@@ -160,6 +185,7 @@ export class CallSession {
   private onCallerAudio(chunk: AudioChunk): void {
     this.stats.callerFrames++;
     this.stats.callerBytes += chunk.bytes;
+    this.recorder?.addCaller(Buffer.from(chunk.base64, 'base64'));
     if (this.modelReady) {
       this.model.appendAudio(this.audio.toModel(chunk));
       return;
@@ -272,6 +298,7 @@ export class CallSession {
     if (!this.playout.isPlaying(now)) return;
     const heard = this.playout.interrupt(now);
     this.caller?.clear();
+    this.recorder?.clearFrom(now - (this.streamStartedAtMs ?? now));
     this.stats.bargeIns++;
     for (const h of heard) {
       this.interrupted.add(h.responseId);

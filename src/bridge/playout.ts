@@ -88,7 +88,8 @@ export class PlayoutQueue {
   constructor(
     private readonly clock: Clock,
     private readonly leadMs: number,
-    private readonly send: (chunk: AudioChunk) => void,
+    /** Sends one playAudio; `startsAtMs` is the clock time its first byte starts playing at the carrier. */
+    private readonly send: (chunk: AudioChunk, bytes: Buffer, startsAtMs: number) => void,
     /** An item's audio is complete and the caller has heard all of it. */
     private readonly onItemPlayed: (itemId: string) => void = () => undefined,
   ) {}
@@ -144,7 +145,8 @@ export class PlayoutQueue {
     const wantBytes = Math.min(this.pendingBytes, Math.ceil(((this.leadMs - ahead) * MULAW_BYTES_PER_MS) / frameBytes) * frameBytes);
     const out = Buffer.allocUnsafe(wantBytes);
     let written = 0;
-    let position = Math.max(this.bufferedUntilMs, now);
+    const startsAtMs = Math.max(this.bufferedUntilMs, now);
+    let position = startsAtMs;
     while (written < wantBytes) {
       const head = this.pending[0]!;
       const take = Math.min(wantBytes - written, head.data.length - head.offset);
@@ -161,7 +163,7 @@ export class PlayoutQueue {
     this.firstSentAtMs ??= now;
     this.sentMessages++;
     this.sentBytes += wantBytes;
-    this.send({ base64: out.toString('base64'), bytes: wantBytes });
+    this.send({ base64: out.toString('base64'), bytes: wantBytes }, out, startsAtMs);
   }
 
   /** How much of an item the caller has heard by `now`. */

@@ -21,6 +21,7 @@ export interface BridgeDeps {
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
   /** Redirect a live call to its agent's fallback through the Calls API (undefined: not configured). */
   redirectToFallback?: (callId: string, agentId: string, reason: string) => Promise<void>;
+  recordingsDir?: string;
   leadMs?: number;
 }
 
@@ -98,6 +99,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       tools,
       openModel: (a) => this.deps.openModel(a, tools),
       leadMs: this.deps.leadMs,
+      recordingsDir: this.deps.recordingsDir,
       redirectToFallback: this.deps.redirectToFallback ? (reason) => this.deps.redirectToFallback!(callId, agent.id, reason) : undefined,
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) this.sessions.delete(s.callId);

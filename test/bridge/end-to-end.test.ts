@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import WebSocket from 'ws';
+import { readWav } from '../../src/bridge/wav';
 import { ManualClock, waitFor } from '../../src/clock';
 import { UrlSigner } from '../../src/security/signing';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
@@ -104,6 +106,33 @@ describe('a stream call end to end', () => {
     const row = await server.app.store.calls.get(call.callId);
     expect(row?.state).toBe('completed');
     expect(row?.usage?.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('records both legs to a stereo WAV, the agent where the caller heard it and nothing after a clear', async () => {
+    await start({ AGENT_RECORD: 'true' });
+    const call = await dial(caller({ audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 7 }) }));
+    await clock.advanceAsync(2500);
+    await call.hangup();
+    await clock.advanceAsync(100);
+    await waitFor(() => server.app.bridge.size === 0, 5000, 'the session to end');
+    const row = await server.app.store.calls.get(call.callId);
+    expect(row?.recordingPath).toMatch(/recordings\/c-.*\.wav$/);
+    await waitFor(() => fs.existsSync(row!.recordingPath!) && fs.statSync(row!.recordingPath!).size > 44 && !fs.readFileSync(row!.recordingPath!).subarray(4, 8).equals(Buffer.from([0xff, 0xff, 0xff, 0xff])), 5000, 'the WAV to be closed');
+    const wav = readWav(row!.recordingPath!);
+    expect(wav).toMatchObject({ sampleRate: 8000, channels: 2 });
+    const frames = wav.samples.length / 2;
+    expect(frames).toBe(call.sentInbound.length); // one stereo frame per caller sample
+    const rms = (fromMs: number, toMs: number, channel: 0 | 1) => {
+      let sum = 0;
+      let n = 0;
+      for (let i = fromMs * 8; i < Math.min(frames, toMs * 8); i++, n++) sum += wav.samples[i * 2 + channel]! ** 2;
+      return Math.sqrt(sum / Math.max(1, n));
+    };
+    const speechStarted = openai.sessions[0]!.sent.find((e) => e.type === 'input_audio_buffer.speech_started')!.atMs - call.streamStartedAtMs!;
+    expect(rms(100, 1000, 1)).toBeGreaterThan(500); // the greeting, heard
+    expect(rms(speechStarted + 40, speechStarted + 600, 1)).toBe(0); // cut off by the clear
+    expect(rms(1500, 2300, 0)).toBeGreaterThan(500); // the caller speaking
+    expect(rms(200, 1400, 0)).toBeLessThan(50); // the caller silent
   });
 
   it('OpenAI refusing the session sends the caller to the fallback, with the reason stored', async () => {
