@@ -48,7 +48,7 @@ export interface RunningSwitchboard {
   localUrl: string;
   publicBaseUrl: string;
   logger: Logger;
-  close(): Promise<void>;
+  close(drainMs?: number): Promise<void>;
 }
 
 /** config → credentials → templates → store → server (DESIGN §5 main.ts). Throws on any start-up problem. */
@@ -141,9 +141,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
 
   let closing: Promise<void> | undefined;
-  const close = () => {
+  /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
+  const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
-      await bridge.drain(SHUTDOWN_DRAIN_MS);
+      await bridge.drain(drainMs);
       media.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -77,7 +77,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   async drain(timeoutMs: number): Promise<void> {
     // Sessions still waiting for their caller have nobody to keep talking to: end them now.
     for (const session of [...this.sessions.values()]) if (session.state === 'prewarming') session.end('server shutting down');
-    if (this.sessions.size > 0) {
+    if (this.sessions.size > 0 && timeoutMs > 0) {
       this.deps.logger.info({ liveCalls: this.sessions.size }, 'waiting for live calls to end');
       await new Promise<void>((resolve) => {
         this.drained = resolve;

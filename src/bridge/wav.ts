@@ -8,32 +8,53 @@
  * readWav accepts it.
  *
  * readWav is for tests and the simulator: PCM16 (format 1) or 8-bit G.711 μ-law (format 7, decoded to
- * PCM16), including WAVE_FORMAT_EXTENSIBLE wrappers of either.
+ * PCM16), including WAVE_FORMAT_EXTENSIBLE wrappers of either. parseRawWav reads the same files without
+ * decoding them, and buildWav writes one in memory (both for the simulator and tests).
  */
 import fs from 'node:fs';
 import { mulawToPcm16, pcm16FromBytes, pcm16ToBytes } from './codec';
 
-const HEADER_BYTES = 44;
 const UNKNOWN_SIZE = 0xffffffff;
 const FORMAT_PCM = 1;
 const FORMAT_MULAW = 7;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
-function pcm16Header(channels: number, sampleRate: number, dataBytes: number): Buffer {
-  const b = Buffer.alloc(HEADER_BYTES);
+/** How a WAV file's data chunk is stored: 16-bit little-endian PCM (format 1) or 8-bit G.711 μ-law (format 7). */
+export type WavEncoding = 'pcm16' | 'mulaw';
+
+/**
+ * The RIFF, fmt and data headers of a WAV file, up to the first data byte. PCM16 is the canonical 44-byte
+ * layout. μ-law, like every non-PCM format, has an 18-byte fmt chunk (cbSize 0) and a `fact` chunk holding the
+ * frame count: 58 bytes. `dataBytes` of UNKNOWN_SIZE writes the streaming "read to end of file" sizes.
+ */
+function wavHeader(encoding: WavEncoding, channels: number, sampleRate: number, dataBytes: number): Buffer {
+  const pcm = encoding === 'pcm16';
+  const bytesPerSample = pcm ? 2 : 1;
+  const fmtBytes = pcm ? 16 : 18;
+  const headerBytes = 20 + fmtBytes + (pcm ? 0 : 12) + 8;
+  const pad = dataBytes === UNKNOWN_SIZE ? 0 : dataBytes & 1; // chunks are padded to even length
+  const b = Buffer.alloc(headerBytes);
   b.write('RIFF', 0, 'ascii');
-  b.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : Math.min(UNKNOWN_SIZE, 36 + dataBytes), 4);
+  b.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : Math.min(UNKNOWN_SIZE, headerBytes - 8 + dataBytes + pad), 4);
   b.write('WAVE', 8, 'ascii');
   b.write('fmt ', 12, 'ascii');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(FORMAT_PCM, 20);
+  b.writeUInt32LE(fmtBytes, 16);
+  b.writeUInt16LE(pcm ? FORMAT_PCM : FORMAT_MULAW, 20);
   b.writeUInt16LE(channels, 22);
   b.writeUInt32LE(sampleRate, 24);
-  b.writeUInt32LE(sampleRate * channels * 2, 28); // byte rate
-  b.writeUInt16LE(channels * 2, 32); // block align
-  b.writeUInt16LE(16, 34); // bits per sample
-  b.write('data', 36, 'ascii');
-  b.writeUInt32LE(Math.min(UNKNOWN_SIZE, dataBytes), 40);
+  b.writeUInt32LE(sampleRate * channels * bytesPerSample, 28); // byte rate
+  b.writeUInt16LE(channels * bytesPerSample, 32); // block align
+  b.writeUInt16LE(8 * bytesPerSample, 34); // bits per sample
+  let pos = 20 + fmtBytes;
+  if (!pcm) {
+    b.writeUInt16LE(0, 36); // cbSize: no extra format bytes
+    b.write('fact', pos, 'ascii');
+    b.writeUInt32LE(4, pos + 4);
+    b.writeUInt32LE(dataBytes === UNKNOWN_SIZE ? UNKNOWN_SIZE : dataBytes / channels, pos + 8); // frames
+    pos += 12;
+  }
+  b.write('data', pos, 'ascii');
+  b.writeUInt32LE(Math.min(UNKNOWN_SIZE, dataBytes), pos + 4);
   return b;
 }
 
@@ -63,7 +84,7 @@ export class WavWriter {
     this.stream.on('error', (err) => {
       this.error ??= err;
     });
-    this.stream.write(pcm16Header(channels, sampleRate, UNKNOWN_SIZE));
+    this.stream.write(wavHeader('pcm16', channels, sampleRate, UNKNOWN_SIZE));
   }
 
   /** Frames written so far. */
@@ -110,7 +131,7 @@ export class WavWriter {
       if (!this.stream.destroyed) this.stream.end();
     });
     if (this.error) throw this.error;
-    const header = pcm16Header(this.channels, this.sampleRate, this.dataBytes);
+    const header = wavHeader('pcm16', this.channels, this.sampleRate, this.dataBytes);
     const fh = await fs.promises.open(this.path, 'r+');
     try {
       await fh.write(header, 4, 4, 4); // RIFF size
@@ -128,8 +149,21 @@ export interface WavData {
   samples: Int16Array;
 }
 
-/** Parse a WAV file held in memory. Sizes beyond the end of the buffer (streaming/truncated files) are clamped. */
-export function parseWav(buf: Uint8Array): WavData {
+/** A WAV file's audio as stored, not decoded: what parseRawWav reads and buildWav writes. */
+export interface RawWav {
+  encoding: WavEncoding;
+  sampleRate: number;
+  channels: number;
+  /** The data chunk: interleaved little-endian PCM16, or μ-law bytes. Whole frames only. */
+  data: Uint8Array;
+}
+
+/**
+ * Parse a WAV file held in memory, leaving the audio encoded (the simulator passes μ-law through byte for
+ * byte). Sizes beyond the end of the buffer (streaming/truncated files) are clamped, and a torn last frame is
+ * dropped. `data` is a view into `buf`.
+ */
+export function parseRawWav(buf: Uint8Array): RawWav {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 12 || b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') {
     throw new Error('not a RIFF/WAVE file');
@@ -158,21 +192,37 @@ export function parseWav(buf: Uint8Array): WavData {
       if (format === undefined) throw new Error('WAV data chunk before fmt chunk');
       if (channels < 1) throw new Error('WAV has no channels');
       const data = b.subarray(body, end);
-      if (format === FORMAT_PCM && bits === 16) {
-        const frameBytes = 2 * channels;
-        const usable = data.length - (data.length % frameBytes);
-        return { sampleRate, channels, samples: pcm16FromBytes(data.subarray(0, usable)) };
-      }
-      if (format === FORMAT_MULAW && bits === 8) {
-        const usable = data.length - (data.length % channels);
-        return { sampleRate, channels, samples: mulawToPcm16(data.subarray(0, usable)) };
-      }
-      throw new Error(`unsupported WAV encoding: format ${format}, ${bits} bits (PCM16 and μ-law only)`);
+      let encoding: WavEncoding;
+      if (format === FORMAT_PCM && bits === 16) encoding = 'pcm16';
+      else if (format === FORMAT_MULAW && bits === 8) encoding = 'mulaw';
+      else throw new Error(`unsupported WAV encoding: format ${format}, ${bits} bits (PCM16 and μ-law only)`);
+      const frameBytes = (encoding === 'pcm16' ? 2 : 1) * channels;
+      return { encoding, sampleRate, channels, data: data.subarray(0, data.length - (data.length % frameBytes)) };
     }
     if (size === UNKNOWN_SIZE) break;
     pos = body + size + (size & 1); // chunks are padded to even length
   }
   throw new Error('WAV has no data chunk');
+}
+
+/** Parse a WAV file held in memory, decoded to PCM16. */
+export function parseWav(buf: Uint8Array): WavData {
+  const { encoding, sampleRate, channels, data } = parseRawWav(buf);
+  return { sampleRate, channels, samples: encoding === 'pcm16' ? pcm16FromBytes(data) : mulawToPcm16(data) };
+}
+
+/**
+ * A whole WAV file in memory around already-encoded audio (test fixtures; saving what the simulated caller
+ * heard, e.g. `buildWav({ encoding: 'mulaw', sampleRate: 8000, channels: 1, data: call.heard.audio })`).
+ * For PCM16 samples, pass `data: pcm16ToBytes(samples)`. The inverse of parseRawWav.
+ */
+export function buildWav(wav: RawWav): Buffer {
+  const { encoding, sampleRate, channels, data } = wav;
+  if (!Number.isInteger(channels) || channels < 1 || channels > 8) throw new RangeError(`invalid channel count ${channels}`);
+  if (!Number.isInteger(sampleRate) || sampleRate < 1) throw new RangeError(`invalid sample rate ${sampleRate}`);
+  const frameBytes = (encoding === 'pcm16' ? 2 : 1) * channels;
+  if (data.length % frameBytes !== 0) throw new RangeError(`${data.length} data bytes is not a whole number of ${frameBytes}-byte frames`);
+  return Buffer.concat([wavHeader(encoding, channels, sampleRate, data.length), data, Buffer.alloc(data.length & 1)]);
 }
 
 /** Read a WAV file (tests, simulator). */

@@ -1,18 +1,22 @@
 /**
  * Audio for the Bandwidth caller stand-in (src/sim/bandwidth-caller.ts): what the simulated person says
- * (AudioSource), how it is rendered into 20 ms μ-law frames, a small WAV reader/writer, and the decoder the
- * stand-in's carrier uses for incoming `playAudio` payloads (BW §4.3).
+ * (AudioSource), how it is rendered into 20 ms μ-law frames, WAV files as caller audio, and the decoder the
+ * stand-in's carrier uses for incoming `playAudio` payloads (BW §4.3). The G.711 coder, the 24 → 8 kHz
+ * resampler and the WAV reader are the bridge's own (src/bridge/codec.ts, src/bridge/wav.ts).
  *
- * Everything here is 8 kHz G.711 μ-law unless a name says otherwise: 8 bytes per millisecond, 160 bytes
- * per 20 ms frame, 0xFF is digital silence.
+ * Everything here is 8 kHz G.711 μ-law unless a name says otherwise: MULAW_BYTES_PER_MS (8) bytes per
+ * millisecond, FRAME_BYTES (160) per PLAYOUT_TICK_MS (20 ms) frame, 0xFF is digital silence.
  */
 import fs from 'node:fs';
-import { mulaw } from 'alawmulaw';
+import { mulawBytesToMs, mulawToPcm16, msToMulawBytes, pcm16FromBytes, pcm16ToMulaw, Resampler } from '../bridge/codec';
+import { parseRawWav, type RawWav } from '../bridge/wav';
+import { MULAW_BYTES_PER_MS, PLAYOUT_TICK_MS } from '../constants';
+import { rmsDbfs } from './realtime-audio';
 
-export const MULAW_SAMPLE_RATE = 8000;
-export const MULAW_BYTES_PER_MS = 8;
-export const FRAME_MS = 20;
-export const FRAME_BYTES = FRAME_MS * MULAW_BYTES_PER_MS;
+/** One sample per μ-law byte. */
+const MULAW_SAMPLE_RATE = MULAW_BYTES_PER_MS * 1000;
+/** One 20 ms media frame of μ-law (BW §4.2: 160 bytes). */
+export const FRAME_BYTES = msToMulawBytes(PLAYOUT_TICK_MS);
 /** μ-law code for a zero sample (what Bandwidth sends while nobody speaks). */
 export const MULAW_SILENCE = 0xff;
 
@@ -54,13 +58,8 @@ export function fromMulaw(bytes: Uint8Array, options: { startMs?: number; label?
 
 /** A WAV file (PCM16 mono at 8 kHz or an integer multiple of it, or 8-bit μ-law mono at 8 kHz) as caller audio. */
 export function fromWavFile(path: string, options: { startMs?: number; label?: string } = {}): AudioSource {
-  const wav = parseWav(fs.readFileSync(path));
-  return { segments: [{ startMs: options.startMs ?? 0, mulaw: wav.mulaw, label: options.label ?? path }] };
-}
-
-/** Byte offset in the 8 kHz timeline of a time in ms. */
-function byteOffset(ms: number): number {
-  return Math.round(ms * MULAW_BYTES_PER_MS);
+  const mulaw = mulawFromWav(parseRawWav(fs.readFileSync(path)));
+  return { segments: [{ startMs: options.startMs ?? 0, mulaw, label: options.label ?? path }] };
 }
 
 /**
@@ -71,7 +70,7 @@ export function renderMulaw(source: AudioSource, offsetBytes: number, length: nu
   const out = Buffer.alloc(length, MULAW_SILENCE);
   const end = offsetBytes + length;
   for (const seg of source.segments) {
-    const segStart = byteOffset(seg.startMs);
+    const segStart = msToMulawBytes(seg.startMs);
     const segEnd = segStart + seg.mulaw.length;
     const from = Math.max(segStart, offsetBytes);
     const to = Math.min(segEnd, end);
@@ -84,29 +83,22 @@ export function renderMulaw(source: AudioSource, offsetBytes: number, length: nu
 /** End of the last segment, in ms after stream start (0 for silence). */
 export function audioEndMs(source: AudioSource): number {
   let end = 0;
-  for (const s of source.segments) end = Math.max(end, s.startMs + s.mulaw.length / MULAW_BYTES_PER_MS);
+  for (const s of source.segments) end = Math.max(end, s.startMs + mulawBytesToMs(s.mulaw.length));
   return end;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Levels
 
-export function decodeMulaw(bytes: Uint8Array): Int16Array {
-  return mulaw.decode(bytes);
-}
-
-export function encodeMulaw(samples: Int16Array): Buffer {
-  return Buffer.from(mulaw.encode(samples));
+/** PCM16 → μ-law, as a Buffer over the codec's output (no copy). */
+function toMulawBuffer(samples: Int16Array): Buffer {
+  const bytes = pcm16ToMulaw(samples);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** RMS level of μ-law audio in dBFS (full scale = 32768); -Infinity for digital silence or no audio. */
 export function mulawRmsDbfs(bytes: Uint8Array): number {
-  if (bytes.length === 0) return -Infinity;
-  const pcm = decodeMulaw(bytes);
-  let sum = 0;
-  for (const s of pcm) sum += s * s;
-  const rms = Math.sqrt(sum / pcm.length);
-  return rms === 0 ? -Infinity : 20 * Math.log10(rms / 32768);
+  return rmsDbfs(mulawToPcm16(bytes));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -144,15 +136,15 @@ export interface SpeechLikeOptions {
  */
 export function speechLikeAudio(options: SpeechLikeOptions): AudioSource {
   const { startMs = 0, durationMs, seed = 1, levelDbfs = -20, pitchHz = 140, label = `speech#${seed}` } = options;
-  const n = Math.max(0, Math.round(durationMs * MULAW_BYTES_PER_MS));
+  const n = Math.max(0, msToMulawBytes(durationMs));
   const rand = prng(seed);
   const pcm = new Float64Array(n);
 
   let i = 0;
   let phase = 0;
   while (i < n) {
-    const sylLen = Math.round((120 + rand() * 160) * MULAW_BYTES_PER_MS);
-    const gapLen = Math.round((20 + rand() * 50) * MULAW_BYTES_PER_MS);
+    const sylLen = msToMulawBytes(120 + rand() * 160);
+    const gapLen = msToMulawBytes(20 + rand() * 50);
     const f0Start = pitchHz * (0.85 + rand() * 0.3);
     const f0End = f0Start * (0.88 + rand() * 0.17);
     const f1 = 350 + rand() * 500; // first formant (vowel height)
@@ -186,111 +178,33 @@ export function speechLikeAudio(options: SpeechLikeOptions): AudioSource {
   const scale = rms > 0 ? target / rms : 0;
   const samples = new Int16Array(n);
   for (let k = 0; k < n; k++) samples[k] = Math.max(-32767, Math.min(32767, Math.round((pcm[k] ?? 0) * scale)));
-  return { segments: [{ startMs, mulaw: encodeMulaw(samples), label }] };
+  return { segments: [{ startMs, mulaw: toMulawBuffer(samples), label }] };
 }
 
 // ---------------------------------------------------------------------------------------------------
-// WAV
+// Downsampling to 8 kHz, and WAV files as caller audio
 
-export interface ParsedWav {
-  /** The audio as 8 kHz μ-law. */
-  mulaw: Buffer;
-  /** The file's own format. */
-  format: 'pcm16' | 'mulaw';
-  sampleRate: number;
-  durationMs: number;
+/**
+ * 24 kHz PCM16 → 8 kHz with the codec's anti-alias FIR, for a whole recording: the filter is flushed and its
+ * group delay removed, so sample k of the output is input sample 3k. (The streaming PlayAudioDecoder keeps the
+ * delay, as a live carrier would.)
+ */
+function downsample24kWhole(samples: Int16Array): Int16Array {
+  const resampler = new Resampler('24k->8k');
+  const head = resampler.process(samples);
+  const tail = resampler.flush();
+  const all = new Int16Array(head.length + tail.length);
+  all.set(head);
+  all.set(tail, head.length);
+  const from = resampler.delaySamples;
+  return all.subarray(from, from + Math.floor(samples.length / 3));
 }
 
-const WAVE_FORMAT_PCM = 1;
-const WAVE_FORMAT_MULAW = 7;
-const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
-
-/** Read a RIFF/WAVE file: PCM16 mono (8 kHz or a multiple, box-downsampled) or μ-law mono 8 kHz. */
-export function parseWav(buf: Buffer): ParsedWav {
-  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
-    throw new Error('not a WAV file (no RIFF/WAVE header)');
-  }
-  let fmt: { format: number; channels: number; sampleRate: number; bits: number } | undefined;
-  let data: Buffer | undefined;
-  let off = 12;
-  while (off + 8 <= buf.length) {
-    const id = buf.toString('ascii', off, off + 4);
-    const size = buf.readUInt32LE(off + 4);
-    const body = buf.subarray(off + 8, Math.min(buf.length, off + 8 + size));
-    if (id === 'fmt ') {
-      if (body.length < 16) throw new Error('WAV fmt chunk too short');
-      let format = body.readUInt16LE(0);
-      if (format === WAVE_FORMAT_EXTENSIBLE && body.length >= 26) format = body.readUInt16LE(24);
-      fmt = { format, channels: body.readUInt16LE(2), sampleRate: body.readUInt32LE(4), bits: body.readUInt16LE(14) };
-    } else if (id === 'data') {
-      data = body;
-    }
-    off += 8 + size + (size % 2);
-  }
-  if (!fmt) throw new Error('WAV file has no fmt chunk');
-  if (!data) throw new Error('WAV file has no data chunk');
-  if (fmt.channels !== 1) throw new Error(`WAV file has ${fmt.channels} channels; only mono is supported`);
-  if (fmt.format === WAVE_FORMAT_MULAW && fmt.bits === 8) {
-    if (fmt.sampleRate !== MULAW_SAMPLE_RATE) throw new Error(`μ-law WAV at ${fmt.sampleRate} Hz; only 8000 Hz is supported`);
-    return { mulaw: Buffer.from(data), format: 'mulaw', sampleRate: fmt.sampleRate, durationMs: data.length / MULAW_BYTES_PER_MS };
-  }
-  if (fmt.format === WAVE_FORMAT_PCM && fmt.bits === 16) {
-    if (fmt.sampleRate % MULAW_SAMPLE_RATE !== 0) throw new Error(`PCM WAV at ${fmt.sampleRate} Hz; use 8000 Hz or a multiple of it`);
-    const samples = new Int16Array(Math.floor(data.length / 2));
-    for (let k = 0; k < samples.length; k++) samples[k] = data.readInt16LE(k * 2);
-    const down = boxDownsample(samples, fmt.sampleRate / MULAW_SAMPLE_RATE);
-    return { mulaw: encodeMulaw(down), format: 'pcm16', sampleRate: fmt.sampleRate, durationMs: (samples.length / fmt.sampleRate) * 1000 };
-  }
-  throw new Error(`unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); use PCM16 or 8-bit μ-law`);
-}
-
-/** A μ-law WAV file (format 7, 8 kHz mono) holding `bytes`: e.g. to listen to what the caller heard. */
-export function wavFromMulaw(bytes: Uint8Array): Buffer {
-  const header = Buffer.alloc(58);
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(50 + bytes.length + (bytes.length % 2), 4);
-  header.write('WAVE', 8, 'ascii');
-  header.write('fmt ', 12, 'ascii');
-  header.writeUInt32LE(18, 16);
-  header.writeUInt16LE(WAVE_FORMAT_MULAW, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE, 24);
-  header.writeUInt32LE(MULAW_SAMPLE_RATE, 28);
-  header.writeUInt16LE(1, 32);
-  header.writeUInt16LE(8, 34);
-  header.writeUInt16LE(0, 36);
-  header.write('fact', 38, 'ascii');
-  header.writeUInt32LE(4, 42);
-  header.writeUInt32LE(bytes.length, 46);
-  header.write('data', 50, 'ascii');
-  header.writeUInt32LE(bytes.length, 54);
-  return Buffer.concat([header, Buffer.from(bytes), Buffer.alloc(bytes.length % 2)]);
-}
-
-/** A PCM16 mono WAV file. */
-export function wavFromPcm16(samples: Int16Array, sampleRate: number): Buffer {
-  const header = Buffer.alloc(44);
-  const dataBytes = samples.length * 2;
-  header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(36 + dataBytes, 4);
-  header.write('WAVE', 8, 'ascii');
-  header.write('fmt ', 12, 'ascii');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(WAVE_FORMAT_PCM, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'ascii');
-  header.writeUInt32LE(dataBytes, 40);
-  const data = Buffer.alloc(dataBytes);
-  for (let k = 0; k < samples.length; k++) data.writeInt16LE(samples[k] ?? 0, k * 2);
-  return Buffer.concat([header, data]);
-}
-
-/** Average each run of `factor` samples: a simple low-pass-and-decimate, enough for a stand-in. */
-export function boxDownsample(samples: Int16Array, factor: number): Int16Array {
+/**
+ * Average each run of `factor` samples: a simple low-pass-and-decimate, for the rates the codec's resampler
+ * does not cover (it is 24 ↔ 8 kHz only): 16 kHz playAudio, and WAV files at 16, 32, 48 … kHz.
+ */
+function boxDownsample(samples: Int16Array, factor: number): Int16Array {
   if (factor === 1) return samples;
   const out = new Int16Array(Math.floor(samples.length / factor));
   for (let k = 0; k < out.length; k++) {
@@ -299,6 +213,22 @@ export function boxDownsample(samples: Int16Array, factor: number): Int16Array {
     out[k] = Math.round(sum / factor);
   }
   return out;
+}
+
+/**
+ * A mono WAV file's audio as 8 kHz μ-law caller audio: μ-law (8 kHz) byte for byte; PCM16 at 8 kHz encoded,
+ * at 24 kHz resampled with the codec's filter, at other multiples of 8 kHz box-downsampled.
+ */
+export function mulawFromWav(wav: RawWav): Buffer {
+  if (wav.channels !== 1) throw new Error(`WAV file has ${wav.channels} channels; only mono is supported`);
+  if (wav.encoding === 'mulaw') {
+    if (wav.sampleRate !== MULAW_SAMPLE_RATE) throw new Error(`μ-law WAV at ${wav.sampleRate} Hz; only ${MULAW_SAMPLE_RATE} Hz is supported`);
+    return Buffer.from(wav.data);
+  }
+  if (wav.sampleRate % MULAW_SAMPLE_RATE !== 0) throw new Error(`PCM WAV at ${wav.sampleRate} Hz; use ${MULAW_SAMPLE_RATE} Hz or a multiple of it`);
+  const samples = pcm16FromBytes(wav.data);
+  const factor = wav.sampleRate / MULAW_SAMPLE_RATE;
+  return toMulawBuffer(factor === 3 ? downsample24kWhole(samples) : boxDownsample(samples, factor));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -316,17 +246,22 @@ export const SUPPORTED_PLAY_CONTENT_TYPES: readonly string[] = [CONTENT_TYPE_PCM
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
- * Turns playAudio payloads into 8 kHz μ-law for the carrier's playout queue. PCM is decoded and
- * box-downsampled; a payload that ends mid-sample or mid-decimation-group carries the remainder into
- * the next payload of the same contentType (as a continuous stream would). `reset()` on `clear`.
+ * Turns playAudio payloads into 8 kHz μ-law for the carrier's playout queue. 24 kHz PCM goes through the
+ * codec's anti-alias resampler, streaming (so what the caller hears lags the payloads by its 3.5 ms group
+ * delay, as behind a real carrier's filter); 16 kHz PCM is box-downsampled, 8 kHz PCM only encoded. A payload
+ * that ends mid-sample (or, at 16 kHz, mid-decimation-group) carries the remainder into the next payload of
+ * the same contentType, and the resampler keeps its history across them, as a continuous stream would. Any
+ * other contentType in between, and `reset()` (on `clear`), start afresh.
  */
 export class PlayAudioDecoder {
   private carryType: string | undefined;
   private carryBytes: Buffer = Buffer.alloc(0);
+  private readonly resampler = new Resampler('24k->8k');
 
   reset(): void {
     this.carryType = undefined;
     this.carryBytes = Buffer.alloc(0);
+    this.resampler.reset();
   }
 
   decode(contentType: unknown, payload: unknown): { mulaw: Buffer } | { error: string } {
@@ -339,15 +274,14 @@ export class PlayAudioDecoder {
       this.reset();
       return { mulaw: bytes };
     }
-    const rate = Number(/rate=(\d+)/.exec(contentType)?.[1]);
-    const factor = rate / MULAW_SAMPLE_RATE;
-    const input = this.carryType === contentType ? Buffer.concat([this.carryBytes, bytes]) : bytes;
-    const groupBytes = 2 * factor;
+    if (this.carryType !== contentType) this.reset();
+    const factor = Number(/rate=(\d+)/.exec(contentType)?.[1]) / MULAW_SAMPLE_RATE;
+    const input = Buffer.concat([this.carryBytes, bytes]);
+    const groupBytes = factor === 3 ? 2 : 2 * factor; // the resampler tracks its own decimation phase
     const usable = input.length - (input.length % groupBytes);
     this.carryType = contentType;
     this.carryBytes = Buffer.from(input.subarray(usable));
-    const samples = new Int16Array(usable / 2);
-    for (let k = 0; k < samples.length; k++) samples[k] = input.readInt16LE(k * 2);
-    return { mulaw: encodeMulaw(boxDownsample(samples, factor)) };
+    const samples = pcm16FromBytes(input.subarray(0, usable));
+    return { mulaw: toMulawBuffer(factor === 3 ? this.resampler.process(samples) : boxDownsample(samples, factor)) };
   }
 }

@@ -32,8 +32,8 @@
  *   `sequenceNumber` a string from "1" (per track), continuous (0xFF silence when nobody speaks).
  *   `eventType` is the last key of every frame, as in Bandwidth's live capture (option to put it first).
  * - Carrier playout (BW §4.3): `playAudio` audio (audio/pcmu, or 16-bit PCM at 8/16/24 kHz in the long
- *   contentType form, box-downsampled to μ-law) joins a FIFO queue. On each 20 ms tick at clock time T the
- *   next ≤160 bytes leave the queue and are heard during [T, T + bytes/8). A chunk cannot leave earlier
+ *   contentType form, taken down to 8 kHz μ-law by PlayAudioDecoder) joins a FIFO queue. On each 20 ms
+ *   tick at clock time T the next ≤160 bytes leave the queue and are heard during [T, T + bytes/8). A chunk cannot leave earlier
  *   than `playoutLatencyMs` after it arrived. `clear` empties the queue at once: a frame already taken
  *   is heard in full (so playout stops within one frame), the rest never is. When the stream ends, what
  *   is still queued is dropped (stats.droppedAtStreamEndBytes). There is no acknowledgement; `heard`
@@ -50,11 +50,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { elementChildren, parseXml, textContent, type XmlElement } from '../bandwidth/bxml/xml';
+import { mulawBytesToMs } from '../bridge/codec';
 import { systemClock, type Clock, type TimerHandle } from '../clock';
+import { PLAYOUT_TICK_MS } from '../constants';
 import {
   FRAME_BYTES,
-  FRAME_MS,
-  MULAW_BYTES_PER_MS,
   MULAW_SILENCE,
   PlayAudioDecoder,
   renderMulaw,
@@ -498,7 +498,7 @@ export class SimulatedCall {
     return {
       segments: this.heardSegments.map((s) => ({ ...s })),
       audio,
-      totalMs: audio.length / MULAW_BYTES_PER_MS,
+      totalMs: mulawBytesToMs(audio.length),
       firstHeardAtMs: this.firstHeardAtMs,
       firstHeardMs: this.firstHeardAtMs !== undefined && start !== undefined ? this.firstHeardAtMs - start : undefined,
     };
@@ -506,7 +506,7 @@ export class SimulatedCall {
 
   /** Audio waiting in the carrier's playout queue, in ms. */
   get queuedMs(): number {
-    return (this.live?.queueBytes ?? 0) / MULAW_BYTES_PER_MS;
+    return mulawBytesToMs(this.live?.queueBytes ?? 0);
   }
 
   /** Callbacks of one eventType. */
@@ -530,17 +530,9 @@ export class SimulatedCall {
     this.startIso = this.iso();
     const base = this.opts.baseUrl.replace(/\/+$/, '');
     const initiateUrl = this.opts.initiateUrl ?? `${base}/bandwidth/voice/initiate`;
+    // Nothing has answered or tagged the call yet, so the common fields are exactly initiate's.
     const body = {
-      eventType: 'initiate',
-      eventTime: this.iso(),
-      accountId: this.accountId,
-      applicationId: this.applicationId,
-      from: this.from,
-      to: this.to,
-      direction: 'inbound',
-      callId: this.callId,
-      callUrl: this.callUrl,
-      startTime: this.startIso,
+      ...this.commonFields('initiate'),
       privacy: false,
       callerDisplayName: '',
       ...this.opts.initiateExtras,
@@ -599,7 +591,7 @@ export class SimulatedCall {
     const live = this.live;
     if (!live?.open) throw new Error('say(): the media stream is not connected');
     const src: AudioSource = source instanceof Uint8Array ? { segments: [{ startMs: 0, mulaw: source }] } : 'segments' in source ? source : { segments: [source] };
-    const streamMs = live.framesTicked * FRAME_MS + (options.delayMs ?? 0);
+    const streamMs = live.framesTicked * PLAYOUT_TICK_MS + (options.delayMs ?? 0);
     this.audio = { segments: [...this.audio.segments, ...shiftAudio(src, streamMs).segments] };
     return { streamMs, atMs: live.info.startedAtMs + streamMs };
   }
@@ -1022,7 +1014,7 @@ export class SimulatedCall {
     const start: Record<string, unknown> = { metadata };
     if (Object.keys(streamParams).length > 0) start.streamParams = { ...streamParams };
     this.startFrame = this.sendFrame(live, 'start', start); // always the first frame (BW §4.2)
-    live.ticker = this.clock.setInterval(() => this.tick(live), FRAME_MS);
+    live.ticker = this.clock.setInterval(() => this.tick(live), PLAYOUT_TICK_MS);
     // (An 'error' after the upgrade is followed by 'close' with 1006; connect() keeps an error listener.)
     connected.attach({
       message: (data, isBinary) => this.onMessage(live, data, isBinary),
@@ -1087,7 +1079,7 @@ export class SimulatedCall {
   /** The 20 ms beat: one inbound frame out, one frame of playout heard (plus catch-up after a stall). */
   private tick(live: LiveStream): void {
     if (!live.open) return;
-    const due = Math.floor((this.clock.now() - live.info.startedAtMs) / FRAME_MS) - live.framesTicked;
+    const due = Math.floor((this.clock.now() - live.info.startedAtMs) / PLAYOUT_TICK_MS) - live.framesTicked;
     const n = Math.min(due, MAX_CATCH_UP_FRAMES);
     for (let i = 0; i < n; i++) this.frame(live);
     if (due > n) live.framesTicked += due - n; // a long stall: frames lost, as on a real network
@@ -1095,7 +1087,7 @@ export class SimulatedCall {
 
   private frame(live: LiveStream): void {
     const k = ++live.framesTicked;
-    const tickAtMs = live.info.startedAtMs + k * FRAME_MS;
+    const tickAtMs = live.info.startedAtMs + k * PLAYOUT_TICK_MS;
     // Playout: the next 20 ms leave the queue and are heard during [tick, tick + 20).
     const heard = this.pullPlayout(live, tickAtMs);
     if (live.info.tracks.includes('inbound')) {
@@ -1131,7 +1123,7 @@ export class SimulatedCall {
     this.heardChunks.push(heard);
     this.stats.heardBytes += heard.length;
     if (this.firstHeardAtMs === undefined) this.firstHeardAtMs = tickAtMs;
-    const endMs = tickAtMs + heard.length / MULAW_BYTES_PER_MS;
+    const endMs = tickAtMs + mulawBytesToMs(heard.length);
     const last = this.heardSegments[this.heardSegments.length - 1];
     if (last && last.endMs === tickAtMs) {
       last.endMs = endMs;

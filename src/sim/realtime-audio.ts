@@ -1,9 +1,12 @@
 /**
- * Audio for the Realtime stand-in: the GA audio formats, G.711 codecs, byte/ms arithmetic, a deterministic
- * speech-like synthesiser and short-term energy. References are to ../shared/reference/openai-realtime.md
- * ("RT §n").
+ * Audio for the Realtime stand-in: the GA audio formats, decoding/encoding them, byte/ms arithmetic, a
+ * deterministic speech-like synthesiser and short-term energy. μ-law and PCM16 use the bridge's codec
+ * (src/bridge/codec.ts) and byte rates (src/constants.ts); A-law, which the bridge never uses, comes straight
+ * from alawmulaw. References are to ../shared/reference/openai-realtime.md ("RT §n").
  */
-import { alaw, mulaw } from 'alawmulaw';
+import { alaw } from 'alawmulaw';
+import { mulawToPcm16, pcm16FromBytes, pcm16ToBytes, pcm16ToMulaw } from '../bridge/codec';
+import { MULAW_BYTES_PER_MS, PCM24K_BYTES_PER_MS } from '../constants';
 
 /** RT §2: the three GA formats. `audio/pcm` is 16-bit little-endian mono at 24 kHz only; G.711 is 8 kHz. */
 export type AudioFormat = { type: 'audio/pcmu' } | { type: 'audio/pcma' } | { type: 'audio/pcm'; rate: 24000 };
@@ -11,7 +14,10 @@ export type AudioFormat = { type: 'audio/pcmu' } | { type: 'audio/pcma' } | { ty
 export const PCMU: AudioFormat = { type: 'audio/pcmu' };
 export const PCM24K: AudioFormat = { type: 'audio/pcm', rate: 24000 };
 
-/** Length of one VAD / energy window (RT §1.4: carriers send 20 ms frames; the VAD looks at the same size). */
+/**
+ * Length of one VAD / energy window (RT §1.4: carriers send 20 ms frames; the VAD looks at the same size).
+ * The stand-in's own choice, not the bridge's playout tick (PLAYOUT_TICK_MS), though both are 20 ms.
+ */
 export const FRAME_MS = 20;
 
 export function sampleRateOf(format: AudioFormat): number {
@@ -20,7 +26,7 @@ export function sampleRateOf(format: AudioFormat): number {
 
 /** RT §2 "Audio-duration arithmetic": μ-law/A-law 8 bytes per ms, PCM16 24 kHz 48 bytes per ms. */
 export function bytesPerMs(format: AudioFormat): number {
-  return format.type === 'audio/pcm' ? 48 : 8;
+  return format.type === 'audio/pcm' ? PCM24K_BYTES_PER_MS : MULAW_BYTES_PER_MS; // A-law: the same 8
 }
 
 export function bytesToMs(format: AudioFormat, bytes: number): number {
@@ -36,31 +42,25 @@ export function bytesPerSample(format: AudioFormat): number {
 export function decodeToPcm(format: AudioFormat, bytes: Uint8Array): Int16Array {
   switch (format.type) {
     case 'audio/pcmu':
-      return mulaw.decode(bytes);
+      return mulawToPcm16(bytes);
     case 'audio/pcma':
       return alaw.decode(bytes);
-    case 'audio/pcm': {
-      const n = Math.floor(bytes.length / 2);
-      const out = new Int16Array(n);
-      const view = new DataView(bytes.buffer, bytes.byteOffset, n * 2);
-      for (let i = 0; i < n; i++) out[i] = view.getInt16(i * 2, true);
-      return out;
-    }
+    case 'audio/pcm':
+      return pcm16FromBytes(bytes.subarray(0, bytes.length - (bytes.length % 2)));
   }
 }
 
 /** Encode 16-bit linear samples (already at the format's sample rate) into `format`. */
 export function encodeFromPcm(format: AudioFormat, samples: Int16Array): Buffer {
   switch (format.type) {
-    case 'audio/pcmu':
-      return Buffer.from(mulaw.encode(samples));
+    case 'audio/pcmu': {
+      const bytes = pcm16ToMulaw(samples);
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
     case 'audio/pcma':
       return Buffer.from(alaw.encode(samples));
-    case 'audio/pcm': {
-      const out = Buffer.alloc(samples.length * 2);
-      for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i] ?? 0, i * 2);
-      return out;
-    }
+    case 'audio/pcm':
+      return pcm16ToBytes(samples);
   }
 }
 

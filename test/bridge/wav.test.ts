@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { mulawToPcm16, pcm16ToMulaw } from '../../src/bridge/codec';
-import { WavWriter, parseWav, readWav } from '../../src/bridge/wav';
+import { mulawToPcm16, pcm16ToBytes, pcm16ToMulaw } from '../../src/bridge/codec';
+import { WavWriter, buildWav, parseRawWav, parseWav, readWav } from '../../src/bridge/wav';
 
 let dir: string;
 beforeAll(() => {
@@ -164,5 +164,56 @@ describe('readWav', () => {
     wav.writeUInt16LE(32, 34);
     wav.write('data', 36, 'ascii');
     expect(() => parseWav(wav)).toThrow(/unsupported/);
+  });
+});
+
+describe('buildWav and parseRawWav', () => {
+  it('builds PCM16 files byte for byte as WavWriter writes them', async () => {
+    const samples = ramp(2 * 37, -300, 1777);
+    const file = path.join(dir, 'writer.wav');
+    const wav = new WavWriter(file, { channels: 2, sampleRate: 16_000 });
+    wav.write(samples);
+    await wav.close();
+    const built = buildWav({ encoding: 'pcm16', sampleRate: 16_000, channels: 2, data: pcm16ToBytes(samples) });
+    expect(built.equals(fs.readFileSync(file))).toBe(true);
+    const raw = parseRawWav(built);
+    expect(raw).toMatchObject({ encoding: 'pcm16', sampleRate: 16_000, channels: 2 });
+    expect(Buffer.from(raw.data).equals(pcm16ToBytes(samples))).toBe(true);
+    expect(Array.from(parseWav(built).samples)).toEqual(Array.from(samples));
+  });
+
+  it('builds μ-law files with the fmt extension, fact chunk and pad byte, and reads the bytes back undecoded', () => {
+    const mu = Buffer.from([0x00, 0x7f, 0x80, 0xff, 0x12]); // odd length; 0x7F (−0) must survive as is
+    const built = buildWav({ encoding: 'mulaw', sampleRate: 8000, channels: 1, data: mu });
+    expect(built.length).toBe(58 + 5 + 1);
+    expect(built.toString('ascii', 0, 4)).toBe('RIFF');
+    expect(built.readUInt32LE(4)).toBe(built.length - 8);
+    expect(built.toString('ascii', 8, 16)).toBe('WAVEfmt ');
+    expect(built.readUInt32LE(16)).toBe(18);
+    expect(built.readUInt16LE(20)).toBe(7); // WAVE_FORMAT_MULAW
+    expect(built.readUInt16LE(22)).toBe(1);
+    expect(built.readUInt32LE(24)).toBe(8000);
+    expect(built.readUInt32LE(28)).toBe(8000);
+    expect(built.readUInt16LE(32)).toBe(1);
+    expect(built.readUInt16LE(34)).toBe(8);
+    expect(built.readUInt16LE(36)).toBe(0); // cbSize
+    expect(built.toString('ascii', 38, 42)).toBe('fact');
+    expect(built.readUInt32LE(46)).toBe(5);
+    expect(built.toString('ascii', 50, 54)).toBe('data');
+    expect(built.readUInt32LE(54)).toBe(5);
+    expect(built[built.length - 1]).toBe(0);
+
+    const raw = parseRawWav(built);
+    expect(raw).toMatchObject({ encoding: 'mulaw', sampleRate: 8000, channels: 1 });
+    expect(Buffer.from(raw.data).equals(mu)).toBe(true);
+    expect(Array.from(parseWav(built).samples)).toEqual(Array.from(mulawToPcm16(mu)));
+  });
+
+  it('refuses data that is not whole frames, and parseRawWav drops a torn last frame', () => {
+    expect(() => buildWav({ encoding: 'pcm16', sampleRate: 8000, channels: 1, data: Buffer.alloc(3) })).toThrow(/whole number/);
+    expect(() => buildWav({ encoding: 'mulaw', sampleRate: 8000, channels: 2, data: Buffer.alloc(3) })).toThrow(/whole number/);
+    expect(() => buildWav({ encoding: 'mulaw', sampleRate: 0, channels: 1, data: Buffer.alloc(2) })).toThrow(/sample rate/);
+    const built = buildWav({ encoding: 'pcm16', sampleRate: 8000, channels: 2, data: Buffer.alloc(8) });
+    expect(parseRawWav(Buffer.concat([built, Buffer.from([9, 9, 9])])).data.length).toBe(8);
   });
 });

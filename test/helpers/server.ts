@@ -44,7 +44,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       });
     },
     close: async () => {
-      await app.close();
+      await app.close(0); // tests do not wait for live calls to drain
+
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import express from 'express';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { mulaw } from 'alawmulaw';
+import { mulawToPcm16, pcm16FromBytes, pcm16ToBytes, pcm16ToMulaw, Resampler } from '../../src/bridge/codec';
+import { buildWav, parseRawWav } from '../../src/bridge/wav';
 import { ManualClock, settleIo } from '../../src/clock';
 import {
   FRAME_BYTES,
@@ -17,12 +18,10 @@ import {
   fromMulaw,
   fromWavFile,
   isoDuration,
+  mulawFromWav,
   mulawRmsDbfs,
-  parseWav,
   pcmContentType,
   speechLikeAudio,
-  wavFromMulaw,
-  wavFromPcm16,
   type SimulatedCallOptions,
 } from '../../src/sim/bandwidth-caller';
 import { callbackFixture, FIXTURES_DIR } from '../helpers/fixtures';
@@ -418,7 +417,7 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       expect(c.heard.segments).toEqual([{ startMs: 20, endMs: 145, bytes: 1000 }]);
     });
 
-    it('accepts playAudio in 24 kHz PCM (the fixture), decoded and downsampled to 8 kHz μ-law', async () => {
+    it('accepts playAudio in 24 kHz PCM (the fixture), resampled to 8 kHz μ-law through the anti-alias filter', async () => {
       const c = await dialed({}, { playoutLatencyMs: 0 });
       const fixture = wsFixture('playAudio-pcm24k');
       expect(fixture.media.contentType).toBe(pcmContentType(24000));
@@ -426,14 +425,16 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       await until(() => c.stats.playAudioMessages === 1);
       await clock.advanceAsync(60);
       const pcm = Buffer.from(fixture.media.payload as string, 'base64');
-      const expected = new Int16Array(160);
-      for (let k = 0; k < 160; k++) expected[k] = Math.round((pcm.readInt16LE(6 * k) + pcm.readInt16LE(6 * k + 2) + pcm.readInt16LE(6 * k + 4)) / 3);
-      expect(c.heard.audio.equals(Buffer.from(mulaw.encode(expected)))).toBe(true);
+      const filter = new Resampler('24k->8k');
+      const expected = filter.process(pcm16FromBytes(pcm));
+      expect(expected.length).toBe(160);
+      expect(c.heard.audio.equals(Buffer.from(pcm16ToMulaw(expected)))).toBe(true);
       expect(c.heard.totalMs).toBe(20);
       let sum = 0;
       for (let k = 0; k < pcm.length / 2; k++) sum += pcm.readInt16LE(2 * k) ** 2;
       const sourceDbfs = 20 * Math.log10(Math.sqrt(sum / (pcm.length / 2)) / 32768);
-      expect(Math.abs(mulawRmsDbfs(c.heard.audio) - sourceDbfs)).toBeLessThan(0.5); // the 440 Hz tone survived at its level
+      // The 440 Hz tone survived at its level once the filter's 3.5 ms group delay has passed.
+      expect(Math.abs(mulawRmsDbfs(c.heard.audio.subarray(filter.delaySamples)) - sourceDbfs)).toBeLessThan(0.5);
     });
 
     it('carries a partial PCM sample group across playAudio messages', async () => {
@@ -444,9 +445,9 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       }
       await until(() => c.stats.playAudioMessages === 2);
       await clock.advanceAsync(60);
-      const whole = new Int16Array(160);
-      for (let k = 0; k < 160; k++) whole[k] = Math.round((pcm.readInt16LE(6 * k) + pcm.readInt16LE(6 * k + 2) + pcm.readInt16LE(6 * k + 4)) / 3);
-      expect(c.heard.audio.equals(Buffer.from(mulaw.encode(whole)))).toBe(true);
+      // The same as the whole payload in one piece: the half sample is carried, the filter history kept.
+      const whole = new Resampler('24k->8k').process(pcm16FromBytes(pcm));
+      expect(c.heard.audio.equals(Buffer.from(pcm16ToMulaw(whole)))).toBe(true);
     });
 
     it('counts invalid and unknown messages, keeps going, and plays nothing for them', async () => {
@@ -670,29 +671,42 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
 
     it('fromWavFile reads PCM16 (8 kHz, or a multiple, downsampled) and μ-law WAVs', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bw-caller-'));
+      const pcmWav = (samples: Int16Array, sampleRate: number): Buffer => buildWav({ encoding: 'pcm16', sampleRate, channels: 1, data: pcm16ToBytes(samples) });
       try {
         const tone = new Int16Array(800);
         for (let i = 0; i < tone.length; i++) tone[i] = Math.round(8000 * Math.sin((2 * Math.PI * 300 * i) / 8000));
-        fs.writeFileSync(path.join(dir, 'pcm8.wav'), wavFromPcm16(tone, 8000));
+        fs.writeFileSync(path.join(dir, 'pcm8.wav'), pcmWav(tone, 8000));
         const pcm8 = fromWavFile(path.join(dir, 'pcm8.wav'), { startMs: 40 });
         expect(pcm8.segments[0]!.startMs).toBe(40);
-        expect(Buffer.from(pcm8.segments[0]!.mulaw).equals(Buffer.from(mulaw.encode(tone)))).toBe(true);
+        expect(Buffer.from(pcm8.segments[0]!.mulaw).equals(Buffer.from(pcm16ToMulaw(tone)))).toBe(true);
 
         const tone16 = new Int16Array(1600);
         for (let i = 0; i < tone16.length; i++) tone16[i] = tone[i >> 1]!;
-        fs.writeFileSync(path.join(dir, 'pcm16k.wav'), wavFromPcm16(tone16, 16000));
-        expect(Buffer.from(fromWavFile(path.join(dir, 'pcm16k.wav')).segments[0]!.mulaw).equals(Buffer.from(mulaw.encode(tone)))).toBe(true);
+        fs.writeFileSync(path.join(dir, 'pcm16k.wav'), pcmWav(tone16, 16000));
+        expect(Buffer.from(fromWavFile(path.join(dir, 'pcm16k.wav')).segments[0]!.mulaw).equals(Buffer.from(pcm16ToMulaw(tone)))).toBe(true);
+
+        // 24 kHz goes through the anti-alias resampler with its delay removed: the same tone, in step.
+        const tone24 = new Int16Array(2400);
+        for (let i = 0; i < tone24.length; i++) tone24[i] = Math.round(8000 * Math.sin((2 * Math.PI * 300 * i) / 24000));
+        fs.writeFileSync(path.join(dir, 'pcm24k.wav'), pcmWav(tone24, 24000));
+        const from24 = fromWavFile(path.join(dir, 'pcm24k.wav')).segments[0]!.mulaw;
+        expect(from24.length).toBe(800);
+        expect(mulawRmsDbfs(from24)).toBeCloseTo(mulawRmsDbfs(pcm16ToMulaw(tone)), 1);
+        const decoded = mulawToPcm16(from24);
+        let worst = 0;
+        for (let i = 40; i < 760; i++) worst = Math.max(worst, Math.abs(decoded[i]! - tone[i]!));
+        expect(worst).toBeLessThanOrEqual(300); // away from the edges: the tone within μ-law quantisation
 
         const ulaw = pattern(333);
-        fs.writeFileSync(path.join(dir, 'ulaw.wav'), wavFromMulaw(ulaw));
-        expect(parseWav(fs.readFileSync(path.join(dir, 'ulaw.wav')))).toMatchObject({ format: 'mulaw', sampleRate: 8000 });
-        expect(Buffer.from(fromWavFile(path.join(dir, 'ulaw.wav')).segments[0]!.mulaw).equals(ulaw)).toBe(true);
+        fs.writeFileSync(path.join(dir, 'ulaw.wav'), buildWav({ encoding: 'mulaw', sampleRate: 8000, channels: 1, data: ulaw }));
+        expect(parseRawWav(fs.readFileSync(path.join(dir, 'ulaw.wav')))).toMatchObject({ encoding: 'mulaw', sampleRate: 8000, channels: 1 });
+        expect(Buffer.from(fromWavFile(path.join(dir, 'ulaw.wav')).segments[0]!.mulaw).equals(ulaw)).toBe(true); // byte for byte
 
-        expect(() => parseWav(Buffer.from('nope'))).toThrow(/not a WAV/);
-        const stereo = wavFromPcm16(tone, 8000);
-        stereo.writeUInt16LE(2, 22);
-        expect(() => parseWav(stereo)).toThrow(/2 channels/);
-        expect(() => parseWav(wavFromPcm16(tone, 11025))).toThrow(/11025 Hz/);
+        fs.writeFileSync(path.join(dir, 'nope.wav'), 'nope');
+        expect(() => fromWavFile(path.join(dir, 'nope.wav'))).toThrow(/RIFF/);
+        expect(() => mulawFromWav({ encoding: 'pcm16', sampleRate: 8000, channels: 2, data: pcm16ToBytes(tone) })).toThrow(/2 channels/);
+        expect(() => mulawFromWav(parseRawWav(pcmWav(tone, 11025)))).toThrow(/11025 Hz/);
+        expect(() => mulawFromWav({ encoding: 'mulaw', sampleRate: 16000, channels: 1, data: ulaw })).toThrow(/16000 Hz/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
