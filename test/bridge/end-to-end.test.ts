@@ -4,6 +4,7 @@ import { readWav } from '../../src/bridge/wav';
 import { ManualClock, waitFor } from '../../src/clock';
 import { UrlSigner } from '../../src/security/signing';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
+import { startBandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { basicAuth, startTestServer, type TestServer } from '../helpers/server';
@@ -168,6 +169,34 @@ describe('a stream call end to end', () => {
     const row = await server.app.store.calls.get(call.callId);
     expect(row?.errorMessage).toMatch(/OpenAI closed the session \(1006/);
     await call.hangup();
+  });
+
+  it('with the Pause hold, a failure moves the call on through a Calls API redirect to the fallback', async () => {
+    const rest = await startBandwidthRestStandIn();
+    try {
+      await start({
+        AGENT_STREAM_HOLD: 'pause',
+        BANDWIDTH_ACCOUNT_ID: '9901234',
+        BANDWIDTH_CLIENT_ID: 'client-id',
+        BANDWIDTH_CLIENT_SECRET: 'client-secret',
+        BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
+        BANDWIDTH_OAUTH_URL: rest.oauthUrl,
+      });
+      const call = await dial(caller());
+      expect(call.initiateBxml?.xml).toContain('<Pause duration="86400"/>');
+      await clock.advanceAsync(500);
+      openai.dropAll();
+      await waitFor(() => rest.redirects.length === 1, 5000, 'the fallback redirect');
+      const update = rest.requests.find((r) => r.operation === 'updateCall')!;
+      expect(update.callId).toBe(call.callId);
+      expect(update.body).toMatchObject({ state: 'active', redirectMethod: 'POST', username: server.app.credentials.credentials.callbackUsername, tag: 'sb:fallback' });
+      expect(rest.redirects[0]!.status).toBe(200);
+      expect(rest.redirects[0]!.bxml).toMatch(/<SpeakSentence[^>]*>Sorry/);
+      expect((await server.app.store.calls.get(call.callId))?.state).toBe('fallback');
+      await call.hangup();
+    } finally {
+      await rest.close();
+    }
   });
 
   describe('the media socket is authenticated before anything is allocated', () => {
