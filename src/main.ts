@@ -4,12 +4,13 @@ import path from 'node:path';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
-import { CallFlows } from './bandwidth/call-flows';
+import { CallFlows, type RedirectAction } from './bandwidth/call-flows';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
 import { CallRegistry } from './bridge/registry';
-import { ToolRegistry } from './bridge/tools';
+import { agentTools } from './bridge/builtin-tools';
+import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
 import { voiceWebhooks } from './bandwidth/webhooks';
@@ -90,20 +91,37 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const clock = options.clock ?? systemClock;
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
+  // Every Calls API redirect names /stream-ended as its fallback: if our signed URL is ever refused,
+  // Bandwidth still lands on the agent's fallback instead of dropping the caller (BW §1.7).
+  const redirect = (callId: string, agentId: string, action: RedirectAction, tag: string) =>
+    calls!.redirect(callId, urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, action }), callbackCredentials, {
+      tag,
+      fallbackUrl: urls.voice(VOICE_ROUTES.streamEnded),
+    });
   const bridge = new CallRegistry({
     recordingsDir: path.join(config.dataDir, 'recordings'),
     redirectToFallback: calls
       ? async (callId, agentId, reason) => {
-          const url = urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, action: { type: 'fallback', reason } });
-          const outcome = await calls.redirect(callId, url, callbackCredentials, 'sb:fallback');
+          const outcome = await redirect(callId, agentId, { type: 'fallback', reason }, 'sb:fallback');
           if (!outcome.ok) logger.info({ callId }, 'the call had already ended when its fallback redirect was sent');
         }
       : undefined,
+    control: {
+      transfer: async (callId, agentId, destination, reason, summary) => {
+        if (!calls) return 'unavailable';
+        const outcome = await redirect(callId, agentId, { type: 'transfer', destination, reason, summary }, `sb:transfer:${destination.name}`);
+        return outcome.ok ? 'redirected' : 'gone';
+      },
+      hangUp: async (callId) => {
+        if (!calls) return 'unavailable';
+        return (await calls.hangUp(callId)).ok ? 'completed' : 'gone';
+      },
+    },
     store,
     logger,
     clock,
-    toolsFor: () => {
-      const registry = new ToolRegistry();
+    toolsFor: (agent) => {
+      const registry = agentTools(agent, options.env);
       options.extraTools?.(registry);
       return registry;
     },

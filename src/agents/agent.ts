@@ -77,6 +77,29 @@ export const agentSipSchema = z.object({
   diversionReason: z.string().trim().optional(),
 });
 
+/** Names the built-in tools use; operator tools may not take them. */
+export const BUILTIN_TOOL_NAMES = ['transfer_call', 'hang_up'] as const;
+
+/**
+ * An operator-defined HTTP tool (issue #4 §6): the model calls it with arguments matching `parameters`
+ * (JSON Schema); Switchboard sends them to `url` and gives the JSON answer back to the model. Header
+ * values may name environment variables as `${NAME}`: secrets stay in the environment, never in the
+ * store or the logs.
+ */
+export const httpToolSchema = z.object({
+  name: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"')
+    .refine((n) => !(BUILTIN_TOOL_NAMES as readonly string[]).includes(n), 'is the name of a built-in tool'),
+  description: z.string().trim().min(1).max(1000),
+  parameters: z.record(z.string(), z.unknown()).default({ type: 'object', properties: {} }),
+  url: z.string().trim().regex(/^https?:\/\/[^\s]+$/i, 'must be an http:// or https:// URL'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeoutMs: z.number().int().min(100).max(30_000).default(5_000),
+});
+export type HttpToolDefinition = z.infer<typeof httpToolSchema>;
+
 /** Everything about an agent except its identity and its destinations (those are rows of their own). */
 export const agentSettingsSchema = z.object({
   mode: z.enum(AGENT_MODES).default('stream'),
@@ -116,6 +139,11 @@ export const agentSettingsSchema = z.object({
   transcriptionModel: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
   /** Record both legs to a stereo WAV under DATA_DIR/recordings. */
   record: z.boolean().default(false),
+  /** Operator-defined HTTP tools (issue #4 §6). */
+  httpTools: z
+    .array(httpToolSchema)
+    .default([])
+    .refine((tools) => new Set(tools.map((t) => t.name)).size === tools.length, 'tool names must be unique'),
   sip: agentSipSchema.optional(),
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
 });

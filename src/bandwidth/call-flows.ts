@@ -17,7 +17,11 @@ import { VOICE_ROUTES, type CallbackUrls } from './urls';
  * callbacks and our templates; knows nothing of HTTP (webhooks.ts) or of the media bridge, which
  * listens through CallLifecycleListener.
  */
-export type CallbackResult = { kind: 'bxml'; xml: string; template: TemplateName | 'empty' } | { kind: 'empty' };
+export type CallbackResult =
+  | { kind: 'bxml'; xml: string; template: TemplateName | 'empty' }
+  | { kind: 'empty' }
+  /** The request is refused (a forged or expired signed URL): 403, nothing done. */
+  | { kind: 'refused'; message: string };
 
 /** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
 const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
@@ -25,7 +29,7 @@ const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
 /** What the bridge (issue #3) needs to hear from the webhooks: pre-warm on answer, clean up on end. */
 export interface CallLifecycleListener {
   /** A stream BXML was answered for this call: a media socket should follow shortly. */
-  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string }): void;
+  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
   /** Bandwidth says the call is over. */
   callEnded?(callId: string, cause: string | undefined): void;
 }
@@ -87,23 +91,53 @@ export class CallFlows {
     return this.answerWithAgent(cb, ctx?.agentId);
   }
 
-  /** The Redirect after `<StopStream wait="true">`: the media socket ended while the call is up. */
+  /**
+   * The Redirect after `<StopStream wait="true">`: the media socket ended while the call is up. The
+   * bridge may have ended it on purpose (the agent transferred or hung up without a Calls API); it
+   * left its intent in the call's events. Otherwise the AI side failed: the fallback. This route also
+   * serves as the `redirectFallbackUrl` of Calls API redirects, so it needs no token.
+   */
   async streamEnded(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
     const ctx = this.verify(token, 'stream-ended', streamContextSchema, cb.callId);
     const call = await this.deps.store.calls.get(cb.callId);
     const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
+    const intent = await this.latestIntent(cb.callId);
+    if (intent?.type === 'bridge.hangup-intent') return this.finish(cb, 'hangup', {}, { state: 'completed', cause: 'agent-hangup' }, { intent: 'hangup' });
+    if (intent?.type === 'bridge.transfer-intent' && agent) {
+      const parsed = transferIntentSchema.safeParse(intent.data);
+      if (parsed.success) {
+        const { destination, reason, summary } = parsed.data;
+        return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, reason, summary, origin: 'agent' });
+      }
+    }
     const reason = call?.errorMessage ?? 'the media stream ended while the call was up';
     return this.fallback(cb, agent, reason);
+  }
+
+  /** The bridge's latest hand-off intent for the stream that just ended (newer than its media.start). */
+  private async latestIntent(callId: string): Promise<{ type: string; data: unknown } | undefined> {
+    const events = await this.deps.store.events.list(callId);
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]!;
+      if (e.type === 'media.start') return undefined;
+      if (e.type === 'bridge.transfer-intent' || e.type === 'bridge.hangup-intent') return e;
+    }
+    return undefined;
   }
 
   /** BW §1.3 redirect: do what the signed action says; anything unsigned goes to the fallback. */
   async redirect(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
     const ctx = this.verify(token, 'redirect', redirectContextSchema, cb.callId);
+    if (!ctx) {
+      // Issue #4: a forged or expired transfer URL is refused and logged; the call is transferred nowhere
+      // it names. Our redirects carry redirectFallbackUrl → /stream-ended, the agent's fallback.
+      await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: 'redirect.refused', data: { callback: cb, reason: token ? 'invalid or expired token' : 'no token' } });
+      return { kind: 'refused', message: 'this redirect URL is not valid (signature or expiry)' };
+    }
     const call = await this.deps.store.calls.get(cb.callId);
-    const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
-    if (!ctx) return this.fallback(cb, agent, 'redirect without a valid signed action');
+    const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
     const action = ctx.action;
     switch (action.type) {
       case 'transfer':
@@ -167,7 +201,7 @@ export class CallFlows {
     if (ctx.origin === 'ai-sip') return this.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
     if (agent.mode === 'stream') {
       // Back to the agent on a new stream; the bridge primes it with the conversation and the reason.
-      return this.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome });
+      return this.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb));
     }
     return this.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
   }
@@ -178,10 +212,10 @@ export class CallFlows {
   async status(body: unknown): Promise<CallbackResult> {
     const cb = parseCallback(body);
     if (cb.eventType === 'disconnect') {
-      await this.record(
-        [{ ...this.baseUpdate(cb), state: 'completed', cause: cb.cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }],
-        cb,
-      );
+      // Keep "agent-hangup" when the agent ended the call: Bandwidth's cause is then just "hangup".
+      const existing = await this.deps.store.calls.get(cb.callId);
+      const cause = existing?.cause === 'agent-hangup' ? undefined : cb.cause;
+      await this.record([{ ...this.baseUpdate(cb), state: 'completed', cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }], cb);
       this.deps.listener?.callEnded?.(cb.callId, cb.cause);
     } else {
       await this.record([{ ...this.baseUpdate(cb) }], cb);
@@ -237,7 +271,13 @@ export class CallFlows {
     return this.sipHandoff(cb, agent, via);
   }
 
-  private async stream(cb: Callback, agent: AgentWithDestinations, why: 'answer' | 'transfer-failed', eventData: Record<string, unknown>): Promise<CallbackResult> {
+  private async stream(
+    cb: Callback,
+    agent: AgentWithDestinations,
+    why: 'answer' | 'transfer-failed',
+    eventData: Record<string, unknown>,
+    resumeNote?: string,
+  ): Promise<CallbackResult> {
     const template = agent.streamHold === 'pause' ? 'stream-pause' : 'stream';
     const context = { callId: cb.callId, agentId: agent.id };
     const xml = this.deps.templates.render(template, {
@@ -251,7 +291,7 @@ export class CallFlows {
       streamEndedUrl: this.deps.urls.signedVoice(VOICE_ROUTES.streamEnded, 'stream-ended', context),
     });
     await this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData });
-    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to });
+    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, resumeNote });
     return { kind: 'bxml', xml, template };
   }
 
@@ -441,6 +481,23 @@ export class CallFlows {
       return undefined;
     }
   }
+}
+
+const transferIntentSchema = z.object({ destination: transferDestinationSchema, reason: z.string(), summary: z.string() });
+
+/** What the resumed agent is told when a transfer did not go through (issue #4 §4). */
+function resumeNote(ctx: TransferContext, cb: Callback): string {
+  const why: Record<string, string> = {
+    busy: 'the line was busy',
+    timeout: 'nobody answered',
+    rejected: 'the call was declined',
+    cancel: 'the call was cancelled',
+  };
+  const what = why[cb.cause ?? ''] ?? `it failed (${cb.cause ?? 'unknown error'})`;
+  return (
+    `The transfer to ${ctx.destination.name} did not go through: ${what}. The caller is back with you now. ` +
+    `Tell them briefly, then offer to help another way, try again later, or take a message.`
+  );
 }
 
 /** BW §2.5 transferCallerId: the caller's number when it is one, else let Bandwidth pass it through. */

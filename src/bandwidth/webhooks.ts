@@ -46,6 +46,9 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
         const result = await handler(body, token);
         if (result.kind === 'bxml') {
           res.status(200).type('application/xml; charset=utf-8').send(result.xml);
+        } else if (result.kind === 'refused') {
+          logger.warn({ route, callId: fieldOf(body, 'callId') }, `refused a callback: ${result.message}`);
+          res.status(403).json({ error: { code: 'forbidden', message: result.message } });
         } else {
           res.status(204).end();
         }

@@ -1,4 +1,4 @@
-import type { AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
 import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import type { Logger } from '../log';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { AudioPath } from './audio-path';
 import { CallRecorder } from './recorder';
 import { PlayoutQueue, type PlayoutScheduler } from './playout';
-import type { ToolRegistry } from './tools';
+import type { CallActions, ToolRegistry } from './tools';
 import type { AudioChunk, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
 
 /**
@@ -39,7 +39,25 @@ export interface CallSessionDeps {
   redirectToFallback?: (reason: string) => Promise<void>;
   /** Where recordings go (DATA_DIR/recordings) for agents with `record: true`. */
   recordingsDir?: string;
+  /** Mid-call control through Bandwidth's Calls API, when configured (transfer, hang up). */
+  control?: CallControl;
+  /** This stream resumes a call (a transfer failed): prime the model with the conversation and this note. */
+  resume?: { note: string };
 }
+
+/**
+ * Mid-call control through the Calls API (BW §5). `unavailable` means no REST credentials: the session
+ * then records its intent and ends the media stream, and /stream-ended answers from the intent.
+ */
+export interface CallControl {
+  transfer(callId: string, agentId: string, destination: TransferDestination, reason: string, summary: string): Promise<'redirected' | 'gone' | 'unavailable'>;
+  hangUp(callId: string): Promise<'completed' | 'gone' | 'unavailable'>;
+}
+
+type PendingAction = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
+
+/** The longest the agent's last words may delay a transfer or hang-up (issue #4 §2: bounded). */
+const ACTION_MAX_WAIT_MS = 10_000;
 
 /** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
 const RETIRED_SESSION_GRACE_MS = 10_000;
@@ -92,6 +110,11 @@ export class CallSession {
   private nextPosition = 0;
   private prewarmTimer: TimerHandle | undefined;
   private recorder: CallRecorder | undefined;
+  private pendingAction: PendingAction | undefined;
+  private actionTimer: TimerHandle | undefined;
+  /** Responses created since the pending action was asked for; it waits for the one that speaks it. */
+  private responsesSinceAction = 0;
+  private handedOff = false;
   /** Clock time the stream started, and when the caller first got agent audio (first-word latency). */
   streamStartedAtMs: number | undefined;
   readonly stats = { callerFrames: 0, callerBytes: 0, droppedLateDeltas: 0, bargeIns: 0, truncations: 0 };
@@ -107,7 +130,10 @@ export class CallSession {
         this.caller?.play(chunk);
         this.recorder?.addAgent(bytes, startsAtMs - (this.streamStartedAtMs ?? startsAtMs));
       },
-      (itemId) => this.settleAgentItem(itemId),
+      (itemId) => {
+        this.settleAgentItem(itemId);
+        this.maybeRunPendingAction();
+      },
     );
     this.model = deps.openModel(deps.agent);
     this.model.setHandlers(this.modelHandlers(this.model));
@@ -162,6 +188,7 @@ export class CallSession {
     this.state = 'ended';
     this.deps.clock.clear(this.prewarmTimer);
     this.deps.clock.clear(this.renewTimer);
+    this.deps.clock.clear(this.actionTimer);
     this.successor?.close();
     this.abort.abort();
     this.deps.scheduler.remove(this.playout);
@@ -203,8 +230,24 @@ export class CallSession {
     this.record('model.ready', { model: this.agent.model, voice: this.agent.voice, audio: this.agent.audio });
     for (const chunk of this.pendingCallerAudio.splice(0)) this.model.appendAudio(this.audio.toModel(chunk));
     this.pendingCallerBytes = 0;
+    if (this.deps.resume) {
+      void this.primeResumed(this.deps.resume.note);
+      return;
+    }
     // Ask for the greeting now, during pre-warm, so its audio is waiting when the stream starts.
     if (this.agent.greeting.trim()) this.model.createResponse({ instructions: greetingInstructions(this.agent.greeting) });
+  }
+
+  /** Issue #4 §4: back from a failed transfer — the conversation so far, why, then the agent speaks. */
+  private async primeResumed(note: string): Promise<void> {
+    const history = await this.deps.store.transcripts.list(this.callId).catch(() => []);
+    for (const item of history) {
+      if (item.role === 'caller') this.model.addItem('user', item.text);
+      else if (item.role === 'agent') this.model.addItem('assistant', item.text);
+    }
+    this.model.addItem('system', note);
+    this.record('model.resumed', { historyItems: history.length, note });
+    this.model.createResponse();
   }
 
   private onStreamStopped(reason: StreamStopReason): void {
@@ -239,7 +282,9 @@ export class CallSession {
         void this.storeTranscript({ callId: this.callId, role: 'caller', text: e.transcript, itemId: e.itemId, position: this.callerPositions.get(e.itemId) ?? this.nextPosition++ });
       },
       responseCreated: () => {
-        if (current()) this.activeResponses++;
+        if (!current()) return;
+        this.activeResponses++;
+        if (this.pendingAction) this.responsesSinceAction++;
       },
       audioDelta: (e) => {
         if (!current()) return;
@@ -270,6 +315,7 @@ export class CallSession {
         this.activeResponses = Math.max(0, this.activeResponses - 1);
         this.onResponseDone(e.responseId, e.status, e.reason, e.usage);
         this.maybeSwapSession();
+        this.maybeRunPendingAction();
       },
       truncated: (e) => this.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => {
@@ -329,7 +375,7 @@ export class CallSession {
 
   /** Issue #3 §6: every call's output, then exactly one response.create. */
   private async runTools(calls: ToolCall[]): Promise<void> {
-    const ctx = { callId: this.callId, agent: this.agent, signal: this.abort.signal };
+    const ctx = { callId: this.callId, agent: this.agent, signal: this.abort.signal, actions: this.actions };
     const outcomes = await Promise.all(calls.map((c) => this.deps.tools.dispatch(c.name, c.arguments, ctx, () => this.deps.clock.now())));
     if (this.state === 'ended') return;
     calls.forEach((c, i) => {
@@ -338,6 +384,64 @@ export class CallSession {
       this.record('tool.call', { name: c.name, callId: c.callId, arguments: safeJson(c.arguments), ok: outcome.ok, output: safeJson(outcome.output), durationMs: outcome.durationMs });
     });
     this.model.createResponse();
+  }
+
+  // ---- transfer and hang-up ---------------------------------------------------------------------
+
+  private readonly actions: CallActions = {
+    transfer: (destination, reason, summary) => this.requestAction({ kind: 'transfer', destination, reason, summary }),
+    hangUp: (reason) => this.requestAction({ kind: 'hangup', reason }),
+  };
+
+  /** Issue #4 §2/§5: act once the words that go with it have played, or after ACTION_MAX_WAIT_MS. */
+  private requestAction(action: PendingAction): void {
+    if (this.pendingAction || this.handedOff) return; // one hand-off per stream
+    this.pendingAction = action;
+    this.responsesSinceAction = 0;
+    this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
+    this.actionTimer = this.deps.clock.setTimeout(() => void this.runPendingAction('timed out waiting for the agent to finish speaking'), ACTION_MAX_WAIT_MS);
+  }
+
+  private maybeRunPendingAction(): void {
+    if (!this.pendingAction || this.responsesSinceAction === 0) return;
+    if (this.activeResponses > 0 || this.toolCalls.size > 0 || this.playout.isPlaying()) return;
+    void this.runPendingAction('the agent finished speaking');
+  }
+
+  private async runPendingAction(why: string): Promise<void> {
+    const action = this.pendingAction;
+    if (!action || this.handedOff || this.state === 'ended') return;
+    this.handedOff = true;
+    this.pendingAction = undefined;
+    this.deps.clock.clear(this.actionTimer);
+    // Nothing more from the model reaches the caller once the call is being handed on.
+    this.playout.interrupt();
+    this.playout.setActive(false);
+    let outcome: string = 'unavailable';
+    try {
+      outcome =
+        action.kind === 'transfer'
+          ? ((await this.deps.control?.transfer(this.callId, this.agent.id, action.destination, action.reason, action.summary)) ?? 'unavailable')
+          : ((await this.deps.control?.hangUp(this.callId)) ?? 'unavailable');
+    } catch (err) {
+      this.deps.logger.error({ callId: this.callId, action: action.kind, err: (err as Error).message }, 'the Calls API refused the hand-off; using the stream end instead');
+      this.record('bridge.control-failed', { action: action.kind, reason: (err as Error).message });
+    }
+    if (outcome === 'unavailable' || outcome === 'failed') {
+      // No Calls API: record the intent and end the stream; /stream-ended answers from it (DESIGN §4.1).
+      await this.deps.store.events
+        .append({ callId: this.callId, source: 'switchboard', type: action.kind === 'transfer' ? 'bridge.transfer-intent' : 'bridge.hangup-intent', data: action })
+        .catch((err: Error) => this.storeFailed(err));
+      this.record('bridge.handed-off', { action: action.kind, via: 'stream-end', why });
+      this.end(action.kind === 'transfer' ? 'transferring' : 'agent hung up');
+      return;
+    }
+    this.record('bridge.handed-off', { action: action.kind, via: 'calls-api', outcome, why });
+    if (action.kind === 'hangup') {
+      await this.deps.store.calls.record({ id: this.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
+    }
+    if (outcome === 'gone' || action.kind === 'hangup') this.end(action.kind === 'hangup' ? 'agent hung up' : 'call already ended');
+    // A redirected transfer: Bandwidth stops the stream itself with the transfer BXML's <StopStream>.
   }
 
   // ---- long calls -------------------------------------------------------------------------------

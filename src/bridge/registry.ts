@@ -4,7 +4,7 @@ import type { MediaStreamSink } from '../bandwidth/media/gateway';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
-import { CallSession } from './call-session';
+import { CallSession, type CallControl } from './call-session';
 import { PlayoutScheduler } from './playout';
 import type { ToolRegistry } from './tools';
 import type { CallerStream, ModelSession } from './transports';
@@ -22,6 +22,7 @@ export interface BridgeDeps {
   /** Redirect a live call to its agent's fallback through the Calls API (undefined: not configured). */
   redirectToFallback?: (callId: string, agentId: string, reason: string) => Promise<void>;
   recordingsDir?: string;
+  control?: CallControl;
   leadMs?: number;
 }
 
@@ -43,13 +44,13 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   }
 
   /** Webhook: stream BXML was answered. Open the OpenAI session now (pre-warm, issue #3 §3). */
-  streamAnswered(call: { callId: string; agent: AgentWithDestinations }): void {
+  streamAnswered(call: { callId: string; agent: AgentWithDestinations; resumeNote?: string }): void {
     const existing = this.sessions.get(call.callId);
     if (existing) {
-      if (existing.state === 'prewarming') return; // a retried initiate: keep the session already warming
+      if (existing.state === 'prewarming' && !call.resumeNote) return; // a retried initiate: keep the warming session
       existing.end('a new stream was answered for this call');
     }
-    this.create(call.callId, call.agent);
+    this.create(call.callId, call.agent, call.resumeNote);
   }
 
   /** Media gateway: an authenticated stream arrived. */
@@ -87,7 +88,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     for (const session of [...this.sessions.values()]) session.end('server shutting down');
   }
 
-  private create(callId: string, agent: AgentWithDestinations): CallSession {
+  private create(callId: string, agent: AgentWithDestinations, resumeNote?: string): CallSession {
     const tools = this.deps.toolsFor(agent);
     const session = new CallSession({
       callId,
@@ -100,6 +101,8 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       openModel: (a) => this.deps.openModel(a, tools),
       leadMs: this.deps.leadMs,
       recordingsDir: this.deps.recordingsDir,
+      control: this.deps.control,
+      resume: resumeNote ? { note: resumeNote } : undefined,
       redirectToFallback: this.deps.redirectToFallback ? (reason) => this.deps.redirectToFallback!(callId, agent.id, reason) : undefined,
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) this.sessions.delete(s.callId);

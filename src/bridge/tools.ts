@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { ToolDefinition } from '../openai/session-config';
 
 /**
@@ -10,14 +10,26 @@ import type { ToolDefinition } from '../openai/session-config';
 export interface ToolContext {
   callId: string;
   agent: AgentWithDestinations;
-  /** Ask the call to do something after the model's current words have played (transfer, hang up). */
+  /** Aborted when the call ends: long-running tools should stop. */
   signal: AbortSignal;
+  actions: CallActions;
+}
+
+/**
+ * What a tool may ask of the call. Both happen after the agent's current words have played (per the
+ * playout clock, bounded), so the caller hears "I'm transferring you now" or "goodbye" in full.
+ */
+export interface CallActions {
+  transfer(destination: TransferDestination, reason: string, summary: string): void;
+  hangUp(reason: string): void;
 }
 
 export interface Tool<A = unknown> {
   name: string;
   description: string;
   parameters: z.ZodType<A>;
+  /** The JSON Schema the model sees, when it is given rather than derived from `parameters` (HTTP tools). */
+  jsonSchema?: Record<string, unknown>;
   run(args: A, ctx: ToolContext): Promise<unknown>;
 }
 
@@ -44,7 +56,7 @@ export class ToolRegistry {
   /** The `tools` array of session.update (OpenAI reference §1.3), JSON Schema from the zod schemas. */
   definitions(): ToolDefinition[] {
     return [...this.tools.values()].map((t) => {
-      const { $schema: _drop, ...parameters } = z.toJSONSchema(t.parameters) as Record<string, unknown>;
+      const { $schema: _drop, ...parameters } = (t.jsonSchema ?? z.toJSONSchema(t.parameters)) as Record<string, unknown>;
       return { type: 'function', name: t.name, description: t.description, parameters };
     });
   }

@@ -289,9 +289,12 @@ describe('Bandwidth voice webhooks', () => {
       const t = signer.sign('transfer', { callId, agentId: 'default', destination, reason: 'sales', origin: 'agent' }, 60_000);
       const doc = bxml(await xmlOf(await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, { query: `t=${t}` })));
       expect(doc.verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
-      const call = await server.app.store.calls.get(callId);
-      expect(call?.state).toBe('streaming');
-      expect(call?.errorMessage).toMatch(/transfer to human failed \(busy: Callee is busy\)/);
+      expect((await server.app.store.calls.get(callId))?.state).toBe('streaming');
+      const complete = (await server.app.store.events.list(callId)).find((e) => e.type === 'transferComplete');
+      expect((complete!.data as { switchboard: { reason: string; transfer: string } }).switchboard).toMatchObject({
+        transfer: 'failed',
+        reason: expect.stringMatching(/transfer to human failed \(busy: Callee is busy\)/),
+      });
     });
 
     it('a failed fallback transfer apologises and hangs up instead of looping', async () => {
@@ -308,13 +311,13 @@ describe('Bandwidth voice webhooks', () => {
     });
   });
 
-  describe('signed actions are never obeyed when forged or expired', () => {
+  describe('a forged or expired transfer URL is refused (issue #4)', () => {
     it.each([
       ['missing', ''],
       ['tampered', 'AAAA'],
       ['expired', 'expired'],
       ['for another call', 'other-call'],
-    ])('redirect with a %s token goes to the fallback, never to the URL\'s destination', async (_label, kind) => {
+    ])('redirect with a %s token: 403, logged, and transferred nowhere', async (_label, kind) => {
       const callId = `c-forged-${kind || 'missing'}`;
       await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId }));
       const attacker = { id: 'x', name: 'attacker', kind: 'phone', value: '+19005550199', warm: false, callTimeoutS: 30 };
@@ -322,12 +325,20 @@ describe('Bandwidth voice webhooks', () => {
       if (kind === 'AAAA') query = `t=${signer.sign('redirect', { callId, agentId: 'default', action: { type: 'transfer', destination: attacker } }, 60_000).slice(0, -4)}AAAA`;
       if (kind === 'expired') query = `t=${signer.sign('redirect', { callId, agentId: 'default', action: { type: 'transfer', destination: attacker } }, -1)}`;
       if (kind === 'other-call') query = `t=${signer.sign('redirect', { callId: 'c-someone-else', agentId: 'default', action: { type: 'transfer', destination: attacker } }, 60_000)}`;
-      const xml = await xmlOf(await server.post('redirect', { ...callbackFixture('redirect'), callId }, query ? { query } : {}));
-      expect(xml).not.toContain('+19005550199');
-      const doc = bxml(xml);
-      expect(doc.verbs[0]).toBe('SpeakSentence');
-      expect(text(doc.one('PhoneNumber'))).toBe(HUMAN); // the agent's configured fallback, not the URL's
-      expect((await server.app.store.calls.get(callId))?.state).toBe('fallback');
+      const res = await server.post('redirect', { ...callbackFixture('redirect'), callId }, query ? { query } : {});
+      expect(res.status).toBe(403);
+      expect(await res.text()).not.toContain('19005550199');
+      const events = await server.app.store.events.list(callId);
+      expect(events.map((e) => e.type)).toContain('redirect.refused');
+      expect((await server.app.store.calls.get(callId))?.state).toBe('streaming');
+    });
+
+    it("Bandwidth's fallback for a refused redirect lands on the agent's fallback (/stream-ended, no token)", async () => {
+      const callId = 'c-refused-fallback';
+      await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId }));
+      const doc = bxml(await xmlOf(await server.post('stream-ended', { ...callbackFixture('redirect'), callId })));
+      expect(doc.verbs).toEqual(['SpeakSentence', 'Transfer']);
+      expect(text(doc.one('PhoneNumber'))).toBe(HUMAN); // the agent's configured fallback
     });
   });
 

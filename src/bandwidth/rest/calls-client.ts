@@ -41,9 +41,27 @@ export class BandwidthCalls {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => options.clock.setTimeout(resolve, ms)));
   }
 
-  /** Interrupt the call's BXML and fetch new BXML from `redirectUrl` (BW §5 updateCall, state active). */
-  async redirect(callId: string, redirectUrl: string, credentials: { username: string; password: string }, tag?: string): Promise<UpdateOutcome> {
-    const body: UpdateCall = { state: 'active', redirectUrl, redirectMethod: 'POST', username: credentials.username, password: credentials.password, ...(tag ? { tag } : {}) };
+  /**
+   * Interrupt the call's BXML and fetch new BXML from `redirectUrl` (BW §5 updateCall, state active).
+   * `fallbackUrl` is where Bandwidth goes if the primary fails (BW §1.7), with the same credentials.
+   */
+  async redirect(
+    callId: string,
+    redirectUrl: string,
+    credentials: { username: string; password: string },
+    options: { tag?: string; fallbackUrl?: string } = {},
+  ): Promise<UpdateOutcome> {
+    const body: UpdateCall = {
+      state: 'active',
+      redirectUrl,
+      redirectMethod: 'POST',
+      username: credentials.username,
+      password: credentials.password,
+      ...(options.fallbackUrl
+        ? { redirectFallbackUrl: options.fallbackUrl, redirectFallbackMethod: 'POST', fallbackUsername: credentials.username, fallbackPassword: credentials.password }
+        : {}),
+      ...(options.tag ? { tag: options.tag } : {}),
+    };
     return this.update(callId, body, 'updateCall(redirect)');
   }
 
