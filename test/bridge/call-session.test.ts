@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent';
-import { CallSession } from '../../src/bridge/call-session';
+import { agentTools } from '../../src/bridge/builtin-tools';
+import { CallSession, type CallControl } from '../../src/bridge/call-session';
 import { PlayoutScheduler } from '../../src/bridge/playout';
 import { ToolRegistry } from '../../src/bridge/tools';
 import { ManualClock, settleIo } from '../../src/clock';
@@ -14,7 +15,7 @@ function agent(extra: Record<string, unknown> = {}): AgentWithDestinations {
   return { ...agentSchema.parse({ id: 'a1', name: 'A1', greeting: 'Welcome to Acme.', ...extra }), destinations: [] };
 }
 
-function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; renewAfterMs?: number } = {}) {
+function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; renewAfterMs?: number; control?: CallControl; resume?: { note: string } } = {}) {
   const clock = new ManualClock(0);
   const store = SqliteStore.open(':memory:');
   const models: FakeModelSession[] = [];
@@ -37,6 +38,8 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
     },
     leadMs: 100,
     renewAfterMs: options.renewAfterMs,
+    control: options.control,
+    resume: options.resume,
   });
   const caller = new FakeCallerStream(CALL, () => clock.now());
   return { clock, store, models, session, caller, model: () => models[models.length - 1]!, isEnded: () => ended };
@@ -238,5 +241,110 @@ describe('CallSession', () => {
       clock.advance(10_000);
       expect(first.closed).toBe(true);
     });
+  });
+
+  describe('hand-offs wait for the agent\'s words', () => {
+    const human = { id: 'd1', name: 'human', kind: 'phone' as const, value: '+19195550177', warm: true, callTimeoutS: 30 };
+    const withHuman = () => ({ ...agent(), destinations: [human] });
+
+    async function untilToolCalled(control?: CallControl) {
+      const a = withHuman();
+      const t = setup({ agent: a, tools: agentTools(a, {}), control });
+      const model = t.models[0]!;
+      model.becomeReady();
+      await settleIo();
+      t.session.attach(t.caller);
+      await t.store.calls.record({ id: CALL, state: 'streaming' });
+      model.handlers.responseCreated({ responseId: 'resp_fc' });
+      model.handlers.functionCall({ responseId: 'resp_fc', itemId: 'fc', callId: 'call_t', name: 'transfer_call', arguments: '{"destination":"human","reason":"billing","summary":"Refund for order A7."}' });
+      model.handlers.responseDone({ responseId: 'resp_fc', status: 'completed' });
+      await settleIo();
+      return { ...t, model };
+    }
+
+    it('transfers only after the "I\'m transferring you" reply has played', async () => {
+      const transfers: unknown[] = [];
+      const control: CallControl = { transfer: async (...a) => (transfers.push(a), 'redirected'), hangUp: async () => 'completed' };
+      const { model, clock, caller } = await untilToolCalled(control);
+      expect(model.of('function_call_output')).toHaveLength(1);
+      model.handlers.responseCreated({ responseId: 'resp_bye' });
+      model.delta('resp_bye', 'item_bye', 1500);
+      model.handlers.transcriptDone({ responseId: 'resp_bye', itemId: 'item_bye', transcript: 'Transferring you to billing now.' });
+      model.handlers.responseDone({ responseId: 'resp_bye', status: 'completed' });
+      clock.advance(1000);
+      await settleIo();
+      expect(transfers).toEqual([]); // still speaking
+      clock.advance(600);
+      await settleIo();
+      expect(transfers).toEqual([['c-session-test', 'a1', human, 'billing', 'Refund for order A7.']]);
+      expect(caller.playedMs).toBeGreaterThanOrEqual(1500);
+    });
+
+    it('does not wait forever: after 10 s the hand-off goes ahead', async () => {
+      const transfers: unknown[] = [];
+      const control: CallControl = { transfer: async (...a) => (transfers.push(a), 'redirected'), hangUp: async () => 'completed' };
+      const { clock } = await untilToolCalled(control);
+      clock.advance(9_900);
+      await settleIo();
+      expect(transfers).toHaveLength(0);
+      clock.advance(200);
+      await settleIo();
+      expect(transfers).toHaveLength(1);
+    });
+
+    it('without a Calls API the intent is stored and the stream ended, so /stream-ended answers the transfer', async () => {
+      const { model, caller, store, isEnded } = await untilToolCalled(undefined);
+      model.handlers.responseCreated({ responseId: 'resp_bye' });
+      model.handlers.responseDone({ responseId: 'resp_bye', status: 'completed' });
+      await settleIo();
+      expect(isEnded()).toBe(true);
+      expect(caller.closedWith).toBe('transferring');
+      const intent = (await store.events.list(CALL)).find((e) => e.type === 'bridge.transfer-intent');
+      expect(intent?.data).toEqual({ kind: 'transfer', destination: human, reason: 'billing', summary: 'Refund for order A7.' });
+    });
+
+    it('hang_up through the Calls API ends the session and marks the call as ended by the agent', async () => {
+      const hangUps: string[] = [];
+      const a = agent();
+      const t = setup({ agent: a, tools: agentTools(a, {}), control: { transfer: async () => 'redirected', hangUp: async (id) => (hangUps.push(id), 'completed') } });
+      await t.store.calls.record({ id: CALL, state: 'streaming' });
+      const model = t.models[0]!;
+      model.becomeReady();
+      await settleIo();
+      t.session.attach(t.caller);
+      model.handlers.responseCreated({ responseId: 'r1' });
+      model.handlers.functionCall({ responseId: 'r1', itemId: 'fc', callId: 'call_h', name: 'hang_up', arguments: '{}' });
+      model.handlers.responseDone({ responseId: 'r1', status: 'completed' });
+      await settleIo();
+      model.handlers.responseCreated({ responseId: 'r2' });
+      model.delta('r2', 'bye', 600);
+      model.handlers.transcriptDone({ responseId: 'r2', itemId: 'bye', transcript: 'Goodbye!' });
+      model.handlers.responseDone({ responseId: 'r2', status: 'completed' });
+      t.clock.advance(300);
+      await settleIo();
+      expect(hangUps).toEqual([]);
+      t.clock.advance(400);
+      await settleIo();
+      await settleIo();
+      expect(hangUps).toEqual([CALL]);
+      expect(t.isEnded()).toBe(true);
+      expect((await t.store.calls.get(CALL))?.cause).toBe('agent-hangup');
+    });
+  });
+
+  it('a resumed stream is primed with the conversation and why the transfer failed, instead of the greeting', async () => {
+    const { store, models } = setup({ resume: { note: 'The transfer to human did not go through: the line was busy.' } });
+    await store.transcripts.append({ callId: CALL, role: 'caller', text: 'Can I speak to a person?', position: 0 });
+    await store.transcripts.append({ callId: CALL, role: 'agent', text: 'Let me transfer you.', position: 1 });
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    await settleIo();
+    expect(model.sent.map((e) => [e.type, e.role ?? '', e.text ?? e.instructions ?? ''])).toEqual([
+      ['conversation.item.create', 'user', 'Can I speak to a person?'],
+      ['conversation.item.create', 'assistant', 'Let me transfer you.'],
+      ['conversation.item.create', 'system', 'The transfer to human did not go through: the line was busy.'],
+      ['response.create', '', ''],
+    ]);
   });
 });
