@@ -77,6 +77,7 @@ export const envSchema = z.object({
   AGENT_SIP_VERB: z.enum(['forward', 'transfer']).default('transfer'),
   AGENT_AUDIO: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  AGENT_TOOLS_FILE: optionalString,
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
 });
 

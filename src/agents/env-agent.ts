@@ -1,8 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
 import type { Env } from '../config';
 import { ENV_AGENT_ID } from '../constants';
 import { SwitchboardError } from '../errors';
 import type { Store } from '../store/types';
-import { agentSchema, transferDestinationSchema, type Agent, type TransferDestination } from './agent';
+import { agentSchema, httpToolSchema, transferDestinationSchema, type Agent, type HttpToolDefinition, type TransferDestination } from './agent';
 
 /**
  * The agent a fresh install answers with, built from AGENT_* and TRANSFER_TO (issue #2 §6). It is
@@ -35,6 +38,7 @@ export function envAgent(env: Env): { agent: Agent; destinations: TransferDestin
     streamHold: env.AGENT_STREAM_HOLD,
     audio: env.AGENT_AUDIO,
     record: env.AGENT_RECORD,
+    httpTools: env.AGENT_TOOLS_FILE ? loadToolsFile(env.AGENT_TOOLS_FILE) : undefined,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
     fallback: {
@@ -58,6 +62,25 @@ export async function syncEnvAgent(store: Store, env: Env): Promise<Agent> {
   for (const d of destinations) await store.destinations.upsert(d);
   await store.agents.upsert(agent, 'env', destinations.map((d) => d.id));
   return agent;
+}
+
+/** AGENT_TOOLS_FILE: a JSON array of HTTP tools (issue #4 §6), checked at start-up. */
+function loadToolsFile(file: string): HttpToolDefinition[] {
+  const resolved = path.resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(resolved, 'utf8'));
+  } catch (err) {
+    throw new SwitchboardError('config_invalid', `AGENT_TOOLS_FILE ${resolved}: ${(err as Error).message}`);
+  }
+  const parsed = z.array(httpToolSchema).safeParse(raw);
+  if (!parsed.success) {
+    throw new SwitchboardError(
+      'config_invalid',
+      `AGENT_TOOLS_FILE ${resolved} is invalid:\n${parsed.error.issues.map((i) => `  - [${i.path.join('.')}]: ${i.message}`).join('\n')}`,
+    );
+  }
+  return parsed.data;
 }
 
 function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {
