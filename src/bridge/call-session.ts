@@ -436,7 +436,8 @@ export class CallSession {
       this.end(action.kind === 'transfer' ? 'transferring' : 'agent hung up');
       return;
     }
-    this.record('bridge.handed-off', { action: action.kind, via: 'calls-api', outcome, why });
+    // 409 from Bandwidth: the caller hung up while the agent was still speaking (BW §5).
+    this.record('bridge.handed-off', { action: action.kind, via: 'calls-api', outcome: outcome === 'gone' ? 'call already ended' : outcome, why });
     if (action.kind === 'hangup') {
       await this.deps.store.calls.record({ id: this.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
     }
