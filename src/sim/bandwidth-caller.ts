@@ -18,16 +18,39 @@
  *     sends the `start` frame, POSTs `mediaStreamStarted` to `streamEventUrl` (with the verb's
  *     `username`/`password`), and moves on: StartStream does not block (BW §2.1). On failure it POSTs
  *     `mediaStreamRejected` (cause `connection-error`) and moves on.
+ *     A call can have several streams one after the other (e.g. back to the AI after a failed transfer):
+ *     each gets a new id `s-…`, its own `start` frame, sequence numbers from "1" and mediaStreamStarted;
+ *     the caller's audio continues on one timeline (0 = when the first stream started) and `heard`
+ *     accumulates. A StartStream whose name is that of a stream still running is rejected
+ *     (`mediaStreamRejected` cause `duplicate`, BW §2.2); two streams running at once (different names)
+ *     are not modelled: execution is held there (`heldAt`).
  *   - `<StopStream name wait="true">` blocks while that stream's socket is open; on a stream that is not
  *     running it does nothing (BW §2.3). Without `wait` it stops the stream (stop frame, close, callback).
  *   - `<Redirect>` POSTs a `redirect` callback (the verb's credentials; its `tag` is applied first) and
- *     runs the BXML it returns. `<Pause>` waits on the clock. `<Hangup>` and the end of a document hang
- *     up. `<Tag>` sets the tag sent on later callbacks. `<SpeakSentence>`/`<PlayAudio>` are recorded in
- *     `spoken` and take no time. Any other verb (Transfer, Forward, Gather, …) is not modelled:
- *     execution stops there (`heldAt`) and the call stays up until hangup() or an update.
+ *     runs the BXML it returns; `redirectFallbackUrl` is tried when the primary fails. `<Pause>` waits on
+ *     the clock. `<Hangup>` and the end of a document hang up. `<Tag>` sets the tag sent on later
+ *     callbacks. `<SpeakSentence>`/`<PlayAudio>` are recorded in `spoken` and take no time.
+ *   - `<Transfer>` rings its `<PhoneNumber>`/`<SipUri>` targets at once (BW §2.5), each a B-leg with its
+ *     own `c-…` id, and follows the `transfer` option's script for each (default: answered after 2 s of
+ *     ringing, 5 s of talk, then the human hangs up). The first leg to answer wins (the others get
+ *     `transferDisconnect` cause `cancel`). On answer: `transferAnswer` to the target's
+ *     transferAnswerUrl (its username/password; the fallback URL on failure); the BXML is the whisper
+ *     (recorded; forbidden verbs flagged as violations; Pause delays the bridge, Hangup ends the B-leg).
+ *     Then the legs are bridged for talkMs. When the B-leg ends (hang-up, busy, rejected, error, or
+ *     `callTimeout` without an answer → `timeout`), `transferDisconnect` goes to its
+ *     transferDisconnectUrl, then `transferComplete` to the Transfer's transferCompleteUrl (its
+ *     username/password) and the BXML returned runs on the A-leg; without transferCompleteUrl the verbs
+ *     after `<Transfer>` run (BW §1.3, §2.5). When the caller hangs up during the transfer, each live leg
+ *     gets `transferDisconnect` (cause `hangup` if bridged, `cancel` if ringing), then the call's
+ *     `disconnect`; no transferComplete is sent (whether Bandwidth sends one then is unknown, BW §9.12:
+ *     the A-leg is gone, so BXML returned could not run anyway). An updateCall/updateCallBxml during a
+ *     transfer ends it the same way (assumption) before the new BXML runs. See `transfers`.
+ *   - Any other verb (Forward, Gather, …) is not modelled: execution stops there (`heldAt`) and the
+ *     call stays up until hangup() or an update. `heldAt` is also set (verb 'Transfer') while a transfer
+ *     is ringing or bridged.
  * - The Calls API's effect on a live call: `updateCall({ redirectUrl, … })` interrupts the current BXML
  *   and follows a `redirect` callback; `updateCall({ state: 'completed' })` hangs up; `updateCallBxml(xml)`
- *   replaces the BXML (for a Bandwidth REST stand-in to call).
+ *   replaces the BXML (for a Bandwidth REST stand-in to call: see bandwidth-rest.ts `attach`).
  * - Media (BW §4.2): one `media` frame per 20 ms of clock time per streamed track, 160 bytes of μ-law,
  *   `sequenceNumber` a string from "1" (per track), continuous (0xFF silence when nobody speaks).
  *   `eventType` is the last key of every frame, as in Bandwidth's live capture (option to put it first).
@@ -63,8 +86,21 @@ import {
   type AudioSegment,
   type AudioSource,
 } from './bandwidth-audio';
+import {
+  analyseWhisper,
+  legEnd,
+  normaliseTransferScript,
+  transferCallTimeoutMs,
+  transferTargets,
+  type TransferEndedBy,
+  type TransferLegRecord,
+  type TransferOutcome,
+  type TransferRecord,
+  type TransferScriptFn,
+} from './bandwidth-transfer';
 
 export * from './bandwidth-audio';
+export * from './bandwidth-transfer';
 
 // ---------------------------------------------------------------------------------------------------
 // Types
@@ -111,6 +147,11 @@ export interface SimulatedCallOptions {
   eventTypePosition?: 'first' | 'last';
   /** Cap on chained Redirects, to stop a redirect loop. Default 20. */
   maxRedirects?: number;
+  /**
+   * What happens at each `<Transfer>` target (called once per PhoneNumber/SipUri, when it starts
+   * ringing). Default: answered after 2 s of ringing, 5 s of talk, then the human hangs up.
+   */
+  transfer?: TransferScriptFn;
 }
 
 export interface CallbackRecord {
@@ -207,7 +248,8 @@ export interface CallerStats {
   maxQueueBytes: number;
 }
 
-export type StreamEndedBy = 'caller' | 'server' | 'bxml' | 'connect-failed';
+/** 'duplicate': rejected because a stream of the same name was running (the stream never opened). */
+export type StreamEndedBy = 'caller' | 'server' | 'bxml' | 'connect-failed' | 'duplicate';
 
 export interface StreamInfo {
   id: string;
@@ -300,6 +342,8 @@ interface StreamEvents {
 
 interface LiveStream extends StreamEvents {
   ws: WebSocket;
+  /** Where this stream's frame 1 starts on the caller's audio timeline (bytes; 0 for the first stream). */
+  audioOffsetBytes: number;
   metadata: Record<string, unknown>;
   ticker: TimerHandle | undefined;
   framesTicked: number;
@@ -312,6 +356,31 @@ interface LiveStream extends StreamEvents {
   /** Resolves when the stream is over and its mediaStreamStopped has been sent. */
   done: Promise<void>;
   resolveDone: () => void;
+}
+
+/** A ringing / bridged B-leg of the transfer in progress. */
+interface TransferLeg {
+  rec: TransferLegRecord;
+  element: XmlElement;
+  /** Clock time ringing ends: the answer, the failure, or the callTimeout. */
+  ringEndsAtMs: number;
+  /** What happens then. */
+  ringOutcome: 'answered' | 'busy' | 'rejected' | 'error' | 'no-answer';
+  startIso: string;
+  answerIso?: string;
+  errorId?: string;
+}
+
+interface ActiveTransfer {
+  record: TransferRecord;
+  legs: TransferLeg[];
+  docUrl: string;
+  /** The `heldAt` value set while it runs. */
+  held: { verb: string; atMs: number };
+  /** Set once the A-leg side has ended it (caller hang-up, interruption). */
+  aborting?: Promise<void>;
+  /** The leg that ended last (transferComplete describes it when none answered). */
+  lastEnded?: TransferLeg;
 }
 
 interface SocketHandlers {
@@ -414,23 +483,28 @@ export class SimulatedCall {
     maxQueueBytes: 0,
   };
 
-  /** The `start` frame sent (parsed). */
+  /** The `start` frame sent most recently (parsed). */
   startFrame: Record<string, unknown> | undefined;
-  /** The media stream (at most one per call in this stand-in). */
+  /** The latest media stream (the running one, if any). */
   stream: StreamInfo | undefined;
+  /** Every StartStream run, in order (including rejected ones). */
+  readonly streams: StreamInfo[] = [];
+  /** Every `<Transfer>` executed, in order. */
+  readonly transfers: TransferRecord[] = [];
   /** The first BXML fetched after the stream ended or was rejected (normally the Redirect's). */
   afterStream: BxmlDocument | undefined;
   /** How the call ended, once it has. */
   ended: CallEnd | undefined;
-  /** Set when execution reached a verb this stand-in does not model (Transfer, Forward, Gather, …): the call stays up there. */
+  /** Set when execution reached a verb this stand-in does not model (Forward, Gather, …): the call stays up there; also while a Transfer rings or is bridged. */
   heldAt: { verb: string; atMs: number } | undefined;
   /** The call's current tag (sent on callbacks after initiate; absent when unset, BW §1.9). */
   tag: string | undefined;
   /** Resolves when the call is over for the stand-in (see CallEnd). Never rejects. */
   readonly closed: Promise<CallEnd>;
-  /** Resolves when the media stream is over (its callback sent), or at once with undefined if none started. */
+  /** Resolves when the latest media stream is over (its callback sent), or at once with undefined if none started. */
   get streamEnded(): Promise<StreamInfo | undefined> {
-    return this.live ? this.live.done.then(() => this.stream) : Promise.resolve(this.stream);
+    const live = this.live;
+    return live ? live.done.then(() => live.info) : Promise.resolve(this.stream);
   }
 
   private readonly clock: Clock;
@@ -440,6 +514,10 @@ export class SimulatedCall {
   private readonly latencyMs: number;
   private audio: AudioSource;
   private live: LiveStream | undefined;
+  /** Clock time the first stream opened: 0 ms of the caller's audio timeline. */
+  private audioOriginMs: number | undefined;
+  private activeTransfer: ActiveTransfer | undefined;
+  private destroyed = false;
   private readonly inboundChunks: Buffer[] = [];
   private readonly heardChunks: Buffer[] = [];
   private readonly heardSegments: HeardSegment[] = [];
@@ -477,9 +555,19 @@ export class SimulatedCall {
     return this.documents.find((d) => d.eventType === 'initiate');
   }
 
-  /** Clock time the media stream started (the `start` frame), if it did. */
+  /** Clock time the first media stream started (its `start` frame), if one did: 0 ms of the audio timeline. */
   get streamStartedAtMs(): number | undefined {
-    return this.stream && this.stream.endedBy !== 'connect-failed' ? this.stream.startedAtMs : undefined;
+    return this.audioOriginMs;
+  }
+
+  /** Whether the Calls API could modify the call now (answered and not over); Bandwidth answers 409 otherwise. */
+  get modifiable(): boolean {
+    return this.dialed && this.answerIso !== undefined && !this.ending && !this.ended;
+  }
+
+  /** The transfer in progress (ringing or bridged), if any. */
+  get transferInProgress(): TransferRecord | undefined {
+    return this.activeTransfer?.record;
   }
 
   /** True while the media socket is open. */
@@ -550,7 +638,9 @@ export class SimulatedCall {
   /**
    * What Bandwidth does on the Calls API's updateCall (BW §5): `state: 'completed'` hangs up
    * (`disconnect` cause hangup); otherwise the current BXML is interrupted and a `redirect` callback goes to
-   * `redirectUrl`, whose BXML then runs. Resolves when that BXML blocks or the call ends. Throws
+   * `redirectUrl` with `username`/`password` (if it fails, to `redirectFallbackUrl` with
+   * `fallbackUsername`/`fallbackPassword`; see fetchBxmlWithFallback), whose BXML then runs. A transfer in
+   * progress ends first (its legs get transferDisconnect). Resolves when that BXML blocks or the call ends. Throws
    * CallNotModifiableError (Bandwidth's 409) if the call is not answered yet or already over.
    * The running media stream is left alone: whether a redirect stops it is undocumented (BW §9.8).
    */
@@ -584,16 +674,19 @@ export class SimulatedCall {
   }
 
   /**
-   * The caller speaks: `source`'s segment times are taken relative to the next frame boundary
-   * (plus `delayMs`). Returns the stream-relative start of the speech and its clock time.
+   * The caller speaks: `source`'s segment times are taken relative to the next frame boundary of the
+   * running stream (plus `delayMs`). Returns the start of the speech on the caller's audio timeline
+   * (ms after the first stream started; the same as stream-relative for the first stream) and its
+   * clock time.
    */
   say(source: AudioSource | Uint8Array | AudioSegment, options: { delayMs?: number } = {}): { streamMs: number; atMs: number } {
     const live = this.live;
     if (!live?.open) throw new Error('say(): the media stream is not connected');
     const src: AudioSource = source instanceof Uint8Array ? { segments: [{ startMs: 0, mulaw: source }] } : 'segments' in source ? source : { segments: [source] };
-    const streamMs = live.framesTicked * PLAYOUT_TICK_MS + (options.delayMs ?? 0);
+    // On the caller's audio timeline (0 = the first stream's start), which later streams continue.
+    const streamMs = live.audioOffsetBytes / 8 + live.framesTicked * PLAYOUT_TICK_MS + (options.delayMs ?? 0);
     this.audio = { segments: [...this.audio.segments, ...shiftAudio(src, streamMs).segments] };
-    return { streamMs, atMs: live.info.startedAtMs + streamMs };
+    return { streamMs, atMs: (this.audioOriginMs ?? live.info.startedAtMs) + streamMs };
   }
 
   /** The caller hangs up (BW §4.2 stop, §3 mediaStreamStopped, §1.2 disconnect). Idempotent. */
@@ -603,6 +696,7 @@ export class SimulatedCall {
 
   /** Tear everything down without any callbacks or frames (test cleanup). */
   destroy(): void {
+    this.destroyed = true;
     const live = this.live;
     if (live) {
       this.clock.clear(live.ticker);
@@ -635,7 +729,12 @@ export class SimulatedCall {
     this.heldAt = undefined;
     const blocked = this.blocked.promise;
     this.wakeAll();
-    const run = this.runDocument(doc, 0, gen).catch((err: unknown) => this.internalError(err));
+    // A transfer in progress ends (its legs get transferDisconnect) before the new BXML runs.
+    const interrupted = this.activeTransfer;
+    const run = (async () => {
+      if (interrupted) await this.abortTransfer(interrupted, 'interrupted');
+      await this.runDocument(doc, 0, gen);
+    })().catch((err: unknown) => this.internalError(err));
     return Promise.race([blocked, run]);
   }
 
@@ -668,7 +767,7 @@ export class SimulatedCall {
   }
 
   private assertModifiable(): void {
-    if (!this.dialed || this.answerIso === undefined || this.ending || this.ended) {
+    if (!this.modifiable) {
       throw new CallNotModifiableError(`Call [${this.callId}] cannot be modified in its current state`);
     }
   }
@@ -698,13 +797,16 @@ export class SimulatedCall {
       this.checkLive(gen);
       if (!NON_ANSWERING.has(verb.name) && this.answerIso === undefined) this.answerIso = this.iso();
       switch (verb.name) {
-        case 'StartStream':
-          if (this.stream) {
-            this.holdAt('StartStream (a second stream on the same call)', gen);
+        case 'StartStream': {
+          const running = this.live?.open ? this.live : undefined;
+          if (running && verb.attributes.name !== running.info.name) {
+            // Two streams at once (different names) are legal on Bandwidth but not modelled here.
+            this.holdAt('StartStream (a second concurrent stream)', gen);
             return;
           }
           await this.startStream(verb, doc.url, gen);
           break;
+        }
         case 'StopStream':
           await this.stopStreamVerb(verb, gen);
           break;
@@ -716,6 +818,10 @@ export class SimulatedCall {
         case 'Redirect':
           await this.redirect(verb, doc.url, depth, gen);
           return; // Redirect ends the document (BW §2.1)
+        case 'Transfer':
+          // With transferCompleteUrl, its BXML replaces the rest of this document (BW §1.3).
+          if ((await this.transfer(verb, doc.url, depth, gen)) === 'replaced') return;
+          break;
         case 'Hangup':
           await this.endCall('bxml-hangup', 'hangup');
           return;
@@ -764,21 +870,15 @@ export class SimulatedCall {
       return;
     }
     if (verb.attributes.tag !== undefined) this.tag = verb.attributes.tag || undefined;
-    const body = this.commonFields('redirect');
     const primary = new URL(rawUrl, docUrl).toString();
-    let fetched = await this.fetchBxml('redirect', primary, methodOf(verb.attributes.redirectMethod), body, credsOf(verb));
-    this.checkLive(gen);
     const fallbackUrl = verb.attributes.redirectFallbackUrl;
-    if (!fetched.ok && !fetched.invalid && fallbackUrl) {
-      fetched = await this.fetchBxml(
-        'redirect',
-        new URL(fallbackUrl, docUrl).toString(),
-        methodOf(verb.attributes.redirectFallbackMethod),
-        { ...body, eventTime: this.iso() },
-        credsOf(verb, 'fallbackUsername', 'fallbackPassword'),
-      );
-      this.checkLive(gen);
-    }
+    const fetched = await this.fetchBxmlWithFallback(
+      'redirect',
+      () => this.commonFields('redirect'),
+      { url: primary, method: methodOf(verb.attributes.redirectMethod), auth: credsOf(verb) },
+      fallbackUrl ? { url: new URL(fallbackUrl, docUrl).toString(), method: methodOf(verb.attributes.redirectFallbackMethod), auth: credsOf(verb, 'fallbackUsername', 'fallbackPassword') } : undefined,
+      gen,
+    );
     if (!fetched.ok) {
       if (fetched.invalid) await this.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
       else await this.endCall('callback-error', 'callback-error', `Callback to ${primary} failed`);
@@ -786,6 +886,287 @@ export class SimulatedCall {
     }
     if (this.stream?.endedBy !== undefined && !this.afterStream) this.afterStream = fetched.doc;
     await this.execute(fetched.doc, depth + 1, gen);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Transfer (BW §1.3, §1.5, §1.6, §2.5)
+
+  /**
+   * Execute `<Transfer>`. Returns 'continue' when the verbs after it should run (no
+   * transferCompleteUrl), 'replaced' when transferComplete's BXML ran instead. Throws CallOver when the
+   * call ended or the BXML was replaced meanwhile.
+   */
+  private async transfer(verb: XmlElement, docUrl: string, depth: number, gen: number): Promise<'continue' | 'replaced'> {
+    const a = verb.attributes;
+    const targets = transferTargets(verb);
+    if (targets.length === 0 || targets.length > 8) {
+      await this.endCall('invalid-bxml', 'invalid-bxml', `<Transfer> needs 1 to 8 <PhoneNumber>/<SipUri> (line ${verb.line})`);
+      throw new CallOver();
+    }
+    if (a.tag !== undefined) this.tag = a.tag || undefined;
+    const startedAtMs = this.clock.now();
+    const startIso = this.iso();
+    const callTimeoutMs = transferCallTimeoutMs(a.callTimeout);
+    const prefix = /^c-([0-9a-f]{8})-/i.exec(this.callId)?.[1] ?? randomBytes(4).toString('hex');
+    const legs: TransferLeg[] = targets.map(({ element, target }) => {
+      const script = normaliseTransferScript(this.opts.transfer?.(target));
+      const ringMs = script.outcome === 'no-answer' ? callTimeoutMs : (script.ringMs ?? 0);
+      // Anything that would happen after callTimeout is a timeout instead (BW §1.6).
+      const timesOut = script.outcome === 'no-answer' || ringMs > callTimeoutMs;
+      return {
+        rec: { target, script, bLegCallId: `c-${prefix}-${randomUUID()}`, state: 'ringing', startedAtMs },
+        element,
+        ringEndsAtMs: startedAtMs + Math.min(ringMs, callTimeoutMs),
+        ringOutcome: timesOut ? 'no-answer' : script.outcome,
+        startIso,
+      };
+    });
+    const first = legs[0]!;
+    const record: TransferRecord = {
+      attributes: { ...a },
+      // "default: pass the remote party's number through" (BW §2.5).
+      transferCallerId: a.transferCallerId ?? this.from,
+      callTimeoutMs,
+      legs: legs.map((l) => l.rec),
+      target: first.rec.target,
+      bLegCallId: first.rec.bLegCallId,
+      state: 'ringing',
+      transferCompleteSent: false,
+      timings: { startedAtMs },
+      violations: [],
+    };
+    this.transfers.push(record);
+    const active: ActiveTransfer = { record, legs, docUrl, held: { verb: 'Transfer', atMs: startedAtMs } };
+    this.activeTransfer = active;
+    this.heldAt = active.held;
+    try {
+      return await this.runTransfer(active, verb, depth, gen);
+    } catch (err) {
+      if (err instanceof CallOver) await this.abortTransfer(active, 'call-ended');
+      throw err;
+    } finally {
+      this.finishTransfer(active);
+    }
+  }
+
+  private async runTransfer(active: ActiveTransfer, verb: XmlElement, depth: number, gen: number): Promise<'continue' | 'replaced'> {
+    const { record, legs } = active;
+    // Ringing: the legs' ring ends come in clock order until one answers or none is left.
+    let winner: TransferLeg | undefined;
+    for (;;) {
+      const ringing = legs.filter((l) => l.rec.state === 'ringing');
+      if (ringing.length === 0) break;
+      const next = ringing.reduce((x, y) => (y.ringEndsAtMs < x.ringEndsAtMs ? y : x)); // ties: document order
+      const delay = next.ringEndsAtMs - this.clock.now();
+      if (delay > 0) await this.waitOn(gen, delay);
+      if (next.ringOutcome === 'answered') {
+        winner = next;
+        break;
+      }
+      await this.endLeg(active, next, next.ringOutcome);
+      this.checkLive(gen);
+    }
+
+    if (winner) {
+      const leg = winner;
+      leg.rec.state = 'answered';
+      leg.rec.outcome = 'answered';
+      leg.rec.answeredAtMs = record.timings.answeredAtMs = this.clock.now();
+      leg.answerIso = this.iso();
+      record.state = 'answered';
+      record.outcome = 'answered';
+      record.target = leg.rec.target;
+      record.bLegCallId = leg.rec.bLegCallId;
+      // The first answer wins: the other legs stop ringing.
+      for (const other of legs) {
+        if (other.rec.state !== 'ringing') continue;
+        await this.endLeg(active, other, 'cancelled');
+        this.checkLive(gen);
+      }
+      const el = leg.element.attributes;
+      let bridge = true;
+      if (el.transferAnswerUrl) {
+        // The BXML runs on the B-leg only, before the bridge (BW §1.3).
+        const fetched = await this.fetchBxmlWithFallback(
+          'transferAnswer',
+          () => this.bLegFields('transferAnswer', active, leg),
+          { url: new URL(el.transferAnswerUrl, active.docUrl).toString(), method: methodOf(el.transferAnswerMethod), auth: credsOf(leg.element) },
+          el.transferAnswerFallbackUrl
+            ? { url: new URL(el.transferAnswerFallbackUrl, active.docUrl).toString(), method: methodOf(el.transferAnswerFallbackMethod), auth: credsOf(leg.element, 'fallbackUsername', 'fallbackPassword') }
+            : undefined,
+          gen,
+        );
+        if (!fetched.ok) {
+          // The B-leg cannot get its BXML: it fails, and the transfer with it.
+          record.violations.push(`transferAnswer failed: ${fetched.error}`);
+          record.endedBy = 'callback-error';
+          await this.endLeg(active, leg, 'answered', fetched.invalid ? { cause: 'invalid-bxml', errorMessage: fetched.error } : { cause: 'callback-error', errorMessage: fetched.error });
+          this.checkLive(gen);
+          bridge = false;
+        } else {
+          const whisper = analyseWhisper(fetched.doc.root, fetched.doc.xml, fetched.doc.url, this.clock.now());
+          leg.rec.whisper = record.whisper = whisper;
+          record.violations.push(...whisper.violations);
+          if (whisper.pauseMs > 0) await this.waitOn(gen, whisper.pauseMs);
+          if (whisper.hangup) {
+            record.endedBy = 'whisper-hangup';
+            await this.endLeg(active, leg, 'answered');
+            this.checkLive(gen);
+            bridge = false;
+          }
+        }
+      }
+      if (bridge) {
+        leg.rec.state = record.state = 'bridged';
+        leg.rec.bridgedAtMs = record.timings.bridgedAtMs = this.clock.now();
+        const script = leg.rec.script;
+        const talkMs = script.outcome === 'answered' ? (script.talkMs ?? 0) : 0;
+        if (talkMs > 0) await this.waitOn(gen, talkMs);
+        if (script.outcome === 'answered' && script.hangsUp === 'caller') {
+          // The caller hangs up on the human: the B-leg gets transferDisconnect, the call its disconnect.
+          await this.endCall('caller-hangup', 'hangup');
+          throw new CallOver();
+        }
+        record.endedBy = 'human';
+        await this.endLeg(active, leg, 'answered');
+        this.checkLive(gen);
+      }
+    } else {
+      record.endedBy = 'not-answered';
+    }
+
+    // transferComplete describes the winning leg, else the last one to end (BW §1.5).
+    const described = this.describeTransfer(active);
+    this.finishTransfer(active);
+    const completeUrl = verb.attributes.transferCompleteUrl;
+    if (!completeUrl) return 'continue'; // the verbs after <Transfer> run (BW §2.5)
+    const a = verb.attributes;
+    const errorId = randomUUID();
+    const body = (): Record<string, unknown> => {
+      const b: Record<string, unknown> = { ...this.commonFields('transferComplete'), transferCallerId: record.transferCallerId, transferTo: described.rec.target.address, cause: described.rec.cause };
+      if (described.rec.errorMessage !== undefined) {
+        b.errorMessage = described.rec.errorMessage;
+        b.errorId = described.errorId ?? errorId;
+      }
+      return b;
+    };
+    record.transferCompleteSent = true;
+    record.timings.completedAtMs = this.clock.now();
+    const fetched = await this.fetchBxmlWithFallback(
+      'transferComplete',
+      body,
+      { url: new URL(completeUrl, active.docUrl).toString(), method: methodOf(a.transferCompleteMethod), auth: credsOf(verb) },
+      a.transferCompleteFallbackUrl
+        ? { url: new URL(a.transferCompleteFallbackUrl, active.docUrl).toString(), method: methodOf(a.transferCompleteFallbackMethod), auth: credsOf(verb, 'fallbackUsername', 'fallbackPassword') }
+        : undefined,
+      gen,
+    );
+    if (!fetched.ok) {
+      if (fetched.invalid) await this.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
+      else await this.endCall('callback-error', 'callback-error', `Callback to ${completeUrl} failed`);
+      throw new CallOver();
+    }
+    record.transferCompleteBxml = fetched.doc.xml;
+    // Its BXML runs on the A-leg, in place of the rest of the document (BW §1.3).
+    await this.execute(fetched.doc, depth + 1, gen);
+    return 'replaced';
+  }
+
+  /** A B-leg ends: record it and POST transferDisconnect to its transferDisconnectUrl (no BXML, BW §1.3). */
+  private async endLeg(active: ActiveTransfer, leg: TransferLeg, outcome: TransferOutcome, override?: { cause: string; errorMessage?: string }): Promise<void> {
+    if (leg.rec.state === 'ended') return;
+    const end = override ?? legEnd(outcome, active.record.callTimeoutMs);
+    leg.rec.state = 'ended';
+    leg.rec.outcome = outcome;
+    leg.rec.cause = end.cause;
+    if (end.errorMessage !== undefined) {
+      leg.rec.errorMessage = end.errorMessage;
+      leg.errorId = randomUUID();
+    }
+    leg.rec.endedAtMs = this.clock.now();
+    active.lastEnded = leg;
+    const el = leg.element.attributes;
+    if (!el.transferDisconnectUrl || this.destroyed) return;
+    await this.sendAsync('transferDisconnect', new URL(el.transferDisconnectUrl, active.docUrl).toString(), methodOf(el.transferDisconnectMethod), this.bLegFields('transferDisconnect', active, leg), credsOf(leg.element));
+  }
+
+  /**
+   * B-leg callback fields (BW §1.4, §1.5; fixtures transferAnswer.json, transferDisconnect.json): the
+   * B-leg's callId and times, the original call's from/to, parentCallId = the A-leg, direction
+   * outbound. Tag: the PhoneNumber/SipUri's, else the Transfer's (the B-leg is a new call; whether it
+   * inherits the A-leg's tag otherwise is not documented, so it does not here).
+   */
+  private bLegFields(eventType: 'transferAnswer' | 'transferDisconnect', active: ActiveTransfer, leg: TransferLeg): Record<string, unknown> {
+    const body: Record<string, unknown> = {
+      eventType,
+      eventTime: this.iso(),
+      accountId: this.accountId,
+      applicationId: this.applicationId,
+      from: this.from,
+      to: this.to,
+      direction: 'outbound',
+      callId: leg.rec.bLegCallId,
+      parentCallId: this.callId,
+      callUrl: `https://voice.bandwidth.com/api/v2/accounts/${this.accountId}/calls/${leg.rec.bLegCallId}`,
+      startTime: leg.startIso,
+    };
+    if (leg.answerIso !== undefined) body.answerTime = leg.answerIso;
+    if (eventType === 'transferDisconnect') body.endTime = this.iso();
+    const tag = leg.element.attributes.tag ?? active.record.attributes.tag;
+    if (tag) body.tag = tag;
+    body.transferCallerId = active.record.transferCallerId;
+    body.transferTo = leg.rec.target.address;
+    if (eventType === 'transferDisconnect') {
+      body.cause = leg.rec.cause;
+      if (leg.rec.errorMessage !== undefined) {
+        body.errorMessage = leg.rec.errorMessage;
+        body.errorId = leg.errorId;
+      }
+    }
+    return body;
+  }
+
+  /** Point the record at the leg transferComplete describes: the one that answered, else the last to end. */
+  private describeTransfer(active: ActiveTransfer): TransferLeg {
+    const leg = active.legs.find((l) => l.rec.outcome === 'answered') ?? active.lastEnded ?? active.legs[0]!;
+    const r = active.record;
+    r.target = leg.rec.target;
+    r.bLegCallId = leg.rec.bLegCallId;
+    r.outcome = leg.rec.outcome;
+    if (leg.rec.cause !== undefined) r.cause = leg.rec.cause;
+    if (leg.rec.errorMessage !== undefined) r.errorMessage = leg.rec.errorMessage;
+    if (leg.rec.endedAtMs !== undefined) r.timings.bLegEndedAtMs = leg.rec.endedAtMs;
+    return leg;
+  }
+
+  /**
+   * The A-leg side ends a transfer in progress (the caller hung up, the BXML was replaced, the call was
+   * ended through the API): every leg still up gets transferDisconnect (`cancel` while ringing,
+   * `hangup` once answered). No transferComplete (see the header). Idempotent.
+   */
+  private abortTransfer(active: ActiveTransfer, by: TransferEndedBy): Promise<void> {
+    if (active.aborting) return active.aborting;
+    if (active.record.state === 'ended') return Promise.resolve();
+    active.aborting = (async () => {
+      active.record.endedBy ??= by;
+      for (const leg of active.legs) {
+        if (leg.rec.state === 'ended') continue;
+        await this.endLeg(active, leg, leg.rec.state === 'ringing' ? 'cancelled' : 'answered');
+      }
+      this.describeTransfer(active);
+      this.finishTransfer(active);
+    })();
+    return active.aborting;
+  }
+
+  private finishTransfer(active: ActiveTransfer): void {
+    const r = active.record;
+    if (r.state !== 'ended') {
+      r.state = 'ended';
+      r.timings.endedAtMs = this.clock.now();
+    }
+    if (this.activeTransfer === active) this.activeTransfer = undefined;
+    if (this.heldAt === active.held) this.heldAt = undefined;
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -869,18 +1250,49 @@ export class SimulatedCall {
     return { ok: true, doc, record };
   }
 
-  private streamCallback(live: StreamEvents, eventType: string, extra: { cause?: string; errorMessage?: string; duration?: string }): Promise<CallbackRecord> | undefined {
+  /**
+   * A BXML callback with its fallback (BW §1.7): when the primary fails, the same event (fresh
+   * eventTime) goes to the fallback URL with the fallback credentials. Which failures trigger the
+   * fallback on the real platform is unconfirmed (BW §1.7 [U], §9.9); this stand-in treats a connection
+   * error, a timeout, and any answer that is not a 200 with an XML body (so any non-2xx) as a failure
+   * of the primary. A 200 whose BXML does not parse is `invalid-bxml`, not a reason to fall back.
+   */
+  private async fetchBxmlWithFallback(
+    eventType: string,
+    body: () => Record<string, unknown>,
+    primary: { url: string; method: 'POST' | 'GET'; auth: CallbackAuth | undefined },
+    fallback: { url: string; method: 'POST' | 'GET'; auth: CallbackAuth | undefined } | undefined,
+    gen: number,
+  ): Promise<{ ok: true; doc: BxmlDocument; record: CallbackRecord } | { ok: false; invalid: boolean; error: string; record: CallbackRecord }> {
+    let fetched = await this.fetchBxml(eventType, primary.url, primary.method, body(), primary.auth);
+    this.checkLive(gen);
+    if (!fetched.ok && !fetched.invalid && fallback) {
+      fetched = await this.fetchBxml(eventType, fallback.url, fallback.method, body(), fallback.auth);
+      this.checkLive(gen);
+    }
+    return fetched;
+  }
+
+  private streamCallback(
+    live: StreamEvents,
+    eventType: string,
+    extra: { cause?: string; errorMessage?: string; duration?: string; original?: StreamEvents },
+  ): Promise<CallbackRecord> | undefined {
     if (!live.eventUrl) return undefined;
-    const mediaStream: Record<string, unknown> = { destination: live.info.destination };
-    if (extra.duration !== undefined) mediaStream.duration = extra.duration;
-    mediaStream.id = live.info.id;
-    mediaStream.name = live.info.name;
-    mediaStream.startTime = live.startIso;
-    mediaStream.tracks = [...live.info.tracks];
-    mediaStream.type = 'WebSocket';
-    const body: Record<string, unknown> = { ...this.commonFields(eventType), mediaStream };
+    const describe = (s: StreamEvents, duration?: string): Record<string, unknown> => {
+      const out: Record<string, unknown> = { destination: s.info.destination };
+      if (duration !== undefined) out.duration = duration;
+      out.id = s.info.id;
+      out.name = s.info.name;
+      out.startTime = s.startIso;
+      out.tracks = [...s.info.tracks];
+      out.type = 'WebSocket';
+      return out;
+    };
+    const body: Record<string, unknown> = { ...this.commonFields(eventType), mediaStream: describe(live, extra.duration) };
     if (extra.cause !== undefined) body.cause = extra.cause;
     if (extra.errorMessage !== undefined) body.errorMessage = extra.errorMessage;
+    if (extra.original) body.originalMediaStream = describe(extra.original);
     // The fixtures (and the live toolkit capture) list stream-event keys alphabetically.
     const sorted = Object.fromEntries(Object.entries(body).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     return this.sendAsync(eventType, live.eventUrl.toString(), live.eventMethod, sorted, live.eventAuth);
@@ -897,6 +1309,7 @@ export class SimulatedCall {
 
   private internalError(err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
+    this.destroyed = true; // the stand-in itself failed: no further callbacks
     if (this.live?.open) {
       this.clock.clear(this.live.ticker);
       this.live.open = false;
@@ -905,6 +1318,7 @@ export class SimulatedCall {
     }
     this.finish({ reason: 'internal-error', atMs: this.clock.now(), errorMessage: message });
     this.ending ??= Promise.resolve(this.ended ?? { reason: 'internal-error', atMs: this.clock.now() });
+    this.wakeAll(); // a transfer still waiting on the clock ends, silently
     this.markBlocked();
   }
 
@@ -914,6 +1328,9 @@ export class SimulatedCall {
     this.ending = (async () => {
       const atMs = this.clock.now();
       this.wakeAll();
+      // Legs of a transfer in progress end first (transferDisconnect), then the A-leg's disconnect.
+      const transfer = this.activeTransfer;
+      if (transfer) await this.abortTransfer(transfer, reason === 'caller-hangup' ? 'caller' : 'call-ended');
       const live = this.live;
       if (live?.open) await this.stopStream(live, reason === 'caller-hangup' ? 'caller' : 'bxml');
       const base = this.opts.baseUrl.replace(/\/+$/, '');
@@ -961,9 +1378,22 @@ export class SimulatedCall {
       streamParams,
       startedAtMs: this.clock.now(),
     };
-    this.stream = info;
     const startIso = this.iso();
     const eventUrl = a.streamEventUrl ? new URL(a.streamEventUrl, docUrl) : undefined;
+    this.streams.push(info);
+    const running = this.live?.open ? this.live : undefined;
+    if (running && running.info.name === info.name) {
+      // Names are unique among the call's running streams (BW §2.2): rejected, and execution moves on.
+      info.endedAtMs = info.startedAtMs;
+      info.endedBy = 'duplicate';
+      info.cause = 'duplicate';
+      info.errorMessage = `A stream with the name ${info.name} already exists`;
+      const rejected: StreamEvents = { info, eventUrl, eventMethod: methodOf(a.streamEventMethod), eventAuth: credsOf(verb), startIso };
+      await this.streamCallback(rejected, 'mediaStreamRejected', { cause: 'duplicate', errorMessage: info.errorMessage, original: running });
+      this.checkLive(gen);
+      return;
+    }
+    this.stream = info;
     const metadata = {
       accountId: this.accountId,
       callId: this.callId,
@@ -994,10 +1424,14 @@ export class SimulatedCall {
 
     const done = deferred<void>();
     info.startedAtMs = this.clock.now();
+    // The caller's audio runs on one timeline across streams: a later stream picks it up where the
+    // call is now (whole ms, so frames stay byte-aligned).
+    this.audioOriginMs ??= info.startedAtMs;
     const live: LiveStream = {
       ...events,
       startIso: this.iso(),
       ws: connected.ws,
+      audioOffsetBytes: Math.max(0, Math.round(info.startedAtMs - this.audioOriginMs)) * 8,
       metadata,
       ticker: undefined,
       framesTicked: 0,
@@ -1092,7 +1526,7 @@ export class SimulatedCall {
     const heard = this.pullPlayout(live, tickAtMs);
     if (live.info.tracks.includes('inbound')) {
       // Frame k carries what the caller said during stream time [20(k-1), 20k).
-      const bytes = renderMulaw(this.audio, (k - 1) * FRAME_BYTES, FRAME_BYTES);
+      const bytes = renderMulaw(this.audio, live.audioOffsetBytes + (k - 1) * FRAME_BYTES, FRAME_BYTES);
       this.inboundChunks.push(bytes);
       this.stats.inboundFramesSent++;
       this.sendFrame(live, 'media', { track: 'inbound', payload: bytes.toString('base64'), sequenceNumber: String(++live.inboundSeq) });

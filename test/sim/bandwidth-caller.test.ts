@@ -559,7 +559,7 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
   });
 
   describe('Calls API updates and verbs the stand-in does not model', () => {
-    it('updateCall redirect interrupts StopStream wait; StopStream stops the stream; the call is held at Transfer', async () => {
+    it('updateCall redirect interrupts StopStream wait; StopStream stops the stream; the call is held at the ringing Transfer', async () => {
       const c = await dialed();
       await clock.advanceAsync(100);
       await c.updateCall({ redirectUrl: `${fake.url}/bandwidth/voice/redirect`, username: CALLBACK.username, password: CALLBACK.password, tag: 'ai:transfer' });
@@ -573,10 +573,14 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       expect(c.heldAt).toEqual({ verb: 'Transfer', atMs: 100 });
       expect(c.ended).toBeUndefined();
       expect(fake.hitsTo('stream-ended')).toHaveLength(0); // the interrupted document's Redirect never runs
-      expect(clock.pendingTimers).toBe(0);
+      expect(clock.pendingTimers).toBe(1); // the transfer target ringing (default: answers after 2 s)
+      expect(c.transferInProgress).toMatchObject({ state: 'ringing', target: { kind: 'phone', address: '+19195550177' } });
       const end = await c.hangup();
       expect(end.reason).toBe('caller-hangup');
       expect(fake.hitsTo('status')[0]!.body).toMatchObject({ cause: 'hangup', tag: 'ai:transfer' });
+      expect(c.transfers[0]).toMatchObject({ state: 'ended', outcome: 'cancelled', cause: 'cancel', endedBy: 'caller', transferCompleteSent: false });
+      expect(c.heldAt).toBeUndefined();
+      expect(clock.pendingTimers).toBe(0);
     });
 
     it("updateCall({ state: 'completed' }) hangs up like the caller would, and a finished call answers 409", async () => {
