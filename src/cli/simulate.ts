@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManualClock, settleIo, systemClock, waitFor, type Clock } from '../clock';
+import { ManualClock, settleIo, systemClock, type Clock } from '../clock';
 import { createLogger } from '../log';
 import { startSwitchboard } from '../main';
 import { SimulatedCall, speechLikeAudio } from '../sim/bandwidth-caller';
+import { dialThroughSetup } from '../sim/drive';
 import { startRealtimeStandIn } from '../sim/realtime-server';
 import type { CallEventRecord, TranscriptItemRecord } from '../store/types';
 
@@ -75,14 +76,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     else await new Promise((resolve) => setTimeout(resolve, ms));
   };
   try {
-    let dialed = false;
-    const dialing = call.dial().finally(() => {
-      dialed = true;
-    });
-    await waitFor(() => call.callbacks.some((c) => c.eventType === 'initiate' && c.status !== undefined), 10_000, 'initiate to be answered');
-    await advance(400);
-    await waitFor(() => dialed, 10_000, 'the media stream to start');
-    await dialing;
+    await dialThroughSetup(call, 400, advance);
     await advance(7000);
     call.say(speechLikeAudio({ durationMs: 1200, seed: 11 }));
     await advance(6500);

@@ -5,6 +5,7 @@ import { ManualClock, waitFor } from '../../src/clock';
 import { UrlSigner } from '../../src/security/signing';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
+import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { basicAuth, startTestServer, type TestServer } from '../helpers/server';
@@ -45,16 +46,7 @@ describe('a stream call end to end', () => {
   }
 
   /** Dial, let Bandwidth's 400 ms of stream setup pass on the clock, and wait until the stream is up. */
-  async function dial(call: SimulatedCall) {
-    let dialed = false;
-    const dialing = call.dial().finally(() => {
-      dialed = true;
-    });
-    await waitFor(() => call.callbacks.some((c) => c.eventType === 'initiate' && c.status !== undefined), 5000, 'initiate answered');
-    await clock.advanceAsync(400);
-    await waitFor(() => dialed, 5000, 'the stream to start');
-    return dialing;
-  }
+  const dial = (call: SimulatedCall) => dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
 
   it('greets at once, barges in cleanly, keeps every caller byte, and stores the transcript in order', async () => {
     await start();

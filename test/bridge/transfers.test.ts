@@ -2,6 +2,7 @@ import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
 import { SimulatedCall, speechLikeAudio, type TransferScript } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
+import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -56,14 +57,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
       ...(transfer ? { transfer } : {}),
     });
     rest.attach(call);
-    let dialed = false;
-    const dialing = call.dial().finally(() => {
-      dialed = true;
-    });
-    await waitFor(() => call.callbacks.some((c) => c.eventType === 'initiate' && c.status !== undefined), 5000, 'initiate');
-    await clock.advanceAsync(400);
-    await waitFor(() => dialed, 5000, 'stream start');
-    return dialing;
+    return dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
   }
 
   const plans = (afterTool: ResponsePlan) => (n: number): ResponsePlan =>
