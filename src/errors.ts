@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'conflict'
   | 'store_failed'
   | 'model_failed'
-  | 'bandwidth_api_failed';
+  | 'bandwidth_api_failed'
+  | 'invalid_request'
+  | 'unavailable';
 
 export class SwitchboardError extends Error {
   constructor(

@@ -5,6 +5,8 @@ import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
 import { CallFlows, type RedirectAction } from './bandwidth/call-flows';
+import { apiRouter } from './api/router';
+import { apiRoutes } from './api/routes';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
@@ -150,6 +152,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     ],
     mounts: [
       [VOICE_PATH_PREFIX, voiceWebhooks(flows, callbackCredentials, logger)],
+      [
+        '/api',
+        apiRouter(
+          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger }),
+          credentials.credentials.adminToken,
+          logger,
+        ),
+      ],
     ],
   });
   server.on('request', app);

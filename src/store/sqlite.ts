@@ -16,6 +16,8 @@ import {
   type AgentSource,
   type CallEventInput,
   type CallEventRecord,
+  type CallListFilter,
+  type CallPage,
   type CallRecord,
   type CallUpdate,
   type PhoneNumberRecord,
@@ -107,6 +109,29 @@ export class SqliteStore implements Store {
     record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsSync([update], event)[0]!,
     recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsSync(updates, event),
     get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
+    list: async (filter: CallListFilter): Promise<CallPage> => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (!filter.allLegs) where.push("leg = 'caller'");
+      if (filter.agentId) (where.push('agent_id = ?'), args.push(filter.agentId));
+      if (filter.number) (where.push('(from_number = ? OR to_number = ?)'), args.push(filter.number, filter.number));
+      if (filter.since) (where.push('created_at >= ?'), args.push(filter.since));
+      if (filter.until) (where.push('created_at < ?'), args.push(filter.until));
+      if (filter.state) (where.push('state = ?'), args.push(filter.state));
+      if (filter.cause) (where.push('cause = ?'), args.push(filter.cause));
+      if (filter.cursor) {
+        const c = decodeCursor(filter.cursor);
+        where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+        args.push(c.createdAt, c.createdAt, c.id);
+      }
+      const sql = `SELECT * FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+      const rows = (this.db.prepare(sql).all(...args, filter.limit + 1) as Row[]).map(callFromRow);
+      const items = rows.slice(0, filter.limit);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
+    },
+    children: async (parentCallId: string): Promise<CallRecord[]> =>
+      (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow),
     addUsage: async (id: string, usage: Record<string, number>): Promise<void> => {
       this.db.transaction(() => {
         const row = this.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
@@ -368,4 +393,19 @@ function callFromRow(row: Row): CallRecord {
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };
+}
+
+/** Page cursors are opaque to API users: base64url of the last row's sort key. */
+function encodeCursor(call: CallRecord): string {
+  return Buffer.from(JSON.stringify([call.createdAt, call.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new SwitchboardError('invalid_request', 'the cursor is not valid (use nextCursor from a previous page)');
 }

@@ -100,6 +100,27 @@ export interface PhoneNumberRecord {
   createdAt: string;
 }
 
+export interface CallListFilter {
+  agentId?: string;
+  /** Either side of the call (our number or the other party). */
+  number?: string;
+  /** ISO times: created at or after `since`, before `until`. */
+  since?: string;
+  until?: string;
+  state?: CallState;
+  cause?: string;
+  /** Only caller legs (the default) or every leg. */
+  allLegs?: boolean;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit: number;
+}
+
+export interface CallPage {
+  items: CallRecord[];
+  nextCursor: string | null;
+}
+
 export interface CallsRepository {
   /** Apply a state change and append its event in one transaction (issue #2 §7). */
   record(update: CallUpdate, event?: CallEventInput): Promise<CallRecord>;
@@ -107,6 +128,10 @@ export interface CallsRepository {
   recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]>;
   get(id: string): Promise<CallRecord | undefined>;
   addUsage(id: string, usage: Record<string, number>): Promise<void>;
+  /** Newest first, filtered, one page at a time. */
+  list(filter: CallListFilter): Promise<CallPage>;
+  /** Legs started from this call (transfers, AI SIP legs). */
+  children(parentCallId: string): Promise<CallRecord[]>;
 }
 
 export interface EventsRepository {

@@ -1,0 +1,80 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { BandwidthApiError } from '../bandwidth/rest/errors';
+import { isSwitchboardError } from '../errors';
+import type { Logger } from '../log';
+import { safeEqual } from '../security/signing';
+import { buildOpenApi } from './openapi';
+import type { Route } from './route';
+import { validation } from './routes';
+
+/**
+ * The admin API's HTTP side (issue #6): bearer-token auth before anything else (DESIGN §4.5), JSON
+ * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
+ */
+const API_BODY_MAX_BYTES = 256 * 1024;
+
+export function apiRouter(routes: Route[], adminToken: string, logger: Logger): Router {
+  const router = express.Router();
+  const openapi = buildOpenApi(routes);
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  router.use((req, res, next) => {
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    if (m && safeEqual(m[1]!.trim(), adminToken)) return next();
+    res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
+    res.status(401).json({ error: { code: 'unauthorized', message: m ? 'wrong admin token' : 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' } });
+  });
+  router.use(express.json({ limit: API_BODY_MAX_BYTES }));
+
+  for (const r of routes) {
+    router[r.method](r.path, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const params = parse(r.params, req.params);
+        const query = parse(r.query, req.query);
+        const body = parse(r.body, r.body ? (req.body ?? {}) : undefined);
+        const result = await r.handler({ params, query, body });
+        if (result.body === undefined) res.status(result.status).end();
+        else res.status(result.status).json(result.body);
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+
+  router.use((req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: `no API route for ${req.method} ${req.baseUrl}${req.path}` } });
+  });
+  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { status, body } = errorResponse(err);
+    if (status >= 500) logger.error({ err, path: req.path }, 'admin API request failed');
+    else logger.info({ path: req.path, status, code: body.error.code }, 'admin API request refused');
+    res.status(status).json(body);
+  });
+  return router;
+}
+
+function parse<T>(schema: z.ZodType<T> | undefined, input: unknown): T {
+  if (!schema) return undefined as T;
+  const r = schema.safeParse(input);
+  if (!r.success) throw validation(r.error);
+  return r.data;
+}
+
+export function errorResponse(err: unknown): { status: number; body: { error: { code: string; message: string; fields?: string[] } } } {
+  const e = err as { type?: string; message?: string };
+  if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: { code: 'invalid_request', message: `malformed JSON body: ${e.message ?? ''}` } } };
+  if (e?.type === 'entity.too.large') return { status: 413, body: { error: { code: 'invalid_request', message: 'request body too large' } } };
+  if (err instanceof BandwidthApiError) {
+    // Bandwidth's own words reach the operator; its 5xx and auth problems are ours to report as 502.
+    const status = err.status === 400 || err.status === 404 || err.status === 409 || err.status === 429 ? err.status : 502;
+    return { status, body: { error: { code: 'bandwidth_error', message: `Bandwidth answered HTTP ${err.status}: ${err.description}` } } };
+  }
+  if (isSwitchboardError(err)) {
+    const status = { not_found: 404, conflict: 409, invalid_request: 400, unavailable: 503 }[err.code as string] ?? 500;
+    const fields = (err.details as { fields?: string[] } | undefined)?.fields;
+    return { status, body: { error: { code: err.code, message: err.message, ...(fields ? { fields } : {}) } } };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error; see the server log' } } };
+}

@@ -1,0 +1,294 @@
+import { z } from 'zod';
+import { agentSchema, type Agent } from '../agents/agent';
+import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
+import { BandwidthApiError } from '../bandwidth/rest/errors';
+import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
+import { SwitchboardError } from '../errors';
+import type { Logger } from '../log';
+import type { Store, StoredAgent } from '../store/types';
+import { route, type Route } from './route';
+import * as s from './schemas';
+
+/**
+ * The admin API (issue #6 §1). Each route validates its input with zod, answers JSON, and maps store
+ * errors to 404/409. Changes apply to the next call at once: call flows read the store every time.
+ */
+export interface ApiDeps {
+  store: Store;
+  urls: CallbackUrls;
+  callbackCredentials: { username: string; password: string };
+  calls: BandwidthCalls | undefined;
+  applicationId: string | undefined;
+  logger: Logger;
+}
+
+const notFound = (what: string) => new SwitchboardError('not_found', `${what} does not exist`);
+
+export function apiRoutes(d: ApiDeps): Route[] {
+  const getAgent = async (id: string): Promise<StoredAgent> => {
+    const stored = await d.store.agents.get(id);
+    if (!stored) throw notFound(`agent ${id}`);
+    return stored;
+  };
+  const view = async (stored: StoredAgent) => ({
+    ...stored.agent,
+    numbers: (await d.store.numbers.list(stored.agent.id)).map((n) => n.number),
+    source: stored.source,
+    createdAt: stored.createdAt,
+    updatedAt: stored.updatedAt,
+  });
+  /** The env agent is rebuilt from AGENT_* at every start: editing it here would be silently undone. */
+  const editable = (stored: StoredAgent) => {
+    if (stored.source === 'env') {
+      throw new SwitchboardError('conflict', `agent ${stored.agent.id} is defined by the AGENT_* environment variables; change them and restart`);
+    }
+  };
+  const save = async (agent: Agent, destinationIds?: string[]) => {
+    const parsed = agentSchema.safeParse(agent);
+    if (!parsed.success) throw validation(parsed.error);
+    return d.store.agents.upsert(parsed.data, 'api', destinationIds);
+  };
+  const agentWithout = (stored: StoredAgent): Agent => {
+    const { destinations: _d, ...agent } = stored.agent;
+    return agent;
+  };
+
+  return [
+    // ---- agents ---------------------------------------------------------------------------------
+    route({
+      method: 'get', path: '/agents', tag: 'agents', summary: 'List agents', successStatus: 200, response: z.array(s.agentViewSchema),
+      handler: async () => ({ status: 200, body: await Promise.all((await d.store.agents.list()).map(view)) }),
+    }),
+    route({
+      method: 'post', path: '/agents', tag: 'agents', summary: 'Create an agent', body: s.agentCreateSchema, successStatus: 201, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ body }) => {
+        if (await d.store.agents.get(body.id)) throw new SwitchboardError('conflict', `agent ${body.id} already exists`);
+        const { destinationIds, ...agent } = body;
+        return { status: 201, body: await view(await save(agent, destinationIds ?? [])) };
+      },
+    }),
+    route({
+      method: 'get', path: '/agents/:id', tag: 'agents', summary: 'Get an agent', params: s.idParams, successStatus: 200, response: s.agentViewSchema, errors: [404],
+      handler: async ({ params }) => ({ status: 200, body: await view(await getAgent(params.id)) }),
+    }),
+    route({
+      method: 'patch', path: '/agents/:id', tag: 'agents', summary: 'Update an agent (fields given replace the stored ones)', params: s.idParams, body: s.agentPatchSchema,
+      successStatus: 200, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ params, body }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        const { destinationIds, ...changes } = body;
+        return { status: 200, body: await view(await save({ ...agentWithout(stored), ...changes, id: params.id }, destinationIds)) };
+      },
+    }),
+    route({
+      method: 'delete', path: '/agents/:id', tag: 'agents', summary: 'Delete an agent (refused while numbers are assigned, unless reassignTo names another agent)',
+      params: s.idParams, query: s.agentDeleteQuery, successStatus: 204, errors: [404, 409],
+      handler: async ({ params, query }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        if (query.reassignTo) {
+          await getAgent(query.reassignTo);
+          for (const n of await d.store.numbers.list(params.id)) {
+            await d.store.numbers.unassign(n.number);
+            await d.store.numbers.assign(n.number, query.reassignTo);
+          }
+        }
+        await d.store.agents.delete(params.id);
+        return { status: 204 };
+      },
+    }),
+    route({
+      method: 'put', path: '/agents/:id/destinations/:destinationId', tag: 'agents', summary: 'Assign a transfer destination to an agent',
+      params: s.agentDestinationParams, successStatus: 200, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ params }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        if (!(await d.store.destinations.get(params.destinationId))) throw notFound(`transfer destination ${params.destinationId}`);
+        const ids = stored.agent.destinations.map((x) => x.id);
+        if (!ids.includes(params.destinationId)) ids.push(params.destinationId);
+        return { status: 200, body: await view(await save(agentWithout(stored), ids)) };
+      },
+    }),
+    route({
+      method: 'delete', path: '/agents/:id/destinations/:destinationId', tag: 'agents', summary: 'Remove a transfer destination from an agent',
+      params: s.agentDestinationParams, successStatus: 200, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ params }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        const ids = stored.agent.destinations.map((x) => x.id);
+        if (!ids.includes(params.destinationId)) throw notFound(`destination ${params.destinationId} on agent ${params.id}`);
+        return { status: 200, body: await view(await save(agentWithout(stored), ids.filter((x) => x !== params.destinationId))) };
+      },
+    }),
+    route({
+      method: 'post', path: '/agents/:id/tools', tag: 'agents', summary: 'Add an HTTP tool to an agent', params: s.idParams, body: s.httpToolBodySchema,
+      successStatus: 201, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ params, body }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        if (stored.agent.httpTools.some((t) => t.name === body.name)) throw new SwitchboardError('conflict', `agent ${params.id} already has a tool named ${body.name}`);
+        return { status: 201, body: await view(await save({ ...agentWithout(stored), httpTools: [...stored.agent.httpTools, body] })) };
+      },
+    }),
+    route({
+      method: 'delete', path: '/agents/:id/tools/:name', tag: 'agents', summary: 'Remove an HTTP tool from an agent', params: s.toolParams,
+      successStatus: 200, response: s.agentViewSchema, errors: [404, 409],
+      handler: async ({ params }) => {
+        const stored = await getAgent(params.id);
+        editable(stored);
+        if (!stored.agent.httpTools.some((t) => t.name === params.name)) throw notFound(`tool ${params.name} on agent ${params.id}`);
+        return { status: 200, body: await view(await save({ ...agentWithout(stored), httpTools: stored.agent.httpTools.filter((t) => t.name !== params.name) })) };
+      },
+    }),
+
+    // ---- numbers --------------------------------------------------------------------------------
+    route({
+      method: 'get', path: '/numbers', tag: 'numbers', summary: 'List number assignments', query: s.numbersQuery, successStatus: 200, response: z.array(s.numberViewSchema),
+      handler: async ({ query }) => ({ status: 200, body: await d.store.numbers.list(query.agentId) }),
+    }),
+    route({
+      method: 'post', path: '/numbers', tag: 'numbers', summary: 'Assign a number to an agent (one agent per number)', body: s.numberAssignSchema,
+      successStatus: 201, response: s.numberViewSchema, errors: [404, 409],
+      handler: async ({ body }) => ({ status: 201, body: await d.store.numbers.assign(body.number, body.agentId) }),
+    }),
+    route({
+      method: 'delete', path: '/numbers/:number', tag: 'numbers', summary: 'Unassign a number', params: s.numberParams, successStatus: 204, errors: [404],
+      handler: async ({ params }) => {
+        if (!(await d.store.numbers.unassign(params.number))) throw notFound(`assignment of ${params.number}`);
+        return { status: 204 };
+      },
+    }),
+
+    // ---- transfer destinations --------------------------------------------------------------------
+    route({
+      method: 'get', path: '/destinations', tag: 'destinations', summary: 'List transfer destinations', successStatus: 200, response: z.array(s.destinationCreateSchema),
+      handler: async () => ({ status: 200, body: await d.store.destinations.list() }),
+    }),
+    route({
+      method: 'post', path: '/destinations', tag: 'destinations', summary: 'Create a transfer destination', body: s.destinationCreateSchema,
+      successStatus: 201, response: s.destinationCreateSchema, errors: [409],
+      handler: async ({ body }) => {
+        if (await d.store.destinations.get(body.id)) throw new SwitchboardError('conflict', `transfer destination ${body.id} already exists`);
+        return { status: 201, body: await d.store.destinations.upsert(body) };
+      },
+    }),
+    route({
+      method: 'get', path: '/destinations/:id', tag: 'destinations', summary: 'Get a transfer destination', params: s.idParams, successStatus: 200, response: s.destinationCreateSchema, errors: [404],
+      handler: async ({ params }) => {
+        const dest = await d.store.destinations.get(params.id);
+        if (!dest) throw notFound(`transfer destination ${params.id}`);
+        return { status: 200, body: dest };
+      },
+    }),
+    route({
+      method: 'patch', path: '/destinations/:id', tag: 'destinations', summary: 'Update a transfer destination', params: s.idParams, body: s.destinationPatchSchema,
+      successStatus: 200, response: s.destinationCreateSchema, errors: [404, 409],
+      handler: async ({ params, body }) => {
+        const dest = await d.store.destinations.get(params.id);
+        if (!dest) throw notFound(`transfer destination ${params.id}`);
+        const parsed = s.destinationCreateSchema.safeParse({ ...dest, ...body, id: params.id });
+        if (!parsed.success) throw validation(parsed.error);
+        return { status: 200, body: await d.store.destinations.upsert(parsed.data) };
+      },
+    }),
+    route({
+      method: 'delete', path: '/destinations/:id', tag: 'destinations', summary: 'Delete a transfer destination (and its assignments)', params: s.idParams, successStatus: 204, errors: [404],
+      handler: async ({ params }) => {
+        if (!(await d.store.destinations.delete(params.id))) throw notFound(`transfer destination ${params.id}`);
+        return { status: 204 };
+      },
+    }),
+
+    // ---- calls ----------------------------------------------------------------------------------
+    route({
+      method: 'get', path: '/calls', tag: 'calls', summary: 'List calls, newest first, with filters and cursor pagination', query: s.callsQuery,
+      successStatus: 200, response: s.callPageSchema,
+      handler: async ({ query }) => ({ status: 200, body: await d.store.calls.list(query) }),
+    }),
+    route({
+      method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage and transfer outcome', params: s.callIdParams,
+      successStatus: 200, response: s.callDetailSchema, errors: [404],
+      handler: async ({ params }) => {
+        const call = await d.store.calls.get(params.id);
+        if (!call) throw notFound(`call ${params.id}`);
+        const [legs, events, transcript] = await Promise.all([d.store.calls.children(params.id), d.store.events.list(params.id), d.store.transcripts.list(params.id)]);
+        return { status: 200, body: { ...call, legs, events, transcript: transcript.map(({ callId: _c, id: _i, position: _p, ...t }) => t), transfer: transferOutcome(legs, events) } };
+      },
+    }),
+    route({
+      method: 'post', path: '/calls/:id/hangup', tag: 'calls', summary: 'Hang up a live call (Bandwidth Calls API)', params: s.callIdParams,
+      successStatus: 200, response: z.object({ callId: z.string(), result: z.enum(['completed', 'already-ended']) }), errors: [404, 503],
+      handler: async ({ params }) => {
+        if (!(await d.store.calls.get(params.id))) throw notFound(`call ${params.id}`);
+        const calls = requireRest(d);
+        const outcome = await calls.hangUp(params.id);
+        await d.store.events.append({ callId: params.id, source: 'switchboard', type: 'api.hangup', data: { result: outcome.ok ? 'completed' : 'already-ended' } });
+        return { status: 200, body: { callId: params.id, result: outcome.ok ? 'completed' : 'already-ended' } };
+      },
+    }),
+    route({
+      method: 'post', path: '/calls', tag: 'calls', summary: 'Place an outbound call answered by an agent', body: s.outboundCallSchema,
+      successStatus: 201, response: s.outboundCallResultSchema, errors: [404, 429, 502, 503],
+      handler: async ({ body }) => {
+        const { agent } = await getAgent(body.agentId);
+        const calls = requireRest(d);
+        if (!d.applicationId) throw new SwitchboardError('unavailable', 'BANDWIDTH_APPLICATION_ID is not set: outbound calls need the Voice application id');
+        const from = body.from ?? (await d.store.numbers.list(agent.id))[0]?.number;
+        if (!from) throw new SwitchboardError('invalid_request', `from is required: agent ${agent.id} has no assigned number to call from`, { fields: ['from'] });
+        // The answer URL names the agent in a sealed token (DESIGN §4.6): any instance can answer it.
+        const answerUrl = d.urls.signedVoice(VOICE_ROUTES.answer, 'answer', { agentId: agent.id });
+        const created = await calls.createCall({
+          to: body.to,
+          from,
+          applicationId: d.applicationId,
+          answerUrl,
+          answerMethod: 'POST',
+          disconnectUrl: d.urls.voice(VOICE_ROUTES.status),
+          disconnectMethod: 'POST',
+          username: d.callbackCredentials.username,
+          password: d.callbackCredentials.password,
+          callbackTimeout: 10,
+          callTimeout: 30,
+          tag: `sb:outbound:${agent.id}`,
+        });
+        await d.store.calls.record(
+          { id: created.callId, direction: 'outbound', from, to: body.to, agentId: agent.id, mode: agent.mode, state: 'initiated', accountId: created.accountId, applicationId: d.applicationId },
+          { callId: created.callId, source: 'switchboard', type: 'api.createCall', data: { agentId: agent.id, to: body.to, from } },
+        );
+        return { status: 201, body: { callId: created.callId, agentId: agent.id, from, to: body.to, state: 'initiated' } };
+      },
+    }),
+  ];
+}
+
+function requireRest(d: ApiDeps): BandwidthCalls {
+  if (!d.calls) throw new SwitchboardError('unavailable', 'Bandwidth REST credentials are not configured (BANDWIDTH_ACCOUNT_ID, BANDWIDTH_CLIENT_ID, BANDWIDTH_CLIENT_SECRET)');
+  return d.calls;
+}
+
+export function validation(error: z.ZodError): SwitchboardError {
+  const fields = error.issues.map((i) => i.path.join('.') || '(body)');
+  return new SwitchboardError('invalid_request', error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; '), { fields });
+}
+
+/** The call's transfer, from its legs and transferComplete events. */
+function transferOutcome(
+  legs: Awaited<ReturnType<Store['calls']['children']>>,
+  events: Awaited<ReturnType<Store['events']['list']>>,
+): { outcome: 'completed' | 'failed' | 'in-progress'; destination: string | null; cause: string | null; durationMs: number | null } | null {
+  const completes = events.filter((e) => e.type === 'transferComplete');
+  const last = completes[completes.length - 1];
+  const leg = legs.filter((l) => l.leg === 'transfer').pop();
+  if (!last && !leg) return null;
+  const sb = (last?.data as { switchboard?: { transfer?: string; destination?: string; cause?: string } } | undefined)?.switchboard;
+  const durationMs = leg?.answeredAt && leg.endedAt ? Date.parse(leg.endedAt) - Date.parse(leg.answeredAt) : null;
+  return {
+    outcome: !last ? 'in-progress' : sb?.transfer === 'completed' ? 'completed' : 'failed',
+    destination: sb?.destination ?? null,
+    cause: sb?.cause ?? leg?.cause ?? null,
+    durationMs,
+  };
+}
+
+export { BandwidthApiError };

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, transferDestinationSchema } from '../agents/agent';
+import { CALL_STATES } from '../store/types';
+
+/** Request and response shapes of the admin API (issue #6), reused by the OpenAPI document. */
+export const idParams = z.object({ id: idSchema });
+export const numberParams = z.object({ number: e164Schema });
+
+export const agentCreateSchema = agentSettingsSchema.extend({
+  id: idSchema,
+  name: z.string().trim().min(1).max(200),
+  /** Destination ids assigned to the agent, in the order the model sees them. */
+  destinationIds: z.array(idSchema).optional(),
+});
+/**
+ * A PATCH names only what changes. zod's `.partial()` would still fill every omitted field with its
+ * default (and so reset it), so the patch schema is built from the fields without their defaults.
+ */
+function patchOf<S extends z.ZodRawShape>(schema: z.ZodObject<S>): z.ZodObject<{ [K in keyof S]: z.ZodOptional<z.ZodType<z.output<S[K]>>> }> {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([key, field]) => {
+      const inner = field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : (field as z.ZodType);
+      return [key, inner.optional()];
+    }),
+  );
+  return z.object(shape) as never;
+}
+export const agentPatchSchema = patchOf(agentCreateSchema.omit({ id: true }));
+
+export const agentViewSchema = agentSettingsSchema.extend({
+  id: z.string(),
+  name: z.string(),
+  destinations: z.array(transferDestinationSchema),
+  numbers: z.array(z.string()),
+  source: z.enum(['env', 'api', 'import']),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const agentDeleteQuery = z.object({
+  /** Move the agent's numbers to this agent first (else the delete is refused while numbers remain). */
+  reassignTo: idSchema.optional(),
+});
+
+export const numberAssignSchema = z.object({ number: e164Schema, agentId: idSchema });
+export const numberViewSchema = z.object({ number: z.string(), agentId: z.string(), createdAt: z.string() });
+export const numbersQuery = z.object({ agentId: idSchema.optional() });
+
+export const destinationCreateSchema = transferDestinationSchema;
+export const destinationPatchSchema = z.object({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  kind: z.enum(['phone', 'sip', 'hangup']).optional(),
+  value: z.string().optional(),
+  warm: z.boolean().optional(),
+  callTimeoutS: z.number().optional(),
+});
+export const agentDestinationParams = z.object({ id: idSchema, destinationId: idSchema });
+
+export const toolParams = z.object({ id: idSchema, name: z.string().min(1).max(64) });
+
+const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 time').transform((v) => new Date(v).toISOString());
+export const callsQuery = z.object({
+  agentId: idSchema.optional(),
+  number: z.string().trim().min(1).optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  state: z.enum(CALL_STATES).optional(),
+  cause: z.string().trim().min(1).optional(),
+  cursor: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const callViewSchema = z.object({
+  id: z.string(),
+  parentCallId: z.string().nullable(),
+  leg: z.string(),
+  direction: z.string().nullable(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+  agentId: z.string().nullable(),
+  mode: z.enum(AGENT_MODES).nullable(),
+  state: z.enum(CALL_STATES),
+  cause: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  tag: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  answeredAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  usage: z.record(z.string(), z.number()).nullable(),
+  recordingPath: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const callPageSchema = z.object({ items: z.array(callViewSchema), nextCursor: z.string().nullable() });
+export const callDetailSchema = callViewSchema.extend({
+  legs: z.array(callViewSchema),
+  events: z.array(z.object({ id: z.number(), at: z.string(), source: z.string(), type: z.string(), data: z.unknown() })),
+  transcript: z.array(z.object({ role: z.string(), text: z.string(), itemId: z.string().optional(), heardMs: z.number().optional(), truncated: z.boolean(), at: z.string() })),
+  transfer: z
+    .object({ outcome: z.enum(['completed', 'failed', 'in-progress']), destination: z.string().nullable(), cause: z.string().nullable(), durationMs: z.number().nullable() })
+    .nullable(),
+});
+
+export const outboundCallSchema = z.object({
+  agentId: idSchema,
+  to: z.string().trim().refine((v) => /^\+[1-9]\d{6,14}$/.test(v) || /^sips?:[^\s@]+@\S+$/i.test(v), 'must be an E.164 number or a SIP URI'),
+  /** A Bandwidth number of yours; defaults to the agent's first assigned number. */
+  from: e164Schema.optional(),
+});
+export const outboundCallResultSchema = z.object({ callId: z.string(), agentId: z.string(), from: z.string(), to: z.string(), state: z.string() });
+
+export const httpToolBodySchema = httpToolSchema;
+export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), fields: z.array(z.string()).optional() }) });
+export const callIdParams = z.object({ id: z.string().trim().min(1).max(200) });
