@@ -118,6 +118,10 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
   if (Boolean(env.BANDWIDTH_CALLBACK_USERNAME) !== Boolean(env.BANDWIDTH_CALLBACK_PASSWORD)) {
     problems.push('  - BANDWIDTH_CALLBACK_USERNAME / BANDWIDTH_CALLBACK_PASSWORD: set both or neither');
   }
+  if (env.AGENT_STREAM_HOLD === 'pause' && !(env.BANDWIDTH_ACCOUNT_ID && env.BANDWIDTH_CLIENT_ID && env.BANDWIDTH_CLIENT_SECRET)) {
+    // A Pause outlives the media socket: only the Calls API can move such a call on (DESIGN §4.1).
+    problems.push('  - AGENT_STREAM_HOLD: pause needs BANDWIDTH_ACCOUNT_ID, BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (the Calls API moves the call on when the AI side fails)');
+  }
   if (Boolean(env.BANDWIDTH_CLIENT_ID) !== Boolean(env.BANDWIDTH_CLIENT_SECRET)) {
     problems.push('  - BANDWIDTH_CLIENT_ID / BANDWIDTH_CLIENT_SECRET: set both or neither');
   }

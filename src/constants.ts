@@ -54,6 +54,8 @@ export const MAX_TRANSFER_TARGETS = 8;
 
 /** Graceful shutdown: how long SIGTERM waits for live calls before closing anyway. */
 export const SHUTDOWN_DRAIN_MS = 30_000;
+/** After cutting the calls still live, keep answering callbacks (their /stream-ended fallback) this long. */
+export const SHUTDOWN_CALLBACK_GRACE_MS = 5_000;
 
 /** Media socket: frames are ~300 bytes; the start frame is the largest (12 stream params × 2 KB, BW §2.2). */
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;

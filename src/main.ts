@@ -17,7 +17,7 @@ import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
 import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
-import { SHUTDOWN_DRAIN_MS } from './constants';
+import { SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { UrlSigner } from './security/signing';
@@ -172,7 +172,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
   const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
-      await bridge.drain(drainMs);
+      const cut = await bridge.drain(drainMs);
+      // Calls whose stream was just ended will ask /stream-ended for their fallback: answer them.
+      if (cut > 0 && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -131,7 +131,7 @@ describe('AGENT_TOOLS_FILE', () => {
   it('gives the default agent its HTTP tools, validated', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-tools-'));
     const file = path.join(dir, 'tools.json');
-    fs.writeFileSync(file, JSON.stringify([{ name: 'lookup_order', description: 'Find an order', url: 'https://orders.example.com/lookup', headers: { Authorization: 'Bearer ${ORDERS_TOKEN}' } }]));
+    fs.writeFileSync(file, JSON.stringify([{ name: 'lookup_order', description: 'Find an order', url: 'https://orders.example.com/lookup', headers: { Authorization: 'Bearer ${TOOL_SECRET_ORDERS_TOKEN}' } }]));
     const { agent } = envAgent(loadConfig({ AGENT_TOOLS_FILE: file }, ROOT).env);
     expect(agent.httpTools).toEqual([expect.objectContaining({ name: 'lookup_order', method: 'POST', timeoutMs: 5000 })]);
     fs.writeFileSync(file, JSON.stringify([{ name: 'hang_up', description: 'x', url: 'ftp://nope' }]));

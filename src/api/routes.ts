@@ -46,6 +46,9 @@ export function apiRoutes(d: ApiDeps): Route[] {
   const save = async (agent: Agent, destinationIds?: string[]) => {
     const parsed = agentSchema.safeParse(agent);
     if (!parsed.success) throw validation(parsed.error);
+    if (parsed.data.streamHold === 'pause' && !d.calls) {
+      throw new SwitchboardError('invalid_request', 'streamHold "pause" needs Bandwidth REST credentials: only the Calls API can move such a call on when the AI side fails', { fields: ['streamHold'] });
+    }
     return d.store.agents.upsert(parsed.data, 'api', destinationIds);
   };
   const agentWithout = (stored: StoredAgent): Agent => {
@@ -140,6 +143,13 @@ export function apiRoutes(d: ApiDeps): Route[] {
         if (!stored.agent.httpTools.some((t) => t.name === params.name)) throw notFound(`tool ${params.name} on agent ${params.id}`);
         return { status: 200, body: await view(await save({ ...agentWithout(stored), httpTools: stored.agent.httpTools.filter((t) => t.name !== params.name) })) };
       },
+    }),
+
+    route({
+      method: 'post', path: '/import', tag: 'agents',
+      summary: 'Apply a declarative configuration (destinations, agents, numbers); idempotent, reports what changed',
+      body: s.importSchema, successStatus: 200, response: s.importResultSchema, errors: [404, 409],
+      handler: async ({ body }) => ({ status: 200, body: await applyImport(d.store, body) }),
     }),
 
     // ---- numbers --------------------------------------------------------------------------------
@@ -260,6 +270,53 @@ export function apiRoutes(d: ApiDeps): Route[] {
       },
     }),
   ];
+}
+
+type ImportChange = z.infer<typeof s.importChangeSchema>;
+
+/**
+ * Make the store match the file: create what is missing, update what differs, leave the rest. The
+ * second run of the same file reports no changes. Env-defined agents are not touched (409).
+ */
+async function applyImport(store: Store, input: z.infer<typeof s.importSchema>): Promise<z.infer<typeof s.importResultSchema>> {
+  const changes: ImportChange[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+  for (const dest of input.destinations) {
+    const existing = await store.destinations.get(dest.id);
+    const action = !existing ? 'created' : same(existing, dest) ? 'unchanged' : 'updated';
+    if (action !== 'unchanged' && !input.dryRun) await store.destinations.upsert(dest);
+    changes.push({ kind: 'destination', id: dest.id, action });
+  }
+  for (const { destinationIds, ...raw } of input.agents) {
+    const parsed = agentSchema.safeParse(raw);
+    if (!parsed.success) throw validation(parsed.error);
+    const existing = await store.agents.get(parsed.data.id);
+    if (existing?.source === 'env') throw new SwitchboardError('conflict', `agent ${parsed.data.id} is defined by the AGENT_* environment variables; it cannot be imported`);
+    const wantDestinations = destinationIds ?? existing?.agent.destinations.map((x) => x.id) ?? [];
+    let action: ImportChange['action'] = 'created';
+    if (existing) {
+      const { destinations, ...current } = existing.agent;
+      action = same(current, parsed.data) && same(destinations.map((x) => x.id), wantDestinations) ? 'unchanged' : 'updated';
+    }
+    if (action !== 'unchanged' && !input.dryRun) await store.agents.upsert(parsed.data, 'import', wantDestinations);
+    changes.push({ kind: 'agent', id: parsed.data.id, action });
+  }
+  for (const n of input.numbers) {
+    const owner = await store.numbers.agentIdFor(n.number);
+    const action = owner === n.agentId ? 'unchanged' : owner ? 'updated' : 'created';
+    if (action !== 'unchanged' && !input.dryRun) {
+      if (owner) await store.numbers.unassign(n.number);
+      await store.numbers.assign(n.number, n.agentId);
+    }
+    changes.push({ kind: 'number', id: n.number, action });
+  }
+  return { dryRun: input.dryRun, changed: changes.filter((c) => c.action !== 'unchanged').length, changes };
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  return value;
 }
 
 function requireRest(d: ApiDeps): BandwidthCalls {

@@ -113,3 +113,17 @@ export const outboundCallResultSchema = z.object({ callId: z.string(), agentId: 
 export const httpToolBodySchema = httpToolSchema;
 export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), fields: z.array(z.string()).optional() }) });
 export const callIdParams = z.object({ id: z.string().trim().min(1).max(200) });
+
+/** A declarative configuration (issue #6 §3 `agents import`): destinations, agents, number assignments. */
+export const importSchema = z.object({
+  destinations: z.array(transferDestinationSchema).default([]),
+  agents: z.array(agentCreateSchema).default([]),
+  numbers: z.array(numberAssignSchema).default([]),
+  dryRun: z.boolean().default(false),
+});
+export const importChangeSchema = z.object({
+  kind: z.enum(['destination', 'agent', 'number']),
+  id: z.string(),
+  action: z.enum(['created', 'updated', 'unchanged']),
+});
+export const importResultSchema = z.object({ dryRun: z.boolean(), changed: z.number(), changes: z.array(importChangeSchema) });

@@ -32,6 +32,10 @@ export interface CallLifecycleListener {
   streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
   /** Bandwidth says the call is over. */
   callEnded?(callId: string, cause: string | undefined): void;
+  /** Bandwidth could not open a stream for this call (mediaStreamRejected). */
+  streamRejected?(callId: string): void;
+  /** False while the server drains for shutdown: no new stream sessions. */
+  accepting?(): boolean;
 }
 
 /** Context carried by a transfer's signed callback URLs (DESIGN §4.6). */
@@ -231,6 +235,8 @@ export class CallFlows {
       update.errorMessage = `media stream ${cb.eventType === 'mediaStreamRejected' ? 'rejected' : 'stopped'}: ${cb.cause ?? 'unknown'}${cb.errorMessage ? ` (${cb.errorMessage})` : ''}`;
     }
     await this.record([update], cb);
+    // A rejected stream never reaches us: stop paying for its pre-warmed OpenAI session now.
+    if (cb.eventType === 'mediaStreamRejected') this.deps.listener?.streamRejected?.(cb.callId);
     return { kind: 'empty' };
   }
 
@@ -267,7 +273,10 @@ export class CallFlows {
       return this.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
     }
     const { agent, via } = route;
-    if (agent.mode === 'stream') return this.stream(cb, agent, 'answer', { routedVia: via });
+    if (agent.mode === 'stream') {
+      if (this.deps.listener?.accepting?.() === false) return this.fallback(cb, agent, 'the server is shutting down', { routedVia: via });
+      return this.stream(cb, agent, 'answer', { routedVia: via });
+    }
     return this.sipHandoff(cb, agent, via);
   }
 

@@ -50,9 +50,16 @@ export function hangUpTool(): Tool<{ reason?: string }> {
   };
 }
 
-/** `${NAME}` in a header value comes from the environment at call time. */
+/**
+ * `${TOOL_SECRET_NAME}` in a header value comes from the environment at call time. Only variables
+ * named TOOL_SECRET_* can be used, so whoever edits an agent cannot send Switchboard's own secrets
+ * (OPENAI_API_KEY, BANDWIDTH_CLIENT_SECRET, …) to a URL of their choosing.
+ */
+export const TOOL_SECRET_PREFIX = 'TOOL_SECRET_';
+
 export function expandSecrets(value: string, env: NodeJS.ProcessEnv): string {
-  return value.replace(/\$\{([A-Z0-9_]+)\}/gi, (_m, name: string) => {
+  return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => {
+    if (!name.startsWith(TOOL_SECRET_PREFIX)) throw new Error(`header secrets must be named ${TOOL_SECRET_PREFIX}*; ${name} is not`);
     const v = env[name];
     if (v === undefined) throw new Error(`the tool's configuration needs the environment variable ${name}, which is not set`);
     return v;

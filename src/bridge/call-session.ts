@@ -91,6 +91,7 @@ export class CallSession {
   /** A session being primed to replace `model` (issue #3 §7), swapped in between turns. */
   private successor: ModelSession | undefined;
   private successorReady = false;
+  private swapping = false;
   private renewTimer: TimerHandle | undefined;
   private callerSpeaking = false;
   private activeResponses = 0;
@@ -133,6 +134,7 @@ export class CallSession {
       (itemId) => {
         this.settleAgentItem(itemId);
         this.maybeRunPendingAction();
+        this.maybeSwapSession();
       },
     );
     this.model = deps.openModel(deps.agent);
@@ -157,6 +159,10 @@ export class CallSession {
     this.caller = stream;
     this.state = 'live';
     this.streamStartedAtMs = this.deps.clock.now();
+    if (stream.isStopped) {
+      this.end('the media stream stopped before its session was ready');
+      return;
+    }
     stream.setHandlers({
       start: (info) => this.record('media.start', { streamId: info.streamId, tracks: info.tracks }),
       audio: (chunk) => this.onCallerAudio(chunk),
@@ -210,6 +216,8 @@ export class CallSession {
   // ---- caller → model ---------------------------------------------------------------------------
 
   private onCallerAudio(chunk: AudioChunk): void {
+    // ws still delivers frames while a socket closes; after end() they go nowhere (and never to a closed recording).
+    if (this.state === 'ended') return;
     this.stats.callerFrames++;
     this.stats.callerBytes += chunk.bytes;
     this.recorder?.addCaller(Buffer.from(chunk.base64, 'base64'));
@@ -241,10 +249,7 @@ export class CallSession {
   /** Issue #4 §4: back from a failed transfer — the conversation so far, why, then the agent speaks. */
   private async primeResumed(note: string): Promise<void> {
     const history = await this.deps.store.transcripts.list(this.callId).catch(() => []);
-    for (const item of history) {
-      if (item.role === 'caller') this.model.addItem('user', item.text);
-      else if (item.role === 'agent') this.model.addItem('assistant', item.text);
-    }
+    primeWithHistory(this.model, history);
     this.model.addItem('system', note);
     this.record('model.resumed', { historyItems: history.length, note });
     this.model.createResponse();
@@ -271,9 +276,7 @@ export class CallSession {
         this.bargeIn();
       },
       speechStopped: () => {
-        if (!current()) return;
-        this.callerSpeaking = false;
-        this.maybeSwapSession();
+        if (current()) this.callerSpeaking = false;
       },
       callerItem: (e) => {
         if (!this.callerPositions.has(e.itemId)) this.callerPositions.set(e.itemId, this.nextPosition++);
@@ -323,9 +326,13 @@ export class CallSession {
         this.record('model.error', e);
       },
       closed: (e) => {
+        if (session === this.successor && !e.expected) return this.renewalFailed(session, `the replacement session closed (${e.code})`);
         if (e.expected || this.state === 'ended' || !current()) return;
         // Ended early at the 60-minute cap with a successor ready: switch now rather than fail.
-        if (this.successor && this.successorReady) return this.swapSession('the old session closed');
+        if (this.successor && this.successorReady) {
+          void this.swapSession('the old session closed');
+          return;
+        }
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
       },
       trace: (type, data) => {
@@ -361,11 +368,15 @@ export class CallSession {
   }
 
   private onResponseDone(responseId: string, status: string, reason: string | undefined, usage: Record<string, number> | undefined): void {
+    if (this.state === 'ended') return;
     if (usage) void this.deps.store.calls.addUsage(this.callId, usage).catch((err: Error) => this.storeFailed(err));
     this.record('model.response.done', { responseId, status, reason, usage });
     for (const item of [...this.agentItems.values()]) {
       if (item.responseId !== responseId) continue;
       item.responseDone = true;
+      // A response can end (incomplete, failed) without its transcript's done event: its audio is
+      // complete all the same, or later items would never retire from the playout queue.
+      this.playout.markDone(item.itemId);
       this.settleAgentItem(item.itemId);
     }
     const calls = this.toolCalls.get(responseId);
@@ -427,7 +438,7 @@ export class CallSession {
       this.deps.logger.error({ callId: this.callId, action: action.kind, err: (err as Error).message }, 'the Calls API refused the hand-off; using the stream end instead');
       this.record('bridge.control-failed', { action: action.kind, reason: (err as Error).message });
     }
-    if (outcome === 'unavailable' || outcome === 'failed') {
+    if (outcome === 'unavailable') {
       // No Calls API: record the intent and end the stream; /stream-ended answers from it (DESIGN §4.1).
       await this.deps.store.events
         .append({ callId: this.callId, source: 'switchboard', type: action.kind === 'transfer' ? 'bridge.transfer-intent' : 'bridge.hangup-intent', data: action })
@@ -459,40 +470,57 @@ export class CallSession {
     next.setHandlers(this.modelHandlers(next));
     this.record('model.renewing', { afterMs: this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS });
     void next.ready.then(
-      async () => {
+      () => {
         if (this.successor !== next) return;
-        const history = await this.deps.store.transcripts.list(this.callId);
-        for (const item of history) {
-          if (item.role === 'caller') next.addItem('user', item.text);
-          else if (item.role === 'agent') next.addItem('assistant', item.text);
-        }
         this.successorReady = true;
         this.maybeSwapSession();
       },
-      (err: Error) => {
-        if (this.successor !== next) return;
-        // Not fatal yet: the current session still has minutes left; try again shortly.
-        this.successor = undefined;
-        this.record('model.renewal-failed', { reason: err.message });
-        this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), 30_000);
-      },
+      (err: Error) => this.renewalFailed(next, err.message),
     );
   }
 
-  private maybeSwapSession(): void {
-    if (!this.successor || !this.successorReady || this.state === 'ended') return;
-    if (this.callerSpeaking || this.activeResponses > 0 || this.playout.isPlaying() || this.toolCalls.size > 0) return;
-    this.swapSession('between turns');
+  /** The replacement could not open or died before the swap: the current session has minutes left; retry. */
+  private renewalFailed(next: ModelSession, reason: string): void {
+    if (this.successor !== next) return;
+    this.successor = undefined;
+    this.successorReady = false;
+    next.close();
+    this.record('model.renewal-failed', { reason });
+    if (this.state !== 'ended') this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), 30_000);
   }
 
-  private swapSession(why: string): void {
+  private isIdle(): boolean {
+    return !this.callerSpeaking && this.activeResponses === 0 && this.toolCalls.size === 0 && !this.pendingAction && !this.playout.isPlaying();
+  }
+
+  /** Swap only between turns: the old session answers whatever it already heard. */
+  private maybeSwapSession(): void {
+    if (!this.successor || !this.successorReady || this.state === 'ended' || this.swapping || !this.isIdle()) return;
+    this.swapping = true;
+    void this.swapSession('between turns').finally(() => {
+      this.swapping = false;
+    });
+  }
+
+  /** Prime the replacement with the conversation as stored now, then make it the current session. */
+  private async swapSession(why: string): Promise<void> {
+    const next = this.successor!;
+    let history: Awaited<ReturnType<Store['transcripts']['list']>>;
+    try {
+      history = await this.deps.store.transcripts.list(this.callId);
+    } catch (err) {
+      this.storeFailed(err as Error);
+      return; // try again at the next idle moment
+    }
+    if (this.successor !== next || this.state === 'ended' || !this.isIdle()) return; // a turn began: next idle moment
+    primeWithHistory(next, history);
     const old = this.model;
-    this.model = this.successor!;
+    this.model = next;
     this.successor = undefined;
     this.successorReady = false;
     this.activeResponses = 0;
     this.renewals++;
-    this.record('model.renewed', { why, renewals: this.renewals });
+    this.record('model.renewed', { why, renewals: this.renewals, historyItems: history.length });
     this.deps.clock.setTimeout(() => old.close(), RETIRED_SESSION_GRACE_MS);
     this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
   }
@@ -581,6 +609,14 @@ export class CallSession {
 
   private storeFailed(err: Error): void {
     this.deps.logger.error({ callId: this.callId, err: err.message }, 'could not write to the store');
+  }
+}
+
+/** Give a fresh OpenAI session the conversation so far, as text items in conversation order. */
+function primeWithHistory(session: ModelSession, history: readonly { role: string; text: string }[]): void {
+  for (const item of history) {
+    if (item.role === 'caller') session.addItem('user', item.text);
+    else if (item.role === 'agent') session.addItem('assistant', item.text);
   }
 }
 

@@ -30,6 +30,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   private readonly sessions = new Map<string, CallSession>();
   readonly scheduler: PlayoutScheduler;
   private drained: (() => void) | undefined;
+  private draining = false;
 
   constructor(private readonly deps: BridgeDeps) {
     this.scheduler = new PlayoutScheduler(deps.clock);
@@ -58,15 +59,27 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     const session = this.sessions.get(stream.callId);
     if (session) return session.attach(stream);
     // No pre-warmed session (it timed out, or another instance answered initiate): start one now.
-    void this.deps.store.calls.get(stream.callId).then(async (call) => {
-      const agent = call?.agentId ? (await this.deps.store.agents.get(call.agentId))?.agent : undefined;
-      if (!agent) {
-        this.deps.logger.warn({ callId: stream.callId }, 'media stream for a call with no agent: closing it');
-        stream.close('no agent for this call');
-        return;
-      }
-      this.create(stream.callId, agent).attach(stream);
-    });
+    void this.deps.store.calls
+      .get(stream.callId)
+      .then(async (call) => {
+        const agent = call?.agentId ? (await this.deps.store.agents.get(call.agentId))?.agent : undefined;
+        if (!agent) {
+          this.deps.logger.warn({ callId: stream.callId }, 'media stream for a call with no agent: closing it');
+          stream.close('no agent for this call');
+          return;
+        }
+        this.create(stream.callId, agent).attach(stream);
+      })
+      .catch((err: Error) => {
+        this.deps.logger.error({ callId: stream.callId, err: err.message }, 'could not start a session for a media stream');
+        stream.close('internal error');
+      });
+  }
+
+  /** Webhook: the stream was rejected; a session still waiting for it will never get it. */
+  streamRejected(callId: string): void {
+    const session = this.sessions.get(callId);
+    if (session?.state === 'prewarming') session.end('the media stream was rejected');
   }
 
   /** Webhook: Bandwidth says the call is over. */
@@ -74,8 +87,14 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     this.sessions.get(callId)?.end('call disconnected');
   }
 
-  /** SIGTERM: let live calls finish (up to `timeoutMs`), then end whatever is left. */
-  async drain(timeoutMs: number): Promise<void> {
+  /** False while draining: new stream calls then go to their fallback instead of a dying session. */
+  accepting(): boolean {
+    return !this.draining;
+  }
+
+  /** SIGTERM: let live calls finish (up to `timeoutMs`), then end whatever is left. Returns how many were cut. */
+  async drain(timeoutMs: number): Promise<number> {
+    this.draining = true;
     // Sessions still waiting for their caller have nobody to keep talking to: end them now.
     for (const session of [...this.sessions.values()]) if (session.state === 'prewarming') session.end('server shutting down');
     if (this.sessions.size > 0 && timeoutMs > 0) {
@@ -85,7 +104,9 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
         this.deps.clock.setTimeout(resolve, timeoutMs);
       });
     }
-    for (const session of [...this.sessions.values()]) session.end('server shutting down');
+    const cut = [...this.sessions.values()];
+    for (const session of cut) session.end('server shutting down');
+    return cut.length;
   }
 
   private create(callId: string, agent: AgentWithDestinations, resumeNote?: string): CallSession {

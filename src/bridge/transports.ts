@@ -41,6 +41,8 @@ export interface CallerStream {
   close(reason: string): void;
   /** Frames that could not be understood (counted, logged; the call continues). */
   readonly garbageFrames: number;
+  /** True once the stream has stopped; a session attached after that ends at once. */
+  readonly isStopped: boolean;
 }
 
 export interface ModelUsage {

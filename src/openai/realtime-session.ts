@@ -21,6 +21,9 @@ export interface RealtimeConnectOptions {
   connectTimeoutMs?: number;
 }
 
+/** Ping interval on the OpenAI socket; a socket that misses a whole interval is dead. */
+const MODEL_HEARTBEAT_MS = 15_000;
+
 export type ModelFailureCode = 'openai_not_configured' | 'openai_refused' | 'openai_unreachable' | 'openai_rejected_session' | 'openai_closed';
 
 export class ModelSessionError extends SwitchboardError {
@@ -47,6 +50,7 @@ export class RealtimeSession implements ModelSession {
   private closedByUs = false;
   private isReady = false;
   private eventSeq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
 
@@ -63,7 +67,12 @@ export class RealtimeSession implements ModelSession {
     });
     this.ws = ws;
     this.ready = new Promise<void>((resolve, reject) => {
+      // The handshake timeout covers only the HTTP upgrade; a socket that opens and never configures
+      // the session must not leave the caller in silence.
+      const readyDeadline = setTimeout(() => fail(new ModelSessionError('openai_unreachable', 'OpenAI did not configure the session in time')), options.connectTimeoutMs ?? 10_000);
+      readyDeadline.unref();
       const fail = (err: ModelSessionError) => {
+        clearTimeout(readyDeadline);
         if (this.isReady) return;
         reject(err);
         this.closedByUs = true;
@@ -71,6 +80,7 @@ export class RealtimeSession implements ModelSession {
       };
       this.onReadiness = (type, event) => {
         if (type === 'session.updated') {
+          clearTimeout(readyDeadline);
           this.isReady = true;
           resolve();
         } else if (type === 'error') {
@@ -84,10 +94,12 @@ export class RealtimeSession implements ModelSession {
       });
       ws.once('open', () => {
         this.sendJson(sessionUpdate(options.agent, options.tools));
+        this.startHeartbeat(ws);
       });
       ws.on('message', (data) => this.onMessage(data));
       ws.on('error', (err) => fail(new ModelSessionError('openai_unreachable', `cannot reach OpenAI Realtime: ${err.message}`)));
       ws.on('close', (code, reason) => {
+        clearInterval(this.heartbeat);
         fail(new ModelSessionError('openai_closed', `OpenAI closed the session before it was ready (${code} ${reason.toString()})`));
         this.handlers?.closed({ code, reason: reason.toString(), expected: this.closedByUs });
       });
@@ -125,7 +137,26 @@ export class RealtimeSession implements ModelSession {
     this.sendJson({ type: 'conversation.item.create', item: { type: 'message', role, content } });
   }
 
+  /** A half-open TCP connection sends no close: ping, and end a socket that stops answering. */
+  private startHeartbeat(ws: WebSocket): void {
+    let alive = true;
+    ws.on('pong', () => {
+      alive = true;
+    });
+    this.heartbeat = setInterval(() => {
+      if (!alive) {
+        this.options.logger.warn('OpenAI Realtime socket stopped answering pings: terminating it');
+        ws.terminate(); // emits close (1006): the call goes to its fallback
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, MODEL_HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
   close(): void {
+    clearInterval(this.heartbeat);
     this.closedByUs = true;
     if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) this.ws.close(1000, 'call ended');
   }

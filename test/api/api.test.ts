@@ -103,10 +103,10 @@ describe('admin API', () => {
 
     it('HTTP tools per agent: add, refuse a duplicate name or a built-in name, remove', async () => {
       await api('POST', '/agents', { id: 'tooly', name: 'T' });
-      const tool = { name: 'lookup_order', description: 'Find an order', url: 'https://orders.example.com/x', headers: { Authorization: 'Bearer ${ORDERS}' } };
+      const tool = { name: 'lookup_order', description: 'Find an order', url: 'https://orders.example.com/x', headers: { Authorization: 'Bearer ${TOOL_SECRET_ORDERS}' } };
       const added = await api('POST', '/agents/tooly/tools', tool);
       expect(added.status).toBe(201);
-      expect((added.json.httpTools as Json[])[0]).toMatchObject({ name: 'lookup_order', method: 'POST', headers: { Authorization: 'Bearer ${ORDERS}' } });
+      expect((added.json.httpTools as Json[])[0]).toMatchObject({ name: 'lookup_order', method: 'POST', headers: { Authorization: 'Bearer ${TOOL_SECRET_ORDERS}' } });
       expect((await api('POST', '/agents/tooly/tools', tool)).status).toBe(409);
       expect((await api('POST', '/agents/tooly/tools', { ...tool, name: 'transfer_call' })).status).toBe(400);
       expect((await api('DELETE', '/agents/tooly/tools/lookup_order')).status).toBe(200);

@@ -72,8 +72,8 @@ describe('HTTP tools', () => {
   const agentWithTool = (tool: Record<string, unknown>) => agentWith({ httpTools: [{ name: 'lookup', description: 'Look up an order', ...tool }] });
 
   it('POSTs the arguments as JSON with secrets from the environment, and returns the JSON answer', async () => {
-    const agent = agentWithTool({ url: `${base}/orders`, headers: { Authorization: 'Bearer ${ORDERS_TOKEN}' }, parameters: { type: 'object', properties: { orderId: { type: 'string' } } } });
-    const tools = agentTools(agent, { ORDERS_TOKEN: 'tok-123' });
+    const agent = agentWithTool({ url: `${base}/orders`, headers: { Authorization: 'Bearer ${TOOL_SECRET_ORDERS_TOKEN}' }, parameters: { type: 'object', properties: { orderId: { type: 'string' } } } });
+    const tools = agentTools(agent, { TOOL_SECRET_ORDERS_TOKEN: 'tok-123' });
     expect(tools.definitions().find((d) => d.name === 'lookup')!.parameters).toEqual({ type: 'object', properties: { orderId: { type: 'string' } } });
     const out = await tools.dispatch('lookup', '{"orderId":"A7"}', ctx(agent));
     expect(JSON.parse(out.output)).toEqual({ order: 'A7', status: 'shipped' });
@@ -105,10 +105,10 @@ describe('HTTP tools', () => {
   it('an unreachable host and a missing secret are errors too, and the secret\'s value is never needed to say so', async () => {
     const unreachable = agentWithTool({ url: 'http://127.0.0.1:1/x' });
     expect(JSON.parse((await agentTools(unreachable, {}).dispatch('lookup', '{}', ctx(unreachable))).output).error).toMatch(/could not be reached/);
-    const secret = agentWithTool({ url: `${base}/orders`, headers: { 'X-Key': '${MISSING_KEY}' } });
-    expect(JSON.parse((await agentTools(secret, {}).dispatch('lookup', '{}', ctx(secret))).output).error).toMatch(/MISSING_KEY, which is not set/);
-    expect(() => expandSecrets('a ${X} b', { X: 'y' })).not.toThrow();
-    expect(expandSecrets('a ${X} b', { X: 'y' })).toBe('a y b');
+    const secret = agentWithTool({ url: `${base}/orders`, headers: { 'X-Key': '${TOOL_SECRET_MISSING}' } });
+    expect(JSON.parse((await agentTools(secret, {}).dispatch('lookup', '{}', ctx(secret))).output).error).toMatch(/TOOL_SECRET_MISSING, which is not set/);
+    expect(() => expandSecrets('Bearer ${OPENAI_API_KEY}', { OPENAI_API_KEY: 'sk-real' })).toThrow(/must be named TOOL_SECRET_\*/);
+    expect(expandSecrets('a ${TOOL_SECRET_X} b', { TOOL_SECRET_X: 'y' })).toBe('a y b');
   });
 
   it('a plain-text answer is passed on as text', async () => {

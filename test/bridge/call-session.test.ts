@@ -214,32 +214,56 @@ describe('CallSession', () => {
   });
 
   describe('long calls', () => {
-    it('renews the OpenAI session before the cap, primed with the conversation, switching between turns', async () => {
+    it('renews the OpenAI session before the cap: the old one answers the turn it heard, the new one takes over when idle, primed', async () => {
       const { session, caller, models, clock, store } = setup({ renewAfterMs: 60_000 });
       const first = models[0]!;
       first.becomeReady();
       await settleIo();
       session.attach(caller);
-      await store.transcripts.append({ callId: CALL, role: 'caller', text: 'I need a plumber.', position: 0 });
-      await store.transcripts.append({ callId: CALL, role: 'agent', text: 'Where are you located?', position: 1 });
-      first.handlers.speechStarted({ itemId: 'user_9', audioStartMs: 1 }); // caller is talking when renewal starts
+      await store.transcripts.append({ callId: CALL, role: 'caller', text: 'I need a plumber.', position: -1 });
+      first.handlers.speechStarted({ itemId: 'user_9', audioStartMs: 1 }); // the caller is talking when renewal starts
       clock.advance(60_000);
       expect(models).toHaveLength(2);
       const second = models[1]!;
       second.becomeReady();
       await settleIo();
+      expect(second.of('conversation.item.create')).toEqual([]); // primed at the swap, not before
+      caller.speak(1);
+      first.handlers.speechStopped({ itemId: 'user_9', audioEndMs: 2 }); // the old session heard this turn...
+      first.handlers.responseCreated({ responseId: 'r_old' }); // ...and answers it
+      caller.speak(1);
+      expect(first.appended).toHaveLength(2);
+      first.delta('r_old', 'item_ans', 200);
+      first.handlers.transcriptDone({ responseId: 'r_old', itemId: 'item_ans', transcript: 'Where are you located?' });
+      first.handlers.responseDone({ responseId: 'r_old', status: 'completed' });
+      clock.advance(400); // the answer has played: idle
+      await settleIo();
+      await settleIo();
+      expect(session.renewals).toBe(1);
       expect(second.of('conversation.item.create').map((i) => [i.role, i.text])).toEqual([
         ['user', 'I need a plumber.'],
         ['assistant', 'Where are you located?'],
       ]);
       caller.speak(1);
-      expect(first.appended).toHaveLength(1); // not swapped mid-turn
-      first.handlers.speechStopped({ itemId: 'user_9', audioEndMs: 2 });
-      caller.speak(1);
-      expect(second.appended).toHaveLength(1); // swapped at the turn boundary
-      expect(session.renewals).toBe(1);
+      expect(second.appended).toHaveLength(1);
+      expect(first.appended).toHaveLength(2);
       clock.advance(10_000);
       expect(first.closed).toBe(true);
+    });
+
+    it('a replacement that dies before the swap is dropped and renewal tried again; the call goes on', async () => {
+      const { session, caller, models, clock } = setup({ renewAfterMs: 60_000 });
+      models[0]!.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      clock.advance(60_000);
+      const doomed = models[1]!;
+      doomed.failToOpen('HTTP 500');
+      await settleIo();
+      expect(session.state).toBe('live');
+      clock.advance(30_000);
+      expect(models).toHaveLength(3);
+      expect(caller.closedWith).toBeUndefined();
     });
   });
 

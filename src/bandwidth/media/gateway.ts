@@ -40,6 +40,9 @@ export class MediaGateway {
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own error listener before 'upgrade': without this, a client that resets the
+    // connection while we refuse it would crash the process (an unauthenticated denial of service).
+    socket.on('error', () => socket.destroy());
     const url = req.url ?? '';
     if (!url.startsWith(`${MEDIA_PATH_PREFIX}/`)) return rejectUpgrade(socket, 404, 'no WebSocket endpoint here');
     const token = url.slice(MEDIA_PATH_PREFIX.length + 1).split('?')[0] ?? '';

@@ -55,6 +55,11 @@ export class BandwidthMediaStream implements CallerStream {
     this.handlers = handlers;
   }
 
+  /** The stream has stopped (stop frame, close, timeout): a late attach must end at once. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   play(chunk: AudioChunk): void {
     if (this.stopped || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(playAudioMessage(chunk.base64));
@@ -67,7 +72,8 @@ export class BandwidthMediaStream implements CallerStream {
   }
 
   close(reason: string): void {
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(1000, reason.slice(0, 120));
+    // RFC 6455 limits a close reason to 123 bytes (ws throws beyond): printable ASCII only, cut short.
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(1000, reason.replace(/[^\x20-\x7e]/g, '').slice(0, 120));
   }
 
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {

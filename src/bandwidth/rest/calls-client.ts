@@ -8,7 +8,8 @@ import { OAuthTokenProvider } from './oauth';
  * Bandwidth's Calls API (BW §5) on the official `bandwidth-sdk` (DESIGN §4.7), with OAuth from
  * OAuthTokenProvider so BANDWIDTH_OAUTH_URL is honoured (the SDK's own token function hard-codes the
  * host, BW §6.3). BANDWIDTH_API_BASE_URL becomes the SDK's basePath (BW §6.7.6).
- * 429 honours Retry-After; 5xx is retried with bounded backoff; 409 (the call cannot be modified: not
+ * 429 honours Retry-After; 503 and refused connections are retried with bounded backoff (other 5xx and
+ * timeouts are not: the request may have been carried out); 409 (the call cannot be modified: not
  * answered yet, or already gone) is returned as an outcome.
  */
 export interface CallsClientOptions {
@@ -118,6 +119,8 @@ function toApiError(operation: string, err: unknown): BandwidthApiError {
   if (e.response?.status) {
     return BandwidthApiError.fromResponse(operation, e.response.status, e.response.data, e.response.headers?.['retry-after']);
   }
-  // No response at all: network failure or timeout. Retryable like a 503.
-  return new BandwidthApiError(operation, 503, 'network-error', e.message ?? 'no response from Bandwidth', null);
+  // No response at all. Only a refused connection certainly did nothing (see BandwidthApiError.retryable).
+  const code = (err as { code?: string }).code;
+  const refused = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  return new BandwidthApiError(operation, 502, refused ? 'connection-refused' : 'network-error', e.message ?? 'no response from Bandwidth', null);
 }

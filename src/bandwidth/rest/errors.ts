@@ -45,7 +45,13 @@ export class BandwidthApiError extends SwitchboardError {
     );
   }
 
+  /**
+   * Safe to send again: 429 (refused, with Retry-After) and 503 (overloaded: not processed), and a
+   * connection that was refused before the request got through. A 500, 502, 504 or a timeout may
+   * have been carried out: repeating a createCall would place a second call, repeating a redirect
+   * could interrupt a transfer that is already ringing.
+   */
   get retryable(): boolean {
-    return this.status === 429 || this.status >= 500;
+    return this.status === 429 || this.status === 503 || this.type === 'connection-refused';
   }
 }

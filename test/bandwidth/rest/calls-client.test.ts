@@ -61,11 +61,19 @@ describe('Bandwidth Calls API client', () => {
   });
 
   it('gives up after the attempt limit with a typed error carrying Bandwidth\'s body', async () => {
-    rest.fail('updateCall', { status: 500 }, { status: 500 }, { status: 500 });
+    rest.fail('updateCall', { status: 503 }, { status: 503 }, { status: 503 });
     const err = (await calls.hangUp('c-1').catch((e: unknown) => e)) as BandwidthApiError;
     expect(err).toBeInstanceOf(BandwidthApiError);
-    expect(err).toMatchObject({ status: 500, type: 'internal-error', description: 'scripted 500' });
+    expect(err).toMatchObject({ status: 503, description: 'scripted 503' });
     expect(waits).toEqual([250, 500]);
+  });
+
+  it('a 500 is not repeated: the request may have been carried out (a second createCall would ring twice)', async () => {
+    rest.fail('createCall', { status: 500 });
+    const err = (await calls.createCall({ to: '+19195550142', from: '+19195550100', applicationId: 'app', answerUrl: 'https://x/a' }).catch((e: unknown) => e)) as BandwidthApiError;
+    expect(err.status).toBe(500);
+    expect(waits).toEqual([]);
+    expect(rest.requests.filter((r) => r.operation === 'createCall')).toHaveLength(1);
   });
 
   it('409 (call already gone) is an outcome, not a crash', async () => {

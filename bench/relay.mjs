@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+/**
+ * bench/relay: the media bridge under N concurrent calls, Switchboard and the naive relay side by side.
+ *
+ * One run = four processes on this machine, all traffic on 127.0.0.1:
+ *   - the server under test: Switchboard (`node dist/cli/main.js serve`, SQLite store on disk) or the
+ *     naive relay (bench/naive-relay.mjs);
+ *   - the OpenAI Realtime stand-in (src/sim/realtime-server.ts via bench/lib/standin.mjs);
+ *   - the load generator of N simulated Bandwidth callers (bench/lib/loadgen.mjs);
+ *   - this orchestrator, which only reads /proc and passes messages.
+ *
+ * For each N: dial N calls, let them settle, measure for `--seconds`, stop the callers' audio, let the
+ * last responses drain, then collect: server CPU ms per call-second and RSS per call (from /proc), added
+ * latency inbound (frame sent by the caller → its append read by the stand-in) and outbound (first delta of a
+ * response handed to the stand-in's socket → the playAudio carrying it read by the caller), and frames
+ * dropped, late or out of order.
+ *
+ *   node bench/relay.mjs [--targets switchboard,naive] [--n 50,200,500] [--seconds 15] [--search 750,1000]
+ *                        [--out DIR] [--json FILE]
+ *
+ * Build first (`npm run build`): it runs dist/. `npm run bench:relay` does both.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nowUs } from './lib/marker.mjs';
+import {
+  CALLBACK_PASSWORD,
+  CALLBACK_USER,
+  ROOT,
+  cpuMs,
+  forkChild,
+  logProblems,
+  machineCpu,
+  machineInfo,
+  rssMiB,
+  sleep,
+  startServer,
+  waitForQuiet,
+} from './lib/procs.mjs';
+
+const RESPONSE_MS = 3000;
+const CHUNK_MS = 100;
+const LATE_MS = 100;
+
+function parseArgs(argv) {
+  const opts = { targets: ['switchboard', 'naive'], n: [50, 200, 500], seconds: 15, search: [750, 1000], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined, settleMs: 3000, drainMs: 4500 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i];
+    if (a === '--targets') opts.targets = v().split(',');
+    else if (a === '--n') opts.n = v().split(',').map(Number);
+    else if (a === '--seconds') opts.seconds = Number(v());
+    else if (a === '--search') opts.search = v() === 'none' ? [] : v().split(',').map(Number);
+    else if (a === '--out') opts.out = v();
+    else if (a === '--json') opts.json = v();
+    else if (a === '--settle-ms') opts.settleMs = Number(v());
+    else if (a === '--drain-ms') opts.drainMs = Number(v());
+    else if (a === '--profile') opts.profile = v().split(',');
+    else throw new Error(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+async function runOne(target, n, opts) {
+  const quietBefore = await waitForQuiet();
+  const runId = `${target.slice(0, 2)}${n}-${Date.now().toString(36)}`;
+  const dir = fs.mkdtempSync(path.join(opts.out, `${target}-${n}-`));
+  // --profile server,standin,loadgen: a V8 CPU profile of those processes (.cpuprofile in the run's directory).
+  const prof = (who) => (opts.profile?.includes(who) ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, `profile-${who}`)] : []);
+  const standin = forkChild('standin.mjs', { BENCH_RESPONSE_MS: String(RESPONSE_MS), BENCH_CHUNK_MS: String(CHUNK_MS), BENCH_LATE_MS: String(LATE_MS) }, prof('standin'));
+  let server;
+  let loadgen;
+  try {
+    const { url: openaiUrl } = await standin.next('ready');
+    server = await startServer(target, { openaiUrl, dataDir: dir, logFile: path.join(dir, 'server.log'), execArgv: prof('server') });
+    await sleep(1000);
+    const rssIdle = rssMiB(server.pid);
+    loadgen = forkChild('loadgen.mjs', {}, prof('loadgen'));
+    await loadgen.next('ready');
+    const dialStart = Date.now();
+    loadgen.send({
+      type: 'dial',
+      runId,
+      baseUrl: server.url,
+      username: CALLBACK_USER,
+      password: CALLBACK_PASSWORD,
+      n,
+      dialConcurrency: 16,
+      speechMs: 1500,
+      cycleMs: 6000,
+      firstSpeechMs: 3500,
+      chunkMs: CHUNK_MS,
+    });
+    const dialed = await loadgen.next('dialed', 180_000);
+    const dialMs = Date.now() - dialStart;
+    await sleep(opts.settleMs);
+
+    const startUs = nowUs();
+    const cpu0 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), machine: machineCpu() };
+    standin.send({ type: 'measure-start', atUs: startUs });
+    loadgen.send({ type: 'measure-start', atUs: startUs });
+    let rssPeak = rssMiB(server.pid);
+    const windowEnd = Date.now() + opts.seconds * 1000;
+    while (Date.now() < windowEnd) {
+      await sleep(Math.min(1000, windowEnd - Date.now()));
+      rssPeak = Math.max(rssPeak, rssMiB(server.pid));
+    }
+    const stopUs = nowUs();
+    const cpu1 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), machine: machineCpu() };
+    const rssEnd = rssMiB(server.pid);
+    standin.send({ type: 'measure-stop', atUs: stopUs });
+    loadgen.send({ type: 'measure-stop', atUs: stopUs });
+    loadgen.send({ type: 'stop-audio' });
+    await sleep(opts.drainMs);
+    standin.send({ type: 'report' });
+    loadgen.send({ type: 'report' });
+    const [rt, lg] = await Promise.all([standin.next('report'), loadgen.next('report')]);
+    loadgen.send({ type: 'hangup' });
+    await loadgen.next('hung-up').catch(() => undefined);
+
+    const windowS = (stopUs - startUs) / 1e6;
+    const live = dialed.ok;
+    const callSeconds = live * windowS;
+    // Inbound frames that never arrived: sent by the caller, never seen by the stand-in (gaps and tails).
+    let inboundUndelivered = 0;
+    let outboundUndelivered = 0;
+    let callsWithClears = 0;
+    for (const [index, c] of Object.entries(lg.perCall)) {
+      const got = rt.perCall[index];
+      inboundUndelivered += Math.max(0, c.sent - (got?.received ?? 0));
+      if (c.clears > 0) {
+        callsWithClears++;
+        continue;
+      }
+      outboundUndelivered += Math.max(0, (rt.outbound.deltasPerCall[index] ?? 0) - c.markers);
+    }
+    const machineBusy = (cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total);
+    const cores = machineInfo().nproc;
+    const ownCores = (cpu1.server - cpu0.server + cpu1.standin - cpu0.standin + cpu1.loadgen - cpu0.loadgen) / 1000 / windowS;
+    const result = {
+      target,
+      n,
+      dialed: dialed.ok,
+      dialFailed: dialed.failed,
+      dialErrors: dialed.errors,
+      dialSeconds: dialMs / 1000,
+      windowSeconds: windowS,
+      callSeconds,
+      cpu: {
+        serverMs: cpu1.server - cpu0.server,
+        serverMsPerCallSecond: (cpu1.server - cpu0.server) / callSeconds,
+        serverCores: (cpu1.server - cpu0.server) / 1000 / windowS,
+        standinCores: (cpu1.standin - cpu0.standin) / 1000 / windowS,
+        loadgenCores: (cpu1.loadgen - cpu0.loadgen) / 1000 / windowS,
+        machineBusy,
+        // Everything else on the machine during the window (this orchestrator, the kernel's softirq work
+        // for loopback traffic not charged to a process, and any unrelated process).
+        otherCores: Math.max(0, machineBusy * cores - ownCores),
+        quietBeforeCores: quietBefore,
+      },
+      rss: { idleMiB: rssIdle, endMiB: rssEnd, peakMiB: rssPeak, perCallKiB: ((rssEnd - rssIdle) * 1024) / Math.max(1, live) },
+      inbound: {
+        latencyMs: { n: rt.inbound.n, p50: rt.inbound.p50, p99: rt.inbound.p99, max: rt.inbound.max },
+        framesSent: lg.counters.framesSent,
+        framesInWindow: rt.inbound.framesInWindow,
+        late: rt.inbound.lateInWindow,
+        dropped: inboundUndelivered,
+        gaps: rt.inbound.gaps,
+        outOfOrder: rt.inbound.outOfOrder,
+        misrouted: rt.inbound.misrouted,
+        corrupt: rt.inbound.corrupt,
+      },
+      outbound: {
+        firstFrameLatencyMs: lg.outboundFirst,
+        firstDeltasInWindow: lg.counters.firstDeltas,
+        firstDeltasBehindAudio: lg.counters.firstDeltasBehindAudio,
+        deltasSent: rt.outbound.deltasSent,
+        markersReceived: lg.counters.markers,
+        deltasInWindow: lg.counters.deltasInWindow,
+        late: lg.counters.lateInWindow,
+        dropped: outboundUndelivered,
+        gaps: lg.counters.deltaGaps,
+        outOfOrder: lg.counters.outOfOrder,
+        playAudioMessages: lg.counters.playAudio,
+        clears: lg.counters.clears,
+        callsWithClears,
+        responses: rt.outbound.responses,
+      },
+      harness: {
+        generatorLagMs: lg.generatorLagMs,
+        loadgenLoopDelayMs: lg.eventLoopDelayMs,
+        standinLoopDelayMs: rt.eventLoopDelayMs,
+        standinSessions: rt.sessions,
+        standinInternalErrors: rt.internalErrors,
+        socketsClosedEarly: lg.counters.socketsClosedEarly,
+        invalidMessages: lg.counters.invalidMessages,
+      },
+      logDir: dir,
+    };
+    await server.stop();
+    server = undefined;
+    result.serverLogProblems = logProblems(path.join(dir, 'server.log'));
+    result.keptEveryFrame =
+      result.dialFailed === 0 &&
+      result.inbound.dropped === 0 &&
+      result.inbound.gaps === 0 &&
+      result.inbound.outOfOrder === 0 &&
+      result.inbound.late === 0 &&
+      result.inbound.misrouted === 0 &&
+      result.inbound.corrupt === 0 &&
+      result.outbound.dropped === 0 &&
+      result.outbound.gaps === 0 &&
+      result.outbound.outOfOrder === 0 &&
+      result.outbound.late === 0 &&
+      result.harness.socketsClosedEarly === 0;
+    return result;
+  } finally {
+    await loadgen?.stop();
+    await server?.stop();
+    await standin.stop();
+  }
+}
+
+const f = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(d));
+
+export function relayTables(results) {
+  const lines = [];
+  lines.push('| server | calls | CPU ms / call-s | server cores | RSS / call | inbound p50 / p99 / max ms | outbound 1st frame p50 / p99 / max ms | dropped in/out | late in/out | out of order in/out | every frame kept |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const i = r.inbound.latencyMs;
+    const o = r.outbound.firstFrameLatencyMs;
+    lines.push(
+      `| ${r.target} | ${r.dialed}${r.dialFailed ? ` (+${r.dialFailed} failed)` : ''} | ${f(r.cpu.serverMsPerCallSecond, 3)} | ${f(r.cpu.serverCores, 2)} | ${f(r.rss.perCallKiB, 0)} KiB | ${f(i.p50, 2)} / ${f(i.p99, 2)} / ${f(i.max, 1)} | ${f(o.p50, 2)} / ${f(o.p99, 2)} / ${f(o.max, 1)} | ${r.inbound.dropped + r.inbound.gaps}/${r.outbound.dropped + r.outbound.gaps} | ${r.inbound.late}/${r.outbound.late} | ${r.inbound.outOfOrder}/${r.outbound.outOfOrder} | ${r.keptEveryFrame ? 'yes' : 'NO'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Harness health (the load generator and stand-in share the 2 cores with the server):');
+  lines.push('');
+  lines.push('| server | calls | dial s | machine busy | stand-in cores | load gen cores | other cores | generator lag p99 / max ms | load gen loop delay p99 ms (beyond 10 ms) | stand-in loop delay p99 ms (beyond 10 ms) | frames in window (in) | 1st deltas measured (skipped: audio still playing) | playAudio msgs | clears | server warn+ log lines |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |');
+  for (const r of results) {
+    const g = r.harness.generatorLagMs;
+    lines.push(
+      `| ${r.target} | ${r.dialed} | ${f(r.dialSeconds, 1)} | ${f(r.cpu.machineBusy * 100, 0)} % | ${f(r.cpu.standinCores, 2)} | ${f(r.cpu.loadgenCores, 2)} | ${f(r.cpu.otherCores, 2)} | ${f(g.p99, 1)} / ${f(g.max, 1)} | ${f(r.harness.loadgenLoopDelayMs.p99, 1)} | ${f(r.harness.standinLoopDelayMs.p99, 1)} | ${r.inbound.framesInWindow} | ${r.outbound.firstFrameLatencyMs.n} (${r.outbound.firstDeltasBehindAudio}) | ${r.outbound.playAudioMessages} | ${r.outbound.clears} | ${r.serverLogProblems.count}${r.serverLogProblems.top.length ? `: ${r.serverLogProblems.top.join('; ')}` : ''} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function relayRatios(results) {
+  const lines = ['| calls | Switchboard CPU ms / call-s | naive relay CPU ms / call-s | naive ÷ Switchboard |', '| ---: | ---: | ---: | ---: |'];
+  for (const sb of results.filter((r) => r.target === 'switchboard')) {
+    const nv = results.find((r) => r.target === 'naive' && r.n === sb.n);
+    if (!nv) continue;
+    lines.push(`| ${sb.n} | ${f(sb.cpu.serverMsPerCallSecond, 3)} | ${f(nv.cpu.serverMsPerCallSecond, 3)} | ${f(nv.cpu.serverMsPerCallSecond / sb.cpu.serverMsPerCallSecond, 2)}× |`);
+  }
+  return lines.join('\n');
+}
+
+export async function runRelayBench(opts) {
+  fs.mkdirSync(opts.out, { recursive: true });
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const results = [];
+  const log = (r) =>
+    process.stderr.write(
+      `  ${r.target} N=${r.n}: ${r.dialed} calls, ${f(r.cpu.serverMsPerCallSecond, 3)} ms CPU/call-s, in p99 ${f(r.inbound.latencyMs.p99, 2)} ms, out p99 ${f(r.outbound.firstFrameLatencyMs.p99, 2)} ms, kept every frame: ${r.keptEveryFrame}\n`,
+    );
+  for (const n of opts.n) {
+    for (const target of opts.targets) {
+      process.stderr.write(`relay: ${target} with ${n} calls…\n`);
+      const r = await runOne(target, n, opts);
+      results.push(r);
+      log(r);
+    }
+  }
+  // The largest N that keeps every frame (Switchboard only): go up from the largest N while it holds.
+  let maxKept = Math.max(0, ...results.filter((r) => r.target === 'switchboard' && r.keptEveryFrame).map((r) => r.n));
+  if (opts.targets.includes('switchboard') && maxKept === Math.max(...opts.n)) {
+    for (const n of opts.search.filter((s) => s > maxKept)) {
+      process.stderr.write(`relay: search — switchboard with ${n} calls…\n`);
+      const r = await runOne('switchboard', n, opts);
+      r.search = true;
+      results.push(r);
+      log(r);
+      if (!r.keptEveryFrame) break;
+      maxKept = n;
+    }
+  }
+  return { machine: machineInfo(), options: { ...opts, responseMs: RESPONSE_MS, chunkMs: CHUNK_MS, lateMs: LATE_MS }, results, maxKept };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const opts = parseArgs(process.argv.slice(2));
+  const report = await runRelayBench(opts);
+  const json = opts.json ?? path.join(opts.out, 'relay.json');
+  fs.writeFileSync(json, JSON.stringify(report, null, 2));
+  process.stdout.write(`\n${relayTables(report.results)}\n\n${relayRatios(report.results)}\n\nLargest N tried that kept every frame (Switchboard): ${report.maxKept}\nFull results: ${json}\n`);
+}
