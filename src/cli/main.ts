@@ -5,6 +5,7 @@ import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
 import { PACKAGE_ROOT, startSwitchboard } from '../main';
+import { exitCodeFor, registerAdminCommands } from './commands';
 import { formatReport, runSimulation } from './simulate';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
@@ -60,6 +61,8 @@ program
     );
   });
 
+registerAdminCommands(program);
+
 program
   .command('simulate')
   .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
@@ -69,10 +72,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isSwitchboardError(err)) {
-    process.stderr.write(`switchboard: ${err.message}\n`);
-    process.exit(err.code === 'config_invalid' || err.code === 'template_invalid' ? 78 : 1);
-  }
-  process.stderr.write(`switchboard: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
+  process.stderr.write(`switchboard: ${(err as Error).message ?? String(err)}\n`);
+  if (isSwitchboardError(err)) process.exit(err.code === 'config_invalid' || err.code === 'template_invalid' ? 78 : 1);
+  process.exit(exitCodeFor(err));
 });
