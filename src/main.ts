@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { AgentWithDestinations } from './agents/agent';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
@@ -15,11 +16,13 @@ import { agentTools } from './bridge/builtin-tools';
 import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
+import { OpenAISipWebhook, openaiClient } from './openai/sip-webhook';
 import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
+import { ScenarioRecorder } from './record/recorder';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
@@ -37,6 +40,10 @@ export interface StartOptions {
   clock?: Clock;
   /** Tools every agent gets, beyond the built-in ones (tests register scripted tools here). */
   extraTools?: (registry: ToolRegistry) => void;
+  /** Record every callback into one scenario file per call in this directory (default: RECORD_DIR). */
+  recordDir?: string;
+  /** With recording: replace phone numbers by consistent placeholders (default: RECORD_REDACT). */
+  recordRedact?: boolean;
 }
 
 export interface RunningSwitchboard {
@@ -51,6 +58,8 @@ export interface RunningSwitchboard {
   localUrl: string;
   publicBaseUrl: string;
   logger: Logger;
+  /** Set when callbacks are being recorded (RECORD_DIR). */
+  recorder: ScenarioRecorder | undefined;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -91,6 +100,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const urls = new CallbackUrls(publicBaseUrl, signer);
   const clock = options.clock ?? systemClock;
+  const toolsFor = (agent: AgentWithDestinations) => {
+    const registry = agentTools(agent, options.env);
+    options.extraTools?.(registry);
+    return registry;
+  };
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   // Every Calls API redirect names /stream-ended as its fallback: if our signed URL is ever refused,
@@ -122,11 +136,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     store,
     logger,
     clock,
-    toolsFor: (agent) => {
-      const registry = agentTools(agent, options.env);
-      options.extraTools?.(registry);
-      return registry;
-    },
+    toolsFor,
     openModel: (agent, tools) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: tools.definitions(), logger }),
   });
@@ -134,6 +144,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
+  const sipWebhook = new OpenAISipWebhook({
+    store,
+    router: new AgentRouter(store, defaultAgentId),
+    logger,
+    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
+    webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
+    toolsFor,
+  });
   const flows = new CallFlows({
     store,
     templates,
@@ -144,6 +162,26 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger,
     listener: bridge,
   });
+  const recordDir = options.recordDir ?? config.env.RECORD_DIR;
+  const recorder = recordDir
+    ? new ScenarioRecorder({
+        dir: path.resolve(recordDir),
+        publicBaseUrl,
+        redact: options.recordRedact ?? config.env.RECORD_REDACT,
+        secrets: [
+          credentials.credentials.callbackUsername,
+          credentials.credentials.callbackPassword,
+          credentials.credentials.adminToken,
+          credentials.credentials.urlSigningSecret,
+          config.env.OPENAI_API_KEY ?? '',
+          config.env.BANDWIDTH_CLIENT_SECRET ?? '',
+          config.env.NGROK_AUTHTOKEN ?? '',
+        ],
+        unseal: (token, purpose) => signer.verify(token, purpose),
+        logger,
+      })
+    : undefined;
+  if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
   const app = createApp({
     logger,
     readiness: [
@@ -151,7 +189,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'templates', check: () => Boolean(templates) },
     ],
     mounts: [
-      [VOICE_PATH_PREFIX, voiceWebhooks(flows, callbackCredentials, logger)],
+      [VOICE_PATH_PREFIX, voiceWebhooks(flows, callbackCredentials, logger, recorder?.record)],
+      ['/openai', sipWebhook.router()],
       [
         '/api',
         apiRouter(
@@ -189,7 +228,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, close };
+  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, recorder, close };
 }
 
 /** The Calls API client, when Bandwidth REST credentials are configured (BW §5; DESIGN §4.7). */

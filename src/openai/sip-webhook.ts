@@ -1,0 +1,160 @@
+import express, { type Router } from 'express';
+import OpenAI, { InvalidWebhookSignatureError } from 'openai';
+import type { AgentWithDestinations } from '../agents/agent';
+import { agentIdFromUui, decodeUui, numberCandidates, type AgentRouter } from '../agents/routing';
+import type { ToolRegistry } from '../bridge/tools';
+import { maskPhone, type Logger } from '../log';
+import type { Store } from '../store/types';
+
+/**
+ * `openai-sip` mode, first half (issue #5 §2–§3): OpenAI's `realtime.call.incoming` webhook.
+ * Security before allocation: the Standard Webhooks signature is checked on the raw body (OpenAI
+ * reference §4.3) before anything else. Deliveries are deduplicated by webhook id and by call id
+ * (OpenAI retries). The call is matched to its agent — our `uui` (set on the Bandwidth leg), then the
+ * dialled number, then the default agent — and accepted with the agent's configuration, or rejected
+ * with a SIP status that says why. (The sideband socket comes next.)
+ */
+const WEBHOOK_BODY_MAX_BYTES = 256 * 1024;
+const SEEN_TTL_MS = 24 * 60 * 60 * 1000;
+
+export interface SipWebhookDeps {
+  store: Store;
+  router: AgentRouter;
+  logger: Logger;
+  /** The OpenAI client: webhooks.unwrap and realtime.calls.accept/reject. */
+  openai: OpenAI;
+  webhookSecret: string | undefined;
+  toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
+}
+
+interface SipHeader {
+  name: string;
+  value: string;
+}
+
+/** OpenAI reference §4.4: SIP accept rejects threshold/prefix/silence; only these turn-detection fields. */
+export function sipAcceptParams(agent: AgentWithDestinations, tools: ToolRegistry): OpenAI.Realtime.Calls.CallAcceptParams {
+  const td = agent.turnDetection;
+  return {
+    type: 'realtime',
+    model: agent.model,
+    instructions: agent.instructions,
+    audio: {
+      input: {
+        transcription: { model: agent.transcriptionModel as 'gpt-4o-mini-transcribe', language: agent.language.slice(0, 2) },
+        turn_detection:
+          td.type === 'semantic_vad'
+            ? { type: 'semantic_vad', eagerness: td.eagerness ?? 'auto', create_response: true, interrupt_response: true }
+            : { type: 'server_vad', create_response: true, interrupt_response: true },
+      },
+      output: { voice: agent.voice },
+    },
+    tools: tools.definitions(),
+    tool_choice: 'auto',
+  } as OpenAI.Realtime.Calls.CallAcceptParams;
+}
+
+export function header(headers: readonly SipHeader[], name: string): string | undefined {
+  return headers.find((h) => h.name.toLowerCase() === name.toLowerCase())?.value;
+}
+
+/** `"Name" <sip:+1919…@host>;tag=…` → `sip:+1919…@host` */
+function sipAddress(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const angle = /<([^>]+)>/.exec(value);
+  return (angle ? angle[1]! : value.split(';')[0]!).trim();
+}
+
+export class OpenAISipWebhook {
+  private readonly seenWebhooks = new Map<string, number>();
+
+  constructor(private readonly deps: SipWebhookDeps) {}
+
+  router(): Router {
+    const router = express.Router();
+    router.post('/webhook', express.text({ type: () => true, limit: WEBHOOK_BODY_MAX_BYTES }), async (req, res) => {
+      const result = await this.handle(typeof req.body === 'string' ? req.body : '', req.headers as Record<string, string>);
+      res.status(result.status).json(result.body);
+    });
+    return router;
+  }
+
+  async handle(rawBody: string, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: Record<string, unknown> }> {
+    const d = this.deps;
+    if (!d.webhookSecret) return { status: 503, body: { error: { code: 'not_configured', message: 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks cannot be verified' } } };
+    const missing = ['webhook-id', 'webhook-timestamp', 'webhook-signature'].filter((h) => !headers[h]);
+    if (missing.length > 0) {
+      d.logger.warn({ missing }, 'refused an unsigned OpenAI webhook');
+      return { status: 401, body: { error: { code: 'signature_invalid', message: `webhook signature headers missing: ${missing.join(', ')}` } } };
+    }
+    let event: Awaited<ReturnType<OpenAI['webhooks']['unwrap']>>;
+    try {
+      event = await d.openai.webhooks.unwrap(rawBody, headers as Record<string, string>, d.webhookSecret, 300);
+    } catch (err) {
+      const bad = err instanceof InvalidWebhookSignatureError;
+      d.logger.warn({ reason: (err as Error).message }, 'refused an OpenAI webhook');
+      return bad
+        ? { status: 401, body: { error: { code: 'signature_invalid', message: `webhook signature refused: ${(err as Error).message}` } } }
+        : { status: 400, body: { error: { code: 'invalid_request', message: `webhook body is not a valid event: ${(err as Error).message}` } } };
+    }
+    const webhookId = String(headers['webhook-id'] ?? event.id);
+    this.sweep();
+    if (this.seenWebhooks.has(webhookId)) return { status: 200, body: { status: 'duplicate', webhookId } };
+    if (event.type !== 'realtime.call.incoming') return { status: 200, body: { status: 'ignored', type: event.type } };
+
+    const callId = event.data.call_id;
+    if (await d.store.calls.get(callId)) {
+      this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+      return { status: 200, body: { status: 'duplicate', callId } };
+    }
+    const sipHeaders = (event.data.sip_headers ?? []) as SipHeader[];
+    const to = sipAddress(header(sipHeaders, 'To'));
+    const from = sipAddress(header(sipHeaders, 'From'));
+    const uui = header(sipHeaders, 'User-to-User') ?? header(sipHeaders, 'X-UUI');
+    // Our own uui on the Bandwidth leg: "sb=<bandwidth call id>;agent=<id>" (untrusted input: ids only choose among configured agents).
+    const context = Object.fromEntries((decodeUui(uui) ?? '').split(/[;&]/).map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
+    const parentCallId = typeof context.sb === 'string' && /^c-[\w-]+$/.test(context.sb) ? context.sb : undefined;
+    const route = await d.router.resolve({ direction: 'inbound', to, from, uui, agentId: agentIdFromUui(uui) });
+    const base = { id: callId, leg: 'ai-sip' as const, direction: 'inbound' as const, from: numberCandidates(from)[1] ?? from ?? null, to: numberCandidates(to)[1] ?? to ?? null, parentCallId: parentCallId ?? null };
+    if (!route) {
+      await d.openai.realtime.calls.reject(callId, { status_code: 404 }).catch((err: Error) => d.logger.warn({ callId, err: err.message }, 'reject failed'));
+      await d.store.calls.record({ ...base, state: 'rejected', cause: 'no-agent' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'rejected 404: no agent' } });
+      this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+      d.logger.warn({ callId, to: maskPhone(to) }, 'OpenAI SIP call for no agent: rejected (404)');
+      return { status: 200, body: { status: 'rejected', callId } };
+    }
+    const { agent, via } = route;
+    try {
+      await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, d.toolsFor(agent)));
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) {
+        // OpenAI reference §4.6: the caller hung up before we accepted.
+        await d.store.calls.record({ ...base, agentId: agent.id, mode: 'openai-sip', state: 'completed', cause: 'gone-before-accept' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'call already gone (404 on accept)' } });
+        this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+        return { status: 200, body: { status: 'gone', callId } };
+      }
+      d.logger.error({ callId, status, err: (err as Error).message }, 'OpenAI refused to accept the SIP call');
+      // Not recorded as seen: a non-2xx makes OpenAI deliver again, and the next try may succeed.
+      return { status: 502, body: { error: { code: 'accept_failed', message: `accept failed${status ? ` (HTTP ${status})` : ''}` } } };
+    }
+    await d.store.calls.record(
+      { ...base, agentId: agent.id, mode: 'openai-sip', state: 'sip-connected' },
+      { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'accepted', routedVia: via } },
+    );
+    if (parentCallId) await d.store.calls.record({ id: parentCallId, state: 'sip-connected' }).catch(() => undefined);
+    this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+    d.logger.info({ callId, agentId: agent.id, parentCallId }, 'OpenAI SIP call accepted');
+    return { status: 200, body: { status: 'accepted', callId, agentId: agent.id } };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, until] of this.seenWebhooks) if (until <= now) this.seenWebhooks.delete(id);
+  }
+}
+
+/** OPENAI_BASE_URL may be ws:// for the Realtime stand-in; the REST client needs http(s). */
+export function openaiClient(baseUrl: string, apiKey: string | undefined, webhookSecret: string | undefined): OpenAI {
+  return new OpenAI({ apiKey: apiKey ?? 'not-configured', baseURL: baseUrl.replace(/^ws(s?):/i, 'http$1:'), webhookSecret: webhookSecret ?? null, maxRetries: 1, timeout: 10_000 });
+}
