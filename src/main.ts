@@ -151,6 +151,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     toolsFor,
+    openSideband: (agent, tools, sipCallId) =>
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: tools.definitions(), logger, sipCallId }),
   });
   const flows = new CallFlows({
     store,
@@ -212,6 +214,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
       const cut = await bridge.drain(drainMs);
+      for (const session of [...sipWebhook.sessions.values()]) session.end('server shutting down');
       // Calls whose stream was just ended will ask /stream-ended for their fallback: answer them.
       if (cut > 0 && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();

@@ -19,6 +19,11 @@ export interface RealtimeConnectOptions {
   logger: Logger;
   /** Connect + configure must finish within this long. */
   connectTimeoutMs?: number;
+  /**
+   * Attach to an accepted SIP call's sideband (OpenAI reference §4.5: `?call_id=`, no model). The call
+   * was configured at accept, so the opening update only names the session type; audio flows over SIP.
+   */
+  sipCallId?: string;
 }
 
 /** Ping interval on the OpenAI socket; a socket that misses a whole interval is dead. */
@@ -43,6 +48,11 @@ export function realtimeUrl(baseUrl: string, model: string): string {
   return `${ws}/realtime?model=${encodeURIComponent(model)}`;
 }
 
+/** `…/realtime?call_id=rtc_…` (reference §4.5): the sideband of an accepted SIP call. */
+export function sidebandUrl(baseUrl: string, callId: string): string {
+  return `${baseUrl.replace(/^http(s?):/i, 'ws$1:')}/realtime?call_id=${encodeURIComponent(callId)}`;
+}
+
 export class RealtimeSession implements ModelSession {
   readonly ready: Promise<void>;
   private handlers: ModelSessionHandlers | undefined;
@@ -60,7 +70,8 @@ export class RealtimeSession implements ModelSession {
       this.ready.catch(() => undefined);
       return;
     }
-    const ws = new WebSocket(realtimeUrl(options.baseUrl, options.agent.model), {
+    const url = options.sipCallId ? sidebandUrl(options.baseUrl, options.sipCallId) : realtimeUrl(options.baseUrl, options.agent.model);
+    const ws = new WebSocket(url, {
       headers: { Authorization: `Bearer ${options.apiKey}` },
       handshakeTimeout: options.connectTimeoutMs ?? 10_000,
       perMessageDeflate: false,
@@ -93,7 +104,7 @@ export class RealtimeSession implements ModelSession {
         fail(new ModelSessionError('openai_refused', `OpenAI refused the Realtime connection (HTTP ${status}${status === 429 ? ': rate limited' : ''})`, status));
       });
       ws.once('open', () => {
-        this.sendJson(sessionUpdate(options.agent, options.tools));
+        this.sendJson(options.sipCallId ? { type: 'session.update', session: { type: 'realtime' } } : sessionUpdate(options.agent, options.tools));
         this.startHeartbeat(ws);
       });
       ws.on('message', (data) => this.onMessage(data));
@@ -243,6 +254,8 @@ export class RealtimeSession implements ModelSession {
         return h.error({ code: err.code ?? undefined, message: err.message, type: err.type, eventId: err.event_id ?? undefined });
       }
       case 'conversation.item.input_audio_transcription.failed':
+      case 'output_audio_buffer.started':
+      case 'output_audio_buffer.stopped':
       case 'session.created':
       case 'session.updated':
       case 'rate_limits.updated':

@@ -3,6 +3,8 @@ import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
 import { agentIdFromUui, decodeUui, numberCandidates, type AgentRouter } from '../agents/routing';
 import type { ToolRegistry } from '../bridge/tools';
+import type { ModelSession } from '../bridge/transports';
+import { SipCallSession } from './sip-session';
 import { maskPhone, type Logger } from '../log';
 import type { Store } from '../store/types';
 
@@ -25,6 +27,8 @@ export interface SipWebhookDeps {
   openai: OpenAI;
   webhookSecret: string | undefined;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
+  /** Open the sideband socket of an accepted call (reference §4.5). */
+  openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
 }
 
 interface SipHeader {
@@ -65,8 +69,16 @@ function sipAddress(value: string | undefined): string | undefined {
   return (angle ? angle[1]! : value.split(';')[0]!).trim();
 }
 
+/** `sip:+1919…@host:5060;transport=udp` → `host:5060` */
+function sipHost(uri: string | undefined): string | undefined {
+  const m = uri ? /^sips?:[^@]*@([^;>?]+)/i.exec(uri) : null;
+  return m?.[1];
+}
+
 export class OpenAISipWebhook {
   private readonly seenWebhooks = new Map<string, number>();
+  /** Live sideband sessions by OpenAI call id. */
+  readonly sessions = new Map<string, SipCallSession>();
 
   constructor(private readonly deps: SipWebhookDeps) {}
 
@@ -124,8 +136,9 @@ export class OpenAISipWebhook {
       return { status: 200, body: { status: 'rejected', callId } };
     }
     const { agent, via } = route;
+    const tools = d.toolsFor(agent);
     try {
-      await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, d.toolsFor(agent)));
+      await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, tools));
     } catch (err) {
       const status = (err as { status?: number }).status;
       if (status === 404) {
@@ -145,6 +158,21 @@ export class OpenAISipWebhook {
     if (parentCallId) await d.store.calls.record({ id: parentCallId, state: 'sip-connected' }).catch(() => undefined);
     this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
     d.logger.info({ callId, agentId: agent.id, parentCallId }, 'OpenAI SIP call accepted');
+    // Reference §4.6: accept, then open the sideband without holding the webhook response.
+    const session = new SipCallSession({
+      callId,
+      agent,
+      store: d.store,
+      logger: d.logger,
+      openai: d.openai,
+      tools,
+      model: d.openSideband(agent, tools, callId),
+      trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from),
+      onEnded: (s) => {
+        if (this.sessions.get(callId) === s) this.sessions.delete(callId);
+      },
+    });
+    this.sessions.set(callId, session);
     return { status: 200, body: { status: 'accepted', callId, agentId: agent.id } };
   }
 

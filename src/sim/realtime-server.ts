@@ -88,6 +88,9 @@ export interface RealtimeStandIn {
   readonly upgrades: readonly UpgradeRecord[];
   /** Current refusal (settable at run time; cleared after `times` refusals). */
   refuse: RefuseSpec | undefined;
+  /** SIP calls (OpenAI reference §4): register one with `incomingSipCall`, then the client accepts it. */
+  readonly sipCalls: Map<string, SipCallRecord>;
+  incomingSipCall(callId: string): SipCallRecord;
   session(id: string): RealtimeSimSession | undefined;
   /** Resolves when session number `index` (0-based) has connected. */
   waitForSession(index?: number): Promise<RealtimeSimSession>;
@@ -99,6 +102,17 @@ export interface RealtimeStandIn {
 }
 
 export const DEFAULT_API_KEY = 'sk-test';
+
+/** What happened to a SIP call through the call-control REST endpoints (OpenAI reference §4.4). */
+export interface SipCallRecord {
+  callId: string;
+  state: 'incoming' | 'accepted' | 'rejected' | 'ended';
+  accept?: Record<string, unknown>;
+  rejectStatus?: number;
+  refers: string[];
+  /** Sideband sessions attached with `?call_id=` (OpenAI reference §4.5). */
+  sessions: RealtimeSimSession[];
+}
 
 export async function startRealtimeStandIn(options: RealtimeStandInOptions = {}): Promise<RealtimeStandIn> {
   const standIn = new RealtimeStandInServer(options);
@@ -190,9 +204,56 @@ class RealtimeStandInServer implements RealtimeStandIn {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
+  readonly sipCalls = new Map<string, SipCallRecord>();
+
+  incomingSipCall(callId: string): SipCallRecord {
+    const call: SipCallRecord = { callId, state: 'incoming', refers: [], sessions: [] };
+    this.sipCalls.set(callId, call);
+    return call;
+  }
+
   private onRequest(req: IncomingMessage, res: http.ServerResponse): void {
-    const body = openAiError(`Invalid URL (${req.method ?? 'GET'} ${req.url ?? '/'})`, 'invalid_request_error');
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const reply = (status: number, body?: object) => {
+      if (body) res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      else res.writeHead(status).end();
+    };
+    // RT §4.4: POST /v1/realtime/calls/{call_id}/{accept|reject|refer|hangup}, Bearer auth, 200 with no body.
+    const m = /\/realtime\/calls\/([^/]+)\/(accept|reject|refer|hangup)$/.exec((req.url ?? '').split('?')[0] ?? '');
+    if (req.method !== 'POST' || !m) return reply(404, openAiError(`Invalid URL (${req.method ?? 'GET'} ${req.url ?? '/'})`, 'invalid_request_error'));
+    const auth = checkAuth(req, this.apiKey);
+    if (auth) return reply(401, auth);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const [, callId, verb] = m as unknown as [string, string, string];
+      const call = this.sipCalls.get(decodeURIComponent(callId));
+      if (!call || call.state === 'ended' || call.state === 'rejected') return reply(404, openAiError('Call not found.', 'invalid_request_error', 'call_id', 'call_id_not_found'));
+      let body: Record<string, unknown> = {};
+      try {
+        body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        return reply(400, openAiError('We could not parse the JSON body of your request.', 'invalid_request_error'));
+      }
+      switch (verb) {
+        case 'accept':
+          if (body.type !== 'realtime') return reply(400, openAiError("Missing required parameter: 'type'.", 'invalid_request_error', 'type', 'missing_required_parameter'));
+          call.state = 'accepted';
+          call.accept = body;
+          return reply(200);
+        case 'reject':
+          call.state = 'rejected';
+          call.rejectStatus = typeof body.status_code === 'number' ? body.status_code : 603;
+          return reply(200);
+        case 'refer':
+          if (typeof body.target_uri !== 'string') return reply(400, openAiError("Missing required parameter: 'target_uri'.", 'invalid_request_error', 'target_uri', 'missing_required_parameter'));
+          call.refers.push(body.target_uri);
+          return reply(200);
+        default:
+          call.state = 'ended';
+          for (const s of call.sessions) s.close(1000, 'call ended');
+          return reply(200);
+      }
+    });
   }
 
   /** RT §1.1: path `…/realtime`, `Authorization: Bearer <key>` (or the `openai-insecure-api-key.` subprotocol), `?model=`. */
@@ -208,8 +269,18 @@ class RealtimeStandInServer implements RealtimeStandIn {
     const refusal = this.takeRefusal();
     if (refusal) return refuse(refusal.status, refusal.body ?? defaultRefusalBody(refusal.status), refusal.headers);
     const model = url.searchParams.get('model');
-    // RT §4.5 / P10: the stand-in knows no SIP calls, so a sideband attach is "call not found".
-    if (url.searchParams.has('call_id')) return refuse(404, openAiError('Call not found.', 'invalid_request_error', 'call_id', 'call_id_not_found'));
+    // RT §4.5 / P10: a sideband attaches only to an accepted SIP call; anything else is "call not found".
+    const sipCallId = url.searchParams.get('call_id');
+    if (sipCallId !== null) {
+      const call = this.sipCalls.get(sipCallId);
+      if (!call || call.state !== 'accepted') return refuse(404, openAiError('Call not found.', 'invalid_request_error', 'call_id', 'call_id_not_found'));
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status: 101 });
+        this.accept(ws, req, String(call.accept?.model ?? 'gpt-realtime'), url.pathname + url.search);
+        call.sessions.push(this.sessions[this.sessions.length - 1]!);
+      });
+      return;
+    }
     if (!model) return refuse(400, openAiError("Missing required parameter: 'model'.", 'invalid_request_error', 'model', 'missing_required_parameter'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status: 101 });

@@ -1,0 +1,84 @@
+import { agentSchema } from '../../src/agents/agent';
+import { ManualClock, waitFor } from '../../src/clock';
+import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
+import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const SECRET = `whsec_${Buffer.from('another-signing-key-of-some-length').toString('base64')}`;
+
+/** Issue #5 §4 over real sockets: accept, sideband, greeting, transcripts, tools → refer / hangup. */
+describe('openai-sip sideband control', () => {
+  let clock: ManualClock;
+  let openai: RealtimeStandIn;
+  let server: TestServer;
+
+  beforeEach(async () => {
+    clock = new ManualClock(0);
+    openai = await startRealtimeStandIn({ clock, firstDeltaLatencyMs: 0, script: (ctx) => (ctx.n === 1 ? { text: 'Hello from the SIP agent.', audioMs: 400 } : { text: 'One moment.', audioMs: 300 }) });
+    server = await startTestServer({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.url, OPENAI_WEBHOOK_SECRET: SECRET, TRANSFER_TO: '+19195550177' });
+    const base = (await server.app.store.agents.get('default'))!.agent;
+    await server.app.store.agents.upsert(agentSchema.parse({ ...base, id: 'sipper', name: 'SIP', mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' } }), 'api', ['default-human']);
+    await server.app.store.numbers.assign('+19195550100', 'sipper');
+  });
+  afterEach(async () => {
+    await server.close();
+    await openai.close();
+  });
+
+  async function incoming(callId: string) {
+    openai.incomingSipCall(callId);
+    const body = JSON.stringify(
+      callIncomingEvent(callId, [
+        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
+        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
+        { name: 'Contact', value: '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
+      ]),
+    );
+    const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
+    expect(res.status).toBe(200);
+    await waitFor(() => (openai.sipCalls.get(callId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
+    return openai.sipCalls.get(callId)!.sessions[0]!;
+  }
+
+  /** Play the server's part of a function call on the sideband. */
+  function callTool(session: Awaited<ReturnType<typeof incoming>>, name: string, args: object) {
+    session.send({ type: 'response.created', response: { id: `resp_${name}`, status: 'in_progress' } });
+    session.send({ type: 'response.function_call_arguments.done', response_id: `resp_${name}`, item_id: `fc_${name}`, output_index: 0, call_id: `call_${name}`, name, arguments: JSON.stringify(args) });
+    session.send({ type: 'response.done', response: { id: `resp_${name}`, status: 'completed', output: [] } });
+  }
+
+  it('greets, keeps the transcript, and transfers with a REFER to the phone destination on the trunk host', async () => {
+    const session = await incoming('rtc_side_1');
+    await waitFor(() => session.received.some((e) => e.type === 'session.update'), 5000, 'session.update');
+    expect((session.received.find((e) => e.type === 'session.update')!.event as { session: unknown }).session).toEqual({ type: 'realtime' });
+    await waitFor(() => session.received.some((e) => e.type === 'response.create'), 5000, 'the greeting request');
+    await clock.advanceAsync(500);
+    await waitFor(() => session.sent.some((e) => e.type === 'response.done'), 5000, 'the greeting');
+    callTool(session, 'transfer_call', { destination: 'human', reason: 'billing', summary: 'Wants a refund.' });
+    await waitFor(() => session.received.some((e) => e.type === 'conversation.item.create'), 5000, 'the tool output');
+    await clock.advanceAsync(400); // the stand-in speaks "One moment."
+    await waitFor(() => session.sent.filter((e) => e.type === 'response.done').length >= 2, 5000, 'the spoken reply');
+    session.send({ type: 'output_audio_buffer.stopped', response_id: 'x' }); // OpenAI's playout finished
+    await waitFor(() => openai.sipCalls.get('rtc_side_1')!.refers.length === 1, 5000, 'the REFER');
+    expect(openai.sipCalls.get('rtc_side_1')!.refers).toEqual(['sip:+19195550177@67.231.4.10:5060']);
+    const transcript = await server.app.store.transcripts.list('rtc_side_1');
+    expect(transcript.map((t) => t.text)).toContain('Hello from the SIP agent.');
+    const events = (await server.app.store.events.list('rtc_side_1')).map((e) => e.type);
+    expect(events).toEqual(expect.arrayContaining(['realtime.call.incoming', 'model.ready', 'tool.call', 'sip.refer']));
+    expect((await server.app.store.calls.get('rtc_side_1'))?.state).toBe('transferring');
+  });
+
+  it('hang_up becomes hangup; the call ends with agent-hangup', async () => {
+    const session = await incoming('rtc_side_2');
+    await waitFor(() => session.received.some((e) => e.type === 'response.create'), 5000, 'the greeting request');
+    await clock.advanceAsync(500);
+    await waitFor(() => session.sent.some((e) => e.type === 'response.done'), 5000, 'the greeting');
+    callTool(session, 'hang_up', {});
+    await waitFor(() => session.received.filter((e) => e.type === 'response.create').length >= 2, 5000, 'the goodbye request');
+    await clock.advanceAsync(400);
+    await waitFor(() => session.sent.filter((e) => e.type === 'response.done').length >= 2, 5000, 'the goodbye');
+    session.send({ type: 'output_audio_buffer.stopped', response_id: 'x' });
+    await waitFor(() => openai.sipCalls.get('rtc_side_2')!.state === 'ended', 5000, 'the hangup');
+    expect(await server.app.store.calls.get('rtc_side_2')).toMatchObject({ state: 'completed', cause: 'agent-hangup' });
+  });
+});
