@@ -32,6 +32,7 @@ describe('openai-sip sideband control', () => {
         { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
         { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
         { name: 'Contact', value: '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
+        { name: 'User-to-User', value: `${Buffer.from('sb=c-bw-leg-1;agent=sipper').toString('base64')};encoding=base64` },
       ]),
     );
     const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
@@ -63,6 +64,12 @@ describe('openai-sip sideband control', () => {
     expect(openai.sipCalls.get('rtc_side_1')!.refers).toEqual(['sip:+19195550177@67.231.4.10:5060']);
     const transcript = await server.app.store.transcripts.list('rtc_side_1');
     expect(transcript.map((t) => t.text)).toContain('Hello from the SIP agent.');
+    // Linked to the Bandwidth leg, and accepted with the agent's instructions and tools.
+    expect((await server.app.store.calls.get('rtc_side_1'))?.parentCallId).toBe('c-bw-leg-1');
+    const accept = openai.sipCalls.get('rtc_side_1')!.accept!;
+    expect(accept.instructions).toBe((await server.app.store.agents.get('sipper'))!.agent.instructions);
+    expect((accept.tools as { name: string }[]).map((t) => t.name).sort()).toEqual(['hang_up', 'transfer_call']);
+    expect(openai.upgrades.some((u) => u.path.endsWith('/realtime?call_id=rtc_side_1') && u.status === 101)).toBe(true);
     const events = (await server.app.store.events.list('rtc_side_1')).map((e) => e.type);
     expect(events).toEqual(expect.arrayContaining(['realtime.call.incoming', 'model.ready', 'tool.call', 'sip.refer']));
     expect((await server.app.store.calls.get('rtc_side_1'))?.state).toBe('transferring');
