@@ -39,6 +39,9 @@ export const envSchema = z.object({
   DATABASE_PATH: optionalString,
   BXML_TEMPLATES_DIR: optionalString,
   LOG_LEVEL: logLevel.default('info'),
+  RECORD_DIR: optionalString,
+  RECORD_REDACT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  NGROK_AUTHTOKEN: optionalString,
 
   BANDWIDTH_ACCOUNT_ID: optionalString,
   BANDWIDTH_APPLICATION_ID: optionalString,

@@ -14,7 +14,23 @@ import { VOICE_ROUTES } from './urls';
  */
 type Handler = (body: unknown, token: string | undefined) => Promise<CallbackResult>;
 
-export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, logger: Logger): Router {
+/** One answered callback, as the optional recorder (src/record/recorder.ts) sees it. No Authorization. */
+export interface WebhookExchange {
+  route: string;
+  method: string;
+  /** Path and query as received (`/bandwidth/voice/redirect?t=…`). */
+  url: string;
+  contentType: string | undefined;
+  body: unknown;
+  token: string | undefined;
+  status: number;
+  responseContentType: string | undefined;
+  responseBody: string | undefined;
+  durationMs: number;
+}
+export type WebhookRecorder = (exchange: WebhookExchange) => void;
+
+export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, logger: Logger, recorder?: WebhookRecorder): Router {
   const router = express.Router();
   router.use(requireBasicAuth(credentials, 'Switchboard Bandwidth callbacks'));
   router.use(express.json({ limit: CALLBACK_BODY_MAX_BYTES, type: () => true }));
@@ -42,6 +58,11 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
       const { t, ...queryFields } = req.query as Record<string, unknown>;
       const token = typeof t === 'string' ? t : undefined;
       const body: unknown = req.method === 'GET' ? queryFields : req.body;
+      const record = (responseBody: string | undefined) =>
+        recorder?.({
+          route, method: req.method, url: req.originalUrl, contentType: req.get('content-type'), body, token, status: res.statusCode,
+          responseContentType: res.get('content-type'), responseBody, durationMs: Number(process.hrtime.bigint() - startedNs) / 1e6,
+        });
       try {
         const result = await handler(body, token);
         if (result.kind === 'bxml') {
@@ -52,6 +73,7 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
         } else {
           res.status(204).end();
         }
+        record(result.kind === 'bxml' ? result.xml : result.kind === 'refused' ? JSON.stringify({ error: { code: 'forbidden', message: result.message } }) : undefined);
         logger.info(
           {
             route,
@@ -68,7 +90,9 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
       } catch (err) {
         if (err instanceof CallbackValidationError) {
           logger.warn({ route, callId: fieldOf(body, 'callId'), problems: err.problems }, 'invalid Bandwidth callback');
-          res.status(400).json({ error: { code: 'callback_invalid', message: `invalid ${route} callback: ${err.message}` } });
+          const error = { error: { code: 'callback_invalid', message: `invalid ${route} callback: ${err.message}` } };
+          res.status(400).json(error);
+          record(JSON.stringify(error));
           return;
         }
         next(err);

@@ -6,6 +6,8 @@ import { resolveCredentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
 import { PACKAGE_ROOT, startSwitchboard } from '../main';
 import { exitCodeFor, registerAdminCommands } from './commands';
+import { runDev } from './dev';
+import { registerReplayCommand } from './replay';
 import { formatReport, runSimulation } from './simulate';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
@@ -19,11 +21,13 @@ program
   .description('start the server (Bandwidth callbacks)')
   .option('-p, --port <port>', 'port to listen on (PORT)')
   .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
-  .action(async (opts: { port?: string; dataDir?: string }) => {
+  .option('--record <dir>', 'record every callback as a replayable scenario file per call (RECORD_DIR)')
+  .option('--redact', 'with --record: replace phone numbers by consistent placeholders (RECORD_REDACT)')
+  .action(async (opts: { port?: string; dataDir?: string; record?: string; redact?: boolean }) => {
     const env = { ...process.env };
     if (opts.port) env.PORT = opts.port;
     if (opts.dataDir) env.DATA_DIR = opts.dataDir;
-    const running = await startSwitchboard({ env });
+    const running = await startSwitchboard({ env, recordDir: opts.record, recordRedact: opts.redact ? true : undefined });
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -62,6 +66,21 @@ program
   });
 
 registerAdminCommands(program);
+registerReplayCommand(program);
+
+program
+  .command('dev')
+  .description('start the server for development; with NGROK_AUTHTOKEN, behind an ngrok tunnel')
+  .option('-p, --port <port>', 'port to listen on (PORT)')
+  .option('--record <dir>', 'record every callback as a replayable scenario file per call (RECORD_DIR)')
+  .action(async (opts: { port?: string; record?: string }) => {
+    const env = { ...process.env };
+    if (opts.port) env.PORT = opts.port;
+    const dev = await runDev({ env, startOptions: { recordDir: opts.record } });
+    const stop = () => dev.close().then(() => process.exit(0), () => process.exit(1));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 
 program
   .command('simulate')

@@ -1,0 +1,71 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config';
+import { resolveCredentials } from '../credentials';
+import { PACKAGE_ROOT } from '../main';
+import { formatReplay, replayScenario } from '../record/replay';
+import { readScenario } from '../record/scenario';
+import { UrlSigner } from '../security/signing';
+
+export interface ReplayCommandOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  signingSecret?: string;
+  dataDir?: string;
+  shift?: boolean;
+  verbose?: boolean;
+}
+
+/**
+ * `switchboard replay FILE… --url URL`: replays each scenario against the target and prints a diff per
+ * mismatching callback and a summary line per file. Returns the exit code (1 on any mismatch).
+ * The target's credentials come from the flags, else BANDWIDTH_CALLBACK_USERNAME/PASSWORD and
+ * URL_SIGNING_SECRET, else the data directory's credentials.json (a local server's own).
+ */
+export async function runReplay(files: string[], opts: ReplayCommandOptions, env: NodeJS.ProcessEnv, out: (text: string) => void): Promise<number> {
+  let username = opts.username ?? env.BANDWIDTH_CALLBACK_USERNAME;
+  let password = opts.password ?? env.BANDWIDTH_CALLBACK_PASSWORD;
+  let secret = opts.signingSecret ?? env.URL_SIGNING_SECRET;
+  if (!username || !password || !secret) {
+    try {
+      const config = loadConfig(opts.dataDir ? { ...env, DATA_DIR: opts.dataDir } : env, PACKAGE_ROOT);
+      const { credentials } = resolveCredentials(config.env, config.dataDir, { generate: false });
+      username ??= credentials.callbackUsername;
+      password ??= credentials.callbackPassword;
+      secret ??= credentials.urlSigningSecret;
+    } catch {
+      /* no local credentials: the flags must do */
+    }
+  }
+  if (!username || !password) {
+    out('switchboard replay: the target\'s callback credentials are needed: --username/--password, BANDWIDTH_CALLBACK_USERNAME/PASSWORD, or --data-dir of a local server\n');
+    return 2;
+  }
+  let failed = 0;
+  let total = 0;
+  for (const file of files) {
+    const result = await replayScenario(readScenario(file), { baseUrl: opts.url, auth: { username, password }, signer: secret ? new UrlSigner(secret) : undefined, shiftIds: opts.shift, shiftTimes: opts.shift }, file);
+    out(formatReplay(result, { verbose: opts.verbose }));
+    total++;
+    if (!result.ok) failed++;
+  }
+  if (files.length > 1) out(`${failed === 0 ? 'PASS' : 'FAIL'}: ${total - failed}/${total} scenarios replayed green\n`);
+  return failed === 0 ? 0 : 1;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('send recorded callbacks to a running Switchboard and compare its answers with the recorded ones')
+    .argument('<files...>', 'scenario files (RECORD_DIR/*.json, fixtures/replay/*.json)')
+    .requiredOption('--url <url>', 'the server to replay against, e.g. http://localhost:3000')
+    .option('--username <user>', "the target's callback username (BANDWIDTH_CALLBACK_USERNAME)")
+    .option('--password <password>', "the target's callback password (BANDWIDTH_CALLBACK_PASSWORD)")
+    .option('--signing-secret <secret>', "the target's URL_SIGNING_SECRET, to re-mint tokens no response handed out")
+    .option('-d, --data-dir <dir>', 'read the credentials of a local server from this data directory (DATA_DIR)')
+    .option('--shift', 'give calls fresh ids and move timestamps to now, so the replay collides with no stored call')
+    .option('-v, --verbose', 'list matching callbacks too')
+    .action(async (files: string[], opts: ReplayCommandOptions) => {
+      process.exitCode = await runReplay(files, opts, process.env, (t) => process.stdout.write(t));
+    });
+}

@@ -1,0 +1,136 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../log';
+import type { TokenPurpose } from '../security/signing';
+import type { WebhookExchange } from '../bandwidth/webhooks';
+import { PhoneRedactor, scrubJson, scrubSecrets, scrubXml, stripTokens } from './redact';
+import { writeFileAtomic, type Step } from './scenario';
+
+/**
+ * RECORD_DIR / `serve --record DIR`: every Bandwidth callback Switchboard answers is appended, with its
+ * response, status and timing, to one scenario file per call (DIR/<callId>.json, the format of
+ * scenario.ts). Transfer legs' callbacks go into their parent call's file. The file is rewritten
+ * atomically (temp + rename) after each step, so it is complete after every callback.
+ *
+ * Never recorded: the Authorization header (only Content-Type is kept), username/password values,
+ * sealed tokens, and — a final pass over each step — any of the server's own secrets. With `redact`,
+ * phone numbers become consistent placeholders within the file.
+ */
+export interface RecorderOptions {
+  dir: string;
+  /** PUBLIC_BASE_URL of the recording server: the recorded URLs are absolute, like Bandwidth's. */
+  publicBaseUrl: string;
+  redact?: boolean;
+  /** Values that must never appear in a file (callback password, admin token, signing secret, …). */
+  secrets: string[];
+  /** Open a sealed token (returns its data, or throws); lets a replay re-mint it with another secret. */
+  unseal?: (token: string, purpose: TokenPurpose) => unknown;
+  logger?: Logger;
+}
+
+/** Which purpose the `t` token of each route was sealed for (call-flows.ts). */
+const TOKEN_PURPOSE: Record<string, TokenPurpose> = {
+  answer: 'answer',
+  redirect: 'redirect',
+  'stream-ended': 'stream-ended',
+  'transfer-answer': 'transfer',
+  'transfer-complete': 'transfer',
+  'transfer-disconnect': 'transfer',
+};
+
+const MAX_OPEN_CALLS = 5000;
+
+interface CallFile {
+  file: string;
+  steps: Step[];
+  redactor: PhoneRedactor | undefined;
+  startedMs: number;
+}
+
+export class ScenarioRecorder {
+  private readonly calls = new Map<string, CallFile>();
+
+  constructor(private readonly options: RecorderOptions) {
+    fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The hook webhooks.ts calls after answering a callback. Never throws. */
+  readonly record = (exchange: WebhookExchange): void => {
+    try {
+      this.append(exchange);
+    } catch (err) {
+      this.options.logger?.warn({ err: (err as Error).message, route: exchange.route }, 'could not record a callback');
+    }
+  };
+
+  /** The file a call is (or would be) recorded in. */
+  fileFor(callId: string): string {
+    return path.join(this.options.dir, `${safeName(callId)}.json`);
+  }
+
+  private append(x: WebhookExchange): void {
+    const body = x.body && typeof x.body === 'object' ? (x.body as Record<string, unknown>) : {};
+    const owner = str(body.parentCallId) ?? str(body.callId) ?? 'no-call-id';
+    const call = this.open(owner);
+    const atMs = Date.now() - call.startedMs;
+    let sealed: { purpose: string; data: unknown } | undefined;
+    const purpose = TOKEN_PURPOSE[x.route];
+    if (x.token && purpose && this.options.unseal) {
+      try {
+        sealed = { purpose, data: this.options.unseal(x.token, purpose) };
+      } catch {
+        sealed = undefined; // a forged or expired token: nothing to re-mint
+      }
+    }
+    const request: Record<string, unknown> = {
+      method: x.method,
+      url: stripTokens(`${this.options.publicBaseUrl}${x.url}`),
+      headers: x.contentType ? { 'Content-Type': x.contentType } : {},
+    };
+    if (x.method !== 'GET') request.body = scrubJson(x.body);
+    if (sealed) request.sealed = scrubJson(sealed);
+    request.atMs = atMs;
+    const response: Record<string, unknown> = { status: x.status };
+    if (x.responseContentType) response.headers = { 'Content-Type': x.responseContentType };
+    if (x.responseBody !== undefined && x.responseBody !== '') response.body = scrubXml(x.responseBody);
+    response.durationMs = Math.round(x.durationMs * 1000) / 1000;
+    const seq = call.steps.length;
+    this.push(call, { seq, from: 'bandwidth', to: 'app', transport: 'http', kind: 'callback', request });
+    this.push(call, { seq: seq + 1, from: 'app', to: 'bandwidth', transport: 'http', kind: 'callback-response', response });
+    writeFileAtomic(call.file, `${JSON.stringify(call.steps, null, 2)}\n`);
+  }
+
+  private push(call: CallFile, step: Step): void {
+    let text = scrubSecrets(JSON.stringify(step), this.options.secrets);
+    if (call.redactor) text = call.redactor.redact(text);
+    call.steps.push(JSON.parse(text) as Step);
+  }
+
+  private open(callId: string): CallFile {
+    let call = this.calls.get(callId);
+    if (call) return call;
+    if (this.calls.size >= MAX_OPEN_CALLS) {
+      const oldest = this.calls.keys().next().value;
+      if (oldest !== undefined) this.calls.delete(oldest);
+    }
+    call = { file: this.fileFor(callId), steps: [], redactor: this.options.redact ? new PhoneRedactor() : undefined, startedMs: Date.now() };
+    call.steps.push({
+      seq: 0,
+      from: 'switchboard',
+      to: 'recorder',
+      transport: 'none',
+      kind: 'meta',
+      meta: { callId, recordedAt: new Date(call.startedMs).toISOString(), redacted: Boolean(this.options.redact) },
+    });
+    this.calls.set(callId, call);
+    return call;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+function safeName(callId: string): string {
+  return callId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200) || 'call';
+}

@@ -1,0 +1,90 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runDev, type TunnelProvider } from '../../src/cli/dev';
+import { runReplay } from '../../src/cli/replay';
+import { createLogger } from '../../src/log';
+import { startTestServer } from '../helpers/server';
+
+describe('switchboard dev', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  const env = (extra: Record<string, string>) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-dev-'));
+    dirs.push(dataDir);
+    return { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...extra };
+  };
+
+  it('with NGROK_AUTHTOKEN opens the tunnel, serves under its URL and prints what to paste', async () => {
+    const opened: { port: number; authtoken: string }[] = [];
+    let closed = false;
+    const tunnel: TunnelProvider = {
+      open: async (o) => {
+        opened.push(o);
+        return { url: 'https://abc123.ngrok-free.app', close: async () => void (closed = true) };
+      },
+    };
+    const printed: string[] = [];
+    const dev = await runDev({ env: env({ NGROK_AUTHTOKEN: 'ngrok-token-1234' }), tunnel, print: (t) => printed.push(t), startOptions: { logger: createLogger('silent'), print: () => undefined } });
+    try {
+      expect(opened).toHaveLength(1);
+      expect(opened[0]!.authtoken).toBe('ngrok-token-1234');
+      expect(new URL(dev.running.localUrl).port).toBe(String(opened[0]!.port));
+      expect(dev.running.publicBaseUrl).toBe('https://abc123.ngrok-free.app');
+      const text = printed.join('\n');
+      const c = dev.running.credentials.credentials;
+      expect(text).toContain('Call-initiated callback URL   https://abc123.ngrok-free.app/bandwidth/voice/initiate');
+      expect(text).toContain('Call-status callback URL      https://abc123.ngrok-free.app/bandwidth/voice/status');
+      expect(text).toContain(`Callback username             ${c.callbackUsername}`);
+      expect(text).toContain(`Callback password             ${c.callbackPassword}`);
+      expect(text).not.toContain('ngrok-token-1234');
+      const health = await fetch(`${dev.running.localUrl}/bandwidth/voice/initiate`, { method: 'POST' });
+      expect(health.status).toBe(401);
+    } finally {
+      await dev.close();
+    }
+    expect(closed).toBe(true);
+  });
+
+  it('without a token prints how to run ngrok by hand and set PUBLIC_BASE_URL', async () => {
+    const tunnel: TunnelProvider = { open: () => Promise.reject(new Error('must not be called')) };
+    const printed: string[] = [];
+    const dev = await runDev({ env: env({}), tunnel, print: (t) => printed.push(t), startOptions: { logger: createLogger('silent'), print: () => undefined } });
+    try {
+      const port = new URL(dev.running.localUrl).port;
+      expect(printed.join('\n')).toContain(`ngrok http ${port}`);
+      expect(printed.join('\n')).toContain('PUBLIC_BASE_URL');
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
+describe('switchboard replay', () => {
+  it('replays files with the target credentials, prints a summary and exits 0, or 1 on a mismatch', async () => {
+    const server = await startTestServer({});
+    try {
+      const c = server.app.credentials.credentials;
+      const fixtures = path.join(__dirname, '../../fixtures/replay');
+      const out: string[] = [];
+      const ok = await runReplay(
+        [path.join(fixtures, 'stream-rejected.json'), path.join(fixtures, 'outbound-answered.json')],
+        { url: server.url, username: c.callbackUsername, password: c.callbackPassword, signingSecret: c.urlSigningSecret, shift: true },
+        {},
+        (t) => out.push(t),
+      );
+      expect(out.join('')).toMatch(/PASS .*stream-rejected\.json: 4\/4 callbacks matched/);
+      expect(out.join('')).toMatch(/PASS: 2\/2 scenarios replayed green/);
+      expect(ok).toBe(0);
+      // Wrong target password: every callback is refused, the exit code says so.
+      const bad: string[] = [];
+      const code = await runReplay([path.join(fixtures, 'stream-rejected.json')], { url: server.url, username: c.callbackUsername, password: 'nope', signingSecret: c.urlSigningSecret, shift: true }, {}, (t) => bad.push(t));
+      expect(code).toBe(1);
+      expect(bad.join('')).toMatch(/status: expected 200, got 401/);
+    } finally {
+      await server.close();
+    }
+  });
+});
