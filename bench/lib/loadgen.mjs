@@ -66,6 +66,7 @@ const counters = {
   socketsClosedEarly: 0,
 };
 
+const windowCounts = { framesSent: 0, playAudio: 0, clears: 0 };
 let speechFrames;
 const silenceFrame = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
 
@@ -325,10 +326,16 @@ process.on('message', async (msg) => {
       return;
     case 'measure-start':
       windowStartUs = msg.atUs;
+      windowCounts.framesSent = -counters.framesSent;
+      windowCounts.playAudio = -counters.playAudio;
+      windowCounts.clears = -counters.clears;
       loopDelay.reset();
       return;
     case 'measure-stop':
       windowStopUs = msg.atUs;
+      windowCounts.framesSent += counters.framesSent;
+      windowCounts.playAudio += counters.playAudio;
+      windowCounts.clears += counters.clears;
       return;
     case 'stop-audio':
       sending = false;
@@ -339,6 +346,7 @@ process.on('message', async (msg) => {
       process.send({
         type: 'report',
         counters,
+        window: { ...windowCounts },
         outboundFirst: outboundFirst.summary(),
         generatorLagMs: generatorLagMs.summary(),
         // The histogram counts the whole 10 ms sampling interval; report the delay beyond it.

@@ -25,12 +25,16 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** CPU time of a process so far, ms (all threads). */
 export function cpuMs(pid) {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** User and system (kernel) CPU time of a process so far, ms (all threads). */
+export function cpuTimes(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may contain spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / CLK_TCK;
+  return { user: (Number(fields[11]) * 1000) / CLK_TCK, system: (Number(fields[12]) * 1000) / CLK_TCK };
 }
 
 /** Resident set size, MiB. */
@@ -40,13 +44,39 @@ export function rssMiB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Whole-machine CPU: busy and total jiffies (for the harness's saturation check). */
+/**
+ * Whole-machine CPU from /proc/stat, in jiffies: busy (user, nice, system, irq, softirq), steal (time the
+ * hypervisor gave this VM's vCPUs to someone else) and total (all of it, idle and iowait included; the
+ * guest fields are already inside user).
+ */
 export function machineCpu() {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = v[3] + (v[4] ?? 0);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return { busy, steal, total: busy + idle + iowait + steal };
+}
+
+/**
+ * The machine's own timer jitter: how late a 1 ms setTimeout loop in an otherwise idle process fires
+ * (ms). On a VM this includes the hypervisor's scheduling; it is a floor under every tail latency here.
+ */
+export async function timerJitter(seconds = 5) {
+  const lags = [];
+  await new Promise((resolve) => {
+    const end = performance.now() + seconds * 1000;
+    let due = performance.now() + 1;
+    const tick = () => {
+      const now = performance.now();
+      lags.push(now - due);
+      due = now + 1;
+      if (now < end) setTimeout(tick, 1);
+      else resolve();
+    };
+    setTimeout(tick, 1);
+  });
+  lags.sort((a, b) => a - b);
+  const at = (q) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))];
+  return { samples: lags.length, p50: at(0.5), p99: at(0.99), p999: at(0.999), max: lags[lags.length - 1] };
 }
 
 export function machineInfo() {
@@ -142,7 +172,10 @@ export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {},
   }
   // Only what the server needs: no inherited .env surprises (cwd is the data directory).
   const base = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production' };
-  const child = spawn(process.execPath, [...execArgv, ...args], { cwd: dataDir, env: { ...base, ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const probeFile = path.join(dataDir, 'loop-probe.json');
+  childEnv = { ...childEnv, BENCH_LOOP_PROBE_FILE: probeFile };
+  const probe = ['-r', path.join(BENCH_DIR, 'lib', 'loop-probe.cjs')];
+  const child = spawn(process.execPath, [...execArgv, ...probe, ...args], { cwd: dataDir, env: { ...base, ...childEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = fs.createWriteStream(logFile);
   child.stderr.pipe(log);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -173,6 +206,15 @@ export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {},
     pid: child.pid,
     url,
     logFile,
+    /** The event-loop probe: the first call starts its window, the second ends it and returns {p50, p99, max} ms. */
+    async loopProbe() {
+      child.kill('SIGUSR2');
+      for (let i = 0; i < 40; i++) {
+        await sleep(50);
+        if (fs.existsSync(probeFile)) return JSON.parse(fs.readFileSync(probeFile, 'utf8'));
+      }
+      return undefined;
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -209,27 +251,30 @@ export function logProblems(file) {
   return { count, top: [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([msg, n]) => `${n}× ${msg}`) };
 }
 
-/** Cores busy over `ms`, from /proc/stat. */
+/** Cores busy, and cores stolen by the hypervisor, over `ms` (from /proc/stat). */
 export async function machineBusyCores(ms = 1000) {
   const a = machineCpu();
   await sleep(ms);
   const b = machineCpu();
   const cores = machineInfo().nproc;
-  return ((b.busy - a.busy) / (b.total - a.total)) * cores;
+  const span = b.total - a.total;
+  return { busy: ((b.busy - a.busy) / span) * cores, steal: ((b.steal - a.steal) / span) * cores };
 }
 
 /**
- * Wait (up to `maxWaitMs`) until the machine is quiet: less than `maxCores` busy over a second. Other work
- * on the machine (a build, a test run) takes cores from the processes being measured.
+ * Wait (up to `maxWaitMs`, default BENCH_QUIET_WAIT_S or 60 s) until the machine is quiet for a second:
+ * less than `maxCores` busy (other work on the machine, a build or a test run, takes cores from the
+ * processes being measured) and less than `maxSteal` cores stolen by the hypervisor (on a shared host,
+ * steal comes with inflated CPU accounting and long scheduling stalls). Returns the last reading.
  */
-export async function waitForQuiet({ maxCores = 0.15, maxWaitMs = 60_000 } = {}) {
+export async function waitForQuiet({ maxCores = 0.15, maxSteal = 0.1, maxWaitMs = Number(process.env.BENCH_QUIET_WAIT_S ?? 60) * 1000 } = {}) {
   const deadline = Date.now() + maxWaitMs;
-  let busy = await machineBusyCores();
+  let m = await machineBusyCores();
   let warned = false;
-  while (busy > maxCores && Date.now() < deadline) {
-    if (!warned) process.stderr.write(`  (waiting for the machine to be quiet: ${busy.toFixed(2)} cores busy)\n`);
+  while ((m.busy > maxCores || m.steal > maxSteal) && Date.now() < deadline) {
+    if (!warned) process.stderr.write(`  (waiting for a quiet machine: ${m.busy.toFixed(2)} cores busy, ${m.steal.toFixed(2)} stolen)\n`);
     warned = true;
-    busy = await machineBusyCores();
+    m = await machineBusyCores();
   }
-  return busy;
+  return m;
 }

@@ -9,7 +9,7 @@
  * - `send` (every server event): each `response.output_audio.delta` gets a marker over its first bytes
  *   with the time it is handed to the socket, its response number and its index in the response.
  *
- * Two shortcuts keep the stand-in's own CPU small enough to share the 2-core machine with the server and
+ * Three shortcuts keep the stand-in's own CPU small enough to share the 2-core machine with the server and
  * the load generator (without them it was the bottleneck at 200 calls, see BENCHMARKS.md). Neither changes a
  * byte on the wire:
  *
@@ -17,7 +17,10 @@
  *   response has the same voice and length, so each 100 ms chunk is computed once, not once per response;
  * - a frame that is exactly `{"type":"input_audio_buffer.append","audio":"…"}` (what both relays send)
  *   goes straight to the session's append handler, skipping JSON.parse and the zod schema; anything else
- *   takes the normal path.
+ *   takes the normal path;
+ * - the session's input audio buffer forgets audio once it is committed (the stand-in otherwise keeps
+ *   every appended byte of every session for tests that read it back, a heap that grows by 8 KB per call
+ *   per second and makes every major GC slower).
  *
  * IPC (process.send): → {type:'ready', url}; ← {type:'measure-start', atUs} / {type:'measure-stop', atUs};
  * ← {type:'report'} → {type:'report', ...}.
@@ -33,6 +36,17 @@ import { FRAME_BYTES, IN_MARKER_BYTES, OUT_MARKER_BYTES, Samples, elapsedUs, now
 const require = createRequire(import.meta.url);
 const { startRealtimeStandIn, RealtimeSimSession } = require('../../dist/sim/realtime-server.js');
 const audioModule = require('../../dist/sim/realtime-audio.js');
+const { InputAudioBuffer } = require('../../dist/sim/realtime-input.js');
+
+// Committed audio is never read again in a benchmark (no item retrieval): keep only what a later commit can slice.
+const originalConsumeTo = InputAudioBuffer.prototype.consumeTo;
+InputAudioBuffer.prototype.consumeTo = function consumeTo(ms) {
+  originalConsumeTo.call(this, ms);
+  let keep = 0;
+  while (keep < this.segments.length && this.segments[keep].endMs <= ms) keep++;
+  if (keep > 0) this.segments.splice(0, keep);
+  this.chunks.length = 0;
+};
 
 // realtime-response.js calls `realtime_audio_1.speechSamples(...)` through the exports object: replace it there.
 const synthesize = audioModule.speechSamples;
@@ -66,6 +80,8 @@ let framesInWindow = 0;
 let misrouted = 0;
 let corrupt = 0;
 let appends = 0;
+let serverEvents = 0;
+const windowCounts = { appends: 0, serverEvents: 0 };
 
 function stateOf(session) {
   let st = sessionState.get(session);
@@ -143,6 +159,7 @@ RealtimeSimSession.prototype.onFrame = function onFrame(text) {
 
 const originalSend = RealtimeSimSession.prototype.send;
 RealtimeSimSession.prototype.send = function send(body) {
+  serverEvents++;
   if (body && body.type === 'response.output_audio.delta' && typeof body.delta === 'string') {
     const st = stateOf(this);
     let r = st.responses.get(body.response_id);
@@ -177,9 +194,13 @@ loopDelay.enable();
 process.on('message', (msg) => {
   if (msg.type === 'measure-start') {
     windowStartUs = msg.atUs;
+    windowCounts.appends = -appends;
+    windowCounts.serverEvents = -serverEvents;
     loopDelay.reset();
   } else if (msg.type === 'measure-stop') {
     windowStopUs = msg.atUs;
+    windowCounts.appends += appends;
+    windowCounts.serverEvents += serverEvents;
   } else if (msg.type === 'report') {
     let missing = 0;
     let gaps = 0;
@@ -207,6 +228,8 @@ process.on('message', (msg) => {
       openSessions: standIn.sessions.filter((s) => s.open).length,
       internalErrors: standIn.sessions.reduce((n, s) => n + s.internalErrors.length, 0),
       appends,
+      // Messages during the measurement window: appends read, server events (all types) written.
+      window: { ...windowCounts },
       inbound: { ...inbound.summary(), framesInWindow, lateInWindow, received, missing, gaps, outOfOrder, misrouted, corrupt },
       outbound: { deltasSent, responses, deltasPerCall },
       perCall,
