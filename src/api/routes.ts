@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { agentSchema, type Agent } from '../agents/agent';
 import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
-import { BandwidthApiError } from '../bandwidth/rest/errors';
 import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
 import type { Logger } from '../log';
@@ -348,4 +347,3 @@ function transferOutcome(
   };
 }
 
-export { BandwidthApiError };

@@ -336,8 +336,6 @@ export class CallFlows {
       return this.finish(cb, 'hangup', {}, { state: 'completed' }, { destination: d.name });
     }
     const template = d.kind === 'sip' ? 'transfer-sip' : 'transfer-phone';
-    const signed = (route: (typeof VOICE_ROUTES)['transferComplete' | 'transferAnswer' | 'transferDisconnect']) =>
-      this.deps.urls.signedVoice(route, 'transfer', ctx);
     const xml = this.deps.templates.render(template, {
       ...this.commonView(cb, agent),
       streamName: STREAM_NAME,
@@ -349,9 +347,7 @@ export class CallFlows {
       tag: `sb:transfer:${d.name}`.slice(0, VERB_TAG_MAX_CHARS),
       diversionTreatment: extra.sip?.diversionTreatment,
       diversionReason: extra.sip?.diversionReason,
-      transferCompleteUrl: signed(VOICE_ROUTES.transferComplete),
-      transferAnswerUrl: signed(VOICE_ROUTES.transferAnswer),
-      transferDisconnectUrl: signed(VOICE_ROUTES.transferDisconnect),
+      ...this.transferUrls(ctx),
     });
     await this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
       template,
@@ -384,9 +380,7 @@ export class CallFlows {
         transferSip: destination.kind === 'sip' ? transferTo : undefined,
         transferCallerId: callerIdFor(cb),
         callTimeout: destination.callTimeoutS,
-        transferCompleteUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferComplete, 'transfer', ctx),
-        transferAnswerUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferAnswer, 'transfer', ctx),
-        transferDisconnectUrl: this.deps.urls.signedVoice(VOICE_ROUTES.transferDisconnect, 'transfer', ctx),
+        ...this.transferUrls(ctx),
       };
     }
     const xml = this.deps.templates.render('fallback', view);
@@ -409,6 +403,16 @@ export class CallFlows {
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
+
+  /** A transfer's three callback URLs, each carrying the sealed transfer context (DESIGN §4.6). */
+  private transferUrls(ctx: TransferContext): { transferCompleteUrl: string; transferAnswerUrl: string; transferDisconnectUrl: string } {
+    const urls = this.deps.urls;
+    return {
+      transferCompleteUrl: urls.signedVoice(VOICE_ROUTES.transferComplete, 'transfer', ctx),
+      transferAnswerUrl: urls.signedVoice(VOICE_ROUTES.transferAnswer, 'transfer', ctx),
+      transferDisconnectUrl: urls.signedVoice(VOICE_ROUTES.transferDisconnect, 'transfer', ctx),
+    };
+  }
 
   /**
    * Store the callback's state change(s) and its raw body as one transaction, before the response is

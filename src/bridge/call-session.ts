@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '../clock';
 import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
-import type { CallEventInput, Store, TranscriptItemInput } from '../store/types';
+import { eventSource, type CallEventInput, type Store, type TranscriptItemInput } from '../store/types';
 import path from 'node:path';
 import { AudioPath } from './audio-path';
 import { CallRecorder } from './recorder';
@@ -72,7 +72,6 @@ interface AgentItem {
   responseId: string;
   position: number;
   text: string;
-  transcriptDone: boolean;
   responseDone: boolean;
   truncatedAtMs?: number;
 }
@@ -304,7 +303,6 @@ export class CallSession {
       transcriptDone: (e) => {
         const item = this.agentItem(e.itemId, e.responseId);
         item.text = e.transcript;
-        item.transcriptDone = true;
         this.playout.markDone(e.itemId);
       },
       functionCall: (e) => {
@@ -561,7 +559,7 @@ export class CallSession {
   private agentItem(itemId: string, responseId: string): AgentItem {
     let item = this.agentItems.get(itemId);
     if (!item) {
-      item = { itemId, responseId, position: this.nextPosition++, text: '', transcriptDone: false, responseDone: false };
+      item = { itemId, responseId, position: this.nextPosition++, text: '', responseDone: false };
       this.agentItems.set(itemId, item);
     }
     return item;
@@ -603,7 +601,7 @@ export class CallSession {
   }
 
   private record(type: string, data: unknown): void {
-    const event: CallEventInput = { callId: this.callId, source: type.startsWith('model.') ? 'openai' : type.startsWith('tool.') ? 'tool' : type.startsWith('media.') ? 'media' : 'switchboard', type, data };
+    const event: CallEventInput = { callId: this.callId, source: eventSource(type), type, data };
     this.deps.store.events.append(event).catch((err: Error) => this.storeFailed(err));
   }
 

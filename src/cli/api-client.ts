@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createLogger } from '../log';
-import { startSwitchboard, type RunningSwitchboard } from '../main';
+import { startSwitchboard } from '../main';
 
 /**
  * How the CLI reaches the admin API (issue #6 §3): a remote server (`--url`, `--token`), or the local
@@ -31,17 +28,11 @@ export async function connect(options: { url?: string; token?: string; env: Node
     return httpClient(options.url.replace(/\/+$/, ''), token, async () => undefined);
   }
   // Local: the data directory's own server, on a private port, with no banner and no logs.
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-cli-'));
-  let app: RunningSwitchboard;
-  try {
-    app = await startSwitchboard({
-      env: { ...options.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: options.env.PUBLIC_BASE_URL ?? '' },
-      print: () => undefined,
-      logger: createLogger('silent'),
-    });
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
+  const app = await startSwitchboard({
+    env: { ...options.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: options.env.PUBLIC_BASE_URL ?? '' },
+    print: () => undefined,
+    logger: createLogger('silent'),
+  });
   return httpClient(app.localUrl.replace('0.0.0.0', '127.0.0.1'), app.credentials.credentials.adminToken, () => app.close(0));
 }
 

@@ -3,7 +3,7 @@ import type { AgentWithDestinations, TransferDestination } from '../agents/agent
 import type { ToolRegistry } from '../bridge/tools';
 import type { ModelSession } from '../bridge/transports';
 import type { Logger } from '../log';
-import type { Store } from '../store/types';
+import { eventSource, type Store } from '../store/types';
 import { greetingInstructions } from './session-config';
 
 /**
@@ -187,6 +187,6 @@ export class SipCallSession {
   }
 
   private event(type: string, data: unknown): void {
-    void this.d.store.events.append({ callId: this.d.callId, source: type.startsWith('tool.') ? 'tool' : type.startsWith('model.') ? 'openai' : 'switchboard', type, data }).catch(() => undefined);
+    void this.d.store.events.append({ callId: this.d.callId, source: eventSource(type), type, data }).catch(() => undefined);
   }
 }

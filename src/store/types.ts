@@ -53,6 +53,14 @@ export type CallUpdate = Partial<Omit<CallRecord, 'createdAt' | 'updatedAt' | 'u
 
 export type CallEventSource = 'bandwidth' | 'media' | 'openai' | 'tool' | 'switchboard';
 
+/** The source of a bridge event, from its type's prefix (`model.…`, `tool.…`, `media.…`). */
+export function eventSource(type: string): CallEventSource {
+  if (type.startsWith('model.')) return 'openai';
+  if (type.startsWith('tool.')) return 'tool';
+  if (type.startsWith('media.')) return 'media';
+  return 'switchboard';
+}
+
 export interface CallEventInput {
   callId: string;
   source: CallEventSource;
