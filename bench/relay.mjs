@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * bench/relay: the media bridge under N concurrent calls, Switchboard and the naive relay side by side.
+ * bench/relay: the media bridge under N concurrent calls, Switchboard, the naive relay and the floor relay
+ * side by side.
  *
  * One run = four processes on this machine, all traffic on 127.0.0.1:
- *   - the server under test: Switchboard (`node dist/cli/main.js serve`, SQLite store on disk) or the
- *     naive relay (bench/naive-relay.mjs);
+ *   - the server under test: Switchboard (`node dist/cli/main.js serve`, SQLite store on disk), the
+ *     naive relay (bench/naive-relay.mjs) or the floor relay (bench/floor-relay.mjs: no JSON work at all);
  *   - the OpenAI Realtime stand-in (src/sim/realtime-server.ts via bench/lib/standin.mjs);
  *   - the load generator of N simulated Bandwidth callers (bench/lib/loadgen.mjs);
  *   - this orchestrator, which only reads /proc and passes messages.
@@ -15,7 +16,7 @@
  * response handed to the stand-in's socket → the playAudio carrying it read by the caller), and frames
  * dropped, late or out of order.
  *
- *   node bench/relay.mjs [--targets switchboard,naive] [--n 50,200,500] [--seconds 15]
+ *   node bench/relay.mjs [--targets switchboard,naive,floor] [--n 50,200,500] [--seconds 15]
  *                        [--search-targets switchboard] [--search 750,1000] [--bisect 2]
  *                        [--out DIR] [--json FILE] [--profile server,standin,loadgen]
  *                        [--server-node-args "--trace-gc …"]  (extra node flags for the server under test)
@@ -56,7 +57,7 @@ const SPEECH_MS = 1500;
 const CYCLE_MS = 6000;
 
 function parseArgs(argv) {
-  const opts = { targets: ['switchboard', 'naive'], n: [50, 200, 500], seconds: 15, search: [750, 1000], bisect: 2, searchTargets: ['switchboard'], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined, settleMs: undefined, drainMs: 4500 };
+  const opts = { targets: ['switchboard', 'naive', 'floor'], n: [50, 200, 500], seconds: 15, search: [750, 1000], bisect: 2, searchTargets: ['switchboard'], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined, settleMs: undefined, drainMs: 4500 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -329,11 +330,19 @@ export function messageTable(results) {
 }
 
 export function relayRatios(results) {
-  const lines = ['| calls | Switchboard CPU ms / call-s | naive relay CPU ms / call-s | naive ÷ Switchboard |', '| ---: | ---: | ---: | ---: |'];
-  for (const sb of results.filter((r) => r.target === 'switchboard')) {
-    const nv = results.find((r) => r.target === 'naive' && r.n === sb.n);
-    if (!nv) continue;
-    lines.push(`| ${sb.n} | ${f(sb.cpu.serverMsPerCallSecond, 3)} | ${f(nv.cpu.serverMsPerCallSecond, 3)} | ${f(nv.cpu.serverMsPerCallSecond / sb.cpu.serverMsPerCallSecond, 2)}× |`);
+  const cost = (target, n) => results.find((r) => r.target === target && r.n === n)?.cpu.serverMsPerCallSecond;
+  const lines = [
+    '| calls | Switchboard CPU ms / call-s | naive relay | floor relay | naive ÷ Switchboard | floor ÷ naive |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const ns = [...new Set(results.map((r) => r.n))].sort((a, b) => a - b);
+  for (const n of ns) {
+    const sb = cost('switchboard', n);
+    const nv = cost('naive', n);
+    const fl = cost('floor', n);
+    if ([sb, nv, fl].filter((v) => v !== undefined).length < 2) continue;
+    const ratio = (a, b) => (a !== undefined && b !== undefined ? `${f(a / b, 2)}×` : '—');
+    lines.push(`| ${n} | ${f(sb, 3)} | ${f(nv, 3)} | ${f(fl, 3)} | ${ratio(nv, sb)} | ${ratio(fl, nv)} |`);
   }
   return lines.join('\n');
 }

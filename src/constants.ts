@@ -71,10 +71,16 @@ export const PCM24K_BYTES_PER_MS = 48;
 /** The playout clock's tick: one Bandwidth frame. */
 export const PLAYOUT_TICK_MS = 20;
 /**
- * How far ahead of real time the bridge keeps the carrier's buffer (DESIGN §4.4). Enough to ride out
- * timer jitter and network delay, small enough that "sent" ≈ "heard" and a barge-in clears little.
+ * How far ahead of real time the bridge keeps the carrier's buffer at most (DESIGN §4.4: 100–200 ms).
+ * Small enough that "sent" ≈ "heard" and a barge-in's `clear` drops little.
  */
-export const PLAYOUT_LEAD_MS = 120;
+export const PLAYOUT_LEAD_MS = 200;
+/**
+ * The queue tops the carrier up (to PLAYOUT_LEAD_MS) only once less than this is left ahead. So each
+ * playAudio carries ~100 ms (5 frames) instead of one 20 ms frame per tick: a fifth of the messages and
+ * socket writes (BENCHMARKS.md), with the same 100 ms of buffer to ride out timer jitter and GC pauses.
+ */
+export const PLAYOUT_REFILL_BELOW_MS = 100;
 /** A pre-warmed OpenAI session waits this long for its media stream before it is closed. */
 export const PREWARM_TIMEOUT_MS = 30_000;
 /** Caller audio kept while the OpenAI session is still connecting (so nothing said is lost). */

@@ -149,7 +149,8 @@ export const CALLBACK_PASSWORD = 'bench-callback-password-0123456789';
 
 /**
  * Start a server process and wait for its listening URL. `kind` is 'switchboard' (the real CLI with a
- * fresh DATA_DIR on disk) or 'naive' (bench/naive-relay.mjs). Its stdout/stderr go to `logFile`.
+ * fresh DATA_DIR on disk), 'naive' (bench/naive-relay.mjs) or 'floor' (bench/floor-relay.mjs). Its
+ * stdout/stderr go to `logFile`.
  */
 export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {}, execArgv = [] }) {
   const common = { PORT: '0', HOST: '127.0.0.1', OPENAI_BASE_URL: openaiUrl, OPENAI_API_KEY: 'sk-test' };
@@ -166,9 +167,11 @@ export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {},
       AGENT_GREETING: 'Hello! Thanks for calling. How can I help you today?',
       ...env,
     };
-  } else {
-    args = [path.join(BENCH_DIR, 'naive-relay.mjs')];
+  } else if (kind === 'naive' || kind === 'floor') {
+    args = [path.join(BENCH_DIR, `${kind}-relay.mjs`)];
     childEnv = { ...common, ...env };
+  } else {
+    throw new Error(`unknown server kind ${kind}`);
   }
   // Only what the server needs: no inherited .env surprises (cwd is the data directory).
   const base = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'production' };
@@ -187,7 +190,7 @@ export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {},
       log.write(chunk);
       if (found) return;
       buffered += chunk.toString('utf8');
-      const m = /"localUrl":"(http:\/\/[^"]+)"/.exec(buffered) ?? /naive relay listening on (http:\/\/\S+)/.exec(buffered);
+      const m = /"localUrl":"(http:\/\/[^"]+)"/.exec(buffered) ?? /(?:naive|floor) relay listening on (http:\/\/\S+)/.exec(buffered);
       if (m) {
         found = true;
         clearTimeout(timer);

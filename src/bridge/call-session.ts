@@ -1,13 +1,13 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
-import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
+import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput } from '../store/types';
 import path from 'node:path';
 import { AudioPath } from './audio-path';
 import { CallRecorder } from './recorder';
-import { PlayoutQueue, type PlayoutScheduler } from './playout';
+import { DEFAULT_PACING, PlayoutQueue, type PlayoutPacing, type PlayoutScheduler } from './playout';
 import type { CallActions, ToolRegistry } from './tools';
 import type { AudioChunk, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
 
@@ -29,7 +29,8 @@ export interface CallSessionDeps {
   openModel: (agent: AgentWithDestinations) => ModelSession;
   /** Called once when the session is over, so the registry forgets it. */
   onEnded: (session: CallSession) => void;
-  leadMs?: number;
+  /** Playout lead and refill mark (default: PLAYOUT_LEAD_MS / PLAYOUT_REFILL_BELOW_MS). */
+  pacing?: PlayoutPacing;
   /** Renew the OpenAI session after this long (Realtime sessions end at 60 minutes). */
   renewAfterMs?: number;
   /**
@@ -125,7 +126,7 @@ export class CallSession {
     this.audio = new AudioPath(deps.agent.audio);
     this.playout = new PlayoutQueue(
       deps.clock,
-      deps.leadMs ?? PLAYOUT_LEAD_MS,
+      deps.pacing ?? DEFAULT_PACING,
       (chunk, bytes, startsAtMs) => {
         this.caller?.play(chunk);
         this.recorder?.addAgent(bytes, startsAtMs - (this.streamStartedAtMs ?? startsAtMs));

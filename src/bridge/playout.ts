@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../clock';
-import { MULAW_BYTES_PER_MS, PLAYOUT_TICK_MS } from '../constants';
+import { MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PLAYOUT_REFILL_BELOW_MS, PLAYOUT_TICK_MS } from '../constants';
 import type { AudioChunk } from './transports';
 
 /**
@@ -9,7 +9,8 @@ import type { AudioChunk } from './transports';
  * finishes playing at `bufferedUntilMs`. Then for any item, "heard" = now − when its first byte
  * started playing, clamped to what was sent; and on barge-in the unsent rest is simply dropped.
  *
- * One PlayoutScheduler timer serves every call; each tick tops every queue up to its lead.
+ * One PlayoutScheduler timer serves every call; each tick tops up every queue that fell below its refill
+ * mark, to its lead, in one playAudio.
  */
 export class PlayoutScheduler {
   private readonly queues = new Set<PlayoutQueue>();
@@ -66,6 +67,14 @@ export interface HeardItem {
   done: boolean;
 }
 
+/** How far ahead of the carrier a queue stays: between `refillBelowMs` and `leadMs` once it is talking. */
+export interface PlayoutPacing {
+  leadMs: number;
+  refillBelowMs: number;
+}
+
+export const DEFAULT_PACING: PlayoutPacing = { leadMs: PLAYOUT_LEAD_MS, refillBelowMs: PLAYOUT_REFILL_BELOW_MS };
+
 interface Pending {
   item: PlayoutItem;
   data: Buffer;
@@ -87,7 +96,7 @@ export class PlayoutQueue {
 
   constructor(
     private readonly clock: Clock,
-    private readonly leadMs: number,
+    private readonly pacing: PlayoutPacing,
     /** Sends one playAudio; `startsAtMs` is the clock time its first byte starts playing at the carrier. */
     private readonly send: (chunk: AudioChunk, bytes: Buffer, startsAtMs: number) => void,
     /** An item's audio is complete and the caller has heard all of it. */
@@ -134,15 +143,18 @@ export class PlayoutQueue {
     return this.pendingBytes > 0 || this.aheadMs(now) > 0;
   }
 
-  /** Send enough to keep the carrier `leadMs` ahead, as one playAudio message. */
+  /**
+   * Once the carrier has less than `refillBelowMs` ahead, top it up to `leadMs` in one playAudio. New
+   * audio for an idle carrier (a response's first delta) therefore goes out at once.
+   */
   pump(now: number = this.clock.now()): void {
     if (this.order.length > 0) this.retirePlayed(now);
     if (!this.active || this.pendingBytes === 0) return;
     const ahead = this.aheadMs(now);
-    if (ahead >= this.leadMs) return;
-    const frameBytes = 20 * MULAW_BYTES_PER_MS;
-    // Whole 20 ms frames: a steady cadence of equal chunks (peers' "choppy audio" complaints, peers.md §B.7).
-    const wantBytes = Math.min(this.pendingBytes, Math.ceil(((this.leadMs - ahead) * MULAW_BYTES_PER_MS) / frameBytes) * frameBytes);
+    if (ahead >= this.pacing.refillBelowMs) return;
+    const frameBytes = PLAYOUT_TICK_MS * MULAW_BYTES_PER_MS;
+    // Whole 20 ms frames: equal, frame-aligned chunks (peers' "choppy audio" complaints, peers.md §B.7).
+    const wantBytes = Math.min(this.pendingBytes, Math.ceil(((this.pacing.leadMs - ahead) * MULAW_BYTES_PER_MS) / frameBytes) * frameBytes);
     const out = Buffer.allocUnsafe(wantBytes);
     let written = 0;
     const startsAtMs = Math.max(this.bufferedUntilMs, now);

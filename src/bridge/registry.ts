@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
 import { CallSession, type CallControl } from './call-session';
-import { PlayoutScheduler } from './playout';
+import { PlayoutScheduler, type PlayoutPacing } from './playout';
 import type { ToolRegistry } from './tools';
 import type { CallerStream, ModelSession } from './transports';
 
@@ -23,7 +23,7 @@ export interface BridgeDeps {
   redirectToFallback?: (callId: string, agentId: string, reason: string) => Promise<void>;
   recordingsDir?: string;
   control?: CallControl;
-  leadMs?: number;
+  pacing?: PlayoutPacing;
 }
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
@@ -120,7 +120,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       scheduler: this.scheduler,
       tools,
       openModel: (a) => this.deps.openModel(a, tools),
-      leadMs: this.deps.leadMs,
+      pacing: this.deps.pacing,
       recordingsDir: this.deps.recordingsDir,
       control: this.deps.control,
       resume: resumeNote ? { note: resumeNote } : undefined,

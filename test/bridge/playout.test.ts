@@ -4,10 +4,11 @@ import type { AudioChunk } from '../../src/bridge/transports';
 
 const ms = (n: number) => Buffer.alloc(n * 8, 0x55); // n ms of μ-law
 
-function setup(leadMs = 100) {
+/** refillBelowMs = leadMs: top up on every tick (one frame per message once steady). */
+function setup(leadMs = 100, refillBelowMs = leadMs) {
   const clock = new ManualClock(1000);
   const sent: { atMs: number; bytes: number }[] = [];
-  const queue = new PlayoutQueue(clock, leadMs, (c: AudioChunk) => sent.push({ atMs: clock.now(), bytes: c.bytes }));
+  const queue = new PlayoutQueue(clock, { leadMs, refillBelowMs }, (c: AudioChunk) => sent.push({ atMs: clock.now(), bytes: c.bytes }));
   const scheduler = new PlayoutScheduler(clock, 20);
   return { clock, sent, queue, scheduler };
 }
@@ -34,6 +35,26 @@ describe('PlayoutQueue', () => {
     for (const s of sent.slice(1)) expect(s.bytes % 160).toBe(0);
     expect(queue.aheadMs()).toBeLessThanOrEqual(120);
     expect(sent.length).toBeGreaterThanOrEqual(50); // one message per tick after the first burst
+  });
+
+  it('with a refill mark, sends ~lead − mark per message and never lets the carrier fall below the mark minus a tick', () => {
+    const { clock, queue, sent, scheduler } = setup(200, 100);
+    queue.setActive(true);
+    scheduler.add(queue);
+    queue.enqueue('item_1', 'resp_1', 0, ms(3000));
+    expect(sent).toEqual([{ atMs: 1000, bytes: 1600 }]); // the whole lead at once
+    let minAheadMs = Infinity;
+    for (let t = 0; t < 2000; t += 20) {
+      clock.advance(20);
+      minAheadMs = Math.min(minAheadMs, queue.aheadMs());
+    }
+    expect(minAheadMs).toBeGreaterThanOrEqual(100);
+    expect(queue.aheadMs()).toBeLessThanOrEqual(200);
+    const totalMs = sent.reduce((a, s) => a + s.bytes, 0) / 8;
+    expect(totalMs).toBeGreaterThanOrEqual(2000 + 100);
+    expect(totalMs).toBeLessThanOrEqual(2000 + 200);
+    for (const s of sent.slice(1)) expect(s.bytes).toBeGreaterThanOrEqual(100 * 8); // ≥ 5 frames per message
+    expect(sent.length).toBeLessThanOrEqual(1 + 2000 / 100); // vs ~100 messages at one frame per tick
   });
 
   it('sends new audio immediately when the carrier is below its lead (no wait for the tick)', () => {
