@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: codec, webhooks and relay benchmarks in sequence (a few minutes on the 2-core machine),
+ * `npm run bench`: codec, webhooks, relay and greeting benchmarks in sequence (a few minutes on the 2-core machine),
  * then one Markdown report with the machine, the commands and every table, written to
  * $TMPDIR/switchboard-bench/report.md (and each benchmark's JSON beside it) and printed. BENCHMARKS.md
  * holds a copy of a full run with its reading; paste a new report there when the numbers change.
@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { codecTable, runCodecBench } from './codec.mjs';
+import { greetingSetupText, greetingTables, runGreetingBench } from './greeting.mjs';
 import { jitterText, maxKeptText, messageTable, relayRatios, relayTables, runRelayBench } from './relay.mjs';
 import { machineInfo } from './lib/procs.mjs';
 import { runWebhooksBench, webhookTable } from './webhooks.mjs';
@@ -45,6 +46,9 @@ const relay = await runRelayBench({
 });
 fs.writeFileSync(path.join(out, 'relay.json'), JSON.stringify(relay, null, 2));
 
+const greeting = await runGreetingBench({ calls: quick ? 5 : 20, out });
+fs.writeFileSync(path.join(out, 'greeting.json'), JSON.stringify(greeting, null, 2));
+
 const minutes = (Date.now() - started) / 60_000;
 const report = `# Switchboard benchmarks — ${new Date().toISOString()}
 
@@ -64,6 +68,12 @@ ${messageTable(relay.results)}
 ${relayRatios(relay.results)}
 
 ${maxKeptText(relay.maxKept)}
+
+## Greeting latency: initiate → first playAudio at the caller
+
+${greetingSetupText(greeting)}
+
+${greetingTables(greeting)}
 
 ## Webhooks: autocannon against initiate
 

@@ -13,7 +13,7 @@ import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { systemClock, type Clock } from '../clock';
+import { systemClock, type Clock, type TimerHandle } from '../clock';
 import { IdGenerator } from './realtime-ids';
 import type { BetaFieldPolicy } from './realtime-protocol';
 import { defaultScript, defaultTranscriber, type Script, type Transcriber } from './realtime-script';
@@ -64,10 +64,18 @@ export interface RealtimeStandInOptions {
   rateLimits?: Partial<RateLimitConfig>;
   /** RT §6.1: close with 1001 after this long (default 60 minutes). */
   maxSessionMs?: number;
+  /**
+   * Clock ms before any WebSocket upgrade is answered, accepted or refused (default 0: at once). Stands
+   * for the TLS handshake and OpenAI's own session setup, which a real connection pays before `101`.
+   */
+  connectDelayMs?: number;
 }
 
 export interface UpgradeRecord {
+  /** Clock time the upgrade was answered. */
   atMs: number;
+  /** Clock time the upgrade request arrived (earlier than `atMs` by `connectDelayMs`). */
+  requestedAtMs: number;
   path: string;
   /** 101 when accepted, else the HTTP status answered. */
   status: number;
@@ -86,6 +94,8 @@ export interface RealtimeStandIn {
   readonly events: readonly RecordedClientEvent[];
   /** Every upgrade attempt, accepted or not. */
   readonly upgrades: readonly UpgradeRecord[];
+  /** Upgrade requests still waiting out `connectDelayMs`. */
+  readonly pendingUpgrades: number;
   /** Current refusal (settable at run time; cleared after `times` refusals). */
   refuse: RefuseSpec | undefined;
   /** SIP calls (OpenAI reference §4): register one with `incomingSipCall`, then the client accepts it. */
@@ -132,11 +142,15 @@ class RealtimeStandInServer implements RealtimeStandIn {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('realtime') ? 'realtime' : false) });
   private readonly sessionWaiters: Array<{ index: number; resolve: (s: RealtimeSimSession) => void }> = [];
   private address: AddressInfo | undefined;
+  private readonly connectDelayMs: number;
+  /** Upgrades waiting out the connect delay, so close() can drop them instead of answering later. */
+  private readonly delayedUpgrades = new Map<TimerHandle, Duplex>();
 
   constructor(options: RealtimeStandInOptions) {
     this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
     this.refuse = options.refuse;
     this.clock = options.clock ?? systemClock;
+    this.connectDelayMs = Math.max(0, options.connectDelayMs ?? 0);
     this.env = {
       clock: this.clock,
       ids: new IdGenerator(),
@@ -176,6 +190,10 @@ class RealtimeStandInServer implements RealtimeStandIn {
     return this.sessions.length;
   }
 
+  get pendingUpgrades(): number {
+    return this.delayedUpgrades.size;
+  }
+
   session(id: string): RealtimeSimSession | undefined {
     return this.sessions.find((s) => s.id === id);
   }
@@ -199,6 +217,11 @@ class RealtimeStandInServer implements RealtimeStandIn {
   }
 
   async close(): Promise<void> {
+    for (const [timer, socket] of this.delayedUpgrades) {
+      this.clock.clear(timer);
+      socket.destroy();
+    }
+    this.delayedUpgrades.clear();
     this.dropAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -256,11 +279,28 @@ class RealtimeStandInServer implements RealtimeStandIn {
     });
   }
 
-  /** RT §1.1: path `…/realtime`, `Authorization: Bearer <key>` (or the `openai-insecure-api-key.` subprotocol), `?model=`. */
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const requestedAtMs = this.clock.now();
+    if (this.connectDelayMs === 0) return this.respondToUpgrade(req, socket, head, requestedAtMs);
+    // Node removes its own error listener before 'upgrade': a client that resets the connection while
+    // it waits must not crash the stand-in.
+    const onError = (): void => {
+      socket.destroy();
+    };
+    socket.on('error', onError);
+    const timer = this.clock.setTimeout(() => {
+      this.delayedUpgrades.delete(timer);
+      socket.off('error', onError);
+      if (!socket.destroyed) this.respondToUpgrade(req, socket, head, requestedAtMs);
+    }, this.connectDelayMs);
+    this.delayedUpgrades.set(timer, socket);
+  }
+
+  /** RT §1.1: path `…/realtime`, `Authorization: Bearer <key>` (or the `openai-insecure-api-key.` subprotocol), `?model=`. */
+  private respondToUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, requestedAtMs: number): void {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const refuse = (status: number, body: object, headers: Record<string, string> = {}): void => {
-      this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status });
+      this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status });
       answerUpgrade(socket, status, body, headers);
     };
     if (!url.pathname.endsWith('/realtime')) return refuse(404, openAiError(`Invalid URL (GET ${url.pathname})`, 'invalid_request_error'));
@@ -275,7 +315,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
       const call = this.sipCalls.get(sipCallId);
       if (!call || call.state !== 'accepted') return refuse(404, openAiError('Call not found.', 'invalid_request_error', 'call_id', 'call_id_not_found'));
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status: 101 });
+        this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status: 101 });
         this.accept(ws, req, String(call.accept?.model ?? 'gpt-realtime'), url.pathname + url.search);
         call.sessions.push(this.sessions[this.sessions.length - 1]!);
       });
@@ -283,7 +323,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
     }
     if (!model) return refuse(400, openAiError("Missing required parameter: 'model'.", 'invalid_request_error', 'model', 'missing_required_parameter'));
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.upgrades.push({ atMs: this.clock.now(), path: url.pathname + url.search, status: 101 });
+      this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status: 101 });
       this.accept(ws, req, model, url.pathname + url.search);
     });
   }

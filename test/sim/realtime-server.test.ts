@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ManualClock, settleIo } from '../../src/clock';
+import { ManualClock, settleIo, waitFor } from '../../src/clock';
 import { decodeToPcm, rmsDbfs, silence, synthesizeSpeech, voiceFor, PCMU } from '../../src/sim/realtime-audio';
 import { MAX_DURATION_REASON, startRealtimeStandIn, type RealtimeStandIn, type RealtimeStandInOptions } from '../../src/sim/realtime-server';
 
@@ -180,6 +180,47 @@ describe('Realtime stand-in', () => {
       const c = await connect();
       expect(c.of('session.created')[0]?.session).toMatchObject({ type: 'realtime', model: 'gpt-realtime-2.1' });
       expect(rt.connections).toBe(1);
+    });
+
+    it('answers upgrades, accepted or refused, only after connectDelayMs of clock time', async () => {
+      await rt.close();
+      await start({ connectDelayMs: 300 });
+      const url = `${rt.url}/realtime?model=gpt-realtime-2.1`;
+      const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${rt.apiKey}` } });
+      let opened = false;
+      ws.once('open', () => (opened = true));
+      const firstEvent = new Promise<Json>((resolve) => ws.once('message', (data) => resolve(JSON.parse(data.toString()) as Json)));
+      await waitFor(() => rt.pendingUpgrades === 1, 5_000, 'the upgrade request to arrive');
+      clock.advance(299);
+      await settleIo(8);
+      expect(opened).toBe(false);
+      expect(rt.connections).toBe(0);
+      expect(rt.upgrades).toHaveLength(0);
+      clock.advance(1);
+      expect(await firstEvent).toMatchObject({ type: 'session.created' });
+      expect(opened).toBe(true);
+      expect(rt.pendingUpgrades).toBe(0);
+      expect(rt.upgrades).toEqual([{ requestedAtMs: 0, atMs: 300, path: '/v1/realtime?model=gpt-realtime-2.1', status: 101 }]);
+      ws.terminate();
+
+      const refused = refusedUpgrade(url, {});
+      await waitFor(() => rt.pendingUpgrades === 1, 5_000, 'the second upgrade request to arrive');
+      clock.advance(300);
+      expect((await refused).status).toBe(401);
+      expect(rt.upgrades[1]).toMatchObject({ requestedAtMs: 300, atMs: 600, status: 401 });
+    });
+
+    it('drops upgrades still waiting out connectDelayMs when it closes', async () => {
+      await rt.close();
+      await start({ connectDelayMs: 300 });
+      const ws = new WebSocket(`${rt.url}/realtime?model=gpt-realtime-2.1`, { headers: { Authorization: `Bearer ${rt.apiKey}` } });
+      const failed = new Promise<Error>((resolve) => ws.once('error', resolve));
+      await waitFor(() => rt.pendingUpgrades === 1, 5_000, 'the upgrade request to arrive');
+      await rt.close();
+      expect((await failed).message).toMatch(/socket hang up|ECONNRESET/);
+      expect(rt.pendingUpgrades).toBe(0);
+      expect(clock.pendingTimers).toBe(0);
+      expect(rt.sessions).toHaveLength(0);
     });
 
     it('answers a beta-shaped connection with beta_api_shape_disabled and close 4000', async () => {
