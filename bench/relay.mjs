@@ -179,6 +179,7 @@ async function runOnce(target, n, opts) {
     let inboundUndelivered = 0;
     let outboundUndelivered = 0;
     let callsWithClears = 0;
+    const undeliveredSamples = [];
     for (const [index, c] of Object.entries(lg.perCall)) {
       const got = rt.perCall[index];
       inboundUndelivered += Math.max(0, c.sent - (got?.received ?? 0));
@@ -186,7 +187,9 @@ async function runOnce(target, n, opts) {
         callsWithClears++;
         continue;
       }
-      outboundUndelivered += Math.max(0, (rt.outbound.deltasPerCall[index] ?? 0) - c.markers);
+      const missing = Math.max(0, (rt.outbound.deltasPerCall[index] ?? 0) - c.markers);
+      outboundUndelivered += missing;
+      if (missing > 0 && undeliveredSamples.length < 20) undeliveredSamples.push({ call: Number(index), deltasSent: rt.outbound.deltasPerCall[index], markersReceived: c.markers, lastResponseSeq: c.lastResponseSeq, lastDelta: c.lastDelta });
     }
     const machineBusy = (cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total);
     const ownCores = (cpu1.server - cpu0.server + cpu1.standin - cpu0.standin + cpu1.loadgen - cpu0.loadgen) / 1000 / windowS;
@@ -240,6 +243,8 @@ async function runOnce(target, n, opts) {
         late: lg.counters.lateInWindow,
         dropped: outboundUndelivered,
         gaps: lg.counters.deltaGaps,
+        gapSamples: lg.gapSamples,
+        undeliveredSamples,
         outOfOrder: lg.counters.outOfOrder,
         playAudioMessages: lg.counters.playAudio,
         clears: lg.counters.clears,

@@ -253,6 +253,12 @@ function onMessage(call, data) {
   call.tail = keepFrom < hay.length ? Buffer.from(hay.subarray(keepFrom)) : Buffer.alloc(0);
 }
 
+/** The first few outbound gaps, for the JSON report: which call, response and delta, and when. */
+const gapSamples = [];
+function noteGap(call, m, expectedDelta, atUs) {
+  if (gapSamples.length < 20) gapSamples.push({ call: call.index, responseSeq: m.responseSeq, expectedDelta, gotDelta: m.deltaIndex, msAfterWindowStart: windowStartUs ? Math.round((atUs - windowStartUs) / 1000) : null });
+}
+
 function onMarker(call, m, atUs, busyUntilUs) {
   counters.markers++;
   call.markers++;
@@ -266,6 +272,7 @@ function onMarker(call, m, atUs, busyUntilUs) {
     if (m.deltaIndex !== 0) {
       counters.deltaGaps++;
       counters.deltasMissing += m.deltaIndex;
+      noteGap(call, m, 0, atUs);
     }
     if (m.deltaIndex === 0 && inWindow) {
       counters.firstDeltas++;
@@ -277,6 +284,7 @@ function onMarker(call, m, atUs, busyUntilUs) {
     if (m.deltaIndex !== call.lastDelta + 1) {
       counters.deltaGaps++;
       counters.deltasMissing += m.deltaIndex - call.lastDelta - 1;
+      noteGap(call, m, call.lastDelta + 1, atUs);
     }
     call.lastDelta = m.deltaIndex;
   } else {
@@ -342,7 +350,7 @@ process.on('message', async (msg) => {
       return;
     case 'report': {
       const perCall = {};
-      for (const c of calls) perCall[c.index] = { sent: c.nextSeq - 1, markers: c.markers, clears: c.clears, open: c.open };
+      for (const c of calls) perCall[c.index] = { sent: c.nextSeq - 1, markers: c.markers, clears: c.clears, open: c.open, lastResponseSeq: c.responseSeq, lastDelta: c.lastDelta };
       process.send({
         type: 'report',
         counters,
@@ -352,6 +360,7 @@ process.on('message', async (msg) => {
         // The histogram counts the whole 10 ms sampling interval; report the delay beyond it.
         eventLoopDelayMs: { p99: Math.max(0, loopDelay.percentile(99) / 1e6 - 10), max: Math.max(0, loopDelay.max / 1e6 - 10) },
         perCall,
+        gapSamples,
       });
       return;
     }

@@ -158,13 +158,12 @@ export class CallSession {
     this.deps.clock.clear(this.prewarmTimer);
     this.caller = stream;
     this.state = 'live';
-    this.streamStartedAtMs = this.deps.clock.now();
     if (stream.isStopped) {
       this.end('the media stream stopped before its session was ready');
       return;
     }
     stream.setHandlers({
-      start: (info) => this.record('media.start', { streamId: info.streamId, tracks: info.tracks }),
+      start: (info) => this.onStreamStarted(info),
       audio: (chunk) => this.onCallerAudio(chunk),
       stop: (reason) => this.onStreamStopped(reason),
     });
@@ -172,8 +171,17 @@ export class CallSession {
       // The model failed before the caller arrived: end the stream so Bandwidth follows the Redirect
       // to /stream-ended, which answers the fallback (DESIGN §4.1, §4.9).
       stream.close('AI unavailable');
-      return;
     }
+  }
+
+  /**
+   * BW §4.2: `start` is always the stream's first frame; audio is sent only after it, so nothing is
+   * played into a stream the carrier has not announced yet (the pre-warmed greeting waits until here).
+   */
+  private onStreamStarted(info: { streamId: string; tracks: string[] }): void {
+    if (this.state === 'ended' || this.modelFailure) return;
+    this.record('media.start', { streamId: info.streamId, tracks: info.tracks });
+    this.streamStartedAtMs = this.deps.clock.now();
     if (this.agent.record && this.deps.recordingsDir) this.startRecording(this.deps.recordingsDir);
     this.playout.setActive(true);
     this.deps.scheduler.add(this.playout);

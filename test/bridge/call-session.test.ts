@@ -60,6 +60,21 @@ describe('CallSession', () => {
     expect(caller.played).toEqual([{ atMs: 500, bytes: 800 }]); // the lead, at once: within the first frame
   });
 
+  it('plays nothing into the stream before its start frame (BW §4.2), then the waiting greeting at once', async () => {
+    const { session, models, clock } = setup();
+    const caller = new FakeCallerStream('c-1', () => clock.now(), false);
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    model.handlers.responseCreated({ responseId: 'resp_1' });
+    model.delta('resp_1', 'item_1', 800);
+    session.attach(caller);
+    clock.advance(40);
+    expect(caller.played).toEqual([]);
+    caller.start();
+    expect(caller.played).toEqual([{ atMs: 40, bytes: 800 }]);
+  });
+
   it('forwards caller audio untouched (zero transcode) and keeps what was said while connecting', async () => {
     const { session, caller, models } = setup();
     const model = models[0]!;

@@ -57,6 +57,27 @@ describe('PlayoutQueue', () => {
     expect(sent.length).toBeLessThanOrEqual(1 + 2000 / 100); // vs ~100 messages at one frame per tick
   });
 
+  it('sends every byte once, in order, whatever the delta sizes and arrival times', () => {
+    const clock = new ManualClock(0);
+    const out: Buffer[] = [];
+    const queue = new PlayoutQueue(clock, { leadMs: 200, refillBelowMs: 100 }, (_c, bytes) => out.push(Buffer.from(bytes)));
+    const scheduler = new PlayoutScheduler(clock, 20);
+    queue.setActive(true);
+    scheduler.add(queue);
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const sentIn: Buffer[] = [];
+    for (let i = 0; i < 300; i++) {
+      const delta = Buffer.alloc(1 + Math.floor(random() * 1600));
+      for (let b = 0; b < delta.length; b++) delta[b] = Math.floor(random() * 256);
+      sentIn.push(delta);
+      queue.enqueue(`item_${Math.floor(i / 30)}`, `resp_${Math.floor(i / 30)}`, 0, delta);
+      clock.advance(Math.floor(random() * 60));
+    }
+    clock.advance(120_000);
+    expect(Buffer.concat(out).equals(Buffer.concat(sentIn))).toBe(true);
+  });
+
   it('sends new audio immediately when the carrier is below its lead (no wait for the tick)', () => {
     const { clock, queue, sent, scheduler } = setup(100);
     queue.setActive(true);

@@ -68,9 +68,15 @@ export class FakeCallerStream implements CallerStream {
   constructor(
     readonly callId: string,
     private readonly now: () => number,
+    /** Send the `start` frame as soon as the bridge listens (BW §4.2: it is always the first frame). */
+    private readonly autoStart = true,
   ) {}
   setHandlers(h: CallerStreamHandlers): void {
     this.handlers = h;
+    if (this.autoStart) this.start();
+  }
+  start(): void {
+    this.handlers.start({ streamId: `stream-${this.callId}`, streamName: 'ai-agent', tracks: ['inbound'], params: {} });
   }
   play(chunk: AudioChunk): void {
     this.played.push({ atMs: this.now(), bytes: chunk.bytes });
