@@ -139,6 +139,9 @@ export class CallSession {
     );
     this.model = deps.openModel(deps.agent);
     this.model.setHandlers(this.modelHandlers(this.model));
+    // Ask for the greeting now, during pre-warm: it goes out right behind the session's configuration,
+    // one round trip before session.updated would come back, and its audio waits for the stream.
+    if (!deps.resume && this.agent.greeting.trim()) this.model.createResponse({ instructions: greetingInstructions(this.agent.greeting) });
     this.model.ready.then(
       () => this.onModelReady(),
       (err: Error) => this.fail(`OpenAI session failed: ${err.message}`),
@@ -246,12 +249,7 @@ export class CallSession {
     this.record('model.ready', { model: this.agent.model, voice: this.agent.voice, audio: this.agent.audio });
     for (const chunk of this.pendingCallerAudio.splice(0)) this.model.appendAudio(this.audio.toModel(chunk));
     this.pendingCallerBytes = 0;
-    if (this.deps.resume) {
-      void this.primeResumed(this.deps.resume.note);
-      return;
-    }
-    // Ask for the greeting now, during pre-warm, so its audio is waiting when the stream starts.
-    if (this.agent.greeting.trim()) this.model.createResponse({ instructions: greetingInstructions(this.agent.greeting) });
+    if (this.deps.resume) void this.primeResumed(this.deps.resume.note);
   }
 
   /** Issue #4 §4: back from a failed transfer — the conversation so far, why, then the agent speaks. */

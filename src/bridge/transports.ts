@@ -74,6 +74,10 @@ export interface ModelSessionHandlers {
 export interface ModelSession {
   /** Resolves when the session is configured (session.updated), rejects if it could not be opened. */
   readonly ready: Promise<void>;
+  /**
+   * Requests sent before the socket is open are queued and go out right after the session's own
+   * configuration, in order; so the greeting can be asked for at once, without waiting for `ready`.
+   */
   setHandlers(handlers: ModelSessionHandlers): void;
   appendAudio(chunk: AudioChunk): void;
   createResponse(options?: { instructions?: string }): void;

@@ -26,6 +26,12 @@ export interface RealtimeConnectOptions {
   sipCallId?: string;
 }
 
+/**
+ * Requests kept while the socket connects (the greeting, a few priming items). Caller audio is not among
+ * them: the bridge holds that itself until `ready`, bounded by MAX_PENDING_CALLER_AUDIO_MS.
+ */
+const MAX_OUTBOX_MESSAGES = 64;
+
 /** Ping interval on the OpenAI socket; a socket that misses a whole interval is dead. */
 const MODEL_HEARTBEAT_MS = 15_000;
 
@@ -61,6 +67,8 @@ export class RealtimeSession implements ModelSession {
   private isReady = false;
   private eventSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Requests made while the socket connects; sent right after session.update (OpenAI applies events in order, §1.3). */
+  private outbox: string[] | undefined = [];
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
 
@@ -104,7 +112,10 @@ export class RealtimeSession implements ModelSession {
         fail(new ModelSessionError('openai_refused', `OpenAI refused the Realtime connection (HTTP ${status}${status === 429 ? ': rate limited' : ''})`, status));
       });
       ws.once('open', () => {
+        const queued = this.outbox ?? [];
+        this.outbox = undefined;
         this.sendJson(options.sipCallId ? { type: 'session.update', session: { type: 'realtime' } } : sessionUpdate(options.agent, options.tools));
+        for (const text of queued) this.sendRaw(text);
         this.startHeartbeat(ws);
       });
       ws.on('message', (data) => this.onMessage(data));
@@ -178,6 +189,7 @@ export class RealtimeSession implements ModelSession {
 
   private sendRaw(text: string): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
+    else if (this.ws?.readyState === WebSocket.CONNECTING && this.outbox && this.outbox.length < MAX_OUTBOX_MESSAGES) this.outbox.push(text);
   }
 
   private onMessage(data: WebSocket.RawData): void {
