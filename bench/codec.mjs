@@ -71,6 +71,12 @@ export async function runCodecBench(opts) {
   const pcm24k = speechSamples(voiceFor('marin'), 24_000, 0, total24k, total24k);
   const deltas24k = [];
   for (let o = 0; o + 2400 <= pcm24k.length; o += 2400) deltas24k.push(pcm24k.slice(o, o + 2400));
+  // Odd chunk sizes (chunks that end mid-pair and mid-group of 3): 161 samples at 8 kHz, 2401 at 24 kHz.
+  const pcm8k = codec.mulawToPcm16(mulaw);
+  const odd8k = [];
+  for (let o = 0; o + 161 <= pcm8k.length; o += 161) odd8k.push(pcm8k.slice(o, o + 161));
+  const odd24k = [];
+  for (let o = 0; o + 2401 <= pcm24k.length; o += 2401) odd24k.push(pcm24k.slice(o, o + 2401));
   const frameB64 = frames.map((f) => Buffer.from(f).toString('base64'));
   const deltaB64 = deltas24k.map((d) => codec.pcm16ToBytes(d).toString('base64'));
   let sink = 0;
@@ -91,6 +97,14 @@ export async function runCodecBench(opts) {
   {
     const down = new codec.Resampler('24k->8k');
     run('resample 24 → 8 kHz', '100 ms (2400 → 800 samples)', (i) => (sink += down.process(deltas24k[i % deltas24k.length]).length), 100);
+  }
+  {
+    const up = new codec.Resampler('8k->24k');
+    run('resample 8 → 24 kHz', 'odd: 161 samples (20.125 ms)', (i) => (sink += up.process(odd8k[i % odd8k.length]).length), 161 / 8);
+  }
+  {
+    const down = new codec.Resampler('24k->8k');
+    run('resample 24 → 8 kHz', 'odd: 2401 samples (100.04 ms)', (i) => (sink += down.process(odd24k[i % odd24k.length]).length), 2401 / 24);
   }
   {
     const p = new AudioPath('pcm24k');
