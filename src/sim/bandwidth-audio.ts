@@ -247,7 +247,7 @@ const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Turns playAudio payloads into 8 kHz μ-law for the carrier's playout queue. 24 kHz PCM goes through the
- * codec's anti-alias resampler, streaming (so what the caller hears lags the payloads by its 3.5 ms group
+ * codec's anti-alias resampler, streaming (so what the caller hears lags the payloads by its 1.625 ms group
  * delay, as behind a real carrier's filter); 16 kHz PCM is box-downsampled, 8 kHz PCM only encoded. A payload
  * that ends mid-sample (or, at 16 kHz, mid-decimation-group) carries the remainder into the next payload of
  * the same contentType, and the resampler keeps its history across them, as a continuous stream would. Any
