@@ -20,6 +20,7 @@
  *                        [--search-targets switchboard] [--search 750,1000] [--bisect 2]
  *                        [--out DIR] [--json FILE] [--profile server,standin,loadgen]
  *                        [--server-node-args "--trace-gc …"]  (extra node flags for the server under test)
+ *                        [--only-at floor=50,200]  (run a target at some of the N only)
  *
  * The largest N that keeps every frame: for each of --search-targets, if every N kept every frame, try
  * the --search values upwards until one does not; otherwise bisect (--bisect steps) between the largest
@@ -72,6 +73,11 @@ function parseArgs(argv) {
     else if (a === '--settle-ms') opts.settleMs = Number(v());
     else if (a === '--drain-ms') opts.drainMs = Number(v());
     else if (a === '--profile') opts.profile = v().split(',');
+    else if (a === '--only-at') {
+      // --only-at floor=50,200: run that target at those N only
+      const [target, ns] = v().split('=');
+      opts.onlyAt = { ...opts.onlyAt, [target]: ns.split(',').map(Number) };
+    }
     else if (a === '--server-node-args') opts.serverNodeArgs = v().split(' ').filter(Boolean);
     else throw new Error(`unknown option ${a}`);
   }
@@ -375,6 +381,7 @@ export async function runRelayBench(opts) {
     );
   for (const n of opts.n) {
     for (const target of opts.targets) {
+      if (opts.onlyAt?.[target] && !opts.onlyAt[target].includes(n)) continue;
       process.stderr.write(`relay: ${target} with ${n} calls…\n`);
       const r = await runOne(target, n, opts);
       results.push(r);

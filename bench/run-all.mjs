@@ -35,8 +35,10 @@ const webhooks = await runWebhooksBench({ connections: 10, duration: quick ? 3 :
 fs.writeFileSync(path.join(out, 'webhooks.json'), JSON.stringify(webhooks, null, 2));
 
 const relay = await runRelayBench({
-  targets: ['switchboard', 'naive'],
+  targets: ['switchboard', 'naive', 'floor'],
   n: quick ? [20, 50] : [50, 200, 500],
+  // The floor relay is a measuring stick for the ratio, not a contender: two sizes are enough.
+  onlyAt: { floor: quick ? [20] : [50, 200] },
   seconds: quick ? 5 : 12,
   search: quick ? [] : [750, 1000],
   bisect: quick ? 0 : 2,
