@@ -37,6 +37,12 @@ export const CREDENTIALS_FILE = 'credentials.json';
 /** SQLite file name inside DATA_DIR. */
 export const DATABASE_FILE = 'switchboard.db';
 
+/**
+ * The store's in-memory routing cache (agents, number assignments, misses included): when a map reaches
+ * this many entries it starts over, so ids sent in callbacks cannot grow it without limit.
+ */
+export const ROUTING_CACHE_MAX_ENTRIES = 10_000;
+
 /** Default agent id created from AGENT_* environment variables. */
 export const ENV_AGENT_ID = 'default';
 

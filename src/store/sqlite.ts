@@ -8,8 +8,10 @@ import {
   type AgentWithDestinations,
   type TransferDestination,
 } from '../agents/agent';
+import { ROUTING_CACHE_MAX_ENTRIES } from '../constants';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
+import { RoutingCache } from './routing-cache';
 import {
   CALL_STATES,
   FINAL_CALL_STATES,
@@ -49,6 +51,10 @@ const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'u
   recordingPath: 'recording_path',
 };
 
+/** The columns an update may set besides `state` (which every insert needs), in a fixed order. */
+const CALL_UPDATE_KEYS = (Object.keys(CALL_COLUMNS) as (keyof typeof CALL_COLUMNS)[]).filter((key) => key !== 'state');
+const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
+
 const nowIso = () => new Date().toISOString();
 
 /** The embedded default store: better-sqlite3 in WAL mode (DESIGN §6). */
@@ -58,8 +64,32 @@ export class SqliteStore implements Store {
   /** Prepared statements, compiled once per SQL text (better-sqlite3 does not cache them itself). */
   private readonly statements = new Map<string, Database.Statement>();
 
+  /** Call upserts, one per set of columns an update sets (a bit per CALL_UPDATE_KEYS entry, and one for state). */
+  private readonly callUpserts = new Map<number, Database.Statement>();
+
+  /** Every callback's write: its call legs and its event, one transaction (built once, not per call). */
+  private readonly recordCallsTx: (updates: CallUpdate[], event: CallEventInput | undefined) => CallRecord[];
+
+  private readonly routing: RoutingCache;
+
   private constructor(db: Database.Database) {
     this.db = db;
+    this.recordCallsTx = db.transaction((updates: CallUpdate[], event: CallEventInput | undefined) => {
+      const records = updates.map((u) => this.upsertCallSync(u));
+      if (event) this.appendEventSync(event);
+      return records;
+    });
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
+  }
+
+  /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */
+  private routingWrite<T>(write: () => T): T {
+    try {
+      return write();
+    } finally {
+      this.routing.clear();
+    }
   }
 
   private stmt(sql: string): Database.Statement {
@@ -106,8 +136,8 @@ export class SqliteStore implements Store {
   // ---- calls -------------------------------------------------------------------------------------
 
   readonly calls = {
-    record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsSync([update], event)[0]!,
-    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsSync(updates, event),
+    record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsTx([update], event)[0]!,
+    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsTx(updates, event),
     get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
     list: async (filter: CallListFilter): Promise<CallPage> => {
       const where: string[] = [];
@@ -143,50 +173,42 @@ export class SqliteStore implements Store {
     },
   };
 
-  private recordCallsSync(updates: CallUpdate[], event?: CallEventInput): CallRecord[] {
-    return this.db.transaction(() => {
-      const records = updates.map((u) => this.upsertCallSync(u));
-      if (event) this.appendEventSync(event);
-      return records;
-    })();
-  }
-
+  /**
+   * Insert or update a call leg in one statement that returns the stored row. Undefined fields keep the
+   * stored value; a final state is final: a late callback never reopens a finished call.
+   */
   private upsertCallSync(update: CallUpdate): CallRecord {
     if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
       throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
     }
-    {
-      const now = nowIso();
-      const existing = this.getCallSync(update.id);
-      if (!existing) {
-        const columns = ['id', 'state', 'created_at', 'updated_at'];
-        const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
-        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
-          if (key === 'state') continue;
-          const v = update[key as keyof CallUpdate];
-          if (v !== undefined) {
-            columns.push(column);
-            values.push(v);
-          }
-        }
-        this.stmt(`INSERT INTO calls (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
-      } else {
-        const sets: string[] = [];
-        const values: unknown[] = [];
-        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
-          const v = update[key as keyof CallUpdate];
-          if (v === undefined) continue;
-          // A final state is final: a late callback never reopens a finished call.
-          if (key === 'state' && FINAL_CALL_STATES.includes(existing.state)) continue;
-          sets.push(`${column} = ?`);
-          values.push(v);
-        }
-        sets.push('updated_at = ?');
-        values.push(now, update.id);
-        this.stmt(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`).run(...values);
-      }
-      return this.getCallSync(update.id)!;
+    const now = nowIso();
+    const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
+    let columnSet = update.state === undefined ? 0 : 1;
+    for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
+      const v = update[CALL_UPDATE_KEYS[i]!];
+      if (v === undefined) continue;
+      columnSet |= 2 << i;
+      values.push(v);
     }
+    return callFromRow(this.callUpsert(columnSet).get(...values) as Row);
+  }
+
+  private callUpsert(columnSet: number): Database.Statement {
+    let statement = this.callUpserts.get(columnSet);
+    if (!statement) {
+      const columns = CALL_UPDATE_KEYS.filter((_key, i) => columnSet & (2 << i)).map((key) => CALL_COLUMNS[key]);
+      const sets = columns.map((column) => `${column} = excluded.${column}`);
+      if (columnSet & 1) sets.push(`state = CASE WHEN state IN (${FINAL_STATES_SQL}) THEN state ELSE excluded.state END`);
+      sets.push('updated_at = excluded.updated_at');
+      statement = this.db.prepare(
+        `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
+         VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
+         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}
+         RETURNING *`,
+      );
+      this.callUpserts.set(columnSet, statement);
+    }
+    return statement;
   }
 
   private getCallSync(id: string): CallRecord | undefined {
@@ -243,11 +265,11 @@ export class SqliteStore implements Store {
   // ---- agents, destinations, numbers ---------------------------------------------------------------
 
   readonly agents = {
-    get: async (id: string): Promise<StoredAgent | undefined> => this.getAgentSync(id),
+    get: async (id: string): Promise<StoredAgent | undefined> => this.routing.agent(id, (key) => this.getAgentSync(key)),
     list: async (): Promise<StoredAgent[]> =>
       (this.stmt('SELECT id FROM agents ORDER BY id').all() as Row[]).map((r) => this.getAgentSync(String(r.id))!),
     upsert: async (agent: Agent, source: AgentSource, destinationIds?: string[]): Promise<StoredAgent> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         const now = nowIso();
         const { id, name, ...settings } = agent;
         this
@@ -268,15 +290,15 @@ export class SqliteStore implements Store {
           });
         }
         return this.getAgentSync(id)!;
-      })(),
+      })),
     delete: async (id: string): Promise<boolean> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         const numbers = this.stmt('SELECT COUNT(*) AS n FROM phone_numbers WHERE agent_id = ?').get(id) as Row;
         if (Number(numbers.n) > 0) {
           throw new SwitchboardError('conflict', `agent ${id} still has ${Number(numbers.n)} phone number(s) assigned; unassign or reassign them first`);
         }
         return this.stmt('DELETE FROM agents WHERE id = ?').run(id).changes > 0;
-      })(),
+      })),
   };
 
   private getAgentSync(id: string): StoredAgent | undefined {
@@ -307,30 +329,31 @@ export class SqliteStore implements Store {
       (this.stmt('SELECT settings FROM transfer_destinations ORDER BY name').all() as Row[]).map((r) =>
         transferDestinationSchema.parse(JSON.parse(String(r.settings))),
       ),
-    upsert: async (destination: TransferDestination): Promise<TransferDestination> => {
-      const now = nowIso();
-      try {
-        this
-          .stmt(
-            `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
-               settings = excluded.settings, updated_at = excluded.updated_at`,
-          )
-          .run(destination.id, destination.name, destination.kind, destination.value ?? null, JSON.stringify(destination), now, now);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          throw new SwitchboardError('conflict', `a transfer destination named ${destination.name} already exists`);
+    upsert: async (destination: TransferDestination): Promise<TransferDestination> =>
+      this.routingWrite(() => {
+        const now = nowIso();
+        try {
+          this
+            .stmt(
+              `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
+                 settings = excluded.settings, updated_at = excluded.updated_at`,
+            )
+            .run(destination.id, destination.name, destination.kind, destination.value ?? null, JSON.stringify(destination), now, now);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+            throw new SwitchboardError('conflict', `a transfer destination named ${destination.name} already exists`);
+          }
+          throw err;
         }
-        throw err;
-      }
-      return destination;
-    },
-    delete: async (id: string): Promise<boolean> => this.stmt('DELETE FROM transfer_destinations WHERE id = ?').run(id).changes > 0,
+        return destination;
+      }),
+    delete: async (id: string): Promise<boolean> => this.routingWrite(() => this.stmt('DELETE FROM transfer_destinations WHERE id = ?').run(id).changes > 0),
   };
 
   readonly numbers = {
     assign: async (number: string, agentId: string): Promise<PhoneNumberRecord> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         if (!this.stmt('SELECT 1 FROM agents WHERE id = ?').get(agentId)) {
           throw new SwitchboardError('not_found', `agent ${agentId} does not exist`);
         }
@@ -341,12 +364,13 @@ export class SqliteStore implements Store {
         if (!existing) this.stmt('INSERT INTO phone_numbers (number, agent_id, created_at) VALUES (?, ?, ?)').run(number, agentId, nowIso());
         const row = this.stmt('SELECT * FROM phone_numbers WHERE number = ?').get(number) as Row;
         return { number: String(row.number), agentId: String(row.agent_id), createdAt: String(row.created_at) };
-      })(),
-    unassign: async (number: string): Promise<boolean> => this.stmt('DELETE FROM phone_numbers WHERE number = ?').run(number).changes > 0,
-    agentIdFor: async (number: string): Promise<string | undefined> => {
-      const row = this.stmt('SELECT agent_id FROM phone_numbers WHERE number = ?').get(number) as Row | undefined;
-      return row ? String(row.agent_id) : undefined;
-    },
+      })),
+    unassign: async (number: string): Promise<boolean> => this.routingWrite(() => this.stmt('DELETE FROM phone_numbers WHERE number = ?').run(number).changes > 0),
+    agentIdFor: async (number: string): Promise<string | undefined> =>
+      this.routing.agentIdFor(number, (key) => {
+        const row = this.stmt('SELECT agent_id FROM phone_numbers WHERE number = ?').get(key) as Row | undefined;
+        return row ? String(row.agent_id) : undefined;
+      }),
     list: async (agentId?: string): Promise<PhoneNumberRecord[]> =>
       (
         (agentId
