@@ -68,16 +68,16 @@ export class SqliteStore implements Store {
   private readonly callUpserts = new Map<number, Database.Statement>();
 
   /** Every callback's write: its call legs and its event, one transaction (built once, not per call). */
-  private readonly recordCallsTx: (updates: CallUpdate[], event: CallEventInput | undefined) => CallRecord[];
+  private readonly recordCallsTx: (updates: CallUpdate[], event: CallEventInput | undefined) => void;
 
   private readonly routing: RoutingCache;
 
   private constructor(db: Database.Database) {
     this.db = db;
     this.recordCallsTx = db.transaction((updates: CallUpdate[], event: CallEventInput | undefined) => {
-      const records = updates.map((u) => this.upsertCallSync(u));
-      if (event) this.appendEventSync(event);
-      return records;
+      const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
+      for (const update of updates) this.upsertCallSync(update, now);
+      if (event) this.appendEventSync(event, now);
     });
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
@@ -136,8 +136,8 @@ export class SqliteStore implements Store {
   // ---- calls -------------------------------------------------------------------------------------
 
   readonly calls = {
-    record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsTx([update], event)[0]!,
-    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsTx(updates, event),
+    record: async (update: CallUpdate, event?: CallEventInput): Promise<void> => this.recordCallsTx([update], event),
+    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<void> => this.recordCallsTx(updates, event),
     get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
     list: async (filter: CallListFilter): Promise<CallPage> => {
       const where: string[] = [];
@@ -174,14 +174,14 @@ export class SqliteStore implements Store {
   };
 
   /**
-   * Insert or update a call leg in one statement that returns the stored row. Undefined fields keep the
-   * stored value; a final state is final: a late callback never reopens a finished call.
+   * Insert or update a call leg in one statement. Undefined fields keep the stored value; a final state
+   * is final: a late callback never reopens a finished call. Nothing is read back: turning the row into
+   * objects cost more than writing it.
    */
-  private upsertCallSync(update: CallUpdate): CallRecord {
+  private upsertCallSync(update: CallUpdate, now: string): void {
     if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
       throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
     }
-    const now = nowIso();
     const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
     let columnSet = update.state === undefined ? 0 : 1;
     for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
@@ -190,7 +190,7 @@ export class SqliteStore implements Store {
       columnSet |= 2 << i;
       values.push(v);
     }
-    return callFromRow(this.callUpsert(columnSet).get(...values) as Row);
+    this.callUpsert(columnSet).run(...values);
   }
 
   private callUpsert(columnSet: number): Database.Statement {
@@ -203,8 +203,7 @@ export class SqliteStore implements Store {
       statement = this.db.prepare(
         `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
          VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
-         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}
-         RETURNING *`,
+         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`,
       );
       this.callUpserts.set(columnSet, statement);
     }
@@ -233,10 +232,10 @@ export class SqliteStore implements Store {
       })),
   };
 
-  private appendEventSync(event: CallEventInput): void {
+  private appendEventSync(event: CallEventInput, now: string = nowIso()): void {
     this
       .stmt('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
-      .run(event.callId, event.at ?? nowIso(), event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
+      .run(event.callId, event.at ?? now, event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
   }
 
   readonly transcripts = {

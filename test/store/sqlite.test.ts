@@ -49,7 +49,8 @@ describe('SqliteStore', () => {
   describe('calls', () => {
     it('records a state change and its event in one transaction; undefined fields keep the last good value', async () => {
       await store.calls.record({ id: 'c-1', state: 'initiated', from: '+19195550142', agentId: 'a' }, { callId: 'c-1', source: 'bandwidth', type: 'initiate', data: { raw: true } });
-      const call = await store.calls.record({ id: 'c-1', state: 'streaming', from: undefined });
+      await store.calls.record({ id: 'c-1', state: 'streaming', from: undefined });
+      const call = await store.calls.get('c-1');
       expect(call).toMatchObject({ state: 'streaming', from: '+19195550142', agentId: 'a' });
       const events = await store.events.list('c-1');
       expect(events).toHaveLength(1);
@@ -58,9 +59,10 @@ describe('SqliteStore', () => {
 
     it('never reopens a final state', async () => {
       await store.calls.record({ id: 'c-2', state: 'completed', cause: 'hangup' });
-      const call = await store.calls.record({ id: 'c-2', state: 'streaming', errorMessage: 'late' });
-      expect(call.state).toBe('completed');
-      expect(call.errorMessage).toBe('late');
+      await store.calls.record({ id: 'c-2', state: 'streaming', errorMessage: 'late' });
+      const call = await store.calls.get('c-2');
+      expect(call?.state).toBe('completed');
+      expect(call?.errorMessage).toBe('late');
     });
 
     it('rolls back the state change when the event cannot be stored', async () => {
