@@ -12,9 +12,10 @@
  *
  * Every request has a unique callId (autocannon's idReplacement), as Bandwidth's do.
  *
- *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--case stream,sip-forward] [--out DIR] [--json FILE] [--profile]
+ *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--case stream,sip-forward] [--server-env KEY=VALUE] [--out DIR] [--json FILE] [--profile]
  *
- * --case runs only the named agents (both by default). --profile writes a V8 CPU profile of the server
+ * --case runs only the named agents (both by default). --server-env adds a variable to the server's
+ * environment (repeatable; for A/B runs of a setting). --profile writes a V8 CPU profile of the server
  * (profile-server/ in each case's data directory).
  */
 import fs from 'node:fs';
@@ -39,6 +40,10 @@ function parseArgs(argv) {
     else if (a === '--out') opts.out = v();
     else if (a === '--json') opts.json = v();
     else if (a === '--case') opts.cases = v().split(',');
+    else if (a === '--server-env') {
+      const [key, ...value] = v().split('=');
+      opts.serverEnv = { ...opts.serverEnv, [key]: value.join('=') };
+    }
     else if (a === '--profile') opts.profile = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -143,11 +148,11 @@ export async function runWebhooksBench(opts) {
   const results = [];
   if (cases.includes('stream')) {
     process.stderr.write('webhooks: initiate, stream agent (pre-warms an OpenAI socket per call)…\n');
-    results.push(await runCase('stream', opts, {}, { amount: opts.amount }));
+    results.push(await runCase('stream', opts, { ...opts.serverEnv }, { amount: opts.amount }));
   }
   if (cases.includes('sip-forward')) {
     process.stderr.write('webhooks: initiate, sip-forward agent (the webhook path alone)…\n');
-    results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward' }, { duration: opts.duration }));
+    results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward', ...opts.serverEnv }, { duration: opts.duration }));
   }
   return { machine: machineInfo(), options: opts, results };
 }
