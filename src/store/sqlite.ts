@@ -11,6 +11,7 @@ import {
 import { ROUTING_CACHE_MAX_ENTRIES } from '../constants';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
+import { GroupCommit } from './group-commit';
 import { RoutingCache } from './routing-cache';
 import {
   CALL_STATES,
@@ -30,6 +31,12 @@ import {
 } from './types';
 
 type Row = Record<string, unknown>;
+
+/** One callback's write: the call legs it changes and its event. */
+interface CallWrite {
+  updates: CallUpdate[];
+  event: CallEventInput | undefined;
+}
 
 const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id'>, string> = {
   parentCallId: 'parent_call_id',
@@ -67,17 +74,33 @@ export class SqliteStore implements Store {
   /** Call upserts, one per set of columns an update sets (a bit per CALL_UPDATE_KEYS entry, and one for state). */
   private readonly callUpserts = new Map<number, Database.Statement>();
 
-  /** Every callback's write: its call legs and its event, one transaction (built once, not per call). */
-  private readonly recordCallsTx: (updates: CallUpdate[], event: CallEventInput | undefined) => void;
+  /** Call writes (a callback's legs and its event), committed together per turn of the event loop. */
+  private readonly callWrites: GroupCommit<CallWrite>;
 
   private readonly routing: RoutingCache;
 
   private constructor(db: Database.Database) {
     this.db = db;
-    this.recordCallsTx = db.transaction((updates: CallUpdate[], event: CallEventInput | undefined) => {
-      const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
-      for (const update of updates) this.upsertCallSync(update, now);
-      if (event) this.appendEventSync(event, now);
+    // One write is all or nothing: its legs and its event. Inside the batch's transaction it is a savepoint.
+    const writeOne = db.transaction((write: CallWrite, now: string) => {
+      for (const update of write.updates) this.upsertCallSync(update, now);
+      if (write.event) this.appendEventSync(write.event, now);
+    });
+    const writeBatch = db.transaction((writes: CallWrite[], now: string) =>
+      writes.map((write) => {
+        try {
+          writeOne(write, now);
+          return undefined;
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    );
+    this.callWrites = new GroupCommit<CallWrite>((writes) => {
+      const now = nowIso(); // one clock reading: the legs' updated_at and the events' time agree
+      if (writes.length > 1) return writeBatch(writes, now);
+      writeOne(writes[0]!, now);
+      return [undefined];
     });
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
@@ -136,10 +159,14 @@ export class SqliteStore implements Store {
   // ---- calls -------------------------------------------------------------------------------------
 
   readonly calls = {
-    record: async (update: CallUpdate, event?: CallEventInput): Promise<void> => this.recordCallsTx([update], event),
-    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<void> => this.recordCallsTx(updates, event),
-    get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
+    record: (update: CallUpdate, event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates: [update], event }),
+    recordMany: (updates: CallUpdate[], event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates, event }),
+    get: async (id: string): Promise<CallRecord | undefined> => {
+      this.callWrites.flush();
+      return this.getCallSync(id);
+    },
     list: async (filter: CallListFilter): Promise<CallPage> => {
+      this.callWrites.flush();
       const where: string[] = [];
       const args: unknown[] = [];
       if (!filter.allLegs) where.push("leg = 'caller'");
@@ -160,9 +187,12 @@ export class SqliteStore implements Store {
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
     },
-    children: async (parentCallId: string): Promise<CallRecord[]> =>
-      (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow),
+    children: async (parentCallId: string): Promise<CallRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow);
+    },
     addUsage: async (id: string, usage: Record<string, number>): Promise<void> => {
+      this.callWrites.flush();
       this.db.transaction(() => {
         const row = this.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
         if (!row) return;
@@ -219,17 +249,20 @@ export class SqliteStore implements Store {
 
   readonly events = {
     append: async (event: CallEventInput): Promise<void> => {
+      this.callWrites.flush();
       this.appendEventSync(event);
     },
-    list: async (callId: string): Promise<CallEventRecord[]> =>
-      (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
+    list: async (callId: string): Promise<CallEventRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
         id: Number(r.id),
         callId: String(r.call_id),
         at: String(r.at),
         source: r.source as CallEventRecord['source'],
         type: String(r.type),
         data: r.data === null ? null : JSON.parse(String(r.data)),
-      })),
+      }));
+    },
   };
 
   private appendEventSync(event: CallEventInput, now: string = nowIso()): void {
@@ -240,12 +273,14 @@ export class SqliteStore implements Store {
 
   readonly transcripts = {
     append: async (item: TranscriptItemInput): Promise<void> => {
+      this.callWrites.flush();
       this
         .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, item.at ?? nowIso());
     },
-    list: async (callId: string): Promise<TranscriptItemRecord[]> =>
-      (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
+    list: async (callId: string): Promise<TranscriptItemRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
         const item: TranscriptItemRecord = {
           id: Number(r.id),
           callId: String(r.call_id),
@@ -258,7 +293,8 @@ export class SqliteStore implements Store {
         if (r.heard_ms !== null) item.heardMs = Number(r.heard_ms);
         if (r.position !== null) item.position = Number(r.position);
         return item;
-      }),
+      });
+    },
   };
 
   // ---- agents, destinations, numbers ---------------------------------------------------------------
@@ -387,7 +423,9 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.callWrites.flush();
+    this.db.close();
   }
 }
 
