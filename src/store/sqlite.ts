@@ -8,9 +8,18 @@ import {
   type AgentWithDestinations,
   type TransferDestination,
 } from '../agents/agent';
-import { ROUTING_CACHE_MAX_ENTRIES } from '../constants';
+import {
+  COMMIT_RETRY_DELAY_MS,
+  ROUTING_CACHE_MAX_ENTRIES,
+  STORE_BUSY_TIMEOUT_MS,
+  WAL_AUTOCHECKPOINT_PAGES,
+  WAL_BACKSTOP_PAGES,
+  WAL_CHECKPOINT_INTERVAL_MS,
+  WAL_RESTART_PAGES,
+} from '../constants';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
+import { WalCheckpointer } from './checkpointer';
 import { GroupCommit } from './group-commit';
 import { RoutingCache } from './routing-cache';
 import {
@@ -79,6 +88,10 @@ export class SqliteStore implements Store {
 
   private readonly routing: RoutingCache;
 
+  /** Started once the database is migrated (file databases only). */
+  private checkpointer: WalCheckpointer | undefined;
+  private closing: Promise<void> | undefined;
+
   private constructor(db: Database.Database) {
     this.db = db;
     // One write is all or nothing: its legs and its event. Inside the batch's transaction it is a savepoint.
@@ -96,12 +109,23 @@ export class SqliteStore implements Store {
         }
       }),
     );
-    this.callWrites = new GroupCommit<CallWrite>((writes) => {
-      const now = nowIso(); // one clock reading: the legs' updated_at and the events' time agree
-      if (writes.length > 1) return writeBatch(writes, now);
-      writeOne(writes[0]!, now);
-      return [undefined];
-    });
+    const noLockWait = db.prepare('PRAGMA busy_timeout = 0');
+    const lockWait = db.prepare(`PRAGMA busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
+    // BEGIN IMMEDIATE: a taken write lock shows at BEGIN, before any write's savepoint, and fails the batch as a whole.
+    this.callWrites = new GroupCommit<CallWrite>(
+      (writes, wait) => {
+        if (!wait) noLockWait.get();
+        try {
+          const now = nowIso(); // one clock reading: the legs' updated_at and the events' time agree
+          if (writes.length > 1) return writeBatch.immediate(writes, now);
+          writeOne.immediate(writes[0]!, now);
+          return [undefined];
+        } finally {
+          if (!wait) lockWait.get();
+        }
+      },
+      { isBusy: (err) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), retryDelayMs: COMMIT_RETRY_DELAY_MS, maxWaitMs: STORE_BUSY_TIMEOUT_MS },
+    );
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
   }
@@ -131,10 +155,25 @@ export class SqliteStore implements Store {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across application crashes, fast commits
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
     const store = new SqliteStore(db);
     store.migrate();
+    if (file !== ':memory:') store.startCheckpointer(file);
     return store;
+  }
+
+  /** Checkpoints move to a thread of their own; inline checkpoints stay as a backstop, and come back if it fails. */
+  private startCheckpointer(file: string): void {
+    this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    this.checkpointer = WalCheckpointer.start({
+      file,
+      intervalMs: WAL_CHECKPOINT_INTERVAL_MS,
+      restartFrames: WAL_RESTART_PAGES,
+      busyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
+      onFailure: () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      },
+    });
   }
 
   private migrate(): void {
@@ -422,10 +461,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
-    if (!this.db.open) return;
-    this.callWrites.flush();
-    this.db.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.db.open) return;
+      this.callWrites.flush();
+      await this.checkpointer?.stop();
+      this.callWrites.flush(); // anything written while the checkpointer stopped
+      this.db.close(); // the last connection out checkpoints what is left
+    })();
+    return this.closing;
   }
 }
 
