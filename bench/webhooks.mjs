@@ -12,21 +12,25 @@
  *
  * Every request has a unique callId (autocannon's idReplacement), as Bandwidth's do.
  *
- *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--out DIR] [--json FILE] [--profile]
+ *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--case stream,sip-forward] [--server-env KEY=VALUE] [--out DIR] [--json FILE] [--profile]
  *
- * --profile writes a V8 CPU profile of the server (profile-server/ in each case's data directory).
+ * --case runs only the named agents (both by default). --server-env adds a variable to the server's
+ * environment (repeatable; for A/B runs of a setting). --profile writes a V8 CPU profile of the server
+ * (profile-server/ in each case's data directory).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { CALLBACK_PASSWORD, CALLBACK_USER, ROOT, cpuMs, forkChild, machineCpu, machineInfo, rssMiB, sleep, startServer, waitForQuiet } from './lib/procs.mjs';
+import { CALLBACK_PASSWORD, CALLBACK_USER, ROOT, cpuMs, cpuTimes, forkChild, machineCpu, machineInfo, rssMiB, sleep, startServer, waitForQuiet } from './lib/procs.mjs';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 
+const CASES = ['stream', 'sip-forward'];
+
 function parseArgs(argv) {
-  const opts = { connections: 10, duration: 10, amount: 3000, out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined };
+  const opts = { connections: 10, duration: 10, amount: 3000, cases: CASES, out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -35,6 +39,11 @@ function parseArgs(argv) {
     else if (a === '--amount') opts.amount = Number(v());
     else if (a === '--out') opts.out = v();
     else if (a === '--json') opts.json = v();
+    else if (a === '--case') opts.cases = v().split(',');
+    else if (a === '--server-env') {
+      const [key, ...value] = v().split('=');
+      opts.serverEnv = { ...opts.serverEnv, [key]: value.join('=') };
+    }
     else if (a === '--profile') opts.profile = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -83,13 +92,14 @@ async function runCaseOnce(name, opts, serverEnv, load) {
     // Warm-up: JIT, SQLite page cache, first sockets.
     await autocannon({ ...request, amount: 200 });
     await sleep(500);
-    const cpu0 = cpuMs(server.pid);
+    const cpu0 = cpuTimes(server.pid);
     const own0 = cpuMs(standin.pid) + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
     const m0 = machineCpu();
     const t0 = Date.now();
     const result = await autocannon({ ...request, ...load });
     const seconds = (Date.now() - t0) / 1000;
-    const cpu = cpuMs(server.pid) - cpu0;
+    const cpu1 = cpuTimes(server.pid);
+    const cpu = cpu1.user + cpu1.system - (cpu0.user + cpu0.system);
     const m1 = machineCpu();
     const own = cpuMs(standin.pid) + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000 - own0;
     const machineCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * machineInfo().nproc;
@@ -113,6 +123,7 @@ async function runCaseOnce(name, opts, serverEnv, load) {
       errors: result.errors,
       timeouts: result.timeouts,
       serverCpuMsPerRequest: cpu / Math.max(1, result.requests.total),
+      serverSystemShare: cpu > 0 ? (cpu1.system - cpu0.system) / cpu : 0,
       serverCores: cpu / 1000 / seconds,
       serverRssMiB: rss,
       machineCores,
@@ -131,11 +142,18 @@ async function runCaseOnce(name, opts, serverEnv, load) {
 export async function runWebhooksBench(opts) {
   fs.mkdirSync(opts.out, { recursive: true });
   if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  const cases = opts.cases ?? CASES;
+  const unknown = cases.filter((c) => !CASES.includes(c));
+  if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; known: ${CASES.join(', ')}`);
   const results = [];
-  process.stderr.write('webhooks: initiate, stream agent (pre-warms an OpenAI socket per call)…\n');
-  results.push(await runCase('stream', opts, {}, { amount: opts.amount }));
-  process.stderr.write('webhooks: initiate, sip-forward agent (the webhook path alone)…\n');
-  results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward' }, { duration: opts.duration }));
+  if (cases.includes('stream')) {
+    process.stderr.write('webhooks: initiate, stream agent (pre-warms an OpenAI socket per call)…\n');
+    results.push(await runCase('stream', opts, { ...opts.serverEnv }, { amount: opts.amount }));
+  }
+  if (cases.includes('sip-forward')) {
+    process.stderr.write('webhooks: initiate, sip-forward agent (the webhook path alone)…\n');
+    results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward', ...opts.serverEnv }, { duration: opts.duration }));
+  }
   return { machine: machineInfo(), options: opts, results };
 }
 
@@ -143,12 +161,12 @@ const f = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–
 
 export function webhookTable(results) {
   const lines = [
-    '| initiate with | connections | requests | requests/s | p50 ms | p99 ms | max ms | non-2xx / errors | server CPU ms / request | server cores | autocannon + stand-in cores | steal cores |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
+    '| initiate with | connections | requests | requests/s | p50 ms | p99 ms | max ms | non-2xx / errors | server CPU ms / request | kernel share | server cores | autocannon + stand-in cores | steal cores |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.case === 'stream' ? 'stream agent (BXML + store + OpenAI pre-warm)' : 'sip-forward agent (BXML + store)'} | ${r.connections} | ${r.requests} | ${f(r.requestsPerSecond, 0)} | ${f(r.latencyMs.p50, 0)} | ${f(r.latencyMs.p99, 0)} | ${f(r.latencyMs.max, 0)} | ${r.non2xx} / ${r.errors} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(r.serverCores, 2)} | ${f(r.clientAndStandinCores, 2)} | ${f(r.stealCores, 2)} |`,
+      `| ${r.case === 'stream' ? 'stream agent (BXML + store + OpenAI pre-warm)' : 'sip-forward agent (BXML + store)'} | ${r.connections} | ${r.requests} | ${f(r.requestsPerSecond, 0)} | ${f(r.latencyMs.p50, 0)} | ${f(r.latencyMs.p99, 0)} | ${f(r.latencyMs.max, 0)} | ${r.non2xx} / ${r.errors} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(100 * r.serverSystemShare, 0)} % | ${f(r.serverCores, 2)} | ${f(r.clientAndStandinCores, 2)} | ${f(r.stealCores, 2)} |`,
     );
   }
   return lines.join('\n');

@@ -37,6 +37,25 @@ export const CREDENTIALS_FILE = 'credentials.json';
 /** SQLite file name inside DATA_DIR. */
 export const DATABASE_FILE = 'switchboard.db';
 
+/**
+ * The store's in-memory routing cache (agents, number assignments, misses included): when a map reaches
+ * this many entries it starts over, so ids sent in callbacks cannot grow it without limit.
+ */
+export const ROUTING_CACHE_MAX_ENTRIES = 10_000;
+
+/** SQLite: how long a statement waits for another connection's lock before failing with SQLITE_BUSY. */
+export const STORE_BUSY_TIMEOUT_MS = 5_000;
+/** SQLite's own default WAL autocheckpoint (pages): used inline when there is no checkpointer thread. */
+export const WAL_AUTOCHECKPOINT_PAGES = 1_000;
+/** The checkpointer thread copies the WAL into the database this often. */
+export const WAL_CHECKPOINT_INTERVAL_MS = 100;
+/** …and makes the WAL start over once it holds this many pages (16 MB at 4 KB pages). */
+export const WAL_RESTART_PAGES = 4_000;
+/** Inline autocheckpoint while the checkpointer runs: only reached if it falls far behind. */
+export const WAL_BACKSTOP_PAGES = 4 * WAL_RESTART_PAGES;
+/** A group commit that found the write lock taken (a WAL restart) tries again this much later. */
+export const COMMIT_RETRY_DELAY_MS = 1;
+
 /** Default agent id created from AGENT_* environment variables. */
 export const ENV_AGENT_ID = 'default';
 

@@ -191,7 +191,6 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'templates', check: () => Boolean(templates) },
     ],
     mounts: [
-      [VOICE_PATH_PREFIX, voiceWebhooks(flows, callbackCredentials, logger, recorder?.record)],
       ['/openai', sipWebhook.router()],
       [
         '/api',
@@ -203,7 +202,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       ],
     ],
   });
-  server.on('request', app);
+  // Bandwidth's callbacks go straight to their handler, everything else to the Express app (see webhooks.ts).
+  const voice = voiceWebhooks(flows, callbackCredentials, logger, recorder?.record);
+  server.on('request', (req, res) => voice(req, res, () => app(req, res)));
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
   print(startBanner(config, credentials, publicBaseUrl, localUrl, defaultAgentId));

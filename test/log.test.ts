@@ -24,4 +24,24 @@ describe('logging', () => {
     for (const secret of ['p1', 'p2', 't1', 'Basic abc', 'sk-1']) expect(out).not.toContain(secret);
     expect(out).toContain('[redacted]');
   });
+
+  it('redacts three levels down, in arrays and child bindings, without touching the logged object', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger('info', sink).child({ upstream: { clientSecret: 'cs-1' } }).child({ session: { token: 't-4' } });
+    const logged = { req: { headers: { authorization: 'Bearer b-1', accept: 'x' } }, tools: [{ name: 'lookup', token: 't-2' }], callId: 'c-1' };
+    const err = Object.assign(new Error('boom'), { token: 't-3' });
+    logger.info(logged, 'first');
+    logger.error({ err }, 'second');
+    const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(first).toMatchObject({ upstream: { clientSecret: '[redacted]' }, session: { token: '[redacted]' }, req: { headers: { authorization: '[redacted]', accept: 'x' } }, tools: [{ name: 'lookup', token: '[redacted]' }], callId: 'c-1' });
+    expect(second).toMatchObject({ err: { message: 'boom', token: '[redacted]' } });
+    expect(logged.req.headers.authorization).toBe('Bearer b-1');
+    expect(err.token).toBe('t-3');
+  });
 });

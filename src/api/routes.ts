@@ -10,7 +10,7 @@ import * as s from './schemas';
 
 /**
  * The admin API (issue #6 §1). Each route validates its input with zod, answers JSON, and maps store
- * errors to 404/409. Changes apply to the next call at once: call flows read the store every time.
+ * errors to 404/409. Changes apply to the next call at once: every write through the store clears its routing cache.
  */
 export interface ApiDeps {
   store: Store;

@@ -1,5 +1,4 @@
-import type { RequestHandler } from 'express';
-import { safeEqual } from './signing';
+import crypto from 'node:crypto';
 
 export interface BasicCredentials {
   username: string;
@@ -17,23 +16,34 @@ export function parseBasicAuth(header: string | undefined): BasicCredentials | u
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-/** Timing-safe check of both halves; both are always compared so timing says nothing about which failed. */
-export function basicAuthMatches(header: string | undefined, expected: BasicCredentials): boolean {
-  const given = parseBasicAuth(header);
-  if (!given) return false;
-  const userOk = safeEqual(given.username, expected.username);
-  const passOk = safeEqual(given.password, expected.password);
-  return userOk && passOk;
+/**
+ * Checks `Authorization: Basic …` against one pair of credentials in constant time: both halves are
+ * always compared, as SHA-256 digests (equal length whatever was sent), so the timing says neither which
+ * half failed nor how long the expected values are. The expected digests are computed once.
+ */
+export class BasicAuthVerifier {
+  private readonly username: Buffer;
+  private readonly password: Buffer;
+
+  constructor(expected: BasicCredentials) {
+    this.username = sha256(expected.username);
+    this.password = sha256(expected.password);
+  }
+
+  matches(header: string | undefined): boolean {
+    const given = parseBasicAuth(header);
+    if (!given) return false;
+    const userOk = crypto.timingSafeEqual(sha256(given.username), this.username);
+    const passOk = crypto.timingSafeEqual(sha256(given.password), this.password);
+    return userOk && passOk;
+  }
 }
 
-/**
- * HTTP Basic in front of every Bandwidth callback (BW §1.8), before any body is read or parsed
- * (security before allocation). 401 carries WWW-Authenticate so a human with curl sees why.
- */
-export function requireBasicAuth(expected: BasicCredentials, realm: string): RequestHandler {
-  return (req, res, next) => {
-    if (basicAuthMatches(req.headers.authorization, expected)) return next();
-    res.setHeader('WWW-Authenticate', `Basic realm="${realm}", charset="UTF-8"`);
-    res.status(401).json({ error: { code: 'unauthorized', message: req.headers.authorization ? 'wrong callback credentials' : 'callback credentials required (HTTP Basic)' } });
-  };
+/** One check against credentials that change per request (the media socket's per-call password). */
+export function basicAuthMatches(header: string | undefined, expected: BasicCredentials): boolean {
+  return new BasicAuthVerifier(expected).matches(header);
+}
+
+function sha256(value: string): Buffer {
+  return crypto.hash('sha256', value, 'buffer');
 }

@@ -8,8 +8,20 @@ import {
   type AgentWithDestinations,
   type TransferDestination,
 } from '../agents/agent';
+import {
+  COMMIT_RETRY_DELAY_MS,
+  ROUTING_CACHE_MAX_ENTRIES,
+  STORE_BUSY_TIMEOUT_MS,
+  WAL_AUTOCHECKPOINT_PAGES,
+  WAL_BACKSTOP_PAGES,
+  WAL_CHECKPOINT_INTERVAL_MS,
+  WAL_RESTART_PAGES,
+} from '../constants';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
+import { WalCheckpointer } from './checkpointer';
+import { GroupCommit } from './group-commit';
+import { RoutingCache } from './routing-cache';
 import {
   CALL_STATES,
   FINAL_CALL_STATES,
@@ -28,6 +40,12 @@ import {
 } from './types';
 
 type Row = Record<string, unknown>;
+
+/** One callback's write: the call legs it changes and its event. */
+interface CallWrite {
+  updates: CallUpdate[];
+  event: CallEventInput | undefined;
+}
 
 const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id'>, string> = {
   parentCallId: 'parent_call_id',
@@ -49,6 +67,10 @@ const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'u
   recordingPath: 'recording_path',
 };
 
+/** The columns an update may set besides `state` (which every insert needs), in a fixed order. */
+const CALL_UPDATE_KEYS = (Object.keys(CALL_COLUMNS) as (keyof typeof CALL_COLUMNS)[]).filter((key) => key !== 'state');
+const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
+
 const nowIso = () => new Date().toISOString();
 
 /** The embedded default store: better-sqlite3 in WAL mode (DESIGN §6). */
@@ -58,8 +80,63 @@ export class SqliteStore implements Store {
   /** Prepared statements, compiled once per SQL text (better-sqlite3 does not cache them itself). */
   private readonly statements = new Map<string, Database.Statement>();
 
+  /** Call upserts, one per set of columns an update sets (a bit per CALL_UPDATE_KEYS entry, and one for state). */
+  private readonly callUpserts = new Map<number, Database.Statement>();
+
+  /** Call writes (a callback's legs and its event), committed together per turn of the event loop. */
+  private readonly callWrites: GroupCommit<CallWrite>;
+
+  private readonly routing: RoutingCache;
+
+  /** Started once the database is migrated (file databases only). */
+  private checkpointer: WalCheckpointer | undefined;
+  private closing: Promise<void> | undefined;
+
   private constructor(db: Database.Database) {
     this.db = db;
+    // One write is all or nothing: its legs and its event. Inside the batch's transaction it is a savepoint.
+    const writeOne = db.transaction((write: CallWrite, now: string) => {
+      for (const update of write.updates) this.upsertCallSync(update, now);
+      if (write.event) this.appendEventSync(write.event, now);
+    });
+    const writeBatch = db.transaction((writes: CallWrite[], now: string) =>
+      writes.map((write) => {
+        try {
+          writeOne(write, now);
+          return undefined;
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    );
+    const noLockWait = db.prepare('PRAGMA busy_timeout = 0');
+    const lockWait = db.prepare(`PRAGMA busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
+    // BEGIN IMMEDIATE: a taken write lock shows at BEGIN, before any write's savepoint, and fails the batch as a whole.
+    this.callWrites = new GroupCommit<CallWrite>(
+      (writes, wait) => {
+        if (!wait) noLockWait.get();
+        try {
+          const now = nowIso(); // one clock reading: the legs' updated_at and the events' time agree
+          if (writes.length > 1) return writeBatch.immediate(writes, now);
+          writeOne.immediate(writes[0]!, now);
+          return [undefined];
+        } finally {
+          if (!wait) lockWait.get();
+        }
+      },
+      { isBusy: (err) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), retryDelayMs: COMMIT_RETRY_DELAY_MS, maxWaitMs: STORE_BUSY_TIMEOUT_MS },
+    );
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
+  }
+
+  /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */
+  private routingWrite<T>(write: () => T): T {
+    try {
+      return write();
+    } finally {
+      this.routing.clear();
+    }
   }
 
   private stmt(sql: string): Database.Statement {
@@ -78,10 +155,25 @@ export class SqliteStore implements Store {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across application crashes, fast commits
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
     const store = new SqliteStore(db);
     store.migrate();
+    if (file !== ':memory:') store.startCheckpointer(file);
     return store;
+  }
+
+  /** Checkpoints move to a thread of their own; inline checkpoints stay as a backstop, and come back if it fails. */
+  private startCheckpointer(file: string): void {
+    this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
+    this.checkpointer = WalCheckpointer.start({
+      file,
+      intervalMs: WAL_CHECKPOINT_INTERVAL_MS,
+      restartFrames: WAL_RESTART_PAGES,
+      busyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
+      onFailure: () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      },
+    });
   }
 
   private migrate(): void {
@@ -106,10 +198,14 @@ export class SqliteStore implements Store {
   // ---- calls -------------------------------------------------------------------------------------
 
   readonly calls = {
-    record: async (update: CallUpdate, event?: CallEventInput): Promise<CallRecord> => this.recordCallsSync([update], event)[0]!,
-    recordMany: async (updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]> => this.recordCallsSync(updates, event),
-    get: async (id: string): Promise<CallRecord | undefined> => this.getCallSync(id),
+    record: (update: CallUpdate, event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates: [update], event }),
+    recordMany: (updates: CallUpdate[], event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates, event }),
+    get: async (id: string): Promise<CallRecord | undefined> => {
+      this.callWrites.flush();
+      return this.getCallSync(id);
+    },
     list: async (filter: CallListFilter): Promise<CallPage> => {
+      this.callWrites.flush();
       const where: string[] = [];
       const args: unknown[] = [];
       if (!filter.allLegs) where.push("leg = 'caller'");
@@ -130,9 +226,12 @@ export class SqliteStore implements Store {
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
     },
-    children: async (parentCallId: string): Promise<CallRecord[]> =>
-      (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow),
+    children: async (parentCallId: string): Promise<CallRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow);
+    },
     addUsage: async (id: string, usage: Record<string, number>): Promise<void> => {
+      this.callWrites.flush();
       this.db.transaction(() => {
         const row = this.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
         if (!row) return;
@@ -143,50 +242,41 @@ export class SqliteStore implements Store {
     },
   };
 
-  private recordCallsSync(updates: CallUpdate[], event?: CallEventInput): CallRecord[] {
-    return this.db.transaction(() => {
-      const records = updates.map((u) => this.upsertCallSync(u));
-      if (event) this.appendEventSync(event);
-      return records;
-    })();
-  }
-
-  private upsertCallSync(update: CallUpdate): CallRecord {
+  /**
+   * Insert or update a call leg in one statement. Undefined fields keep the stored value; a final state
+   * is final: a late callback never reopens a finished call. Nothing is read back: turning the row into
+   * objects cost more than writing it.
+   */
+  private upsertCallSync(update: CallUpdate, now: string): void {
     if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
       throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
     }
-    {
-      const now = nowIso();
-      const existing = this.getCallSync(update.id);
-      if (!existing) {
-        const columns = ['id', 'state', 'created_at', 'updated_at'];
-        const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
-        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
-          if (key === 'state') continue;
-          const v = update[key as keyof CallUpdate];
-          if (v !== undefined) {
-            columns.push(column);
-            values.push(v);
-          }
-        }
-        this.stmt(`INSERT INTO calls (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
-      } else {
-        const sets: string[] = [];
-        const values: unknown[] = [];
-        for (const [key, column] of Object.entries(CALL_COLUMNS)) {
-          const v = update[key as keyof CallUpdate];
-          if (v === undefined) continue;
-          // A final state is final: a late callback never reopens a finished call.
-          if (key === 'state' && FINAL_CALL_STATES.includes(existing.state)) continue;
-          sets.push(`${column} = ?`);
-          values.push(v);
-        }
-        sets.push('updated_at = ?');
-        values.push(now, update.id);
-        this.stmt(`UPDATE calls SET ${sets.join(', ')} WHERE id = ?`).run(...values);
-      }
-      return this.getCallSync(update.id)!;
+    const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
+    let columnSet = update.state === undefined ? 0 : 1;
+    for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
+      const v = update[CALL_UPDATE_KEYS[i]!];
+      if (v === undefined) continue;
+      columnSet |= 2 << i;
+      values.push(v);
     }
+    this.callUpsert(columnSet).run(...values);
+  }
+
+  private callUpsert(columnSet: number): Database.Statement {
+    let statement = this.callUpserts.get(columnSet);
+    if (!statement) {
+      const columns = CALL_UPDATE_KEYS.filter((_key, i) => columnSet & (2 << i)).map((key) => CALL_COLUMNS[key]);
+      const sets = columns.map((column) => `${column} = excluded.${column}`);
+      if (columnSet & 1) sets.push(`state = CASE WHEN state IN (${FINAL_STATES_SQL}) THEN state ELSE excluded.state END`);
+      sets.push('updated_at = excluded.updated_at');
+      statement = this.db.prepare(
+        `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
+         VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
+         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`,
+      );
+      this.callUpserts.set(columnSet, statement);
+    }
+    return statement;
   }
 
   private getCallSync(id: string): CallRecord | undefined {
@@ -198,33 +288,38 @@ export class SqliteStore implements Store {
 
   readonly events = {
     append: async (event: CallEventInput): Promise<void> => {
+      this.callWrites.flush();
       this.appendEventSync(event);
     },
-    list: async (callId: string): Promise<CallEventRecord[]> =>
-      (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
+    list: async (callId: string): Promise<CallEventRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
         id: Number(r.id),
         callId: String(r.call_id),
         at: String(r.at),
         source: r.source as CallEventRecord['source'],
         type: String(r.type),
         data: r.data === null ? null : JSON.parse(String(r.data)),
-      })),
+      }));
+    },
   };
 
-  private appendEventSync(event: CallEventInput): void {
+  private appendEventSync(event: CallEventInput, now: string = nowIso()): void {
     this
       .stmt('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
-      .run(event.callId, event.at ?? nowIso(), event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
+      .run(event.callId, event.at ?? now, event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
   }
 
   readonly transcripts = {
     append: async (item: TranscriptItemInput): Promise<void> => {
+      this.callWrites.flush();
       this
         .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, item.at ?? nowIso());
     },
-    list: async (callId: string): Promise<TranscriptItemRecord[]> =>
-      (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
+    list: async (callId: string): Promise<TranscriptItemRecord[]> => {
+      this.callWrites.flush();
+      return (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
         const item: TranscriptItemRecord = {
           id: Number(r.id),
           callId: String(r.call_id),
@@ -237,17 +332,18 @@ export class SqliteStore implements Store {
         if (r.heard_ms !== null) item.heardMs = Number(r.heard_ms);
         if (r.position !== null) item.position = Number(r.position);
         return item;
-      }),
+      });
+    },
   };
 
   // ---- agents, destinations, numbers ---------------------------------------------------------------
 
   readonly agents = {
-    get: async (id: string): Promise<StoredAgent | undefined> => this.getAgentSync(id),
+    get: async (id: string): Promise<StoredAgent | undefined> => this.routing.agent(id, (key) => this.getAgentSync(key)),
     list: async (): Promise<StoredAgent[]> =>
       (this.stmt('SELECT id FROM agents ORDER BY id').all() as Row[]).map((r) => this.getAgentSync(String(r.id))!),
     upsert: async (agent: Agent, source: AgentSource, destinationIds?: string[]): Promise<StoredAgent> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         const now = nowIso();
         const { id, name, ...settings } = agent;
         this
@@ -268,15 +364,15 @@ export class SqliteStore implements Store {
           });
         }
         return this.getAgentSync(id)!;
-      })(),
+      })),
     delete: async (id: string): Promise<boolean> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         const numbers = this.stmt('SELECT COUNT(*) AS n FROM phone_numbers WHERE agent_id = ?').get(id) as Row;
         if (Number(numbers.n) > 0) {
           throw new SwitchboardError('conflict', `agent ${id} still has ${Number(numbers.n)} phone number(s) assigned; unassign or reassign them first`);
         }
         return this.stmt('DELETE FROM agents WHERE id = ?').run(id).changes > 0;
-      })(),
+      })),
   };
 
   private getAgentSync(id: string): StoredAgent | undefined {
@@ -307,30 +403,31 @@ export class SqliteStore implements Store {
       (this.stmt('SELECT settings FROM transfer_destinations ORDER BY name').all() as Row[]).map((r) =>
         transferDestinationSchema.parse(JSON.parse(String(r.settings))),
       ),
-    upsert: async (destination: TransferDestination): Promise<TransferDestination> => {
-      const now = nowIso();
-      try {
-        this
-          .stmt(
-            `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
-               settings = excluded.settings, updated_at = excluded.updated_at`,
-          )
-          .run(destination.id, destination.name, destination.kind, destination.value ?? null, JSON.stringify(destination), now, now);
-      } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-          throw new SwitchboardError('conflict', `a transfer destination named ${destination.name} already exists`);
+    upsert: async (destination: TransferDestination): Promise<TransferDestination> =>
+      this.routingWrite(() => {
+        const now = nowIso();
+        try {
+          this
+            .stmt(
+              `INSERT INTO transfer_destinations (id, name, kind, value, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, value = excluded.value,
+                 settings = excluded.settings, updated_at = excluded.updated_at`,
+            )
+            .run(destination.id, destination.name, destination.kind, destination.value ?? null, JSON.stringify(destination), now, now);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+            throw new SwitchboardError('conflict', `a transfer destination named ${destination.name} already exists`);
+          }
+          throw err;
         }
-        throw err;
-      }
-      return destination;
-    },
-    delete: async (id: string): Promise<boolean> => this.stmt('DELETE FROM transfer_destinations WHERE id = ?').run(id).changes > 0,
+        return destination;
+      }),
+    delete: async (id: string): Promise<boolean> => this.routingWrite(() => this.stmt('DELETE FROM transfer_destinations WHERE id = ?').run(id).changes > 0),
   };
 
   readonly numbers = {
     assign: async (number: string, agentId: string): Promise<PhoneNumberRecord> =>
-      this.db.transaction(() => {
+      this.routingWrite(this.db.transaction(() => {
         if (!this.stmt('SELECT 1 FROM agents WHERE id = ?').get(agentId)) {
           throw new SwitchboardError('not_found', `agent ${agentId} does not exist`);
         }
@@ -341,12 +438,13 @@ export class SqliteStore implements Store {
         if (!existing) this.stmt('INSERT INTO phone_numbers (number, agent_id, created_at) VALUES (?, ?, ?)').run(number, agentId, nowIso());
         const row = this.stmt('SELECT * FROM phone_numbers WHERE number = ?').get(number) as Row;
         return { number: String(row.number), agentId: String(row.agent_id), createdAt: String(row.created_at) };
-      })(),
-    unassign: async (number: string): Promise<boolean> => this.stmt('DELETE FROM phone_numbers WHERE number = ?').run(number).changes > 0,
-    agentIdFor: async (number: string): Promise<string | undefined> => {
-      const row = this.stmt('SELECT agent_id FROM phone_numbers WHERE number = ?').get(number) as Row | undefined;
-      return row ? String(row.agent_id) : undefined;
-    },
+      })),
+    unassign: async (number: string): Promise<boolean> => this.routingWrite(() => this.stmt('DELETE FROM phone_numbers WHERE number = ?').run(number).changes > 0),
+    agentIdFor: async (number: string): Promise<string | undefined> =>
+      this.routing.agentIdFor(number, (key) => {
+        const row = this.stmt('SELECT agent_id FROM phone_numbers WHERE number = ?').get(key) as Row | undefined;
+        return row ? String(row.agent_id) : undefined;
+      }),
     list: async (agentId?: string): Promise<PhoneNumberRecord[]> =>
       (
         (agentId
@@ -363,8 +461,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.db.open) return;
+      this.callWrites.flush();
+      await this.checkpointer?.stop();
+      this.callWrites.flush(); // anything written while the checkpointer stopped
+      this.db.close(); // the last connection out checkpoints what is left
+    })();
+    return this.closing;
   }
 }
 

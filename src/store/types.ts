@@ -131,9 +131,9 @@ export interface CallPage {
 
 export interface CallsRepository {
   /** Apply a state change and append its event in one transaction (issue #2 §7). */
-  record(update: CallUpdate, event?: CallEventInput): Promise<CallRecord>;
+  record(update: CallUpdate, event?: CallEventInput): Promise<void>;
   /** The same for several legs at once (a transfer's answer touches both legs). */
-  recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<CallRecord[]>;
+  recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<void>;
   get(id: string): Promise<CallRecord | undefined>;
   addUsage(id: string, usage: Record<string, number>): Promise<void>;
   /** Newest first, filtered, one page at a time. */

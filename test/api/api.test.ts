@@ -145,6 +145,47 @@ describe('admin API', () => {
     });
   });
 
+  describe('the next call sees every change at once', () => {
+    const NUMBER = '+19195550190';
+    let n = 0;
+    /** Which agent answers an inbound call to NUMBER now (its stream BXML names it). */
+    const answeringAgent = async (): Promise<string | undefined> => {
+      const res = await server.post('initiate', { ...callbackFixture('initiate'), callId: `c-next-call-${++n}`, to: NUMBER });
+      const params = bxml(await res.text()).all('StreamParam');
+      return params.find((p) => p.attributes.name === 'agentId')?.attributes.value;
+    };
+    const agentNow = async (id: string) => (await server.app.store.agents.get(id))?.agent;
+
+    it('agents, numbers, destinations, tools and import', async () => {
+      expect(await answeringAgent()).toBe('default');
+      await api('POST', '/agents', { id: 'route-a', name: 'A' });
+      await api('POST', '/numbers', { number: NUMBER, agentId: 'route-a' });
+      expect(await answeringAgent()).toBe('route-a');
+
+      await api('PATCH', '/agents/route-a', { greeting: 'Changed greeting' });
+      expect((await agentNow('route-a'))?.greeting).toBe('Changed greeting');
+      await api('POST', '/agents/route-a/tools', { name: 'lookup', description: 'Look up', url: 'https://tools.example.com/x' });
+      expect((await agentNow('route-a'))?.httpTools.map((t) => t.name)).toEqual(['lookup']);
+      await api('POST', '/destinations', { id: 'route-desk', name: 'route-desk', kind: 'phone', value: '+19195550191' });
+      await api('PUT', '/agents/route-a/destinations/route-desk');
+      await api('PATCH', '/destinations/route-desk', { value: '+19195550192' });
+      expect((await agentNow('route-a'))?.destinations.map((d) => d.value)).toEqual(['+19195550192']);
+      await api('DELETE', '/destinations/route-desk');
+      expect((await agentNow('route-a'))?.destinations).toEqual([]);
+
+      const imported = await api('POST', '/import', { agents: [{ id: 'route-b', name: 'B' }], numbers: [{ number: NUMBER, agentId: 'route-b' }] });
+      expect(imported.json.changed).toBe(2);
+      expect(await answeringAgent()).toBe('route-b');
+
+      expect((await api('DELETE', `/numbers/${NUMBER}`)).status).toBe(204);
+      expect(await answeringAgent()).toBe('default');
+      await api('POST', '/numbers', { number: NUMBER, agentId: 'route-b' });
+      expect((await api('DELETE', '/agents/route-b?reassignTo=route-a')).status).toBe(204);
+      expect(await answeringAgent()).toBe('route-a');
+      expect(await agentNow('route-b')).toBeUndefined();
+    });
+  });
+
   describe('calls', () => {
     it('lists with filters and cursor pagination; a call shows its timeline and transcript', async () => {
       for (let i = 0; i < 5; i++) {

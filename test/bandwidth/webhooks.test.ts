@@ -100,6 +100,37 @@ describe('Bandwidth voice webhooks', () => {
       expect(res.status).toBe(405);
       expect(res.headers.get('allow')).toBe('POST, GET');
     });
+
+    it('a body over 64 KB is a 413 that names the limit, and nothing is stored', async () => {
+      const res = await server.post('initiate', { ...callbackFixture('initiate'), callId: 'c-too-large', padding: 'x'.repeat(70_000) });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/larger than 65536 bytes/);
+      expect(await server.app.store.calls.get('c-too-large')).toBeUndefined();
+    });
+
+    it('an empty body is a 400 naming the missing fields', async () => {
+      const res = await server.post('initiate', '');
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/callId is required/);
+    });
+
+    it('an unknown route under /bandwidth/voice needs the credentials too, then is a 404', async () => {
+      expect((await server.post('no-such-route', callbackFixture('initiate'), { auth: null })).status).toBe(401);
+      const res = await server.post('no-such-route', callbackFixture('initiate'));
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toBe('no route for POST /bandwidth/voice/no-such-route');
+    });
+
+    it('an unexpected failure is a 500 that tells nothing of the internals', async () => {
+      const spy = jest.spyOn(server.app.store.calls, 'recordMany').mockRejectedValueOnce(new Error('SQLITE_FULL at /var/lib/secret.db'));
+      try {
+        const res = await server.post('initiate', { ...callbackFixture('initiate'), callId: 'c-store-fails' });
+        expect(res.status).toBe(500);
+        expect(await res.json()).toEqual({ error: { code: 'internal', message: 'internal error; see the server log' } });
+      } finally {
+        spy.mockRestore();
+      }
+    });
   });
 
   describe('initiate (stream mode, default agent)', () => {

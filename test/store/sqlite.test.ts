@@ -36,6 +36,19 @@ describe('SqliteStore', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('close() commits call writes still waiting for their turn', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-store-'));
+    const file = path.join(dir, 'switchboard.db');
+    const first = SqliteStore.open(file);
+    const written = first.calls.record({ id: 'c-late', state: 'completed' });
+    await first.close();
+    await written;
+    const second = SqliteStore.open(file);
+    expect((await second.calls.get('c-late'))?.state).toBe('completed');
+    await second.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('refuses a database from a newer Switchboard', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-store-'));
     const file = path.join(dir, 'db.sqlite');
@@ -49,7 +62,8 @@ describe('SqliteStore', () => {
   describe('calls', () => {
     it('records a state change and its event in one transaction; undefined fields keep the last good value', async () => {
       await store.calls.record({ id: 'c-1', state: 'initiated', from: '+19195550142', agentId: 'a' }, { callId: 'c-1', source: 'bandwidth', type: 'initiate', data: { raw: true } });
-      const call = await store.calls.record({ id: 'c-1', state: 'streaming', from: undefined });
+      await store.calls.record({ id: 'c-1', state: 'streaming', from: undefined });
+      const call = await store.calls.get('c-1');
       expect(call).toMatchObject({ state: 'streaming', from: '+19195550142', agentId: 'a' });
       const events = await store.events.list('c-1');
       expect(events).toHaveLength(1);
@@ -58,15 +72,46 @@ describe('SqliteStore', () => {
 
     it('never reopens a final state', async () => {
       await store.calls.record({ id: 'c-2', state: 'completed', cause: 'hangup' });
-      const call = await store.calls.record({ id: 'c-2', state: 'streaming', errorMessage: 'late' });
-      expect(call.state).toBe('completed');
-      expect(call.errorMessage).toBe('late');
+      await store.calls.record({ id: 'c-2', state: 'streaming', errorMessage: 'late' });
+      const call = await store.calls.get('c-2');
+      expect(call?.state).toBe('completed');
+      expect(call?.errorMessage).toBe('late');
     });
 
     it('rolls back the state change when the event cannot be stored', async () => {
       await store.calls.record({ id: 'c-3', state: 'initiated' });
       await expect(store.calls.recordMany([{ id: 'c-3', state: 'streaming' }, { id: 'c-3', state: 'bogus' as never }])).rejects.toThrow(/unknown call state/);
       expect((await store.calls.get('c-3'))?.state).toBe('initiated');
+    });
+
+    it('writes issued together commit together, and each is acknowledged only once it is stored', async () => {
+      const writes = Array.from({ length: 50 }, (_, i) =>
+        store.calls.record({ id: `c-batch-${i}`, state: 'initiated' }, { callId: `c-batch-${i}`, source: 'bandwidth', type: 'initiate', data: { i } }),
+      );
+      await Promise.all(writes);
+      for (let i = 0; i < 50; i++) {
+        expect((await store.calls.get(`c-batch-${i}`))?.state).toBe('initiated');
+        expect((await store.events.list(`c-batch-${i}`)).map((e) => e.data)).toEqual([{ i }]);
+      }
+    });
+
+    it('a failing write in a batch fails alone, leaving nothing of itself behind', async () => {
+      const good = store.calls.record({ id: 'c-good-1', state: 'initiated' }, { callId: 'c-good-1', source: 'bandwidth', type: 'initiate' });
+      const bad = store.calls.recordMany([{ id: 'c-bad', state: 'initiated' }, { id: 'c-bad', state: 'bogus' as never }], { callId: 'c-bad', source: 'bandwidth', type: 'initiate' });
+      const alsoGood = store.calls.record({ id: 'c-good-2', state: 'streaming' }, { callId: 'c-good-2', source: 'bandwidth', type: 'initiate' });
+      await expect(bad).rejects.toThrow(/unknown call state/);
+      await expect(Promise.all([good, alsoGood])).resolves.toBeDefined();
+      expect(await store.calls.get('c-bad')).toBeUndefined();
+      expect(await store.events.list('c-bad')).toEqual([]);
+      expect((await store.calls.get('c-good-2'))?.state).toBe('streaming');
+    });
+
+    it('reads and other writes see every call write issued before them, in order', async () => {
+      void store.calls.record({ id: 'c-order', state: 'streaming' }, { callId: 'c-order', source: 'bandwidth', type: 'initiate' });
+      await store.events.append({ callId: 'c-order', source: 'media', type: 'media.start' });
+      void store.calls.record({ id: 'c-order', state: 'completed' }, { callId: 'c-order', source: 'bandwidth', type: 'disconnect' });
+      expect((await store.calls.get('c-order'))?.state).toBe('completed');
+      expect((await store.events.list('c-order')).map((e) => e.type)).toEqual(['initiate', 'media.start', 'disconnect']);
     });
 
     it('sums usage', async () => {
