@@ -100,11 +100,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const urls = new CallbackUrls(publicBaseUrl, signer);
   const clock = options.clock ?? systemClock;
-  const toolsFor = (agent: AgentWithDestinations) => {
+  // An agent's tools depend on the agent alone, and the store hands out one frozen object per agent until
+  // it changes: build the tools and their JSON Schema once per agent, not per call (0.27 + 0.11 ms).
+  const toolsFor = perObject((agent: AgentWithDestinations) => {
     const registry = agentTools(agent, options.env);
     options.extraTools?.(registry);
     return registry;
-  };
+  });
+  const toolDefinitions = perObject((tools: ToolRegistry) => tools.definitions());
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   // Every Calls API redirect names /stream-ended as its fallback: if our signed URL is ever refused,
@@ -138,7 +141,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     clock,
     toolsFor,
     openModel: (agent, tools) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: tools.definitions(), logger }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
   });
   const media = new MediaGateway(signer, bridge, clock, logger);
   if (!config.env.OPENAI_API_KEY) {
@@ -152,7 +155,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     toolsFor,
     openSideband: (agent, tools, sipCallId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: tools.definitions(), logger, sipCallId }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId }),
   });
   const flows = new CallFlows({
     store,
@@ -233,6 +236,19 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     return closing;
   };
   return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, recorder, close };
+}
+
+/** `build`, computed once per key object (and forgotten with it). */
+function perObject<K extends object, V>(build: (key: K) => V): (key: K) => V {
+  const values = new WeakMap<K, V>();
+  return (key) => {
+    let value = values.get(key);
+    if (value === undefined) {
+      value = build(key);
+      values.set(key, value);
+    }
+    return value;
+  };
 }
 
 /** The Calls API client, when Bandwidth REST credentials are configured (BW §5; DESIGN §4.7). */

@@ -32,7 +32,9 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
       }
       chunks.push(chunk);
     };
+    let ended = false;
     const onEnd = () => {
+      ended = true;
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
       if (text.length === 0) return resolve({});
       try {
@@ -44,6 +46,10 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
     req.on('data', onData);
     req.on('end', onEnd);
     req.once('error', reject);
+    // A caller that goes away mid-body gets neither 'end' nor always 'error': settle anyway.
+    req.once('close', () => {
+      if (!ended) reject(new CallbackBodyError(400, 'the request ended before its body was complete'));
+    });
   });
 }
 

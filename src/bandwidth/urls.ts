@@ -20,17 +20,18 @@ export const MEDIA_PATH_PREFIX = '/media';
 
 /** Builds every URL Switchboard puts into BXML or hands to Bandwidth, signing the ones that carry context. */
 export class CallbackUrls {
+  /** `PUBLIC_BASE_URL/bandwidth/voice`, which every callback URL and every BXML document starts with. */
+  readonly voiceBase: string;
+
   constructor(
     private readonly publicBaseUrl: string,
     private readonly signer: UrlSigner,
-  ) {}
+  ) {
+    this.voiceBase = `${publicBaseUrl}${VOICE_PATH_PREFIX}`;
+  }
 
   get base(): string {
     return this.publicBaseUrl;
-  }
-
-  get voiceBase(): string {
-    return `${this.publicBaseUrl}${VOICE_PATH_PREFIX}`;
   }
 
   voice(route: VoiceRoute): string {

@@ -2,8 +2,9 @@
  * Group commit: writes submitted during one turn of the event loop are committed together, in one
  * transaction, at the end of that turn (setImmediate); each submitter's promise settles after that
  * commit, so nothing is acknowledged before it is written. Under load one WAL commit then carries many
- * callbacks: pages they share (the tails of the append-mostly tables and indexes) are written once per
- * commit instead of once per callback, and checkpoints come that much less often.
+ * writes (callbacks, the bridge's events, transcript items and usage): pages they share (the tails of the
+ * append-mostly tables and indexes) are written once per commit instead of once per write, and
+ * checkpoints come that much less often.
  *
  * `commit` applies every write (each in its own savepoint, so one failing write fails alone) and returns,
  * in order, the error of each write that failed; it throws when the transaction as a whole failed. With

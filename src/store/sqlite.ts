@@ -41,11 +41,11 @@ import {
 
 type Row = Record<string, unknown>;
 
-/** One callback's write: the call legs it changes and its event. */
-interface CallWrite {
-  updates: CallUpdate[];
-  event: CallEventInput | undefined;
-}
+/**
+ * One write to the call tables (a callback's legs and its event, an event, a transcript item, usage),
+ * all or nothing; it carries its own timestamp, taken when it was submitted.
+ */
+type CallTablesWrite = () => void;
 
 const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id'>, string> = {
   parentCallId: 'parent_call_id',
@@ -83,8 +83,8 @@ export class SqliteStore implements Store {
   /** Call upserts, one per set of columns an update sets (a bit per CALL_UPDATE_KEYS entry, and one for state). */
   private readonly callUpserts = new Map<number, Database.Statement>();
 
-  /** Call writes (a callback's legs and its event), committed together per turn of the event loop. */
-  private readonly callWrites: GroupCommit<CallWrite>;
+  /** Writes to calls, events and transcripts, committed together per turn of the event loop. */
+  private readonly writes: GroupCommit<CallTablesWrite>;
 
   private readonly routing: RoutingCache;
 
@@ -94,15 +94,12 @@ export class SqliteStore implements Store {
 
   private constructor(db: Database.Database) {
     this.db = db;
-    // One write is all or nothing: its legs and its event. Inside the batch's transaction it is a savepoint.
-    const writeOne = db.transaction((write: CallWrite, now: string) => {
-      for (const update of write.updates) this.upsertCallSync(update, now);
-      if (write.event) this.appendEventSync(write.event, now);
-    });
-    const writeBatch = db.transaction((writes: CallWrite[], now: string) =>
+    // One write is all or nothing; inside a batch's transaction it is a savepoint.
+    const writeOne = db.transaction((write: CallTablesWrite) => write());
+    const writeBatch = db.transaction((writes: CallTablesWrite[]) =>
       writes.map((write) => {
         try {
-          writeOne(write, now);
+          writeOne(write);
           return undefined;
         } catch (err) {
           return err instanceof Error ? err : new Error(String(err));
@@ -112,13 +109,12 @@ export class SqliteStore implements Store {
     const noLockWait = db.prepare('PRAGMA busy_timeout = 0');
     const lockWait = db.prepare(`PRAGMA busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
     // BEGIN IMMEDIATE: a taken write lock shows at BEGIN, before any write's savepoint, and fails the batch as a whole.
-    this.callWrites = new GroupCommit<CallWrite>(
+    this.writes = new GroupCommit<CallTablesWrite>(
       (writes, wait) => {
         if (!wait) noLockWait.get();
         try {
-          const now = nowIso(); // one clock reading: the legs' updated_at and the events' time agree
-          if (writes.length > 1) return writeBatch.immediate(writes, now);
-          writeOne.immediate(writes[0]!, now);
+          if (writes.length > 1) return writeBatch.immediate(writes);
+          writeOne.immediate(writes[0]!);
           return [undefined];
         } finally {
           if (!wait) lockWait.get();
@@ -198,14 +194,20 @@ export class SqliteStore implements Store {
   // ---- calls -------------------------------------------------------------------------------------
 
   readonly calls = {
-    record: (update: CallUpdate, event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates: [update], event }),
-    recordMany: (updates: CallUpdate[], event?: CallEventInput): Promise<void> => this.callWrites.submit({ updates, event }),
+    record: (update: CallUpdate, event?: CallEventInput): Promise<void> => this.calls.recordMany([update], event),
+    recordMany: (updates: CallUpdate[], event?: CallEventInput): Promise<void> => {
+      const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
+      return this.writes.submit(() => {
+        for (const update of updates) this.upsertCallSync(update, now);
+        if (event) this.appendEventSync(event, now);
+      });
+    },
     get: async (id: string): Promise<CallRecord | undefined> => {
-      this.callWrites.flush();
+      this.writes.flush();
       return this.getCallSync(id);
     },
     list: async (filter: CallListFilter): Promise<CallPage> => {
-      this.callWrites.flush();
+      this.writes.flush();
       const where: string[] = [];
       const args: unknown[] = [];
       if (!filter.allLegs) where.push("leg = 'caller'");
@@ -227,18 +229,18 @@ export class SqliteStore implements Store {
       return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
     },
     children: async (parentCallId: string): Promise<CallRecord[]> => {
-      this.callWrites.flush();
+      this.writes.flush();
       return (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow);
     },
-    addUsage: async (id: string, usage: Record<string, number>): Promise<void> => {
-      this.callWrites.flush();
-      this.db.transaction(() => {
+    addUsage: (id: string, usage: Record<string, number>): Promise<void> => {
+      const now = nowIso();
+      return this.writes.submit(() => {
         const row = this.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
         if (!row) return;
         const total = (row.usage ? JSON.parse(String(row.usage)) : {}) as Record<string, number>;
         for (const [k, v] of Object.entries(usage)) total[k] = (total[k] ?? 0) + v;
-        this.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(total), nowIso(), id);
-      })();
+        this.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(total), now, id);
+      });
     },
   };
 
@@ -287,12 +289,12 @@ export class SqliteStore implements Store {
   // ---- events and transcripts -------------------------------------------------------------------
 
   readonly events = {
-    append: async (event: CallEventInput): Promise<void> => {
-      this.callWrites.flush();
-      this.appendEventSync(event);
+    append: (event: CallEventInput): Promise<void> => {
+      const at = event.at ?? nowIso();
+      return this.writes.submit(() => this.appendEventSync(event, at));
     },
     list: async (callId: string): Promise<CallEventRecord[]> => {
-      this.callWrites.flush();
+      this.writes.flush();
       return (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
         id: Number(r.id),
         callId: String(r.call_id),
@@ -304,21 +306,23 @@ export class SqliteStore implements Store {
     },
   };
 
-  private appendEventSync(event: CallEventInput, now: string = nowIso()): void {
+  private appendEventSync(event: CallEventInput, now: string): void {
     this
       .stmt('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
       .run(event.callId, event.at ?? now, event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
   }
 
   readonly transcripts = {
-    append: async (item: TranscriptItemInput): Promise<void> => {
-      this.callWrites.flush();
-      this
-        .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, item.at ?? nowIso());
+    append: (item: TranscriptItemInput): Promise<void> => {
+      const at = item.at ?? nowIso();
+      return this.writes.submit(() => {
+        this
+          .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, at);
+      });
     },
     list: async (callId: string): Promise<TranscriptItemRecord[]> => {
-      this.callWrites.flush();
+      this.writes.flush();
       return (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
         const item: TranscriptItemRecord = {
           id: Number(r.id),
@@ -464,9 +468,9 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (!this.db.open) return;
-      this.callWrites.flush();
+      this.writes.flush();
       await this.checkpointer?.stop();
-      this.callWrites.flush(); // anything written while the checkpointer stopped
+      this.writes.flush(); // anything written while the checkpointer stopped
       this.db.close(); // the last connection out checkpoints what is left
     })();
     return this.closing;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { MEDIA_USERNAME } from '../../src/bandwidth/call-flows';
 import { UrlSigner } from '../../src/security/signing';
 import { bxml, text, tokenOf } from '../helpers/bxml';
@@ -106,6 +107,19 @@ describe('Bandwidth voice webhooks', () => {
       expect(res.status).toBe(413);
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/larger than 65536 bytes/);
       expect(await server.app.store.calls.get('c-too-large')).toBeUndefined();
+    });
+
+    it('a caller that hangs up halfway through its body leaves nothing behind', async () => {
+      const url = new URL(server.url);
+      const body = JSON.stringify({ ...callbackFixture('initiate'), callId: 'c-half-body' });
+      const socket = net.connect(Number(url.port), url.hostname);
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(`POST /bandwidth/voice/initiate HTTP/1.1\r\nHost: x\r\nAuthorization: ${server.auth}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 40)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await server.app.store.calls.get('c-half-body')).toBeUndefined();
+      expect((await server.post('initiate', { ...callbackFixture('initiate'), callId: 'c-after-half-body' })).status).toBe(200);
     });
 
     it('an empty body is a 400 naming the missing fields', async () => {

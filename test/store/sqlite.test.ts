@@ -106,12 +106,15 @@ describe('SqliteStore', () => {
       expect((await store.calls.get('c-good-2'))?.state).toBe('streaming');
     });
 
-    it('reads and other writes see every call write issued before them, in order', async () => {
+    it('writes keep the order they were issued in, and reads see every write issued before them', async () => {
       void store.calls.record({ id: 'c-order', state: 'streaming' }, { callId: 'c-order', source: 'bandwidth', type: 'initiate' });
-      await store.events.append({ callId: 'c-order', source: 'media', type: 'media.start' });
+      void store.events.append({ callId: 'c-order', source: 'media', type: 'media.start' });
+      void store.transcripts.append({ callId: 'c-order', role: 'agent', text: 'Hello' });
+      void store.calls.addUsage('c-order', { inputTokens: 3 });
       void store.calls.record({ id: 'c-order', state: 'completed' }, { callId: 'c-order', source: 'bandwidth', type: 'disconnect' });
-      expect((await store.calls.get('c-order'))?.state).toBe('completed');
+      expect(await store.calls.get('c-order')).toMatchObject({ state: 'completed', usage: { inputTokens: 3 } });
       expect((await store.events.list('c-order')).map((e) => e.type)).toEqual(['initiate', 'media.start', 'disconnect']);
+      expect((await store.transcripts.list('c-order')).map((t) => t.text)).toEqual(['Hello']);
     });
 
     it('sums usage', async () => {
