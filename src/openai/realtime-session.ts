@@ -67,7 +67,7 @@ export class RealtimeSession implements ModelSession {
   private isReady = false;
   private eventSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
-  /** Requests made while the socket connects; sent right after session.update (OpenAI applies events in order, §1.3). */
+  /** Requests made while the socket connects; sent right after session.update (OpenAI reference §1.6: "after session.update, send response.create"). */
   private outbox: string[] | undefined = [];
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
