@@ -15,19 +15,11 @@
  * measuring stick: if it costs most of what the naive relay costs, no relay that keeps one message per
  * frame can be several times cheaper than the naive one.
  *
- *   PORT=0 HOST=127.0.0.1 OPENAI_BASE_URL=ws://127.0.0.1:PORT/v1 OPENAI_API_KEY=sk-test node bench/floor-relay.mjs
+ * Everything but the per-message path is shared with the naive relay (bench/lib/relay-shell.mjs).
  *
- * Prints `floor relay listening on http://HOST:PORT` when ready.
+ *   PORT=0 HOST=127.0.0.1 OPENAI_BASE_URL=ws://127.0.0.1:PORT/v1 OPENAI_API_KEY=sk-test node bench/floor-relay.mjs
  */
-import http from 'node:http';
-import WebSocket, { WebSocketServer } from 'ws';
-
-const PORT = Number(process.env.PORT ?? 3002);
-const HOST = process.env.HOST ?? '127.0.0.1';
-const OPENAI_BASE_URL = (process.env.OPENAI_BASE_URL ?? 'wss://api.openai.com/v1').replace(/^http/, 'ws').replace(/\/+$/, '');
-const OPENAI_API_KEY = process.env.OPENAI_API_KEY ?? '';
-const MODEL = process.env.AGENT_MODEL ?? 'gpt-realtime-2.1';
-const GREETING = process.env.AGENT_GREETING ?? 'Hello! Thanks for calling. How can I help you today?';
+import { startBaselineRelay } from './lib/relay-shell.mjs';
 
 const QUOTE = 0x22;
 const MEDIA_EVENT = Buffer.from('"eventType":"media"');
@@ -54,71 +46,12 @@ function rewrap(frame, key, head, tail) {
   return out;
 }
 
-const server = http.createServer((req, res) => {
-  if (req.method === 'POST' && req.url?.startsWith('/bandwidth/voice/initiate')) {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const callId = JSON.parse(body).callId;
-      res.writeHead(200, { 'content-type': 'application/xml' });
-      res.end(
-        `<?xml version="1.0" encoding="UTF-8"?><Response><StartStream name="ai-agent" mode="bidirectional" tracks="inbound" destination="ws://${req.headers.host}/media/${callId}"/><Pause duration="86400"/></Response>`,
-      );
-    });
-    return;
-  }
-  res.writeHead(204).end();
+startBaselineRelay('floor', {
+  toOpenAI(data) {
+    if (data.indexOf(MEDIA_EVENT) >= 0) return rewrap(data, PAYLOAD_KEY, APPEND_HEAD, APPEND_TAIL);
+    return data.indexOf(STOP_EVENT) >= 0 ? 'stop' : undefined;
+  },
+  toCaller(data) {
+    return data.indexOf(DELTA_EVENT) >= 0 ? rewrap(data, DELTA_KEY, PLAY_HEAD, PLAY_TAIL) : undefined;
+  },
 });
-
-const wss = new WebSocketServer({ server });
-wss.on('connection', (bw) => {
-  const pending = [];
-  const openai = new WebSocket(`${OPENAI_BASE_URL}/realtime?model=${MODEL}`, { headers: { Authorization: `Bearer ${OPENAI_API_KEY}` }, perMessageDeflate: false });
-  openai.on('open', () => {
-    openai.send(
-      JSON.stringify({
-        type: 'session.update',
-        session: {
-          type: 'realtime',
-          instructions: 'You are a helpful phone agent.',
-          output_modalities: ['audio'],
-          audio: {
-            input: {
-              format: { type: 'audio/pcmu' },
-              transcription: { model: 'gpt-4o-mini-transcribe' },
-              turn_detection: { type: 'server_vad', threshold: 0.6, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true },
-            },
-            output: { format: { type: 'audio/pcmu' }, voice: 'marin' },
-          },
-        },
-      }),
-    );
-    openai.send(JSON.stringify({ type: 'response.create', response: { instructions: `Greet the caller: "${GREETING}"` } }));
-    for (const frame of pending.splice(0)) openai.send(frame, { binary: false });
-  });
-  openai.on('message', (data) => {
-    if (bw.readyState !== WebSocket.OPEN || data.indexOf(DELTA_EVENT) < 0) return;
-    const play = rewrap(data, DELTA_KEY, PLAY_HEAD, PLAY_TAIL);
-    if (play) bw.send(play, { binary: false });
-  });
-  openai.on('error', () => bw.close());
-  openai.on('close', () => bw.close());
-  bw.on('message', (data) => {
-    if (data.indexOf(MEDIA_EVENT) >= 0) {
-      const append = rewrap(data, PAYLOAD_KEY, APPEND_HEAD, APPEND_TAIL);
-      if (!append) return;
-      if (openai.readyState === WebSocket.OPEN) openai.send(append, { binary: false });
-      else pending.push(append);
-    } else if (data.indexOf(STOP_EVENT) >= 0) {
-      openai.close();
-    }
-  });
-  bw.on('close', () => openai.close());
-  bw.on('error', () => openai.close());
-});
-
-server.listen(PORT, HOST, () => {
-  const { port } = server.address();
-  process.stdout.write(`floor relay listening on http://${HOST}:${port}\n`);
-});
-process.on('SIGTERM', () => process.exit(0));
