@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { greetingCall } from './lib/greeting-caller.mjs';
-import { nowUs } from './lib/marker.mjs';
+import { Samples, nowUs } from './lib/marker.mjs';
 import { CALLBACK_PASSWORD, CALLBACK_USER, ROOT, forkChild, logProblems, machineCpu, machineInfo, sleep, startServer, waitForQuiet } from './lib/procs.mjs';
 
 /** The target's allowance above the model's own connect + first-audio time. */
@@ -69,13 +69,11 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** Nearest-rank percentiles of a list of ms (nulls left out). */
+/** Percentiles of a list of ms (milestones a call never reached, null, left out). */
 function stats(values) {
-  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
-  const n = sorted.length;
-  if (n === 0) return { n: 0, p50: null, p90: null, max: null };
-  const at = (q) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
-  return { n, p50: at(0.5), p90: at(0.9), max: sorted[n - 1] };
+  const samples = new Samples(Math.max(1, values.length));
+  for (const v of values) if (typeof v === 'number' && Number.isFinite(v)) samples.push(v);
+  return samples.summary();
 }
 
 /** The stand-in session each call opened: the first unused one whose upgrade came after its POST and before its greeting. */

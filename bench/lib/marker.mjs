@@ -116,14 +116,14 @@ export class Samples {
     this.data[this.length++] = v;
   }
 
-  /** { n, p50, p99, max, mean } in the unit pushed. */
+  /** Nearest-rank { n, p50, p90, p99, max, mean } in the unit pushed. */
   summary() {
     const n = this.length;
-    if (n === 0) return { n: 0, p50: null, p99: null, max: null, mean: null };
+    if (n === 0) return { n: 0, p50: null, p90: null, p99: null, max: null, mean: null };
     const sorted = this.data.slice(0, n).sort();
     const at = (q) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))];
     let sum = 0;
     for (let i = 0; i < n; i++) sum += sorted[i];
-    return { n, p50: at(0.5), p99: at(0.99), max: sorted[n - 1], mean: sum / n };
+    return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[n - 1], mean: sum / n };
   }
 }

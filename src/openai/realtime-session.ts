@@ -68,7 +68,7 @@ export class RealtimeSession implements ModelSession {
   private eventSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   /** Requests made while the socket connects; sent right after session.update (OpenAI reference §1.6: "after session.update, send response.create"). */
-  private outbox: string[] | undefined = [];
+  private readonly outbox: string[] = [];
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
 
@@ -112,8 +112,7 @@ export class RealtimeSession implements ModelSession {
         fail(new ModelSessionError('openai_refused', `OpenAI refused the Realtime connection (HTTP ${status}${status === 429 ? ': rate limited' : ''})`, status));
       });
       ws.once('open', () => {
-        const queued = this.outbox ?? [];
-        this.outbox = undefined;
+        const queued = this.outbox.splice(0);
         this.sendJson(options.sipCallId ? { type: 'session.update', session: { type: 'realtime' } } : sessionUpdate(options.agent, options.tools));
         for (const text of queued) this.sendRaw(text);
         this.startHeartbeat(ws);
@@ -189,7 +188,7 @@ export class RealtimeSession implements ModelSession {
 
   private sendRaw(text: string): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
-    else if (this.ws?.readyState === WebSocket.CONNECTING && this.outbox && this.outbox.length < MAX_OUTBOX_MESSAGES) this.outbox.push(text);
+    else if (this.ws?.readyState === WebSocket.CONNECTING && this.outbox.length < MAX_OUTBOX_MESSAGES) this.outbox.push(text);
   }
 
   private onMessage(data: WebSocket.RawData): void {
