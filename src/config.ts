@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
 import { DATABASE_FILE } from './constants';
 import { SwitchboardError } from './errors';
 
@@ -97,40 +98,29 @@ export interface Config {
   databasePath: string;
   templatesDir: string;
   logLevel: Env['LOG_LEVEL'];
+  /** The default agent built from AGENT_*, TRANSFER_TO and AGENT_TOOLS_FILE (validated here with the rest). */
+  envAgent: EnvAgent;
 }
 
-/** Parse the environment; throws one SwitchboardError('config_invalid') listing every problem. */
+/**
+ * Parse the environment; throws one SwitchboardError('config_invalid') listing every problem: the schema's,
+ * the cross-variable rules (checked on the raw values, so they are reported even when the schema fails), the
+ * tools file and the default agent built from them. One report, so an operator fixes their .env in one pass.
+ */
 export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Config {
   // An empty value means "not set" for every variable, so `PORT=` in .env is the default, not port 0.
-  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const present: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) if (value !== undefined && value.trim() !== '') present[key] = value;
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  - ${i.path.join('.') || '(environment)'}: ${i.message}`);
-    throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.join('\n')}`, {
-      problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`);
+  problems.push(...crossVariableProblems(present));
+  const agent = parsed.success ? envAgent(parsed.data) : undefined;
+  if (agent) problems.push(...agent.problems);
+  else if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+  if (!parsed.success || !agent?.value || problems.length > 0) {
+    throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems });
   }
   const env = parsed.data;
-  const problems: string[] = [];
-  if (env.AGENT_MODE !== 'stream' && !env.AGENT_SIP_TARGET) {
-    problems.push(`  - AGENT_SIP_TARGET: required when AGENT_MODE is ${env.AGENT_MODE}`);
-  }
-  if (env.AGENT_SIP_TARGET && !/^sips?:[^\s@]+@[^\s]+$/i.test(env.AGENT_SIP_TARGET)) {
-    problems.push('  - AGENT_SIP_TARGET: must be a SIP URI like sip:proj_123@sip.api.openai.com');
-  }
-  if (Boolean(env.BANDWIDTH_CALLBACK_USERNAME) !== Boolean(env.BANDWIDTH_CALLBACK_PASSWORD)) {
-    problems.push('  - BANDWIDTH_CALLBACK_USERNAME / BANDWIDTH_CALLBACK_PASSWORD: set both or neither');
-  }
-  if (env.AGENT_STREAM_HOLD === 'pause' && !(env.BANDWIDTH_ACCOUNT_ID && env.BANDWIDTH_CLIENT_ID && env.BANDWIDTH_CLIENT_SECRET)) {
-    // A Pause outlives the media socket: only the Calls API can move such a call on (DESIGN §4.1).
-    problems.push('  - AGENT_STREAM_HOLD: pause needs BANDWIDTH_ACCOUNT_ID, BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (the Calls API moves the call on when the AI side fails)');
-  }
-  if (Boolean(env.BANDWIDTH_CLIENT_ID) !== Boolean(env.BANDWIDTH_CLIENT_SECRET)) {
-    problems.push('  - BANDWIDTH_CLIENT_ID / BANDWIDTH_CLIENT_SECRET: set both or neither');
-  }
-  if (problems.length > 0) {
-    throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.join('\n')}`);
-  }
   const dataDir = path.resolve(env.DATA_DIR);
   return {
     env,
@@ -141,5 +131,28 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
     databasePath: env.DATABASE_PATH ? path.resolve(env.DATABASE_PATH) : path.join(dataDir, DATABASE_FILE),
     templatesDir: env.BXML_TEMPLATES_DIR ? path.resolve(env.BXML_TEMPLATES_DIR) : path.join(packageRoot, 'bxml-templates'),
     logLevel: env.LOG_LEVEL,
+    envAgent: agent.value,
   };
+}
+
+/** Rules that span variables, on the raw (trimmed, non-empty) values. */
+function crossVariableProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const mode = env.AGENT_MODE?.trim() ?? 'stream';
+  const sipTarget = env.AGENT_SIP_TARGET?.trim();
+  if (mode !== 'stream' && !sipTarget) problems.push(`AGENT_SIP_TARGET: required when AGENT_MODE is ${mode}`);
+  if (sipTarget && !/^sips?:[^\s@]+@[^\s]+$/i.test(sipTarget)) {
+    problems.push('AGENT_SIP_TARGET: must be a SIP URI like sip:proj_123@sip.api.openai.com');
+  }
+  if (Boolean(env.BANDWIDTH_CALLBACK_USERNAME) !== Boolean(env.BANDWIDTH_CALLBACK_PASSWORD)) {
+    problems.push('BANDWIDTH_CALLBACK_USERNAME / BANDWIDTH_CALLBACK_PASSWORD: set both or neither');
+  }
+  if (env.AGENT_STREAM_HOLD === 'pause' && !(env.BANDWIDTH_ACCOUNT_ID && env.BANDWIDTH_CLIENT_ID && env.BANDWIDTH_CLIENT_SECRET)) {
+    // A Pause outlives the media socket: only the Calls API can move such a call on (DESIGN §4.1).
+    problems.push('AGENT_STREAM_HOLD: pause needs BANDWIDTH_ACCOUNT_ID, BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET (the Calls API moves the call on when the AI side fails)');
+  }
+  if (Boolean(env.BANDWIDTH_CLIENT_ID) !== Boolean(env.BANDWIDTH_CLIENT_SECRET)) {
+    problems.push('BANDWIDTH_CLIENT_ID / BANDWIDTH_CLIENT_SECRET: set both or neither');
+  }
+  return problems;
 }

@@ -19,6 +19,7 @@ import { RealtimeSession } from './openai/realtime-session';
 import { OpenAISipWebhook, openaiClient } from './openai/sip-webhook';
 import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
+import { SwitchboardError } from './errors';
 import { SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
@@ -72,7 +73,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const templates = TemplateCatalog.load(config.templatesDir);
   const store = SqliteStore.open(config.databasePath);
   try {
-    await syncEnvAgent(store, config.env);
+    await syncEnvAgent(store, config.envAgent);
   } catch (err) {
     await store.close();
     throw err;
@@ -84,13 +85,18 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   }
 
   const server = http.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await store.close();
+    throw listenError(err as NodeJS.ErrnoException, config.host, config.port);
+  }
   const address = server.address() as AddressInfo;
   const localUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // Unset PUBLIC_BASE_URL: localhost, or the bound address when the server is bound to one.
@@ -301,4 +307,13 @@ export function startBanner(config: Config, resolved: ResolvedCredentials, publi
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** The listen failures an operator causes (port taken, privileged port, unknown HOST) say which variable to change. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `${host}:${port}`;
+  if (err.code === 'EADDRINUSE') return new SwitchboardError('config_invalid', `PORT ${port} is already in use on ${host}: stop the other process or set PORT (or --port) to a free port`);
+  if (err.code === 'EACCES') return new SwitchboardError('config_invalid', `not allowed to listen on ${where}: choose a PORT above 1023 or run with the needed privilege`);
+  if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') return new SwitchboardError('config_invalid', `HOST ${host} is not an address of this machine (${err.code})`);
+  return err;
 }

@@ -127,15 +127,18 @@ describe('.env.example', () => {
 });
 
 describe('AGENT_TOOLS_FILE', () => {
-  const { envAgent } = jest.requireActual<typeof import('../src/agents/env-agent')>('../src/agents/env-agent');
   it('gives the default agent its HTTP tools, validated', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-tools-'));
     const file = path.join(dir, 'tools.json');
     fs.writeFileSync(file, JSON.stringify([{ name: 'lookup_order', description: 'Find an order', url: 'https://orders.example.com/lookup', headers: { Authorization: 'Bearer ${TOOL_SECRET_ORDERS_TOKEN}' } }]));
-    const { agent } = envAgent(loadConfig({ AGENT_TOOLS_FILE: file }, ROOT).env);
+    const { agent } = loadConfig({ AGENT_TOOLS_FILE: file }, ROOT).envAgent;
     expect(agent.httpTools).toEqual([expect.objectContaining({ name: 'lookup_order', method: 'POST', timeoutMs: 5000 })]);
     fs.writeFileSync(file, JSON.stringify([{ name: 'hang_up', description: 'x', url: 'ftp://nope' }]));
-    expect(() => envAgent(loadConfig({ AGENT_TOOLS_FILE: file }, ROOT).env)).toThrow(/\[0\.name\]: is the name of a built-in tool[\s\S]*\[0\.url\]: must be an http/);
+    expect(() => loadConfig({ AGENT_TOOLS_FILE: file }, ROOT)).toThrow(/\[0\.name\]: is the name of a built-in tool[\s\S]*\[0\.url\]: must be an http/);
+    // One report: a bad tools file is listed with every other problem, even when the schema fails too.
+    expect(() => loadConfig({ AGENT_TOOLS_FILE: file, PORT: 'eighty', AGENT_SIP_TARGET: 'bogus' }, ROOT)).toThrow(
+      /PORT:[\s\S]*AGENT_SIP_TARGET: must be a SIP URI[\s\S]*AGENT_TOOLS_FILE .*tools\.json: \[0\.name\]/,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

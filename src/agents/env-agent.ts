@@ -3,15 +3,21 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Env } from '../config';
 import { ENV_AGENT_ID } from '../constants';
-import { SwitchboardError } from '../errors';
 import type { Store } from '../store/types';
 import { agentSchema, httpToolSchema, transferDestinationSchema, type Agent, type HttpToolDefinition, type TransferDestination } from './agent';
 
+export interface EnvAgent {
+  agent: Agent;
+  destinations: TransferDestination[];
+}
+
 /**
- * The agent a fresh install answers with, built from AGENT_* and TRANSFER_TO (issue #2 §6). It is
- * re-synced from the environment on every start (source "env"), so the environment stays its truth.
+ * The agent a fresh install answers with, built from AGENT_* and TRANSFER_TO. It is re-synced from the
+ * environment on every start (source "env"), so the environment stays its truth. Returns the problems
+ * instead of throwing, so that `loadConfig` can report them with every other configuration problem.
  */
-export function envAgent(env: Env): { agent: Agent; destinations: TransferDestination[] } {
+export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value: undefined; problems: string[] } {
+  const tools = env.AGENT_TOOLS_FILE ? loadToolsFile(env.AGENT_TOOLS_FILE) : { tools: undefined, problems: [] };
   const destinations: TransferDestination[] = [];
   if (env.TRANSFER_TO) {
     destinations.push(
@@ -38,7 +44,7 @@ export function envAgent(env: Env): { agent: Agent; destinations: TransferDestin
     streamHold: env.AGENT_STREAM_HOLD,
     audio: env.AGENT_AUDIO,
     record: env.AGENT_RECORD,
-    httpTools: env.AGENT_TOOLS_FILE ? loadToolsFile(env.AGENT_TOOLS_FILE) : undefined,
+    httpTools: tools.tools,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
     fallback: {
@@ -46,41 +52,35 @@ export function envAgent(env: Env): { agent: Agent; destinations: TransferDestin
       transferTo: env.TRANSFER_TO,
     },
   };
+  if (tools.problems.length > 0) return { value: undefined, problems: tools.problems };
   const parsed = agentSchema.safeParse(dropUndefined(candidate));
   if (!parsed.success) {
-    throw new SwitchboardError(
-      'config_invalid',
-      `The default agent from AGENT_* variables is invalid:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
-    );
+    return { value: undefined, problems: parsed.error.issues.map((i) => `default agent from AGENT_* variables: ${i.path.join('.')}: ${i.message}`) };
   }
-  return { agent: parsed.data, destinations };
+  return { value: { agent: parsed.data, destinations }, problems: [] };
 }
 
 /** Write the env agent and its destinations to the store. */
-export async function syncEnvAgent(store: Store, env: Env): Promise<Agent> {
-  const { agent, destinations } = envAgent(env);
+export async function syncEnvAgent(store: Store, { agent, destinations }: EnvAgent): Promise<Agent> {
   for (const d of destinations) await store.destinations.upsert(d);
   await store.agents.upsert(agent, 'env', destinations.map((d) => d.id));
   return agent;
 }
 
-/** AGENT_TOOLS_FILE: a JSON array of HTTP tools (issue #4 §6), checked at start-up. */
-function loadToolsFile(file: string): HttpToolDefinition[] {
+/** AGENT_TOOLS_FILE: a JSON array of HTTP tools, checked at start-up; every problem names the file. */
+export function loadToolsFile(file: string): { tools: HttpToolDefinition[] | undefined; problems: string[] } {
   const resolved = path.resolve(file);
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(resolved, 'utf8'));
   } catch (err) {
-    throw new SwitchboardError('config_invalid', `AGENT_TOOLS_FILE ${resolved}: ${(err as Error).message}`);
+    return { tools: undefined, problems: [`AGENT_TOOLS_FILE ${resolved}: ${(err as Error).message}`] };
   }
   const parsed = z.array(httpToolSchema).safeParse(raw);
   if (!parsed.success) {
-    throw new SwitchboardError(
-      'config_invalid',
-      `AGENT_TOOLS_FILE ${resolved} is invalid:\n${parsed.error.issues.map((i) => `  - [${i.path.join('.')}]: ${i.message}`).join('\n')}`,
-    );
+    return { tools: undefined, problems: parsed.error.issues.map((i) => `AGENT_TOOLS_FILE ${resolved}: [${i.path.join('.')}]: ${i.message}`) };
   }
-  return parsed.data;
+  return { tools: parsed.data, problems: [] };
 }
 
 function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
@@ -15,6 +15,9 @@ dotenv.config({ quiet: true });
 
 const program = new Command();
 program.name('switchboard').description('OpenAI Realtime voice agents on Bandwidth phone numbers');
+// Usage errors (unknown command or option, missing argument) throw instead of exiting with commander's 1,
+// so they exit 2 as documented; subcommands inherit this from the program.
+program.exitOverride();
 
 program
   .command('serve', { isDefault: true })
@@ -91,6 +94,8 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // commander has already printed its message (or the help the user asked for).
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   process.stderr.write(`switchboard: ${(err as Error).message ?? String(err)}\n`);
   if (isSwitchboardError(err)) process.exit(err.code === 'config_invalid' || err.code === 'template_invalid' ? 78 : 1);
   process.exit(exitCodeFor(err));

@@ -68,6 +68,10 @@ export class WalCheckpointer {
   /** Stop after the current checkpoint; resolves once the worker's connection is closed. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Unref'd so that it never keeps a finished process alive, but while someone waits for it to stop
+    // it must: otherwise the loop can drain before 'exit' fires, and whatever awaited stop() (a CLI
+    // command's error report and exit code) never runs.
+    this.worker.ref();
     this.worker.postMessage('stop');
     await this.exited;
   }
