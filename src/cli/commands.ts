@@ -137,7 +137,7 @@ export function registerAdminCommands(program: Command, out: Out = (t) => proces
   remote(calls.command('show <id>').description('a call: outcome, transcript and timeline')).action((id: string, o: Remote) =>
     withApi(o, async (api) => {
       const c = await api.request<CallDetail>('GET', `/calls/${encodeURIComponent(id)}`);
-      out(`Call ${c.id}  ${c.direction ?? ''}  ${c.from ?? '?'} → ${c.to ?? '?'}  agent ${c.agentId ?? '-'}`);
+      out(`Call ${c.id}  ${c.direction ?? ''}  ${maskPhone(c.from) ?? '?'} → ${maskPhone(c.to) ?? '?'}  agent ${c.agentId ?? '-'}`);
       out(`State ${c.state}${c.cause ? ` (${c.cause})` : ''}, started ${c.createdAt}${c.endedAt ? `, ended ${c.endedAt}` : ''}`);
       if (c.transfer) out(`Transfer: ${c.transfer.outcome}${c.transfer.destination ? ` to ${c.transfer.destination}` : ''}${c.transfer.cause ? ` (${c.transfer.cause})` : ''}${c.transfer.durationMs !== null ? `, ${Math.round(c.transfer.durationMs / 1000)} s` : ''}`);
       if (c.usage) out(`Usage: ${Object.entries(c.usage).filter(([k]) => !k.includes('.')).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -69,6 +69,8 @@ describe('switchboard admin commands', () => {
       const list = await run(['calls', 'list', ...remote], {});
       expect(list[1]).toMatch(/^c-cli-show .* inbound\s+\+1919•••0142 .* completed\s+hangup$/);
       const show = (await run(['calls', 'show', 'c-cli-show', ...remote], {})).join('\n');
+      expect(show).toMatch(/^Call c-cli-show\s+inbound\s+\+1919•••0142 → \+1919•••0100/);
+      expect(show).not.toContain('5550142');
       expect(show).toContain('State completed (hangup)');
       expect(show).toContain('agent  Hello there.  [cut off after 400 ms]');
       expect(show).toMatch(/Timeline:\n.*bandwidth\s+initiate/);
