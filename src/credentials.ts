@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ensurePrivateDir } from './files';
 import { z } from 'zod';
 import { CREDENTIALS_FILE, GENERATED_SECRET_BYTES } from './constants';
 import type { Env } from './config';
@@ -92,7 +93,7 @@ export function resolveCredentials(env: Env, dataDir: string, options: { generat
     }
   }
   if (generated.length > 0) {
-    fs.mkdirSync(dataDir, { recursive: true });
+    ensurePrivateDir(dataDir);
     const toStore = { ...stored };
     for (const key of generated) toStore[key] = credentials[key];
     // Write to a temp file then rename, so a crash never leaves half a credentials file.

@@ -20,6 +20,7 @@ import { OpenAISipWebhook, openaiClient } from './openai/sip-webhook';
 import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SwitchboardError } from './errors';
+import { ensurePrivateDir, makePrivate } from './files';
 import { SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
@@ -69,7 +70,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const config = loadConfig(options.env, PACKAGE_ROOT);
   const logger = options.logger ?? createLogger(config.logLevel);
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
+  // DATA_DIR holds the call record, recordings and secrets: private to this user, also when it already existed.
+  ensurePrivateDir(config.dataDir);
   const credentials = resolveCredentials(config.env, config.dataDir);
+  makePrivate(credentials.file);
   const templates = TemplateCatalog.load(config.templatesDir);
   const store = SqliteStore.open(config.databasePath);
   try {

@@ -1,6 +1,7 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
 import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
+import { fileStemFor } from '../files';
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput } from '../store/types';
@@ -192,7 +193,7 @@ export class CallSession {
 
   private startRecording(dir: string): void {
     try {
-      this.recorder = new CallRecorder(path.join(dir, `${this.callId.replace(/[^A-Za-z0-9_-]/g, '_')}.wav`));
+      this.recorder = new CallRecorder(path.join(dir, `${fileStemFor(this.callId)}.wav`));
       void this.deps.store.calls.record({ id: this.callId, recordingPath: this.recorder.file }).catch((err: Error) => this.storeFailed(err));
     } catch (err) {
       this.deps.logger.error({ callId: this.callId, err: (err as Error).message }, 'could not start the recording; the call goes on without it');

@@ -1,6 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { MULAW_BYTES_PER_MS } from '../constants';
+import { ensurePrivateDir } from '../files';
 import { mulawToPcm16 } from './codec';
 import { WavWriter } from './wav';
 
@@ -23,7 +23,7 @@ export class CallRecorder {
   private agent: AgentSegment[] = [];
 
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    ensurePrivateDir(path.dirname(file));
     this.wav = new WavWriter(file, { channels: 2, sampleRate: 8000 });
   }
 

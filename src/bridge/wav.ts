@@ -12,6 +12,7 @@
  * decoding them, and buildWav writes one in memory (both for the simulator and tests).
  */
 import fs from 'node:fs';
+import { PRIVATE_FILE_MODE } from '../files';
 import { mulawToPcm16, pcm16FromBytes, pcm16ToBytes } from './codec';
 
 const UNKNOWN_SIZE = 0xffffffff;
@@ -79,7 +80,7 @@ export class WavWriter {
     this.path = path;
     this.channels = channels;
     this.sampleRate = sampleRate;
-    this.stream = fs.createWriteStream(path);
+    this.stream = fs.createWriteStream(path, { mode: PRIVATE_FILE_MODE });
     // Keep the first error for close(); without a listener a disk error would crash the process.
     this.stream.on('error', (err) => {
       this.error ??= err;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../log';
 import type { TokenPurpose } from '../security/signing';
 import type { WebhookExchange } from '../bandwidth/webhooks';
+import { ensurePrivateDir, fileStemFor } from '../files';
 import { PhoneRedactor, scrubJson, scrubSecrets, scrubXml, stripTokens } from './redact';
 import { writeFileAtomic, type Step } from './scenario';
 
@@ -51,7 +52,7 @@ export class ScenarioRecorder {
   private readonly calls = new Map<string, CallFile>();
 
   constructor(private readonly options: RecorderOptions) {
-    fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    ensurePrivateDir(options.dir);
   }
 
   /** The hook webhooks.ts calls after answering a callback. Never throws. */
@@ -65,7 +66,7 @@ export class ScenarioRecorder {
 
   /** The file a call is (or would be) recorded in. */
   fileFor(callId: string): string {
-    return path.join(this.options.dir, `${safeName(callId)}.json`);
+    return path.join(this.options.dir, `${fileStemFor(callId)}.json`);
   }
 
   private append(x: WebhookExchange): void {
@@ -129,8 +130,4 @@ export class ScenarioRecorder {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
-}
-
-function safeName(callId: string): string {
-  return callId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200) || 'call';
 }

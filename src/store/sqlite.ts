@@ -17,6 +17,7 @@ import {
   WAL_CHECKPOINT_INTERVAL_MS,
   WAL_RESTART_PAGES,
 } from '../constants';
+import { makePrivate, PRIVATE_DIR_MODE } from '../files';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
 import { WalCheckpointer } from './checkpointer';
@@ -146,8 +147,11 @@ export class SqliteStore implements Store {
 
   /** Open (creating directories as needed) and migrate. `:memory:` gives a private in-memory store. */
   static open(file: string): SqliteStore {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
     const db = new Database(file);
+    // SQLite gives the WAL and shared-memory files the database file's mode: make it private before they exist,
+    // and mend files left by an older version.
+    if (file !== ':memory:') for (const f of [file, `${file}-wal`, `${file}-shm`]) makePrivate(f);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across application crashes, fast commits
     db.pragma('foreign_keys = ON');
