@@ -9,6 +9,31 @@ export const BXML_MAX_BYTES = 64 * 1024;
 /** BW §1.1: callback bodies are small JSON documents; anything larger is not from Bandwidth. */
 export const CALLBACK_BODY_MAX_BYTES = 64 * 1024;
 
+/**
+ * Slow clients (DESIGN §4.5, caps on what outsiders control). Bandwidth waits at most 15 s (25 s with
+ * createCall's callbackTimeout) for an answer (BW §1.7), and sends its small bodies at once: a request whose
+ * headers take longer than HTTP_HEADERS_TIMEOUT_MS, or whose whole body takes longer than
+ * HTTP_REQUEST_TIMEOUT_MS, is not Bandwidth (nor the admin API's client) and loses its socket. Idle
+ * keep-alive sockets close after HTTP_KEEP_ALIVE_TIMEOUT_MS; Node checks these every
+ * HTTP_TIMEOUT_CHECK_INTERVAL_MS (its default, 30 s, would let a half-sent request live four times longer).
+ */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** BW §1.4–§1.5: callback bodies nest at most a few levels (diversion, stirShaken, mediaStream.tracks). */
+export const CALLBACK_MAX_NESTING = 16;
+
+/**
+ * OpenAI webhooks (OpenAI reference §4.3): how far a timestamp may be from now (the SDK's default), how many
+ * space-separated signatures are looked at (Standard Webhooks allows several while a key rotates; OpenAI sends
+ * one), and the largest body read (a `realtime.call.incoming` event is its SIP headers: a few KB).
+ */
+export const OPENAI_WEBHOOK_TOLERANCE_S = 300;
+export const OPENAI_WEBHOOK_MAX_SIGNATURES = 4;
+export const OPENAI_WEBHOOK_BODY_MAX_BYTES = 64 * 1024;
+
 /** BW §2.2: the name of the bidirectional stream; StopStream refers to it. Unique per call. */
 export const STREAM_NAME = 'ai-agent';
 

@@ -21,7 +21,7 @@ import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SwitchboardError } from './errors';
 import { ensurePrivateDir, makePrivate } from './files';
-import { SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
+import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_TIMEOUT_CHECK_INTERVAL_MS, SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { ScenarioRecorder } from './record/recorder';
@@ -46,6 +46,16 @@ export interface StartOptions {
   recordDir?: string;
   /** With recording: replace phone numbers by consistent placeholders (default: RECORD_REDACT). */
   recordRedact?: boolean;
+  /** Node's own HTTP timers cannot run on a ManualClock: tests shorten them here to see them act. */
+  httpTimeouts?: Partial<HttpTimeouts>;
+}
+
+/** How long slow clients may hold a socket (constants.ts explains the defaults). */
+export interface HttpTimeouts {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
 }
 
 export interface RunningSwitchboard {
@@ -88,7 +98,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger.warn({ defaultAgentId }, 'DEFAULT_AGENT_ID names no agent yet: unassigned numbers are rejected until it exists');
   }
 
-  const server = http.createServer();
+  const server = http.createServer({
+    headersTimeout: HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeout: HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: HTTP_TIMEOUT_CHECK_INTERVAL_MS,
+    ...options.httpTimeouts,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,7 +1,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { BandwidthApiError } from '../bandwidth/rest/errors';
-import { isSwitchboardError } from '../errors';
+import { isSwitchboardError, SwitchboardError } from '../errors';
+import { nestingExceeds } from '../json-depth';
 import type { Logger } from '../log';
 import { safeEqual } from '../security/signing';
 import { buildOpenApi } from './openapi';
@@ -13,6 +14,8 @@ import { validation } from './routes';
  * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
  */
 const API_BODY_MAX_BYTES = 256 * 1024;
+/** Agents, imports and tools nest a handful of levels; a few dozen is far beyond any real document. */
+const API_MAX_NESTING = 32;
 
 export function apiRouter(routes: Route[], adminToken: string, logger: Logger): Router {
   const router = express.Router();
@@ -26,7 +29,15 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger): 
     res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
     res.status(401).json({ error: { code: 'unauthorized', message: m ? 'wrong admin token' : 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' } });
   });
-  router.use(express.json({ limit: API_BODY_MAX_BYTES }));
+  router.use(
+    express.json({
+      limit: API_BODY_MAX_BYTES,
+      // Refused before parsing: a deeply nested body would overflow the stack in validation (a 500).
+      verify: (_req, _res, buf) => {
+        if (nestingExceeds(buf.toString('utf8'), API_MAX_NESTING)) throw new SwitchboardError('invalid_request', `malformed JSON body: nested deeper than ${API_MAX_NESTING} levels`);
+      },
+    }),
+  );
 
   for (const r of routes) {
     router[r.method](r.path, async (req: Request, res: Response, next: NextFunction) => {
@@ -66,6 +77,8 @@ export function errorResponse(err: unknown): { status: number; body: { error: { 
   const e = err as { type?: string; message?: string };
   if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: { code: 'invalid_request', message: `malformed JSON body: ${e.message ?? ''}` } } };
   if (e?.type === 'entity.too.large') return { status: 413, body: { error: { code: 'invalid_request', message: 'request body too large' } } };
+  // The router could not percent-decode a path segment (`/agents/%ED%A0%80`): the path is malformed.
+  if (err instanceof URIError) return { status: 400, body: { error: { code: 'invalid_request', message: `malformed path: ${err.message}` } } };
   if (err instanceof BandwidthApiError) {
     // Bandwidth's own words reach the operator; its 5xx and auth problems are ours to report as 502.
     const status = err.status === 400 || err.status === 404 || err.status === 409 || err.status === 429 ? err.status : 502;

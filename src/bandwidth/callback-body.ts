@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { CALLBACK_MAX_NESTING } from '../constants';
+import { nestingExceeds } from '../json-depth';
 
 /** Why a callback body could not be read: a 413 (too large) or a 400 (not JSON). */
 export class CallbackBodyError extends Error {
@@ -37,6 +39,9 @@ export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<
       ended = true;
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
       if (text.length === 0) return resolve({});
+      if (nestingExceeds(text, CALLBACK_MAX_NESTING)) {
+        return reject(new CallbackBodyError(400, `malformed body: JSON nested deeper than ${CALLBACK_MAX_NESTING} levels`));
+      }
       try {
         resolve(JSON.parse(text));
       } catch (err) {

@@ -5,6 +5,8 @@ import { agentIdFromUui, decodeUui, numberCandidates, type AgentRouter } from '.
 import type { ToolRegistry } from '../bridge/tools';
 import type { ModelSession } from '../bridge/transports';
 import { SipCallSession } from './sip-session';
+import { checkWebhookHeaders } from './webhook-headers';
+import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
 import type { Store } from '../store/types';
 
@@ -16,7 +18,6 @@ import type { Store } from '../store/types';
  * dialled number, then the default agent — and accepted with the agent's configuration, or rejected
  * with a SIP status that says why. (The sideband socket comes next.)
  */
-const WEBHOOK_BODY_MAX_BYTES = 256 * 1024;
 const SEEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface SipWebhookDeps {
@@ -84,9 +85,27 @@ export class OpenAISipWebhook {
 
   router(): Router {
     const router = express.Router();
-    router.post('/webhook', express.text({ type: () => true, limit: WEBHOOK_BODY_MAX_BYTES }), async (req, res) => {
-      const result = await this.handle(typeof req.body === 'string' ? req.body : '', req.headers as Record<string, string>);
-      res.status(result.status).json(result.body);
+    // The headers are checked before the body is read: a forged flood is refused without reading or hashing it.
+    router.post(
+      '/webhook',
+      (req, res, next) => {
+        const checked = checkWebhookHeaders(req.headers, Date.now());
+        if (checked.ok || !this.deps.webhookSecret) return next(); // without a secret, handle() says so
+        this.deps.logger.warn({ reason: checked.message }, 'refused an OpenAI webhook');
+        res.status(401).set('connection', 'close').json({ error: { code: 'signature_invalid', message: checked.message } });
+      },
+      express.text({ type: () => true, limit: OPENAI_WEBHOOK_BODY_MAX_BYTES }),
+      async (req, res) => {
+        const result = await this.handle(typeof req.body === 'string' ? req.body : '', req.headers as Record<string, string>);
+        res.status(result.status).json(result.body);
+      },
+    );
+    // Body errors (too large, unreadable) are the sender's: a 4xx that says which, never the app's 500.
+    router.use((err: { type?: string; message?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const tooLarge = err?.type === 'entity.too.large';
+      res.status(tooLarge ? 413 : 400).json({
+        error: { code: 'invalid_request', message: tooLarge ? `webhook body is larger than ${OPENAI_WEBHOOK_BODY_MAX_BYTES} bytes` : `webhook body unreadable: ${err?.message ?? 'unknown'}` },
+      });
     });
     return router;
   }
@@ -94,14 +113,14 @@ export class OpenAISipWebhook {
   async handle(rawBody: string, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; body: Record<string, unknown> }> {
     const d = this.deps;
     if (!d.webhookSecret) return { status: 503, body: { error: { code: 'not_configured', message: 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks cannot be verified' } } };
-    const missing = ['webhook-id', 'webhook-timestamp', 'webhook-signature'].filter((h) => !headers[h]);
-    if (missing.length > 0) {
-      d.logger.warn({ missing }, 'refused an unsigned OpenAI webhook');
-      return { status: 401, body: { error: { code: 'signature_invalid', message: `webhook signature headers missing: ${missing.join(', ')}` } } };
+    const checked = checkWebhookHeaders(headers, Date.now());
+    if (!checked.ok) {
+      d.logger.warn({ reason: checked.message }, 'refused an OpenAI webhook');
+      return { status: 401, body: { error: { code: 'signature_invalid', message: checked.message } } };
     }
     let event: Awaited<ReturnType<OpenAI['webhooks']['unwrap']>>;
     try {
-      event = await d.openai.webhooks.unwrap(rawBody, headers as Record<string, string>, d.webhookSecret, 300);
+      event = await d.openai.webhooks.unwrap(rawBody, checked.headers, d.webhookSecret, OPENAI_WEBHOOK_TOLERANCE_S);
     } catch (err) {
       const bad = err instanceof InvalidWebhookSignatureError;
       d.logger.warn({ reason: (err as Error).message }, 'refused an OpenAI webhook');

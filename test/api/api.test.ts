@@ -84,6 +84,12 @@ describe('admin API', () => {
       const json = await api('POST', '/agents', '{"id": ');
       expect(json.status).toBe(400);
       expect(errorOf(json).message).toMatch(/malformed JSON/);
+      const deep = await api('POST', '/agents', `{"id": "deep", "name": "D", "x": ${'['.repeat(5000)}${']'.repeat(5000)}}`);
+      expect(deep.status).toBe(400);
+      expect(errorOf(deep).message).toMatch(/nested deeper than 32 levels/);
+      const path = await api('GET', '/agents/%ED%A0%80');
+      expect(path.status).toBe(400);
+      expect(errorOf(path).message).toMatch(/malformed path/);
     });
 
     it('conflicts: an existing id, the env-defined agent, deleting an agent that has numbers', async () => {

@@ -74,6 +74,20 @@ describe('Bandwidth voice webhooks', () => {
       expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/malformed JSON/);
     });
 
+    it.each(ROUTES)('%s: JSON nested thousands deep is a 400 that says so, and nothing is stored', async (route) => {
+      const callId = `c-deep-${route}`;
+      const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+      const res = await server.post(route, JSON.stringify({ ...callbackFixture('initiate'), callId, extra: 0 }).replace('"extra":0', `"extra":${deep}`));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/nested deeper than 16 levels/);
+      expect(await server.app.store.calls.get(callId)).toBeUndefined();
+    });
+
+    it('brackets inside JSON strings are text, not nesting', async () => {
+      const res = await server.post('initiate', { ...callbackFixture('initiate'), callId: 'c-brackets', tag: '[{'.repeat(200) });
+      expect(res.status).toBe(200);
+    });
+
     it.each(ROUTES)('%s: a missing callId is a 400 naming callId', async (route) => {
       const { callId: _drop, ...body } = callbackFixture('initiate');
       const res = await server.post(route, body);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { Webhooks } from 'openai/resources/webhooks';
 import { agentSchema } from '../../src/agents/agent';
 import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -128,6 +129,42 @@ describe('OpenAI SIP webhook without a secret', () => {
       const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(res.status).toBe(503);
     } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('OpenAI webhook signature flood', () => {
+  it('refuses thousands of bogus signatures on a large body before reading or hashing it', async () => {
+    const server = await startTestServer({ OPENAI_API_KEY: 'sk-test', OPENAI_WEBHOOK_SECRET: SECRET });
+    const verify = jest.spyOn(Webhooks.prototype, 'verifySignature');
+    try {
+      const body = JSON.stringify({ pad: 'x'.repeat(250_000) });
+      const genuine = signWebhook(SECRET, body);
+      // As many as fit in Node's 16 KB of headers; more is refused by Node itself with a 431.
+      const bogus = Array.from({ length: 300 }, (_, i) => `v1,${Buffer.alloc(32, i).toString('base64')}`).join(' ');
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ ...genuine, 'webhook-signature': bogus }, /1 to 4 signatures/],
+        [{ ...genuine, 'webhook-signature': 'v1,short v2,abc' }, /no v1 HMAC-SHA256 signature/],
+        [{ ...genuine, 'webhook-timestamp': '1e9' }, /not a number of seconds/],
+        [{ ...genuine, 'webhook-timestamp': String(Math.floor(Date.now() / 1000) + 3600) }, /outside the tolerance/],
+        [{ ...genuine, 'webhook-id': 'w'.repeat(300) }, /webhook-id is longer/],
+        [{ 'content-type': 'application/json' }, /headers missing: webhook-id, webhook-timestamp, webhook-signature/],
+      ];
+      for (const [headers, message] of cases) {
+        const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers, body });
+        expect(res.status).toBe(401);
+        expect(JSON.stringify(await res.json())).toMatch(message);
+      }
+      expect(verify).not.toHaveBeenCalled();
+      const huge = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: { ...genuine, 'webhook-signature': `${bogus} ${bogus}` }, body });
+      expect(huge.status).toBe(431);
+      // A body over the cap with well-formed headers is refused by size, still before any HMAC.
+      const big = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: genuine, body });
+      expect(big.status).toBe(413);
+      expect(verify).not.toHaveBeenCalled();
+    } finally {
+      verify.mockRestore();
       await server.close();
     }
   });
