@@ -105,6 +105,13 @@ export const SHUTDOWN_CALLBACK_GRACE_MS = 5_000;
 export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Media socket: close if no `start` frame arrives this long after the upgrade. */
 export const MEDIA_START_TIMEOUT_MS = 5_000;
+/**
+ * Media socket: caller audio faster than real time (BW §4.2: 20 ms every 20 ms). Up to MEDIA_BURST_MS of
+ * backlog passes at once (a network stall's catch-up); beyond that frames are dropped, and a socket that
+ * has had MEDIA_FLOOD_CLOSE_MS of audio dropped is closed (relayed audio is billed by OpenAI).
+ */
+export const MEDIA_BURST_MS = 1_000;
+export const MEDIA_FLOOD_CLOSE_MS = 2_000;
 /** Media socket: ping interval; a socket that missed a whole interval without a pong is dead. */
 export const MEDIA_HEARTBEAT_MS = 15_000;
 

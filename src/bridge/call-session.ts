@@ -221,7 +221,7 @@ export class CallSession {
         (err: Error) => this.deps.logger.error({ callId: this.callId, err: err.message }, 'the recording could not be finished'),
       );
     }
-    this.record('bridge.ended', { reason, stats: this.stats, garbageFrames: this.caller?.garbageFrames ?? 0 });
+    this.record('bridge.ended', { reason, stats: this.stats, garbageFrames: this.caller?.garbageFrames ?? 0, droppedAudioMs: this.caller?.droppedAudioMs ?? 0 });
     this.deps.onEnded(this);
   }
 

@@ -20,7 +20,7 @@ export function chunkFromBytes(bytes: Uint8Array): AudioChunk {
   return { base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), bytes: bytes.byteLength };
 }
 
-export type StreamStopReason = 'stop-frame' | 'socket-closed' | 'heartbeat-timeout' | 'no-start-frame' | 'server-closed';
+export type StreamStopReason = 'stop-frame' | 'socket-closed' | 'heartbeat-timeout' | 'no-start-frame' | 'server-closed' | 'audio-flood';
 
 export interface CallerStreamHandlers {
   start(info: { streamId: string; streamName: string; tracks: string[]; params: Record<string, string> }): void;
@@ -41,6 +41,8 @@ export interface CallerStream {
   close(reason: string): void;
   /** Frames that could not be understood (counted, logged; the call continues). */
   readonly garbageFrames: number;
+  /** ms of caller audio dropped for arriving faster than real time. */
+  readonly droppedAudioMs: number;
   /** True once the stream has stopped; a session attached after that ends at once. */
   readonly isStopped: boolean;
 }

@@ -63,6 +63,7 @@ export class FakeCallerStream implements CallerStream {
   readonly clears: number[] = [];
   closedWith: string | undefined;
   garbageFrames = 0;
+  droppedAudioMs = 0;
   isStopped = false;
 
   constructor(

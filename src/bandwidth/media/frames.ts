@@ -7,6 +7,8 @@ import { chunkOf, type AudioChunk } from '../../bridge/transports';
  * second per track, so it has a fast path that reads `track` and `payload` without JSON.parse; anything
  * that does not look exactly like a plain media frame goes through JSON.parse and zod.
  */
+const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
+
 const trackSchema = z.looseObject({
   name: z.string(),
   mediaFormat: z.looseObject({ encoding: z.string(), sampleRate: z.union([z.number(), z.string()]).optional() }).optional(),
@@ -29,7 +31,8 @@ export const startFrameSchema = z.looseObject({
 export const mediaFrameSchema = z.looseObject({
   eventType: z.literal('media'),
   track: z.string().default('inbound'),
-  payload: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'payload must be base64'),
+  // Whole base64 quanta only: anything else decodes to a byte count the sender did not mean.
+  payload: z.string().refine((p) => p.length % 4 === 0 && BASE64_BODY.test(p), 'payload must be base64 (whole 4-character groups)'),
   sequenceNumber: z.union([z.string(), z.number()]).optional(),
 });
 
@@ -46,8 +49,6 @@ export type InboundFrame =
 export function isPcmu(encoding: string | undefined): boolean {
   return encoding === undefined || /^(audio\/)?pcmu$/i.test(encoding);
 }
-
-const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * Fast path: a media frame is `{"eventType":"media","track":"…","payload":"…","sequenceNumber":"…"}` in

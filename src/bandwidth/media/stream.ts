@@ -3,6 +3,7 @@ import type { Clock, TimerHandle } from '../../clock';
 import { MEDIA_HEARTBEAT_MS, MEDIA_START_TIMEOUT_MS } from '../../constants';
 import type { Logger } from '../../log';
 import type { AudioChunk, CallerStream, CallerStreamHandlers, StreamStopReason } from '../../bridge/transports';
+import { IngressLimit } from './ingress-limit';
 import { CLEAR_MESSAGE, isPcmu, parseInboundFrame, playAudioMessage } from './frames';
 
 /**
@@ -16,6 +17,7 @@ export class BandwidthMediaStream implements CallerStream {
   private alive = true;
   private startTimer: TimerHandle | undefined;
   private heartbeat: TimerHandle | undefined;
+  private ingress: IngressLimit | undefined;
   garbageFrames = 0;
   sentFrames = 0;
   receivedFrames = 0;
@@ -83,14 +85,16 @@ export class BandwidthMediaStream implements CallerStream {
     switch (frame.kind) {
       case 'media':
         // tracks="both": only the caller's (inbound) audio feeds the model (BW §2.2).
-        if (frame.track === 'inbound' && this.started && !this.stopped) this.handlers?.audio(frame.chunk);
-        return;
+        if (frame.track !== 'inbound' || !this.started || this.stopped) return;
+        if (this.ingress!.admit(frame.chunk.bytes, this.clock.now())) return this.handlers?.audio(frame.chunk);
+        return this.tooFast();
       case 'start': {
         if (this.started) return this.garbage('second start frame');
         const tracks = frame.frame.metadata.tracks;
         const bad = tracks.find((t) => !isPcmu(t.mediaFormat?.encoding));
         if (bad) this.logger.warn({ callId: this.callId, encoding: bad.mediaFormat?.encoding }, 'unexpected media encoding; treating as PCMU');
         this.started = true;
+        this.ingress = new IngressLimit(this.clock.now());
         this.clock.clear(this.startTimer);
         this.handlers?.start({
           streamId: frame.frame.metadata.streamId ?? '',
@@ -106,6 +110,21 @@ export class BandwidthMediaStream implements CallerStream {
       case 'invalid':
         return this.garbage(frame.reason);
     }
+  }
+
+  /** Audio beyond the burst allowance was dropped; a peer that keeps it up loses the socket. */
+  private tooFast(): void {
+    const limit = this.ingress!;
+    if (limit.droppedFrames === 1) this.logger.warn({ callId: this.callId }, 'caller audio arrives faster than real time: dropping the excess');
+    if (!limit.flooding) return;
+    this.logger.warn({ callId: this.callId, droppedMs: limit.droppedMs, droppedFrames: limit.droppedFrames }, 'caller audio kept arriving faster than real time: closing the media socket');
+    this.close('audio faster than real time');
+    this.finish('audio-flood');
+  }
+
+  /** ms of caller audio dropped for arriving faster than real time. */
+  get droppedAudioMs(): number {
+    return this.ingress?.droppedMs ?? 0;
   }
 
   private garbage(reason: string): void {

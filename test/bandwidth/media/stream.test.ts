@@ -60,6 +60,7 @@ describe('media stream socket', () => {
     ws.send('{"eventType":"dtmf","digit":"5"}');
     ws.send(Buffer.from([1, 2, 3])); // binary: Bandwidth never sends it
     ws.send(media('%%%bad'));
+    ws.send(media('AAAAA')); // not whole base64 quanta
     for (let i = 0; i < 10; i++) ws.send(media(SILENCE_20MS, 'inbound', i + 1));
     await waitFor(() => openai.sessions[0]!.appendedBytes >= 1600, 5000, 'audio to reach OpenAI');
     const session = server!.app.bridge.get('c-garbage')!;
@@ -68,7 +69,7 @@ describe('media stream socket', () => {
     await waitFor(() => server!.app.bridge.size === 0, 5000, 'the session to end');
     const events = await server!.app.store.events.list('c-garbage');
     const ended = events.find((e) => e.type === 'bridge.ended')!.data as { garbageFrames: number };
-    expect(ended.garbageFrames).toBe(4);
+    expect(ended.garbageFrames).toBe(5);
     expect((events.find((e) => e.type === 'media.stop')!.data as { reason: string }).reason).toBe('socket-closed');
   });
 
@@ -102,5 +103,28 @@ describe('media stream socket', () => {
     expect(Math.abs(playedBytes / 8 - 400)).toBeLessThanOrEqual(20); // the 400 ms greeting, as 8 kHz μ-law
     ws.send(JSON.stringify(frame('stop')));
     await waitFor(() => server!.app.bridge.size === 0, 5000, 'stop');
+  });
+
+  it('lets a burst of backlog through, drops audio faster than real time beyond it, and closes a socket that keeps it up', async () => {
+    const { ws, closed } = await openStream('c-flood');
+    await waitFor(() => openai.sessions.length === 1 && openai.sessions[0]!.open, 5000, 'pre-warm');
+    ws.send(startFrame('c-flood'));
+    // One second of backlog at once (a network stall's catch-up) passes whole.
+    for (let i = 0; i < 50; i++) ws.send(media(SILENCE_20MS, 'inbound', i + 1));
+    await waitFor(() => openai.sessions[0]!.appendedBytes >= 8000, 5000, 'the backlog');
+    // Then real time: 20 ms of audio per 20 ms passes.
+    for (let i = 0; i < 10; i++) {
+      await clock.advanceAsync(20);
+      ws.send(media(SILENCE_20MS, 'inbound', 51 + i));
+    }
+    await waitFor(() => openai.sessions[0]!.appendedBytes >= 9600, 5000, 'real-time audio');
+    // Then a flood with the clock standing still: nothing more reaches OpenAI, and the socket is closed.
+    for (let i = 0; i < 200; i++) ws.send(media(SILENCE_20MS, 'inbound', 61 + i));
+    expect(await closed).toBe(1000);
+    await waitFor(() => server!.app.bridge.size === 0, 5000, 'the session to end');
+    expect(openai.sessions[0]!.appendedBytes).toBe(9600);
+    const events = await server!.app.store.events.list('c-flood');
+    expect((events.find((e) => e.type === 'media.stop')!.data as { reason: string }).reason).toBe('audio-flood');
+    expect((events.find((e) => e.type === 'bridge.ended')!.data as { droppedAudioMs: number }).droppedAudioMs).toBeGreaterThanOrEqual(2000);
   });
 });
