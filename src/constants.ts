@@ -22,6 +22,9 @@ export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
+/** Refused authentication: at most one log line per surface and reason this often (the rest are counted). */
+export const SECURITY_LOG_INTERVAL_MS = 10_000;
+
 /** BW §1.4–§1.5: callback bodies nest at most a few levels (diversion, stirShaken, mediaStream.tracks). */
 export const CALLBACK_MAX_NESTING = 16;
 

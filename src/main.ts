@@ -21,6 +21,7 @@ import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SwitchboardError } from './errors';
 import { ensurePrivateDir, makePrivate } from './files';
+import { SecurityEvents } from './security/security-events';
 import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_TIMEOUT_CHECK_INTERVAL_MS, SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
@@ -72,6 +73,8 @@ export interface RunningSwitchboard {
   logger: Logger;
   /** Set when callbacks are being recorded (RECORD_DIR). */
   recorder: ScenarioRecorder | undefined;
+  /** Refused authentication on every surface, counted. */
+  security: SecurityEvents;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -169,7 +172,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     openModel: (agent, tools) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
   });
-  const media = new MediaGateway(signer, bridge, clock, logger);
+  const security = new SecurityEvents(logger, clock);
+  const media = new MediaGateway(signer, bridge, clock, logger, security);
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
@@ -179,6 +183,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger,
     openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
+    security,
     toolsFor,
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId }),
@@ -227,12 +232,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger }),
           credentials.credentials.adminToken,
           logger,
+          security,
         ),
       ],
     ],
   });
   // Bandwidth's callbacks go straight to their handler, everything else to the Express app (see webhooks.ts).
-  const voice = voiceWebhooks(flows, callbackCredentials, logger, recorder?.record);
+  const voice = voiceWebhooks(flows, callbackCredentials, logger, security, recorder?.record);
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
@@ -261,7 +267,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, recorder, close };
+  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, recorder, security, close };
 }
 
 /** `build`, computed once per key object (and forgotten with it). */

@@ -4,6 +4,7 @@ import { BandwidthApiError } from '../bandwidth/rest/errors';
 import { isSwitchboardError, SwitchboardError } from '../errors';
 import { nestingExceeds } from '../json-depth';
 import type { Logger } from '../log';
+import type { SecurityEvents } from '../security/security-events';
 import { safeEqual } from '../security/signing';
 import { buildOpenApi } from './openapi';
 import type { Route } from './route';
@@ -17,7 +18,7 @@ const API_BODY_MAX_BYTES = 256 * 1024;
 /** Agents, imports and tools nest a handful of levels; a few dozen is far beyond any real document. */
 const API_MAX_NESTING = 32;
 
-export function apiRouter(routes: Route[], adminToken: string, logger: Logger): Router {
+export function apiRouter(routes: Route[], adminToken: string, logger: Logger, security: SecurityEvents): Router {
   const router = express.Router();
   const openapi = buildOpenApi(routes);
   router.get('/openapi.json', (_req, res) => {
@@ -26,6 +27,7 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger): 
   router.use((req, res, next) => {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (m && safeEqual(m[1]!.trim(), adminToken)) return next();
+    security.refused('admin-api', m ? 'wrong admin token' : 'no admin token');
     res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
     res.status(401).json({ error: { code: 'unauthorized', message: m ? 'wrong admin token' : 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' } });
   });

@@ -1,3 +1,4 @@
+import type { SecurityEvents } from '../security/security-events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import querystring from 'node:querystring';
 import { CALLBACK_BODY_MAX_BYTES } from '../constants';
@@ -43,7 +44,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const AUTH_REALM = 'Basic realm="Switchboard Bandwidth callbacks", charset="UTF-8"';
 const ROUTE_PREFIX = `${VOICE_PATH_PREFIX}/`;
 
-export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, logger: Logger, recorder?: WebhookRecorder): VoiceWebhooks {
+export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, logger: Logger, security: SecurityEvents, recorder?: WebhookRecorder): VoiceWebhooks {
   const auth = new BasicAuthVerifier(credentials);
   const routes = new Map<string, Handler>([
     [VOICE_ROUTES.initiate, (body) => flows.initiate(body)],
@@ -118,6 +119,8 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
     // Security before allocation: nothing is read or parsed for a request without the callback credentials.
     if (!auth.matches(req.headers.authorization)) {
       const message = req.headers.authorization ? 'wrong callback credentials' : 'callback credentials required (HTTP Basic)';
+      if (req.headers.authorization) security.refused('callback', message);
+      else security.challenged(); // BW §1.8: the first attempt of every callback
       reply(res, 401, JSON_TYPE, errorJson('unauthorized', message), { 'www-authenticate': AUTH_REALM });
       return;
     }

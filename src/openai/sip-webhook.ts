@@ -6,6 +6,7 @@ import type { ToolRegistry } from '../bridge/tools';
 import type { ModelSession } from '../bridge/transports';
 import { SipCallSession } from './sip-session';
 import { checkWebhookHeaders } from './webhook-headers';
+import type { SecurityEvents } from '../security/security-events';
 import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
 import type { Store } from '../store/types';
@@ -27,6 +28,7 @@ export interface SipWebhookDeps {
   /** The OpenAI client: webhooks.unwrap and realtime.calls.accept/reject. */
   openai: OpenAI;
   webhookSecret: string | undefined;
+  security: SecurityEvents;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
@@ -91,7 +93,7 @@ export class OpenAISipWebhook {
       (req, res, next) => {
         const checked = checkWebhookHeaders(req.headers, Date.now());
         if (checked.ok || !this.deps.webhookSecret) return next(); // without a secret, handle() says so
-        this.deps.logger.warn({ reason: checked.message }, 'refused an OpenAI webhook');
+        this.deps.security.refused('openai-webhook', checked.message);
         res.status(401).set('connection', 'close').json({ error: { code: 'signature_invalid', message: checked.message } });
       },
       express.text({ type: () => true, limit: OPENAI_WEBHOOK_BODY_MAX_BYTES }),
@@ -115,7 +117,7 @@ export class OpenAISipWebhook {
     if (!d.webhookSecret) return { status: 503, body: { error: { code: 'not_configured', message: 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks cannot be verified' } } };
     const checked = checkWebhookHeaders(headers, Date.now());
     if (!checked.ok) {
-      d.logger.warn({ reason: checked.message }, 'refused an OpenAI webhook');
+      d.security.refused('openai-webhook', checked.message);
       return { status: 401, body: { error: { code: 'signature_invalid', message: checked.message } } };
     }
     let event: Awaited<ReturnType<OpenAI['webhooks']['unwrap']>>;
@@ -123,7 +125,8 @@ export class OpenAISipWebhook {
       event = await d.openai.webhooks.unwrap(rawBody, checked.headers, d.webhookSecret, OPENAI_WEBHOOK_TOLERANCE_S);
     } catch (err) {
       const bad = err instanceof InvalidWebhookSignatureError;
-      d.logger.warn({ reason: (err as Error).message }, 'refused an OpenAI webhook');
+      if (bad) d.security.refused('openai-webhook', (err as Error).message);
+      else d.logger.warn({ reason: (err as Error).message }, 'refused an OpenAI webhook body');
       return bad
         ? { status: 401, body: { error: { code: 'signature_invalid', message: `webhook signature refused: ${(err as Error).message}` } } }
         : { status: 400, body: { error: { code: 'invalid_request', message: `webhook body is not a valid event: ${(err as Error).message}` } } };

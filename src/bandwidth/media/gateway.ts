@@ -10,6 +10,7 @@ import { rejectUpgrade } from '../../server';
 import { MEDIA_USERNAME } from '../call-flows';
 import { MEDIA_PATH_PREFIX } from '../urls';
 import { BandwidthMediaStream } from './stream';
+import type { SecurityEvents } from '../../security/security-events';
 
 /**
  * The media socket's front door (DESIGN §4.5, issue #3 §1): `GET /media/{token}` with
@@ -35,6 +36,7 @@ export class MediaGateway {
     private readonly sink: MediaStreamSink,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly security: SecurityEvents,
   ) {
     this.sweeper = clock.setInterval(() => this.sweep(), MEDIA_TOKEN_TTL_MS);
   }
@@ -44,11 +46,14 @@ export class MediaGateway {
     // connection while we refuse it would crash the process (an unauthenticated denial of service).
     socket.on('error', () => socket.destroy());
     const url = req.url ?? '';
-    if (!url.startsWith(`${MEDIA_PATH_PREFIX}/`)) return rejectUpgrade(socket, 404, 'no WebSocket endpoint here');
+    if (!url.startsWith(`${MEDIA_PATH_PREFIX}/`)) {
+      this.security.refused('media', 'upgrade to a path that is not a media socket');
+      return rejectUpgrade(socket, 404, 'no WebSocket endpoint here');
+    }
     const token = url.slice(MEDIA_PATH_PREFIX.length + 1).split('?')[0] ?? '';
     const refuse = (why: string, callId?: string) => {
       this.rejected++;
-      this.logger.warn({ callId, reason: why }, 'refused a media socket');
+      this.security.refused('media', why, callId ? { callId } : {});
       rejectUpgrade(socket, 401, 'unauthorized');
     };
     let callId: string;
