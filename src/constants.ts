@@ -28,6 +28,9 @@ export const MEDIA_TOKEN_TTL_MS = 60_000;
  */
 export const SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** BW §5 CreateCall: Bandwidth refuses an answerUrl longer than this (the REST stand-in does too). */
+export const BANDWIDTH_ANSWER_URL_MAX_CHARS = 2048;
+
 /**
  * DESIGN §4.6: the longest callback URL Switchboard hands Bandwidth (BXML attributes, createCall
  * answerUrl, updateCall redirectUrl). Bandwidth caps answerUrl at 2,048 (BW §5); half of that leaves room
