@@ -4,7 +4,7 @@ import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
 import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
-import { isSwitchboardError } from '../errors';
+import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
 import type { CallRecord, CallState, CallUpdate, Store } from '../store/types';
@@ -44,6 +44,9 @@ export interface CallLifecycleListener {
   /** False while the server drains for shutdown: no new stream sessions. */
   accepting?(): boolean;
 }
+
+/** Why a signed callback URL does not hold: refused with 403 (anything else is a 500). */
+const REFUSALS: readonly ErrorCode[] = ['signature_invalid', 'signature_expired', 'callback_refused'];
 
 const streamContextSchema = z.object({ callId: z.string(), agentId: z.string() });
 const answerContextSchema = z.object({ agentId: z.string() });
@@ -464,13 +467,14 @@ export class CallFlows {
    * with the reason, change no call's state, answer 403.
    */
   private async refuse(cb: Callback, eventType: string, err: unknown, message: string): Promise<CallbackResult> {
-    const code = isSwitchboardError(err) ? err.code : 'signature_invalid';
+    // Only a token that does not hold is refused; anything else (the store failing) is a server error.
+    if (!REFUSALS.some((code) => isSwitchboardError(err, code))) throw err;
+    const code = (err as SwitchboardError).code;
     const reason = (err as Error).message;
     this.deps.logger.warn({ callId: cb.callId, eventType, code, reason }, 'refused a signed callback');
     await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } });
     return { kind: 'refused', message: `${message}: ${reason}` };
   }
-
 
   /**
    * Store the callback's state change(s) and its raw body as one transaction, before the response is
