@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
-import { DATABASE_FILE } from './constants';
+import { DATABASE_FILE, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
 import { SwitchboardError } from './errors';
 
 /**
@@ -35,7 +35,9 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
-  PUBLIC_BASE_URL: optionalHttpUrl('PUBLIC_BASE_URL'),
+  PUBLIC_BASE_URL: optionalHttpUrl('PUBLIC_BASE_URL').refine((v) => v === undefined || v.length <= PUBLIC_BASE_URL_MAX_CHARS, {
+    message: `PUBLIC_BASE_URL must be at most ${PUBLIC_BASE_URL_MAX_CHARS} characters: every callback URL Switchboard hands Bandwidth starts with it and must stay within 1,024`,
+  }),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_PATH: optionalString,
   BXML_TEMPLATES_DIR: optionalString,

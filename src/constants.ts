@@ -56,6 +56,32 @@ export const MEDIA_TOKEN_TTL_MS = 60_000;
  */
 export const SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000;
 
+/** BW §5 CreateCall: Bandwidth refuses an answerUrl longer than this (the REST stand-in does too). */
+export const BANDWIDTH_ANSWER_URL_MAX_CHARS = 2048;
+
+/**
+ * DESIGN §4.6: the longest callback URL Switchboard hands Bandwidth (BXML attributes, createCall
+ * answerUrl, updateCall redirectUrl). Bandwidth caps answerUrl at 2,048 (BW §5); half of that leaves room
+ * for proxies and a long PUBLIC_BASE_URL. Tokens carry ids only, so only the base URL can push a URL over.
+ */
+export const CALLBACK_URL_MAX_CHARS = 1024;
+
+/**
+ * The longest PUBLIC_BASE_URL accepted: a callback URL is the base, a route (≤ 40 characters) and a
+ * sealed token of ids (≤ ~490 characters with a 200-character callId and a 64-character agent id), so
+ * this keeps every URL within CALLBACK_URL_MAX_CHARS.
+ */
+export const PUBLIC_BASE_URL_MAX_CHARS = 400;
+
+/** Random bytes in a stored callback context's id (base64url in the sealed token). */
+export const CALLBACK_CONTEXT_ID_BYTES = 16;
+
+/**
+ * A stored callback context expires with its token (SIGNED_URL_TTL_MS); expired rows are deleted by the
+ * write that stores a new context, at most this often, so the table holds about a day of transfers.
+ */
+export const CALLBACK_CONTEXT_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
 /** Sizes of generated secrets, in random bytes before base64url. */
 export const GENERATED_SECRET_BYTES = 24;
 

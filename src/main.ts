@@ -5,7 +5,8 @@ import type { AgentWithDestinations } from './agents/agent';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
-import { CallFlows, type RedirectAction } from './bandwidth/call-flows';
+import { CallbackContexts, type RedirectAction } from './bandwidth/callback-contexts';
+import { CallFlows } from './bandwidth/call-flows';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
 import { MediaGateway } from './bandwidth/media/gateway';
@@ -66,6 +67,8 @@ export interface RunningSwitchboard {
   bridge: CallRegistry;
   media: MediaGateway;
   calls: BandwidthCalls | undefined;
+  /** Stored contexts of signed callback URLs (DESIGN §4.6). */
+  contexts: CallbackContexts;
   server: http.Server;
   /** http://host:port actually bound. */
   localUrl: string;
@@ -141,8 +144,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   // Every Calls API redirect names /stream-ended as its fallback: if our signed URL is ever refused,
   // Bandwidth still lands on the agent's fallback instead of dropping the caller (BW §1.7).
-  const redirect = (callId: string, agentId: string, action: RedirectAction, tag: string) =>
-    calls!.redirect(callId, urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, action }), callbackCredentials, {
+  // The action (a transfer's summary included) is stored before the redirect names it (DESIGN §4.6).
+  const contexts = new CallbackContexts(store.contexts, signer, urls);
+  const redirect = async (callId: string, agentId: string, action: RedirectAction, tag: string) =>
+    calls!.redirect(callId, await contexts.redirectUrl(callId, agentId, action), callbackCredentials, {
       tag,
       fallbackUrl: urls.voice(VOICE_ROUTES.streamEnded),
     });
@@ -194,6 +199,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     router: new AgentRouter(store, defaultAgentId),
     signer,
     urls,
+    contexts,
     credentials: credentials.credentials,
     logger,
     listener: bridge,
@@ -267,7 +273,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, bridge, media, calls, server, localUrl, publicBaseUrl, logger, recorder, security, close };
+  return { config, credentials, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, close };
 }
 
 /** `build`, computed once per key object (and forgotten with it). */

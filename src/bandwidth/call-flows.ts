@@ -4,24 +4,31 @@ import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
 import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
-import { isSwitchboardError } from '../errors';
+import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
 import type { CallRecord, CallState, CallUpdate, Store } from '../store/types';
 import type { CommonView, TemplateCatalog, TemplateName } from './bxml/catalog';
 import { KNOWN_EVENT_TYPES, parseCallback, transferFailed, type Callback } from './callbacks';
+import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
 import { VOICE_ROUTES, type CallbackUrls } from './urls';
+
+export type { RedirectAction, TransferContext };
 
 /**
  * What Switchboard answers to each Bandwidth callback (DESIGN §2–§4, BW §1.3). Knows Bandwidth's
  * callbacks and our templates; knows nothing of HTTP (webhooks.ts) or of the media bridge, which
  * listens through CallLifecycleListener.
  */
-export type CallbackResult =
+export type CallbackResult = (
   | { kind: 'bxml'; xml: string; template: TemplateName | 'empty' }
   | { kind: 'empty' }
   /** The request is refused (a forged or expired signed URL): 403, nothing done. */
-  | { kind: 'refused'; message: string };
+  | { kind: 'refused'; message: string }
+) & {
+  /** The stored context the callback's token named (recorded, so a replay can store it again). */
+  context?: unknown;
+};
 
 /** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
 const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
@@ -38,29 +45,9 @@ export interface CallLifecycleListener {
   accepting?(): boolean;
 }
 
-/** Context carried by a transfer's signed callback URLs (DESIGN §4.6). */
-export const transferContextSchema = z.object({
-  callId: z.string(),
-  agentId: z.string(),
-  destination: transferDestinationSchema,
-  reason: z.string().optional(),
-  summary: z.string().optional(),
-  /**
-   * `agent`: the agent asked for it (a failure returns to the agent); `ai-sip`: the AI SIP leg of a SIP
-   * mode (a failure goes to the agent's fallback); `fallback`: the last resort (a failure ends the call).
-   */
-  origin: z.enum(['agent', 'ai-sip', 'fallback']),
-});
-export type TransferContext = z.infer<typeof transferContextSchema>;
+/** Why a signed callback URL does not hold: refused with 403 (anything else is a 500). */
+const REFUSALS: readonly ErrorCode[] = ['signature_invalid', 'signature_expired', 'callback_refused'];
 
-/** What a redirect callback should do, signed into its URL by whoever asked for the redirect. */
-export const redirectActionSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('transfer'), destination: transferDestinationSchema, reason: z.string().optional(), summary: z.string().optional() }),
-  z.object({ type: z.literal('fallback'), reason: z.string() }),
-  z.object({ type: z.literal('hangup'), message: z.string().optional() }),
-]);
-export type RedirectAction = z.infer<typeof redirectActionSchema>;
-const redirectContextSchema = z.object({ callId: z.string(), agentId: z.string(), action: redirectActionSchema });
 const streamContextSchema = z.object({ callId: z.string(), agentId: z.string() });
 const answerContextSchema = z.object({ agentId: z.string() });
 
@@ -72,6 +59,7 @@ export interface CallFlowsDeps {
   router: AgentRouter;
   signer: UrlSigner;
   urls: CallbackUrls;
+  contexts: CallbackContexts;
   credentials: Credentials;
   logger: Logger;
   listener?: CallLifecycleListener;
@@ -133,19 +121,24 @@ export class CallFlows {
   /** BW §1.3 redirect: do what the signed action says; anything unsigned goes to the fallback. */
   async redirect(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
-    const ctx = this.verify(token, 'redirect', redirectContextSchema, cb.callId);
-    if (!ctx) {
+    let ctx: Awaited<ReturnType<CallbackContexts['resolveRedirect']>>;
+    try {
+      ctx = await this.deps.contexts.resolveRedirect(token);
+      if (ctx.callId !== cb.callId) throw new ContextRefused(`token is for call ${ctx.callId}`);
+    } catch (err) {
       // Issue #4: a forged or expired transfer URL is refused and logged; the call is transferred nowhere
       // it names. Our redirects carry redirectFallbackUrl → /stream-ended, the agent's fallback.
-      await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: 'redirect.refused', data: { callback: cb, reason: token ? 'invalid or expired token' : 'no token' } });
-      return { kind: 'refused', message: 'this redirect URL is not valid (signature or expiry)' };
+      return this.refuse(cb, 'redirect', err, 'this redirect URL is not valid (signature, expiry or call)');
     }
+    return { ...(await this.redirectAction(cb, ctx.agentId, ctx.action)), context: ctx.action };
+  }
+
+  private async redirectAction(cb: Callback, agentId: string, action: RedirectAction): Promise<CallbackResult> {
     const call = await this.deps.store.calls.get(cb.callId);
-    const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
-    const action = ctx.action;
+    const agent = await this.agentFor(agentId ?? call?.agentId ?? undefined);
     switch (action.type) {
       case 'transfer':
-        return this.transfer(cb, agent, { callId: cb.callId, agentId: ctx.agentId, destination: action.destination, reason: action.reason, summary: action.summary, origin: 'agent' });
+        return this.transfer(cb, agent, { callId: cb.callId, agentId, destination: action.destination, reason: action.reason, summary: action.summary, origin: 'agent' });
       case 'hangup':
         return this.finish(cb, 'hangup', { message: action.message }, { state: 'completed' });
       case 'fallback':
@@ -153,28 +146,38 @@ export class CallFlows {
     }
   }
 
-  /** BW §1.3 transferAnswer: runs on the human's leg before bridging; warm transfers whisper. */
+  /**
+   * BW §1.3 transferAnswer: runs on the human's leg before bridging; warm transfers whisper. The token
+   * is bound to its A-leg: the body's parentCallId (BW §1.5) must name that call, or the callback is
+   * refused, stored, and neither leg changes state — a token copied from another call's BXML must not
+   * whisper that call's summary or mark it transferred. A null parentCallId counts as missing (BW §1.5).
+   */
   async transferAnswer(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
-    const ctx = this.verify(token, 'transfer', transferContextSchema, cb.parentCallId);
-    const parentId = cb.parentCallId ?? ctx?.callId;
-    const aiLeg = ctx?.origin === 'ai-sip';
+    let ctx: ResolvedTransfer;
+    try {
+      ctx = await this.resolveTransferLeg(token, cb);
+    } catch (err) {
+      return this.refuse(cb, 'transferAnswer', err, 'this transfer-answer URL does not belong to this call');
+    }
+    const parentId = ctx.callId;
+    const aiLeg = ctx.origin === 'ai-sip';
     const legUpdate: CallUpdate = {
       ...this.baseUpdate(cb),
       leg: aiLeg ? 'ai-sip' : 'transfer',
       parentCallId: parentId,
-      agentId: ctx?.agentId,
+      agentId: ctx.agentId,
       direction: 'outbound',
       from: cb.transferCallerId,
       to: cb.transferTo,
       state: aiLeg ? 'sip-connected' : 'transferred',
       answeredAt: cb.answerTime ?? undefined,
     };
-    const updates: CallUpdate[] = [legUpdate];
-    if (parentId) updates.push({ id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' });
-    if (!ctx || !ctx.destination.warm) {
-      await this.record(updates, cb, { whisper: false, destination: ctx?.destination.name });
-      return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty' };
+    const updates: CallUpdate[] = [legUpdate, { id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' }];
+    const bound = this.deps.contexts.bindLeg(ctx.contextId, cb.callId);
+    if (!ctx.destination.warm) {
+      await Promise.all([bound, this.record(updates, cb, { whisper: false, destination: ctx.destination.name })]);
+      return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty', context: storedPart(ctx) };
     }
     const agent = await this.agentFor(ctx.agentId);
     const xml = this.deps.templates.render('whisper', {
@@ -183,23 +186,40 @@ export class CallFlows {
       reason: ctx.reason,
       summary: ctx.summary,
     });
-    await this.record(updates, cb, { whisper: true, destination: ctx.destination.name });
-    return { kind: 'bxml', xml, template: 'whisper' };
+    await Promise.all([bound, this.record(updates, cb, { whisper: true, destination: ctx.destination.name })]);
+    return { kind: 'bxml', xml, template: 'whisper', context: storedPart(ctx) };
   }
 
-  /** BW §1.3 transferComplete (A-leg): a failed transfer comes back; a finished one ends the call. */
+  /**
+   * BW §1.3 transferComplete (A-leg): a failed transfer comes back; a finished one ends the call.
+   * Bandwidth's docs do not settle whether this callback's callId is the A-leg's or the B-leg's (BW §1.5,
+   * §9 item 12), so both are accepted: the A-leg the token is bound to, or the B-leg recorded for this
+   * very transfer (by its transferAnswer or transferDisconnect). Any other callId is refused.
+   */
   async transferComplete(body: unknown, token: string | undefined): Promise<CallbackResult> {
-    const cb = parseCallback(body);
-    const ctx = this.verify(token, 'transfer', transferContextSchema, cb.callId);
+    const reported = parseCallback(body);
+    let ctx: ResolvedTransfer;
+    try {
+      ctx = await this.deps.contexts.resolveTransfer(token);
+      if (reported.callId !== ctx.callId && reported.callId !== ctx.legCallId) throw new ContextRefused(`token is for call ${ctx.callId}, not ${reported.callId}`);
+    } catch (err) {
+      return this.refuse(reported, 'transferComplete', err, 'this transfer-complete URL does not belong to this call');
+    }
+    // The BXML answered here runs on the A-leg: everything below speaks of it.
+    const cb: Callback = reported.callId === ctx.callId ? reported : { ...reported, callId: ctx.callId, reportedCallId: reported.callId };
+    return { ...(await this.completeTransfer(cb, ctx)), context: storedPart(ctx) };
+  }
+
+  private async completeTransfer(cb: Callback, ctx: ResolvedTransfer): Promise<CallbackResult> {
     const call = await this.deps.store.calls.get(cb.callId);
-    const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
-    const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx?.destination.name, origin: ctx?.origin };
+    const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
+    const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx.destination.name, origin: ctx.origin };
     if (!transferFailed(cb)) {
       return this.finish(cb, 'hangup', {}, { state: 'completed' }, { transfer: 'completed', ...outcome });
     }
-    const reason = `transfer to ${ctx?.destination.name ?? 'the destination'} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
-    // The fallback's own transfer failed, or we cannot tell who asked: apologise and end, never loop.
-    if (!ctx || ctx.origin === 'fallback' || !agent) {
+    const reason = `transfer to ${ctx.destination.name} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
+    // The fallback's own transfer failed, or the agent is gone: apologise and end, never loop.
+    if (ctx.origin === 'fallback' || !agent) {
       return this.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason }, { transfer: 'failed', ...outcome });
     }
     if (ctx.origin === 'ai-sip') return this.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
@@ -240,15 +260,26 @@ export class CallFlows {
     return { kind: 'empty' };
   }
 
-  /** BW §1.5 transferDisconnect: the human's leg ended (any reason). Closes that leg's record. */
-  async transferDisconnect(body: unknown): Promise<CallbackResult> {
+  /**
+   * BW §1.5 transferDisconnect: the human's (or AI SIP) leg ended, for any reason. Closes that leg's
+   * record. Bound to its A-leg like transferAnswer: a parentCallId that is missing or names another
+   * call is refused and stored, and no leg changes.
+   */
+  async transferDisconnect(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
-    await this.record(
+    let ctx: ResolvedTransfer;
+    try {
+      ctx = await this.resolveTransferLeg(token, cb);
+    } catch (err) {
+      return this.refuse(cb, 'transferDisconnect', err, 'this transfer-disconnect URL does not belong to this call');
+    }
+    const bound = this.deps.contexts.bindLeg(ctx.contextId, cb.callId);
+    const recorded = this.record(
       [
         {
           ...this.baseUpdate(cb),
-          leg: 'transfer',
-          parentCallId: cb.parentCallId,
+          leg: ctx.origin === 'ai-sip' ? 'ai-sip' : 'transfer',
+          parentCallId: ctx.callId,
           direction: 'outbound',
           from: cb.transferCallerId,
           to: cb.transferTo,
@@ -261,7 +292,8 @@ export class CallFlows {
       ],
       cb,
     );
-    return { kind: 'empty' };
+    await Promise.all([bound, recorded]);
+    return { kind: 'empty', context: storedPart(ctx) };
   }
 
   // ---- flows ------------------------------------------------------------------------------------
@@ -306,11 +338,15 @@ export class CallFlows {
     return { kind: 'bxml', xml, template };
   }
 
-  /** DESIGN §2: the SIP modes hand the call to an AI SIP endpoint with Forward or Transfer. */
+  /**
+   * DESIGN §2: the SIP modes hand the call to an AI SIP endpoint with Forward or Transfer. `<Forward>`
+   * only forwards an unanswered inbound call (BW §2.4), so an outbound call's `answer` always gets
+   * `<Transfer><SipUri>`, and without diversion, which must not be used on an outbound call (BW §2.5).
+   */
   private async sipHandoff(cb: Callback, agent: AgentWithDestinations, via: RouteVia): Promise<CallbackResult> {
     const sip = agent.sip!; // agentSchema guarantees sip for the SIP modes
     const uui = encodeUui({ sb: cb.callId, agent: agent.id }, UUI_MAX_CHARS);
-    if (sip.verb === 'forward') {
+    if (sip.verb === 'forward' && !isOutbound(cb)) {
       const xml = this.deps.templates.render('forward-sip', {
         ...this.commonView(cb, agent),
         sipTarget: sip.target,
@@ -334,10 +370,12 @@ export class CallFlows {
     extra: { uui?: string; state?: CallState; routedVia?: RouteVia; sip?: AgentWithDestinations['sip'] } = {},
   ): Promise<CallbackResult> {
     const d = ctx.destination;
+    const outbound = isOutbound(cb);
     if (d.kind === 'hangup' || !d.value) {
       return this.finish(cb, 'hangup', {}, { state: 'completed' }, { destination: d.name });
     }
     const template = d.kind === 'sip' ? 'transfer-sip' : 'transfer-phone';
+    const { urls, saved } = this.deps.contexts.transferUrls(ctx);
     const xml = this.deps.templates.render(template, {
       ...this.commonView(cb, agent),
       streamName: STREAM_NAME,
@@ -347,16 +385,21 @@ export class CallFlows {
       callTimeout: d.callTimeoutS,
       holdMessage: agent?.holdMessage || undefined,
       tag: `sb:transfer:${d.name}`.slice(0, VERB_TAG_MAX_CHARS),
-      diversionTreatment: extra.sip?.diversionTreatment,
-      diversionReason: extra.sip?.diversionReason,
-      ...this.transferUrls(ctx),
+      // BW §2.5: diversion must not be used when transferring an outbound API call.
+      diversionTreatment: outbound ? undefined : extra.sip?.diversionTreatment,
+      diversionReason: outbound ? undefined : extra.sip?.diversionReason,
+      ...urls,
     });
-    await this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
-      template,
-      destination: d.name,
-      reason: ctx.reason,
-      ...(extra.routedVia ? { routedVia: extra.routedVia } : {}),
-    });
+    // The context commits with the callback's record, before the BXML naming it goes out.
+    await Promise.all([
+      saved,
+      this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
+        template,
+        destination: d.name,
+        reason: ctx.reason,
+        ...(extra.routedVia ? { routedVia: extra.routedVia } : {}),
+      }),
+    ]);
     return { kind: 'bxml', xml, template };
   }
 
@@ -365,6 +408,7 @@ export class CallFlows {
     const message = agent?.fallback.message ?? 'Sorry, we cannot take your call right now. Please call again later.';
     const transferTo = agent?.fallback.transferTo;
     let view: Parameters<TemplateCatalog['render']>[1] & object = { ...this.commonView(cb, agent), message };
+    let saved: Promise<void> | undefined;
     if (transferTo) {
       const destination: TransferDestination = {
         id: `${agent?.id ?? 'none'}-fallback`,
@@ -375,6 +419,8 @@ export class CallFlows {
         callTimeoutS: 30,
       };
       const ctx: TransferContext = { callId: cb.callId, agentId: agent?.id ?? '', destination, reason, origin: 'fallback' };
+      const transfer = this.deps.contexts.transferUrls(ctx);
+      saved = transfer.saved;
       view = {
         ...view,
         hasTransfer: true,
@@ -382,11 +428,11 @@ export class CallFlows {
         transferSip: destination.kind === 'sip' ? transferTo : undefined,
         transferCallerId: callerIdFor(cb),
         callTimeout: destination.callTimeoutS,
-        ...this.transferUrls(ctx),
+        ...transfer.urls,
       };
     }
     const xml = this.deps.templates.render('fallback', view);
-    await this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData });
+    await Promise.all([saved, this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData })]);
     this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
     return { kind: 'bxml', xml, template: 'fallback' };
   }
@@ -406,14 +452,28 @@ export class CallFlows {
 
   // ---- helpers ------------------------------------------------------------------------------------
 
-  /** A transfer's three callback URLs, each carrying the sealed transfer context (DESIGN §4.6). */
-  private transferUrls(ctx: TransferContext): { transferCompleteUrl: string; transferAnswerUrl: string; transferDisconnectUrl: string } {
-    const urls = this.deps.urls;
-    return {
-      transferCompleteUrl: urls.signedVoice(VOICE_ROUTES.transferComplete, 'transfer', ctx),
-      transferAnswerUrl: urls.signedVoice(VOICE_ROUTES.transferAnswer, 'transfer', ctx),
-      transferDisconnectUrl: urls.signedVoice(VOICE_ROUTES.transferDisconnect, 'transfer', ctx),
-    };
+  /** A B-leg callback's token, checked against the body's parentCallId (the A-leg, BW §1.5). */
+  private async resolveTransferLeg(token: string | undefined, cb: Callback): Promise<ResolvedTransfer> {
+    const ctx = await this.deps.contexts.resolveTransfer(token);
+    const parent = cb.parentCallId ?? undefined; // null = absent (BW §1.5)
+    if (!parent) throw new ContextRefused('the callback has no parentCallId, so it cannot be matched to the call its token is bound to');
+    if (parent !== ctx.callId) throw new ContextRefused(`the token is bound to call ${ctx.callId}, not to parentCallId ${parent}`);
+    if (ctx.legCallId && ctx.legCallId !== cb.callId) throw new ContextRefused(`this transfer's leg is ${ctx.legCallId}, not ${cb.callId}`);
+    return ctx;
+  }
+
+  /**
+   * Refuse a callback whose signed URL does not hold for it (DESIGN §4.6): store it as `<event>.refused`
+   * with the reason, change no call's state, answer 403.
+   */
+  private async refuse(cb: Callback, eventType: string, err: unknown, message: string): Promise<CallbackResult> {
+    // Only a token that does not hold is refused; anything else (the store failing) is a server error.
+    if (!REFUSALS.some((code) => isSwitchboardError(err, code))) throw err;
+    const code = (err as SwitchboardError).code;
+    const reason = (err as Error).message;
+    this.deps.logger.warn({ callId: cb.callId, eventType, code, reason }, 'refused a signed callback');
+    await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } });
+    return { kind: 'refused', message: `${message}: ${reason}` };
   }
 
   /**
@@ -513,6 +573,17 @@ function resumeNote(ctx: TransferContext, cb: Callback): string {
     `The transfer to ${ctx.destination.name} did not go through: ${what}. The caller is back with you now. ` +
     `Tell them briefly, then offer to help another way, try again later, or take a message.`
   );
+}
+
+/** The part of a resolved transfer that lives in the store (what a replay must store again). */
+function storedPart(ctx: ResolvedTransfer): Omit<TransferContext, 'callId'> {
+  const { callId: _c, contextId: _i, legCallId: _l, ...stored } = ctx;
+  return stored;
+}
+
+/** An outbound (API-created) call: `answer` only ever comes for one (BW §1.3), later callbacks say so. */
+function isOutbound(cb: Callback): boolean {
+  return cb.eventType === 'answer' || cb.direction === 'outbound';
 }
 
 /** BW §2.5 transferCallerId: the caller's number when it is one, else let Bandwidth pass it through. */

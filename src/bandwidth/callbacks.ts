@@ -62,7 +62,7 @@ export const callbackSchema = z.looseObject({
   cause: optStr,
   errorMessage: nullableStr,
   errorId: nullableStr,
-  parentCallId: optStr,
+  parentCallId: nullableStr,
   transferCallerId: optStr,
   transferTo: optStr,
   privacy: boolish,

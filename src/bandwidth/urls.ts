@@ -1,4 +1,5 @@
-import { MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS } from '../constants';
+import { CALLBACK_URL_MAX_CHARS, MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS } from '../constants';
+import { SwitchboardError } from '../errors';
 import type { TokenPurpose, UrlSigner } from '../security/signing';
 
 /** Routes Bandwidth calls, relative to the callback base (`PUBLIC_BASE_URL/bandwidth/voice`). */
@@ -35,17 +36,28 @@ export class CallbackUrls {
   }
 
   voice(route: VoiceRoute): string {
-    return `${this.voiceBase}/${route}`;
+    return bounded(`${this.voiceBase}/${route}`);
   }
 
-  /** A callback URL carrying a signed context token in `?t=` (DESIGN §4.6). */
+  /**
+   * A callback URL carrying a sealed token in `?t=` (DESIGN §4.6). The token holds ids only (larger
+   * context is stored: callback-contexts.ts), so the URL's length depends on the base URL alone.
+   */
   signedVoice(route: VoiceRoute, purpose: TokenPurpose, data: unknown, ttlMs: number = SIGNED_URL_TTL_MS): string {
-    return `${this.voice(route)}?t=${encodeURIComponent(this.signer.sign(purpose, data, ttlMs))}`;
+    return bounded(`${this.voice(route)}?t=${encodeURIComponent(this.signer.sign(purpose, data, ttlMs))}`);
   }
 
   /** The media socket URL: ws(s) on the same host, with a one-time token in the path (BW §1.8 pattern). */
   media(data: { callId: string; agentId: string }, nowMs?: number): string {
     const wsBase = this.publicBaseUrl.replace(/^http/i, 'ws');
-    return `${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, nowMs)}`;
+    return bounded(`${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, nowMs)}`);
   }
+}
+
+/** Every URL handed to Bandwidth stays within CALLBACK_URL_MAX_CHARS; a longer one is a bug or a too-long PUBLIC_BASE_URL. */
+function bounded(url: string): string {
+  if (url.length > CALLBACK_URL_MAX_CHARS) {
+    throw new SwitchboardError('url_too_long', `callback URL is ${url.length} characters; the limit is ${CALLBACK_URL_MAX_CHARS} (is PUBLIC_BASE_URL very long?)`);
+  }
+  return url;
 }

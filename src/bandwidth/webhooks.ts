@@ -33,6 +33,8 @@ export interface WebhookExchange {
   responseContentType: string | undefined;
   responseBody: string | undefined;
   durationMs: number;
+  /** The stored context the token named, when the callback's handler resolved one (DESIGN §4.6). */
+  context?: unknown;
 }
 export type WebhookRecorder = (exchange: WebhookExchange) => void;
 
@@ -55,7 +57,7 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
     [VOICE_ROUTES.streamEnded, (body, t) => flows.streamEnded(body, t)],
     [VOICE_ROUTES.transferAnswer, (body, t) => flows.transferAnswer(body, t)],
     [VOICE_ROUTES.transferComplete, (body, t) => flows.transferComplete(body, t)],
-    [VOICE_ROUTES.transferDisconnect, (body) => flows.transferDisconnect(body)],
+    [VOICE_ROUTES.transferDisconnect, (body, t) => flows.transferDisconnect(body, t)],
   ]);
 
   async function serve(req: IncomingMessage, res: ServerResponse, route: string, handler: Handler, query: string): Promise<void> {
@@ -74,11 +76,11 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
       reply(res, err.status, JSON_TYPE, errorJson('callback_invalid', err.message), err.status === 413 ? { connection: 'close' } : undefined);
       return;
     }
-    const answer = (status: number, contentType: string | undefined, responseBody: string | undefined) => {
+    const answer = (status: number, contentType: string | undefined, responseBody: string | undefined, context?: unknown) => {
       reply(res, status, contentType, responseBody);
       recorder?.({
         route, method: req.method!, url: req.url!, contentType: req.headers['content-type'], body, token, status,
-        responseContentType: contentType, responseBody, durationMs: Number(process.hrtime.bigint() - startedNs) / 1e6,
+        responseContentType: contentType, responseBody, durationMs: Number(process.hrtime.bigint() - startedNs) / 1e6, context,
       });
     };
     let result: CallbackResult;
@@ -91,12 +93,12 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
       return;
     }
     if (result.kind === 'bxml') {
-      answer(200, XML_TYPE, result.xml);
+      answer(200, XML_TYPE, result.xml, result.context);
     } else if (result.kind === 'refused') {
       logger.warn({ route, callId: fieldOf(body, 'callId') }, `refused a callback: ${result.message}`);
       answer(403, JSON_TYPE, errorJson('forbidden', result.message));
     } else {
-      answer(204, undefined, undefined);
+      answer(204, undefined, undefined, result.context);
     }
     logger.info(
       {

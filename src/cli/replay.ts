@@ -1,10 +1,13 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { remintToken } from '../bandwidth/callback-contexts';
 import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
 import { PACKAGE_ROOT } from '../main';
 import { formatReplay, replayScenario } from '../record/replay';
 import { readScenario } from '../record/scenario';
 import { UrlSigner } from '../security/signing';
+import { SqliteStore } from '../store/sqlite';
 
 export interface ReplayCommandOptions {
   url: string;
@@ -20,15 +23,19 @@ export interface ReplayCommandOptions {
  * `switchboard replay FILE… --url URL`: replays each scenario against the target and prints a diff per
  * mismatching callback and a summary line per file. Returns the exit code (1 on any mismatch).
  * The target's credentials come from the flags, else BANDWIDTH_CALLBACK_USERNAME/PASSWORD and
- * URL_SIGNING_SECRET, else the data directory's credentials.json (a local server's own).
+ * URL_SIGNING_SECRET, else the data directory's credentials.json (a local server's own). With a local
+ * server's data directory, its database also receives the recorded contexts of re-minted redirect and
+ * transfer tokens; without it, those steps are sent with tokens the target cannot resolve.
  */
 export async function runReplay(files: string[], opts: ReplayCommandOptions, env: NodeJS.ProcessEnv, out: (text: string) => void): Promise<number> {
   let username = opts.username ?? env.BANDWIDTH_CALLBACK_USERNAME;
   let password = opts.password ?? env.BANDWIDTH_CALLBACK_PASSWORD;
   let secret = opts.signingSecret ?? env.URL_SIGNING_SECRET;
-  if (!username || !password || !secret) {
+  let databasePath: string | undefined;
+  if (!username || !password || !secret || opts.dataDir) {
     try {
       const config = loadConfig(opts.dataDir ? { ...env, DATA_DIR: opts.dataDir } : env, PACKAGE_ROOT);
+      if (fs.existsSync(config.databasePath)) databasePath = config.databasePath;
       const { credentials } = resolveCredentials(config.env, config.dataDir, { generate: false });
       username ??= credentials.callbackUsername;
       password ??= credentials.callbackPassword;
@@ -43,11 +50,20 @@ export async function runReplay(files: string[], opts: ReplayCommandOptions, env
   }
   let failed = 0;
   let total = 0;
-  for (const file of files) {
-    const result = await replayScenario(readScenario(file), { baseUrl: opts.url, auth: { username, password }, signer: secret ? new UrlSigner(secret) : undefined, shiftIds: opts.shift, shiftTimes: opts.shift }, file);
-    out(formatReplay(result, { verbose: opts.verbose }));
-    total++;
-    if (!result.ok) failed++;
+  const signer = secret ? new UrlSigner(secret) : undefined;
+  // A redirect's or transfer's token names a context in the target's store (DESIGN §4.6): re-minting one
+  // stores the recorded context there first, which needs the local server's database.
+  const store = signer && databasePath ? SqliteStore.open(databasePath) : undefined;
+  try {
+    for (const file of files) {
+      const remint = store && signer ? (purpose: Parameters<typeof remintToken>[2], sealed: Parameters<typeof remintToken>[3]) => remintToken(store.contexts, signer, purpose, sealed) : undefined;
+      const result = await replayScenario(readScenario(file), { baseUrl: opts.url, auth: { username, password }, signer, remint, shiftIds: opts.shift, shiftTimes: opts.shift }, file);
+      out(formatReplay(result, { verbose: opts.verbose }));
+      total++;
+      if (!result.ok) failed++;
+    }
+  } finally {
+    await store?.close();
   }
   if (files.length > 1) out(`${failed === 0 ? 'PASS' : 'FAIL'}: ${total - failed}/${total} scenarios replayed green\n`);
   return failed === 0 ? 0 : 1;

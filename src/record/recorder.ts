@@ -74,11 +74,12 @@ export class ScenarioRecorder {
     const owner = str(body.parentCallId) ?? str(body.callId) ?? 'no-call-id';
     const call = this.open(owner);
     const atMs = Date.now() - call.startedMs;
-    let sealed: { purpose: string; data: unknown } | undefined;
+    let sealed: { purpose: string; data: unknown; context?: unknown } | undefined;
     const purpose = TOKEN_PURPOSE[x.route];
     if (x.token && purpose && this.options.unseal) {
       try {
-        sealed = { purpose, data: this.options.unseal(x.token, purpose) };
+        // A token holds ids; the context it names is stored, so it is recorded beside them (DESIGN §4.6).
+        sealed = { purpose, data: this.options.unseal(x.token, purpose), ...(x.context !== undefined ? { context: x.context } : {}) };
       } catch {
         sealed = undefined; // a forged or expired token: nothing to re-mint
       }

@@ -19,8 +19,9 @@ import { exchangesOf, routeOf, type Exchange, type Scenario } from './scenario';
  *      remembered by its path; a later recorded step whose URL has a `t` takes the token of the latest
  *      live URL with the same path (the transfer BXML's transferCompleteUrl → the transfer-complete step);
  *   2. a URL that never appeared in a callback response (the Calls API redirect the bridge asked for, an
- *      outbound call's answerUrl) is re-minted from the step's `request.sealed` ({purpose, data}, written by
- *      the recorder) when the replayer has the target's URL signing secret;
+ *      outbound call's answerUrl) is re-minted from the step's `request.sealed` ({purpose, data, context},
+ *      written by the recorder) when the replayer has the target's URL signing secret — and, for a token
+ *      naming a stored context (a redirect's action), the target's store to put that context in (`remint`);
  *   3. otherwise the recorded URL is sent as is, and the target will most likely refuse it (403): the
  *      mismatch says so.
  *
@@ -34,6 +35,12 @@ export interface ReplayOptions {
   auth: { username: string; password: string };
   /** The target's signer, to re-mint tokens that no live response handed out (rule 2). */
   signer?: UrlSigner;
+  /**
+   * Re-mint a token whose recording names a stored context (redirect, transfer: DESIGN §4.6): the context
+   * must be stored in the target's store first (callback-contexts.ts remintToken). Without it, such
+   * tokens are re-minted by `signer` alone and name a context the target does not have.
+   */
+  remint?: (purpose: TokenPurpose, sealed: { data: unknown; context?: unknown }) => Promise<string>;
   shiftIds?: boolean;
   shiftTimes?: boolean;
   fetchImpl?: typeof fetch;
@@ -82,6 +89,9 @@ export async function replayScenario(steps: Scenario, options: ReplayOptions, fi
       if (liveUrl?.searchParams.get('t')) {
         target.searchParams.set('t', liveUrl.searchParams.get('t')!);
         outcome.token = 'live';
+      } else if (request.sealed && options.remint) {
+        target.searchParams.set('t', await options.remint(request.sealed.purpose as TokenPurpose, request.sealed));
+        outcome.token = 'reminted';
       } else if (request.sealed && options.signer) {
         target.searchParams.set('t', options.signer.sign(request.sealed.purpose as TokenPurpose, request.sealed.data, SIGNED_URL_TTL_MS));
         outcome.token = 'reminted';

@@ -17,7 +17,8 @@ import { z } from 'zod';
  *
  * In recorded files secrets never appear: no Authorization header, `REDACTED` for username/password
  * values, `SEALED` for sealed tokens (`?t=…`, `/media/…`). `request.sealed` carries what a callback's
- * token said ({purpose, data}), so a replay can mint an equivalent token with the target's secret.
+ * token said ({purpose, data}) and the stored context it named (`context`), so a replay can store that
+ * context again and mint an equivalent token with the target's secret.
  */
 export const SEALED = 'SEALED';
 export const REDACTED = 'REDACTED';
@@ -35,7 +36,7 @@ export const callbackRequestSchema = z
     /** Replay's Authorization: the target's credentials (default), none, or deliberately wrong ones. */
     auth: z.enum(['target', 'none', 'invalid']).optional(),
     /** What the recorded `t` token carried, for re-minting it on replay. */
-    sealed: z.object({ purpose: z.string(), data: z.unknown() }).optional(),
+    sealed: z.object({ purpose: z.string(), data: z.unknown(), context: z.unknown().optional() }).optional(),
     /** Milliseconds since the first callback of the file. */
     atMs: z.number().optional(),
   })

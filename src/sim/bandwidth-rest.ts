@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { BANDWIDTH_ANSWER_URL_MAX_CHARS } from '../constants';
 import { parseXml } from '../bandwidth/bxml/xml';
 import { parseBasicAuth } from '../security/basic-auth';
 import type { SimulatedCall, UpdateCallRequest } from './bandwidth-caller';
@@ -246,6 +247,8 @@ export async function startBandwidthRestStandIn(options: BandwidthRestStandInOpt
       if (typeof b[field] !== 'string' || !b[field]) return error(res, 400, 'validation', `Invalid ${field}: must be provided`);
     }
     if (!/^\+[1-9]\d{6,14}$/.test(String(b.from))) return error(res, 400, 'validation', 'Invalid from: must be an E164 telephone number');
+    // BW §5: answerUrl is at most 2,048 characters.
+    if (String(b.answerUrl).length > BANDWIDTH_ANSWER_URL_MAX_CHARS) return error(res, 400, 'validation', `Invalid answerUrl: must be at most ${BANDWIDTH_ANSWER_URL_MAX_CHARS} characters`);
     const callId = `c-sim${String(requests.length).padStart(4, '0')}-0000-0000-0000-000000000000`;
     const accountId = req.params.accountId;
     res.status(201).setHeader('Location', `/api/v2/accounts/${accountId}/calls/${callId}`);

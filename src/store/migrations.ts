@@ -92,4 +92,23 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX transcript_items_call ON transcript_items(call_id, position, id);
     `,
   },
+  {
+    version: 2,
+    name: 'callback contexts',
+    sql: `
+      -- What a signed callback URL refers to (DESIGN §4.6): the token carries ids, a purpose and an
+      -- expiry; the context (a transfer's destination, reason and summary, a redirect's action) lives
+      -- here under a random id, so every URL stays short whatever the summary's length or script.
+      CREATE TABLE callback_contexts (
+        id           TEXT PRIMARY KEY,
+        call_id      TEXT NOT NULL,            -- the A-leg the context is bound to
+        purpose      TEXT NOT NULL,
+        data         TEXT NOT NULL,            -- JSON, validated by its purpose's schema on read
+        leg_call_id  TEXT,                     -- a transfer's B-leg, once Bandwidth has named it
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+      );
+      CREATE INDEX callback_contexts_expires ON callback_contexts(expires_at);
+    `,
+  },
 ];

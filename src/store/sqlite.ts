@@ -9,6 +9,7 @@ import {
   type TransferDestination,
 } from '../agents/agent';
 import {
+  CALLBACK_CONTEXT_SWEEP_INTERVAL_MS,
   COMMIT_RETRY_DELAY_MS,
   ROUTING_CACHE_MAX_ENTRIES,
   STORE_BUSY_TIMEOUT_MS,
@@ -27,6 +28,8 @@ import {
   CALL_STATES,
   FINAL_CALL_STATES,
   type AgentSource,
+  type CallbackContextInput,
+  type CallbackContextRecord,
   type CallEventInput,
   type CallEventRecord,
   type CallListFilter,
@@ -92,6 +95,9 @@ export class SqliteStore implements Store {
   /** Started once the database is migrated (file databases only). */
   private checkpointer: WalCheckpointer | undefined;
   private closing: Promise<void> | undefined;
+
+  /** When expired callback contexts were last deleted (ms since the epoch). */
+  private contextsSweptAtMs = 0;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -342,6 +348,45 @@ export class SqliteStore implements Store {
         return item;
       });
     },
+  };
+
+  // ---- callback contexts (DESIGN §4.6) -------------------------------------------------------------
+
+  /**
+   * Contexts go through the call tables' group commit: a transfer's context and the callback's own
+   * record land in one transaction, and put() settles only once it is committed.
+   */
+  readonly contexts = {
+    put: (context: CallbackContextInput): Promise<void> => {
+      const nowMs = Date.now();
+      const now = new Date(nowMs).toISOString();
+      const sweep = nowMs - this.contextsSweptAtMs >= CALLBACK_CONTEXT_SWEEP_INTERVAL_MS;
+      if (sweep) this.contextsSweptAtMs = nowMs;
+      return this.writes.submit(() => {
+        if (sweep) this.stmt('DELETE FROM callback_contexts WHERE expires_at <= ?').run(now);
+        this
+          .stmt('INSERT INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(context.id, context.callId, context.purpose, JSON.stringify(context.data), now, context.expiresAt);
+      });
+    },
+    get: async (id: string): Promise<CallbackContextRecord | undefined> => {
+      this.writes.flush();
+      const row = this.stmt('SELECT * FROM callback_contexts WHERE id = ? AND expires_at > ?').get(id, nowIso()) as Row | undefined;
+      if (!row) return undefined;
+      return {
+        id: String(row.id),
+        callId: String(row.call_id),
+        purpose: String(row.purpose),
+        data: JSON.parse(String(row.data)) as unknown,
+        legCallId: row.leg_call_id === null ? null : String(row.leg_call_id),
+        createdAt: String(row.created_at),
+        expiresAt: String(row.expires_at),
+      };
+    },
+    bindLeg: (id: string, legCallId: string): Promise<void> =>
+      this.writes.submit(() => {
+        this.stmt('UPDATE callback_contexts SET leg_call_id = ? WHERE id = ? AND leg_call_id IS NULL').run(legCallId, id);
+      }),
   };
 
   // ---- agents, destinations, numbers ---------------------------------------------------------------

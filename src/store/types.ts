@@ -175,6 +175,36 @@ export interface NumbersRepository {
   list(agentId?: string): Promise<PhoneNumberRecord[]>;
 }
 
+/**
+ * The context a signed callback URL names (DESIGN §4.6): bound to one call (the A-leg), for one
+ * purpose, until `expiresAt`. `data` is the purpose's JSON; the reader validates it.
+ */
+export interface CallbackContextInput {
+  id: string;
+  callId: string;
+  purpose: string;
+  data: unknown;
+  /** ISO time after which the context is no longer served, and may be deleted. */
+  expiresAt: string;
+}
+export interface CallbackContextRecord extends CallbackContextInput {
+  /** The B-leg Bandwidth named for this transfer (transferAnswer / transferDisconnect), once it has. */
+  legCallId: string | null;
+  createdAt: string;
+}
+
+export interface CallbackContextsRepository {
+  /**
+   * Store a context. The promise settles once it is committed, so a URL naming it may go out; it is
+   * committed with the call-table writes of the same turn (group commit).
+   */
+  put(context: CallbackContextInput): Promise<void>;
+  /** An unexpired context, or undefined. */
+  get(id: string): Promise<CallbackContextRecord | undefined>;
+  /** Remember the B-leg of a transfer; the first leg named wins (a transfer rings one recipient). */
+  bindLeg(id: string, legCallId: string): Promise<void>;
+}
+
 export interface Store {
   readonly calls: CallsRepository;
   readonly events: EventsRepository;
@@ -182,6 +212,7 @@ export interface Store {
   readonly agents: AgentsRepository;
   readonly destinations: DestinationsRepository;
   readonly numbers: NumbersRepository;
+  readonly contexts: CallbackContextsRepository;
   /** True when the store answers a trivial query (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -152,6 +152,29 @@ describe('BXML templates', () => {
       expect(err.message).toMatch(/whisper\.xml: missing/);
     });
 
+    it('a template that also answers outbound calls may not carry diversion (BW §2.5): refused at start with file and line', async () => {
+      const file = path.join(dir, 'transfer-sip.xml');
+      const source = fs.readFileSync(file, 'utf8');
+      // An operator hard-codes diversion instead of leaving it to the (inbound-only) placeholder.
+      fs.writeFileSync(file, source.replace('{{#diversionTreatment}} diversionTreatment="{{diversionTreatment}}"{{/diversionTreatment}}', ' diversionTreatment="propagate"'));
+      const line = source.split('\n').findIndex((l) => l.includes('<Transfer{{#transferCallerId}}')) + 1;
+      const err = (await start().catch((e: unknown) => e)) as Error;
+      expect(isSwitchboardError(err, 'template_invalid')).toBe(true);
+      expect(err.message).toContain(`${file}:${line}: diversionTreatment must not be used when transferring an outbound call (BW §2.5)`);
+    });
+
+    it('a template that also answers outbound calls may not Forward (BW §2.4): refused at start with file and line', async () => {
+      const file = path.join(dir, 'stream.xml');
+      fs.writeFileSync(file, '<?xml version="1.0" encoding="UTF-8"?>\n<Response>\n  <Forward to="sip:agent@example.com"/>\n  <StartStream destination="{{mediaUrl}}" destinationUsername="{{mediaUsername}}" destinationPassword="{{mediaPassword}}"/>\n</Response>\n');
+      const err = (await start().catch((e: unknown) => e)) as Error;
+      expect(err.message).toContain(`${file}:3: <Forward> only forwards an unanswered inbound call (BW §2.4); use <Transfer>, and this template also answers outbound calls`);
+    });
+
+    it('the inbound-only forward-sip template keeps Forward and diversion', () => {
+      const xml = TemplateCatalog.load(dir).render('forward-sip', { sipTarget: 'sip:agent@example.com', forwardFrom: '+19195550100', callTimeout: 30, diversionTreatment: 'stack', diversionReason: 'unconditional' });
+      expect(bxml(xml).one('Forward').attributes).toMatchObject({ diversionTreatment: 'stack', diversionReason: 'unconditional' });
+    });
+
     it('an unknown template file is refused rather than silently ignored', async () => {
       fs.writeFileSync(path.join(dir, 'strem.xml'), '<Response/>');
       expect(((await start().catch((e: unknown) => e)) as Error).message).toMatch(/strem\.xml: not a known template/);

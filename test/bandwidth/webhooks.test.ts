@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { MEDIA_USERNAME } from '../../src/bandwidth/call-flows';
+import type { RedirectAction, TransferContext } from '../../src/bandwidth/callback-contexts';
 import { UrlSigner } from '../../src/security/signing';
 import { bxml, text, tokenOf } from '../helpers/bxml';
 import { callbackFixture } from '../helpers/fixtures';
@@ -32,6 +33,13 @@ describe('Bandwidth voice webhooks', () => {
   afterAll(() => server.close());
 
   const creds = () => server.app.credentials.credentials;
+  /** Tokens as Switchboard mints them: ids sealed, the context stored (DESIGN §4.6). */
+  const redirectToken = async (callId: string, action: RedirectAction) => tokenOf(await server.app.contexts.redirectUrl(callId, 'default', action));
+  const transferToken = async (ctx: TransferContext) => {
+    const { urls, saved } = server.app.contexts.transferUrls(ctx);
+    await saved;
+    return tokenOf(urls.transferCompleteUrl);
+  };
 
   async function xmlOf(res: Response): Promise<string> {
     expect(res.status).toBe(200);
@@ -272,7 +280,7 @@ describe('Bandwidth voice webhooks', () => {
 
     beforeAll(async () => {
       await xmlOf(await server.post('initiate', callbackFixture('initiate')));
-      const t = signer.sign('redirect', { callId: CALL_ID, agentId: 'default', action: { type: 'transfer', destination, reason: 'billing <question>', summary: 'Wants a refund.' } }, 60_000);
+      const t = await redirectToken(CALL_ID, { type: 'transfer', destination, reason: 'billing <question>', summary: 'Wants a refund.' });
       transferDoc = bxml(await xmlOf(await server.post('redirect', callbackFixture('redirect'), { query: `t=${t}` })));
     });
 
@@ -345,7 +353,7 @@ describe('Bandwidth voice webhooks', () => {
 
     it('a busy human brings the caller back to the stream agent on a new stream', async () => {
       await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId }));
-      const t = signer.sign('transfer', { callId, agentId: 'default', destination, reason: 'sales', origin: 'agent' }, 60_000);
+      const t = await transferToken({ callId, agentId: 'default', destination, reason: 'sales', origin: 'agent' });
       const doc = bxml(await xmlOf(await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, { query: `t=${t}` })));
       expect(doc.verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
       expect((await server.app.store.calls.get(callId))?.state).toBe('streaming');
@@ -357,13 +365,13 @@ describe('Bandwidth voice webhooks', () => {
     });
 
     it('a failed fallback transfer apologises and hangs up instead of looping', async () => {
-      const t = signer.sign('transfer', { callId, agentId: 'default', destination, origin: 'fallback' }, 60_000);
+      const t = await transferToken({ callId, agentId: 'default', destination, origin: 'fallback' });
       const doc = bxml(await xmlOf(await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, { query: `t=${t}` })));
       expect(doc.verbs).toEqual(['SpeakSentence', 'Hangup']);
     });
 
     it('transferAnswer for a cold transfer answers an empty document (no whisper)', async () => {
-      const t = signer.sign('transfer', { callId, agentId: 'default', destination, origin: 'agent' }, 60_000);
+      const t = await transferToken({ callId, agentId: 'default', destination, origin: 'agent' });
       const doc = bxml(await xmlOf(await server.post('transfer-answer', { ...callbackFixture('transferAnswer'), callId: 'c-cold-leg', parentCallId: callId }, { query: `t=${t}` })));
       expect(doc.root.name).toBe('Response');
       expect(doc.verbs).toEqual([]);
@@ -379,11 +387,11 @@ describe('Bandwidth voice webhooks', () => {
     ])('redirect with a %s token: 403, logged, and transferred nowhere', async (_label, kind) => {
       const callId = `c-forged-${kind || 'missing'}`;
       await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId }));
-      const attacker = { id: 'x', name: 'attacker', kind: 'phone', value: '+19005550199', warm: false, callTimeoutS: 30 };
+      const attacker = { id: 'x', name: 'attacker', kind: 'phone' as const, value: '+19005550199', warm: false, callTimeoutS: 30 };
       let query: string | undefined;
       if (kind === 'AAAA') query = `t=${signer.sign('redirect', { callId, agentId: 'default', action: { type: 'transfer', destination: attacker } }, 60_000).slice(0, -4)}AAAA`;
       if (kind === 'expired') query = `t=${signer.sign('redirect', { callId, agentId: 'default', action: { type: 'transfer', destination: attacker } }, -1)}`;
-      if (kind === 'other-call') query = `t=${signer.sign('redirect', { callId: 'c-someone-else', agentId: 'default', action: { type: 'transfer', destination: attacker } }, 60_000)}`;
+      if (kind === 'other-call') query = `t=${await redirectToken('c-someone-else', { type: 'transfer', destination: attacker })}`;
       const res = await server.post('redirect', { ...callbackFixture('redirect'), callId }, query ? { query } : {});
       expect(res.status).toBe(403);
       expect(await res.text()).not.toContain('19005550199');

@@ -87,4 +87,16 @@ describe('switchboard replay', () => {
       await server.close();
     }
   });
+
+  it("with a local server's data directory, re-minted redirect tokens name a context stored in its database", async () => {
+    const server = await startTestServer({ TRANSFER_TO: '+19195550177' });
+    try {
+      const out: string[] = [];
+      const code = await runReplay([path.join(__dirname, '../../fixtures/replay/agent-transfer-whisper.json')], { url: server.url, dataDir: server.dataDir, shift: true }, {}, (t) => out.push(t));
+      expect(out.join('')).toMatch(/PASS .*agent-transfer-whisper\.json/);
+      expect(code).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -31,7 +31,7 @@ describe('fixtures/replay', () => {
       const c = server.app.credentials.credentials;
       const result = await replayScenario(
         steps,
-        { baseUrl: server.url, auth: { username: c.callbackUsername, password: c.callbackPassword }, signer: new UrlSigner(c.urlSigningSecret), shiftIds: true, shiftTimes: true },
+        { baseUrl: server.url, auth: { username: c.callbackUsername, password: c.callbackPassword }, signer: new UrlSigner(c.urlSigningSecret), remint: (purpose, sealed) => server.app.contexts.remint(purpose, sealed), shiftIds: true, shiftTimes: true },
         file,
       );
       if (!result.ok) throw new Error(formatReplay(result));

@@ -11,6 +11,8 @@ import { UrlSigner } from '../../src/security/signing';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
+import { callbackFixture } from '../helpers/fixtures';
+import { tokenOf } from '../helpers/bxml';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const CALLER = '+19195550142';
@@ -84,6 +86,31 @@ describe('recording and replaying a call', () => {
     expect(formatReplay(result)).toMatch(/^PASS .*: (\d+)\/\1 callbacks matched/m);
     expect(result.ok).toBe(true);
     expect(result.outcomes.find((o) => o.route === 'stream-ended')?.token).toBe('live');
+  });
+
+  it('a redirect is recorded with the stored context its token named, and replays by storing it in the target', async () => {
+    const recordDir = tmp();
+    const server = await startTestServer({ RECORD_DIR: recordDir, TRANSFER_TO: '+19195550177' });
+    servers.push(server);
+    const callId = 'c-recorded-redirect';
+    await server.post('initiate', { ...callbackFixture('initiate'), callId });
+    const destination = { id: 'default-human', name: 'human', kind: 'phone' as const, value: '+19195550177', warm: true, callTimeoutS: 30 };
+    const redirectUrl = await server.app.contexts.redirectUrl(callId, 'default', { type: 'transfer', destination, reason: 'billing', summary: '客户想要退款' });
+    const transfer = await (await server.post('redirect', { ...callbackFixture('redirect'), callId }, { query: `t=${tokenOf(redirectUrl)}` })).text();
+    const answerUrl = /transferAnswerUrl="([^"]+)"/.exec(transfer)![1]!.replace(/&amp;/g, '&');
+    await server.post('transfer-answer', { ...callbackFixture('transferAnswer'), parentCallId: callId }, { query: `t=${tokenOf(answerUrl)}` });
+    const steps = readScenario(server.app.recorder!.fileFor(callId));
+    const sealedOf = (route: string) => (steps.find((st) => st.kind === 'callback' && (st.request as { url: string }).url.includes(`/${route}?`))!.request as { sealed: { data: Record<string, unknown>; context: unknown } }).sealed;
+    // The token held ids only; the action with its summary was recorded beside it.
+    expect(Object.keys(sealedOf('redirect').data).sort()).toEqual(['agentId', 'callId', 'ctx']);
+    expect(sealedOf('redirect').context).toMatchObject({ type: 'transfer', summary: '客户想要退款' });
+    expect(sealedOf('transfer-answer').context).toMatchObject({ origin: 'agent', summary: '客户想要退款', destination: { name: 'human' } });
+
+    const fresh = await startTestServer({ TRANSFER_TO: '+19195550177' });
+    servers.push(fresh);
+    const result = await replayScenario(steps, { ...replayOptions(fresh), remint: (purpose, sealed) => fresh.app.contexts.remint(purpose, sealed), shiftIds: true }, 'recorded-redirect');
+    expect(result.outcomes.find((o) => o.route === 'redirect')?.token).toBe('reminted');
+    if (!result.ok) throw new Error(formatReplay(result));
   });
 
   it('a changed template fails the replay with a diff naming the verb', async () => {

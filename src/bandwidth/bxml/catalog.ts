@@ -158,7 +158,19 @@ const transferSampleFull = (target: string): TransferView => ({
   diversionReason: 'unconditional',
 });
 
-export const TEMPLATE_SPECS: Record<TemplateName, TemplateSpec> = {
+/** The same view as an outbound call renders it: Switchboard never passes diversion for one (BW §2.5). */
+function asOutbound(view: TemplateView): TemplateView {
+  const { diversionTreatment: _t, diversionReason: _r, ...rest } = view;
+  return rest;
+}
+
+/**
+ * Templates that answer outbound calls too are also checked as for an outbound call; only forward-sip
+ * is inbound-only (an outbound SIP-mode call is answered with transfer-sip, BW §2.4).
+ */
+const INBOUND_ONLY_TEMPLATES: readonly TemplateName[] = ['forward-sip'];
+
+const BASE_SPECS: Record<TemplateName, TemplateSpec> = {
   stream: {
     fields: STREAM_FIELDS,
     requiredFields: ['mediaUrl', 'mediaUsername', 'mediaPassword'],
@@ -214,6 +226,13 @@ export const TEMPLATE_SPECS: Record<TemplateName, TemplateSpec> = {
   reject: { fields: COMMON_FIELDS, samples: [sampleCommon] },
   hangup: { fields: HANGUP_FIELDS, samples: [{ ...sampleCommon, message: 'Goodbye.' }, sampleCommon] },
 };
+
+export const TEMPLATE_SPECS = Object.fromEntries(
+  TEMPLATE_NAMES.map((name) => {
+    const spec = BASE_SPECS[name];
+    return [name, INBOUND_ONLY_TEMPLATES.includes(name) ? spec : { ...spec, outboundSamples: spec.samples.map(asOutbound) }];
+  }),
+) as Record<TemplateName, TemplateSpec>;
 
 /** All templates, loaded and checked. Immutable once built: a new set is built to reload. */
 export class TemplateCatalog {

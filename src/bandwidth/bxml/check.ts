@@ -1,4 +1,6 @@
 import {
+  INBOUND_ONLY_ATTRIBUTES,
+  INBOUND_ONLY_VERBS,
   isCallbackUrlAttribute,
   isFallbackUrlAttribute,
   ROOT_ELEMENTS,
@@ -15,6 +17,8 @@ export interface BxmlProblem {
 export interface CheckOptions {
   /** Verbs that may not appear anywhere in this document (for example on transferAnswer, BW §1.3). */
   forbiddenVerbs?: readonly string[];
+  /** The document answers an outbound call: what only an inbound call may carry is refused (BW §2.4, §2.5). */
+  outbound?: boolean;
 }
 
 /**
@@ -47,6 +51,13 @@ function checkElement(element: XmlElement, problems: BxmlProblem[], options: Che
   }
   if (options.forbiddenVerbs?.includes(element.name)) {
     problems.push({ line: element.line, message: `<${element.name}> is not allowed in this document` });
+  }
+  if (options.outbound && INBOUND_ONLY_VERBS[element.name]) {
+    problems.push({ line: element.line, message: `${INBOUND_ONLY_VERBS[element.name]}, and this template also answers outbound calls` });
+  }
+  for (const attribute of options.outbound ? Object.keys(element.attributes) : []) {
+    const why = INBOUND_ONLY_ATTRIBUTES[attribute];
+    if (why) problems.push({ line: element.line, message: `${why}, and this template also answers outbound calls (attribute on <${element.name}>)` });
   }
   for (const attribute of Object.keys(element.attributes)) {
     if (!spec.attributes.includes(attribute)) {

@@ -21,6 +21,12 @@ export interface TemplateSpec {
   samples: readonly TemplateView[];
   /** Verbs this template may never contain (BW §1.3). */
   forbiddenVerbs?: readonly string[];
+  /**
+   * Views rendered as for an outbound call (an `answer`, or a later callback of an outbound call).
+   * Their documents must not carry what only an inbound call may (BW §2.4 Forward, §2.5 diversion).
+   * Absent: the template only ever answers inbound calls.
+   */
+  outboundSamples?: readonly TemplateView[];
 }
 
 export type TemplateValue = string | number | boolean | null | undefined;
@@ -76,12 +82,16 @@ export class BxmlTemplate {
     if (problems.length > 0) throw new TemplateError(file, problems);
 
     const template = new BxmlTemplate(name, file, source, tokens);
-    for (const sample of spec.samples) {
+    const samples = [
+      ...spec.samples.map((view) => ({ view, outbound: false })),
+      ...(spec.outboundSamples ?? []).map((view) => ({ view, outbound: true })),
+    ];
+    for (const { view: sample, outbound } of samples) {
       const { xml, lineMap } = template.renderWithLines(sample);
       const templateLine = (outputLine: number) => lineMap[Math.min(outputLine, lineMap.length) - 1] ?? 1;
       try {
         const root = parseXml(xml);
-        for (const p of checkBxml(root, { forbiddenVerbs: spec.forbiddenVerbs })) {
+        for (const p of checkBxml(root, { forbiddenVerbs: spec.forbiddenVerbs, outbound })) {
           problems.push({ line: templateLine(p.line), message: p.message });
         }
       } catch (err) {

@@ -161,3 +161,16 @@ export function isCallbackUrlAttribute(attribute: string): boolean {
 export function isFallbackUrlAttribute(attribute: string): boolean {
   return /FallbackUrl$/.test(attribute);
 }
+
+/**
+ * What only an inbound call may carry, and why (refused in templates that also answer outbound calls).
+ * BW §2.4: `<Forward>` forwards an unanswered inbound call only. BW §2.5: `diversionTreatment` (and so
+ * `diversionReason`) must not be used when transferring an outbound API call.
+ */
+export const INBOUND_ONLY_VERBS: Readonly<Record<string, string>> = {
+  Forward: '<Forward> only forwards an unanswered inbound call (BW §2.4); use <Transfer>',
+};
+export const INBOUND_ONLY_ATTRIBUTES: Readonly<Record<string, string>> = {
+  diversionTreatment: 'diversionTreatment must not be used when transferring an outbound call (BW §2.5)',
+  diversionReason: 'diversionReason must not be used when transferring an outbound call (BW §2.5)',
+};
