@@ -37,6 +37,16 @@ export interface RefuseSpec {
   times?: number;
 }
 
+/**
+ * A model that never answers (DESIGN §4.9), for the bridge's readiness deadline:
+ * - `upgrade`: the TCP connection is accepted and the upgrade request read, but never answered;
+ * - `session-created`: the upgrade is answered (101) and then nothing is ever sent, not even
+ *   `session.created` (RT §1.5), and no client event is acted on (they are still recorded);
+ * - `audio`: a normal session (session.created, session.updated, errors) whose `response.create`s are
+ *   recorded and never answered, so no audio ever comes.
+ */
+export type StallMode = 'upgrade' | 'session-created' | 'audio';
+
 export interface RealtimeStandInOptions {
   /** Expected `Authorization: Bearer …` key (default 'sk-test'). */
   apiKey?: string;
@@ -47,6 +57,8 @@ export interface RealtimeStandInOptions {
   /** Names what the caller said in each committed user item. */
   transcribe?: Transcriber;
   refuse?: RefuseSpec;
+  /** Stall new connections (settable at run time through `stall`). */
+  stall?: StallMode;
   /** Audio per `response.output_audio.delta`, ms (default 100). */
   chunkMs?: number;
   /** Audio ms generated per clock ms (default 4: four times real time). */
@@ -77,7 +89,7 @@ export interface UpgradeRecord {
   /** Clock time the upgrade request arrived (earlier than `atMs` by `connectDelayMs`). */
   requestedAtMs: number;
   path: string;
-  /** 101 when accepted, else the HTTP status answered. */
+  /** 101 when accepted, 0 while held unanswered (`stall: 'upgrade'`), else the HTTP status answered. */
   status: number;
 }
 
@@ -98,6 +110,10 @@ export interface RealtimeStandIn {
   readonly pendingUpgrades: number;
   /** Current refusal (settable at run time; cleared after `times` refusals). */
   refuse: RefuseSpec | undefined;
+  /** How new connections stall (settable at run time; undefined: they do not). Applies to connections made after it is set. */
+  stall: StallMode | undefined;
+  /** Upgrade requests held unanswered (`stall: 'upgrade'`) whose TCP connection is still open. */
+  readonly heldUpgrades: number;
   /** SIP calls (OpenAI reference §4): register one with `incomingSipCall`, then the client accepts it. */
   readonly sipCalls: Map<string, SipCallRecord>;
   incomingSipCall(callId: string): SipCallRecord;
@@ -133,6 +149,7 @@ export async function startRealtimeStandIn(options: RealtimeStandInOptions = {})
 class RealtimeStandInServer implements RealtimeStandIn {
   readonly apiKey: string;
   refuse: RefuseSpec | undefined;
+  stall: StallMode | undefined;
   readonly sessions: RealtimeSimSession[] = [];
   readonly events: RecordedClientEvent[] = [];
   readonly upgrades: UpgradeRecord[] = [];
@@ -145,10 +162,13 @@ class RealtimeStandInServer implements RealtimeStandIn {
   private readonly connectDelayMs: number;
   /** Upgrades waiting out the connect delay, so close() can drop them instead of answering later. */
   private readonly delayedUpgrades = new Map<TimerHandle, Duplex>();
+  /** Upgrades held unanswered (`stall: 'upgrade'`), until the client gives up or close(). */
+  private readonly held = new Set<Duplex>();
 
   constructor(options: RealtimeStandInOptions) {
     this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
     this.refuse = options.refuse;
+    this.stall = options.stall;
     this.clock = options.clock ?? systemClock;
     this.connectDelayMs = Math.max(0, options.connectDelayMs ?? 0);
     this.env = {
@@ -194,6 +214,10 @@ class RealtimeStandInServer implements RealtimeStandIn {
     return this.delayedUpgrades.size;
   }
 
+  get heldUpgrades(): number {
+    return this.held.size;
+  }
+
   session(id: string): RealtimeSimSession | undefined {
     return this.sessions.find((s) => s.id === id);
   }
@@ -222,6 +246,8 @@ class RealtimeStandInServer implements RealtimeStandIn {
       socket.destroy();
     }
     this.delayedUpgrades.clear();
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
     this.dropAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -308,6 +334,16 @@ class RealtimeStandInServer implements RealtimeStandIn {
     if (auth) return refuse(401, auth);
     const refusal = this.takeRefusal();
     if (refusal) return refuse(refusal.status, refusal.body ?? defaultRefusalBody(refusal.status), refusal.headers);
+    if (this.stall === 'upgrade') {
+      // Never answered: the client's own deadline must end it. The socket is forgotten once closed.
+      this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status: 0 });
+      this.held.add(socket);
+      socket.on('error', () => socket.destroy());
+      // node:http servers allow half-open sockets: the client's FIN alone would not close this one.
+      socket.once('end', () => socket.destroy());
+      socket.once('close', () => this.held.delete(socket));
+      return;
+    }
     const model = url.searchParams.get('model');
     // RT §4.5 / P10: a sideband attaches only to an accepted SIP call; anything else is "call not found".
     const sipCallId = url.searchParams.get('call_id');
@@ -339,7 +375,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage, model: string, path: string): void {
-    const session = new RealtimeSimSession(this.env, ws, model, path, req.headers);
+    const session = new RealtimeSimSession(this.env, ws, model, path, req.headers, this.stall === 'upgrade' ? undefined : this.stall);
     this.sessions.push(session);
     // RT §1.7 / P9: beta-shaped connections get `beta_api_shape_disabled`, then close 4000.
     if (req.headers['openai-beta']) {
