@@ -56,6 +56,13 @@ export const WAL_BACKSTOP_PAGES = 4 * WAL_RESTART_PAGES;
 /** A group commit that found the write lock taken (a WAL restart) tries again this much later. */
 export const COMMIT_RETRY_DELAY_MS = 1;
 
+/**
+ * openai-sip: where a phone destination is REFERred (OpenAI reference §4.4; agent field
+ * `sip.referTarget`). Bandwidth documents REFER acceptance only for its OpenAI SIP Connector and no
+ * `tel:` REFER, so the default is a SIP URI on the carrier host the INVITE came from.
+ */
+export const DEFAULT_SIP_REFER_TARGET = 'sip:{number}@{contactHost}';
+
 /** Default agent id created from AGENT_* environment variables. */
 export const ENV_AGENT_ID = 'default';
 

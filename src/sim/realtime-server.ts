@@ -47,6 +47,18 @@ export interface RefuseSpec {
  */
 export type StallMode = 'upgrade' | 'session-created' | 'audio';
 
+/**
+ * A carrier that refuses SIP REFER (OpenAI reference §4.4, §7 P11). OpenAI answers `/refer` with 200
+ * "once the REFER is relayed to your SIP provider"; how, and whether, a provider's refusal comes back
+ * on `/refer` is undocumented. The stand-in assumes it does, as an error answer (default HTTP 500, the
+ * status seen in the community report of P11) naming the SIP response (default 403 Forbidden).
+ */
+export interface ReferRefusalSpec {
+  status?: number;
+  sipStatus?: number;
+  sipReason?: string;
+}
+
 export interface RealtimeStandInOptions {
   /** Expected `Authorization: Bearer …` key (default 'sk-test'). */
   apiKey?: string;
@@ -57,6 +69,8 @@ export interface RealtimeStandInOptions {
   /** Names what the caller said in each committed user item. */
   transcribe?: Transcriber;
   refuse?: RefuseSpec;
+  /** Refuse every SIP REFER (settable at run time through `referRefusal`). */
+  referRefusal?: ReferRefusalSpec;
   /** Stall new connections (settable at run time through `stall`). */
   stall?: StallMode;
   /** Audio per `response.output_audio.delta`, ms (default 100). */
@@ -110,6 +124,8 @@ export interface RealtimeStandIn {
   readonly pendingUpgrades: number;
   /** Current refusal (settable at run time; cleared after `times` refusals). */
   refuse: RefuseSpec | undefined;
+  /** Current REFER refusal (settable at run time; undefined: REFERs are relayed). */
+  referRefusal: ReferRefusalSpec | undefined;
   /** How new connections stall (settable at run time; undefined: they do not). Applies to connections made after it is set. */
   stall: StallMode | undefined;
   /** Upgrade requests held unanswered (`stall: 'upgrade'`) whose TCP connection is still open. */
@@ -135,7 +151,10 @@ export interface SipCallRecord {
   state: 'incoming' | 'accepted' | 'rejected' | 'ended';
   accept?: Record<string, unknown>;
   rejectStatus?: number;
+  /** REFER targets relayed (200). */
   refers: string[];
+  /** REFERs the modelled carrier refused (`referRefusal`), with the HTTP status answered. */
+  refusedRefers: { target: string; status: number; sipStatus: number }[];
   /** Sideband sessions attached with `?call_id=` (OpenAI reference §4.5). */
   sessions: RealtimeSimSession[];
 }
@@ -150,6 +169,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   readonly apiKey: string;
   refuse: RefuseSpec | undefined;
   stall: StallMode | undefined;
+  referRefusal: ReferRefusalSpec | undefined;
   readonly sessions: RealtimeSimSession[] = [];
   readonly events: RecordedClientEvent[] = [];
   readonly upgrades: UpgradeRecord[] = [];
@@ -169,6 +189,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
     this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
     this.refuse = options.refuse;
     this.stall = options.stall;
+    this.referRefusal = options.referRefusal;
     this.clock = options.clock ?? systemClock;
     this.connectDelayMs = Math.max(0, options.connectDelayMs ?? 0);
     this.env = {
@@ -256,7 +277,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   readonly sipCalls = new Map<string, SipCallRecord>();
 
   incomingSipCall(callId: string): SipCallRecord {
-    const call: SipCallRecord = { callId, state: 'incoming', refers: [], sessions: [] };
+    const call: SipCallRecord = { callId, state: 'incoming', refers: [], refusedRefers: [], sessions: [] };
     this.sipCalls.set(callId, call);
     return call;
   }
@@ -295,6 +316,11 @@ class RealtimeStandInServer implements RealtimeStandIn {
           return reply(200);
         case 'refer':
           if (typeof body.target_uri !== 'string') return reply(400, openAiError("Missing required parameter: 'target_uri'.", 'invalid_request_error', 'target_uri', 'missing_required_parameter'));
+          if (this.referRefusal) {
+            const { status = 500, sipStatus = 403, sipReason = 'Forbidden' } = this.referRefusal;
+            call.refusedRefers.push({ target: body.target_uri, status, sipStatus });
+            return reply(status, openAiError(`The SIP provider refused the REFER to ${body.target_uri} (SIP ${sipStatus} ${sipReason}).`, 'server_error', 'target_uri', 'refer_failed'));
+          }
           call.refers.push(body.target_uri);
           return reply(200);
         default:
