@@ -59,7 +59,8 @@ export interface CallControl {
 
 /**
  * Why the AI side failed, stored with the reason on `bridge.failed` (DESIGN §4.9). The model adapter's
- * own codes (its error's `failure`, e.g. openai_refused) pass through as they are.
+ * own codes (its error's `failure`, e.g. openai_refused) pass through, spelled like the other causes
+ * (openai-refused).
  */
 export type BridgeFailureCause = 'agent-audio-timeout' | 'model-closed' | 'model-failed' | (string & {});
 
@@ -677,7 +678,7 @@ function primeWithHistory(session: ModelSession, history: readonly { role: strin
 /** The model adapter's failure code when its error carries one (ModelSessionError.failure), else a generic one. */
 function failureOf(err: Error): BridgeFailureCause {
   const failure = (err as { failure?: unknown }).failure;
-  return typeof failure === 'string' ? failure : 'model-failed';
+  return typeof failure === 'string' ? failure.replace(/_/g, '-') : 'model-failed';
 }
 
 function safeJson(text: string): unknown {

@@ -71,7 +71,8 @@ describe('a model that never answers', () => {
     const failed = (await server.app.store.events.list(call.callId)).filter((e) => e.type === 'bridge.failed');
     expect(failed.map((e) => (e.data as { cause: string }).cause)).toEqual(['agent-audio-timeout']);
 
-    // Nothing leaked: the model socket is closed (or the held upgrade given up), the session forgotten.
+    // Nothing leaked: the model socket is closed (or the held upgrade given up), the session forgotten
+    // (its clock timers: call-session.test.ts; the adapter's own deadline: realtime-session.test.ts).
     await waitFor(() => openai.heldUpgrades === 0 && openai.sessions.every((s) => !s.open), 5_000, 'the model socket to close');
     expect(server.app.bridge.size).toBe(0);
     await call.hangup();
