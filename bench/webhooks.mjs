@@ -12,7 +12,15 @@
  *
  * Every request has a unique callId (autocannon's idReplacement), as Bandwidth's do.
  *
- *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--case stream,sip-forward] [--server-env KEY=VALUE] [--out DIR] [--json FILE] [--profile]
+ *   node bench/webhooks.mjs [--connections 10] [--duration 10] [--amount 3000] [--case stream,sip-forward] [--auth upfront,challenge] [--server-env KEY=VALUE] [--out DIR] [--json FILE] [--profile]
+ *
+ * --auth says how each initiate presents its Basic credentials (BW §1.8), one run per mode listed:
+ * `upfront` (the default: Authorization on the one request) or `challenge` (what Bandwidth does: the
+ * request first goes without Authorization, draws 401 + WWW-Authenticate: Basic, and is sent again with
+ * it). In challenge mode each connection alternates the two requests, so an initiate is two requests:
+ * rates and CPU are reported per initiate, `--amount` counts initiates, and the mean initiate latency is
+ * exactly the sum of the two requests' means (twice the per-request mean); percentiles stay per request.
+ * A 401 without a Basic challenge counts as an error (Bandwidth would not retry it).
  *
  * --case runs only the named agents (both by default). --server-env adds a variable to the server's
  * environment (repeatable; for A/B runs of a setting). --profile writes a V8 CPU profile of the server
@@ -28,9 +36,10 @@ const require = createRequire(import.meta.url);
 const autocannon = require('autocannon');
 
 const CASES = ['stream', 'sip-forward'];
+const AUTH_MODES = ['upfront', 'challenge'];
 
 function parseArgs(argv) {
-  const opts = { connections: 10, duration: 10, amount: 3000, cases: CASES, out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined };
+  const opts = { connections: 10, duration: 10, amount: 3000, cases: CASES, auth: ['upfront'], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -40,6 +49,7 @@ function parseArgs(argv) {
     else if (a === '--out') opts.out = v();
     else if (a === '--json') opts.json = v();
     else if (a === '--case') opts.cases = v().split(',');
+    else if (a === '--auth') opts.auth = v().split(',');
     else if (a === '--server-env') {
       const [key, ...value] = v().split('=');
       opts.serverEnv = { ...opts.serverEnv, [key]: value.join('=') };
@@ -66,10 +76,10 @@ const BODY = JSON.stringify({
 });
 
 /** Run a case; once more if other processes took more than 0.25 cores meanwhile, or steal was over 0.15 cores. */
-async function runCase(name, opts, serverEnv, load) {
+async function runCase(name, opts, serverEnv, load, auth) {
   let r;
   for (let attempt = 1; attempt <= 2; attempt++) {
-    r = await runCaseOnce(name, opts, serverEnv, load);
+    r = await runCaseOnce(name, opts, serverEnv, load, auth);
     r.attempt = attempt;
     if (r.otherCores <= 0.25 && r.stealCores <= 0.15) break;
     process.stderr.write(`  other processes used ${r.otherCores.toFixed(2)} cores meanwhile, the hypervisor stole ${r.stealCores.toFixed(2)}: ${attempt < 2 ? 'running again' : 'keeping this run'}\n`);
@@ -77,7 +87,30 @@ async function runCase(name, opts, serverEnv, load) {
   return r;
 }
 
-async function runCaseOnce(name, opts, serverEnv, load) {
+/**
+ * autocannon's request options for one auth mode. `challenge`: per connection, the credential-less
+ * request then the retry with credentials (same callId placeholder; the 401 is answered before the body
+ * is read). Challenges that do not offer Basic are counted in `badChallenges`.
+ */
+function initiateRequests(url, auth, badChallenges) {
+  const credentials = `Basic ${Buffer.from(`${CALLBACK_USER}:${CALLBACK_PASSWORD}`).toString('base64')}`;
+  const base = { url, method: 'POST', body: BODY, idReplacement: true };
+  if (auth === 'upfront') return { ...base, headers: { 'content-type': 'application/json', authorization: credentials } };
+  const checkChallenge = (status, _body, _context, headers = {}) => {
+    // autocannon hands over the raw header names: find WWW-Authenticate whatever its case.
+    const challenge = Object.entries(headers).find(([name]) => name.toLowerCase() === 'www-authenticate')?.[1];
+    if (status !== 401 || !/(?:^|,)\s*basic(?:\s|,|$)/i.test(String(challenge ?? ''))) badChallenges.count++;
+  };
+  return {
+    ...base,
+    requests: [
+      { method: 'POST', path: new URL(url).pathname, headers: { 'content-type': 'application/json' }, body: BODY, onResponse: checkChallenge },
+      { method: 'POST', path: new URL(url).pathname, headers: { 'content-type': 'application/json', authorization: credentials }, body: BODY },
+    ],
+  };
+}
+
+async function runCaseOnce(name, opts, serverEnv, load, auth) {
   await waitForQuiet();
   const dir = fs.mkdtempSync(path.join(opts.out, `webhooks-${name}-`));
   // Short greetings: pre-warmed sessions ask for one, and nobody is there to hear it.
@@ -87,16 +120,18 @@ async function runCaseOnce(name, opts, serverEnv, load) {
     const { url: openaiUrl } = await standin.next('ready');
     server = await startServer('switchboard', { openaiUrl, dataDir: dir, logFile: path.join(dir, 'server.log'), env: serverEnv, execArgv: opts.profile ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'profile-server')] : [] });
     const url = `${server.url}/bandwidth/voice/initiate`;
-    const auth = `Basic ${Buffer.from(`${CALLBACK_USER}:${CALLBACK_PASSWORD}`).toString('base64')}`;
-    const request = { url, method: 'POST', connections: opts.connections, headers: { 'content-type': 'application/json', authorization: auth }, body: BODY, idReplacement: true };
+    const badChallenges = { count: 0 };
+    const requestsPerInitiate = auth === 'challenge' ? 2 : 1;
+    const request = { ...initiateRequests(url, auth, badChallenges), connections: opts.connections };
     // Warm-up: JIT, SQLite page cache, first sockets.
-    await autocannon({ ...request, amount: 200 });
+    await autocannon({ ...request, amount: 200 * requestsPerInitiate });
+    badChallenges.count = 0;
     await sleep(500);
     const cpu0 = cpuTimes(server.pid);
     const own0 = cpuMs(standin.pid) + process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000;
     const m0 = machineCpu();
     const t0 = Date.now();
-    const result = await autocannon({ ...request, ...load });
+    const result = await autocannon({ ...request, ...(load.amount ? { amount: load.amount * requestsPerInitiate } : load) });
     const seconds = (Date.now() - t0) / 1000;
     const cpu1 = cpuTimes(server.pid);
     const cpu = cpu1.user + cpu1.system - (cpu0.user + cpu0.system);
@@ -112,17 +147,28 @@ async function runCaseOnce(name, opts, serverEnv, load) {
       standin.send({ type: 'report' });
       return standin.next('report');
     })();
+    // Challenge mode: every other request is the expected 401; only the retries are initiates.
+    const initiates = result.requests.total / requestsPerInitiate;
     return {
       case: name,
+      auth,
       connections: opts.connections,
       requests: result.requests.total,
+      requestsPerInitiate,
+      initiates,
+      initiatesPerSecond: result.requests.average / requestsPerInitiate,
+      initiateLatencyMeanMs: result.latency.mean * requestsPerInitiate,
+      expected401: auth === 'challenge' ? initiates : 0,
+      badChallenges: badChallenges.count,
       seconds: result.duration,
       requestsPerSecond: result.requests.average,
       latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
       non2xx: result.non2xx,
+      unexpectedNon2xx: result.non2xx - (auth === 'challenge' ? Math.floor(initiates) : 0),
       errors: result.errors,
       timeouts: result.timeouts,
       serverCpuMsPerRequest: cpu / Math.max(1, result.requests.total),
+      serverCpuMsPerInitiate: cpu / Math.max(1, initiates),
       serverSystemShare: cpu > 0 ? (cpu1.system - cpu0.system) / cpu : 0,
       serverCores: cpu / 1000 / seconds,
       serverRssMiB: rss,
@@ -145,14 +191,19 @@ export async function runWebhooksBench(opts) {
   const cases = opts.cases ?? CASES;
   const unknown = cases.filter((c) => !CASES.includes(c));
   if (unknown.length > 0) throw new Error(`unknown case ${unknown.join(', ')}; known: ${CASES.join(', ')}`);
+  const authModes = opts.auth ?? ['upfront'];
+  const unknownAuth = authModes.filter((a) => !AUTH_MODES.includes(a));
+  if (unknownAuth.length > 0 || authModes.length === 0) throw new Error(`unknown --auth ${unknownAuth.join(', ')}; known: ${AUTH_MODES.join(', ')}`);
   const results = [];
-  if (cases.includes('stream')) {
-    process.stderr.write('webhooks: initiate, stream agent (pre-warms an OpenAI socket per call)…\n');
-    results.push(await runCase('stream', opts, { ...opts.serverEnv }, { amount: opts.amount }));
-  }
-  if (cases.includes('sip-forward')) {
-    process.stderr.write('webhooks: initiate, sip-forward agent (the webhook path alone)…\n');
-    results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward', ...opts.serverEnv }, { duration: opts.duration }));
+  for (const auth of authModes) {
+    if (cases.includes('stream')) {
+      process.stderr.write(`webhooks: initiate (${auth} auth), stream agent (pre-warms an OpenAI socket per call)…\n`);
+      results.push(await runCase('stream', opts, { ...opts.serverEnv }, { amount: opts.amount }, auth));
+    }
+    if (cases.includes('sip-forward')) {
+      process.stderr.write(`webhooks: initiate (${auth} auth), sip-forward agent (the webhook path alone)…\n`);
+      results.push(await runCase('sip-forward', opts, { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@sip.example.com', AGENT_SIP_VERB: 'forward', ...opts.serverEnv }, { duration: opts.duration }, auth));
+    }
   }
   return { machine: machineInfo(), options: opts, results };
 }
@@ -161,12 +212,12 @@ const f = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–
 
 export function webhookTable(results) {
   const lines = [
-    '| initiate with | connections | requests | requests/s | p50 ms | p99 ms | max ms | non-2xx / errors | server CPU ms / request | kernel share | server cores | autocannon + stand-in cores | steal cores |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| initiate with | auth | connections | initiates | initiates/s | initiate mean ms | request p50 ms | request p99 ms | request max ms | unexpected non-2xx / errors | server CPU ms / initiate | kernel share | server cores | autocannon + stand-in cores | steal cores |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.case === 'stream' ? 'stream agent (BXML + store + OpenAI pre-warm)' : 'sip-forward agent (BXML + store)'} | ${r.connections} | ${r.requests} | ${f(r.requestsPerSecond, 0)} | ${f(r.latencyMs.p50, 0)} | ${f(r.latencyMs.p99, 0)} | ${f(r.latencyMs.max, 0)} | ${r.non2xx} / ${r.errors} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(100 * r.serverSystemShare, 0)} % | ${f(r.serverCores, 2)} | ${f(r.clientAndStandinCores, 2)} | ${f(r.stealCores, 2)} |`,
+      `| ${r.case === 'stream' ? 'stream agent (BXML + store + OpenAI pre-warm)' : 'sip-forward agent (BXML + store)'} | ${r.auth} | ${r.connections} | ${f(r.initiates, 0)} | ${f(r.initiatesPerSecond, 0)} | ${f(r.initiateLatencyMeanMs, 2)} | ${f(r.latencyMs.p50, 0)} | ${f(r.latencyMs.p99, 0)} | ${f(r.latencyMs.max, 0)} | ${r.unexpectedNon2xx + r.badChallenges} / ${r.errors} | ${f(r.serverCpuMsPerInitiate, 2)} | ${f(100 * r.serverSystemShare, 0)} % | ${f(r.serverCores, 2)} | ${f(r.clientAndStandinCores, 2)} | ${f(r.stealCores, 2)} |`,
     );
   }
   return lines.join('\n');

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
-import { DATABASE_FILE, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
+import { AGENT_AUDIO_DEADLINE_MS, DATABASE_FILE, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
 import { SwitchboardError } from './errors';
 
 /**
@@ -84,6 +84,8 @@ export const envSchema = z.object({
   AGENT_AUDIO: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
+  /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
+  AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
 });
 

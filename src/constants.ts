@@ -110,6 +110,13 @@ export const WAL_BACKSTOP_PAGES = 4 * WAL_RESTART_PAGES;
 /** A group commit that found the write lock taken (a WAL restart) tries again this much later. */
 export const COMMIT_RETRY_DELAY_MS = 1;
 
+/**
+ * openai-sip: where a phone destination is REFERred (OpenAI reference §4.4; agent field
+ * `sip.referTarget`). Bandwidth documents REFER acceptance only for its OpenAI SIP Connector and no
+ * `tel:` REFER, so the default is a SIP URI on the carrier host the INVITE came from.
+ */
+export const DEFAULT_SIP_REFER_TARGET = 'sip:{number}@{contactHost}';
+
 /** Default agent id created from AGENT_* environment variables. */
 export const ENV_AGENT_ID = 'default';
 
@@ -161,6 +168,14 @@ export const PLAYOUT_LEAD_MS = 200;
  * socket writes (BENCHMARKS.md), with the same 100 ms of buffer to ride out timer jitter and GC pauses.
  */
 export const PLAYOUT_REFILL_BELOW_MS = 100;
+/**
+ * DESIGN §4.9, what the caller experiences: when no agent audio is ready this long after the stream's
+ * `start` frame (BW §4.2), the call goes to its fallback. "Ready" is the first greeting audio queued for
+ * playout, or, for an agent with no greeting (or a call resumed after a failed transfer), the session
+ * configured. Covers an OpenAI that accepts TCP and never answers the upgrade, never sends
+ * session.created, or never sends audio. Env: AGENT_AUDIO_DEADLINE_MS.
+ */
+export const AGENT_AUDIO_DEADLINE_MS = 2_000;
 /** A pre-warmed OpenAI session waits this long for its media stream before it is closed. */
 export const PREWARM_TIMEOUT_MS = 30_000;
 /** Caller audio kept while the OpenAI session is still connecting (so nothing said is lost). */

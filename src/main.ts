@@ -174,6 +174,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger,
     clock,
     toolsFor,
+    agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     openModel: (agent, tools) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
   });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
+import { AGENT_AUDIO_DEADLINE_MS } from '../src/constants';
 import { resolveCredentials } from '../src/credentials';
 import { isSwitchboardError } from '../src/errors';
 
@@ -88,6 +89,15 @@ describe('empty values', () => {
     expect(config.port).toBe(3000);
     expect(config.host).toBe('0.0.0.0');
     expect(config.logLevel).toBe('info');
+  });
+});
+
+describe('AGENT_AUDIO_DEADLINE_MS', () => {
+  it('defaults to the constant, takes milliseconds, and names itself when out of range', () => {
+    expect(loadConfig({}, ROOT).env.AGENT_AUDIO_DEADLINE_MS).toBe(AGENT_AUDIO_DEADLINE_MS);
+    expect(loadConfig({ AGENT_AUDIO_DEADLINE_MS: '3500' }, ROOT).env.AGENT_AUDIO_DEADLINE_MS).toBe(3500);
+    expect(() => loadConfig({ AGENT_AUDIO_DEADLINE_MS: '10' }, ROOT)).toThrow(/- AGENT_AUDIO_DEADLINE_MS:/);
+    expect(() => loadConfig({ AGENT_AUDIO_DEADLINE_MS: 'soon' }, ROOT)).toThrow(/- AGENT_AUDIO_DEADLINE_MS:/);
   });
 });
 

@@ -3,6 +3,7 @@ import {
   DEFAULT_CALL_TIMEOUT_S,
   DEFAULT_REALTIME_MODEL,
   DEFAULT_REALTIME_VOICE,
+  DEFAULT_SIP_REFER_TARGET,
   DEFAULT_SPEAK_VOICE,
   MAX_CALL_TIMEOUT_S,
   MIN_CALL_TIMEOUT_S,
@@ -65,6 +66,45 @@ export const agentFallbackSchema = z.object({
   transferTo: phoneOrSipSchema.optional(),
 });
 
+/** The placeholders a REFER target template may use, and what they stand for. */
+export const REFER_TARGET_PLACEHOLDERS = {
+  /** The phone destination's E.164 number, e.g. +19195550177. */
+  number: '+19195550177',
+  /** host[:port] of the incoming INVITE's Contact (else From) header: the carrier trunk. */
+  contactHost: '67.231.4.10:5060',
+} as const;
+export type ReferTargetValues = { [K in keyof typeof REFER_TARGET_PLACEHOLDERS]: string | undefined };
+
+/**
+ * Fill a REFER target template. Throws when it needs a value the call does not have (no Contact or
+ * From host): there is then no SIP URI to REFER to.
+ */
+export function renderReferTarget(template: string, values: ReferTargetValues): string {
+  return template.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const value = values[name as keyof ReferTargetValues];
+    if (value === undefined) throw new Error(`cannot fill {${name}} in the REFER target ${template}: the call has no such value`);
+    return value;
+  });
+}
+
+/**
+ * `sip.referTarget`: a template with {number} and {contactHost}. It must produce a sip:/sips: URI:
+ * Bandwidth documents no `tel:` REFER (its OpenAI SIP Connector is the only REFER it documents).
+ */
+export const referTargetSchema = z
+  .string()
+  .trim()
+  .superRefine((template, ctx) => {
+    const unknown = [...template.matchAll(/\{(\w*)\}/g)].map((m) => m[1]!).filter((name) => !(name in REFER_TARGET_PLACEHOLDERS));
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `sip.referTarget: unknown placeholder ${unknown.map((n) => `{${n}}`).join(', ')}; use {number} and {contactHost}` });
+      return;
+    }
+    if (!SIP_URI_PATTERN.test(renderReferTarget(template, REFER_TARGET_PLACEHOLDERS))) {
+      ctx.addIssue({ code: 'custom', message: `sip.referTarget must produce a sip: or sips: URI like ${DEFAULT_SIP_REFER_TARGET} (Bandwidth documents no tel: REFER)` });
+    }
+  });
+
 export const agentSipSchema = z.object({
   /** The AI SIP endpoint, e.g. sip:proj_abc@sip.api.openai.com;transport=tls. */
   target: sipUriSchema,
@@ -75,6 +115,11 @@ export const agentSipSchema = z.object({
   from: z.string().trim().optional(),
   diversionTreatment: z.enum(['none', 'propagate', 'stack']).optional(),
   diversionReason: z.string().trim().optional(),
+  /**
+   * openai-sip: the REFER target for phone destinations (SIP destinations are REFERred as they are).
+   * Absent: DEFAULT_SIP_REFER_TARGET, `sip:{number}@{contactHost}`.
+   */
+  referTarget: referTargetSchema.optional(),
 });
 
 /** Names the built-in tools use; operator tools may not take them. */

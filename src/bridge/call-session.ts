@@ -1,6 +1,6 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
-import { MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
+import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
 import type { Logger } from '../log';
 import { greetingInstructions } from '../openai/session-config';
@@ -34,6 +34,8 @@ export interface CallSessionDeps {
   pacing?: PlayoutPacing;
   /** Renew the OpenAI session after this long (Realtime sessions end at 60 minutes). */
   renewAfterMs?: number;
+  /** Fallback when no agent audio is ready this long after the stream's start frame (default AGENT_AUDIO_DEADLINE_MS). */
+  agentAudioDeadlineMs?: number;
   /**
    * Send the call to its fallback through the Calls API (a redirect). Needed with the Pause hold
    * template, where closing the media socket does not move the call on (DESIGN §4.1).
@@ -55,6 +57,13 @@ export interface CallControl {
   transfer(callId: string, agentId: string, destination: TransferDestination, reason: string, summary: string): Promise<'redirected' | 'gone' | 'unavailable'>;
   hangUp(callId: string): Promise<'completed' | 'gone' | 'unavailable'>;
 }
+
+/**
+ * Why the AI side failed, stored with the reason on `bridge.failed` (DESIGN §4.9). The model adapter's
+ * own codes (its error's `failure`, e.g. openai_refused) pass through, spelled like the other causes
+ * (openai-refused).
+ */
+export type BridgeFailureCause = 'agent-audio-timeout' | 'model-closed' | 'model-failed' | (string & {});
 
 type PendingAction = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
 
@@ -111,6 +120,10 @@ export class CallSession {
   private readonly abort = new AbortController();
   private nextPosition = 0;
   private prewarmTimer: TimerHandle | undefined;
+  /** Armed at the stream's start frame; cleared once agent audio is ready (see agentAudioIsReady). */
+  private agentAudioTimer: TimerHandle | undefined;
+  /** The first greeting audio is queued for playout, or (no greeting expected) the session is configured. */
+  private agentAudioReady = false;
   private recorder: CallRecorder | undefined;
   private pendingAction: PendingAction | undefined;
   private actionTimer: TimerHandle | undefined;
@@ -145,7 +158,7 @@ export class CallSession {
     if (!deps.resume && this.agent.greeting.trim()) this.model.createResponse({ instructions: greetingInstructions(this.agent.greeting) });
     this.model.ready.then(
       () => this.onModelReady(),
-      (err: Error) => this.fail(`OpenAI session failed: ${err.message}`),
+      (err: Error) => this.fail(`OpenAI session failed: ${err.message}`, failureOf(err)),
     );
     this.renewTimer = deps.clock.setTimeout(() => this.startRenewal(), deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
     this.prewarmTimer = deps.clock.setTimeout(() => {
@@ -186,6 +199,7 @@ export class CallSession {
     if (this.state === 'ended' || this.modelFailure) return;
     this.record('media.start', { streamId: info.streamId, tracks: info.tracks });
     this.streamStartedAtMs = this.deps.clock.now();
+    this.armAgentAudioDeadline();
     if (this.agent.record && this.deps.recordingsDir) this.startRecording(this.deps.recordingsDir);
     this.playout.setActive(true);
     this.deps.scheduler.add(this.playout);
@@ -205,6 +219,7 @@ export class CallSession {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.deps.clock.clear(this.prewarmTimer);
+    this.deps.clock.clear(this.agentAudioTimer);
     this.deps.clock.clear(this.renewTimer);
     this.deps.clock.clear(this.actionTimer);
     this.successor?.close();
@@ -248,6 +263,7 @@ export class CallSession {
     if (this.state === 'ended') return;
     this.modelReady = true;
     this.record('model.ready', { model: this.agent.model, voice: this.agent.voice, audio: this.agent.audio });
+    if (!this.expectsGreetingAudio()) this.agentAudioIsReady();
     for (const chunk of this.pendingCallerAudio.splice(0)) this.model.appendAudio(this.audio.toModel(chunk));
     this.pendingCallerBytes = 0;
     if (this.deps.resume) void this.primeResumed(this.deps.resume.note);
@@ -304,6 +320,7 @@ export class CallSession {
         }
         this.agentItem(e.itemId, e.responseId);
         this.playout.enqueue(e.itemId, e.responseId, e.contentIndex, this.audio.toCaller(e.chunk));
+        if (!this.agentAudioReady) this.agentAudioIsReady();
       },
       transcriptDelta: (e) => {
         this.agentItem(e.itemId, e.responseId).text += e.delta;
@@ -339,7 +356,7 @@ export class CallSession {
           void this.swapSession('the old session closed');
           return;
         }
-        this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`);
+        this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'model-closed');
       },
       trace: (type, data) => {
         if (type === 'rate_limits.updated' || type === 'conversation.item.input_audio_transcription.failed') this.record(`model.${type}`, data);
@@ -534,16 +551,49 @@ export class CallSession {
   // ---- failure ----------------------------------------------------------------------------------
 
   /**
+   * A configured greeting is what the caller waits for: its first audio is the sign of life. Without
+   * one (or when resuming after a failed transfer, where the agent speaks only once primed), the
+   * session being configured is all there is to wait for.
+   */
+  private expectsGreetingAudio(): boolean {
+    return !this.deps.resume && this.agent.greeting.trim() !== '';
+  }
+
+  /**
+   * DESIGN §4.9: the deadline counts from the stream's `start` frame (BW §4.2), when the caller is
+   * listening, not from the pre-warm: a session that was slow to open during pre-warm but has its
+   * greeting queued by then costs the caller nothing. The adapter's own connect/configure timeout
+   * keeps guarding the pre-warm; whichever fires first sends the call to its fallback, once (fail()
+   * is idempotent), and ending the call closes the model socket, which clears the adapter's timer.
+   */
+  private armAgentAudioDeadline(): void {
+    if (this.agentAudioReady || this.agentAudioTimer) return;
+    const deadlineMs = this.deps.agentAudioDeadlineMs ?? AGENT_AUDIO_DEADLINE_MS;
+    this.agentAudioTimer = this.deps.clock.setTimeout(() => {
+      this.agentAudioTimer = undefined;
+      const what = !this.modelReady ? 'the OpenAI session was not ready' : 'the session was ready but no greeting audio arrived';
+      this.fail(`no agent audio within ${deadlineMs} ms of the stream start (${what})`, 'agent-audio-timeout');
+    }, deadlineMs);
+  }
+
+  private agentAudioIsReady(): void {
+    this.agentAudioReady = true;
+    this.deps.clock.clear(this.agentAudioTimer);
+    this.agentAudioTimer = undefined;
+  }
+
+  /**
    * DESIGN §4.9: failure is a call flow. Store the reason on the call, then end the media stream:
    * with the StopStream-wait template Bandwidth follows the Redirect to /stream-ended, which reads the
    * reason and answers the agent's fallback. The caller never sits in dead air.
    */
-  private fail(reason: string): void {
+  private fail(reason: string, cause: BridgeFailureCause): void {
     if (this.state === 'ended' || this.modelFailure) return;
     this.modelFailure = reason;
-    this.deps.logger.warn({ callId: this.callId, agentId: this.agent.id, reason }, 'AI side failed: sending the call to its fallback');
+    this.deps.clock.clear(this.agentAudioTimer);
+    this.deps.logger.warn({ callId: this.callId, agentId: this.agent.id, reason, cause }, 'AI side failed: sending the call to its fallback');
     void this.deps.store.calls
-      .record({ id: this.callId, errorMessage: reason }, { callId: this.callId, source: 'switchboard', type: 'bridge.failed', data: { reason } })
+      .record({ id: this.callId, errorMessage: reason }, { callId: this.callId, source: 'switchboard', type: 'bridge.failed', data: { reason, cause } })
       .catch((err: Error) => this.storeFailed(err))
       .then(async () => {
         if (this.agent.streamHold === 'pause') {
@@ -624,6 +674,12 @@ function primeWithHistory(session: ModelSession, history: readonly { role: strin
     if (item.role === 'caller') session.addItem('user', item.text);
     else if (item.role === 'agent') session.addItem('assistant', item.text);
   }
+}
+
+/** The model adapter's failure code when its error carries one (ModelSessionError.failure), else a generic one. */
+function failureOf(err: Error): BridgeFailureCause {
+  const failure = (err as { failure?: unknown }).failure;
+  return typeof failure === 'string' ? failure.replace(/_/g, '-') : 'model-failed';
 }
 
 function safeJson(text: string): unknown {

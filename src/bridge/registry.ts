@@ -24,6 +24,8 @@ export interface BridgeDeps {
   recordingsDir?: string;
   control?: CallControl;
   pacing?: PlayoutPacing;
+  /** Fallback when no agent audio is ready this long after the stream starts (default AGENT_AUDIO_DEADLINE_MS). */
+  agentAudioDeadlineMs?: number;
 }
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
@@ -121,6 +123,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       tools,
       openModel: (a) => this.deps.openModel(a, tools),
       pacing: this.deps.pacing,
+      agentAudioDeadlineMs: this.deps.agentAudioDeadlineMs,
       recordingsDir: this.deps.recordingsDir,
       control: this.deps.control,
       resume: resumeNote ? { note: resumeNote } : undefined,

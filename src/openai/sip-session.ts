@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
-import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { renderReferTarget, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import type { ToolRegistry } from '../bridge/tools';
+import { DEFAULT_SIP_REFER_TARGET } from '../constants';
 import type { ModelSession } from '../bridge/transports';
 import type { Logger } from '../log';
 import { eventSource, type Store } from '../store/types';
@@ -21,7 +22,7 @@ export interface SipCallSessionDeps {
   openai: OpenAI;
   tools: ToolRegistry;
   model: ModelSession;
-  /** Host of the carrier trunk from the incoming INVITE: phone destinations are REFERred there (REFER to tel: is not supported). */
+  /** host[:port] of the carrier trunk from the incoming INVITE (Contact, else From): `{contactHost}` in the agent's REFER target. */
   trunkHost: string | undefined;
   onEnded: (session: SipCallSession) => void;
   /** How long after the agent's last words a transfer or hang-up waits for `output_audio_buffer.stopped`. */
@@ -134,11 +135,15 @@ export class SipCallSession {
     if (!this.ended) this.d.model.createResponse();
   }
 
-  /** Reference §4.4/issue #5: a phone number becomes a SIP URI on the carrier trunk host; a SIP URI is used as is. */
+  /**
+   * OpenAI reference §4.4: a SIP destination is REFERred as it is; a phone number goes through the
+   * agent's `sip.referTarget` template (default `sip:{number}@{contactHost}`, the carrier trunk the call
+   * came from). Bandwidth documents REFER only for its OpenAI SIP Connector and no `tel:` REFER, so the
+   * template always yields a SIP URI (validated on the agent).
+   */
   private referTarget(destination: TransferDestination): string {
     if (destination.kind === 'sip' && destination.value) return destination.value;
-    if (!this.d.trunkHost) throw new Error('cannot transfer to a phone number: the incoming call named no carrier host to REFER to');
-    return `sip:${destination.value}@${this.d.trunkHost}`;
+    return renderReferTarget(this.d.agent.sip?.referTarget ?? DEFAULT_SIP_REFER_TARGET, { number: destination.value, contactHost: this.d.trunkHost });
   }
 
   private request(action: PendingAction): void {
@@ -163,15 +168,18 @@ export class SipCallSession {
   private async run(action: PendingAction): Promise<void> {
     const calls = this.d.openai.realtime.calls;
     try {
-      if (action.kind === 'refer') await calls.refer(this.d.callId, { target_uri: action.target });
+      // Never resent: after an error answer the REFER may have reached the carrier all the same (OpenAI reference §7 P11).
+      if (action.kind === 'refer') await calls.refer(this.d.callId, { target_uri: action.target }, { maxRetries: 0 });
       else await calls.hangup(this.d.callId);
       this.event(action.kind === 'refer' ? 'sip.refer' : 'sip.hangup', action);
       if (action.kind === 'hangup') await this.d.store.calls.record({ id: this.d.callId, state: 'completed', cause: 'agent-hangup' });
       else await this.d.store.calls.record({ id: this.d.callId, state: 'transferring' });
     } catch (err) {
       const reason = (err as Error).message;
-      this.d.logger.warn({ callId: this.d.callId, action: action.kind, reason }, 'OpenAI call control failed');
-      this.event(action.kind === 'refer' ? 'sip.refer-failed' : 'sip.hangup-failed', { ...action, reason });
+      const status = (err as { status?: unknown }).status;
+      this.d.logger.warn({ callId: this.d.callId, action: action.kind, reason, status }, 'OpenAI call control failed');
+      // The call stays with the agent (state unchanged): a refused REFER leaves the caller on the AI leg.
+      this.event(action.kind === 'refer' ? 'sip.refer-failed' : 'sip.hangup-failed', { ...action, reason, ...(typeof status === 'number' ? { status } : {}) });
       // Tell the agent, so it can tell the caller and offer something else.
       this.d.model.addItem('system', action.kind === 'refer' ? `The transfer to ${action.destination} failed (${reason}). Tell the caller and offer another way to help.` : `Hanging up failed (${reason}).`);
       this.d.model.createResponse();

@@ -12,6 +12,12 @@
  * The platform side (BW §1–§4):
  * - `initiate` POSTed as JSON shaped like fixtures/bandwidth/callbacks/initiate.json, with the
  *   application's CallbackCreds as Basic auth (BW §1.8). The reply must be 200 with an XML content type.
+ * - Every callback (initiate, status, verb and transfer callbacks, stream events) is challenge-first by
+ *   default, as Bandwidth's are (BW §1.8): sent without Authorization, and sent again with the
+ *   credentials only after a 401 carrying `WWW-Authenticate: Basic`; a 401 without it is a failed
+ *   callback. `callbackAuthMode: 'upfront'` sends the credentials at once (see callback-delivery.ts).
+ *   The media WebSocket upgrade always carries its credentials (whether Bandwidth challenges there is
+ *   undocumented, BW §1.8).
  * - The BXML is executed verb by verb (a small interpreter):
  *   - `<StartStream>` opens a WebSocket (the `ws` client) to `destination` with
  *     `Authorization: Basic base64(destinationUsername:destinationPassword)` (BW §4.1). On success it
@@ -86,6 +92,7 @@ import {
   type AudioSegment,
   type AudioSource,
 } from './bandwidth-audio';
+import { basicAuthHeader, deliverCallback, type CallbackAuth, type CallbackAuthMode } from './callback-delivery';
 import {
   analyseWhisper,
   legEnd,
@@ -101,20 +108,22 @@ import {
 
 export * from './bandwidth-audio';
 export * from './bandwidth-transfer';
+export { basicAuthHeader, offersBasic, type CallbackAuth, type CallbackAuthMode } from './callback-delivery';
 
 // ---------------------------------------------------------------------------------------------------
 // Types
-
-export interface CallbackAuth {
-  username: string;
-  password: string;
-}
 
 export interface SimulatedCallOptions {
   /** Switchboard's base URL, e.g. http://127.0.0.1:PORT. */
   baseUrl: string;
   /** The Voice application's CallbackCreds (initiate and disconnect). Omit to send no Authorization. */
   callbackAuth?: CallbackAuth;
+  /**
+   * How every callback presents its credentials (BW §1.8). Default 'challenge', as Bandwidth does: first
+   * without Authorization, then again with it only after a 401 carrying `WWW-Authenticate: Basic`
+   * (no such header: not retried, the callback failed). 'upfront': credentials on the first request.
+   */
+  callbackAuthMode?: CallbackAuthMode;
   /** Default systemClock. */
   clock?: Clock;
   /** Caller (E.164). Default +19195550142. */
@@ -160,8 +169,10 @@ export interface CallbackRecord {
   eventType: string;
   method: 'POST' | 'GET';
   url: string;
-  /** The Authorization header sent, if any. */
+  /** The Authorization header on the last request sent, if any. */
   authorization?: string;
+  /** The first request went without credentials, was answered 401 + `WWW-Authenticate: Basic`, and was retried with them (BW §1.8). */
+  challenged?: boolean;
   body: Record<string, unknown>;
   status?: number;
   contentType?: string;
@@ -409,10 +420,6 @@ const KNOWN_VERBS = new Set([
 const NON_ANSWERING = new Set(['Hangup', 'Forward', 'Tag']);
 
 const MAX_CATCH_UP_FRAMES = 50;
-
-export function basicAuthHeader(auth: CallbackAuth): string {
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-}
 
 /** ISO-8601 duration as in mediaStreamStopped (`PT1M53.274S`). */
 export function isoDuration(ms: number): string {
@@ -1193,7 +1200,6 @@ export class SimulatedCall {
   private async send(eventType: string, url: string, method: 'POST' | 'GET', body: Record<string, unknown>, auth: CallbackAuth | undefined, retry: boolean): Promise<CallbackRecord> {
     const record: CallbackRecord = { atMs: this.clock.now(), eventType, method, url, body };
     const headers: Record<string, string> = {};
-    if (auth) headers.authorization = record.authorization = basicAuthHeader(auth);
     let target = url;
     let payload: string | undefined;
     if (method === 'POST') {
@@ -1207,7 +1213,10 @@ export class SimulatedCall {
     this.callbacks.push(record);
     for (let attempt = 0; ; attempt++) {
       try {
-        const res = await fetch(target, { method, headers, body: payload, signal: AbortSignal.timeout(this.opts.callbackTimeoutMs ?? 15_000) });
+        const delivery = await deliverCallback(target, { method, headers, body: payload, timeoutMs: this.opts.callbackTimeoutMs ?? 15_000 }, auth, this.opts.callbackAuthMode);
+        const res = delivery.response;
+        record.authorization = delivery.authorization;
+        record.challenged = delivery.challenged || undefined;
         record.status = res.status;
         record.contentType = res.headers.get('content-type') ?? undefined;
         record.responseText = await res.text();

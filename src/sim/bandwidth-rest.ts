@@ -5,6 +5,7 @@ import { BANDWIDTH_ANSWER_URL_MAX_CHARS } from '../constants';
 import { parseXml } from '../bandwidth/bxml/xml';
 import { parseBasicAuth } from '../security/basic-auth';
 import type { SimulatedCall, UpdateCallRequest } from './bandwidth-caller';
+import { deliverCallback, type CallbackAuth, type CallbackAuthMode } from './callback-delivery';
 
 /**
  * A stand-in for Bandwidth's REST side (BW §5): the OAuth token endpoint and the Calls API (createCall,
@@ -95,12 +96,14 @@ export interface BandwidthRestStandInOptions {
   followRedirects?: boolean;
   /** Real-time limit for each redirect callback the stand-in makes itself. Default 15000 (BW §1.7). */
   callbackTimeoutMs?: number;
+  /** How those redirect callbacks present their credentials (BW §1.8). Default 'challenge', as Bandwidth does. */
+  callbackAuthMode?: CallbackAuthMode;
 }
 
 const UPDATE_FIELDS = ['redirectUrl', 'username', 'password', 'redirectFallbackUrl', 'fallbackUsername', 'fallbackPassword', 'tag'] as const;
 
-function basic(username: unknown, password: unknown): string | undefined {
-  return typeof username === 'string' ? `Basic ${Buffer.from(`${username}:${typeof password === 'string' ? password : ''}`).toString('base64')}` : undefined;
+function basic(username: unknown, password: unknown): CallbackAuth | undefined {
+  return typeof username === 'string' ? { username, password: typeof password === 'string' ? password : '' } : undefined;
 }
 
 function methodOf(value: unknown): 'POST' | 'GET' {
@@ -195,8 +198,8 @@ export async function startBandwidthRestStandIn(options: BandwidthRestStandInOpt
       startTime: new Date(started).toISOString(),
       ...(typeof body.tag === 'string' && body.tag ? { tag: body.tag } : {}),
     };
-    const attempt = async (url: string, method: 'POST' | 'GET', auth: string | undefined, fallback: boolean): Promise<boolean> => {
-      const headers: Record<string, string> = auth ? { authorization: auth } : {};
+    const attempt = async (url: string, method: 'POST' | 'GET', auth: CallbackAuth | undefined, fallback: boolean): Promise<boolean> => {
+      const headers: Record<string, string> = {};
       let target = url;
       let data: string | undefined;
       if (method === 'POST') {
@@ -210,7 +213,7 @@ export async function startBandwidthRestStandIn(options: BandwidthRestStandInOpt
       const entry: RedirectRecord = { callId, url, status: 0, bxml: '' };
       if (fallback) entry.fallback = true;
       try {
-        const r = await fetch(target, { method, headers, body: data, signal: AbortSignal.timeout(options.callbackTimeoutMs ?? 15_000) });
+        const { response: r } = await deliverCallback(target, { method, headers, body: data, timeoutMs: options.callbackTimeoutMs ?? 15_000 }, auth, options.callbackAuthMode);
         entry.status = r.status;
         entry.bxml = await r.text();
         redirects.push(entry);

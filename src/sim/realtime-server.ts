@@ -37,6 +37,28 @@ export interface RefuseSpec {
   times?: number;
 }
 
+/**
+ * A model that never answers (DESIGN §4.9), for the bridge's readiness deadline:
+ * - `upgrade`: the TCP connection is accepted and the upgrade request read, but never answered;
+ * - `session-created`: the upgrade is answered (101) and then nothing is ever sent, not even
+ *   `session.created` (RT §1.5), and no client event is acted on (they are still recorded);
+ * - `audio`: a normal session (session.created, session.updated, errors) whose `response.create`s are
+ *   recorded and never answered, so no audio ever comes.
+ */
+export type StallMode = 'upgrade' | 'session-created' | 'audio';
+
+/**
+ * A carrier that refuses SIP REFER (OpenAI reference §4.4, §7 P11). OpenAI answers `/refer` with 200
+ * "once the REFER is relayed to your SIP provider"; how, and whether, a provider's refusal comes back
+ * on `/refer` is undocumented. The stand-in assumes it does, as an error answer (default HTTP 500, the
+ * status seen in the community report of P11) naming the SIP response (default 403 Forbidden).
+ */
+export interface ReferRefusalSpec {
+  status?: number;
+  sipStatus?: number;
+  sipReason?: string;
+}
+
 export interface RealtimeStandInOptions {
   /** Expected `Authorization: Bearer …` key (default 'sk-test'). */
   apiKey?: string;
@@ -47,6 +69,10 @@ export interface RealtimeStandInOptions {
   /** Names what the caller said in each committed user item. */
   transcribe?: Transcriber;
   refuse?: RefuseSpec;
+  /** Refuse every SIP REFER (settable at run time through `referRefusal`). */
+  referRefusal?: ReferRefusalSpec;
+  /** Stall new connections (settable at run time through `stall`). */
+  stall?: StallMode;
   /** Audio per `response.output_audio.delta`, ms (default 100). */
   chunkMs?: number;
   /** Audio ms generated per clock ms (default 4: four times real time). */
@@ -77,7 +103,7 @@ export interface UpgradeRecord {
   /** Clock time the upgrade request arrived (earlier than `atMs` by `connectDelayMs`). */
   requestedAtMs: number;
   path: string;
-  /** 101 when accepted, else the HTTP status answered. */
+  /** 101 when accepted, 0 while held unanswered (`stall: 'upgrade'`), else the HTTP status answered. */
   status: number;
 }
 
@@ -98,6 +124,12 @@ export interface RealtimeStandIn {
   readonly pendingUpgrades: number;
   /** Current refusal (settable at run time; cleared after `times` refusals). */
   refuse: RefuseSpec | undefined;
+  /** Current REFER refusal (settable at run time; undefined: REFERs are relayed). */
+  referRefusal: ReferRefusalSpec | undefined;
+  /** How new connections stall (settable at run time; undefined: they do not). Applies to connections made after it is set. */
+  stall: StallMode | undefined;
+  /** Upgrade requests held unanswered (`stall: 'upgrade'`) whose TCP connection is still open. */
+  readonly heldUpgrades: number;
   /** SIP calls (OpenAI reference §4): register one with `incomingSipCall`, then the client accepts it. */
   readonly sipCalls: Map<string, SipCallRecord>;
   incomingSipCall(callId: string): SipCallRecord;
@@ -119,7 +151,10 @@ export interface SipCallRecord {
   state: 'incoming' | 'accepted' | 'rejected' | 'ended';
   accept?: Record<string, unknown>;
   rejectStatus?: number;
+  /** REFER targets relayed (200). */
   refers: string[];
+  /** REFERs the modelled carrier refused (`referRefusal`), with the HTTP status answered. */
+  refusedRefers: { target: string; status: number; sipStatus: number }[];
   /** Sideband sessions attached with `?call_id=` (OpenAI reference §4.5). */
   sessions: RealtimeSimSession[];
 }
@@ -133,6 +168,8 @@ export async function startRealtimeStandIn(options: RealtimeStandInOptions = {})
 class RealtimeStandInServer implements RealtimeStandIn {
   readonly apiKey: string;
   refuse: RefuseSpec | undefined;
+  stall: StallMode | undefined;
+  referRefusal: ReferRefusalSpec | undefined;
   readonly sessions: RealtimeSimSession[] = [];
   readonly events: RecordedClientEvent[] = [];
   readonly upgrades: UpgradeRecord[] = [];
@@ -145,10 +182,14 @@ class RealtimeStandInServer implements RealtimeStandIn {
   private readonly connectDelayMs: number;
   /** Upgrades waiting out the connect delay, so close() can drop them instead of answering later. */
   private readonly delayedUpgrades = new Map<TimerHandle, Duplex>();
+  /** Upgrades held unanswered (`stall: 'upgrade'`), until the client gives up or close(). */
+  private readonly held = new Set<Duplex>();
 
   constructor(options: RealtimeStandInOptions) {
     this.apiKey = options.apiKey ?? DEFAULT_API_KEY;
     this.refuse = options.refuse;
+    this.stall = options.stall;
+    this.referRefusal = options.referRefusal;
     this.clock = options.clock ?? systemClock;
     this.connectDelayMs = Math.max(0, options.connectDelayMs ?? 0);
     this.env = {
@@ -194,6 +235,10 @@ class RealtimeStandInServer implements RealtimeStandIn {
     return this.delayedUpgrades.size;
   }
 
+  get heldUpgrades(): number {
+    return this.held.size;
+  }
+
   session(id: string): RealtimeSimSession | undefined {
     return this.sessions.find((s) => s.id === id);
   }
@@ -222,6 +267,8 @@ class RealtimeStandInServer implements RealtimeStandIn {
       socket.destroy();
     }
     this.delayedUpgrades.clear();
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
     this.dropAll();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -230,7 +277,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   readonly sipCalls = new Map<string, SipCallRecord>();
 
   incomingSipCall(callId: string): SipCallRecord {
-    const call: SipCallRecord = { callId, state: 'incoming', refers: [], sessions: [] };
+    const call: SipCallRecord = { callId, state: 'incoming', refers: [], refusedRefers: [], sessions: [] };
     this.sipCalls.set(callId, call);
     return call;
   }
@@ -269,6 +316,11 @@ class RealtimeStandInServer implements RealtimeStandIn {
           return reply(200);
         case 'refer':
           if (typeof body.target_uri !== 'string') return reply(400, openAiError("Missing required parameter: 'target_uri'.", 'invalid_request_error', 'target_uri', 'missing_required_parameter'));
+          if (this.referRefusal) {
+            const { status = 500, sipStatus = 403, sipReason = 'Forbidden' } = this.referRefusal;
+            call.refusedRefers.push({ target: body.target_uri, status, sipStatus });
+            return reply(status, openAiError(`The SIP provider refused the REFER to ${body.target_uri} (SIP ${sipStatus} ${sipReason}).`, 'server_error', 'target_uri', 'refer_failed'));
+          }
           call.refers.push(body.target_uri);
           return reply(200);
         default:
@@ -308,6 +360,16 @@ class RealtimeStandInServer implements RealtimeStandIn {
     if (auth) return refuse(401, auth);
     const refusal = this.takeRefusal();
     if (refusal) return refuse(refusal.status, refusal.body ?? defaultRefusalBody(refusal.status), refusal.headers);
+    if (this.stall === 'upgrade') {
+      // Never answered: the client's own deadline must end it. The socket is forgotten once closed.
+      this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status: 0 });
+      this.held.add(socket);
+      socket.on('error', () => socket.destroy());
+      // node:http servers allow half-open sockets: the client's FIN alone would not close this one.
+      socket.once('end', () => socket.destroy());
+      socket.once('close', () => this.held.delete(socket));
+      return;
+    }
     const model = url.searchParams.get('model');
     // RT §4.5 / P10: a sideband attaches only to an accepted SIP call; anything else is "call not found".
     const sipCallId = url.searchParams.get('call_id');
@@ -339,7 +401,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage, model: string, path: string): void {
-    const session = new RealtimeSimSession(this.env, ws, model, path, req.headers);
+    const session = new RealtimeSimSession(this.env, ws, model, path, req.headers, this.stall === 'upgrade' ? undefined : this.stall);
     this.sessions.push(session);
     // RT §1.7 / P9: beta-shaped connections get `beta_api_shape_disabled`, then close 4000.
     if (req.headers['openai-beta']) {

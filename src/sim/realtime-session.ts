@@ -125,6 +125,8 @@ export class RealtimeSimSession {
     readonly model: string,
     readonly path: string,
     readonly headers: IncomingHttpHeaders,
+    /** realtime-server.ts StallMode: `session-created` sends nothing and acts on nothing; `audio` never answers response.create. */
+    private readonly stall?: 'session-created' | 'audio',
   ) {
     this.id = env.ids.next('sess');
     this.conversationId = env.ids.next('conv');
@@ -135,7 +137,7 @@ export class RealtimeSimSession {
     ws.on('close', (code, reason) => this.onClose(code, reason.toString('utf8')));
     this.maxTimer = env.clock.setTimeout(() => this.close(1001, MAX_DURATION_REASON), env.maxSessionMs);
     // RT §1.5: `session.created` is the first server event on a new connection.
-    this.send({ type: 'session.created', session: this.config });
+    if (stall !== 'session-created') this.send({ type: 'session.created', session: this.config });
   }
 
   get open(): boolean {
@@ -212,6 +214,7 @@ export class RealtimeSimSession {
     const rawType = (parsed.raw as { type?: unknown } | null)?.type;
     const type = parsed.ok ? parsed.event.type : typeof rawType === 'string' ? rawType : '(invalid)';
     this.recordClient({ sessionId: this.id, atMs, type, event: parsed.raw });
+    if (this.stall === 'session-created' || (this.stall === 'audio' && type === 'response.create')) return; // a model that never answers
     if (!parsed.ok) {
       this.sendError(parsed.error, parsed.eventId);
       return;

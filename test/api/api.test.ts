@@ -92,6 +92,23 @@ describe('admin API', () => {
       expect(errorOf(path).message).toMatch(/malformed path/);
     });
 
+    it('openai-sip agents take a REFER target template, which must produce a sip:/sips: URI', async () => {
+      const sip = { target: 'sip:proj_1@sip.api.openai.com', referTarget: 'sip:{number}@trunk.example.com;user=phone' };
+      const created = await api('POST', '/agents', { id: 'referrer', name: 'R', mode: 'openai-sip', sip });
+      expect(created.status).toBe(201);
+      expect(created.json.sip).toMatchObject({ referTarget: 'sip:{number}@trunk.example.com;user=phone' });
+      const tel = await api('PATCH', '/agents/referrer', { sip: { ...sip, referTarget: 'tel:{number}' } });
+      expect(tel.status).toBe(400);
+      expect(errorOf(tel).fields).toEqual(['sip.referTarget']);
+      expect(errorOf(tel).message).toMatch(/sip\.referTarget must produce a sip: or sips: URI/);
+      const unknown = await api('PATCH', '/agents/referrer', { sip: { ...sip, referTarget: 'sip:{extension}@{contactHost}' } });
+      expect(errorOf(unknown).message).toMatch(/sip\.referTarget: unknown placeholder \{extension\}/);
+      expect((await api('GET', '/agents/referrer')).json.sip).toMatchObject({ referTarget: 'sip:{number}@trunk.example.com;user=phone' });
+      const doc = (await api('GET', '/openapi.json', undefined, null)).json as { paths: Record<string, { post?: { requestBody: { content: { 'application/json': { schema: unknown } } } } }> };
+      expect(JSON.stringify(doc.paths['/api/agents']!.post!.requestBody.content['application/json'].schema)).toContain('"referTarget"');
+      expect((await api('DELETE', '/agents/referrer')).status).toBe(204);
+    });
+
     it('conflicts: an existing id, the env-defined agent, deleting an agent that has numbers', async () => {
       expect((await api('POST', '/agents', { id: 'dup', name: 'D' })).status).toBe(201);
       expect((await api('POST', '/agents', { id: 'dup', name: 'D' })).status).toBe(409);

@@ -15,7 +15,7 @@ function agent(extra: Record<string, unknown> = {}): AgentWithDestinations {
   return { ...agentSchema.parse({ id: 'a1', name: 'A1', greeting: 'Welcome to Acme.', ...extra }), destinations: [] };
 }
 
-function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; renewAfterMs?: number; control?: CallControl; resume?: { note: string } } = {}) {
+function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; renewAfterMs?: number; control?: CallControl; resume?: { note: string }; agentAudioDeadlineMs?: number } = {}) {
   const clock = new ManualClock(0);
   const store = SqliteStore.open(':memory:');
   const models: FakeModelSession[] = [];
@@ -38,6 +38,7 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
     },
     pacing: { leadMs: 100, refillBelowMs: 100 },
     renewAfterMs: options.renewAfterMs,
+    agentAudioDeadlineMs: options.agentAudioDeadlineMs,
     control: options.control,
     resume: options.resume,
   });
@@ -46,6 +47,56 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
 }
 
 describe('CallSession', () => {
+  describe('the agent-audio deadline (DESIGN §4.9)', () => {
+    const failures = async (store: SqliteStore) => (await store.events.list(CALL)).filter((e) => e.type === 'bridge.failed').map((e) => e.data);
+
+    it('counts from the stream start, not the pre-warm, and fails with its own cause', async () => {
+      const { session, caller, models, clock, store } = setup();
+      clock.advance(5_000); // a long pre-warm costs the caller nothing
+      session.attach(caller);
+      clock.advance(1_999);
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+      clock.advance(1);
+      await settleIo();
+      expect(await failures(store)).toEqual([{ reason: 'no agent audio within 2000 ms of the stream start (the OpenAI session was not ready)', cause: 'agent-audio-timeout' }]);
+      expect(caller.closedWith).toBeDefined();
+      expect(models[0]!.closed).toBe(true);
+    });
+
+    it('the first greeting audio clears it, even with the session slow to say it is ready', async () => {
+      const { session, caller, models, clock, store } = setup();
+      session.attach(caller);
+      const armed = clock.pendingTimers;
+      clock.advance(1_500);
+      models[0]!.handlers.responseCreated({ responseId: 'resp_1' });
+      models[0]!.delta('resp_1', 'item_1', 800);
+      expect(clock.pendingTimers).toBe(armed - 1);
+      clock.advance(10_000);
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+    });
+
+    it('is cleared when the call ends first', async () => {
+      const { session, caller, clock, store } = setup();
+      session.attach(caller);
+      session.end('caller hung up');
+      expect(clock.pendingTimers).toBe(0);
+      clock.advance(5_000);
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+    });
+
+    it('fires once when the adapter fails too: the first failure wins', async () => {
+      const { session, caller, models, clock, store } = setup({ agentAudioDeadlineMs: 300 });
+      session.attach(caller);
+      clock.advance(300);
+      models[0]!.failToOpen('late');
+      await settleIo();
+      expect((await failures(store)).map((f) => (f as { cause: string }).cause)).toEqual(['agent-audio-timeout']);
+    });
+  });
+
   it('asks for the greeting during pre-warm, and the caller hears it as soon as the stream attaches', async () => {
     const { session, caller, models, clock } = setup();
     const model = models[0]!;
@@ -230,7 +281,7 @@ describe('CallSession', () => {
 
   describe('long calls', () => {
     it('renews the OpenAI session before the cap: the old one answers the turn it heard, the new one takes over when idle, primed', async () => {
-      const { session, caller, models, clock, store } = setup({ renewAfterMs: 60_000 });
+      const { session, caller, models, clock, store } = setup({ renewAfterMs: 60_000, agent: agent({ greeting: '' }) });
       const first = models[0]!;
       first.becomeReady();
       await settleIo();
@@ -267,7 +318,7 @@ describe('CallSession', () => {
     });
 
     it('a replacement that dies before the swap is dropped and renewal tried again; the call goes on', async () => {
-      const { session, caller, models, clock } = setup({ renewAfterMs: 60_000 });
+      const { session, caller, models, clock } = setup({ renewAfterMs: 60_000, agent: agent({ greeting: '' }) });
       models[0]!.becomeReady();
       await settleIo();
       session.attach(caller);
@@ -284,7 +335,8 @@ describe('CallSession', () => {
 
   describe('hand-offs wait for the agent\'s words', () => {
     const human = { id: 'd1', name: 'human', kind: 'phone' as const, value: '+19195550177', warm: true, callTimeoutS: 30 };
-    const withHuman = () => ({ ...agent(), destinations: [human] });
+    // No greeting: these calls start with the tool call, so the session being ready is the agent's sign of life.
+    const withHuman = () => ({ ...agent({ greeting: '' }), destinations: [human] });
 
     async function untilToolCalled(control?: CallControl) {
       const a = withHuman();

@@ -98,6 +98,9 @@ describe('a stream call end to end', () => {
     expect(transcript[0]!.heardMs).toBe(truncate.audio_end_ms);
     const row = await server.app.store.calls.get(call.callId);
     expect(row?.state).toBe('completed');
+    // BW §1.8: every callback went first without credentials, drew the server's Basic challenge, and succeeded on the retry.
+    expect(call.callbacks.length).toBeGreaterThanOrEqual(4);
+    expect(call.callbacks.map((c) => [c.eventType, c.challenged, c.status! < 300])).toEqual(call.callbacks.map((c) => [c.eventType, true, true]));
     expect(row?.usage?.output_tokens).toBeGreaterThan(0);
   });
 

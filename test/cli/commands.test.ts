@@ -36,6 +36,18 @@ describe('switchboard admin commands', () => {
     expect(second.filter((l) => l.startsWith('unchanged'))).toHaveLength(4);
   });
 
+  it("agents import takes an openai-sip agent's sip.referTarget, and refuses one that is not a SIP URI, naming the field", async () => {
+    const file = path.join(dataDir, 'sip.yaml');
+    const agent = { id: 'sip-desk', name: 'SIP desk', mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com', referTarget: 'sips:{number}@{contactHost}' } };
+    fs.writeFileSync(file, YAML.stringify({ agents: [agent] }));
+    expect(await run(['agents', 'import', file], env)).toEqual(['created   agent sip-desk', '1 change']);
+    expect((await run(['agents', 'show', 'sip-desk'], env)).join('\n')).toContain('"referTarget": "sips:{number}@{contactHost}"');
+    fs.writeFileSync(file, YAML.stringify({ agents: [{ ...agent, sip: { ...agent.sip, referTarget: 'tel:{number}' } }] }));
+    const err = await run(['agents', 'import', file], env).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as Error).message).toMatch(/agents\.0\.sip\.referTarget: sip\.referTarget must produce a sip: or sips: URI/);
+  });
+
   it('an edited file updates only what changed; --dry-run writes nothing', async () => {
     await run(['agents', 'import', EXAMPLE], env);
     const edited = path.join(dataDir, 'edited.json');

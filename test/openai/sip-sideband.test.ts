@@ -75,6 +75,49 @@ describe('openai-sip sideband control', () => {
     expect((await server.app.store.calls.get('rtc_side_1'))?.state).toBe('transferring');
   });
 
+  /** Greeting, then transfer_call to the human, the agent's last words, and OpenAI's playout stopping. */
+  async function transferToHuman(session: Awaited<ReturnType<typeof incoming>>) {
+    await waitFor(() => session.received.some((e) => e.type === 'response.create'), 5000, 'the greeting request');
+    await clock.advanceAsync(500);
+    await waitFor(() => session.sent.some((e) => e.type === 'response.done'), 5000, 'the greeting');
+    callTool(session, 'transfer_call', { destination: 'human', reason: 'billing', summary: 'Wants a refund.' });
+    await waitFor(() => session.received.some((e) => e.type === 'conversation.item.create'), 5000, 'the tool output');
+    await clock.advanceAsync(400);
+    await waitFor(() => session.sent.filter((e) => e.type === 'response.done').length >= 2, 5000, 'the spoken reply');
+    session.send({ type: 'output_audio_buffer.stopped', response_id: 'x' });
+  }
+
+  it("REFERs a phone destination to the agent's sip.referTarget template", async () => {
+    const stored = (await server.app.store.agents.get('sipper'))!;
+    await server.app.store.agents.upsert({ ...stored.agent, sip: { ...stored.agent.sip!, referTarget: 'sips:{number}@pbx.example.com;user=phone' } }, 'api', ['default-human']);
+    const session = await incoming('rtc_side_tpl');
+    await transferToHuman(session);
+    await waitFor(() => openai.sipCalls.get('rtc_side_tpl')!.refers.length === 1, 5000, 'the REFER');
+    expect(openai.sipCalls.get('rtc_side_tpl')!.refers).toEqual(['sips:+19195550177@pbx.example.com;user=phone']);
+  });
+
+  it('a carrier that refuses the REFER: the agent is told, the caller stays with it, the outcome is an event on the call', async () => {
+    openai.referRefusal = { status: 500, sipStatus: 405, sipReason: 'Method Not Allowed' };
+    const session = await incoming('rtc_side_refused');
+    await transferToHuman(session);
+    await waitFor(() => openai.sipCalls.get('rtc_side_refused')!.refusedRefers.length === 1, 5000, 'the refused REFER');
+    // The agent hears why and is asked to speak again; nothing was resent.
+    await waitFor(() => session.received.filter((e) => e.type === 'response.create').length >= 3, 5000, 'the response after the failure');
+    const told = session.received.filter((e) => e.type === 'conversation.item.create').map((e) => (e.event as { item: { type: string; role?: string; content?: { text: string }[] } }).item);
+    expect(told.at(-1)).toMatchObject({ type: 'message', role: 'system' });
+    expect(told.at(-1)!.content![0]!.text).toMatch(/The transfer to human failed .*SIP 405 Method Not Allowed.*Tell the caller/);
+    expect(openai.sipCalls.get('rtc_side_refused')!.refusedRefers).toEqual([{ target: 'sip:+19195550177@67.231.4.10:5060', status: 500, sipStatus: 405 }]);
+    expect(openai.sipCalls.get('rtc_side_refused')!.refers).toEqual([]);
+    // The caller is still on the AI leg: the call is neither transferring nor ended, the sideband open.
+    expect(openai.sipCalls.get('rtc_side_refused')!.state).toBe('accepted');
+    expect(session.open).toBe(true);
+    const failed = (await server.app.store.events.list('rtc_side_refused')).filter((e) => e.type === 'sip.refer-failed');
+    expect(failed.map((e) => e.data)).toEqual([
+      expect.objectContaining({ kind: 'refer', destination: 'human', target: 'sip:+19195550177@67.231.4.10:5060', status: 500, reason: expect.stringMatching(/SIP 405/) }),
+    ]);
+    expect((await server.app.store.calls.get('rtc_side_refused'))?.state).toBe('sip-connected');
+  });
+
   it('hang_up becomes hangup; the call ends with agent-hangup', async () => {
     const session = await incoming('rtc_side_2');
     await waitFor(() => session.received.some((e) => e.type === 'response.create'), 5000, 'the greeting request');

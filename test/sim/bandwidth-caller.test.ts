@@ -57,6 +57,8 @@ interface FakeOptions {
 class FakeSwitchboard {
   url = '';
   readonly hits: HttpHit[] = [];
+  /** Requests answered 401 (not in `hits`). */
+  readonly refused: HttpHit[] = [];
   readonly upgrades: { url: string; authorization: string | undefined; accepted: boolean }[] = [];
   readonly frames: Record<string, any>[] = [];
   readonly frameTexts: string[] = [];
@@ -70,11 +72,14 @@ class FakeSwitchboard {
     app.use(express.json());
     const expected = basicAuthHeader(CALLBACK);
     app.post('/bandwidth/voice/:route', (req, res) => {
-      this.hits.push({ path: req.path, authorization: req.headers.authorization, contentType: req.headers['content-type'], body: req.body as Record<string, any> });
+      const hit = { path: req.path, authorization: req.headers.authorization, contentType: req.headers['content-type'], body: req.body as Record<string, any> };
+      // Refused requests (the stand-in's challenge-first attempts, BW §1.8) are kept apart from the callbacks served.
       if (req.headers.authorization !== expected) {
+        this.refused.push(hit);
         res.status(401).set('www-authenticate', 'Basic realm="x"').json({ error: 'auth' });
         return;
       }
+      this.hits.push(hit);
       const route = req.params.route;
       if (route === 'initiate') {
         if (this.options.initiate) {

@@ -43,6 +43,10 @@ export interface MediaConnection {
 export class FakeSwitchboard {
   url = '';
   readonly hits: Hit[] = [];
+  /** Requests answered 401 (not in `hits`). */
+  readonly refused: Hit[] = [];
+  /** The `WWW-Authenticate` value on a 401; undefined sends none (a server Bandwidth would not retry). */
+  challenge: string | undefined = 'Basic realm="x"';
   readonly connections: MediaConnection[] = [];
   /** Credentials expected per route (default CALLBACK). */
   readonly auth = new Map<string, CallbackAuth>();
@@ -62,11 +66,14 @@ export class FakeSwitchboard {
         contentType: req.headers['content-type'],
         body: (req.method === 'GET' ? { ...req.query } : req.body) as Record<string, any>,
       };
-      this.hits.push(hit);
+      // Refused requests (the stand-in's challenge-first attempts, BW §1.8) are kept apart from the callbacks served.
       if (req.headers.authorization !== basicAuthHeader(this.auth.get(route) ?? CALLBACK)) {
-        res.status(401).set('www-authenticate', 'Basic realm="x"').json({ error: 'auth' });
+        this.refused.push(hit);
+        const challenge = this.challenge === undefined ? {} : { 'www-authenticate': this.challenge };
+        res.status(401).set(challenge).json({ error: 'auth' });
         return;
       }
+      this.hits.push(hit);
       const handler = this.routes.get(route) ?? (route === 'initiate' ? () => this.streamBxml() : undefined);
       const reply = handler?.(hit, this);
       if (reply === undefined) {
