@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { DATABASE_FILE } from './constants';
+import { CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS } from './constants';
 import { SwitchboardError } from './errors';
 
 /**
@@ -82,6 +82,14 @@ export const envSchema = z.object({
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
+
+  /** DESIGN §4.10: how long the carrier waits before playing audio that reaches it empty. */
+  CARRIER_PLAYOUT_DELAY_MS: z.coerce
+    .number({ message: 'CARRIER_PLAYOUT_DELAY_MS must be a number of milliseconds' })
+    .int({ message: 'CARRIER_PLAYOUT_DELAY_MS must be a whole number of milliseconds' })
+    .min(0, { message: 'CARRIER_PLAYOUT_DELAY_MS cannot be negative' })
+    .max(MAX_CARRIER_PLAYOUT_DELAY_MS, { message: `CARRIER_PLAYOUT_DELAY_MS must be at most ${MAX_CARRIER_PLAYOUT_DELAY_MS} ms` })
+    .default(CARRIER_PLAYOUT_DELAY_MS),
 });
 
 export type Env = z.infer<typeof envSchema>;

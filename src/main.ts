@@ -11,6 +11,7 @@ import { apiRoutes } from './api/routes';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
+import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
 import type { ToolRegistry } from './bridge/tools';
@@ -140,6 +141,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger,
     clock,
     toolsFor,
+    pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
     openModel: (agent, tools) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
   });

@@ -36,7 +36,7 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
     onEnded: () => {
       ended = true;
     },
-    pacing: { leadMs: 100, refillBelowMs: 100 },
+    pacing: { leadMs: 100, refillBelowMs: 100, carrierDelayMs: 0 },
     renewAfterMs: options.renewAfterMs,
     control: options.control,
     resume: options.resume,
