@@ -237,6 +237,13 @@ export class PlayoutQueue {
     }
   }
 
+  /** Items held and open carrier segments among them: what a long call's memory use grows with (it must not). */
+  get footprint(): { items: number; openSegments: number } {
+    let openSegments = 0;
+    for (const item of this.order) openSegments += item.segments.length / 2;
+    return { items: this.order.length, openSegments };
+  }
+
   /** Is this item still waiting to be heard (queued, or sent but not yet played)? */
   holds(itemId: string): boolean {
     return this.items.has(itemId);
