@@ -362,11 +362,13 @@ export class CallSession {
   /**
    * DESIGN §4.4 barge-in: drop the queue at once, `clear` the carrier, and truncate each assistant item
    * the caller partly heard at what was heard (clamped to what was received; fully played items are
-   * left alone). Late deltas of the interrupted responses are dropped.
+   * left alone). Late deltas of the interrupted responses are dropped. A response stalled mid-item
+   * counts as speaking even while the carrier is silent: the rest of it must not play after the caller
+   * has spoken (DESIGN §4.10).
    */
   private bargeIn(): void {
     const now = this.deps.clock.now();
-    if (!this.playout.isPlaying(now)) return;
+    if (!this.playout.hasUnfinishedItems(now)) return;
     const heard = this.playout.interrupt(now);
     this.caller?.clear();
     this.recorder?.clearFrom(now - (this.streamStartedAtMs ?? now));

@@ -161,6 +161,16 @@ export class PlayoutQueue {
   }
 
   /**
+   * Is an item still unfinished for the caller: audio queued or playing, or an item whose audio is not
+   * complete yet although everything sent has played (the model stalled mid-response, DESIGN §4.10)?
+   * Items that have fully played are retired first.
+   */
+  hasUnfinishedItems(now: number = this.clock.now()): boolean {
+    this.retirePlayed(now);
+    return this.order.length > 0 || this.isPlaying(now);
+  }
+
+  /**
    * Once the carrier has less than `refillBelowMs` ahead, top it up to `leadMs` in one playAudio. New
    * audio for an idle carrier (a response's first delta) therefore goes out at once.
    */
