@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
-import { AGENT_AUDIO_DEADLINE_MS, DATABASE_FILE, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
+import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
 import { SwitchboardError } from './errors';
 
 /**
@@ -87,6 +87,14 @@ export const envSchema = z.object({
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
+
+  /** DESIGN §4.10: how long the carrier waits before playing audio that reaches it empty. */
+  CARRIER_PLAYOUT_DELAY_MS: z.coerce
+    .number({ message: 'CARRIER_PLAYOUT_DELAY_MS must be a number of milliseconds' })
+    .int({ message: 'CARRIER_PLAYOUT_DELAY_MS must be a whole number of milliseconds' })
+    .min(0, { message: 'CARRIER_PLAYOUT_DELAY_MS cannot be negative' })
+    .max(MAX_CARRIER_PLAYOUT_DELAY_MS, { message: `CARRIER_PLAYOUT_DELAY_MS must be at most ${MAX_CARRIER_PLAYOUT_DELAY_MS} ms` })
+    .default(CARRIER_PLAYOUT_DELAY_MS),
 });
 
 export type Env = z.infer<typeof envSchema>;

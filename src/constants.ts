@@ -176,6 +176,19 @@ export const PLAYOUT_REFILL_BELOW_MS = 100;
  * session.created, or never sends audio. Env: AGENT_AUDIO_DEADLINE_MS.
  */
 export const AGENT_AUDIO_DEADLINE_MS = 2_000;
+/**
+ * The carrier's playout delay after an underrun (DESIGN §4.10): audio that reaches an empty carrier
+ * (the first words, a new response, the model resuming after a stall) is modelled as starting this long
+ * after it was sent. Carrier media gateways run adaptive jitter buffers of typically 40–60 ms, and
+ * between us and that buffer sit the network path and the carrier's 20 ms frame clock (half a frame on
+ * average). 60 ms takes the top of the jitter range, which the path and framing fill in practice; it also
+ * sits in the middle of 0–120 ms, so an estimate off in either direction errs by at most ~60 ms per item
+ * (the error does not grow with the number of stalls: each underrun shifts the timeline by the same
+ * difference). Override with CARRIER_PLAYOUT_DELAY_MS when a carrier is measured to differ.
+ */
+export const CARRIER_PLAYOUT_DELAY_MS = 60;
+/** Upper bound accepted for CARRIER_PLAYOUT_DELAY_MS: beyond a second it is a misconfiguration, not a jitter buffer. */
+export const MAX_CARRIER_PLAYOUT_DELAY_MS = 1_000;
 /** A pre-warmed OpenAI session waits this long for its media stream before it is closed. */
 export const PREWARM_TIMEOUT_MS = 30_000;
 /** Caller audio kept while the OpenAI session is still connecting (so nothing said is lost). */

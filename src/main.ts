@@ -12,6 +12,7 @@ import { apiRoutes } from './api/routes';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
+import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
 import type { ToolRegistry } from './bridge/tools';
@@ -175,6 +176,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     clock,
     toolsFor,
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
+    pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
     openModel: (agent, tools) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
   });

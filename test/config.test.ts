@@ -32,6 +32,16 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'PUBLIC_BASE_URL', 'LOG_LEVEL', 'TRANSFER_TO', 'OPENAI_BASE_URL']) expect(message).toContain(`- ${name}:`);
   });
 
+  it('takes the carrier playout delay in whole milliseconds, 0 to 1000, default 60', () => {
+    expect(loadConfig({}, ROOT).env.CARRIER_PLAYOUT_DELAY_MS).toBe(60);
+    expect(loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '0' }, ROOT).env.CARRIER_PLAYOUT_DELAY_MS).toBe(0);
+    expect(loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '120' }, ROOT).env.CARRIER_PLAYOUT_DELAY_MS).toBe(120);
+    expect(() => loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '-5' }, ROOT)).toThrow(/CARRIER_PLAYOUT_DELAY_MS: CARRIER_PLAYOUT_DELAY_MS cannot be negative/);
+    expect(() => loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '2500' }, ROOT)).toThrow(/CARRIER_PLAYOUT_DELAY_MS: .*at most 1000 ms/);
+    expect(() => loadConfig({ CARRIER_PLAYOUT_DELAY_MS: 'sixty' }, ROOT)).toThrow(/CARRIER_PLAYOUT_DELAY_MS: .*number of milliseconds/);
+    expect(() => loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '12.5' }, ROOT)).toThrow(/CARRIER_PLAYOUT_DELAY_MS: .*whole number/);
+  });
+
   it('checks variables that only make sense together', () => {
     expect(() => loadConfig({ AGENT_MODE: 'openai-sip' }, ROOT)).toThrow(/AGENT_SIP_TARGET: required when AGENT_MODE is openai-sip/);
     expect(() => loadConfig({ BANDWIDTH_CALLBACK_USERNAME: 'u' }, ROOT)).toThrow(/set both or neither/);

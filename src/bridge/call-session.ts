@@ -104,7 +104,13 @@ export class CallSession {
   private swapping = false;
   private renewTimer: TimerHandle | undefined;
   private callerSpeaking = false;
-  private activeResponses = 0;
+  /** Responses created and not yet done (current session). */
+  private readonly activeResponses = new Set<string>();
+  /**
+   * Active responses whose audio is complete (`audioDone`), though their `response.done` has not come:
+   * the transcript, which comes before it, can be seconds late. A hand-off waits for audio, not text.
+   */
+  private readonly audioCompleteResponses = new Set<string>();
   renewals = 0;
   private caller: CallerStream | undefined;
   readonly playout: PlayoutQueue;
@@ -307,9 +313,9 @@ export class CallSession {
       callerTranscript: (e) => {
         void this.storeTranscript({ callId: this.callId, role: 'caller', text: e.transcript, itemId: e.itemId, position: this.callerPositions.get(e.itemId) ?? this.nextPosition++ });
       },
-      responseCreated: () => {
+      responseCreated: (e) => {
         if (!current()) return;
-        this.activeResponses++;
+        this.activeResponses.add(e.responseId);
         if (this.pendingAction) this.responsesSinceAction++;
       },
       audioDelta: (e) => {
@@ -319,16 +325,22 @@ export class CallSession {
           return;
         }
         this.agentItem(e.itemId, e.responseId);
+        if (this.audioCompleteResponses.size > 0) this.audioCompleteResponses.delete(e.responseId); // a further item speaks
         this.playout.enqueue(e.itemId, e.responseId, e.contentIndex, this.audio.toCaller(e.chunk));
         if (!this.agentAudioReady) this.agentAudioIsReady();
       },
       transcriptDelta: (e) => {
         this.agentItem(e.itemId, e.responseId).text += e.delta;
       },
-      transcriptDone: (e) => {
-        const item = this.agentItem(e.itemId, e.responseId);
-        item.text = e.transcript;
+      audioDone: (e) => {
+        if (!current()) return;
         this.playout.markDone(e.itemId);
+        if (this.activeResponses.has(e.responseId)) this.audioCompleteResponses.add(e.responseId);
+        this.maybeRunPendingAction();
+      },
+      transcriptDone: (e) => {
+        // Text only: the audio's end is `audioDone` (or, failing that, response.done).
+        this.agentItem(e.itemId, e.responseId).text = e.transcript;
       },
       functionCall: (e) => {
         if (!current()) return;
@@ -338,7 +350,8 @@ export class CallSession {
       },
       responseDone: (e) => {
         if (!current()) return;
-        this.activeResponses = Math.max(0, this.activeResponses - 1);
+        this.activeResponses.delete(e.responseId);
+        this.audioCompleteResponses.delete(e.responseId);
         this.onResponseDone(e.responseId, e.status, e.reason, e.usage);
         this.maybeSwapSession();
         this.maybeRunPendingAction();
@@ -367,11 +380,13 @@ export class CallSession {
   /**
    * DESIGN §4.4 barge-in: drop the queue at once, `clear` the carrier, and truncate each assistant item
    * the caller partly heard at what was heard (clamped to what was received; fully played items are
-   * left alone). Late deltas of the interrupted responses are dropped.
+   * left alone). Late deltas of the interrupted responses are dropped. A response stalled mid-item
+   * counts as speaking even while the carrier is silent: the rest of it must not play after the caller
+   * has spoken (DESIGN §4.10).
    */
   private bargeIn(): void {
     const now = this.deps.clock.now();
-    if (!this.playout.isPlaying(now)) return;
+    if (!this.playout.hasUnfinishedItems(now)) return;
     const heard = this.playout.interrupt(now);
     this.caller?.clear();
     this.recorder?.clearFrom(now - (this.streamStartedAtMs ?? now));
@@ -397,8 +412,8 @@ export class CallSession {
     for (const item of [...this.agentItems.values()]) {
       if (item.responseId !== responseId) continue;
       item.responseDone = true;
-      // A response can end (incomplete, failed) without its transcript's done event: its audio is
-      // complete all the same, or later items would never retire from the playout queue.
+      // response.done means everything in it is done: its audio too, even if no output_audio.done came
+      // (incomplete, failed), or later items would never retire from the playout queue.
       this.playout.markDone(item.itemId);
       this.settleAgentItem(item.itemId);
     }
@@ -438,7 +453,9 @@ export class CallSession {
 
   private maybeRunPendingAction(): void {
     if (!this.pendingAction || this.responsesSinceAction === 0) return;
-    if (this.activeResponses > 0 || this.toolCalls.size > 0 || this.playout.isPlaying()) return;
+    // A response still generating audio may have more words for the caller; one whose audio is complete
+    // has said them (its late transcript and response.done do not hold the caller).
+    if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.playout.isPlaying()) return;
     void this.runPendingAction('the agent finished speaking');
   }
 
@@ -513,7 +530,7 @@ export class CallSession {
   }
 
   private isIdle(): boolean {
-    return !this.callerSpeaking && this.activeResponses === 0 && this.toolCalls.size === 0 && !this.pendingAction && !this.playout.isPlaying();
+    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && !this.pendingAction && !this.playout.isPlaying();
   }
 
   /** Swap only between turns: the old session answers whatever it already heard. */
@@ -541,7 +558,8 @@ export class CallSession {
     this.model = next;
     this.successor = undefined;
     this.successorReady = false;
-    this.activeResponses = 0;
+    this.activeResponses.clear();
+    this.audioCompleteResponses.clear();
     this.renewals++;
     this.record('model.renewed', { why, renewals: this.renewals, historyItems: history.length });
     this.deps.clock.setTimeout(() => old.close(), RETIRED_SESSION_GRACE_MS);

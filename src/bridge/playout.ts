@@ -1,13 +1,18 @@
 import type { Clock, TimerHandle } from '../clock';
-import { MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PLAYOUT_REFILL_BELOW_MS, PLAYOUT_TICK_MS } from '../constants';
+import { CARRIER_PLAYOUT_DELAY_MS, MULAW_BYTES_PER_MS, PLAYOUT_LEAD_MS, PLAYOUT_REFILL_BELOW_MS, PLAYOUT_TICK_MS } from '../constants';
 import type { AudioChunk } from './transports';
 
 /**
  * Paced playout (DESIGN §4.4). Bandwidth has no playback acknowledgement (BW §4.3), so the bridge
  * keeps each call's outbound audio itself and sends it at real-time rate, at most `leadMs` ahead of
- * what the carrier is playing. It models the carrier's buffer as a timeline: everything sent so far
- * finishes playing at `bufferedUntilMs`. Then for any item, "heard" = now − when its first byte
- * started playing, clamped to what was sent; and on barge-in the unsent rest is simply dropped.
+ * what the carrier is playing; on barge-in the unsent rest is simply dropped.
+ *
+ * What the caller heard comes from a model of the carrier's timeline (DESIGN §4.10). Each playAudio
+ * occupies [startMs, endMs) on it: right behind the previous one while the carrier still has audio
+ * (BW §4.3: "queued and played in order"), or, when it arrives at an empty carrier (the call's first
+ * words, a new response, or the model stalling mid-response), `carrierDelayMs` after it was sent: a
+ * carrier's jitter buffer fills before it resumes playout. An item's heard audio is the sum of the
+ * parts of its segments played by `now`, so a stall inside an item is a gap, not heard audio.
  *
  * One PlayoutScheduler timer serves every call; each tick tops up every queue that fell below its refill
  * mark, to its lead, in one playAudio.
@@ -45,15 +50,21 @@ export class PlayoutScheduler {
   }
 }
 
-/** Per assistant audio item: what arrived, what was sent, and where on the carrier timeline it began. */
+/**
+ * Per assistant audio item: what arrived, what was sent, and where its audio lies on the carrier
+ * timeline. Segments that have fully played are folded into `playedMs`, so an item holds at most a few
+ * open segments however many stalls it has (bounded memory over a long call).
+ */
 export interface PlayoutItem {
   itemId: string;
   responseId: string;
   contentIndex: number;
   receivedBytes: number;
   sentBytes: number;
-  /** Carrier time (clock ms) at which this item's first byte starts playing; undefined until sent. */
-  startsAtMs: number | undefined;
+  /** ms of this item in segments that had ended on the carrier timeline when they were folded. */
+  playedMs: number;
+  /** Open segments on the carrier timeline, flattened: [start0, end0, start1, end1, …] (clock ms). */
+  segments: number[];
   done: boolean;
 }
 
@@ -67,13 +78,17 @@ export interface HeardItem {
   done: boolean;
 }
 
-/** How far ahead of the carrier a queue stays: between `refillBelowMs` and `leadMs` once it is talking. */
+/**
+ * How far ahead of the carrier a queue stays (between `refillBelowMs` and `leadMs` once it is talking),
+ * and how long the carrier waits before it plays audio that reaches it empty (`carrierDelayMs`).
+ */
 export interface PlayoutPacing {
   leadMs: number;
   refillBelowMs: number;
+  carrierDelayMs: number;
 }
 
-export const DEFAULT_PACING: PlayoutPacing = { leadMs: PLAYOUT_LEAD_MS, refillBelowMs: PLAYOUT_REFILL_BELOW_MS };
+export const DEFAULT_PACING: PlayoutPacing = { leadMs: PLAYOUT_LEAD_MS, refillBelowMs: PLAYOUT_REFILL_BELOW_MS, carrierDelayMs: CARRIER_PLAYOUT_DELAY_MS };
 
 interface Pending {
   item: PlayoutItem;
@@ -84,6 +99,7 @@ interface Pending {
 export class PlayoutQueue {
   private readonly pending: Pending[] = [];
   private pendingBytes = 0;
+  /** Where the last audio sent ends on the carrier timeline (clock ms). */
   private bufferedUntilMs = 0;
   private readonly items = new Map<string, PlayoutItem>();
   /** Items in the order their audio arrived (for heard accounting). */
@@ -97,7 +113,7 @@ export class PlayoutQueue {
   constructor(
     private readonly clock: Clock,
     private readonly pacing: PlayoutPacing,
-    /** Sends one playAudio; `startsAtMs` is the clock time its first byte starts playing at the carrier. */
+    /** Sends one playAudio; `startsAtMs` is the clock time its first byte starts playing at the carrier (modelled). */
     private readonly send: (chunk: AudioChunk, bytes: Buffer, startsAtMs: number) => void,
     /** An item's audio is complete and the caller has heard all of it. */
     private readonly onItemPlayed: (itemId: string) => void = () => undefined,
@@ -113,7 +129,7 @@ export class PlayoutQueue {
   enqueue(itemId: string, responseId: string, contentIndex: number, mulaw: Buffer): void {
     let item = this.items.get(itemId);
     if (!item) {
-      item = { itemId, responseId, contentIndex, receivedBytes: 0, sentBytes: 0, startsAtMs: undefined, done: false };
+      item = { itemId, responseId, contentIndex, receivedBytes: 0, sentBytes: 0, playedMs: 0, segments: [], done: false };
       this.items.set(itemId, item);
       this.order.push(item);
     }
@@ -123,6 +139,7 @@ export class PlayoutQueue {
     this.pump();
   }
 
+  /** The item's audio is complete: nothing more will arrive for it (it can retire once played). */
   markDone(itemId: string): void {
     const item = this.items.get(itemId);
     if (item) item.done = true;
@@ -133,7 +150,7 @@ export class PlayoutQueue {
     return this.pendingBytes / MULAW_BYTES_PER_MS;
   }
 
-  /** ms of sent audio the carrier has not played yet, at `now`. */
+  /** ms of carrier timeline sent and not played yet at `now` (including a jitter-buffer wait). */
   aheadMs(now: number = this.clock.now()): number {
     return Math.max(0, this.bufferedUntilMs - now);
   }
@@ -141,6 +158,16 @@ export class PlayoutQueue {
   /** Is the caller hearing (or about to hear) agent audio? */
   isPlaying(now: number = this.clock.now()): boolean {
     return this.pendingBytes > 0 || this.aheadMs(now) > 0;
+  }
+
+  /**
+   * Is an item still unfinished for the caller: audio queued or playing, or an item whose audio is not
+   * complete yet although everything sent has played (the model stalled mid-response, DESIGN §4.10)?
+   * Items that have fully played are retired first.
+   */
+  hasUnfinishedItems(now: number = this.clock.now()): boolean {
+    this.retirePlayed(now);
+    return this.order.length > 0 || this.isPlaying(now);
   }
 
   /**
@@ -157,15 +184,17 @@ export class PlayoutQueue {
     const wantBytes = Math.min(this.pendingBytes, Math.ceil(((this.pacing.leadMs - ahead) * MULAW_BYTES_PER_MS) / frameBytes) * frameBytes);
     const out = Buffer.allocUnsafe(wantBytes);
     let written = 0;
-    const startsAtMs = Math.max(this.bufferedUntilMs, now);
+    // An empty carrier (its buffer ran dry, or never had audio) plays only after its jitter buffer fills.
+    const startsAtMs = this.bufferedUntilMs > now ? this.bufferedUntilMs : now + this.pacing.carrierDelayMs;
     let position = startsAtMs;
     while (written < wantBytes) {
       const head = this.pending[0]!;
       const take = Math.min(wantBytes - written, head.data.length - head.offset);
       head.data.copy(out, written, head.offset, head.offset + take);
-      if (head.item.startsAtMs === undefined) head.item.startsAtMs = position;
+      const endMs = position + take / MULAW_BYTES_PER_MS;
+      addSegment(head.item, position, endMs, now);
       head.item.sentBytes += take;
-      position += take / MULAW_BYTES_PER_MS;
+      position = endMs;
       head.offset += take;
       written += take;
       if (head.offset === head.data.length) this.pending.shift();
@@ -178,10 +207,12 @@ export class PlayoutQueue {
     this.send({ base64: out.toString('base64'), bytes: wantBytes }, out, startsAtMs);
   }
 
-  /** How much of an item the caller has heard by `now`. */
+  /** How much of an item the caller has heard by `now`: the played part of each of its segments. */
   heardMs(item: PlayoutItem, now: number = this.clock.now()): number {
-    if (item.startsAtMs === undefined) return 0;
-    return Math.min(Math.max(0, now - item.startsAtMs), item.sentBytes / MULAW_BYTES_PER_MS);
+    let heard = item.playedMs;
+    const s = item.segments;
+    for (let i = 0; i < s.length; i += 2) heard += Math.max(0, Math.min(now, s[i + 1]!) - s[i]!);
+    return heard;
   }
 
   /**
@@ -209,15 +240,45 @@ export class PlayoutQueue {
   retirePlayed(now: number = this.clock.now()): void {
     while (this.order.length > 0) {
       const item = this.order[0]!;
-      if (!item.done || this.heardMs(item, now) < item.receivedBytes / MULAW_BYTES_PER_MS) break;
+      if (!item.done || item.sentBytes < item.receivedBytes || this.heardMs(item, now) < item.receivedBytes / MULAW_BYTES_PER_MS) break;
       this.order.shift();
       this.items.delete(item.itemId);
       this.onItemPlayed(item.itemId);
     }
   }
 
+  /** Items held and open carrier segments among them: what a long call's memory use grows with (it must not). */
+  get footprint(): { items: number; openSegments: number } {
+    let openSegments = 0;
+    for (const item of this.order) openSegments += item.segments.length / 2;
+    return { items: this.order.length, openSegments };
+  }
+
   /** Is this item still waiting to be heard (queued, or sent but not yet played)? */
   holds(itemId: string): boolean {
     return this.items.has(itemId);
   }
+}
+
+/**
+ * Put [startMs, endMs) of carrier timeline on an item: extend its last segment when the audio follows on
+ * without a gap (the usual case: no allocation), else open a new one, first folding the segments that
+ * have ended by `now` into `playedMs`.
+ */
+function addSegment(item: PlayoutItem, startMs: number, endMs: number, now: number): void {
+  const s = item.segments;
+  if (s.length > 0 && s[s.length - 1] === startMs) {
+    s[s.length - 1] = endMs;
+    return;
+  }
+  let kept = 0;
+  for (let i = 0; i < s.length; i += 2) {
+    if (s[i + 1]! <= now) item.playedMs += s[i + 1]! - s[i]!;
+    else {
+      s[kept++] = s[i]!;
+      s[kept++] = s[i + 1]!;
+    }
+  }
+  s.length = kept;
+  s.push(startMs, endMs);
 }

@@ -60,7 +60,13 @@ export interface ModelSessionHandlers {
   responseCreated(e: { responseId: string }): void;
   /** Assistant audio, in the session's output format. */
   audioDelta(e: { responseId: string; itemId: string; contentIndex: number; chunk: AudioChunk }): void;
+  /**
+   * The item's audio is complete: no more deltas will come for it (also sent when the response was
+   * interrupted or cancelled). Its transcript may still be on its way.
+   */
+  audioDone(e: { responseId: string; itemId: string; contentIndex: number }): void;
   transcriptDelta(e: { responseId: string; itemId: string; delta: string }): void;
+  /** The item's text is complete (it can come seconds after the audio). */
   transcriptDone(e: { responseId: string; itemId: string; transcript: string }): void;
   functionCall(e: { responseId: string; itemId: string; callId: string; name: string; arguments: string }): void;
   responseDone(e: { responseId: string; status: string; reason?: string; usage?: ModelUsage }): void;

@@ -18,6 +18,8 @@ export const serverEventSchemas = {
   'conversation.item.input_audio_transcription.failed': z.looseObject({ item_id: id, error: z.unknown().optional() }),
   'conversation.item.truncated': z.looseObject({ item_id: id, audio_end_ms: z.number() }),
   'response.created': z.looseObject({ response: z.looseObject({ id }) }),
+  /** RT §1.5: the item's audio is complete (no audio in it); also sent when a response is interrupted. */
+  'response.output_audio.done': z.looseObject({ response_id: id, item_id: id, content_index: z.number().int().min(0) }),
   'response.output_audio_transcript.done': z.looseObject({ response_id: id, item_id: id, transcript: z.string() }),
   'response.function_call_arguments.done': z.looseObject({
     response_id: id,

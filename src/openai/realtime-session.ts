@@ -248,6 +248,10 @@ export class RealtimeSession implements ModelSession {
       }
       case 'response.created':
         return h.responseCreated({ responseId: (e as ServerEvent<typeof type>).response.id });
+      case 'response.output_audio.done': {
+        const ev = e as ServerEvent<typeof type>;
+        return h.audioDone({ responseId: ev.response_id, itemId: ev.item_id, contentIndex: ev.content_index });
+      }
       case 'response.output_audio_transcript.done': {
         const ev = e as ServerEvent<typeof type>;
         return h.transcriptDone({ responseId: ev.response_id, itemId: ev.item_id, transcript: ev.transcript });

@@ -52,6 +52,7 @@ export class SipCallSession {
         if (this.pending) this.responsesSinceAction++;
       },
       audioDelta: () => undefined, // SIP: audio travels over RTP, never on the sideband
+      audioDone: () => undefined, // SIP: OpenAI owns playout; output_audio_buffer.stopped says when it ends
       transcriptDelta: (e) => {
         const item = this.agentText.get(e.itemId) ?? { text: '', responseId: e.responseId, position: this.position++ };
         item.text += e.delta;

@@ -63,10 +63,13 @@
  * - Carrier playout (BW §4.3): `playAudio` audio (audio/pcmu, or 16-bit PCM at 8/16/24 kHz in the long
  *   contentType form, taken down to 8 kHz μ-law by PlayAudioDecoder) joins a FIFO queue. On each 20 ms
  *   tick at clock time T the next ≤160 bytes leave the queue and are heard during [T, T + bytes/8). A chunk cannot leave earlier
- *   than `playoutLatencyMs` after it arrived. `clear` empties the queue at once: a frame already taken
- *   is heard in full (so playout stops within one frame), the rest never is. When the stream ends, what
- *   is still queued is dropped (stats.droppedAtStreamEndBytes). There is no acknowledgement; `heard`
- *   records exactly what the caller heard and when.
+ *   than `playoutLatencyMs` after it arrived. A jitter buffer (`jitterBufferMs`, default 0): audio that
+ *   reaches an empty carrier (nothing queued, nothing playing) waits that much longer before playout
+ *   resumes, as after the model stalls mid-response (DESIGN §4.10). `clear` empties the queue at once: a
+ *   frame already taken is heard in full (so playout stops within one frame), the rest never is. When the
+ *   stream ends, what is still queued is dropped (stats.droppedAtStreamEndBytes). There is no
+ *   acknowledgement; `heard` records exactly what the caller heard and when, and `playoutRuns` how much of
+ *   the audio between one `clear` and the next was played: the ground truth a truncation should match.
  * - Ending: `hangup()` = the caller hangs up: `stop` frame, socket closed (1000), `mediaStreamStopped`
  *   (cause `closed`), `disconnect` (cause `hangup`) to the status URL with the CallbackCreds. When the
  *   server closes the socket first, `mediaStreamStopped` is POSTed and the BXML continues (normally
@@ -138,6 +141,11 @@ export interface SimulatedCallOptions {
   audio?: AudioSource;
   /** Carrier buffering: queued playAudio audio cannot be heard earlier than this after it arrived. Default 20. */
   playoutLatencyMs?: number;
+  /**
+   * The carrier's jitter buffer: audio that reaches an empty carrier (nothing queued, nothing playing)
+   * starts playing this much later again (on top of `playoutLatencyMs`). Default 0.
+   */
+  jitterBufferMs?: number;
   /** Clock ms between StartStream running and the media socket opening (Bandwidth's stream setup). Default 0. */
   streamSetupMs?: number;
   /** Default `${baseUrl}/bandwidth/voice/initiate` (CallInitiatedCallbackUrl). */
@@ -237,6 +245,33 @@ export interface HeardRecord {
   firstHeardMs: number | undefined;
   /** The same as a clock time. */
   firstHeardAtMs: number | undefined;
+}
+
+/**
+ * The playAudio audio between one `clear` and the next (or the stream's end): the truth about what the
+ * caller heard. playAudio names no item, but audio plays in the order it was sent, so the items of a run
+ * split `playedBytes` in that order (`playedPerItem`).
+ */
+export interface PlayoutRun {
+  /** Clock time the run's first playAudio arrived. */
+  startedAtMs: number;
+  /** μ-law bytes of playAudio received in the run. */
+  receivedBytes: number;
+  /** μ-law bytes of it played (a frame being played when `clear` arrived counts: it is heard in full). */
+  playedBytes: number;
+  /** Clock time the run ended, and why; unset while it is still playing. */
+  endedAtMs?: number;
+  endedBy?: 'clear' | 'stream-end';
+}
+
+/** ms of each item the caller heard, for a run whose items were sent in this order with these lengths (ms). */
+export function playedPerItem(run: PlayoutRun, itemMs: readonly number[]): number[] {
+  let leftMs = mulawBytesToMs(run.playedBytes);
+  return itemMs.map((ms) => {
+    const played = Math.min(ms, leftMs);
+    leftMs -= played;
+    return played;
+  });
 }
 
 export interface CallerStats {
@@ -528,6 +563,9 @@ export class SimulatedCall {
   private readonly inboundChunks: Buffer[] = [];
   private readonly heardChunks: Buffer[] = [];
   private readonly heardSegments: HeardSegment[] = [];
+  private readonly runs: PlayoutRun[] = [];
+  private openRun: PlayoutRun | undefined;
+  private readonly jitterMs: number;
   private firstHeardAtMs: number | undefined;
   private dialed = false;
   private startIso = '';
@@ -544,6 +582,7 @@ export class SimulatedCall {
     this.clockOrigin = this.clock.now();
     this.epochMs = options.epochMs ?? Date.now();
     this.latencyMs = options.playoutLatencyMs ?? 20;
+    this.jitterMs = options.jitterBufferMs ?? 0;
     this.audio = options.audio ?? silence();
     this.callId = options.callId ?? newCallId();
     this.from = options.from ?? '+19195550142';
@@ -597,6 +636,11 @@ export class SimulatedCall {
       firstHeardAtMs: this.firstHeardAtMs,
       firstHeardMs: this.firstHeardAtMs !== undefined && start !== undefined ? this.firstHeardAtMs - start : undefined,
     };
+  }
+
+  /** The playAudio audio between clears, oldest first, with how much of each was played (a copy). */
+  get playoutRuns(): PlayoutRun[] {
+    return this.runs.map((r) => ({ ...r }));
   }
 
   /** Audio waiting in the carrier's playout queue, in ms. */
@@ -1563,6 +1607,7 @@ export class SimulatedCall {
     const heard = Buffer.concat(parts);
     if (heard.length === 0) return heard;
     live.queueBytes -= heard.length;
+    if (this.openRun) this.openRun.playedBytes += heard.length;
     this.heardChunks.push(heard);
     this.stats.heardBytes += heard.length;
     if (this.firstHeardAtMs === undefined) this.firstHeardAtMs = tickAtMs;
@@ -1625,7 +1670,11 @@ export class SimulatedCall {
       }
       this.stats.playAudioMessages++;
       if (decoded.mulaw.length > 0) {
-        live.queue.push({ bytes: decoded.mulaw, offset: 0, playableAtMs: atMs + this.latencyMs });
+        const lastHeard = this.heardSegments[this.heardSegments.length - 1];
+        const empty = live.queueBytes === 0 && !(lastHeard && lastHeard.endMs > atMs);
+        live.queue.push({ bytes: decoded.mulaw, offset: 0, playableAtMs: atMs + this.latencyMs + (empty ? this.jitterMs : 0) });
+        if (!this.openRun) this.runs.push((this.openRun = { startedAtMs: atMs, receivedBytes: 0, playedBytes: 0 }));
+        this.openRun.receivedBytes += decoded.mulaw.length;
         live.queueBytes += decoded.mulaw.length;
         this.stats.queuedBytes += decoded.mulaw.length;
         this.stats.maxQueueBytes = Math.max(this.stats.maxQueueBytes, live.queueBytes);
@@ -1638,6 +1687,7 @@ export class SimulatedCall {
       live.queue = [];
       live.queueBytes = 0;
       live.decoder.reset();
+      this.endRun(atMs, 'clear');
       this.stats.clearMessages++;
       this.stats.clearedBytes += clearedBytes;
       this.received.push({ atMs, kind: 'clear', eventType, text, message, clearedBytes });
@@ -1645,6 +1695,13 @@ export class SimulatedCall {
     }
     this.stats.unknownMessages++;
     this.received.push({ atMs, kind: 'unknown', eventType, text, message, error: `unknown eventType ${JSON.stringify(eventType)}` });
+  }
+
+  private endRun(atMs: number, by: 'clear' | 'stream-end'): void {
+    if (!this.openRun) return;
+    this.openRun.endedAtMs = atMs;
+    this.openRun.endedBy = by;
+    this.openRun = undefined;
   }
 
   /** Shut the stream down from the platform side; the caller/BXML ended it. */
@@ -1666,6 +1723,7 @@ export class SimulatedCall {
     live.info.endedAtMs = this.clock.now();
     live.info.endedBy = by;
     this.stats.droppedAtStreamEndBytes += live.queueBytes;
+    this.endRun(live.info.endedAtMs, 'stream-end');
     live.queue = [];
     live.queueBytes = 0;
   }

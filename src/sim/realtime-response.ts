@@ -67,6 +67,8 @@ interface MessageProgress {
   nextChunk: number;
   /** Transcript (or text) sent so far. */
   sent: string;
+  /** `response.output_audio.done` has gone out (it can precede a delayed transcript). */
+  audioDone: boolean;
 }
 
 export class ResponseRun {
@@ -82,6 +84,8 @@ export class ResponseRun {
   private timer: TimerHandle | undefined;
   private message: MessageProgress | undefined;
   private textChars = 0;
+  /** The planned mid-response stall has happened (it happens once). */
+  private stalled = false;
 
   constructor(
     private readonly host: ResponseHost,
@@ -139,14 +143,37 @@ export class ResponseRun {
     const m = this.message;
     if (!m) return;
     this.emitChunk(m);
+    const plan = this.setup.plan;
     if (m.nextChunk < m.chunkCount) {
-      this.timer = this.host.clock.setTimeout(() => this.tick(), this.host.pacing.chunkMs / Math.max(1e-9, this.host.pacing.speedFactor));
+      let delayMs = this.host.pacing.chunkMs / Math.max(1e-9, this.host.pacing.speedFactor);
+      if ('text' in plan && plan.stall && !this.stalled && this.audioMs >= plan.stall.afterAudioMs) {
+        this.stalled = true;
+        delayMs += plan.stall.forMs;
+      }
+      this.timer = this.host.clock.setTimeout(() => this.tick(), delayMs);
       return;
     }
+    this.sendAudioDone(m);
+    const transcriptDelayMs = 'text' in plan ? (plan.transcriptDelayMs ?? 0) : 0;
+    if (transcriptDelayMs > 0) this.timer = this.host.clock.setTimeout(() => this.complete(), transcriptDelayMs);
+    else this.complete();
+  }
+
+  /** The message's closing events, then the function call if planned, then response.done. */
+  private complete(): void {
     this.finishMessage('completed');
     const plan = this.setup.plan;
     if ('text' in plan && plan.functionCall) this.emitFunctionCall(plan.functionCall);
     this.done('completed');
+  }
+
+  /** RT §1.5 `response.output_audio.done`: the item's audio is complete (no audio in it). Once per message. */
+  private sendAudioDone(m: MessageProgress): void {
+    if (!this.audioOut || m.audioDone) return;
+    m.audioDone = true;
+    const plan = this.setup.plan;
+    if ('text' in plan && plan.omitAudioDone) return;
+    this.host.send({ ...this.partRef(m), type: 'response.output_audio.done' });
   }
 
   /** RT §1.6: `output_item.added` → `conversation.item.added` → `content_part.added`. */
@@ -179,6 +206,7 @@ export class ResponseRun {
       chunkCount: Math.max(1, Math.floor(totalSamples / chunkSamples)),
       nextChunk: 0,
       sent: '',
+      audioDone: false,
     };
     const part = this.audioOut ? { type: 'audio', transcript: '' } : { type: 'text', text: '' };
     this.host.send({ ...this.partRef(), type: 'response.content_part.added', part });
@@ -214,7 +242,7 @@ export class ResponseRun {
     const ref = this.partRef(m);
     const kept = m.item.truncatedAtMs === undefined ? m.sent : '';
     if (this.audioOut) {
-      this.host.send({ ...ref, type: 'response.output_audio.done' });
+      this.sendAudioDone(m);
       this.host.send({ ...ref, type: 'response.output_audio_transcript.done', transcript: m.sent });
       this.host.send({ ...ref, type: 'response.content_part.done', part: { type: 'audio', transcript: m.sent } });
       m.item.content = [{ type: 'output_audio', transcript: kept }];

@@ -33,6 +33,19 @@ export interface SpeechPlan {
   text: string;
   audioMs?: number;
   functionCall?: FunctionCallPlan;
+  /**
+   * The model stalls mid-response, as the real service does: once `afterAudioMs` of audio has been sent
+   * (at the end of the first delta that reaches it), no delta comes for `forMs` clock ms.
+   */
+  stall?: { afterAudioMs: number; forMs: number };
+  /**
+   * Clock ms between `response.output_audio.done` and `response.output_audio_transcript.done` (the
+   * transcript can trail the audio by seconds); the events after it (content_part.done, output_item.done,
+   * response.done) wait too, keeping RT §1.6's order. Default 0.
+   */
+  transcriptDelayMs?: number;
+  /** Leave out `response.output_audio.done` (to exercise a client's fallback to response.done). */
+  omitAudioDone?: boolean;
 }
 
 export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan };

@@ -36,7 +36,7 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
     onEnded: () => {
       ended = true;
     },
-    pacing: { leadMs: 100, refillBelowMs: 100 },
+    pacing: { leadMs: 100, refillBelowMs: 100, carrierDelayMs: 0 },
     renewAfterMs: options.renewAfterMs,
     agentAudioDeadlineMs: options.agentAudioDeadlineMs,
     control: options.control,
@@ -171,11 +171,29 @@ describe('CallSession', () => {
     await settleIo();
     session.attach(caller);
     model.delta('resp_1', 'item_1', 200);
-    model.handlers.transcriptDone({ responseId: 'resp_1', itemId: 'item_1', transcript: 'Hi.' });
+    model.handlers.audioDone({ responseId: 'resp_1', itemId: 'item_1', contentIndex: 0 });
     clock.advance(1000); // fully played
     model.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 100 });
     expect(caller.clears).toEqual([]);
     expect(model.of('conversation.item.truncate')).toEqual([]);
+  });
+
+  it('barge-in while the model stalls mid-item: the carrier is silent, yet the item is cut at what was heard and its rest never plays', async () => {
+    const { session, caller, models, clock } = setup();
+    const model = models[0]!;
+    model.becomeReady();
+    await settleIo();
+    session.attach(caller);
+    model.handlers.responseCreated({ responseId: 'resp_1' });
+    model.delta('resp_1', 'item_1', 300);
+    clock.advance(800); // 300 ms played, then 500 ms of nothing: the model stalled
+    model.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 800 });
+    expect(caller.clears).toEqual([800]);
+    expect(model.of('conversation.item.truncate')).toEqual([{ type: 'conversation.item.truncate', itemId: 'item_1', contentIndex: 0, audioEndMs: 300 }]);
+    const playedBefore = caller.played.length;
+    model.delta('resp_1', 'item_1', 1000); // the model resumes: too late, the caller spoke
+    clock.advance(500);
+    expect(caller.played.length).toBe(playedBefore);
   });
 
   it('stores caller and agent turns in conversation order, even when the caller transcript completes late', async () => {

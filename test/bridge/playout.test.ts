@@ -4,11 +4,11 @@ import type { AudioChunk } from '../../src/bridge/transports';
 
 const ms = (n: number) => Buffer.alloc(n * 8, 0x55); // n ms of μ-law
 
-/** refillBelowMs = leadMs: top up on every tick (one frame per message once steady). */
+/** refillBelowMs = leadMs: top up on every tick (one frame per message once steady). An ideal carrier: no playout delay. */
 function setup(leadMs = 100, refillBelowMs = leadMs) {
   const clock = new ManualClock(1000);
   const sent: { atMs: number; bytes: number }[] = [];
-  const queue = new PlayoutQueue(clock, { leadMs, refillBelowMs }, (c: AudioChunk) => sent.push({ atMs: clock.now(), bytes: c.bytes }));
+  const queue = new PlayoutQueue(clock, { leadMs, refillBelowMs, carrierDelayMs: 0 }, (c: AudioChunk) => sent.push({ atMs: clock.now(), bytes: c.bytes }));
   const scheduler = new PlayoutScheduler(clock, 20);
   return { clock, sent, queue, scheduler };
 }
@@ -60,7 +60,7 @@ describe('PlayoutQueue', () => {
   it('sends every byte once, in order, whatever the delta sizes and arrival times', () => {
     const clock = new ManualClock(0);
     const out: Buffer[] = [];
-    const queue = new PlayoutQueue(clock, { leadMs: 200, refillBelowMs: 100 }, (_c, bytes) => out.push(Buffer.from(bytes)));
+    const queue = new PlayoutQueue(clock, { leadMs: 200, refillBelowMs: 100, carrierDelayMs: 0 }, (_c, bytes) => out.push(Buffer.from(bytes)));
     const scheduler = new PlayoutScheduler(clock, 20);
     queue.setActive(true);
     scheduler.add(queue);

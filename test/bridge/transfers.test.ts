@@ -132,6 +132,39 @@ describe('transfers, hang-up and tools over real sockets', () => {
     expect(await server.app.store.calls.get(call.callId)).toMatchObject({ state: 'completed', cause: 'agent-hangup' });
   });
 
+  /**
+   * Hang-up after a goodbye whose audio completion is signalled only as `options` say: advance until the
+   * caller has heard all of it, then (clock frozen) the hang-up must go out without anything more from
+   * the model.
+   */
+  async function hangUpAfterGoodbye(goodbye: ResponsePlan & { audioMs: number }) {
+    await start((n) => (n === 1 ? { text: 'Hello!', audioMs: 800 } : n === 2 ? { functionCall: { name: 'hang_up', arguments: { reason: 'caller is done' } } } : goodbye));
+    const call = await dial();
+    const session = openai.sessions[0]!;
+    const toolAt = () => session.received.find((e) => e.type === 'conversation.item.create')?.atMs;
+    for (let i = 0; i < 500 && !(toolAt() !== undefined && heardAfter(call, toolAt()!) >= goodbye.audioMs - 20); i++) await clock.advanceAsync(20);
+    await clock.advanceAsync(100); // a playout tick or five: the goodbye is heard in full
+    await waitFor(() => rest.requests.some((r) => r.operation === 'updateCall'), 5000, 'the hang-up, with the clock standing still');
+    await rest.idle();
+    expect(rest.requests.find((r) => r.operation === 'updateCall')!.body).toEqual({ state: 'completed' });
+    expect(heardAfter(call, toolAt()!)).toBeGreaterThanOrEqual(goodbye.audioMs - 20);
+    return { call, session };
+  }
+
+  it('hang_up goes out when the goodbye has played, not when its late transcript arrives (output_audio.done)', async () => {
+    const { session } = await hangUpAfterGoodbye({ text: 'Thanks for calling, goodbye!', audioMs: 1200, transcriptDelayMs: 5000 });
+    const goodbyeResponse = session.responses[2]!.id;
+    const ofGoodbye = (type: string) => session.sent.filter((e) => e.type === type && e.event.response_id === goodbyeResponse);
+    expect(ofGoodbye('response.output_audio.done')).toHaveLength(1);
+    expect(ofGoodbye('response.output_audio_transcript.done')).toHaveLength(0); // still seconds away
+  });
+
+  it('hang_up still goes out after the goodbye when output_audio.done never comes (response.done stands for it)', async () => {
+    const { session } = await hangUpAfterGoodbye({ text: 'Thanks for calling, goodbye!', audioMs: 1200, omitAudioDone: true });
+    expect(session.sent.filter((e) => e.type === 'response.output_audio.done')).toHaveLength(1); // the greeting's only
+    expect(session.sent.filter((e) => e.type === 'response.done')).toHaveLength(3);
+  });
+
   it('an HTTP tool that answers 500 gives the model an error result, and the call continues', async () => {
     await start((n) => (n === 1 ? { text: 'Hello!', audioMs: 600 } : n === 2 ? { functionCall: { name: 'lookup_order', arguments: { orderId: 'A7' } } } : { text: 'Sorry, I cannot look that up right now.', audioMs: 1000 }));
     const stored = (await server.app.store.agents.get('default'))!;

@@ -21,6 +21,7 @@ import {
   mulawFromWav,
   mulawRmsDbfs,
   pcmContentType,
+  playedPerItem,
   speechLikeAudio,
   type SimulatedCallOptions,
 } from '../../src/sim/bandwidth-caller';
@@ -410,6 +411,44 @@ describe('SimulatedCall (Bandwidth caller stand-in)', () => {
       await clock.advanceAsync(40);
       expect(c.heard.segments).toHaveLength(2);
       expect(c.heard.segments[1]).toEqual({ startMs: 820, endMs: 840, bytes: 160 });
+    });
+
+    it('with a jitter buffer, audio reaching an empty carrier waits jitterBufferMs; audio behind playing audio does not', async () => {
+      const c = await dialed({}, { playoutLatencyMs: 0, jitterBufferMs: 60 });
+      fake.playPcmu(pattern(800)); // 100 ms into an empty carrier at 0: plays from 60
+      await until(() => c.stats.playAudioMessages === 1);
+      await clock.advanceAsync(140);
+      fake.playPcmu(pattern(800, 1)); // at 140, while the first still plays (until 160): no wait
+      await until(() => c.stats.playAudioMessages === 2);
+      await clock.advanceAsync(360);
+      fake.playPcmu(pattern(400, 2)); // at 500, the carrier ran dry at 260: waits again, plays from 560
+      await until(() => c.stats.playAudioMessages === 3);
+      await clock.advanceAsync(200);
+      expect(c.heard.segments).toEqual([
+        { startMs: 60, endMs: 260, bytes: 1600 },
+        { startMs: 560, endMs: 610, bytes: 400 },
+      ]);
+    });
+
+    it('reports each run of playAudio between clears with what of it was played (the ground truth for truncation)', async () => {
+      const c = await dialed({}, { playoutLatencyMs: 0 });
+      fake.playPcmu(pattern(2400)); // 300 ms
+      await until(() => c.stats.playAudioMessages === 1);
+      await clock.advanceAsync(110); // frames taken at 20, 40, …, 100; the one at 100 is heard in full
+      fake.send({ eventType: 'clear' });
+      await until(() => c.stats.clearMessages === 1);
+      fake.playPcmu(pattern(800, 1));
+      fake.playPcmu(pattern(1600, 2));
+      await until(() => c.stats.playAudioMessages === 3);
+      await clock.advanceAsync(100);
+      const runs = c.playoutRuns;
+      expect(runs).toEqual([
+        { startedAtMs: 0, receivedBytes: 2400, playedBytes: 800, endedAtMs: 110, endedBy: 'clear' },
+        { startedAtMs: 110, receivedBytes: 2400, playedBytes: 800 },
+      ]);
+      // Two items in the second run, 100 ms and 200 ms long, sent in that order.
+      expect(playedPerItem(runs[1]!, [100, 200])).toEqual([100, 0]);
+      expect(playedPerItem(runs[0]!, [300])).toEqual([100]);
     });
 
     it('queues chunked playAudio in order, gapless', async () => {

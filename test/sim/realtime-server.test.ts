@@ -384,6 +384,50 @@ describe('Realtime stand-in', () => {
       expect(limits.rate_limits.map((l: Json) => l.name)).toEqual(['requests', 'tokens']);
     });
 
+    it('stalls mid-response and sends the transcript late when planned, keeping the GA event order', async () => {
+      const text = 'Let me check that for you.';
+      await start({ script: () => ({ text, audioMs: 1000, stall: { afterAudioMs: 300, forMs: 700 }, transcriptDelayMs: 3000 }), chunkMs: 100, speedFactor: 4 });
+      const c = await connect();
+      c.send(telephonySession());
+      await c.next('session.updated');
+      c.send({ type: 'response.create' });
+      await runUntil(() => c.of('response.done').length > 0, 8000, 25);
+
+      const at = (e: Json) => c.arrivals[c.events.indexOf(e)]!;
+      const deltas = c.of('response.output_audio.delta');
+      expect(deltas).toHaveLength(10);
+      const gaps = deltas.slice(1).map((d, i) => at(d) - at(deltas[i]!));
+      expect(gaps[2]).toBeGreaterThanOrEqual(700); // after the third 100 ms delta (300 ms of audio)
+      expect(gaps.filter((g) => g >= 700)).toHaveLength(1);
+      const audioDone = await c.next('response.output_audio.done');
+      const transcriptDone = await c.next('response.output_audio_transcript.done');
+      expect(at(audioDone) - at(deltas[9]!)).toBeLessThanOrEqual(25);
+      expect(at(transcriptDone) - at(audioDone)).toBeGreaterThanOrEqual(3000);
+      expect(transcriptDone.transcript).toBe(text);
+      const order = c.events.map((e) => e.type).filter((t) => !t.startsWith('session.') && !t.endsWith('.delta'));
+      expect(order.slice(order.indexOf('response.output_audio.done'))).toEqual([
+        'response.output_audio.done',
+        'response.output_audio_transcript.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'conversation.item.done',
+        'response.done',
+        'rate_limits.updated',
+      ]);
+    });
+
+    it('leaves out response.output_audio.done when planned, and nothing else', async () => {
+      await start({ script: () => ({ text: 'Goodbye!', audioMs: 400, omitAudioDone: true }) });
+      const c = await connect();
+      c.send(telephonySession());
+      await c.next('session.updated');
+      c.send({ type: 'response.create' });
+      await runUntil(() => c.of('response.done').length > 0, 5000, 25);
+      expect(c.of('response.output_audio.done')).toHaveLength(0);
+      expect(c.of('response.output_audio_transcript.done')).toHaveLength(1);
+      expect((await c.next('response.done')).response.status).toBe('completed');
+    });
+
     it('cancels an in-flight response when the caller barges in (interrupt_response)', async () => {
       await start({ script: () => ({ text: 'This is a long answer that the caller will interrupt.', audioMs: 4000 }) });
       const c = await connect();
