@@ -9,6 +9,9 @@ export const BXML_MAX_BYTES = 64 * 1024;
 /** BW §1.1: callback bodies are small JSON documents; anything larger is not from Bandwidth. */
 export const CALLBACK_BODY_MAX_BYTES = 64 * 1024;
 
+/** Bandwidth callIds are about 50 characters (BW §1.4); anything far longer is not one, and is refused. */
+export const CALL_ID_MAX_CHARS = 200;
+
 /** BW §2.2: the name of the bidirectional stream; StopStream refers to it. Unique per call. */
 export const STREAM_NAME = 'ai-agent';
 
