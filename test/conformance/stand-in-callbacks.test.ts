@@ -121,9 +121,39 @@ describe('the Bandwidth caller stand-in sends what bandwidth.yml describes', () 
     sent.push(...call.callbacks);
   });
 
+  it('an outbound call placed through the admin API (answer, stream events, disconnect)', async () => {
+    await start(() => ({ text: 'Hi, this is a reminder.', audioMs: 500 }), { BANDWIDTH_APPLICATION_ID: '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47' });
+    const admin = { authorization: `Bearer ${server!.app.credentials.credentials.adminToken}`, 'content-type': 'application/json' };
+    await fetch(`${server!.url}/api/numbers`, { method: 'POST', headers: admin, body: JSON.stringify({ number: '+19195550111', agentId: 'default' }) });
+    const placed = await fetch(`${server!.url}/api/calls`, { method: 'POST', headers: admin, body: JSON.stringify({ agentId: 'default', to: '+19195550142' }) });
+    expect(placed.status).toBe(201);
+    const { callId } = (await placed.json()) as { callId: string };
+    const createCall = rest!.requests.find((r) => r.operation === 'createCall')!.body as Record<string, string>;
+    const { callbackUsername: username, callbackPassword: password } = server!.app.credentials.credentials;
+    const call = new SimulatedCall({
+      baseUrl: server!.url,
+      answerUrl: createCall.answerUrl,
+      statusUrl: createCall.disconnectUrl,
+      tag: createCall.tag,
+      callId,
+      from: createCall.from,
+      to: createCall.to,
+      callbackAuth: { username, password },
+      clock,
+      streamSetupMs: 400,
+    });
+    await dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
+    await clock.advanceAsync(2000);
+    await call.hangup();
+    expect(call.callbacks.map((c) => c.eventType)).toEqual(['answer', 'mediaStreamStarted', 'mediaStreamStopped', 'disconnect']);
+    expect(call.callbacks[0]!.body).toMatchObject({ direction: 'outbound', tag: createCall.tag });
+    expect(await server!.app.store.calls.get(callId)).toMatchObject({ direction: 'outbound', state: 'completed' });
+    sent.push(...call.callbacks);
+  });
+
   it('every body it sent conforms (after the flows above)', () => {
     const types = new Set(sent.map((c) => c.eventType));
-    for (const t of ['initiate', 'mediaStreamStarted', 'mediaStreamStopped', 'redirect', 'transferAnswer', 'transferComplete', 'transferDisconnect', 'disconnect']) expect(types).toContain(t);
+    for (const t of ['initiate', 'answer', 'mediaStreamStarted', 'mediaStreamStopped', 'redirect', 'transferAnswer', 'transferComplete', 'transferDisconnect', 'disconnect']) expect(types).toContain(t);
     const problems = sent.flatMap((c) => spec.validateCallback(c.body).map((p) => `${c.eventType} → ${c.url.replace(/\?.*/, '')}: ${p}`));
     expect(problems).toEqual([]);
   });
