@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ManualClock, waitFor } from '../../src/clock';
 import { SimulatedCall, speechLikeAudio, type CallbackRecord, type TransferScript } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
@@ -9,7 +11,7 @@ import { BandwidthSpec } from './bandwidth-spec';
 
 /**
  * The Bandwidth caller stand-in (src/sim/bandwidth-caller.ts, its transfer model in bandwidth-transfer.ts)
- * sends only callbacks Bandwidth could send: every body it sent in real simulated calls against the real
+ * and the REST stand-in's own redirect (src/sim/bandwidth-rest.ts) send only callbacks Bandwidth could send: every body it sent in real simulated calls against the real
  * server validates against the SDK's bandwidth.yml (media-stream events: BW §3, since the yml has none).
  */
 const spec = BandwidthSpec.load();
@@ -149,6 +151,39 @@ describe('the Bandwidth caller stand-in sends what bandwidth.yml describes', () 
     expect(call.callbacks[0]!.body).toMatchObject({ direction: 'outbound', tag: createCall.tag });
     expect(await server!.app.store.calls.get(callId)).toMatchObject({ direction: 'outbound', state: 'completed' });
     sent.push(...call.callbacks);
+  });
+
+  it("the REST stand-in's own redirect callback (updateCall for a call no SimulatedCall holds)", async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const capture = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(JSON.parse(text) as Record<string, unknown>);
+        res.writeHead(200, { 'content-type': 'application/xml' }).end('<Response/>');
+      });
+    });
+    await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
+    rest = await startBandwidthRestStandIn();
+    try {
+      const token = await fetch(rest.oauthUrl, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('client-id:client-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      const { access_token: accessToken } = (await token.json()) as { access_token: string };
+      const redirectUrl = `http://127.0.0.1:${(capture.address() as AddressInfo).port}/redirect`;
+      const res = await fetch(`${rest.apiBaseUrl}/accounts/9901234/calls/c-not-held`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ redirectUrl, tag: 'sb:redirected' }),
+      });
+      expect(res.status).toBe(200);
+      await waitFor(() => bodies.length === 1, 5000, 'the redirect callback');
+    } finally {
+      capture.close();
+    }
+    for (const body of bodies) sent.push({ atMs: 0, eventType: String(body.eventType), method: 'POST', url: 'bandwidth-rest stand-in redirect', body });
   });
 
   it('every body it sent conforms (after the flows above)', () => {
