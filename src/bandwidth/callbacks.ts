@@ -155,8 +155,8 @@ function withoutNulls(value: unknown): unknown {
 
 function describeIssue(issue: z.core.$ZodIssue, body: unknown): string {
   const field = issue.path.join('.') || '(body)';
+  // Described from the raw body, not from what zod saw: a dropped null reached zod as absent.
   const rawValue = issue.path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined), body);
-  // A null was dropped as "not set", so zod saw it as absent: say what arrived.
   if (rawValue === undefined) return `${field} is required`;
   if (issue.code === 'invalid_type') return `${field}: expected ${withArticle(issue.expected)}, got ${describeValue(rawValue)}`;
   return `${field}: ${issue.message}, got ${describeValue(rawValue)}`;
