@@ -1,19 +1,22 @@
 import { z } from 'zod';
+import { CALL_ID_MAX_CHARS } from '../constants';
 
 /**
  * Bandwidth Voice callback bodies (BW §1.4–§1.5, §3). Lenient where Bandwidth is: every documented
  * field is optional, unknown fields are kept (the raw body is stored anyway), `eventType` is an open
- * string. Strict on what the code relies on: `eventType` and `callId` must be non-empty strings, and a
- * route can demand more (initiate needs `from` and `to`).
+ * string, and a `null` anywhere means "not set" (BW §1.5 "Nulls": the SDK's bandwidth.yml marks many
+ * callback fields nullable, and a null must never fail a callback), so nulls are dropped before
+ * validation and handlers see one shape. Strict on what the code relies on: `eventType` and `callId`
+ * must be non-empty strings, a field that is present must have its documented type, and a route can
+ * demand more (initiate needs `from` and `to`).
  *
  * Bodies arrive as JSON (POST) or as query strings (GET, when a verb's *Method is GET, BW §1.1), so
  * booleans may arrive as "true"/"false".
  */
 const str = z.string();
 const optStr = str.optional();
-const nullableStr = str.nullable().optional();
 const boolish = z
-  .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+  .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'expected a boolean (or "true"/"false")' })
   .optional();
 
 /** Diversion header facts (BW §1.5 initiate): `origTo` always, other keys tolerated. */
@@ -45,8 +48,8 @@ const mediaStreamSchema = z.looseObject({
 });
 
 export const callbackSchema = z.looseObject({
-  eventType: str.trim().min(1, 'eventType is required'),
-  callId: str.trim().min(1, 'callId is required').max(200, 'callId is too long'),
+  eventType: str.trim().min(1, 'expected a non-empty string'),
+  callId: str.trim().min(1, 'expected a non-empty string').max(CALL_ID_MAX_CHARS, `expected at most ${CALL_ID_MAX_CHARS} characters`),
   eventTime: optStr,
   accountId: optStr,
   applicationId: optStr,
@@ -54,15 +57,15 @@ export const callbackSchema = z.looseObject({
   to: optStr,
   direction: optStr,
   callUrl: optStr,
-  enqueuedTime: nullableStr,
+  enqueuedTime: optStr,
   startTime: optStr,
-  answerTime: nullableStr,
-  endTime: nullableStr,
+  answerTime: optStr,
+  endTime: optStr,
   tag: optStr,
   cause: optStr,
-  errorMessage: nullableStr,
-  errorId: nullableStr,
-  parentCallId: nullableStr,
+  errorMessage: optStr,
+  errorId: optStr,
+  parentCallId: optStr,
   transferCallerId: optStr,
   transferTo: optStr,
   privacy: boolish,
@@ -114,28 +117,61 @@ export class CallbackValidationError extends Error {
 
 /**
  * Validate a callback body. `required` lists fields this route cannot work without. Throws
- * CallbackValidationError whose message names every offending field.
+ * CallbackValidationError whose message names every offending field and says what was wrong with it:
+ * "X is required" only when X is absent, otherwise what was expected and what arrived.
  */
 export function parseCallback(body: unknown, required: readonly (keyof Callback)[] = []): Callback {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new CallbackValidationError(['body must be a JSON object']);
   }
-  const parsed = callbackSchema.safeParse(body);
+  const parsed = callbackSchema.safeParse(withoutNulls(body));
   const problems: string[] = [];
+  const reported = new Set<string>();
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const field = issue.path.join('.') || '(body)';
-      const message = issue.code === 'invalid_type' && issue.input === undefined ? `${field} is required` : `${field}: ${issue.message}`;
-      problems.push(message.startsWith(field) ? message : `${field}: ${message}`);
+      reported.add(String(issue.path[0]));
+      problems.push(describeIssue(issue, body));
     }
   }
   const raw = body as Record<string, unknown>;
   for (const field of required) {
+    if (reported.has(field)) continue;
     const v = raw[field];
-    if (v === undefined || v === null || v === '') problems.push(`${String(field)} is required`);
+    if (v === undefined) problems.push(`${field} is required`);
+    else if (v === null || v === '') problems.push(`${field}: expected a non-empty string, got ${describeValue(v)}`);
   }
   if (problems.length > 0 || !parsed.success) throw new CallbackValidationError([...new Set(problems)]);
   return parsed.data;
+}
+
+/** A copy of a JSON value with every null-valued object key removed, at any depth (null = not set). */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== null) out[key] = withoutNulls(v);
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, body: unknown): string {
+  const field = issue.path.join('.') || '(body)';
+  // Described from the raw body, not from what zod saw: a dropped null reached zod as absent.
+  const rawValue = issue.path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined), body);
+  if (rawValue === undefined) return `${field} is required`;
+  if (issue.code === 'invalid_type') return `${field}: expected ${withArticle(issue.expected)}, got ${describeValue(rawValue)}`;
+  return `${field}: ${issue.message}, got ${describeValue(rawValue)}`;
+}
+
+function withArticle(expected: string): string {
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+/** What arrived, for an error message: the JSON type, never the value (it may be a phone number). */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v === '') return 'an empty string';
+  return typeof v;
 }
 
 /** BW §1.6: causes that mean a transfer or AI SIP leg never connected. */

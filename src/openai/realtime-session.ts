@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import type { ConversationItemCreateEvent, RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { AgentWithDestinations } from '../agents/agent';
 import { chunkOf, type AudioChunk, type ModelSession, type ModelSessionHandlers } from '../bridge/transports';
 import { SwitchboardError } from '../errors';
@@ -154,8 +155,9 @@ export class RealtimeSession implements ModelSession {
   }
 
   addItem(role: 'user' | 'assistant' | 'system', text: string): void {
-    const content = role === 'assistant' ? [{ type: 'output_text', text }] : [{ type: 'input_text', text }];
-    this.sendJson({ type: 'conversation.item.create', item: { type: 'message', role, content } });
+    const item: ConversationItemCreateEvent['item'] =
+      role === 'assistant' ? { type: 'message', role, content: [{ type: 'output_text', text }] } : { type: 'message', role, content: [{ type: 'input_text', text }] };
+    this.sendJson({ type: 'conversation.item.create', item });
   }
 
   /** A half-open TCP connection sends no close: ping, and end a socket that stops answering. */
@@ -182,7 +184,8 @@ export class RealtimeSession implements ModelSession {
     if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) this.ws.close(1000, 'call ended');
   }
 
-  private sendJson(event: Record<string, unknown>): void {
+  /** Typed as the `openai` SDK's client event union, so a field or event the service does not take fails to compile. */
+  private sendJson(event: RealtimeClientEvent): void {
     this.sendRaw(JSON.stringify({ event_id: `sb_${++this.eventSeq}`, ...event }));
   }
 

@@ -1,3 +1,4 @@
+import type { RealtimeAudioInputTurnDetection, SessionUpdateEvent } from 'openai/resources/realtime/realtime';
 import type { AgentWithDestinations } from '../agents/agent';
 
 /**
@@ -19,7 +20,7 @@ export function audioFormat(audio: AgentWithDestinations['audio']): { type: 'aud
   return audio === 'pcm24k' ? { type: 'audio/pcm', rate: 24000 } : { type: 'audio/pcmu' };
 }
 
-export function turnDetectionFor(agent: AgentWithDestinations): Record<string, unknown> {
+export function turnDetectionFor(agent: AgentWithDestinations): RealtimeAudioInputTurnDetection {
   const td = agent.turnDetection;
   if (td.type === 'semantic_vad') {
     return { type: 'semantic_vad', eagerness: td.eagerness ?? 'auto', create_response: true, interrupt_response: true };
@@ -35,7 +36,7 @@ export function turnDetectionFor(agent: AgentWithDestinations): Record<string, u
   };
 }
 
-export function sessionUpdate(agent: AgentWithDestinations, tools: ToolDefinition[]): Record<string, unknown> {
+export function sessionUpdate(agent: AgentWithDestinations, tools: ToolDefinition[]): SessionUpdateEvent {
   const format = audioFormat(agent.audio);
   return {
     type: 'session.update',

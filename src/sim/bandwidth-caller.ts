@@ -150,8 +150,16 @@ export interface SimulatedCallOptions {
   streamSetupMs?: number;
   /** Default `${baseUrl}/bandwidth/voice/initiate` (CallInitiatedCallbackUrl). */
   initiateUrl?: string;
-  /** Default `${baseUrl}/bandwidth/voice/status` (CallStatusCallbackUrl). */
+  /** Default `${baseUrl}/bandwidth/voice/status` (CallStatusCallbackUrl; an outbound call's disconnectUrl). */
   statusUrl?: string;
+  /**
+   * Make this an outbound call placed with createCall (BW §1.2, §1.3): `dial()` then delivers `answer`
+   * to this URL (createCall's answerUrl, with its signed query as given) instead of `initiate`; the
+   * callee has answered, `direction` is `outbound`. Send `from`/`to` as createCall's.
+   */
+  answerUrl?: string;
+  /** createCall's `tag`: sent on every callback until BXML changes it (BW §1.9). */
+  tag?: string;
   /** Wall-clock time (ms since 1970) the clock's current reading maps to, for eventTime etc. Default Date.now(). */
   epochMs?: number;
   /** Extra initiate fields (diversion, stirShaken, uui, …); `privacy`/`callerDisplayName` default false/"". */
@@ -589,6 +597,7 @@ export class SimulatedCall {
     this.to = options.to ?? '+19195550100';
     this.accountId = options.accountId ?? '9901234';
     this.applicationId = options.applicationId ?? '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47';
+    this.tag = options.tag || undefined;
     this.callUrl = `https://voice.bandwidth.com/api/v2/accounts/${this.accountId}/calls/${this.callId}`;
     this.closed = this.closedDeferred.promise;
   }
@@ -668,19 +677,26 @@ export class SimulatedCall {
     this.dialed = true;
     this.startIso = this.iso();
     const base = this.opts.baseUrl.replace(/\/+$/, '');
-    const initiateUrl = this.opts.initiateUrl ?? `${base}/bandwidth/voice/initiate`;
-    // Nothing has answered or tagged the call yet, so the common fields are exactly initiate's.
-    const body = {
-      ...this.commonFields('initiate'),
-      privacy: false,
-      callerDisplayName: '',
-      ...this.opts.initiateExtras,
-    };
-    const fetched = await this.fetchBxml('initiate', initiateUrl, 'POST', body, this.opts.callbackAuth);
+    let fetched: Awaited<ReturnType<SimulatedCall['fetchBxml']>>;
+    if (this.opts.answerUrl !== undefined) {
+      // BW §1.5 answer: the callee picked up, so answerTime is set; no initiate-only fields.
+      this.answerIso = this.startIso;
+      fetched = await this.fetchBxml('answer', this.opts.answerUrl, 'POST', this.commonFields('answer'), this.opts.callbackAuth);
+    } else {
+      const initiateUrl = this.opts.initiateUrl ?? `${base}/bandwidth/voice/initiate`;
+      // Nothing has answered or tagged the call yet, so the common fields are exactly initiate's.
+      const body = {
+        ...this.commonFields('initiate'),
+        privacy: false,
+        callerDisplayName: '',
+        ...this.opts.initiateExtras,
+      };
+      fetched = await this.fetchBxml('initiate', initiateUrl, 'POST', body, this.opts.callbackAuth);
+    }
     if (!fetched.ok) {
       const rec = fetched.record;
       await this.endCall(fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.error);
-      throw new InitiateFailedError(`initiate failed: ${fetched.error}`, rec.status, rec.contentType, rec.responseText);
+      throw new InitiateFailedError(`${fetched.record.eventType} failed: ${fetched.error}`, rec.status, rec.contentType, rec.responseText);
     }
     await this.startRun(fetched.doc);
     return this;
@@ -1231,7 +1247,7 @@ export class SimulatedCall {
       applicationId: this.applicationId,
       from: this.from,
       to: this.to,
-      direction: 'inbound',
+      direction: this.opts.answerUrl === undefined ? 'inbound' : 'outbound',
       callId: this.callId,
       callUrl: this.callUrl,
       startTime: this.startIso,

@@ -3,14 +3,45 @@
  * `conversation.item.added|done`: "audio omitted"). Server events are typed against the `openai` SDK's GA
  * union so an event name the real service does not send fails to compile.
  */
-import type { RealtimeServerEvent } from 'openai/resources/realtime/realtime';
+import type {
+  ConversationItem,
+  RealtimeConversationItemAssistantMessage,
+  RealtimeConversationItemSystemMessage,
+  RealtimeConversationItemUserMessage,
+  RealtimeServerEvent,
+  SessionCreatedEvent,
+  SessionUpdatedEvent,
+} from 'openai/resources/realtime/realtime';
 import type { AudioFormat } from './realtime-audio';
+import type { EffectiveSession } from './realtime-protocol';
 import type { ConversationEntry } from './realtime-script';
 
-/** A server event before `event_id` is stamped on it; `type` must be a GA server event name (RT §1.5). */
-export type ServerEventBody = { type: RealtimeServerEvent['type'] } & Record<string, unknown>;
+type WithoutEventId<T> = T extends unknown ? Omit<T, 'event_id'> : never;
+
+/**
+ * A server event before `event_id` is stamped on it: the `openai` SDK's RealtimeServerEvent union
+ * (RT §1.5), so a field or event name the real service does not send fails to compile. One exception:
+ * the SDK types the session of `session.created`/`session.updated` with the request type
+ * (RealtimeSessionCreateRequest), which has no `null` for `audio.input.noise_reduction`,
+ * `audio.input.transcription` or `include`, all `null` when off in the GA reference's `session.created`
+ * example; the stand-in's EffectiveSession is sent there, and test/conformance checks it at runtime.
+ */
+export type ServerEventBody =
+  | WithoutEventId<Exclude<RealtimeServerEvent, SessionCreatedEvent | SessionUpdatedEvent>>
+  | { type: (SessionCreatedEvent | SessionUpdatedEvent)['type']; session: EffectiveSession };
 
 export type ItemStatus = 'completed' | 'incomplete' | 'in_progress';
+
+/**
+ * One content part of a message item, of any role (RT §1.4). A user's `input_audio` part carries
+ * `transcript: null` until it is transcribed, as the GA reference's `conversation.item.added` example
+ * shows; the SDK types that field `transcript?: string`.
+ */
+export type MessageContent =
+  | RealtimeConversationItemUserMessage.Content
+  | RealtimeConversationItemAssistantMessage.Content
+  | RealtimeConversationItemSystemMessage.Content
+  | { type: 'input_audio'; transcript: string | null };
 
 export interface SimItem {
   id: string;
@@ -18,7 +49,7 @@ export interface SimItem {
   role?: 'user' | 'assistant' | 'system';
   status: ItemStatus;
   /** Message content as the wire shows it (no audio bytes). */
-  content?: Array<Record<string, unknown>>;
+  content?: MessageContent[];
   /** Text in the model's context (typed text, transcript, or '' once truncated). */
   text?: string;
   /** Audio length in context, ms. For assistant items: produced so far, then `audio_end_ms` once truncated. */
@@ -35,15 +66,20 @@ export interface SimItem {
 }
 
 /** The GA JSON of an item (RT §1.5: `conversation.item.added`/`done` and `response.output_item.*` carry it). */
-export function itemJson(item: SimItem): Record<string, unknown> {
-  const base = { id: item.id, object: 'realtime.item', type: item.type, status: item.status };
+export function itemJson(item: SimItem): ConversationItem {
+  const base = { id: item.id, object: 'realtime.item' as const, status: item.status };
   switch (item.type) {
-    case 'message':
-      return { ...base, role: item.role, content: item.content ?? [] };
+    case 'message': {
+      // Each role's content was built from (or validated as) that role's part types (RT §1.4).
+      const content = item.content ?? [];
+      if (item.role === 'assistant') return { ...base, type: 'message', role: 'assistant', content: content as RealtimeConversationItemAssistantMessage.Content[] };
+      if (item.role === 'system') return { ...base, type: 'message', role: 'system', content: content as RealtimeConversationItemSystemMessage.Content[] };
+      return { ...base, type: 'message', role: 'user', content: content as RealtimeConversationItemUserMessage.Content[] };
+    }
     case 'function_call':
-      return { ...base, name: item.name, call_id: item.call_id, arguments: item.arguments ?? '' };
+      return { ...base, type: 'function_call', name: item.name ?? '', call_id: item.call_id, arguments: item.arguments ?? '' };
     case 'function_call_output':
-      return { ...base, call_id: item.call_id, output: item.output ?? '' };
+      return { ...base, type: 'function_call_output', call_id: item.call_id ?? '', output: item.output ?? '' };
   }
 }
 

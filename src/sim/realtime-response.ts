@@ -4,6 +4,7 @@
  * faster than real time (RT §3.1: the server "may have generated many seconds of audio ahead of real time"),
  * and cancellation with `response.done` status `cancelled` (RT §1.5 notes, RT §3.1).
  */
+import type { RateLimitsUpdatedEvent } from 'openai/resources/realtime/realtime';
 import type { Clock, TimerHandle } from '../clock';
 import { encodeFromPcm, sampleRateOf, speechSamples, type AudioFormat, type SpeechVoice } from './realtime-audio';
 import type { IdGenerator } from './realtime-ids';
@@ -30,7 +31,7 @@ export interface ResponseHost {
   /** Append to the default conversation; returns the `previous_item_id`. */
   addItem(item: SimItem): string | null;
   /** Count the response against the rate limits and return the `rate_limits` array to report. */
-  rateLimitsAfter(usage: Usage): unknown[];
+  rateLimitsAfter(usage: Usage): RateLimitsUpdatedEvent['rate_limits'];
   finished(run: ResponseRun): void;
 }
 
@@ -208,7 +209,7 @@ export class ResponseRun {
       sent: '',
       audioDone: false,
     };
-    const part = this.audioOut ? { type: 'audio', transcript: '' } : { type: 'text', text: '' };
+    const part = this.audioOut ? { type: 'audio' as const, transcript: '' } : { type: 'text' as const, text: '' };
     this.host.send({ ...this.partRef(), type: 'response.content_part.added', part });
   }
 
@@ -259,12 +260,14 @@ export class ResponseRun {
   /** RT §1.6 "Function call": item added → arguments deltas → arguments done → item done. */
   private emitFunctionCall(call: FunctionCallPlan): void {
     const args = JSON.stringify(call.arguments);
+    const itemId = this.host.ids.next('item');
+    const callId = this.host.ids.next('call');
     const item: SimItem = {
-      id: this.host.ids.next('item'),
+      id: itemId,
       type: 'function_call',
       status: 'in_progress',
       name: call.name,
-      call_id: this.host.ids.next('call'),
+      call_id: callId,
       arguments: '',
       responseId: this.id,
     };
@@ -272,7 +275,7 @@ export class ResponseRun {
     this.output.push(item);
     this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
     const previousItemId = this.setup.inConversation ? this.host.addItem(item) : null;
-    const ref = { response_id: this.id, item_id: item.id, output_index: outputIndex, call_id: item.call_id };
+    const ref = { response_id: this.id, item_id: item.id, output_index: outputIndex, call_id: callId };
     const pieces = Math.min(3, Math.max(1, args.length));
     for (let p = 0; p < pieces; p++) {
       const delta = args.slice(Math.floor((args.length * p) / pieces), Math.floor((args.length * (p + 1)) / pieces));

@@ -425,7 +425,7 @@ export class RealtimeSimSession {
         },
       });
       const part = item.content?.[0];
-      if (part) part.transcript = transcript;
+      if (part?.type === 'input_audio') part.transcript = transcript;
     };
     if (this.env.transcriptionDelayMs <= 0) emit();
     else this.env.clock.setTimeout(emit, this.env.transcriptionDelayMs);
@@ -514,7 +514,7 @@ export class RealtimeSimSession {
       return this.sendError(invalidRequest('item_not_found', `Error retrieving item: the item with id '${itemId}' does not exist.`, 'item_id'), eventId);
     const json = itemJson(item);
     const audio = item.audio?.bytes ?? this.assistantAudio(item);
-    if (audio && Array.isArray(json.content) && json.content[0]) json.content[0] = { ...json.content[0], audio: audio.toString('base64') };
+    if (audio && json.type === 'message' && json.content[0]) json.content[0] = { ...json.content[0], audio: audio.toString('base64') };
     this.send({ type: 'conversation.item.retrieved', item: json });
   }
 

@@ -20,8 +20,14 @@
  */
 import path from 'node:path';
 import { Bxml } from 'bandwidth-sdk';
+import { agentSchema } from '../../src/agents/agent';
 import { canonicalize, type CanonicalElement } from '../../src/bandwidth/bxml/canonical';
-import { TemplateCatalog, type TemplateName, type TemplateViews } from '../../src/bandwidth/bxml/catalog';
+import { TEMPLATE_NAMES, TemplateCatalog, type TemplateName, type TemplateViews } from '../../src/bandwidth/bxml/catalog';
+import { UrlSigner } from '../../src/security/signing';
+import { rebuildWithSdk } from '../conformance/bxml-sdk';
+import { tokenOf } from '../helpers/bxml';
+import { callbackFixture } from '../helpers/fixtures';
+import { startTestServer, type TestServer } from '../helpers/server';
 
 const catalog = TemplateCatalog.load(path.join(__dirname, '..', '..', 'bxml-templates'));
 
@@ -325,6 +331,8 @@ describe('BXML templates agree with bandwidth-sdk builders', () => {
     const ourTree = canonicalize(ours());
     const sdkTree = canonicalize(sdk().toBxml());
     expect(ourTree).toEqual(sdkTree);
+    // Every attribute we emit is one the SDK's attribute interface declares, with its declared type.
+    expect(rebuildWithSdk(ours()).problems).toEqual([]);
     const values = valuesOf(ourTree);
     for (const value of survives) expect(values.some((v) => v.includes(value))).toBe(true);
   });
@@ -379,6 +387,16 @@ describe('the comparison can fail (negative controls)', () => {
   it.each(controls)('$title differs', ({ ours, sdk }) => {
     expect(canonicalize(ours())).not.toEqual(canonicalize(sdk().toBxml()));
   });
+
+  it('an attribute the SDK does not declare, a mistyped one, or an unmapped verb is reported', () => {
+    const xml = '<Response><StopStream name="ai-agent" wait="yes" privacy="true"/><Pause duration="long"/><Ring/></Response>';
+    expect(rebuildWithSdk(xml).problems).toEqual([
+      '<StopStream wait="yes">: the SDK declares a boolean',
+      "<StopStream privacy>: not an attribute of bandwidth-sdk's StopStreamAttributes",
+      '<Pause duration="long">: the SDK declares a number',
+      '<Ring>: this referee has no bandwidth-sdk class mapped for it',
+    ]);
+  });
 });
 
 describe('referee limits', () => {
@@ -398,5 +416,88 @@ describe('referee limits', () => {
     const sdk = find(canonicalize(new Bxml.Response(speak(message)).toBxml()), 'SpeakSentence')!;
     expect(ours.children).toEqual([message]);
     expect(sdk.children).toEqual(['Fish & chips.']);
+  });
+});
+
+/**
+ * What the running server really answers, in both call directions (inbound `initiate`, outbound
+ * `answer`, BW §1.3) and on every later BXML callback, for every template: each document is rebuilt
+ * with the SDK's verb classes from its own elements (test/conformance/bxml-sdk.ts), with every
+ * attribute checked against the SDK's attribute interfaces, and the two must mean the same.
+ */
+describe('live answers in both call directions build through bandwidth-sdk', () => {
+  const HUMAN = '+19195550177';
+  const SIP_AI = 'sip:proj_abc@sip.api.openai.com;transport=tls';
+  let server: TestServer;
+  let signer: UrlSigner;
+  const served = new Set<string>();
+  const agents = [
+    { id: 'default', number: '+19195550100', template: 'stream' },
+    { id: 'pauser', number: '+19195550101', template: 'stream-pause', settings: { streamHold: 'pause' } },
+    { id: 'sip-fwd', number: '+19195550102', template: 'forward-sip', settings: { mode: 'openai-sip', sip: { target: SIP_AI, verb: 'forward', diversionTreatment: 'stack', diversionReason: 'unconditional' } } },
+    { id: 'sip-xfer', number: '+19195550103', template: 'transfer-sip', settings: { mode: 'sip-forward', sip: { target: 'sip:agent@pbx.example.com', verb: 'transfer' } } },
+  ] as const;
+
+  beforeAll(async () => {
+    server = await startTestServer({ TRANSFER_TO: HUMAN, AGENT_FALLBACK_MESSAGE: `Sorry & goodbye, "friend".` });
+    signer = new UrlSigner(server.app.credentials.credentials.urlSigningSecret);
+    for (const a of agents) {
+      if (a.id !== 'default') await server.app.store.agents.upsert(agentSchema.parse({ id: a.id, name: a.id, ...('settings' in a ? a.settings : {}) }), 'api');
+      await server.app.store.numbers.assign(a.number, a.id);
+    }
+  });
+  afterAll(() => server.close());
+
+  async function expectSdkBuilds(route: string, body: Record<string, unknown>, query?: string): Promise<string> {
+    const res = await server.post(route, body, query ? { query } : {});
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    const rebuilt = rebuildWithSdk(xml);
+    expect(rebuilt.problems).toEqual([]);
+    expect(canonicalize(xml)).toEqual(canonicalize(rebuilt.xml));
+    return xml;
+  }
+
+  it.each(agents.map((a) => [a.template, a] as const))('%s on inbound initiate and outbound answer', async (_t, a) => {
+    const inbound = await expectSdkBuilds('initiate', { ...callbackFixture('initiate'), callId: `c-in-${a.id}`, to: a.number });
+    const t = signer.sign('answer', { agentId: a.id }, 60_000);
+    const outbound = await expectSdkBuilds('answer', { ...callbackFixture('answer'), callId: `c-out-${a.id}`, from: a.number, to: '+19195550142', direction: 'outbound' }, `t=${t}`);
+    for (const xml of [inbound, outbound]) expect(canonicalize(xml).children.length).toBeGreaterThan(0);
+    served.add(a.template);
+  });
+
+  it('transfer-phone (redirect), whisper (transferAnswer), fallback (stream-ended), hangup (failed fallback transfer)', async () => {
+    const human = { id: 'default-human', name: 'human', kind: 'phone' as const, value: HUMAN, warm: true, callTimeoutS: 25 };
+    const callId = 'c-later-callbacks';
+    await expectSdkBuilds('initiate', { ...callbackFixture('initiate'), callId });
+    // Tokens as Switchboard mints them: ids sealed, the context stored (DESIGN §4.6).
+    const contexts = server.app.contexts;
+    const transferToken = async (ctx: Parameters<typeof contexts.transferUrls>[0]) => {
+      const { urls, saved } = contexts.transferUrls(ctx);
+      await saved;
+      return tokenOf(urls.transferCompleteUrl);
+    };
+    const redirect = tokenOf(await contexts.redirectUrl(callId, 'default', { type: 'transfer', destination: human, reason: 'billing', summary: 'Wants a refund.' }));
+    expect(await expectSdkBuilds('redirect', { ...callbackFixture('redirect'), callId }, `t=${redirect}`)).toContain('<PhoneNumber');
+    const whisper = await transferToken({ callId, agentId: 'default', destination: human, reason: 'billing', summary: 'Wants a refund.', origin: 'agent' });
+    expect(await expectSdkBuilds('transfer-answer', { ...callbackFixture('transferAnswer'), parentCallId: callId }, `t=${whisper}`)).toContain('<SpeakSentence');
+    await expectSdkBuilds('initiate', { ...callbackFixture('initiate'), callId: 'c-stream-ended' });
+    expect(await expectSdkBuilds('stream-ended', { ...callbackFixture('redirect'), callId: 'c-stream-ended' })).toContain('<Transfer');
+    const fallback = await transferToken({ callId, agentId: 'default', destination: { ...human, warm: false }, origin: 'fallback' });
+    expect(await expectSdkBuilds('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, `t=${fallback}`)).toContain('<Hangup');
+    for (const t of ['transfer-phone', 'whisper', 'fallback', 'hangup']) served.add(t);
+  });
+
+  it('reject, in both directions, once no agent answers (the default agent deleted)', async () => {
+    await server.app.store.numbers.unassign('+19195550100');
+    await server.app.store.agents.delete('default');
+    expect(await expectSdkBuilds('initiate', { ...callbackFixture('initiate'), callId: 'c-in-nobody', to: '+19195550199' })).toContain('<Hangup');
+    const t = signer.sign('answer', { agentId: 'default' }, 60_000);
+    expect(await expectSdkBuilds('answer', { ...callbackFixture('answer'), callId: 'c-out-nobody', from: '+19195550199', direction: 'outbound' }, `t=${t}`)).toContain('<Hangup');
+    served.add('reject');
+  });
+
+  it('covered every template', () => {
+    expect([...served].sort()).toEqual([...TEMPLATE_NAMES].sort());
   });
 });
