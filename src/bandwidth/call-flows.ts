@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
-import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import { CALL_ID_MAX_CHARS, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
@@ -474,6 +474,17 @@ export class CallFlows {
     this.deps.logger.warn({ callId: cb.callId, eventType, code, reason }, 'refused a signed callback');
     await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } });
     return { kind: 'refused', message: `${message}: ${reason}` };
+  }
+
+  /**
+   * A callback that failed validation is refused with a 400 (webhooks.ts), and kept raw in the call's
+   * timeline when it names a usable callId, so the operator sees what Bandwidth sent; the call's state is
+   * left as it was.
+   */
+  async invalid(route: string, body: unknown, problems: readonly string[]): Promise<void> {
+    const callId = (body as { callId?: unknown } | null)?.callId;
+    if (typeof callId !== 'string' || callId.trim() === '' || callId.length > CALL_ID_MAX_CHARS) return;
+    await this.deps.store.events.append({ callId, source: 'bandwidth', type: 'callback.invalid', data: { route, problems, raw: body } });
   }
 
   /**

@@ -89,6 +89,7 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
     } catch (err) {
       if (!(err instanceof CallbackValidationError)) throw err;
       logger.warn({ route, callId: fieldOf(body, 'callId'), problems: err.problems }, 'invalid Bandwidth callback');
+      await flows.invalid(route, body, err.problems);
       answer(400, JSON_TYPE, errorJson('callback_invalid', `invalid ${route} callback: ${err.message}`));
       return;
     }

@@ -171,6 +171,11 @@ describe('a malformed callback', () => {
     const at = steps.findIndex((s) => s.kind === 'callback');
     expect(steps[at]!.request!.body).toMatchObject({ cause: ['busy'], tag: null });
     expect(steps[at + 1]!.response!.status).toBe(400);
+    // Kept raw in the call's timeline too, where the operator looks; the call's state is not touched.
+    const events = await server.app.store.events.list('c-malformed-raw');
+    expect(events.map((e) => e.type)).toEqual(['callback.invalid']);
+    expect(events[0]!.data).toMatchObject({ route: 'transfer-complete', problems: ['cause: expected a string, got array'], raw: { cause: ['busy'], tag: null } });
+    expect(await server.app.store.calls.get('c-malformed-raw')).toBeUndefined();
   });
 
   it('a non-object body is a 400 that says so', async () => {
