@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
 import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
 import { SwitchboardError } from './errors';
+import { INSTANCE_ID_PATTERN } from './instance';
 
 /**
  * One zod schema for the whole environment. `loadConfig` reports every problem at once so an operator
@@ -40,6 +41,7 @@ export const envSchema = z.object({
   }),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_PATH: optionalString,
+  INSTANCE_ID: optionalString.pipe(z.union([z.undefined(), z.string().regex(INSTANCE_ID_PATTERN, 'INSTANCE_ID must be 1-64 letters, digits, dots, dashes or underscores')])),
   BXML_TEMPLATES_DIR: optionalString,
   LOG_LEVEL: logLevel.default('info'),
   RECORD_DIR: optionalString,

@@ -91,6 +91,12 @@ export const GENERATED_SECRET_BYTES = 24;
 /** File in DATA_DIR that holds generated credentials (mode 0600). */
 export const CREDENTIALS_FILE = 'credentials.json';
 
+/** A recording's WAV header is rewritten with its real sizes every this much audio (a crash leaves it this stale). */
+export const WAV_HEADER_REFRESH_MS = 5_000;
+
+/** File in DATA_DIR that holds this instance's generated id (DESIGN §4.12). */
+export const INSTANCE_ID_FILE = 'instance-id';
+
 /** SQLite file name inside DATA_DIR. */
 export const DATABASE_FILE = 'switchboard.db';
 

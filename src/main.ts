@@ -23,6 +23,8 @@ import { voiceWebhooks } from './bandwidth/webhooks';
 import { loadConfig, type Config } from './config';
 import { SwitchboardError } from './errors';
 import { ensurePrivateDir, makePrivate } from './files';
+import { resolveInstanceId } from './instance';
+import { repairWavHeader } from './bridge/wav';
 import { SecurityEvents } from './security/security-events';
 import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_TIMEOUT_CHECK_INTERVAL_MS, SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
@@ -64,6 +66,8 @@ export interface HttpTimeouts {
 export interface RunningSwitchboard {
   config: Config;
   credentials: ResolvedCredentials;
+  /** Owner of the media this process holds (DESIGN §4.12). */
+  instanceId: string;
   store: Store;
   bridge: CallRegistry;
   media: MediaGateway;
@@ -91,10 +95,12 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   ensurePrivateDir(config.dataDir);
   const credentials = resolveCredentials(config.env, config.dataDir);
   makePrivate(credentials.file);
+  const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
   const store = SqliteStore.open(config.databasePath);
   try {
     await syncEnvAgent(store, config.envAgent);
+    await closeOutOrphans(store, instanceId, logger);
   } catch (err) {
     await store.close();
     throw err;
@@ -153,6 +159,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       fallbackUrl: urls.voice(VOICE_ROUTES.streamEnded),
     });
   const bridge = new CallRegistry({
+    instanceId,
     recordingsDir: path.join(config.dataDir, 'recordings'),
     redirectToFallback: calls
       ? async (callId, agentId, reason) => {
@@ -232,6 +239,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     readiness: [
       { name: 'store', check: () => store.ping() },
       { name: 'templates', check: () => Boolean(templates) },
+      // False once draining (SIGTERM): a load balancer stops sending new calls while live ones finish.
+      { name: 'accepting-calls', check: () => bridge.accepting() },
     ],
     mounts: [
       ['/openai', sipWebhook.router()],
@@ -276,7 +285,31 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, close };
+  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, close };
+}
+
+/**
+ * After a crash (kill -9, power loss) the calls whose media this instance held are left mid-flight: give
+ * them a final state whose cause says the server restarted, with an event in their timeline, and make
+ * their recordings playable. Only this instance's calls: another instance's are its own to close.
+ */
+async function closeOutOrphans(store: Store, instanceId: string, logger: Logger): Promise<void> {
+  const orphans = await store.calls.closeOutOrphans(instanceId, {
+    cause: 'server-restarted',
+    errorMessage: 'the server stopped while this call was live; closed out when it started again',
+    endedAt: new Date().toISOString(),
+    eventType: 'call.closed-out',
+  });
+  for (const call of orphans) {
+    if (!call.recordingPath) continue;
+    try {
+      const { repaired, dataBytes } = repairWavHeader(call.recordingPath);
+      if (repaired) await store.events.append({ callId: call.id, source: 'switchboard', type: 'recording.repaired', data: { file: call.recordingPath, dataBytes } });
+    } catch (err) {
+      logger.warn({ callId: call.id, err: (err as Error).message }, 'could not repair the recording of a call closed out after a restart');
+    }
+  }
+  if (orphans.length > 0) logger.warn({ calls: orphans.map((c) => c.id) }, `closed out ${orphans.length} call(s) that were live when the server stopped`);
 }
 
 /** `build`, computed once per key object (and forgotten with it). */

@@ -89,6 +89,7 @@ export const callViewSchema = z.object({
   endedAt: z.string().nullable(),
   usage: z.record(z.string(), z.number()).nullable(),
   recordingPath: z.string().nullable(),
+  mediaOwner: z.string().nullable().describe('the instance holding this call’s live media stream, while it does'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -26,6 +26,8 @@ export interface BridgeDeps {
   pacing?: PlayoutPacing;
   /** Fallback when no agent audio is ready this long after the stream starts (default AGENT_AUDIO_DEADLINE_MS). */
   agentAudioDeadlineMs?: number;
+  /** This instance, as the owner of the media it holds (DESIGN §4.12); calls it held are closed out after a crash. */
+  instanceId: string;
 }
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
@@ -58,6 +60,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
 
   /** Media gateway: an authenticated stream arrived. */
   attach(stream: CallerStream): void {
+    this.setMediaOwner(stream.callId, this.deps.instanceId);
     const session = this.sessions.get(stream.callId);
     if (session) return session.attach(stream);
     // No pre-warmed session (it timed out, or another instance answered initiate): start one now.
@@ -111,6 +114,13 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     return cut.length;
   }
 
+  /** Ownership goes with the write-behind like every bridge write; a lost write is mended at the next start. */
+  private setMediaOwner(callId: string, owner: string | null): void {
+    this.deps.store.calls.record({ id: callId, mediaOwner: owner }).catch((err: Error) => {
+      this.deps.logger.error({ callId, err: err.message }, 'could not record which instance holds the media');
+    });
+  }
+
   private create(callId: string, agent: AgentWithDestinations, resumeNote?: string): CallSession {
     const tools = this.deps.toolsFor(agent);
     const session = new CallSession({
@@ -129,7 +139,10 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       resume: resumeNote ? { note: resumeNote } : undefined,
       redirectToFallback: this.deps.redirectToFallback ? (reason) => this.deps.redirectToFallback!(callId, agent.id, reason) : undefined,
       onEnded: (s) => {
-        if (this.sessions.get(s.callId) === s) this.sessions.delete(s.callId);
+        if (this.sessions.get(s.callId) === s) {
+          this.sessions.delete(s.callId);
+          this.setMediaOwner(s.callId, null);
+        }
         if (this.sessions.size === 0) this.drained?.();
       },
     });

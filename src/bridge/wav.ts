@@ -3,15 +3,17 @@
  * records stereo 16-bit PCM at 8 kHz, left = caller, right = agent.
  *
  * WavWriter streams to disk (a call can last hours; nothing is held in memory) and patches the RIFF and
- * data sizes when closed. Until then both size fields hold 0xFFFFFFFF, the streaming convention for
- * "unknown length, read to end of file", so a recording cut short by a crash is still playable, and
- * readWav accepts it.
+ * data sizes when closed. It starts with 0xFFFFFFFF in both ("unknown length, read to end of file"), and
+ * rewrites them with what is on disk every WAV_HEADER_REFRESH_MS of audio: many players take 0xFFFFFFFF
+ * literally (a billion frames), so a recording cut short by a crash carries sizes at most that stale, and
+ * repairWavHeader makes them exact at the next start.
  *
  * readWav is for tests and the simulator: PCM16 (format 1) or 8-bit G.711 μ-law (format 7, decoded to
  * PCM16), including WAVE_FORMAT_EXTENSIBLE wrappers of either. parseRawWav reads the same files without
  * decoding them, and buildWav writes one in memory (both for the simulator and tests).
  */
 import fs from 'node:fs';
+import { WAV_HEADER_REFRESH_MS } from '../constants';
 import { PRIVATE_FILE_MODE } from '../files';
 import { mulawToPcm16, pcm16FromBytes, pcm16ToBytes } from './codec';
 
@@ -69,9 +71,15 @@ export class WavWriter {
   readonly channels: number;
   readonly sampleRate: number;
   private readonly stream: fs.WriteStream;
+  private fd: number | undefined;
   private dataBytes = 0;
   private error: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** The header's sizes were last rewritten at this many data bytes; a rewrite in flight, if any. */
+  private refreshedAtBytes = 0;
+  private refreshing: Promise<void> | undefined;
+  private readonly refreshEveryBytes: number;
+  private readonly headerBytes: number;
 
   constructor(path: string, options: WavWriterOptions) {
     const { channels, sampleRate } = options;
@@ -81,11 +89,18 @@ export class WavWriter {
     this.channels = channels;
     this.sampleRate = sampleRate;
     this.stream = fs.createWriteStream(path, { mode: PRIVATE_FILE_MODE });
+    // The descriptor the header refreshes write through; the stream owns it and closes it.
+    this.stream.once('open', (fd: number) => {
+      this.fd = fd;
+    });
     // Keep the first error for close(); without a listener a disk error would crash the process.
     this.stream.on('error', (err) => {
       this.error ??= err;
     });
-    this.stream.write(wavHeader('pcm16', channels, sampleRate, UNKNOWN_SIZE));
+    const header = wavHeader('pcm16', channels, sampleRate, UNKNOWN_SIZE);
+    this.headerBytes = header.length;
+    this.refreshEveryBytes = ((WAV_HEADER_REFRESH_MS * sampleRate) / 1000) * channels * 2;
+    this.stream.write(header);
   }
 
   /** Frames written so far. */
@@ -107,6 +122,30 @@ export class WavWriter {
     if (samples.length === 0) return;
     this.stream.write(pcm16ToBytes(samples));
     this.dataBytes += samples.length * 2;
+    if (this.dataBytes - this.refreshedAtBytes >= this.refreshEveryBytes) this.refreshHeader();
+  }
+
+  /**
+   * Rewrite the sizes to cover the whole frames already flushed to the file (not what is still buffered:
+   * the header never claims audio a crash would lose). Positional writes beside the stream's appends.
+   */
+  private refreshHeader(): void {
+    const fd = this.fd;
+    if (this.refreshing || fd === undefined) return;
+    const frameBytes = 2 * this.channels;
+    const flushed = this.stream.bytesWritten - this.headerBytes;
+    const dataBytes = flushed - (flushed % frameBytes);
+    if (dataBytes <= 0) return;
+    this.refreshedAtBytes = this.dataBytes;
+    const header = wavHeader('pcm16', this.channels, this.sampleRate, dataBytes);
+    const write = (offset: number) => new Promise<void>((resolve) => fs.write(fd, header, offset, 4, offset, () => resolve()));
+    // A failed refresh is harmless (the close or the next start writes exact sizes); close() waits for it,
+    // so the descriptor is never written after the stream has closed it.
+    this.refreshing = write(4)
+      .then(() => write(40))
+      .finally(() => {
+        this.refreshing = undefined;
+      });
   }
 
   /** Append a stereo block; the shorter side is padded with silence. */
@@ -126,6 +165,7 @@ export class WavWriter {
   }
 
   private async finish(): Promise<void> {
+    await this.refreshing;
     await new Promise<void>((resolve) => {
       if (this.stream.closed) return resolve();
       this.stream.once('close', () => resolve()); // after 'error', if there was one
@@ -224,6 +264,30 @@ export function buildWav(wav: RawWav): Buffer {
   const frameBytes = (encoding === 'pcm16' ? 2 : 1) * channels;
   if (data.length % frameBytes !== 0) throw new RangeError(`${data.length} data bytes is not a whole number of ${frameBytes}-byte frames`);
   return Buffer.concat([wavHeader(encoding, channels, sampleRate, data.length), data, Buffer.alloc(data.length & 1)]);
+}
+
+/**
+ * After a crash: give a recording that WavWriter never closed the exact sizes of what reached the disk
+ * (whole frames). Only the layout WavWriter writes (44-byte PCM16 header) is touched. Returns whether the
+ * header changed and the data bytes it now claims.
+ */
+export function repairWavHeader(file: string): { repaired: boolean; dataBytes: number } {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.alloc(44);
+    if (size < 44 || fs.readSync(fd, head, 0, 44, 0) !== 44) throw new Error(`${file} is too short for a WAV header`);
+    const ours = head.toString('ascii', 0, 4) === 'RIFF' && head.toString('ascii', 8, 16) === 'WAVEfmt ' && head.readUInt32LE(16) === 16 && head.readUInt16LE(20) === FORMAT_PCM && head.toString('ascii', 36, 40) === 'data';
+    if (!ours) throw new Error(`${file} is not a PCM16 WAV as Switchboard records them`);
+    const blockAlign = head.readUInt16LE(32) || 1;
+    const dataBytes = size - 44 - ((size - 44) % blockAlign);
+    const exact = wavHeader('pcm16', head.readUInt16LE(22), head.readUInt32LE(24), dataBytes);
+    if (exact.equals(head)) return { repaired: false, dataBytes };
+    fs.writeSync(fd, exact, 0, 44, 0);
+    return { repaired: true, dataBytes };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Read a WAV file (tests, simulator). */

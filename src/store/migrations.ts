@@ -111,4 +111,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX callback_contexts_expires ON callback_contexts(expires_at);
     `,
   },
+  {
+    version: 3,
+    name: 'media owner',
+    sql: `
+      -- The instance holding a call's live media socket (DESIGN §4.12): after a crash, the restarted
+      -- instance closes out exactly the calls it held, never another instance's.
+      ALTER TABLE calls ADD COLUMN media_owner TEXT;
+      CREATE INDEX calls_media_owner ON calls(media_owner) WHERE media_owner IS NOT NULL;
+    `,
+  },
 ];

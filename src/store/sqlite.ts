@@ -37,6 +37,7 @@ import {
   type CallRecord,
   type CallUpdate,
   type PhoneNumberRecord,
+  type OrphanCloseOut,
   type Store,
   type StoredAgent,
   type TranscriptItemInput,
@@ -69,6 +70,7 @@ const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'u
   answeredAt: 'answered_at',
   endedAt: 'ended_at',
   recordingPath: 'recording_path',
+  mediaOwner: 'media_owner',
 };
 
 /** The columns an update may set besides `state` (which every insert needs), in a fixed order. */
@@ -241,6 +243,26 @@ export class SqliteStore implements Store {
     children: async (parentCallId: string): Promise<CallRecord[]> => {
       this.writes.flush();
       return (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow);
+    },
+    closeOutOrphans: async (owner: string, closeOut: OrphanCloseOut): Promise<CallRecord[]> => {
+      this.writes.flush();
+      const now = nowIso();
+      return this.db.transaction(() => {
+        const orphans = (this.stmt(`SELECT * FROM calls WHERE media_owner = ? AND state NOT IN (${FINAL_STATES_SQL}) ORDER BY created_at, id`).all(owner) as Row[]).map(callFromRow);
+        for (const call of orphans) {
+          this.stmt("UPDATE calls SET state = 'completed', cause = ?, error_message = ?, ended_at = COALESCE(ended_at, ?), media_owner = NULL, updated_at = ? WHERE id = ?").run(
+            closeOut.cause,
+            closeOut.errorMessage,
+            closeOut.endedAt,
+            now,
+            call.id,
+          );
+          this.appendEventSync({ callId: call.id, source: 'switchboard', type: closeOut.eventType, data: { cause: closeOut.cause, reason: closeOut.errorMessage, stateBefore: call.state } }, now);
+        }
+        // Ownership of calls that ended normally meanwhile but kept the mark (a write lost in the crash).
+        this.stmt('UPDATE calls SET media_owner = NULL WHERE media_owner = ?').run(owner);
+        return orphans;
+      })();
     },
     addUsage: (id: string, usage: Record<string, number>): Promise<void> => {
       const now = nowIso();
@@ -548,6 +570,7 @@ function callFromRow(row: Row): CallRecord {
     endedAt: s(row.ended_at),
     usage: row.usage ? (JSON.parse(String(row.usage)) as Record<string, number>) : null,
     recordingPath: s(row.recording_path),
+    mediaOwner: s(row.media_owner),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };

@@ -44,6 +44,8 @@ export interface CallRecord {
   endedAt: string | null;
   usage: Record<string, number> | null;
   recordingPath: string | null;
+  /** The instance that holds this call's live media (DESIGN §4.12), while it holds it; null otherwise. */
+  mediaOwner: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -140,6 +142,19 @@ export interface CallsRepository {
   list(filter: CallListFilter): Promise<CallPage>;
   /** Legs started from this call (transfers, AI SIP legs). */
   children(parentCallId: string): Promise<CallRecord[]>;
+  /**
+   * After a crash: the calls whose media `owner` held when it died (not final, `mediaOwner` = owner) get
+   * the close-out's final state, cause and message, ownership cleared and an event, in one transaction.
+   * Returns them as they were before (their recordings need mending). Other instances' calls are untouched.
+   */
+  closeOutOrphans(owner: string, closeOut: OrphanCloseOut): Promise<CallRecord[]>;
+}
+
+export interface OrphanCloseOut {
+  cause: string;
+  errorMessage: string;
+  endedAt: string;
+  eventType: string;
 }
 
 export interface EventsRepository {

@@ -422,6 +422,6 @@ describe('Bandwidth voice webhooks', () => {
     expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${server.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: true, templates: true } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { store: true, templates: true, 'accepting-calls': true } });
   });
 });
