@@ -116,8 +116,23 @@ export const WAL_CHECKPOINT_INTERVAL_MS = 100;
 export const WAL_RESTART_PAGES = 4_000;
 /** Inline autocheckpoint while the checkpointer runs: only reached if it falls far behind. */
 export const WAL_BACKSTOP_PAGES = 4 * WAL_RESTART_PAGES;
-/** A group commit that found the write lock taken (a WAL restart) tries again this much later. */
+/**
+ * The store never stalls the event loop (docs/reliability.md). A group commit that could not write (the
+ * lock taken by the checkpointer or another process, a full disk) is kept and tried again, first
+ * COMMIT_RETRY_DELAY_MS later, backing off to COMMIT_MAX_RETRY_DELAY_MS; at most STORE_MAX_PENDING_WRITES
+ * wait in memory. Reads and the admin API's writes wait on the loop at most STORE_LOOP_BUSY_TIMEOUT_MS for a
+ * lock (in WAL mode readers are not blocked by a writer) and asynchronously at most STORE_READ_WAIT_MS for
+ * the writes before them (then they read what is committed). A callback waits at most CALLBACK_COMMIT_WAIT_MS for its own commit before it is
+ * answered anyway (the write stays queued), so Bandwidth (15 s, BW §1.7) always gets its BXML.
+ */
 export const COMMIT_RETRY_DELAY_MS = 1;
+export const COMMIT_MAX_RETRY_DELAY_MS = 250;
+export const STORE_MAX_PENDING_WRITES = 100_000;
+export const STORE_LOOP_BUSY_TIMEOUT_MS = 20;
+export const STORE_READ_WAIT_MS = 2_000;
+export const CALLBACK_COMMIT_WAIT_MS = 3_000;
+/** A checkpointer thread that died is started again after this long (doubling up to a minute). */
+export const CHECKPOINTER_RESTART_DELAY_MS = 1_000;
 
 /**
  * openai-sip: where a phone destination is REFERred (OpenAI reference §4.4; agent field

@@ -53,6 +53,12 @@ export interface StartOptions {
   recordRedact?: boolean;
   /** Node's own HTTP timers cannot run on a ManualClock: tests shorten them here to see them act. */
   httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * While the store cannot write: how long a callback waits for its own commit before it is answered anyway
+   * (default CALLBACK_COMMIT_WAIT_MS), and a read for the writes before it (default STORE_READ_WAIT_MS).
+   * Real timers, so tests shorten them.
+   */
+  storeWaits?: { callbackCommitMs?: number; readMs?: number };
 }
 
 /** How long slow clients may hold a socket (constants.ts explains the defaults). */
@@ -97,7 +103,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   makePrivate(credentials.file);
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
-  const store = SqliteStore.open(config.databasePath);
+  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
   try {
     await syncEnvAgent(store, config.envAgent);
     await closeOutOrphans(store, instanceId, logger);
@@ -204,6 +210,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId }),
   });
   const flows = new CallFlows({
+    commitWaitMs: options.storeWaits?.callbackCommitMs,
     store,
     templates,
     router: new AgentRouter(store, defaultAgentId),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
-import { CALL_ID_MAX_CHARS, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import { CALLBACK_COMMIT_WAIT_MS, CALL_ID_MAX_CHARS, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
@@ -63,6 +63,8 @@ export interface CallFlowsDeps {
   credentials: Credentials;
   logger: Logger;
   listener?: CallLifecycleListener;
+  /** How long a callback waits for its own commit before it is answered anyway (default CALLBACK_COMMIT_WAIT_MS). */
+  commitWaitMs?: number;
 }
 
 export class CallFlows {
@@ -176,7 +178,7 @@ export class CallFlows {
     const updates: CallUpdate[] = [legUpdate, { id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' }];
     const bound = this.deps.contexts.bindLeg(ctx.contextId, cb.callId);
     if (!ctx.destination.warm) {
-      await Promise.all([bound, this.record(updates, cb, { whisper: false, destination: ctx.destination.name })]);
+      await this.durable(bound, this.record(updates, cb, { whisper: false, destination: ctx.destination.name }));
       return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty', context: storedPart(ctx) };
     }
     const agent = await this.agentFor(ctx.agentId);
@@ -186,7 +188,7 @@ export class CallFlows {
       reason: ctx.reason,
       summary: ctx.summary,
     });
-    await Promise.all([bound, this.record(updates, cb, { whisper: true, destination: ctx.destination.name })]);
+    await this.durable(bound, this.record(updates, cb, { whisper: true, destination: ctx.destination.name }));
     return { kind: 'bxml', xml, template: 'whisper', context: storedPart(ctx) };
   }
 
@@ -292,7 +294,7 @@ export class CallFlows {
       ],
       cb,
     );
-    await Promise.all([bound, recorded]);
+    await this.durable(bound, recorded);
     return { kind: 'empty', context: storedPart(ctx) };
   }
 
@@ -391,7 +393,7 @@ export class CallFlows {
       ...urls,
     });
     // The context commits with the callback's record, before the BXML naming it goes out.
-    await Promise.all([
+    await this.durable(
       saved,
       this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
         template,
@@ -399,7 +401,7 @@ export class CallFlows {
         reason: ctx.reason,
         ...(extra.routedVia ? { routedVia: extra.routedVia } : {}),
       }),
-    ]);
+    );
     return { kind: 'bxml', xml, template };
   }
 
@@ -432,7 +434,7 @@ export class CallFlows {
       };
     }
     const xml = this.deps.templates.render('fallback', view);
-    await Promise.all([saved, this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData })]);
+    await this.durable(saved, this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData }));
     this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
     return { kind: 'bxml', xml, template: 'fallback' };
   }
@@ -472,7 +474,7 @@ export class CallFlows {
     const code = (err as SwitchboardError).code;
     const reason = (err as Error).message;
     this.deps.logger.warn({ callId: cb.callId, eventType, code, reason }, 'refused a signed callback');
-    await this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } });
+    await this.durable(this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } }));
     return { kind: 'refused', message: `${message}: ${reason}` };
   }
 
@@ -484,7 +486,7 @@ export class CallFlows {
   async invalid(route: string, body: unknown, problems: readonly string[]): Promise<void> {
     const callId = (body as { callId?: unknown } | null)?.callId;
     if (typeof callId !== 'string' || callId.trim() === '' || callId.length > CALL_ID_MAX_CHARS) return;
-    await this.deps.store.events.append({ callId, source: 'bandwidth', type: 'callback.invalid', data: { route, problems, raw: body } });
+    await this.durable(this.deps.store.events.append({ callId, source: 'bandwidth', type: 'callback.invalid', data: { route, problems, raw: body } }));
   }
 
   /**
@@ -500,7 +502,29 @@ export class CallFlows {
       type: cb.eventType,
       data: extra ? { callback: cb, switchboard: { ...extra, ...(known ? {} : { unknownEventType: true }) } } : { callback: cb, ...(known ? {} : { switchboard: { unknownEventType: true } }) },
     };
-    await this.deps.store.calls.recordMany(updates, event);
+    await this.durable(this.deps.store.calls.recordMany(updates, event));
+  }
+
+  /**
+   * The durability rule (docs/reliability.md): a callback's writes are committed before its answer is sent,
+   * unless the store cannot write for `commitWaitMs` (another process holds the lock, the disk is full):
+   * then the call matters more than its record, so the answer goes out, the writes stay queued and are
+   * committed when the store recovers (in order, before any later read), and a write that fails for good
+   * is logged. Bandwidth waits 15 s for an answer (BW §1.7).
+   */
+  private async durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
+    const all = Promise.all(writes);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS);
+    });
+    try {
+      if ((await Promise.race([all, late])) !== 'late') return;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.deps.logger.warn({ waitedMs: this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS }, 'answered a callback before its write was committed: the store is stalled, the write waits in memory');
+    all.catch((err: Error) => this.deps.logger.error({ err: err.message }, 'a callback write answered before its commit failed: it is lost'));
   }
 
   private baseUpdate(cb: Callback): CallUpdate {

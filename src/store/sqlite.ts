@@ -10,9 +10,14 @@ import {
 } from '../agents/agent';
 import {
   CALLBACK_CONTEXT_SWEEP_INTERVAL_MS,
+  CHECKPOINTER_RESTART_DELAY_MS,
+  COMMIT_MAX_RETRY_DELAY_MS,
   COMMIT_RETRY_DELAY_MS,
   ROUTING_CACHE_MAX_ENTRIES,
   STORE_BUSY_TIMEOUT_MS,
+  STORE_LOOP_BUSY_TIMEOUT_MS,
+  STORE_MAX_PENDING_WRITES,
+  STORE_READ_WAIT_MS,
   WAL_AUTOCHECKPOINT_PAGES,
   WAL_BACKSTOP_PAGES,
   WAL_CHECKPOINT_INTERVAL_MS,
@@ -22,7 +27,9 @@ import { makePrivate, PRIVATE_DIR_MODE } from '../files';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
 import { WalCheckpointer } from './checkpointer';
-import { GroupCommit } from './group-commit';
+import { GroupCommit, StoreStalledError } from './group-commit';
+import { StoreHealth } from './health';
+import { createLogger, type Logger } from '../log';
 import { RoutingCache } from './routing-cache';
 import {
   CALL_STATES,
@@ -101,8 +108,15 @@ export class SqliteStore implements Store {
   /** When expired callback contexts were last deleted (ms since the epoch). */
   private contextsSweptAtMs = 0;
 
-  private constructor(db: Database.Database) {
+  readonly health: StoreHealth;
+
+  private constructor(
+    db: Database.Database,
+    logger: Logger,
+    private readonly readWaitMs: number,
+  ) {
     this.db = db;
+    this.health = new StoreHealth(logger);
     // One write is all or nothing; inside a batch's transaction it is a savepoint.
     const writeOne = db.transaction((write: CallTablesWrite) => write());
     const writeBatch = db.transaction((writes: CallTablesWrite[]) =>
@@ -111,13 +125,17 @@ export class SqliteStore implements Store {
           writeOne(write);
           return undefined;
         } catch (err) {
+          // A full disk or an I/O error is the store's, not this write's (and SQLite may have rolled the
+          // whole transaction back): fail the batch, so that it is kept and tried again.
+          if (isTransientSqliteError(err)) throw err;
           return err instanceof Error ? err : new Error(String(err));
         }
       }),
     );
     const noLockWait = db.prepare('PRAGMA busy_timeout = 0');
-    const lockWait = db.prepare(`PRAGMA busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
+    const loopLockWait = db.prepare(`PRAGMA busy_timeout = ${STORE_LOOP_BUSY_TIMEOUT_MS}`);
     // BEGIN IMMEDIATE: a taken write lock shows at BEGIN, before any write's savepoint, and fails the batch as a whole.
+    // On the event loop a commit never waits for the lock (the batch is retried later instead); only close() does.
     this.writes = new GroupCommit<CallTablesWrite>(
       (writes, wait) => {
         if (!wait) noLockWait.get();
@@ -126,21 +144,51 @@ export class SqliteStore implements Store {
           writeOne.immediate(writes[0]!);
           return [undefined];
         } finally {
-          if (!wait) lockWait.get();
+          if (!wait) loopLockWait.get();
         }
       },
-      { isBusy: (err) => String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY'), retryDelayMs: COMMIT_RETRY_DELAY_MS, maxWaitMs: STORE_BUSY_TIMEOUT_MS },
+      {
+        isTransient: isTransientSqliteError,
+        retryDelayMs: COMMIT_RETRY_DELAY_MS,
+        maxRetryDelayMs: COMMIT_MAX_RETRY_DELAY_MS,
+        maxPending: STORE_MAX_PENDING_WRITES,
+        now: Date.now,
+        onStall: (err) => this.health.stalled(err),
+        onRecover: (stalledMs) => this.health.recovered(stalledMs),
+      },
     );
     const dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
   }
 
   /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */
-  private routingWrite<T>(write: () => T): T {
+  /**
+   * Before a read: the writes submitted before it are committed (read-your-writes). While the store cannot
+   * write, that wait ends after `readWaitMs` and the read sees what is committed: a slightly stale answer,
+   * rather than a callback that misses Bandwidth's timeout.
+   */
+  private async readable(): Promise<void> {
     try {
-      return write();
-    } finally {
-      this.routing.clear();
+      await this.writes.settled(this.readWaitMs);
+    } catch (err) {
+      if (!(err instanceof StoreStalledError)) throw err;
+    }
+  }
+
+  private async routingWrite<T>(write: () => T): Promise<T> {
+    const deadline = Date.now() + this.readWaitMs;
+    for (let delayMs = COMMIT_RETRY_DELAY_MS; ; delayMs = Math.min(COMMIT_MAX_RETRY_DELAY_MS, delayMs * 2)) {
+      await this.readable();
+      try {
+        return write();
+      } catch (err) {
+        // Another process holds the write lock: try again without holding up the event loop.
+        if (!isTransientSqliteError(err)) throw err;
+        if (Date.now() + delayMs > deadline) throw new StoreStalledError(`the store cannot write: ${(err as Error).message}`);
+      } finally {
+        this.routing.clear();
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 
@@ -154,7 +202,7 @@ export class SqliteStore implements Store {
   }
 
   /** Open (creating directories as needed) and migrate. `:memory:` gives a private in-memory store. */
-  static open(file: string): SqliteStore {
+  static open(file: string, options: { logger?: Logger; readWaitMs?: number } = {}): SqliteStore {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
     const db = new Database(file);
     // SQLite gives the WAL and shared-memory files the database file's mode: make it private before they exist,
@@ -163,23 +211,33 @@ export class SqliteStore implements Store {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across application crashes, fast commits
     db.pragma('foreign_keys = ON');
-    db.pragma(`busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`);
-    const store = new SqliteStore(db);
+    // Reads and the admin API's writes wait at most this long for another connection's lock; the call
+    // tables' writes never wait (GroupCommit). close() waits longer (STORE_BUSY_TIMEOUT_MS).
+    db.pragma(`busy_timeout = ${STORE_LOOP_BUSY_TIMEOUT_MS}`);
+    const store = new SqliteStore(db, options.logger ?? createLogger('silent'), options.readWaitMs ?? STORE_READ_WAIT_MS);
     store.migrate();
     if (file !== ':memory:') store.startCheckpointer(file);
     return store;
   }
 
   /** Checkpoints move to a thread of their own; inline checkpoints stay as a backstop, and come back if it fails. */
-  private startCheckpointer(file: string): void {
+  private startCheckpointer(file: string, restartDelayMs = CHECKPOINTER_RESTART_DELAY_MS): void {
     this.db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
     this.checkpointer = WalCheckpointer.start({
       file,
       intervalMs: WAL_CHECKPOINT_INTERVAL_MS,
       restartFrames: WAL_RESTART_PAGES,
       busyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
-      onFailure: () => {
-        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      onFailure: (err) => {
+        if (!this.db.open || this.closing) return;
+        // Inline checkpoints meanwhile; the thread comes back after a delay that doubles while it keeps dying.
+        this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+        this.health.checkpointerFailed(err);
+        setTimeout(() => {
+          if (!this.db.open || this.closing) return;
+          this.startCheckpointer(file, Math.min(60_000, restartDelayMs * 2));
+          this.health.checkpointerRestarted();
+        }, restartDelayMs).unref();
       },
     });
   }
@@ -215,11 +273,11 @@ export class SqliteStore implements Store {
       });
     },
     get: async (id: string): Promise<CallRecord | undefined> => {
-      this.writes.flush();
+      await this.readable();
       return this.getCallSync(id);
     },
     list: async (filter: CallListFilter): Promise<CallPage> => {
-      this.writes.flush();
+      await this.readable();
       const where: string[] = [];
       const args: unknown[] = [];
       if (!filter.allLegs) where.push("leg = 'caller'");
@@ -241,11 +299,11 @@ export class SqliteStore implements Store {
       return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
     },
     children: async (parentCallId: string): Promise<CallRecord[]> => {
-      this.writes.flush();
+      await this.readable();
       return (this.stmt('SELECT * FROM calls WHERE parent_call_id = ? ORDER BY created_at, id').all(parentCallId) as Row[]).map(callFromRow);
     },
     closeOutOrphans: async (owner: string, closeOut: OrphanCloseOut): Promise<CallRecord[]> => {
-      this.writes.flush();
+      await this.readable();
       const now = nowIso();
       return this.db.transaction(() => {
         const orphans = (this.stmt(`SELECT * FROM calls WHERE media_owner = ? AND state NOT IN (${FINAL_STATES_SQL}) ORDER BY created_at, id`).all(owner) as Row[]).map(callFromRow);
@@ -326,7 +384,7 @@ export class SqliteStore implements Store {
       return this.writes.submit(() => this.appendEventSync(event, at));
     },
     list: async (callId: string): Promise<CallEventRecord[]> => {
-      this.writes.flush();
+      await this.readable();
       return (this.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
         id: Number(r.id),
         callId: String(r.call_id),
@@ -354,7 +412,7 @@ export class SqliteStore implements Store {
       });
     },
     list: async (callId: string): Promise<TranscriptItemRecord[]> => {
-      this.writes.flush();
+      await this.readable();
       return (this.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
         const item: TranscriptItemRecord = {
           id: Number(r.id),
@@ -392,7 +450,7 @@ export class SqliteStore implements Store {
       });
     },
     get: async (id: string): Promise<CallbackContextRecord | undefined> => {
-      this.writes.flush();
+      await this.readable();
       const row = this.stmt('SELECT * FROM callback_contexts WHERE id = ? AND expires_at > ?').get(id, nowIso()) as Row | undefined;
       if (!row) return undefined;
       return {
@@ -528,9 +586,10 @@ export class SqliteStore implements Store {
       ).map((r) => ({ number: String(r.number), agentId: String(r.agent_id), createdAt: String(r.created_at) })),
   };
 
+  /** Ready as far as the store goes: open, readable, writing (not stalled), its checkpointer running. */
   async ping(): Promise<boolean> {
     try {
-      return this.db.open && (this.stmt('SELECT 1 AS ok').get() as Row).ok === 1;
+      return this.db.open && this.health.ready && (this.stmt('SELECT 1 AS ok').get() as Row).ok === 1;
     } catch {
       return false;
     }
@@ -539,13 +598,20 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (!this.db.open) return;
-      this.writes.flush();
+      this.db.pragma(`busy_timeout = ${STORE_BUSY_TIMEOUT_MS}`); // closing: waiting for a lock is fine now
+      this.writes.flushSync();
       await this.checkpointer?.stop();
-      this.writes.flush(); // anything written while the checkpointer stopped
+      this.writes.flushSync(); // anything written while the checkpointer stopped
       this.db.close(); // the last connection out checkpoints what is left
     })();
     return this.closing;
   }
+}
+
+/** Failures that can pass: another connection's lock, a full disk, an I/O error. Worth trying again later. */
+export function isTransientSqliteError(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|PROTOCOL)/.test(code);
 }
 
 function callFromRow(row: Row): CallRecord {

@@ -52,4 +52,15 @@ describe('SqliteStore on a file: WAL checkpoints off the event loop', () => {
     await write;
     expect((await store.calls.get('c-locked'))?.state).toBe('initiated');
   });
+
+  it('a checkpointer thread that dies is logged, fails readiness, and comes back by itself', async () => {
+    const checkpointer = (store as unknown as { checkpointer: { worker: { terminate(): Promise<number> } } }).checkpointer;
+    await checkpointer.worker.terminate();
+    await waitFor('the failure to be noticed', () => !store.health.snapshot().checkpointerRunning);
+    expect(await store.ping()).toBe(false);
+    expect(store.health.snapshot().checkpointerFailures).toBe(1);
+    await waitFor('the restart', () => store.health.snapshot().checkpointerRunning, 5000);
+    expect(await store.ping()).toBe(true);
+    expect((store as unknown as { checkpointer: unknown }).checkpointer).not.toBe(checkpointer); // a new thread
+  });
 });
