@@ -166,9 +166,10 @@ export const MEDIA_MAX_PAYLOAD_BYTES = 64 * 1024;
 /** Media socket: close if no `start` frame arrives this long after the upgrade. */
 export const MEDIA_START_TIMEOUT_MS = 5_000;
 /**
- * Media socket: caller audio faster than real time (BW §4.2: 20 ms every 20 ms). Up to MEDIA_BURST_MS of
- * backlog passes at once (a network stall's catch-up); beyond that frames are dropped, and a socket that
- * has had MEDIA_FLOOD_CLOSE_MS of audio dropped is closed (relayed audio is billed by OpenAI).
+ * Media socket: caller audio faster than real time (BW §4.2: 20 ms every 20 ms). Audio admitted may run at
+ * most MEDIA_BURST_MS ahead of the time since the stream started (a stall's backlog is always within it);
+ * beyond that frames are dropped, and a socket that has had MEDIA_FLOOD_CLOSE_MS of audio dropped is closed
+ * (relayed audio is billed by OpenAI). See bandwidth/media/ingress-limit.ts.
  */
 export const MEDIA_BURST_MS = 1_000;
 export const MEDIA_FLOOD_CLOSE_MS = 2_000;

@@ -1,34 +1,30 @@
 import { MEDIA_BURST_MS, MEDIA_FLOOD_CLOSE_MS, MULAW_BYTES_PER_MS } from '../../constants';
 
 /**
- * Caller audio may not arrive faster than real time for long (BW §4.2: Bandwidth sends 20 ms every 20 ms).
- * A token bucket in milliseconds of audio: credit grows with the clock up to `burstMs` (a network stall
- * delivers its backlog at once, and that is fine), each frame spends its duration, and a frame without
- * credit is dropped and counted. Audio relayed to OpenAI is billed, so a peer that keeps sending faster
- * than real time (one socket sent 880× real time) is cut off once `closeAfterDroppedMs` has been dropped.
+ * Caller audio may not arrive faster than real time (BW §4.2: Bandwidth sends 20 ms every 20 ms). The
+ * invariant: audio admitted since the stream started ≤ the time since it started + `burstMs`. A network
+ * stall's backlog, however long, arrives within that (the time it stalled was earned), and so does jitter;
+ * a peer that sends faster than real time breaks it at once, and what breaks it is dropped and counted.
+ * The burst also absorbs clock drift between Bandwidth's media clock and ours (±50 ppm: 1 s after 5 hours).
+ * Audio relayed to OpenAI is billed, so a peer that keeps it up (one socket sent 880× real time) is cut off
+ * once `closeAfterDroppedMs` has been dropped; a well-behaved peer never has anything dropped.
  */
 export class IngressLimit {
-  private creditMs: number;
-  private lastMs: number;
+  private admittedMs = 0;
   droppedMs = 0;
   droppedFrames = 0;
 
   constructor(
-    nowMs: number,
+    private readonly startedAtMs: number,
     private readonly burstMs: number = MEDIA_BURST_MS,
     private readonly closeAfterDroppedMs: number = MEDIA_FLOOD_CLOSE_MS,
-  ) {
-    this.creditMs = burstMs;
-    this.lastMs = nowMs;
-  }
+  ) {}
 
   /** May a frame of `bytes` μ-law pass at `nowMs`? A refusal is counted. */
   admit(bytes: number, nowMs: number): boolean {
-    this.creditMs = Math.min(this.burstMs, this.creditMs + Math.max(0, nowMs - this.lastMs));
-    this.lastMs = nowMs;
     const durationMs = bytes / MULAW_BYTES_PER_MS;
-    if (durationMs <= this.creditMs) {
-      this.creditMs -= durationMs;
+    if (this.admittedMs + durationMs <= nowMs - this.startedAtMs + this.burstMs) {
+      this.admittedMs += durationMs;
       return true;
     }
     this.droppedMs += durationMs;
