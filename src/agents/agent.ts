@@ -76,15 +76,25 @@ export const REFER_TARGET_PLACEHOLDERS = {
 export type ReferTargetValues = { [K in keyof typeof REFER_TARGET_PLACEHOLDERS]: string | undefined };
 
 /**
+ * What a rendered REFER target must be: one SIP URI, `sip(s):user@host[:port]` with only simple `;param`s.
+ * Values come from the call (the INVITE's Contact host) and are not trusted: nothing that could add a second
+ * URI, headers (`?`), or break out of the URI (`<`, `>`, `,`, quotes, spaces) gets through.
+ */
+export const REFER_URI_PATTERN = /^sips?:[^\s@<>",;?]+@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:;[A-Za-z0-9._-]+(?:=[A-Za-z0-9._-]+)?)*$/i;
+
+/**
  * Fill a REFER target template. Throws when it needs a value the call does not have (no Contact or
- * From host): there is then no SIP URI to REFER to.
+ * From host), or when the result is not one plain SIP URI (REFER_URI_PATTERN): there is then nothing safe to
+ * REFER to.
  */
 export function renderReferTarget(template: string, values: ReferTargetValues): string {
-  return template.replace(/\{(\w+)\}/g, (_m, name: string) => {
+  const rendered = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
     const value = values[name as keyof ReferTargetValues];
     if (value === undefined) throw new Error(`cannot fill {${name}} in the REFER target ${template}: the call has no such value`);
     return value;
   });
+  if (!REFER_URI_PATTERN.test(rendered)) throw new Error(`the REFER target ${JSON.stringify(rendered)} is not a plain sip: or sips: URI`);
+  return rendered;
 }
 
 /**
@@ -100,8 +110,10 @@ export const referTargetSchema = z
       ctx.addIssue({ code: 'custom', message: `sip.referTarget: unknown placeholder ${unknown.map((n) => `{${n}}`).join(', ')}; use {number} and {contactHost}` });
       return;
     }
-    if (!SIP_URI_PATTERN.test(renderReferTarget(template, REFER_TARGET_PLACEHOLDERS))) {
-      ctx.addIssue({ code: 'custom', message: `sip.referTarget must produce a sip: or sips: URI like ${DEFAULT_SIP_REFER_TARGET} (Bandwidth documents no tel: REFER)` });
+    try {
+      renderReferTarget(template, REFER_TARGET_PLACEHOLDERS);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `sip.referTarget must produce a sip: or sips: URI like ${DEFAULT_SIP_REFER_TARGET}, one plain URI without headers (Bandwidth documents no tel: REFER)` });
     }
   });
 

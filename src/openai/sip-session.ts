@@ -124,7 +124,17 @@ export class SipCallSession {
       agent: this.d.agent,
       signal: new AbortController().signal,
       actions: {
-        transfer: (destination: TransferDestination) => this.request({ kind: 'refer', target: this.referTarget(destination), destination: destination.name }),
+        transfer: (destination: TransferDestination) => {
+          let target: string;
+          try {
+            target = this.referTarget(destination);
+          } catch (err) {
+            // Nothing safe to REFER to (no carrier host, or one that is not a plain host): OpenAI is not asked.
+            this.event('sip.refer-failed', { destination: destination.name, reason: (err as Error).message });
+            throw err;
+          }
+          this.request({ kind: 'refer', target, destination: destination.name });
+        },
         hangUp: () => this.request({ kind: 'hangup' }),
       },
     };

@@ -25,13 +25,13 @@ describe('openai-sip sideband control', () => {
     await openai.close();
   });
 
-  async function incoming(callId: string) {
+  async function incoming(callId: string, carrier: { from?: string; contact?: string } = {}) {
     openai.incomingSipCall(callId);
     const body = JSON.stringify(
       callIncomingEvent(callId, [
-        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
+        { name: 'From', value: carrier.from ?? '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
         { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-        { name: 'Contact', value: '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
+        { name: 'Contact', value: carrier.contact ?? '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
         { name: 'User-to-User', value: `${Buffer.from('sb=c-bw-leg-1;agent=sipper').toString('base64')};encoding=base64` },
       ]),
     );
@@ -116,6 +116,23 @@ describe('openai-sip sideband control', () => {
       expect.objectContaining({ kind: 'refer', destination: 'human', target: 'sip:+19195550177@67.231.4.10:5060', status: 500, reason: expect.stringMatching(/SIP 405/) }),
     ]);
     expect((await server.app.store.calls.get('rtc_side_refused'))?.state).toBe('sip-connected');
+  });
+
+  it('a Contact that is not a plain host never reaches a REFER: the From host is used, and without one nothing is REFERred', async () => {
+    const hostile = '<sip:x@carrier.example, <sip:attacker@evil.example>>';
+    const session = await incoming('rtc_side_hostile', { contact: hostile });
+    await transferToHuman(session);
+    await waitFor(() => openai.sipCalls.get('rtc_side_hostile')!.refers.length === 1, 5000, 'the REFER');
+    expect(openai.sipCalls.get('rtc_side_hostile')!.refers).toEqual(['sip:+19195550177@67.231.4.10:5060']);
+
+    const none = await incoming('rtc_side_no_host', { contact: hostile, from: '<sip:+19195550142@carrier.example"evil>;tag=a' });
+    await transferToHuman(none);
+    await waitFor(() => none.received.filter((e) => e.type === 'conversation.item.create').length >= 1, 5000, 'the tool output');
+    const output = none.received.filter((e) => e.type === 'conversation.item.create').map((e) => (e.event as { item: { type: string; output?: string } }).item).find((i) => i.type === 'function_call_output');
+    expect(output?.output).toMatch(/contactHost|REFER target/);
+    expect(openai.sipCalls.get('rtc_side_no_host')!.refers).toEqual([]);
+    const failed = (await server.app.store.events.list('rtc_side_no_host')).filter((e) => e.type === 'sip.refer-failed');
+    expect(failed.map((e) => e.data)).toEqual([expect.objectContaining({ destination: 'human', reason: expect.stringMatching(/contactHost/) })]);
   });
 
   it('hang_up becomes hangup; the call ends with agent-hangup', async () => {
