@@ -8,10 +8,22 @@ import fs from 'node:fs';
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Create `dir` (and parents) if needed, and make it private to this user. */
-export function ensurePrivateDir(dir: string): void {
+/**
+ * Create `dir` (and parents) if needed, and make it private to this user. A directory this user may not
+ * chmod (an operator's bind mount owned by someone else) is left as it is: the problem is returned for the
+ * caller to warn about, rather than refusing to start.
+ */
+export function ensurePrivateDir(dir: string): { problem?: string } {
   fs.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  if ((fs.statSync(dir).mode & 0o777) !== PRIVATE_DIR_MODE) fs.chmodSync(dir, PRIVATE_DIR_MODE);
+  const mode = fs.statSync(dir).mode & 0o777;
+  if (mode === PRIVATE_DIR_MODE) return {};
+  try {
+    fs.chmodSync(dir, PRIVATE_DIR_MODE);
+    return {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    return { problem: `${dir} is mode ${mode.toString(8)} and not ours to change: other users may read call records in it` };
+  }
 }
 
 /** Make an existing file private; a file that does not exist (yet) is not an error. */

@@ -98,7 +98,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const logger = options.logger ?? createLogger(config.logLevel);
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   // DATA_DIR holds the call record, recordings and secrets: private to this user, also when it already existed.
-  ensurePrivateDir(config.dataDir);
+  const dataDirAccess = ensurePrivateDir(config.dataDir);
+  if (dataDirAccess.problem) logger.warn({ dataDir: config.dataDir }, dataDirAccess.problem);
   const credentials = resolveCredentials(config.env, config.dataDir);
   makePrivate(credentials.file);
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);

@@ -40,7 +40,9 @@ describe('switchboard exit codes and messages (child process)', () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-exit-'));
     env = { DATA_DIR: dataDir };
   });
-  afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  afterEach(() => {
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   it('refusals by the API exit 1 with the API message on stderr', async () => {
     const cases: [string[], RegExp][] = [
