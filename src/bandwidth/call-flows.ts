@@ -336,7 +336,13 @@ export class CallFlows {
     // Pre-warm first: the OpenAI connect starts now and overlaps the store's commit (the greeting bench
     // measured ~9 ms more to the first word the other way round). A retried initiate keeps this session.
     this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, resumeNote });
-    await this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData });
+    try {
+      await this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData });
+    } catch (err) {
+      // The answer becomes a 5xx, so no stream follows it: do not leave the pre-warmed (billed) session behind.
+      this.deps.listener?.streamRejected?.(cb.callId);
+      throw err;
+    }
     return { kind: 'bxml', xml, template };
   }
 
