@@ -44,6 +44,7 @@ export const envSchema = z.object({
   INSTANCE_ID: optionalString.pipe(z.union([z.undefined(), z.string().regex(INSTANCE_ID_PATTERN, 'INSTANCE_ID must be 1-64 letters, digits, dots, dashes or underscores')])),
   BXML_TEMPLATES_DIR: optionalString,
   LOG_LEVEL: logLevel.default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   RECORD_DIR: optionalString,
   RECORD_REDACT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   NGROK_AUTHTOKEN: optionalString,

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -53,7 +54,25 @@ export function redactSecrets<T>(value: T, depth = 0): T {
   return (copy ?? value) as T;
 }
 
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
+/**
+ * Lines for people or for machines: `pretty` (colourised, one readable line per event, pino-pretty in
+ * process) or `json` (one JSON object per line, for log shippers). `auto`: pretty when stdout is a
+ * terminal, JSON otherwise. `destination` defaults to stdout.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream, format: LogFormat = 'json'): Logger {
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
+  if (pretty) {
+    destination = pinoPretty({
+      destination: (destination ?? process.stdout) as NodeJS.WritableStream,
+      colorize: destination === undefined && process.stdout.isTTY === true,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service',
+      singleLine: true,
+    });
+  }
   const logger = pino(
     {
       level,

@@ -95,7 +95,7 @@ export interface RunningSwitchboard {
 /** config → credentials → templates → store → server (DESIGN §5 main.ts). Throws on any start-up problem. */
 export async function startSwitchboard(options: StartOptions): Promise<RunningSwitchboard> {
   const config = loadConfig(options.env, PACKAGE_ROOT);
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, undefined, config.env.LOG_FORMAT);
   const print = options.print ?? ((text: string) => process.stdout.write(`${text}\n`));
   // DATA_DIR holds the call record, recordings and secrets: private to this user, also when it already existed.
   const dataDirAccess = ensurePrivateDir(config.dataDir);
@@ -268,7 +268,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
-  print(startBanner(config, credentials, publicBaseUrl, localUrl, defaultAgentId));
+  const openaiSipAgents = (await store.agents.list()).filter((a) => a.agent.mode === 'openai-sip').map((a) => a.agent.id);
+  print(startBanner(config, credentials, publicBaseUrl, localUrl, defaultAgentId, openaiSipAgents));
+  if (openaiSipAgents.length > 0 && !config.env.OPENAI_WEBHOOK_SECRET) {
+    logger.warn({ agents: openaiSipAgents }, 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks are refused, so openai-sip calls cannot be accepted');
+  }
   logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
 
   let closing: Promise<void> | undefined;
@@ -352,7 +356,14 @@ function bandwidthCalls(config: Config, clock: Clock, logger: Logger): Bandwidth
 }
 
 /** What the operator pastes into the Bandwidth dashboard; secrets only when just generated. */
-export function startBanner(config: Config, resolved: ResolvedCredentials, publicBaseUrl: string, localUrl: string, defaultAgentId: string | undefined): string {
+export function startBanner(
+  config: Config,
+  resolved: ResolvedCredentials,
+  publicBaseUrl: string,
+  localUrl: string,
+  defaultAgentId: string | undefined,
+  openaiSipAgents: readonly string[] = [],
+): string {
   const c = resolved.credentials;
   const voice = `${publicBaseUrl}${VOICE_PATH_PREFIX}`;
   const lines = [
@@ -378,6 +389,16 @@ export function startBanner(config: Config, resolved: ResolvedCredentials, publi
     lines.push(`Generated ${resolved.generated.join(', ')} and saved them in ${resolved.file} (mode 0600).`, 'They are shown once; `switchboard credentials` prints them again.');
   }
   lines.push(defaultAgentId ? `Numbers without an assigned agent are answered by agent "${defaultAgentId}".` : 'Numbers without an assigned agent are rejected (DEFAULT_AGENT_ID=none).');
+  if (openaiSipAgents.length > 0) {
+    lines.push(
+      '',
+      `OpenAI SIP (agents ${openaiSipAgents.join(', ')}): in the OpenAI platform, add a project webhook for realtime.call.incoming:`,
+      `  Webhook URL                   ${publicBaseUrl}/openai/webhook`,
+      config.env.OPENAI_WEBHOOK_SECRET
+        ? '  Signing secret                (from OPENAI_WEBHOOK_SECRET)'
+        : '  Warning: OPENAI_WEBHOOK_SECRET is not set: set it to the webhook\'s signing secret, or every OpenAI webhook is refused.',
+    );
+  }
   if (publicBaseUrl.startsWith('http://') && config.publicBaseUrl) {
     lines.push('Warning: PUBLIC_BASE_URL is http://. Bandwidth requires https:// for callbacks that carry credentials.');
   }

@@ -44,4 +44,29 @@ describe('logging', () => {
     expect(logged.req.headers.authorization).toBe('Bearer b-1');
     expect(err.token).toBe('t-3');
   });
+
+  it('writes readable lines when asked for pretty, JSON when asked for json, and never secrets either way', () => {
+    const capture = () => {
+      const lines: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      });
+      return { lines, sink };
+    };
+    const pretty = capture();
+    createLogger('info', pretty.sink, 'pretty').warn({ callId: 'c-1', password: 'p1' }, 'the store writes again');
+    const line = pretty.lines.join('');
+    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: the store writes again/);
+    expect(line).toContain('c-1');
+    expect(line).not.toContain('p1');
+    expect(line).not.toContain('\u001b['); // no colour codes unless writing to a terminal
+    expect(() => JSON.parse(line)).toThrow();
+
+    const json = capture();
+    createLogger('info', json.sink, 'json').warn({ callId: 'c-1' }, 'x');
+    expect(JSON.parse(json.lines.join(''))).toMatchObject({ level: 40, callId: 'c-1', msg: 'x' });
+  });
 });

@@ -61,7 +61,9 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger, s
   });
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = errorResponse(err);
-    if (status >= 500) logger.error({ err, path: req.path }, 'admin API request failed');
+    // 503 is expected (no Bandwidth REST credentials, the store busy): a warning with its reason, no stack.
+    if (status === 503) logger.warn({ path: req.path, code: body.error.code, reason: body.error.message }, 'admin API request refused: unavailable');
+    else if (status >= 500) logger.error({ err, path: req.path }, 'admin API request failed');
     else logger.info({ path: req.path, status, code: body.error.code }, 'admin API request refused');
     res.status(status).json(body);
   });

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig } from '../config';
@@ -14,7 +16,10 @@ import { formatReport, runSimulation } from './simulate';
 dotenv.config({ quiet: true });
 
 const program = new Command();
-program.name('switchboard').description('OpenAI Realtime voice agents on Bandwidth phone numbers');
+program
+  .name('switchboard')
+  .description('OpenAI Realtime voice agents on Bandwidth phone numbers')
+  .version((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version, '-V, --version');
 // Usage errors (unknown command or option, missing argument) throw instead of exiting with commander's 1,
 // so they exit 2 as documented; subcommands inherit this from the program.
 program.exitOverride();
@@ -90,7 +95,9 @@ program
   .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
   .option('--realtime', 'pace the call on the wall clock instead of simulated time')
   .action(async (opts: { realtime?: boolean }) => {
-    process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime })));
+    // Steps go to stderr as they happen (a real-time run takes about 15 s); the report goes to stdout.
+    const progress = (step: string) => process.stderr.write(`… ${step}\n`);
+    process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime, progress })));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -19,6 +19,8 @@ export interface SimulationOptions {
   realtime?: boolean;
   /** Where the simulated server keeps its data (default: a temporary directory, removed afterwards). */
   dataDir?: string;
+  /** Told what the call is doing as it goes (a real-time run takes about 15 s). */
+  progress?: (step: string) => void;
 }
 
 export interface TimelineEntry {
@@ -75,11 +77,16 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     if (manual) await manual.advanceAsync(ms);
     else await new Promise((resolve) => setTimeout(resolve, ms));
   };
+  const progress = options.progress ?? (() => undefined);
   try {
+    progress('dialling: Bandwidth asks Switchboard what to do, the media stream opens');
     await dialThroughSetup(call, 400, advance);
+    progress('the agent greets; the caller describes the problem and talks over the answer (barge-in)');
     await advance(7000);
+    progress('the caller confirms the booking');
     call.say(speechLikeAudio({ durationMs: 1200, seed: 11 }));
     await advance(6500);
+    progress('hanging up');
     await call.hangup();
     await advance(200);
     await settleIo();

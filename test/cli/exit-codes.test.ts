@@ -73,6 +73,9 @@ describe('switchboard exit codes and messages (child process)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad\.json/);
     expect((await switchboard(['--help'], env)).code).toBe(0);
+    const version = await switchboard(['--version'], env);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   it('an unreachable server exits 3', async () => {
