@@ -208,7 +208,9 @@ export const AGENT_AUDIO_DEADLINE_MS = 2_000;
  * average). 60 ms takes the top of the jitter range, which the path and framing fill in practice; it also
  * sits in the middle of 0–120 ms, so an estimate off in either direction errs by at most ~60 ms per item
  * (the error does not grow with the number of stalls: each underrun shifts the timeline by the same
- * difference). Override with CARRIER_PLAYOUT_DELAY_MS when a carrier is measured to differ.
+ * difference). It shapes heard accounting only, never pacing: the jitter margin above (PLAYOUT_LEAD_MS,
+ * PLAYOUT_REFILL_BELOW_MS) is kept on what was sent, as if the carrier played at once. Override with
+ * CARRIER_PLAYOUT_DELAY_MS when a carrier is measured to differ.
  */
 export const CARRIER_PLAYOUT_DELAY_MS = 60;
 /** Upper bound accepted for CARRIER_PLAYOUT_DELAY_MS: beyond a second it is a misconfiguration, not a jitter buffer. */
