@@ -195,8 +195,9 @@ export const PLAYOUT_REFILL_BELOW_MS = 100;
 /**
  * DESIGN §4.9, what the caller experiences: when no agent audio is ready this long after the stream's
  * `start` frame (BW §4.2), the call goes to its fallback. "Ready" is the first greeting audio queued for
- * playout, or, for an agent with no greeting (or a call resumed after a failed transfer), the session
- * configured. Covers an OpenAI that accepts TCP and never answers the upgrade, never sends
+ * playout, the caller taking the turn first (the configured session's VAD heard them speak, which cancels
+ * the greeting), or, for an agent with no greeting (or a call resumed after a failed transfer), the
+ * session configured. Covers an OpenAI that accepts TCP and never answers the upgrade, never sends
  * session.created, or never sends audio. Env: AGENT_AUDIO_DEADLINE_MS.
  */
 export const AGENT_AUDIO_DEADLINE_MS = 2_000;
