@@ -196,8 +196,9 @@ export const PLAYOUT_REFILL_BELOW_MS = 100;
 /**
  * DESIGN §4.9, what the caller experiences: when no agent audio is ready this long after the stream's
  * `start` frame (BW §4.2), the call goes to its fallback. "Ready" is the first greeting audio queued for
- * playout, or, for an agent with no greeting (or a call resumed after a failed transfer), the session
- * configured. Covers an OpenAI that accepts TCP and never answers the upgrade, never sends
+ * playout, the caller taking the turn first (the configured session's VAD heard them speak, which cancels
+ * the greeting), or, for an agent with no greeting (or a call resumed after a failed transfer), the
+ * session configured. Covers an OpenAI that accepts TCP and never answers the upgrade, never sends
  * session.created, or never sends audio. Env: AGENT_AUDIO_DEADLINE_MS.
  */
 export const AGENT_AUDIO_DEADLINE_MS = 2_000;
@@ -209,7 +210,9 @@ export const AGENT_AUDIO_DEADLINE_MS = 2_000;
  * average). 60 ms takes the top of the jitter range, which the path and framing fill in practice; it also
  * sits in the middle of 0–120 ms, so an estimate off in either direction errs by at most ~60 ms per item
  * (the error does not grow with the number of stalls: each underrun shifts the timeline by the same
- * difference). Override with CARRIER_PLAYOUT_DELAY_MS when a carrier is measured to differ.
+ * difference). It shapes heard accounting only, never pacing: the jitter margin above (PLAYOUT_LEAD_MS,
+ * PLAYOUT_REFILL_BELOW_MS) is kept on what was sent, as if the carrier played at once. Override with
+ * CARRIER_PLAYOUT_DELAY_MS when a carrier is measured to differ.
  */
 export const CARRIER_PLAYOUT_DELAY_MS = 60;
 /** Upper bound accepted for CARRIER_PLAYOUT_DELAY_MS: beyond a second it is a misconfiguration, not a jitter buffer. */

@@ -126,10 +126,13 @@ export class CallSession {
   private readonly abort = new AbortController();
   private nextPosition = 0;
   private prewarmTimer: TimerHandle | undefined;
-  /** Armed at the stream's start frame; cleared once agent audio is ready (see agentAudioIsReady). */
+  /** Armed at the stream's start frame; cleared once the model has shown it answers (see modelAnswers). */
   private agentAudioTimer: TimerHandle | undefined;
-  /** The first greeting audio is queued for playout, or (no greeting expected) the session is configured. */
-  private agentAudioReady = false;
+  /**
+   * The model has shown it answers: the first greeting audio is queued for playout, the caller took the
+   * turn (the session's VAD heard them), or (no greeting expected) the session is configured.
+   */
+  private modelAnswered = false;
   private recorder: CallRecorder | undefined;
   private pendingAction: PendingAction | undefined;
   private actionTimer: TimerHandle | undefined;
@@ -269,7 +272,7 @@ export class CallSession {
     if (this.state === 'ended') return;
     this.modelReady = true;
     this.record('model.ready', { model: this.agent.model, voice: this.agent.voice, audio: this.agent.audio });
-    if (!this.expectsGreetingAudio()) this.agentAudioIsReady();
+    if (!this.expectsGreetingAudio()) this.modelAnswers();
     for (const chunk of this.pendingCallerAudio.splice(0)) this.model.appendAudio(this.audio.toModel(chunk));
     this.pendingCallerBytes = 0;
     if (this.deps.resume) void this.primeResumed(this.deps.resume.note);
@@ -303,6 +306,7 @@ export class CallSession {
         this.callerSpeaking = true;
         this.callerPositions.set(e.itemId, this.nextPosition++);
         this.bargeIn();
+        this.callerTookTheTurn();
       },
       speechStopped: () => {
         if (current()) this.callerSpeaking = false;
@@ -327,7 +331,7 @@ export class CallSession {
         this.agentItem(e.itemId, e.responseId);
         if (this.audioCompleteResponses.size > 0) this.audioCompleteResponses.delete(e.responseId); // a further item speaks
         this.playout.enqueue(e.itemId, e.responseId, e.contentIndex, this.audio.toCaller(e.chunk));
-        if (!this.agentAudioReady) this.agentAudioIsReady();
+        if (!this.modelAnswered) this.modelAnswers();
       },
       transcriptDelta: (e) => {
         this.agentItem(e.itemId, e.responseId).text += e.delta;
@@ -352,6 +356,7 @@ export class CallSession {
         if (!current()) return;
         this.activeResponses.delete(e.responseId);
         this.audioCompleteResponses.delete(e.responseId);
+        if (e.status === 'cancelled') this.callerTookTheTurn();
         this.onResponseDone(e.responseId, e.status, e.reason, e.usage);
         this.maybeSwapSession();
         this.maybeRunPendingAction();
@@ -585,7 +590,7 @@ export class CallSession {
    * is idempotent), and ending the call closes the model socket, which clears the adapter's timer.
    */
   private armAgentAudioDeadline(): void {
-    if (this.agentAudioReady || this.agentAudioTimer) return;
+    if (this.modelAnswered || this.agentAudioTimer) return;
     const deadlineMs = this.deps.agentAudioDeadlineMs ?? AGENT_AUDIO_DEADLINE_MS;
     this.agentAudioTimer = this.deps.clock.setTimeout(() => {
       this.agentAudioTimer = undefined;
@@ -594,10 +599,27 @@ export class CallSession {
     }, deadlineMs);
   }
 
-  private agentAudioIsReady(): void {
-    this.agentAudioReady = true;
+  private modelAnswers(): void {
+    this.modelAnswered = true;
     this.deps.clock.clear(this.agentAudioTimer);
     this.agentAudioTimer = undefined;
+  }
+
+  /**
+   * DESIGN §4.9: the agent-audio deadline catches a model that never answers (no upgrade, no
+   * session.created, or a session that takes the greeting's response.create and then says nothing), so
+   * the caller does not sit in dead air. A caller who speaks before the greeting's first audio is not in
+   * dead air: it is their turn, and the model's server VAD says so. `speech_started` from the current,
+   * configured session (OpenAI reference §3.1: `interrupt_response` then cancels the greeting, whose
+   * `response.done` comes with status `cancelled`; either one counts, whichever arrives) proves the
+   * session is live and hearing this call in real time, and the greeting is no longer owed: the agent
+   * speaks next in answer to the caller, by ordinary turn-taking. Other events do not count: a
+   * `response.created` for the greeting is exactly what a stalled model sends before going silent, and a
+   * greeting that ends failed or incomplete without audio leaves the caller waiting in silence, which is
+   * what the fallback is for.
+   */
+  private callerTookTheTurn(): void {
+    if (!this.modelAnswered && this.modelReady) this.modelAnswers();
   }
 
   /**

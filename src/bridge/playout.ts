@@ -7,6 +7,13 @@ import type { AudioChunk } from './transports';
  * keeps each call's outbound audio itself and sends it at real-time rate, at most `leadMs` ahead of
  * what the carrier is playing; on barge-in the unsent rest is simply dropped.
  *
+ * Two timelines, kept apart on purpose. Pacing runs on the SEND timeline: what was sent, laid end to end
+ * from when it was sent, with no carrier delay. It keeps `refillBelowMs`–`leadMs` of audio at the carrier
+ * even if the carrier plays it the moment it arrives, so a tick of timer jitter or a GC pause never
+ * empties it (DESIGN §4.4). Were pacing to count the modelled carrier delay as buffer, every refill would
+ * go out `carrierDelayMs` later, and a carrier that in fact plays at once would be left with
+ * `refillBelowMs − carrierDelayMs` before each refill. The delay belongs to heard accounting only.
+ *
  * What the caller heard comes from a model of the carrier's timeline (DESIGN §4.10). Each playAudio
  * occupies [startMs, endMs) on it: right behind the previous one while the carrier still has audio
  * (BW §4.3: "queued and played in order"), or, when it arrives at an empty carrier (the call's first
@@ -79,8 +86,9 @@ export interface HeardItem {
 }
 
 /**
- * How far ahead of the carrier a queue stays (between `refillBelowMs` and `leadMs` once it is talking),
- * and how long the carrier waits before it plays audio that reaches it empty (`carrierDelayMs`).
+ * How far ahead of real time a queue keeps what it sent (between `refillBelowMs` and `leadMs` once it is
+ * talking: the send timeline, pacing), and how long the carrier is modelled to wait before it plays audio
+ * that reaches it empty (`carrierDelayMs`: the carrier timeline, heard accounting only).
  */
 export interface PlayoutPacing {
   leadMs: number;
@@ -99,7 +107,9 @@ interface Pending {
 export class PlayoutQueue {
   private readonly pending: Pending[] = [];
   private pendingBytes = 0;
-  /** Where the last audio sent ends on the carrier timeline (clock ms). */
+  /** Where the last audio sent ends on the send timeline (clock ms): pacing, no carrier delay. */
+  private sentUntilMs = 0;
+  /** Where the last audio sent ends on the modelled carrier timeline (clock ms): heard accounting. Never before `sentUntilMs`. */
   private bufferedUntilMs = 0;
   private readonly items = new Map<string, PlayoutItem>();
   /** Items in the order their audio arrived (for heard accounting). */
@@ -150,14 +160,14 @@ export class PlayoutQueue {
     return this.pendingBytes / MULAW_BYTES_PER_MS;
   }
 
-  /** ms of carrier timeline sent and not played yet at `now` (including a jitter-buffer wait). */
+  /** ms of audio sent ahead of real time at `now` on the send timeline (what pacing keeps within the lead). */
   aheadMs(now: number = this.clock.now()): number {
-    return Math.max(0, this.bufferedUntilMs - now);
+    return Math.max(0, this.sentUntilMs - now);
   }
 
-  /** Is the caller hearing (or about to hear) agent audio? */
+  /** Is the caller hearing (or about to hear) agent audio? Carrier timeline: a jitter-buffer wait counts. */
   isPlaying(now: number = this.clock.now()): boolean {
-    return this.pendingBytes > 0 || this.aheadMs(now) > 0;
+    return this.pendingBytes > 0 || this.bufferedUntilMs > now;
   }
 
   /**
@@ -200,6 +210,7 @@ export class PlayoutQueue {
       if (head.offset === head.data.length) this.pending.shift();
     }
     this.pendingBytes -= wantBytes;
+    this.sentUntilMs = (this.sentUntilMs > now ? this.sentUntilMs : now) + wantBytes / MULAW_BYTES_PER_MS;
     this.bufferedUntilMs = position;
     this.firstSentAtMs ??= now;
     this.sentMessages++;
@@ -230,6 +241,7 @@ export class PlayoutQueue {
     }
     this.pending.length = 0;
     this.pendingBytes = 0;
+    this.sentUntilMs = now;
     this.bufferedUntilMs = now;
     this.items.clear();
     this.order.length = 0;

@@ -77,6 +77,72 @@ describe('CallSession', () => {
       expect(await failures(store)).toEqual([]);
     });
 
+    it('a caller who speaks before the greeting audio takes the turn: no fallback, and the agent answers after', async () => {
+      const { session, caller, models, clock, store } = setup();
+      const model = models[0]!;
+      model.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      model.handlers.responseCreated({ responseId: 'resp_greet' });
+      clock.advance(100);
+      // Server VAD (interrupt_response): speech_started, then the greeting cancelled before any audio.
+      model.handlers.speechStarted({ itemId: 'in_1', audioStartMs: 100 });
+      model.handlers.responseDone({ responseId: 'resp_greet', status: 'cancelled', reason: 'turn_detected' });
+      for (let t = 0; t < 2_500; t += 20) {
+        caller.speak(1);
+        clock.advance(20);
+      }
+      model.handlers.speechStopped({ itemId: 'in_1', audioEndMs: 2_600 });
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+      expect(caller.closedWith).toBeUndefined();
+      expect(model.appended.length).toBeGreaterThanOrEqual(125); // the caller's words reached the model
+      model.handlers.responseCreated({ responseId: 'resp_2' });
+      model.delta('resp_2', 'item_2', 800);
+      expect(caller.played).toEqual([{ atMs: clock.now(), bytes: 800 }]);
+      clock.advance(5_000);
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+    });
+
+    it('a greeting cancelled before its audio counts even if speech_started was not seen', async () => {
+      const { session, caller, models, clock, store } = setup();
+      models[0]!.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      models[0]!.handlers.responseCreated({ responseId: 'resp_greet' });
+      clock.advance(300);
+      models[0]!.handlers.responseDone({ responseId: 'resp_greet', status: 'cancelled', reason: 'turn_detected' });
+      clock.advance(5_000);
+      await settleIo();
+      expect(await failures(store)).toEqual([]);
+    });
+
+    it.each([
+      ['only acknowledges the greeting (response.created, then silence)', []],
+      ['ends the greeting failed, without audio', ['failed']],
+      ['ends the greeting incomplete, without audio', ['incomplete']],
+    ])('still sends the call to its fallback when a ready model %s', async (_label, doneStatuses) => {
+      const { session, caller, models, clock, store } = setup();
+      models[0]!.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      models[0]!.handlers.responseCreated({ responseId: 'resp_greet' });
+      for (const status of doneStatuses) models[0]!.handlers.responseDone({ responseId: 'resp_greet', status });
+      clock.advance(2_000);
+      await settleIo();
+      expect(await failures(store)).toEqual([{ reason: 'no agent audio within 2000 ms of the stream start (the session was ready but no greeting audio arrived)', cause: 'agent-audio-timeout' }]);
+    });
+
+    it('counts the caller\'s turn only from a configured session', async () => {
+      const { session, caller, models, clock, store } = setup();
+      session.attach(caller);
+      models[0]!.handlers.speechStarted({ itemId: 'in_1', audioStartMs: 0 }); // not ready: no sign it hears this call
+      clock.advance(2_000);
+      await settleIo();
+      expect((await failures(store)).map((f) => (f as { cause: string }).cause)).toEqual(['agent-audio-timeout']);
+    });
+
     it('is cleared when the call ends first', async () => {
       const { session, caller, clock, store } = setup();
       session.attach(caller);

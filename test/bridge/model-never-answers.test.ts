@@ -1,6 +1,7 @@
 import { ManualClock, waitFor } from '../../src/clock';
 import { AGENT_AUDIO_DEADLINE_MS } from '../../src/constants';
 import { SimulatedCall } from '../../src/sim/bandwidth-caller';
+import { speechLikeAudio } from '../../src/sim/bandwidth-audio';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn, type RealtimeStandInOptions, type StallMode } from '../../src/sim/realtime-server';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -93,6 +94,23 @@ describe('a model that never answers', () => {
     expect(await streamEndAfterStartMs(call, 3000)).toBeDefined();
     const row = await server.app.store.calls.get(call.callId);
     expect(row?.errorMessage).toMatch(/the session was ready but no greeting audio arrived/);
+    await call.hangup();
+  });
+
+  it('a caller who speaks before the greeting is voiced takes the turn: no fallback, the agent answers after', async () => {
+    // The greeting's first audio would leave the model 600 ms after the stream starts; the caller talks
+    // over it from 100 ms for 2.5 s, so the stand-in's VAD cancels it (interrupt_response) before any audio.
+    const call = await start({ firstDeltaLatencyMs: SETUP_MS + 600 });
+    const said = call.say(speechLikeAudio({ durationMs: 2500 }), { delayMs: 100 });
+    expect(await streamEndAfterStartMs(call, 2500 + 2000)).toBeUndefined();
+    const row = await server.app.store.calls.get(call.callId);
+    expect(row?.state).toBe('streaming');
+    expect((await server.app.store.events.list(call.callId)).filter((e) => e.type === 'bridge.failed')).toEqual([]);
+    // The greeting was cancelled unvoiced; the agent's first words answer the caller, after they stopped.
+    const [greeting] = openai.sessions[0]!.sent.filter((e) => e.type === 'response.done');
+    expect((greeting?.event as { response?: { status?: string } }).response?.status).toBe('cancelled');
+    expect(call.heard.firstHeardAtMs).toBeDefined();
+    expect(call.heard.firstHeardAtMs!).toBeGreaterThan(said.atMs + 2500);
     await call.hangup();
   });
 

@@ -48,6 +48,13 @@ function carrierTruth(sends: readonly { atMs: number; bytes: Buffer }[], jitterM
   return new Map([...playedBytes].map(([b, n]) => [b, n / MULAW_BYTES_PER_MS]));
 }
 
+/** ms the independent carrier has played of everything sent, by `untilMs`. */
+function carrierHeardMs(sends: readonly { atMs: number; bytes: Buffer }[], jitterMs: number, untilMs: number): number {
+  let total = 0;
+  for (const playedMs of carrierTruth(sends, jitterMs, untilMs).values()) total += playedMs;
+  return total;
+}
+
 /** mulberry32: the same seed, the same schedule, on every machine. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -80,6 +87,32 @@ describe('PlayoutQueue carrier timeline', () => {
     clock.advance(100);
     expect(sends.map((s) => s.atMs)).toEqual(expect.arrayContaining([0, 1000]));
     expect(queue.interrupt()).toEqual([expect.objectContaining({ itemId: 'item_1', heardMs: 400 + 40 })]);
+  });
+
+  it('paces on the send timeline: the delay estimate changes what was heard, never when audio is sent', () => {
+    // A 3 s item with a stall inside, paced with no estimate and with a 60 ms one.
+    const run = (estimateMs: number) => {
+      const { clock, queue, sends } = setup(estimateMs);
+      queue.enqueue('item_1', 'resp_1', 0, ms(1200));
+      clock.advance(1400); // ran dry at 1200 (estimate 0) or 1260 (estimate 60)
+      queue.enqueue('item_1', 'resp_1', 0, ms(1800));
+      clock.advance(1000);
+      return { sends, heardMs: queue.interrupt()[0]!.heardMs };
+    };
+    const immediate = run(0);
+    const estimated = run(60);
+    expect(estimated.sends.map((s) => [s.atMs, s.bytes.length])).toEqual(immediate.sends.map((s) => [s.atMs, s.bytes.length]));
+    expect(immediate.heardMs).toBe(1200 + 1000);
+    expect(estimated.heardMs).toBe(1200 + 1000 - 60); // the resumed audio starts 60 ms after it was sent
+    // A carrier that really plays at once (no jitter buffer): the audio waiting at it when each refill
+    // arrives is never below the refill mark less one tick (DESIGN §4.4's jitter margin).
+    let arrivedMs = 0;
+    let minAheadMs = Infinity;
+    for (const s of estimated.sends) {
+      if (s.atMs > 0 && s.atMs !== 1400) minAheadMs = Math.min(minAheadMs, arrivedMs - carrierHeardMs(estimated.sends, 0, s.atMs));
+      arrivedMs += s.bytes.length / MULAW_BYTES_PER_MS;
+    }
+    expect(minAheadMs).toBe(100 - 20);
   });
 
   it('keeps the carrier timeline across items: the second item starts where the first ends', () => {
