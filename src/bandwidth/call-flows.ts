@@ -7,7 +7,7 @@ import type { Credentials } from '../credentials';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
-import type { CallRecord, CallState, CallUpdate, Store } from '../store/types';
+import { FINAL_CALL_STATES, type CallRecord, type CallState, type CallUpdate, type Store } from '../store/types';
 import type { CommonView, TemplateCatalog, TemplateName } from './bxml/catalog';
 import { KNOWN_EVENT_TYPES, parseCallback, transferFailed, type Callback } from './callbacks';
 import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
@@ -68,6 +68,9 @@ export interface CallFlowsDeps {
 }
 
 export class CallFlows {
+  /** The answer being computed per one-shot context, for a retry that arrives before it is kept. */
+  private readonly answering = new Map<string, { identity: string; answer: Promise<CallbackResult> }>();
+
   constructor(private readonly deps: CallFlowsDeps) {}
 
   // ---- BXML callbacks ---------------------------------------------------------------------------
@@ -132,7 +135,8 @@ export class CallFlows {
       // it names. Our redirects carry redirectFallbackUrl → /stream-ended, the agent's fallback.
       return this.refuse(cb, 'redirect', err, 'this redirect URL is not valid (signature, expiry or call)');
     }
-    return { ...(await this.redirectAction(cb, ctx.agentId, ctx.action)), context: ctx.action };
+    // A redirect's action is one-shot: a replayed URL must not transfer (or hang up) the call again.
+    return { ...(await this.once(cb, cb.callId, ctx.contextId, () => this.redirectAction(cb, ctx.agentId, ctx.action))), context: ctx.action };
   }
 
   private async redirectAction(cb: Callback, agentId: string, action: RedirectAction): Promise<CallbackResult> {
@@ -163,6 +167,18 @@ export class CallFlows {
       return this.refuse(cb, 'transferAnswer', err, 'this transfer-answer URL does not belong to this call');
     }
     const parentId = ctx.callId;
+    // The caller's leg is over (a replay after the transfer ended): nothing to bridge, no whisper, and
+    // no state written over the A-leg's final one. Hang up this leg.
+    const parentCall = await this.deps.store.calls.get(parentId);
+    if (parentCall && FINAL_CALL_STATES.includes(parentCall.state)) {
+      return this.spent(cb, parentId, 'transferAnswer', `call ${parentId} is already ${parentCall.state}`);
+    }
+    // The first leg to answer is this transfer's (BW §2.5: the first answer wins); decided atomically,
+    // so of two legs answering at once only one is whispered to and bridged.
+    const boundLeg = await this.within(this.deps.contexts.bindLeg(ctx.contextId, cb.callId), cb.callId);
+    if (boundLeg !== cb.callId) {
+      return this.refuse(cb, 'transferAnswer', new ContextRefused(`this transfer's leg is ${boundLeg}, not ${cb.callId}`), 'this transfer-answer URL does not belong to this call');
+    }
     const aiLeg = ctx.origin === 'ai-sip';
     const legUpdate: CallUpdate = {
       ...this.baseUpdate(cb),
@@ -176,9 +192,8 @@ export class CallFlows {
       answeredAt: cb.answerTime ?? undefined,
     };
     const updates: CallUpdate[] = [legUpdate, { id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' }];
-    const bound = this.deps.contexts.bindLeg(ctx.contextId, cb.callId);
     if (!ctx.destination.warm) {
-      await this.durable(bound, this.record(updates, cb, { whisper: false, destination: ctx.destination.name }));
+      await this.durable(this.record(updates, cb, { whisper: false, destination: ctx.destination.name }));
       return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty', context: storedPart(ctx) };
     }
     const agent = await this.agentFor(ctx.agentId);
@@ -188,28 +203,32 @@ export class CallFlows {
       reason: ctx.reason,
       summary: ctx.summary,
     });
-    await this.durable(bound, this.record(updates, cb, { whisper: true, destination: ctx.destination.name }));
+    await this.durable(this.record(updates, cb, { whisper: true, destination: ctx.destination.name }));
     return { kind: 'bxml', xml, template: 'whisper', context: storedPart(ctx) };
   }
 
   /**
    * BW §1.3 transferComplete (A-leg): a failed transfer comes back; a finished one ends the call.
    * Bandwidth's docs do not settle whether this callback's callId is the A-leg's or the B-leg's (BW §1.5,
-   * §9 item 12), so both are accepted: the A-leg the token is bound to, or the B-leg recorded for this
-   * very transfer (by its transferAnswer or transferDisconnect). Any other callId is refused.
+   * §9 item 12), so both are accepted: the A-leg the token is bound to, the B-leg bound by this
+   * transfer's transferAnswer, or a leg of this A-leg recorded by a transferDisconnect (a busy or
+   * unanswered leg never sends transferAnswer). Any other callId is refused. The transfer's end is
+   * one-shot: the context is consumed by the first transferComplete.
    */
   async transferComplete(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const reported = parseCallback(body);
     let ctx: ResolvedTransfer;
     try {
       ctx = await this.deps.contexts.resolveTransfer(token);
-      if (reported.callId !== ctx.callId && reported.callId !== ctx.legCallId) throw new ContextRefused(`token is for call ${ctx.callId}, not ${reported.callId}`);
+      if (reported.callId !== ctx.callId && reported.callId !== ctx.legCallId && (await this.deps.store.calls.get(reported.callId))?.parentCallId !== ctx.callId) {
+        throw new ContextRefused(`token is for call ${ctx.callId}, not ${reported.callId}`);
+      }
     } catch (err) {
       return this.refuse(reported, 'transferComplete', err, 'this transfer-complete URL does not belong to this call');
     }
-    // The BXML answered here runs on the A-leg: everything below speaks of it.
-    const cb: Callback = reported.callId === ctx.callId ? reported : { ...reported, callId: ctx.callId, reportedCallId: reported.callId };
-    return { ...(await this.completeTransfer(cb, ctx)), context: storedPart(ctx) };
+    // The BXML answered here runs on the A-leg: everything below speaks of it, with the A-leg's identity.
+    const cb: Callback = reported.callId === ctx.callId ? reported : aLegCallback(reported, await this.deps.store.calls.get(ctx.callId), ctx.callId);
+    return { ...(await this.once(reported, ctx.callId, ctx.contextId, () => this.completeTransfer(cb, ctx))), context: storedPart(ctx) };
   }
 
   private async completeTransfer(cb: Callback, ctx: ResolvedTransfer): Promise<CallbackResult> {
@@ -264,18 +283,18 @@ export class CallFlows {
 
   /**
    * BW §1.5 transferDisconnect: the human's (or AI SIP) leg ended, for any reason. Closes that leg's
-   * record. Bound to its A-leg like transferAnswer: a parentCallId that is missing or names another
-   * call is refused and stored, and no leg changes.
+   * record. Bound to its A-leg like transferAnswer: a parentCallId naming another call is refused and
+   * stored, and no leg changes. It binds no leg: every ringing leg sends one (BW §1.5), a losing leg's
+   * too, so it must neither claim the transfer nor be refused for not being the winner.
    */
   async transferDisconnect(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
     let ctx: ResolvedTransfer;
     try {
-      ctx = await this.resolveTransferLeg(token, cb);
+      ctx = await this.resolveTransferLeg(token, cb, { anyLeg: true });
     } catch (err) {
       return this.refuse(cb, 'transferDisconnect', err, 'this transfer-disconnect URL does not belong to this call');
     }
-    const bound = this.deps.contexts.bindLeg(ctx.contextId, cb.callId);
     const recorded = this.record(
       [
         {
@@ -294,7 +313,7 @@ export class CallFlows {
       ],
       cb,
     );
-    await this.durable(bound, recorded);
+    await this.durable(recorded);
     return { kind: 'empty', context: storedPart(ctx) };
   }
 
@@ -460,14 +479,93 @@ export class CallFlows {
 
   // ---- helpers ------------------------------------------------------------------------------------
 
-  /** A B-leg callback's token, checked against the body's parentCallId (the A-leg, BW §1.5). */
-  private async resolveTransferLeg(token: string | undefined, cb: Callback): Promise<ResolvedTransfer> {
+  /**
+   * A B-leg callback's token, checked against the body's parentCallId (the A-leg, BW §1.5) when it has
+   * one. bandwidth.yml (which outranks our notes) has no parentCallId on transferAnswerCallback, so an
+   * absent (or null) one is accepted: the token is sealed and unguessable, and the first leg to answer
+   * is bound to it (transferAnswer). A parentCallId naming another call is refused. `anyLeg` skips the
+   * bound-leg check (transferDisconnect: losing legs end too).
+   */
+  private async resolveTransferLeg(token: string | undefined, cb: Callback, options: { anyLeg?: boolean } = {}): Promise<ResolvedTransfer> {
     const ctx = await this.deps.contexts.resolveTransfer(token);
     const parent = cb.parentCallId ?? undefined; // null = absent (BW §1.5)
-    if (!parent) throw new ContextRefused('the callback has no parentCallId, so it cannot be matched to the call its token is bound to');
-    if (parent !== ctx.callId) throw new ContextRefused(`the token is bound to call ${ctx.callId}, not to parentCallId ${parent}`);
-    if (ctx.legCallId && ctx.legCallId !== cb.callId) throw new ContextRefused(`this transfer's leg is ${ctx.legCallId}, not ${cb.callId}`);
+    if (parent !== undefined && parent !== ctx.callId) throw new ContextRefused(`the token is bound to call ${ctx.callId}, not to parentCallId ${parent}`);
+    if (!options.anyLeg && ctx.legCallId && ctx.legCallId !== cb.callId) throw new ContextRefused(`this transfer's leg is ${ctx.legCallId}, not ${cb.callId}`);
     return ctx;
+  }
+
+  /**
+   * Run a callback's one-shot action once (DESIGN §4.6). The first callback to use the context consumes
+   * it atomically and its answer is kept; an exact retry of that callback (same callId, eventType and
+   * eventTime: Bandwidth retries on timeout, BW §1.7) gets that same answer; any other use, or a first
+   * use once the A-leg is over, gets the spent answer (no new stream, no transfer) and an event.
+   */
+  private async once(reported: Callback, aLegId: string, contextId: string, act: () => Promise<CallbackResult>): Promise<CallbackResult> {
+    const identity = callbackIdentity(reported);
+    // A retry that arrives while the first is still being answered (the store was slow) waits for it.
+    const inflight = this.answering.get(contextId);
+    if (inflight?.identity === identity) return this.retried(reported, aLegId, await inflight.answer);
+    const answer = this.answerOnce(reported, identity, aLegId, contextId, act);
+    if (!inflight) {
+      this.answering.set(contextId, { identity, answer });
+      const forget = () => {
+        if (this.answering.get(contextId)?.answer === answer) this.answering.delete(contextId);
+      };
+      answer.then(forget, forget);
+    }
+    return answer;
+  }
+
+  private async answerOnce(reported: Callback, identity: string, aLegId: string, contextId: string, act: () => Promise<CallbackResult>): Promise<CallbackResult> {
+    const use = await this.within(this.deps.contexts.consume(contextId, identity), { first: true } as const);
+    if (!use.first) {
+      const kept = keptAnswerSchema.safeParse(use.answer);
+      if (use.usedBy === identity && kept.success) return this.retried(reported, aLegId, kept.data);
+      return this.spent(reported, aLegId, reported.eventType, 'this URL was already used by another callback', use.usedBy);
+    }
+    const call = await this.deps.store.calls.get(aLegId);
+    const answer = call && FINAL_CALL_STATES.includes(call.state) ? await this.spent(reported, aLegId, reported.eventType, `call ${aLegId} is already ${call.state}`) : await act();
+    const kept = keptAnswerSchema.safeParse(answer);
+    if (kept.success) await this.durable(this.deps.contexts.remember(contextId, kept.data));
+    return answer;
+  }
+
+  /** Bandwidth's retry of a callback already answered (BW §1.7): the same answer, and a note in the timeline. */
+  private async retried(reported: Callback, aLegId: string, answer: CallbackResult): Promise<CallbackResult> {
+    await this.durable(this.deps.store.events.append({ callId: aLegId, source: 'bandwidth', type: `${reported.eventType}.retried`, data: { callback: reported } }));
+    return answer;
+  }
+
+  /**
+   * The safe answer to a callback whose one-shot URL is spent or whose A-leg is over: hang up (BW §1.3:
+   * the BXML runs on a call that must not get a new stream or transfer), change no call's state, and
+   * store the callback as `<eventType>.spent` on the A-leg's timeline with the reason.
+   */
+  private async spent(reported: Callback, aLegId: string, eventType: string, reason: string, usedBy?: string | null): Promise<CallbackResult> {
+    this.deps.logger.warn({ callId: aLegId, eventType, reason }, 'answered a spent signed callback with a hang-up');
+    await this.durable(this.deps.store.events.append({ callId: aLegId, source: 'bandwidth', type: `${eventType}.spent`, data: { callback: reported, reason, ...(usedBy ? { usedBy } : {}) } }));
+    const xml = this.deps.templates.render('hangup', this.commonView(reported, undefined));
+    return { kind: 'bxml', xml, template: 'hangup' };
+  }
+
+  /**
+   * A store answer that decides what a callback does, waited for no longer than the durability rule
+   * allows (commitWaitMs): past that the call matters more, so the callback goes ahead as if `orElse`.
+   */
+  private async within<T>(decision: Promise<T>, orElse: T): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof LATE>((resolve) => {
+      timer = setTimeout(() => resolve(LATE), this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS);
+    });
+    try {
+      const result = await Promise.race([decision, late]);
+      if (result !== LATE) return result as T;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.deps.logger.warn({ waitedMs: this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS }, 'the store did not decide a one-shot callback in time: going ahead');
+    decision.catch((err: Error) => this.deps.logger.error({ err: err.message }, 'a one-shot decision answered late failed'));
+    return orElse;
   }
 
   /**
@@ -597,6 +695,45 @@ export class CallFlows {
       return undefined;
     }
   }
+}
+
+/** What `once` keeps of an answer: the document itself (the recorded context is re-derived). */
+const keptAnswerSchema = z.union([
+  z.object({ kind: z.literal('bxml'), xml: z.string(), template: z.string() }),
+  z.object({ kind: z.literal('empty') }),
+]) as z.ZodType<Extract<CallbackResult, { kind: 'bxml' | 'empty' }>>;
+
+const LATE = Symbol('late');
+
+/** A callback's identity: a retry of the same callback by Bandwidth (BW §1.7) repeats all three. */
+function callbackIdentity(cb: Callback): string {
+  return JSON.stringify([cb.callId, cb.eventType, cb.eventTime ?? null]);
+}
+
+/**
+ * A transferComplete that named the B-leg, restated for the A-leg its BXML runs on: the A-leg's
+ * identity (direction, numbers, times, tag) comes from its stored row, and only what the report says
+ * about the transfer's end (cause, errorMessage, errorId, eventTime) is taken from it. The raw report
+ * is kept beside it for the timeline.
+ */
+function aLegCallback(reported: Callback, aLeg: CallRecord | undefined, aLegId: string): Callback {
+  const cb: Callback = { eventType: reported.eventType, callId: aLegId, reportedCallId: reported.callId, reported };
+  const from = {
+    eventTime: reported.eventTime,
+    cause: reported.cause,
+    errorMessage: reported.errorMessage,
+    errorId: reported.errorId,
+    accountId: aLeg?.accountId,
+    applicationId: aLeg?.applicationId,
+    direction: aLeg?.direction,
+    from: aLeg?.from,
+    to: aLeg?.to,
+    startTime: aLeg?.startedAt,
+    answerTime: aLeg?.answeredAt,
+    tag: aLeg?.tag,
+  };
+  for (const [key, value] of Object.entries(from)) if (value !== undefined && value !== null) (cb as Record<string, unknown>)[key] = value;
+  return cb;
 }
 
 const transferIntentSchema = z.object({ destination: transferDestinationSchema, reason: z.string(), summary: z.string() });

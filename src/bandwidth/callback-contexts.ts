@@ -4,7 +4,7 @@ import { transferDestinationSchema } from '../agents/agent';
 import { CALLBACK_CONTEXT_ID_BYTES, SIGNED_URL_TTL_MS } from '../constants';
 import { SwitchboardError } from '../errors';
 import type { TokenPurpose, UrlSigner } from '../security/signing';
-import type { CallbackContextRecord, CallbackContextsRepository } from '../store/types';
+import type { CallbackContextRecord, CallbackContextsRepository, ContextUse } from '../store/types';
 import { VOICE_ROUTES, type CallbackUrls } from './urls';
 
 /**
@@ -40,6 +40,19 @@ export type RedirectAction = z.infer<typeof redirectActionSchema>;
 /** Sealed token data: ids only. */
 export const transferTokenSchema = z.object({ callId: z.string(), ctx: z.string() });
 export const redirectTokenSchema = z.object({ callId: z.string(), agentId: z.string(), ctx: z.string() });
+
+/**
+ * The token shapes of the version before contexts were stored: the context is inside the token data
+ * (see adoptLegacy; removable SIGNED_URL_TTL_MS after the upgrade).
+ */
+const legacyTransferTokenSchema = z.looseObject({ callId: z.string(), agentId: z.string(), destination: transferDestinationSchema, origin: transferContextSchema.shape.origin });
+const legacyRedirectTokenSchema = z.object({ callId: z.string(), agentId: z.string(), action: redirectActionSchema });
+
+/** A legacy transfer token's context: its data without the call id. */
+function legacyData(data: Record<string, unknown>): Record<string, unknown> {
+  const { callId: _c, ctx: _x, ...context } = data;
+  return context;
+}
 
 /** A verified transfer token with its stored context; `legCallId` is the B-leg once Bandwidth named it. */
 export interface ResolvedTransfer extends TransferContext {
@@ -89,7 +102,8 @@ export class CallbackContexts {
 
   /** Verify a transfer token and load its context. Throws ContextRefused / signature errors. */
   async resolveTransfer(token: string | undefined): Promise<ResolvedTransfer> {
-    const ids = this.open(token, 'transfer', transferTokenSchema);
+    const opened = this.open(token, 'transfer', z.union([transferTokenSchema, legacyTransferTokenSchema]));
+    const ids = typeof opened.ctx === 'string' ? { callId: opened.callId, ctx: opened.ctx } : await this.adoptLegacy(token!, opened.callId, 'transfer', legacyData(opened));
     const record = await this.load(ids.ctx, ids.callId, 'transfer');
     const data = transferContextSchema.safeParse(record.data);
     if (!data.success) throw new ContextRefused('the stored transfer context has the wrong shape');
@@ -97,17 +111,44 @@ export class CallbackContexts {
   }
 
   /** Verify a redirect token and load its action. */
-  async resolveRedirect(token: string | undefined): Promise<{ callId: string; agentId: string; action: RedirectAction }> {
-    const ids = this.open(token, 'redirect', redirectTokenSchema);
+  async resolveRedirect(token: string | undefined): Promise<{ callId: string; agentId: string; contextId: string; action: RedirectAction }> {
+    const opened = this.open(token, 'redirect', z.union([redirectTokenSchema, legacyRedirectTokenSchema]));
+    const ids = 'ctx' in opened ? opened : { ...(await this.adoptLegacy(token!, opened.callId, 'redirect', opened.action)), agentId: opened.agentId };
     const record = await this.load(ids.ctx, ids.callId, 'redirect');
     const action = redirectActionSchema.safeParse(record.data);
     if (!action.success) throw new ContextRefused('the stored redirect action has the wrong shape');
-    return { callId: ids.callId, agentId: ids.agentId, action: action.data };
+    return { callId: ids.callId, agentId: ids.agentId, contextId: record.id, action: action.data };
   }
 
-  /** Remember which B-leg Bandwidth named for a transfer (transferAnswer / transferDisconnect). */
-  bindLeg(contextId: string, legCallId: string): Promise<void> {
+  /**
+   * Remember which B-leg Bandwidth named for a transfer (its transferAnswer). Settles with the leg
+   * bound: this one, or the leg that answered first (BW §2.5: several may ring, the first answer wins).
+   */
+  bindLeg(contextId: string, legCallId: string): Promise<string> {
     return this.store.bindLeg(contextId, legCallId);
+  }
+
+  /** Consume a one-shot context for the callback `callbackId` (see CallbackContextsRepository.consume). */
+  consume(contextId: string, callbackId: string): Promise<ContextUse> {
+    return this.store.consume(contextId, callbackId);
+  }
+
+  /** Keep the answer given to the callback that consumed the context. */
+  remember(contextId: string, answer: unknown): Promise<void> {
+    return this.store.remember(contextId, answer);
+  }
+
+  /**
+   * A token minted before contexts were stored carries its context inside (signed by our secret, so it
+   * is as trustworthy as a stored one). Store that context once, under an id derived from the token, so
+   * it is bound, consumed and answered like any other: every use of the same token finds the same row.
+   * Remove this (and the legacy token schemas) SIGNED_URL_TTL_MS (24 h) after the upgrade that stored
+   * contexts: by then every legacy token has expired.
+   */
+  private async adoptLegacy(token: string, callId: string, purpose: 'transfer' | 'redirect', data: unknown): Promise<{ callId: string; ctx: string }> {
+    const id = `legacy-${crypto.createHash('sha256').update(token).digest('base64url')}`;
+    await this.store.put({ id, callId, purpose, data, expiresAt: new Date(Date.now() + SIGNED_URL_TTL_MS).toISOString() }, { ifAbsent: true });
+    return { callId, ctx: id };
   }
 
   /** A token equivalent to a recorded one, for `switchboard replay` (see remintToken). */
@@ -163,8 +204,7 @@ export async function remintToken(
     await saved;
     return signer.sign('redirect', { callId, agentId: z.string().parse(data.agentId), ctx: id }, SIGNED_URL_TTL_MS);
   }
-  const { callId: _c, ctx: _x, ...legacy } = data;
-  const context = transferContextSchema.parse(recorded.context ?? legacy);
+  const context = transferContextSchema.parse(recorded.context ?? legacyData(data));
   const { id, saved } = saveContext(store, callId, 'transfer', context);
   await saved;
   return signer.sign('transfer', { callId, ctx: id }, SIGNED_URL_TTL_MS);

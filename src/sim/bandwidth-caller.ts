@@ -177,6 +177,12 @@ export interface SimulatedCallOptions {
    * ringing). Default: answered after 2 s of ringing, 5 s of talk, then the human hangs up.
    */
   transfer?: TransferScriptFn;
+  /**
+   * Leave `parentCallId` out of B-leg callbacks (transferAnswer, transferDisconnect). bandwidth.yml's
+   * transferAnswerCallback has no such field (BW §1.4 says docs only), so live Bandwidth may omit it.
+   * Default false: sent, as the docs and fixtures show.
+   */
+  omitParentCallId?: boolean;
 }
 
 export interface CallbackRecord {
@@ -1159,8 +1165,8 @@ export class SimulatedCall {
 
   /**
    * B-leg callback fields (BW §1.4, §1.5; fixtures transferAnswer.json, transferDisconnect.json): the
-   * B-leg's callId and times, the original call's from/to, parentCallId = the A-leg, direction
-   * outbound. Tag: the PhoneNumber/SipUri's, else the Transfer's (the B-leg is a new call; whether it
+   * B-leg's callId and times, the original call's from/to, parentCallId = the A-leg (unless
+   * `omitParentCallId`), direction outbound. Tag: the PhoneNumber/SipUri's, else the Transfer's (the B-leg is a new call; whether it
    * inherits the A-leg's tag otherwise is not documented, so it does not here).
    */
   private bLegFields(eventType: 'transferAnswer' | 'transferDisconnect', active: ActiveTransfer, leg: TransferLeg): Record<string, unknown> {
@@ -1173,7 +1179,7 @@ export class SimulatedCall {
       to: this.to,
       direction: 'outbound',
       callId: leg.rec.bLegCallId,
-      parentCallId: this.callId,
+      ...(this.opts.omitParentCallId ? {} : { parentCallId: this.callId }),
       callUrl: `https://voice.bandwidth.com/api/v2/accounts/${this.accountId}/calls/${leg.rec.bLegCallId}`,
       startTime: leg.startIso,
     };

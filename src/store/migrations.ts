@@ -121,4 +121,17 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX calls_media_owner ON calls(media_owner) WHERE media_owner IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'one-shot callback contexts',
+    sql: `
+      -- A context that drives a one-shot action (a redirect's action, a transfer's completion) is
+      -- consumed on first use (DESIGN §4.6), so a replayed URL cannot act again. used_by names the
+      -- callback that consumed it (callId, eventType, eventTime) and answer keeps what it was told, so
+      -- Bandwidth's own retry of that same callback (BW §1.7) gets the same answer, not a refusal.
+      ALTER TABLE callback_contexts ADD COLUMN used_at TEXT;
+      ALTER TABLE callback_contexts ADD COLUMN used_by TEXT;
+      ALTER TABLE callback_contexts ADD COLUMN answer TEXT;   -- JSON, validated by the route on read
+    `,
+  },
 ];

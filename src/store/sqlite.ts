@@ -37,6 +37,7 @@ import {
   type AgentSource,
   type CallbackContextInput,
   type CallbackContextRecord,
+  type ContextUse,
   type CallEventInput,
   type CallEventRecord,
   type CallListFilter,
@@ -437,7 +438,7 @@ export class SqliteStore implements Store {
    * record land in one transaction, and put() settles only once it is committed.
    */
   readonly contexts = {
-    put: (context: CallbackContextInput): Promise<void> => {
+    put: (context: CallbackContextInput, options: { ifAbsent?: boolean } = {}): Promise<void> => {
       const nowMs = Date.now();
       const now = new Date(nowMs).toISOString();
       const sweep = nowMs - this.contextsSweptAtMs >= CALLBACK_CONTEXT_SWEEP_INTERVAL_MS;
@@ -445,7 +446,7 @@ export class SqliteStore implements Store {
       return this.writes.submit(() => {
         if (sweep) this.stmt('DELETE FROM callback_contexts WHERE expires_at <= ?').run(now);
         this
-          .stmt('INSERT INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .stmt(`INSERT ${options.ifAbsent ? 'OR IGNORE ' : ''}INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
           .run(context.id, context.callId, context.purpose, JSON.stringify(context.data), now, context.expiresAt);
       });
     },
@@ -463,9 +464,33 @@ export class SqliteStore implements Store {
         expiresAt: String(row.expires_at),
       };
     },
-    bindLeg: (id: string, legCallId: string): Promise<void> =>
-      this.writes.submit(() => {
+    bindLeg: async (id: string, legCallId: string): Promise<string> => {
+      // Decided inside the write, so of two legs answering in one turn exactly one is bound. A write
+      // retried after a transient failure runs again, so the outcome is set on every run.
+      let bound = legCallId;
+      await this.writes.submit(() => {
         this.stmt('UPDATE callback_contexts SET leg_call_id = ? WHERE id = ? AND leg_call_id IS NULL').run(legCallId, id);
+        const row = this.stmt('SELECT leg_call_id FROM callback_contexts WHERE id = ?').get(id) as Row | undefined;
+        bound = row && row.leg_call_id !== null ? String(row.leg_call_id) : legCallId;
+      });
+      return bound;
+    },
+    consume: async (id: string, usedBy: string): Promise<ContextUse> => {
+      let use: ContextUse = { first: true };
+      await this.writes.submit(() => {
+        const changed = this.stmt('UPDATE callback_contexts SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL').run(nowIso(), usedBy, id).changes;
+        if (changed === 1) {
+          use = { first: true };
+          return;
+        }
+        const row = this.stmt('SELECT used_by, answer FROM callback_contexts WHERE id = ?').get(id) as Row | undefined;
+        use = { first: false, usedBy: row?.used_by == null ? null : String(row.used_by), answer: row?.answer == null ? null : (JSON.parse(String(row.answer)) as unknown) };
+      });
+      return use;
+    },
+    remember: (id: string, answer: unknown): Promise<void> =>
+      this.writes.submit(() => {
+        this.stmt('UPDATE callback_contexts SET answer = ? WHERE id = ?').run(JSON.stringify(answer), id);
       }),
   };
 

@@ -213,12 +213,24 @@ export interface CallbackContextsRepository {
    * Store a context. The promise settles once it is committed, so a URL naming it may go out; it is
    * committed with the call-table writes of the same turn (group commit).
    */
-  put(context: CallbackContextInput): Promise<void>;
+  put(context: CallbackContextInput, options?: { ifAbsent?: boolean }): Promise<void>;
   /** An unexpired context, or undefined. */
   get(id: string): Promise<CallbackContextRecord | undefined>;
-  /** Remember the B-leg of a transfer; the first leg named wins (a transfer rings one recipient). */
-  bindLeg(id: string, legCallId: string): Promise<void>;
+  /**
+   * Remember the B-leg of a transfer; the first leg named wins (several recipients may ring, the first
+   * answer wins, BW §2.5). Settles with the leg bound once committed: `legCallId`, or the earlier winner.
+   */
+  bindLeg(id: string, legCallId: string): Promise<string>;
+  /**
+   * Consume a one-shot context atomically for the callback `usedBy` (its identity). `first` is true for
+   * exactly one caller; the others learn who consumed it and the answer it was given, if remembered yet.
+   */
+  consume(id: string, usedBy: string): Promise<ContextUse>;
+  /** Keep the answer given to the callback that consumed the context (for that callback's retries). */
+  remember(id: string, answer: unknown): Promise<void>;
 }
+
+export type ContextUse = { first: true } | { first: false; usedBy: string | null; answer: unknown };
 
 export interface Store {
   readonly calls: CallsRepository;

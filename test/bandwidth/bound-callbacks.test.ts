@@ -50,15 +50,46 @@ describe('transfer callbacks are bound to their A-leg', () => {
   }
 
   it.each([
-    ['no parentCallId', undefined, /no parentCallId/],
-    ['a null parentCallId', null, /no parentCallId/],
-  ])("a stolen transfer-answer URL with %s is refused: no whisper, the call's row untouched", async (_label, parent, reason) => {
-    const victim = await transferredCall('secret summary of call A');
-    const legId = `c-attacker-leg-${n}`;
-    const res = await server.post('transfer-answer', answerBody(legId, parent), { query: `t=${tokenOf(victim.answerUrl)}` });
-    await expectRefused(res, legId, 'transferAnswer', reason);
-    expect((await server.app.store.calls.get(victim.callId))?.state).toBe('transferring');
-    expect(await server.app.store.calls.get(legId)).toBeUndefined();
+    ['no parentCallId', undefined],
+    ['a null parentCallId', null],
+  ])('a transferAnswer with %s is accepted (bandwidth.yml has none) and binds the leg; a second leg is then refused', async (_label, parent) => {
+    const a = await transferredCall('Wants a refund for order A7.');
+    const legId = `c-leg-${n}`;
+    const res = await server.post('transfer-answer', answerBody(legId, parent), { query: `t=${tokenOf(a.answerUrl)}` });
+    expect(res.status).toBe(200);
+    expect(text(bxml(await res.text()).one('SpeakSentence'))).toContain('Wants a refund for order A7.');
+    expect(await server.app.store.calls.get(a.callId)).toMatchObject({ state: 'transferred' });
+    expect(await server.app.store.calls.get(legId)).toMatchObject({ leg: 'transfer', parentCallId: a.callId, state: 'transferred' });
+    const other = `c-attacker-leg-${n}`;
+    const again = await server.post('transfer-answer', answerBody(other, parent), { query: `t=${tokenOf(a.answerUrl)}` });
+    await expectRefused(again, other, 'transferAnswer', new RegExp(`this transfer's leg is ${legId}, not ${other}`));
+    expect(await server.app.store.calls.get(other)).toBeUndefined();
+  });
+
+  it('of two legs answering at once without a parentCallId, exactly one is bound and whispered to', async () => {
+    const a = await transferredCall('secret summary of call A');
+    const [first, second] = await Promise.all([
+      server.post('transfer-answer', answerBody(`c-race-1-${n}`, undefined), { query: `t=${tokenOf(a.answerUrl)}` }),
+      server.post('transfer-answer', answerBody(`c-race-2-${n}`, undefined), { query: `t=${tokenOf(a.answerUrl)}` }),
+    ]);
+    expect([first.status, second.status].sort()).toEqual([200, 403]);
+    const legs = (await server.app.store.calls.children(a.callId)).map((c) => c.id);
+    expect(legs).toHaveLength(1);
+  });
+
+  it("a losing leg's transferDisconnect (no parentCallId) binds nothing: the winner's transferAnswer is still accepted", async () => {
+    const a = await transferredCall('s');
+    const loser = `c-loser-${n}`;
+    const { parentCallId: _p, ...disconnect } = callbackFixture('transferDisconnect');
+    const gone = await server.post('transfer-disconnect', { ...disconnect, callId: loser, cause: 'cancel' }, { query: `t=${tokenOf(a.disconnectUrl)}` });
+    expect(gone.status).toBe(204);
+    expect(await server.app.store.calls.get(loser)).toMatchObject({ parentCallId: a.callId, state: 'completed' });
+    const winner = `c-winner-${n}`;
+    const res = await server.post('transfer-answer', answerBody(winner, undefined), { query: `t=${tokenOf(a.answerUrl)}` });
+    expect(res.status).toBe(200);
+    // The winner's own disconnect, and a late one from the loser, are both accepted (204).
+    expect((await server.post('transfer-disconnect', { ...disconnect, callId: winner }, { query: `t=${tokenOf(a.disconnectUrl)}` })).status).toBe(204);
+    expect((await server.post('transfer-disconnect', { ...disconnect, callId: loser }, { query: `t=${tokenOf(a.disconnectUrl)}` })).status).toBe(204);
   });
 
   it("a transfer-answer URL of call A with call B's parentCallId is refused; neither call changes", async () => {

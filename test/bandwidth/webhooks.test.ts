@@ -371,8 +371,11 @@ describe('Bandwidth voice webhooks', () => {
     });
 
     it('transferAnswer for a cold transfer answers an empty document (no whisper)', async () => {
-      const t = await transferToken({ callId, agentId: 'default', destination, origin: 'agent' });
-      const doc = bxml(await xmlOf(await server.post('transfer-answer', { ...callbackFixture('transferAnswer'), callId: 'c-cold-leg', parentCallId: callId }, { query: `t=${t}` })));
+      // A call of its own: the one above has ended, and a transferAnswer for an ended call hangs up.
+      const coldCallId = 'c-cold-transfer';
+      await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId: coldCallId }));
+      const t = await transferToken({ callId: coldCallId, agentId: 'default', destination, origin: 'agent' });
+      const doc = bxml(await xmlOf(await server.post('transfer-answer', { ...callbackFixture('transferAnswer'), callId: 'c-cold-leg', parentCallId: coldCallId }, { query: `t=${t}` })));
       expect(doc.root.name).toBe('Response');
       expect(doc.verbs).toEqual([]);
     });

@@ -46,7 +46,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
     await openai?.close();
   });
 
-  async function dial(transfer?: (target: unknown) => TransferScript): Promise<SimulatedCall> {
+  async function dial(transfer?: (target: unknown) => TransferScript, options: { omitParentCallId?: boolean } = {}): Promise<SimulatedCall> {
     const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
     const call = new SimulatedCall({
       baseUrl: server.url,
@@ -55,6 +55,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
       streamSetupMs: 400,
       audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 5 }),
       ...(transfer ? { transfer } : {}),
+      ...options,
     });
     rest.attach(call);
     return dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
@@ -97,6 +98,26 @@ describe('transfers, hang-up and tools over real sockets', () => {
     const leg = await server.app.store.calls.get(transfer.bLegCallId);
     expect(leg).toMatchObject({ leg: 'transfer', parentCallId: call.callId, to: HUMAN, state: 'completed', cause: 'hangup' });
     expect(Date.parse(leg!.endedAt!) - Date.parse(leg!.answeredAt!)).toBeGreaterThanOrEqual(3900);
+  });
+
+  it('a warm transfer works end to end when Bandwidth omits parentCallId (bandwidth.yml has none on transferAnswer)', async () => {
+    await start(plans({ text: 'Of course, transferring you to a person now.', audioMs: 1500 }));
+    const call = await dial(() => ({ outcome: 'answered', ringMs: 2000, talkMs: 4000 }), { omitParentCallId: true });
+    await clock.advanceAsync(6500);
+    await waitFor(() => rest.requests.some((r) => r.operation === 'updateCall'), 5000, 'the redirect');
+    await clock.advanceAsync(8000);
+    await rest.idle();
+    const transfer = call.transfers[0]!;
+    const answer = call.callbacks.find((c) => c.eventType === 'transferAnswer')!;
+    expect(answer.body).not.toHaveProperty('parentCallId');
+    expect(answer.status).toBe(200);
+    expect(call.callbacks.find((c) => c.eventType === 'transferDisconnect')!.status).toBe(204);
+    expect(transfer.outcome).toBe('answered');
+    expect(transfer.whisper!.texts.join(' ')).toContain('Wants a refund for order A7.');
+    const events = await server.app.store.events.list(call.callId);
+    expect((events.find((e) => e.type === 'transferComplete')!.data as { switchboard: { transfer: string } }).switchboard.transfer).toBe('completed');
+    expect(await server.app.store.calls.get(transfer.bLegCallId)).toMatchObject({ leg: 'transfer', parentCallId: call.callId, to: HUMAN, state: 'completed', cause: 'hangup' });
+    expect(await server.app.store.calls.get(call.callId)).toMatchObject({ state: 'completed', direction: 'inbound', to: '+19195550100' });
   });
 
   it('a busy human brings the caller back to the agent, which is told why', async () => {
