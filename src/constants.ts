@@ -49,7 +49,7 @@ export const UUI_MAX_CHARS = 256;
 /** BW §1.9: tags set by verbs are at most 256 characters. */
 export const VERB_TAG_MAX_CHARS = 256;
 
-/** How long a media-socket token minted at `initiate` stays valid (issue: "expires within a minute"). */
+/** How long a media-socket token minted at `initiate` stays valid (DESIGN §4.5: one-time, short-lived). */
 export const MEDIA_TOKEN_TTL_MS = 60_000;
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from './log';
 
 /**
  * The HTTP side: one Express app for callbacks, health and (later) the admin API, plus the upgrade
- * hook where the media socket attaches (issue #3).
+ * hook where the media socket attaches (docs/architecture.md#a-stream-call-end-to-end).
  */
 export interface ReadinessCheck {
   name: string;

@@ -138,7 +138,7 @@ export const agentSipSchema = z.object({
 export const BUILTIN_TOOL_NAMES = ['transfer_call', 'hang_up'] as const;
 
 /**
- * An operator-defined HTTP tool (issue #4 §6): the model calls it with arguments matching `parameters`
+ * An operator-defined HTTP tool (docs/architecture.md#adding-a-tool): the model calls it with arguments matching `parameters`
  * (JSON Schema); Switchboard sends them to `url` and gives the JSON answer back to the model. Header
  * values may name environment variables as `${NAME}`: secrets stay in the environment, never in the
  * store or the logs.
@@ -196,7 +196,7 @@ export const agentSettingsSchema = z.object({
   transcriptionModel: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
   /** Record both legs to a stereo WAV under DATA_DIR/recordings. */
   record: z.boolean().default(false),
-  /** Operator-defined HTTP tools (issue #4 §6). */
+  /** Operator-defined HTTP tools (docs/architecture.md#adding-a-tool). */
   httpTools: z
     .array(httpToolSchema)
     .default([])

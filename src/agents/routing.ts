@@ -2,7 +2,7 @@ import type { Store } from '../store/types';
 import { idSchema, type AgentWithDestinations } from './agent';
 
 /**
- * Which agent answers a call (issue #2 §6): an explicit agent id first (a signed answer URL, the
+ * Which agent answers a call: an explicit agent id first (a signed answer URL, the
  * initiate's `uui`, or an `agent=` parameter on a SIP `to` URI), then the dialled number's assignment,
  * then the default agent. No match → undefined, and the caller gets the reject template.
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Route } from './route';
 import { errorSchema } from './schemas';
 
-/** OpenAPI 3.1 for the admin API, generated from the same route declarations and zod schemas (issue #6 §2). */
+/** OpenAPI 3.1 for the admin API, generated from the same route declarations and zod schemas. */
 export function buildOpenApi(routes: Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const json = (schema: z.ZodType) => {

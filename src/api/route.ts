@@ -2,7 +2,7 @@ import type { z } from 'zod';
 
 /**
  * One admin API route, declared once: the Express router and the OpenAPI document are both built from
- * these declarations (issue #6 §2), so they cannot disagree.
+ * these declarations, so they cannot disagree.
  */
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 

@@ -11,7 +11,7 @@ import type { Route } from './route';
 import { validation } from './routes';
 
 /**
- * The admin API's HTTP side (issue #6): bearer-token auth before anything else (DESIGN §4.5), JSON
+ * The admin API's HTTP side: bearer-token auth before anything else (DESIGN §4.5), JSON
  * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
  */
 const API_BODY_MAX_BYTES = 256 * 1024;

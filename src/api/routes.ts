@@ -9,7 +9,7 @@ import { route, type Route } from './route';
 import * as s from './schemas';
 
 /**
- * The admin API (issue #6 §1). Each route validates its input with zod, answers JSON, and maps store
+ * The admin API. Each route validates its input with zod, answers JSON, and maps store
  * errors to 404/409. Changes apply to the next call at once: every write through the store clears its routing cache.
  */
 export interface ApiDeps {

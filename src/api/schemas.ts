@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, transferDestinationSchema } from '../agents/agent';
 import { CALL_STATES } from '../store/types';
 
-/** Request and response shapes of the admin API (issue #6), reused by the OpenAPI document. */
+/** Request and response shapes of the admin API, reused by the OpenAPI document. */
 export const idParams = z.object({ id: idSchema });
 export const numberParams = z.object({ number: e164Schema });
 
@@ -115,7 +115,7 @@ export const httpToolBodySchema = httpToolSchema;
 export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), fields: z.array(z.string()).optional() }) });
 export const callIdParams = z.object({ id: z.string().trim().min(1).max(200) });
 
-/** A declarative configuration (issue #6 §3 `agents import`): destinations, agents, number assignments. */
+/** A declarative configuration (`agents import`): destinations, agents, number assignments. */
 export const importSchema = z.object({
   destinations: z.array(transferDestinationSchema).default([]),
   agents: z.array(agentCreateSchema).default([]),

@@ -33,7 +33,7 @@ export type CallbackResult = (
 /** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
 const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
 
-/** What the bridge (issue #3) needs to hear from the webhooks: pre-warm on answer, clean up on end. */
+/** What the bridge needs to hear from the webhooks: pre-warm on answer, clean up on end. */
 export interface CallLifecycleListener {
   /** A stream BXML was answered for this call: a media socket should follow shortly. */
   streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
@@ -81,7 +81,7 @@ export class CallFlows {
     return this.answerWithAgent(cb, undefined);
   }
 
-  /** BW §1.3 answer: the first BXML of an outbound call; the signed `t` names the agent (issue #6). */
+  /** BW §1.3 answer: the first BXML of an outbound call; the signed `t` names the agent. */
   async answer(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
     const ctx = this.verify(token, 'answer', answerContextSchema, cb.callId);
@@ -595,7 +595,7 @@ export class CallFlows {
 
   /**
    * Store the callback's state change(s) and its raw body as one transaction, before the response is
-   * sent (issue #2 §7). Unknown event types are stored like any other and flagged.
+   * sent (docs/reliability.md, the durability rule). Unknown event types are stored like any other and flagged.
    */
   private async record(updates: CallUpdate[], cb: Callback, extra?: Record<string, unknown>): Promise<void> {
     const known = KNOWN_EVENT_TYPES.has(cb.eventType);
@@ -738,7 +738,7 @@ function aLegCallback(reported: Callback, aLeg: CallRecord | undefined, aLegId: 
 
 const transferIntentSchema = z.object({ destination: transferDestinationSchema, reason: z.string(), summary: z.string() });
 
-/** What the resumed agent is told when a transfer did not go through (issue #4 §4). */
+/** What the resumed agent is told when a transfer did not go through (docs/architecture.md#hand-off-how-a-call-leaves-the-agent). */
 function resumeNote(ctx: TransferContext, cb: Callback): string {
   const why: Record<string, string> = {
     busy: 'the line was busy',

@@ -10,13 +10,13 @@ import { CallbackValidationError } from './callbacks';
 import { VOICE_PATH_PREFIX, VOICE_ROUTES } from './urls';
 
 /**
- * The Bandwidth Voice callback routes (issue #2 §3), under /bandwidth/voice. Every request: Basic auth
+ * The Bandwidth Voice callback routes, under /bandwidth/voice. Every request: Basic auth
  * first, before the body is read, then the body (POST JSON, or GET query fields, BW §1.1), then CallFlows.
  * BXML answers are application/xml; callbacks whose body Bandwidth ignores get 204.
  *
  * Served on node:http rather than through Express: Express's router, body parser and response helpers
  * cost about 0.25 ms of CPU per request on the benchmark machine, against 0.04 ms for node:http itself,
- * and a whole initiate may take about 0.3 ms to answer 3,000 calls a second on two shared cores (issue #8).
+ * and a whole initiate may take about 0.3 ms to answer 3,000 calls a second on two shared cores (BENCHMARKS.md).
  */
 type Handler = (body: unknown, token: string | undefined) => Promise<CallbackResult>;
 

@@ -3,7 +3,7 @@ import type { AgentWithDestinations, HttpToolDefinition } from '../agents/agent'
 import { ToolRegistry, type Tool } from './tools';
 
 /**
- * The tools an agent gets (issue #4): `transfer_call` when it has destinations, `hang_up` always, and
+ * The tools an agent gets (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): `transfer_call` when it has destinations, `hang_up` always, and
  * its operator-defined HTTP tools. Failures are returned to the model as tool output by ToolRegistry.
  */
 export function agentTools(agent: AgentWithDestinations, env: NodeJS.ProcessEnv, fetchImpl: typeof fetch = fetch): ToolRegistry {

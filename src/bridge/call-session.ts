@@ -67,7 +67,7 @@ export type BridgeFailureCause = 'agent-audio-timeout' | 'model-closed' | 'model
 
 type PendingAction = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
 
-/** The longest the agent's last words may delay a transfer or hang-up (issue #4 §2: bounded). */
+/** The longest the agent's last words may delay a transfer or hang-up (bounded, so a silent model cannot hold a hand-off). */
 const ACTION_MAX_WAIT_MS = 10_000;
 
 /** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
@@ -98,7 +98,7 @@ export class CallSession {
   readonly agent: AgentWithDestinations;
   state: CallSessionState = 'prewarming';
   private model: ModelSession;
-  /** A session being primed to replace `model` (issue #3 §7), swapped in between turns. */
+  /** A session being primed to replace `model` (Realtime sessions end at 60 minutes, OpenAI reference §6.1), swapped in between turns. */
   private successor: ModelSession | undefined;
   private successorReady = false;
   private swapping = false;

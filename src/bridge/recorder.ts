@@ -5,7 +5,7 @@ import { mulawToPcm16 } from './codec';
 import { WavWriter } from './wav';
 
 /**
- * A call's recording (issue #3 §9): stereo 8 kHz PCM16 WAV, left = the caller, right = the agent as the
+ * A call's recording: stereo 8 kHz PCM16 WAV, left = the caller, right = the agent as the
  * caller heard it. The caller's audio is continuous (Bandwidth streams 20 ms frames without gaps, BW
  * §4.2), so it is the master timeline; agent audio is placed at its carrier-timeline position (when the
  * playout clock says it started playing) and anything a `clear` cut off is removed again.

@@ -48,7 +48,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     return this.sessions.get(callId);
   }
 
-  /** Webhook: stream BXML was answered. Open the OpenAI session now (pre-warm, issue #3 §3). */
+  /** Webhook: stream BXML was answered. Open the OpenAI session now (pre-warm, docs/architecture.md#pre-warm). */
   streamAnswered(call: { callId: string; agent: AgentWithDestinations; resumeNote?: string }): void {
     const existing = this.sessions.get(call.callId);
     if (existing) {

@@ -3,7 +3,7 @@ import type { AgentWithDestinations, TransferDestination } from '../agents/agent
 import type { ToolDefinition } from '../openai/session-config';
 
 /**
- * Function tools the model can call (issue #3 §6). A tool validates its arguments with zod; its
+ * Function tools the model can call (docs/architecture.md#adding-a-tool). A tool validates its arguments with zod; its
  * result, or its failure, goes back to the model as the function_call_output text — a failing tool
  * never throws into the bridge (style: "tool failures go back to the model as tool output").
  */

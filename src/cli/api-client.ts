@@ -2,7 +2,7 @@ import { createLogger } from '../log';
 import { startSwitchboard } from '../main';
 
 /**
- * How the CLI reaches the admin API (issue #6 §3): a remote server (`--url`, `--token`), or the local
+ * How the CLI reaches the admin API: a remote server (`--url`, `--token`), or the local
  * data directory — then an in-process server on 127.0.0.1 is started for the command and closed after,
  * so both ways run exactly the same API code.
  */

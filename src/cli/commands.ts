@@ -5,7 +5,7 @@ import { maskPhone } from '../log';
 import { ApiError, connect, type ApiClient } from './api-client';
 
 /**
- * The admin commands of `switchboard` (issue #6 §3). Exit codes: 0 done, 1 refused by the API (the
+ * The admin commands of `switchboard`. Exit codes: 0 done, 1 refused by the API (the
  * message says why), 2 bad usage or input file, 3 server unreachable.
  */
 interface Remote {

@@ -10,7 +10,7 @@ import { startRealtimeStandIn } from '../sim/realtime-server';
 import type { CallEventRecord, TranscriptItemRecord } from '../store/types';
 
 /**
- * `switchboard simulate` / `npm run demo` (issue #3 §11): the real server with both stand-ins on
+ * `switchboard simulate` / `npm run demo`: the real server with both stand-ins on
  * loopback, one complete call — greeting, a caller turn, a barge-in, hang-up — then a readable
  * timeline and the stored transcript. No network, no keys. By default time is simulated (a ManualClock
  * stepped in 20 ms frames, so it runs faster than real time); `realtime` uses the wall clock.

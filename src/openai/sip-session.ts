@@ -8,7 +8,7 @@ import { eventSource, type Store } from '../store/types';
 import { greetingInstructions } from './session-config';
 
 /**
- * `openai-sip` mode, second half (issue #5 §4): control of an accepted SIP call over the sideband
+ * `openai-sip` mode, second half: control of an accepted SIP call over the sideband
  * socket. OpenAI owns the audio (RTP) and its playout and truncation (OpenAI reference §3.3), so
  * this session keeps only the conversation: the greeting, transcripts, usage, tools. `transfer_call`
  * becomes a SIP REFER (reference §4.4); `hang_up` becomes hangup. Failures are recorded and the agent

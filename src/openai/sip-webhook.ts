@@ -12,7 +12,7 @@ import { maskPhone, type Logger } from '../log';
 import type { Store } from '../store/types';
 
 /**
- * `openai-sip` mode, first half (issue #5 §2–§3): OpenAI's `realtime.call.incoming` webhook.
+ * `openai-sip` mode, first half: OpenAI's `realtime.call.incoming` webhook.
  * Security before allocation: the Standard Webhooks signature is checked on the raw body (OpenAI
  * reference §4.3) before anything else. Deliveries are deduplicated by webhook id and by call id
  * (OpenAI retries). The call is matched to its agent — our `uui` (set on the Bandwidth leg), then the

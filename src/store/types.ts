@@ -132,7 +132,7 @@ export interface CallPage {
 }
 
 export interface CallsRepository {
-  /** Apply a state change and append its event in one transaction (issue #2 §7). */
+  /** Apply a state change and append its event in one transaction (docs/reliability.md, the durability rule). */
   record(update: CallUpdate, event?: CallEventInput): Promise<void>;
   /** The same for several legs at once (a transfer's answer touches both legs). */
   recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<void>;

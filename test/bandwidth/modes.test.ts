@@ -7,7 +7,7 @@ import { startTestServer, type TestServer } from '../helpers/server';
 const OPENAI_SIP = 'sip:proj_abc123@sip.api.openai.com;transport=tls';
 const PLATFORM_SIP = 'sip:agent-7@voice.platform.example.com';
 
-/** Each mode answers with its BXML for the agent that owns the dialled number (issue #2, done-when 3). */
+/** Each mode answers with its BXML for the agent that owns the dialled number. */
 describe('agents and routing over real callbacks', () => {
   let server: TestServer;
 

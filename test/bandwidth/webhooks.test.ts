@@ -381,7 +381,7 @@ describe('Bandwidth voice webhooks', () => {
     });
   });
 
-  describe('a forged or expired transfer URL is refused (issue #4)', () => {
+  describe('a forged or expired transfer URL is refused', () => {
     it.each([
       ['missing', ''],
       ['tampered', 'AAAA'],

@@ -14,7 +14,7 @@ const GREETING = 'Thanks for calling Acme Plumbing, this is the assistant. How c
 const REPLY = 'I can book a plumber for tomorrow morning.';
 
 /**
- * A whole call over real sockets on loopback (issue #3, done-when 1): Bandwidth's caller and OpenAI
+ * A whole call over real sockets on loopback: Bandwidth's caller and OpenAI
  * are the stand-ins in src/sim; everything in between is the real server. One ManualClock drives all
  * three, so pacing and barge-in are measured in exact clock time, never by sleeping.
  */

@@ -5,7 +5,7 @@ import { VERBS_FORBIDDEN_ON_TRANSFER_ANSWER } from './verbs';
 import { BxmlTemplate, TemplateError, type FieldSpec, type TemplateSpec, type TemplateView } from './template';
 
 /**
- * The templates Switchboard answers with, one per situation (issue #2 §5), and the placeholders each
+ * The templates Switchboard answers with, one per situation (DESIGN §4.2), and the placeholders each
  * may use. Start-up renders every template with the sample views below and refuses to start on any
  * problem, so a typo is found by the operator at deploy time and never by a caller.
  */

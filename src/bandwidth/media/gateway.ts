@@ -13,7 +13,7 @@ import { BandwidthMediaStream } from './stream';
 import type { SecurityEvents } from '../../security/security-events';
 
 /**
- * The media socket's front door (DESIGN §4.5, issue #3 §1): `GET /media/{token}` with
+ * The media socket's front door (DESIGN §4.5): `GET /media/{token}` with
  * `Authorization: Basic` from the stream template's destinationUsername/destinationPassword. The
  * token was minted at `initiate`, names its call, is used once and expires within a minute. Every check
  * happens in the HTTP upgrade handler, before a WebSocket exists and before anything is allocated for
