@@ -222,3 +222,8 @@ export type Agent = z.infer<typeof agentSchema>;
 export interface AgentWithDestinations extends Agent {
   destinations: TransferDestination[];
 }
+
+/** The greeting is asked for as a response with its own instructions (OpenAI reference §1.6 "agent speaks first"). */
+export function greetingInstructions(greeting: string): string {
+  return `Greet the caller now. Say exactly this, naturally, and then wait for them: "${greeting}"`;
+}

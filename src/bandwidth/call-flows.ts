@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import type { CallLifecycleListener } from '../bridge/transports';
 import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
 import { CALLBACK_COMMIT_WAIT_MS, CALL_ID_MAX_CHARS, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
@@ -33,17 +34,6 @@ export type CallbackResult = (
 /** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
 const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
 
-/** What the bridge needs to hear from the webhooks: pre-warm on answer, clean up on end. */
-export interface CallLifecycleListener {
-  /** A stream BXML was answered for this call: a media socket should follow shortly. */
-  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
-  /** Bandwidth says the call is over. */
-  callEnded?(callId: string, cause: string | undefined): void;
-  /** Bandwidth could not open a stream for this call (mediaStreamRejected). */
-  streamRejected?(callId: string): void;
-  /** False while the server drains for shutdown: no new stream sessions. */
-  accepting?(): boolean;
-}
 
 /** Why a signed callback URL does not hold: refused with 403 (anything else is a 500). */
 const REFUSALS: readonly ErrorCode[] = ['signature_invalid', 'signature_expired', 'callback_refused'];

@@ -1,9 +1,8 @@
-import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { greetingInstructions, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
 import type { Logger } from '../log';
-import { greetingInstructions } from '../openai/session-config';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput } from '../store/types';
 import path from 'node:path';
 import { AudioPath } from './audio-path';

@@ -1,13 +1,11 @@
 import type { AgentWithDestinations } from '../agents/agent';
-import type { CallLifecycleListener } from '../bandwidth/call-flows';
-import type { MediaStreamSink } from '../bandwidth/media/gateway';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
 import { CallSession, type CallControl } from './call-session';
 import { PlayoutScheduler, type PlayoutPacing } from './playout';
 import type { ToolRegistry } from './tools';
-import type { CallerStream, ModelSession } from './transports';
+import type { CallerStream, CallLifecycleListener, MediaStreamSink, ModelSession } from './transports';
 
 /**
  * The live calls of this instance, keyed by callId (the only per-instance state, DESIGN §4.6).

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
-import type { ToolDefinition } from '../openai/session-config';
 
 /**
  * Function tools the model can call (docs/architecture.md#adding-a-tool). A tool validates its arguments with zod; its
  * result, or its failure, goes back to the model as the function_call_output text — a failing tool
  * never throws into the bridge (style: "tool failures go back to the model as tool output").
  */
+/** A tool as the model is told of it: name, what it does, JSON Schema of its arguments. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
 export interface ToolContext {
   callId: string;
   agent: AgentWithDestinations;
@@ -53,11 +59,11 @@ export class ToolRegistry {
     return [...this.tools.keys()];
   }
 
-  /** The `tools` array of session.update (OpenAI reference §1.3), JSON Schema from the zod schemas. */
+  /** What the model is told of each tool, wire-neutral: the adapter shapes it for its wire. JSON Schema from the zod schemas. */
   definitions(): ToolDefinition[] {
     return [...this.tools.values()].map((t) => {
       const { $schema: _drop, ...parameters } = (t.jsonSchema ?? z.toJSONSchema(t.parameters)) as Record<string, unknown>;
-      return { type: 'function', name: t.name, description: t.description, parameters };
+      return { name: t.name, description: t.description, parameters };
     });
   }
 

@@ -1,3 +1,4 @@
+import type { AgentWithDestinations } from '../agents/agent';
 /**
  * What the bridge sees of each wire (DESIGN §5: one adapter per wire; the bridge knows neither wire's
  * JSON). The Bandwidth media socket is a CallerStream; the OpenAI Realtime socket is a ModelSession.
@@ -95,4 +96,24 @@ export interface ModelSession {
   /** Add a text item (priming a new session with the conversation so far, or a system note). */
   addItem(role: 'user' | 'assistant' | 'system', text: string): void;
   close(): void;
+}
+
+/**
+ * What the bridge hears from a carrier's call set-up (the webhooks): pre-warm when a stream is answered,
+ * clean up when the call ends. The carrier's adapter calls it; the bridge implements it.
+ */
+export interface CallLifecycleListener {
+  /** A stream was answered for this call: a media socket should follow shortly. */
+  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
+  /** The carrier says the call is over. */
+  callEnded?(callId: string, cause: string | undefined): void;
+  /** The carrier could not open a stream for this call. */
+  streamRejected?(callId: string): void;
+  /** False while the server drains for shutdown: no new stream sessions. */
+  accepting?(): boolean;
+}
+
+/** Where an authenticated caller stream goes: the bridge, which attaches it to its call's session. */
+export interface MediaStreamSink {
+  attach(stream: CallerStream): void;
 }

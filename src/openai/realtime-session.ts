@@ -5,7 +5,8 @@ import { chunkOf, type AudioChunk, type ModelSession, type ModelSessionHandlers 
 import { SwitchboardError } from '../errors';
 import type { Logger } from '../log';
 import { flattenUsage, serverEventSchemas, type ServerEvent, type ServerEventType } from './events';
-import { sessionUpdate, type ToolDefinition } from './session-config';
+import type { ToolDefinition } from '../bridge/tools';
+import { sessionUpdate } from './session-config';
 
 /**
  * One OpenAI Realtime session over WebSocket, GA protocol only (OpenAI reference §1): no

@@ -1,3 +1,4 @@
+import type { ToolDefinition } from '../bridge/tools';
 import type { RealtimeAudioInputTurnDetection, SessionUpdateEvent } from 'openai/resources/realtime/realtime';
 import type { AgentWithDestinations } from '../agents/agent';
 
@@ -6,11 +7,9 @@ import type { AgentWithDestinations } from '../agents/agent';
  * `session.type: "realtime"` and the audio formats as GA objects: a missing type fails the session, and
  * a missing format silently falls back to PCM16, which plays as static on a μ-law line (§7 P1).
  */
-export interface ToolDefinition {
-  type: 'function';
-  name: string;
-  description: string;
-  parameters: Record<string, unknown>;
+/** The Realtime `tools` array (OpenAI reference §1.3): function tools from the wire-neutral definitions. */
+export function functionTools(tools: readonly ToolDefinition[]): { type: 'function'; name: string; description: string; parameters: Record<string, unknown> }[] {
+  return tools.map((t) => ({ type: 'function', ...t }));
 }
 
 /** Phone-line defaults (§7 P3): a little less sensitive than OpenAI's 0.5, the documented timings. */
@@ -53,13 +52,10 @@ export function sessionUpdate(agent: AgentWithDestinations, tools: ToolDefinitio
         },
         output: { format, voice: agent.voice },
       },
-      tools,
+      tools: functionTools(tools),
       tool_choice: tools.length > 0 ? 'auto' : 'none',
     },
   };
 }
 
-/** The greeting is asked for as a response with its own instructions (reference §1.6 "agent speaks first"). */
-export function greetingInstructions(greeting: string): string {
-  return `Greet the caller now. Say exactly this, naturally, and then wait for them: "${greeting}"`;
-}
+

@@ -1,11 +1,10 @@
 import type OpenAI from 'openai';
-import { renderReferTarget, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
+import { greetingInstructions, renderReferTarget, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import type { ToolRegistry } from '../bridge/tools';
 import { DEFAULT_SIP_REFER_TARGET } from '../constants';
 import type { ModelSession } from '../bridge/transports';
 import type { Logger } from '../log';
 import { eventSource, type Store } from '../store/types';
-import { greetingInstructions } from './session-config';
 
 /**
  * `openai-sip` mode, second half: control of an accepted SIP call over the sideband

@@ -1,3 +1,4 @@
+import { functionTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
@@ -56,7 +57,7 @@ export function sipAcceptParams(agent: AgentWithDestinations, tools: ToolRegistr
       },
       output: { voice: agent.voice },
     },
-    tools: tools.definitions(),
+    tools: functionTools(tools.definitions()),
     tool_choice: 'auto',
   } as OpenAI.Realtime.Calls.CallAcceptParams;
 }

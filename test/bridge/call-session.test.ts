@@ -1,3 +1,4 @@
+import { functionTools } from '../../src/openai/session-config';
 import { z } from 'zod';
 import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent';
 import { agentTools } from '../../src/bridge/builtin-tools';
@@ -318,14 +319,15 @@ describe('CallSession', () => {
       expect(events.filter((e) => e.type === 'tool.call').map((e) => (e.data as { ok: boolean }).ok)).toEqual([true, false, false]);
     });
 
-    it('session.update advertises the tools as JSON Schema', () => {
+    it('tools are described wire-neutrally, JSON Schema from zod; the OpenAI adapter makes them function tools', () => {
       const defs = tools().definitions();
-      expect(defs[0]).toEqual({
-        type: 'function',
+      const described = {
         name: 'lookup_order',
         description: 'Find an order',
         parameters: expect.objectContaining({ type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] }),
-      });
+      };
+      expect(defs[0]).toEqual(described);
+      expect(functionTools(defs)[0]).toEqual({ type: 'function', ...described });
     });
   });
 

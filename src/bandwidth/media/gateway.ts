@@ -1,3 +1,4 @@
+import type { MediaStreamSink } from '../../bridge/transports';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -19,10 +20,6 @@ import type { SecurityEvents } from '../../security/security-events';
  * happens in the HTTP upgrade handler, before a WebSocket exists and before anything is allocated for
  * the call; failures are a plain 401 (Bandwidth reports it as mediaStreamRejected, BW §4.1).
  */
-export interface MediaStreamSink {
-  /** A stream for this call was accepted. */
-  attach(stream: BandwidthMediaStream): void;
-}
 
 export class MediaGateway {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_MAX_PAYLOAD_BYTES, perMessageDeflate: false });
