@@ -11,7 +11,4 @@ module.exports = {
   testTimeout: 15000,
   // Builds dist/ for the tests that run the CLI as a child process (test/cli/exit-codes.test.ts).
   globalSetup: '<rootDir>/test/global-setup.js',
-  // A test that fails between starting a server and closing it must not leave jest waiting forever
-  // (CI has 90 minutes, not infinity). --detectOpenHandles finds no leaks in a green run.
-  forceExit: true,
 };

@@ -58,8 +58,6 @@ export function createApp(parts: AppParts): Express {
   return app;
 }
 
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
-
 /** Answer an upgrade request with a plain HTTP status and close, before any WebSocket exists. */
 export function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   const body = JSON.stringify({ error: { message } });

@@ -174,21 +174,6 @@ function describeValue(v: unknown): string {
   return typeof v;
 }
 
-/** BW §1.6: causes that mean a transfer or AI SIP leg never connected. */
-const FAILED_LEG_CAUSES = new Set([
-  'busy',
-  'timeout',
-  'cancel',
-  'rejected',
-  'callback-error',
-  'invalid-bxml',
-  'application-error',
-  'account-limit',
-  'node-capacity-exceeded',
-  'error',
-  'unknown',
-]);
-
 /**
  * Did the leg a transferComplete describes fail to connect? `hangup` is the normal end of a bridged
  * call (BW §1.6). Its `answerTime` is the A-leg's, so it cannot tell us whether the human answered.
@@ -197,8 +182,4 @@ const FAILED_LEG_CAUSES = new Set([
  */
 export function transferFailed(callback: Callback): boolean {
   return (callback.cause ?? 'unknown') !== 'hangup';
-}
-
-export function isFailureCause(cause: string | undefined): boolean {
-  return cause !== undefined && FAILED_LEG_CAUSES.has(cause);
 }
