@@ -2,6 +2,7 @@
 export type ErrorCode =
   | 'config_invalid'
   | 'template_invalid'
+  | 'xml_syntax'
   | 'template_render_failed'
   | 'bxml_too_large'
   | 'url_too_long'

@@ -1,14 +1,15 @@
+import { SwitchboardError } from '../errors';
 import type { IncomingMessage } from 'node:http';
 import { CALLBACK_MAX_NESTING } from '../constants';
 import { nestingExceeds } from '../json-depth';
 
 /** Why a callback body could not be read: a 413 (too large) or a 400 (not JSON). */
-export class CallbackBodyError extends Error {
+export class CallbackBodyError extends SwitchboardError {
   constructor(
     readonly status: 400 | 413,
     message: string,
   ) {
-    super(message);
+    super('callback_invalid', message, { status });
     this.name = 'CallbackBodyError';
   }
 }

@@ -1,3 +1,4 @@
+import { SwitchboardError } from '../errors';
 import { z } from 'zod';
 import { CALL_ID_MAX_CHARS } from '../constants';
 
@@ -108,9 +109,9 @@ export const KNOWN_EVENT_TYPES = new Set([
   'referComplete',
 ]);
 
-export class CallbackValidationError extends Error {
+export class CallbackValidationError extends SwitchboardError {
   constructor(readonly problems: string[]) {
-    super(problems.join('; '));
+    super('callback_invalid', problems.join('; '), { problems });
     this.name = 'CallbackValidationError';
   }
 }

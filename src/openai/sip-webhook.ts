@@ -166,7 +166,7 @@ export class OpenAISipWebhook {
     try {
       await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, tools));
     } catch (err) {
-      const status = (err as { status?: number }).status;
+      const status = err instanceof OpenAI.APIError ? err.status : undefined;
       if (status === 404) {
         // OpenAI reference §4.6: the caller hung up before we accepted.
         await d.store.calls.record({ ...base, agentId: agent.id, mode: 'openai-sip', state: 'completed', cause: 'gone-before-accept' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'call already gone (404 on accept)' } });

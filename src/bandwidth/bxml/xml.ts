@@ -1,3 +1,4 @@
+import { SwitchboardError } from '../../errors';
 import { SaxesParser } from 'saxes';
 
 /** A minimal XML tree with source lines, enough to check and compare BXML documents. */
@@ -16,13 +17,13 @@ export interface XmlText {
 }
 export type XmlNode = XmlElement | XmlText;
 
-export class XmlSyntaxError extends Error {
+export class XmlSyntaxError extends SwitchboardError {
   constructor(
     readonly reason: string,
     readonly line: number,
     readonly column: number,
   ) {
-    super(`${reason} (line ${line}, column ${column})`);
+    super('xml_syntax', `${reason} (line ${line}, column ${column})`, { line, column });
     this.name = 'XmlSyntaxError';
   }
 }
