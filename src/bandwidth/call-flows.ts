@@ -121,7 +121,7 @@ export class CallFlows {
       ctx = await this.deps.contexts.resolveRedirect(token);
       if (ctx.callId !== cb.callId) throw new ContextRefused(`token is for call ${ctx.callId}`);
     } catch (err) {
-      // Issue #4: a forged or expired transfer URL is refused and logged; the call is transferred nowhere
+      // A forged or expired transfer URL is refused and logged; the call is transferred nowhere
       // it names. Our redirects carry redirectFallbackUrl → /stream-ended, the agent's fallback.
       return this.refuse(cb, 'redirect', err, 'this redirect URL is not valid (signature, expiry or call)');
     }

@@ -14,7 +14,7 @@ export function agentTools(agent: AgentWithDestinations, env: NodeJS.ProcessEnv,
   return registry;
 }
 
-/** Issue #4 §2: the destinations are an enum built from the agent's configuration. */
+/** The destinations are an enum built from the agent's configuration. */
 export function transferCallTool(agent: AgentWithDestinations): Tool<{ destination: string; reason: string; summary: string }> {
   const names = agent.destinations.map((d) => d.name) as [string, ...string[]];
   const described = agent.destinations.map((d) => `"${d.name}"${d.description ? `: ${d.description}` : ''}`).join('; ');
@@ -37,7 +37,7 @@ export function transferCallTool(agent: AgentWithDestinations): Tool<{ destinati
   };
 }
 
-/** Issue #4 §5: the goodbye plays in full, then the call ends. */
+/** The goodbye plays in full, then the call ends. */
 export function hangUpTool(): Tool<{ reason?: string }> {
   return {
     name: 'hang_up',
@@ -67,7 +67,7 @@ export function expandSecrets(value: string, env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * Issue #4 §6: an operator's HTTP endpoint as a tool. JSON in (the model's arguments; query string for
+ * An operator's HTTP endpoint as a tool. JSON in (the model's arguments; query string for
  * GET), JSON out. Non-2xx, timeouts and unreachable hosts become error output for the model.
  */
 export function httpTool(def: HttpToolDefinition, env: NodeJS.ProcessEnv, fetchImpl: typeof fetch = fetch): Tool<Record<string, unknown>> {

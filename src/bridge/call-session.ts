@@ -277,7 +277,7 @@ export class CallSession {
     if (this.deps.resume) void this.primeResumed(this.deps.resume.note);
   }
 
-  /** Issue #4 §4: back from a failed transfer — the conversation so far, why, then the agent speaks. */
+  /** Back from a failed transfer — the conversation so far, why, then the agent speaks. */
   private async primeResumed(note: string): Promise<void> {
     const history = await this.deps.store.transcripts.list(this.callId).catch(() => []);
     primeWithHistory(this.model, history);
@@ -426,7 +426,7 @@ export class CallSession {
     if (calls && calls.length > 0 && status === 'completed') void this.runTools(calls);
   }
 
-  /** Issue #3 §6: every call's output, then exactly one response.create. */
+  /** Every call's output, then exactly one response.create. */
   private async runTools(calls: ToolCall[]): Promise<void> {
     const ctx = { callId: this.callId, agent: this.agent, signal: this.abort.signal, actions: this.actions };
     const outcomes = await Promise.all(calls.map((c) => this.deps.tools.dispatch(c.name, c.arguments, ctx, () => this.deps.clock.now())));
@@ -446,7 +446,7 @@ export class CallSession {
     hangUp: (reason) => this.requestAction({ kind: 'hangup', reason }),
   };
 
-  /** Issue #4 §2/§5: act once the words that go with it have played, or after ACTION_MAX_WAIT_MS. */
+  /** Hand-off (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): act once the words that go with it have played, or after ACTION_MAX_WAIT_MS. */
   private requestAction(action: PendingAction): void {
     if (this.pendingAction || this.handedOff) return; // one hand-off per stream
     this.pendingAction = action;
@@ -503,7 +503,7 @@ export class CallSession {
   // ---- long calls -------------------------------------------------------------------------------
 
   /**
-   * Issue #3 §7: Realtime sessions end at 60 minutes (OpenAI reference §6.1). Before that, open a new
+   * Realtime sessions end at 60 minutes (OpenAI reference §6.1). Before that, open a new
    * session primed with the conversation so far (as text items, in conversation order) and switch to
    * it between turns — no caller speech, no response in flight, nothing left to play.
    */

@@ -11,7 +11,7 @@ const HUMAN = '+19195550177';
 const TRANSFER = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing question', summary: 'Wants a refund for order A7.' } };
 
 /**
- * Issue #4 end to end: the real server between the Bandwidth caller, the Bandwidth REST stand-in
+ * Transfers and tools end to end: the real server between the Bandwidth caller, the Bandwidth REST stand-in
  * (attached to the live call, so it does what Bandwidth would) and the Realtime stand-in.
  */
 describe('transfers, hang-up and tools over real sockets', () => {

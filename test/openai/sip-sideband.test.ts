@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../helpers/server';
 
 const SECRET = `whsec_${Buffer.from('another-signing-key-of-some-length').toString('base64')}`;
 
-/** Issue #5 §4 over real sockets: accept, sideband, greeting, transcripts, tools → refer / hangup. */
+/** openai-sip over real sockets: accept, sideband, greeting, transcripts, tools → refer / hangup. */
 describe('openai-sip sideband control', () => {
   let clock: ManualClock;
   let openai: RealtimeStandIn;
