@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * bench/greeting: how long a caller waits for the greeting. Issue #8's target: from `initiate` to the first
+ * bench/greeting: how long a caller waits for the greeting. The target: from `initiate` to the first
  * greeting frame at the caller, with the caller opening the stream 400 ms after `initiate` and the model
  * taking 300 ms to connect and 500 ms to its first audio, ≤ 860 ms (the model's own 800 ms plus at most
  * 60 ms). A relay that connects only when the stream starts pays the stream setup on top: ≈ 1,200 ms.
