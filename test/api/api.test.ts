@@ -1,7 +1,7 @@
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { bxml } from '../helpers/bxml';
 import { callbackFixture } from '../helpers/fixtures';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { bandwidthRestEnv, startTestServer, type TestServer } from '../helpers/server';
 
 interface Json {
   [k: string]: unknown;
@@ -14,15 +14,7 @@ describe('admin API', () => {
 
   beforeAll(async () => {
     rest = await startBandwidthRestStandIn({ followRedirects: false });
-    server = await startTestServer({
-      TRANSFER_TO: '+19195550177',
-      BANDWIDTH_ACCOUNT_ID: '9901234',
-      BANDWIDTH_APPLICATION_ID: '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47',
-      BANDWIDTH_CLIENT_ID: 'client-id',
-      BANDWIDTH_CLIENT_SECRET: 'client-secret',
-      BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
-      BANDWIDTH_OAUTH_URL: rest.oauthUrl,
-    });
+    server = await startTestServer({ TRANSFER_TO: '+19195550177', ...bandwidthRestEnv(rest) });
     token = server.app.credentials.credentials.adminToken;
   });
   afterAll(async () => {

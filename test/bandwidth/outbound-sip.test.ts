@@ -4,7 +4,7 @@ import { CALLBACK_URL_MAX_CHARS } from '../../src/constants';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { bxml, text, tokenOf } from '../helpers/bxml';
 import { callbackFixture } from '../helpers/fixtures';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { bandwidthRestEnv, startTestServer, type TestServer } from '../helpers/server';
 
 const OPENAI_SIP = 'sip:proj_abc123@sip.api.openai.com;transport=tls';
 const PLATFORM_SIP = 'sip:agent-7@voice.platform.example.com';
@@ -21,15 +21,7 @@ describe('outbound calls to SIP-mode agents', () => {
 
   beforeAll(async () => {
     rest = await startBandwidthRestStandIn({ followRedirects: false });
-    server = await startTestServer({
-      DEFAULT_AGENT_ID: 'none',
-      BANDWIDTH_ACCOUNT_ID: '9901234',
-      BANDWIDTH_APPLICATION_ID: '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47',
-      BANDWIDTH_CLIENT_ID: 'client-id',
-      BANDWIDTH_CLIENT_SECRET: 'client-secret',
-      BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
-      BANDWIDTH_OAUTH_URL: rest.oauthUrl,
-    });
+    server = await startTestServer({ DEFAULT_AGENT_ID: 'none', ...bandwidthRestEnv(rest) });
     const store = server.app.store;
     const base = (await store.agents.get('default'))!.agent;
     // Both configured the way an inbound deployment would be: Forward, with diversion.

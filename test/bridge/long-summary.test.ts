@@ -5,7 +5,7 @@ import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
 
 const HUMAN = '+19195550177';
 /** 1,000 CJK characters: 3,000 bytes of UTF-8, ~9,000 characters once percent-encoded into a URL. */
@@ -38,17 +38,7 @@ describe('a warm transfer with a 1,000-character CJK summary', () => {
     });
     rest = await startBandwidthRestStandIn();
     server = await startTestServer(
-      {
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: openai.url,
-        PUBLIC_BASE_URL: '',
-        TRANSFER_TO: HUMAN,
-        BANDWIDTH_ACCOUNT_ID: '9901234',
-        BANDWIDTH_CLIENT_ID: 'client-id',
-        BANDWIDTH_CLIENT_SECRET: 'client-secret',
-        BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
-        BANDWIDTH_OAUTH_URL: rest.oauthUrl,
-      },
+      { ...standInEnv(openai.url, rest, HUMAN) },
       { clock },
     );
     const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;

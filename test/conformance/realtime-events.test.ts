@@ -5,7 +5,7 @@ import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { RecordedServerEvent } from '../../src/sim/realtime-session';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
 import { checkEvent, unparsedTypes } from './openai-events';
 
 /**
@@ -38,17 +38,7 @@ describe('Realtime events conform to the openai package', () => {
     });
     rest = await startBandwidthRestStandIn();
     server = await startTestServer(
-      {
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: openai.url,
-        PUBLIC_BASE_URL: '',
-        TRANSFER_TO: '+19195550177',
-        BANDWIDTH_ACCOUNT_ID: '9901234',
-        BANDWIDTH_CLIENT_ID: 'client-id',
-        BANDWIDTH_CLIENT_SECRET: 'client-secret',
-        BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
-        BANDWIDTH_OAUTH_URL: rest.oauthUrl,
-      },
+      { ...standInEnv(openai.url, rest, '+19195550177') },
       { clock },
     );
     const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;

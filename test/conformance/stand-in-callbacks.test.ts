@@ -6,7 +6,7 @@ import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
-import { startTestServer, type TestServer } from '../helpers/server';
+import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
 import { BandwidthSpec } from './bandwidth-spec';
 
 /**
@@ -30,18 +30,7 @@ describe('the Bandwidth caller stand-in sends what bandwidth.yml describes', () 
     openai = await startRealtimeStandIn({ clock, script: (ctx) => plans(ctx.n), transcribe: () => 'I want to talk to a person.' });
     rest = await startBandwidthRestStandIn();
     server = await startTestServer(
-      {
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: openai.url,
-        PUBLIC_BASE_URL: '',
-        TRANSFER_TO: HUMAN,
-        BANDWIDTH_ACCOUNT_ID: '9901234',
-        BANDWIDTH_CLIENT_ID: 'client-id',
-        BANDWIDTH_CLIENT_SECRET: 'client-secret',
-        BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
-        BANDWIDTH_OAUTH_URL: rest.oauthUrl,
-        ...env,
-      },
+      { ...standInEnv(openai.url, rest, HUMAN), ...env },
       { clock },
     );
   }

@@ -54,3 +54,23 @@ export async function startTestServer(env: Record<string, string> = {}, options:
 export function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
+
+/** The environment of a server whose Bandwidth REST API and OAuth are the stand-in `rest`. */
+export function bandwidthRestEnv(rest: { apiBaseUrl: string; oauthUrl: string }): Record<string, string> {
+  return {
+    BANDWIDTH_ACCOUNT_ID: '9901234',
+    BANDWIDTH_APPLICATION_ID: '3f2b8c1e-7a4d-4e9b-b1c6-5d8e2f0a9c47',
+    BANDWIDTH_CLIENT_ID: 'client-id',
+    BANDWIDTH_CLIENT_SECRET: 'client-secret',
+    BANDWIDTH_API_BASE_URL: rest.apiBaseUrl,
+    BANDWIDTH_OAUTH_URL: rest.oauthUrl,
+  };
+}
+
+/**
+ * The environment of a server wired to the stand-ins: OpenAI Realtime at `openaiUrl`, Bandwidth's REST API
+ * and OAuth at `rest`, the default agent's warm transfer to `transferTo`.
+ */
+export function standInEnv(openaiUrl: string, rest: { apiBaseUrl: string; oauthUrl: string }, transferTo: string): Record<string, string> {
+  return { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openaiUrl, PUBLIC_BASE_URL: '', TRANSFER_TO: transferTo, ...bandwidthRestEnv(rest) };
+}
