@@ -7,6 +7,7 @@ import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
 import { CallbackContexts, type RedirectAction } from './bandwidth/callback-contexts';
 import { CallFlows } from './bandwidth/call-flows';
+import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
 import { MediaGateway } from './bandwidth/media/gateway';
@@ -156,35 +157,12 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const toolDefinitions = perObject((tools: ToolRegistry) => tools.definitions());
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
-  // Every Calls API redirect names /stream-ended as its fallback: if our signed URL is ever refused,
-  // Bandwidth still lands on the agent's fallback instead of dropping the caller (BW §1.7).
-  // The action (a transfer's summary included) is stored before the redirect names it (DESIGN §4.6).
   const contexts = new CallbackContexts(store.contexts, signer, urls);
-  const redirect = async (callId: string, agentId: string, action: RedirectAction, tag: string) =>
-    calls!.redirect(callId, await contexts.redirectUrl(callId, agentId, action), callbackCredentials, {
-      tag,
-      fallbackUrl: urls.voice(VOICE_ROUTES.streamEnded),
-    });
+  const control = new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined });
   const bridge = new CallRegistry({
     instanceId,
     recordingsDir: path.join(config.dataDir, 'recordings'),
-    redirectToFallback: calls
-      ? async (callId, agentId, reason) => {
-          const outcome = await redirect(callId, agentId, { type: 'fallback', reason }, 'sb:fallback');
-          if (!outcome.ok) logger.info({ callId }, 'the call had already ended when its fallback redirect was sent');
-        }
-      : undefined,
-    control: {
-      transfer: async (callId, agentId, destination, reason, summary) => {
-        if (!calls) return 'unavailable';
-        const outcome = await redirect(callId, agentId, { type: 'transfer', destination, reason, summary }, `sb:transfer:${destination.name}`);
-        return outcome.ok ? 'redirected' : 'gone';
-      },
-      hangUp: async (callId) => {
-        if (!calls) return 'unavailable';
-        return (await calls.hangUp(callId)).ok ? 'completed' : 'gone';
-      },
-    },
+    control,
     store,
     logger,
     clock,

@@ -80,8 +80,8 @@ export class CallFlows {
 
   /**
    * The Redirect after `<StopStream wait="true">`: the media socket ended while the call is up. The
-   * bridge may have ended it on purpose (the agent transferred or hung up without a Calls API); it
-   * left its intent in the call's events. Otherwise the AI side failed: the fallback. This route also
+   * bridge may have ended it on purpose (the agent transferred or hung up without a Calls API): the
+   * hand-off intent it stored says what to do. Otherwise the AI side failed: the fallback. This route also
    * serves as the `redirectFallbackUrl` of Calls API redirects, so it needs no token.
    */
   async streamEnded(body: unknown, token: string | undefined): Promise<CallbackResult> {
@@ -89,29 +89,18 @@ export class CallFlows {
     const ctx = this.verify(token, 'stream-ended', streamContextSchema, cb.callId);
     const call = await this.deps.store.calls.get(cb.callId);
     const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
-    const intent = await this.latestIntent(cb.callId);
-    if (intent?.type === 'bridge.hangup-intent') return this.finish(cb, 'hangup', {}, { state: 'completed', cause: 'agent-hangup' }, { intent: 'hangup' });
-    if (intent?.type === 'bridge.transfer-intent' && agent) {
-      const parsed = transferIntentSchema.safeParse(intent.data);
-      if (parsed.success) {
-        const { destination, reason, summary } = parsed.data;
-        return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, reason, summary, origin: 'agent' });
-      }
+    // What the agent asked for when there was no Calls API to do it at once (BandwidthCallControl).
+    const parsed = handOffIntentSchema.safeParse(await this.deps.store.handOffs.get(cb.callId));
+    const intent = parsed.success ? parsed.data : undefined;
+    if (intent?.kind === 'hangup') return this.finish(cb, 'hangup', {}, { state: 'completed', cause: 'agent-hangup' }, { intent: 'hangup' });
+    if (intent?.kind === 'transfer' && agent) {
+      const { destination, reason, summary } = intent;
+      return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, reason, summary, origin: 'agent' });
     }
     const reason = call?.errorMessage ?? 'the media stream ended while the call was up';
     return this.fallback(cb, agent, reason);
   }
 
-  /** The bridge's latest hand-off intent for the stream that just ended (newer than its media.start). */
-  private async latestIntent(callId: string): Promise<{ type: string; data: unknown } | undefined> {
-    const events = await this.deps.store.events.list(callId);
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      if (e.type === 'media.start') return undefined;
-      if (e.type === 'bridge.transfer-intent' || e.type === 'bridge.hangup-intent') return e;
-    }
-    return undefined;
-  }
 
   /** BW §1.3 redirect: do what the signed action says; anything unsigned goes to the fallback. */
   async redirect(body: unknown, token: string | undefined): Promise<CallbackResult> {
@@ -346,7 +335,11 @@ export class CallFlows {
     // measured ~9 ms more to the first word the other way round). A retried initiate keeps this session.
     this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, resumeNote });
     try {
-      await this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData });
+      await this.durable(
+        // A new stream: nothing an earlier stream of this call left for /stream-ended applies to it.
+        this.deps.store.handOffs.clear(cb.callId),
+        this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData }),
+      );
     } catch (err) {
       // The answer becomes a 5xx, so no stream follows it: do not leave the pre-warmed (billed) session behind.
       this.deps.listener?.streamRejected?.(cb.callId);
@@ -726,7 +719,10 @@ function aLegCallback(reported: Callback, aLeg: CallRecord | undefined, aLegId: 
   return cb;
 }
 
-const transferIntentSchema = z.object({ destination: transferDestinationSchema, reason: z.string(), summary: z.string() });
+const handOffIntentSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('transfer'), destination: transferDestinationSchema, reason: z.string(), summary: z.string() }),
+  z.object({ kind: z.literal('hangup'), reason: z.string() }),
+]);
 
 /** What the resumed agent is told when a transfer did not go through (docs/architecture.md#hand-off-how-a-call-leaves-the-agent). */
 function resumeNote(ctx: TransferContext, cb: Callback): string {

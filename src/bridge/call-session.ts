@@ -9,7 +9,7 @@ import { AudioPath } from './audio-path';
 import { CallRecorder } from './recorder';
 import { DEFAULT_PACING, PlayoutQueue, type PlayoutPacing, type PlayoutScheduler } from './playout';
 import type { CallActions, ToolRegistry } from './tools';
-import type { AudioChunk, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
+import type { AudioChunk, CallControl, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
 
 /**
  * One live call (DESIGN §3): the caller's media stream on one side, an OpenAI Realtime session on the
@@ -35,27 +35,14 @@ export interface CallSessionDeps {
   renewAfterMs?: number;
   /** Fallback when no agent audio is ready this long after the stream's start frame (default AGENT_AUDIO_DEADLINE_MS). */
   agentAudioDeadlineMs?: number;
-  /**
-   * Send the call to its fallback through the Calls API (a redirect). Needed with the Pause hold
-   * template, where closing the media socket does not move the call on (DESIGN §4.1).
-   */
-  redirectToFallback?: (reason: string) => Promise<void>;
   /** Where recordings go (DATA_DIR/recordings) for agents with `record: true`. */
   recordingsDir?: string;
-  /** Mid-call control through Bandwidth's Calls API, when configured (transfer, hang up). */
-  control?: CallControl;
+  /** How the call leaves the agent: transfer, hang-up, fallback (the carrier's adapter). */
+  control: CallControl;
   /** This stream resumes a call (a transfer failed): prime the model with the conversation and this note. */
   resume?: { note: string };
 }
 
-/**
- * Mid-call control through the Calls API (BW §5). `unavailable` means no REST credentials: the session
- * then records its intent and ends the media stream, and /stream-ended answers from the intent.
- */
-export interface CallControl {
-  transfer(callId: string, agentId: string, destination: TransferDestination, reason: string, summary: string): Promise<'redirected' | 'gone' | 'unavailable'>;
-  hangUp(callId: string): Promise<'completed' | 'gone' | 'unavailable'>;
-}
 
 /**
  * Why the AI side failed, stored with the reason on `bridge.failed` (DESIGN §4.9). The model adapter's
@@ -472,27 +459,19 @@ export class CallSession {
     // Nothing more from the model reaches the caller once the call is being handed on.
     this.playout.interrupt();
     this.playout.setActive(false);
-    let outcome: string = 'unavailable';
-    try {
-      outcome =
-        action.kind === 'transfer'
-          ? ((await this.deps.control?.transfer(this.callId, this.agent.id, action.destination, action.reason, action.summary)) ?? 'unavailable')
-          : ((await this.deps.control?.hangUp(this.callId)) ?? 'unavailable');
-    } catch (err) {
-      this.deps.logger.error({ callId: this.callId, action: action.kind, err: (err as Error).message }, 'the Calls API refused the hand-off; using the stream end instead');
-      this.record('bridge.control-failed', { action: action.kind, reason: (err as Error).message });
-    }
-    if (outcome === 'unavailable') {
-      // No Calls API: record the intent and end the stream; /stream-ended answers from it (DESIGN §4.1).
-      await this.deps.store.events
-        .append({ callId: this.callId, source: 'switchboard', type: action.kind === 'transfer' ? 'bridge.transfer-intent' : 'bridge.hangup-intent', data: action })
-        .catch((err: Error) => this.storeFailed(err));
+    const call = { callId: this.callId, agent: this.agent };
+    const outcome =
+      action.kind === 'transfer'
+        ? await this.deps.control.transfer(call, action.destination, action.reason, action.summary)
+        : await this.deps.control.hangUp(call, action.reason);
+    if (outcome === 'on-stream-end') {
+      // The carrier does it when the stream ends (docs/architecture.md#hand-off-how-a-call-leaves-the-agent).
       this.record('bridge.handed-off', { action: action.kind, via: 'stream-end', why });
       this.end(action.kind === 'transfer' ? 'transferring' : 'agent hung up');
       return;
     }
-    // 409 from Bandwidth: the caller hung up while the agent was still speaking (BW §5).
-    this.record('bridge.handed-off', { action: action.kind, via: 'calls-api', outcome: outcome === 'gone' ? 'call already ended' : outcome, why });
+    // gone: the caller hung up while the agent was still speaking.
+    this.record('bridge.handed-off', { action: action.kind, via: 'carrier', outcome: outcome === 'gone' ? 'call already ended' : action.kind === 'transfer' ? 'redirected' : 'completed', why });
     if (action.kind === 'hangup') {
       await this.deps.store.calls.record({ id: this.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
     }
@@ -635,17 +614,8 @@ export class CallSession {
       .record({ id: this.callId, errorMessage: reason }, { callId: this.callId, source: 'switchboard', type: 'bridge.failed', data: { reason, cause } })
       .catch((err: Error) => this.storeFailed(err))
       .then(async () => {
-        if (this.agent.streamHold === 'pause') {
-          // <Pause> outlives the socket: move the call on with a redirect first, then close (BW §2.7 ordering).
-          if (this.deps.redirectToFallback) {
-            await this.deps.redirectToFallback(reason).catch((err: Error) => {
-              this.deps.logger.error({ callId: this.callId, err: err.message }, 'could not redirect the call to its fallback');
-              this.record('bridge.fallback-redirect-failed', { reason: err.message });
-            });
-          } else {
-            this.deps.logger.error({ callId: this.callId }, 'a Pause-held stream failed but no Bandwidth REST credentials are configured to redirect it');
-          }
-        }
+        // The carrier moves the call on first where it must (a Pause-held stream), then the stream ends.
+        await this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason);
         if (this.caller) this.end(reason);
         // No caller yet: attach() closes the stream as soon as it arrives.
       });

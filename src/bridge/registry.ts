@@ -2,10 +2,10 @@ import type { AgentWithDestinations } from '../agents/agent';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
-import { CallSession, type CallControl } from './call-session';
+import { CallSession } from './call-session';
 import { PlayoutScheduler, type PlayoutPacing } from './playout';
 import type { ToolRegistry } from './tools';
-import type { CallerStream, CallLifecycleListener, MediaStreamSink, ModelSession } from './transports';
+import type { CallControl, CallerStream, CallLifecycleListener, MediaStreamSink, ModelSession } from './transports';
 
 /**
  * The live calls of this instance, keyed by callId (the only per-instance state, DESIGN §4.6).
@@ -17,10 +17,9 @@ export interface BridgeDeps {
   clock: Clock;
   openModel: (agent: AgentWithDestinations, tools: ToolRegistry) => ModelSession;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
-  /** Redirect a live call to its agent's fallback through the Calls API (undefined: not configured). */
-  redirectToFallback?: (callId: string, agentId: string, reason: string) => Promise<void>;
   recordingsDir?: string;
-  control?: CallControl;
+  /** How calls leave the agent (the carrier's adapter). */
+  control: CallControl;
   pacing?: PlayoutPacing;
   /** Fallback when no agent audio is ready this long after the stream starts (default AGENT_AUDIO_DEADLINE_MS). */
   agentAudioDeadlineMs?: number;
@@ -135,7 +134,6 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       recordingsDir: this.deps.recordingsDir,
       control: this.deps.control,
       resume: resumeNote ? { note: resumeNote } : undefined,
-      redirectToFallback: this.deps.redirectToFallback ? (reason) => this.deps.redirectToFallback!(callId, agent.id, reason) : undefined,
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);

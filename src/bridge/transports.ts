@@ -1,4 +1,4 @@
-import type { AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 /**
  * What the bridge sees of each wire (DESIGN §5: one adapter per wire; the bridge knows neither wire's
  * JSON). The Bandwidth media socket is a CallerStream; the OpenAI Realtime socket is a ModelSession.
@@ -116,4 +116,30 @@ export interface CallLifecycleListener {
 /** Where an authenticated caller stream goes: the bridge, which attaches it to its call's session. */
 export interface MediaStreamSink {
   attach(stream: CallerStream): void;
+}
+
+/** The call a hand-off is for. */
+export interface HandOffCall {
+  callId: string;
+  agent: AgentWithDestinations;
+}
+
+/**
+ * What became of a hand-off:
+ * - `done`: the carrier is moving the call on (a transfer stops the stream itself; a hang-up ends the call);
+ * - `gone`: the call had already ended (the caller hung up while the agent was still speaking);
+ * - `on-stream-end`: it happens when the session ends its media stream, as the adapter has arranged.
+ */
+export type HandOffOutcome = 'done' | 'gone' | 'on-stream-end';
+
+/**
+ * How a call leaves the agent (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): one module per
+ * carrier implements it, and the bridge calls nothing else to transfer, hang up or fall back. An
+ * implementation never throws: what it cannot do at once it arranges for the stream's end, and says so.
+ */
+export interface CallControl {
+  transfer(call: HandOffCall, destination: TransferDestination, reason: string, summary: string): Promise<HandOffOutcome>;
+  hangUp(call: HandOffCall, reason: string): Promise<HandOffOutcome>;
+  /** The AI side failed (DESIGN §4.9): the agent's fallback takes the call. */
+  fallback(call: HandOffCall, reason: string): Promise<HandOffOutcome>;
 }

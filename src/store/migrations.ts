@@ -134,4 +134,17 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       ALTER TABLE callback_contexts ADD COLUMN answer TEXT;   -- JSON, validated by the route on read
     `,
   },
+  {
+    version: 5,
+    name: 'hand-off intents',
+    sql: `
+      -- What the end of a call's media stream must do (a transfer or a hang-up the agent asked for) when
+      -- there was no Calls API to do it at once: /stream-ended reads it (docs/architecture.md, hand-off).
+      CREATE TABLE hand_off_intents (
+        call_id     TEXT PRIMARY KEY,
+        intent      TEXT NOT NULL,            -- JSON HandOffIntent
+        created_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -45,6 +45,7 @@ import {
   type CallRecord,
   type CallUpdate,
   type PhoneNumberRecord,
+  type HandOffIntent,
   type OrphanCloseOut,
   type Store,
   type StoredAgent,
@@ -432,6 +433,22 @@ export class SqliteStore implements Store {
   };
 
   // ---- callback contexts (DESIGN §4.6) -------------------------------------------------------------
+
+  /** Hand-off intents go through the call tables' group commit, in order with the session's events. */
+  readonly handOffs = {
+    set: (callId: string, intent: HandOffIntent): Promise<void> => {
+      const now = nowIso();
+      return this.writes.submit(() => {
+        this.stmt('INSERT INTO hand_off_intents (call_id, intent, created_at) VALUES (?, ?, ?) ON CONFLICT(call_id) DO UPDATE SET intent = excluded.intent, created_at = excluded.created_at').run(callId, JSON.stringify(intent), now);
+      });
+    },
+    get: async (callId: string): Promise<HandOffIntent | undefined> => {
+      await this.readable();
+      const row = this.stmt('SELECT intent FROM hand_off_intents WHERE call_id = ?').get(callId) as Row | undefined;
+      return row ? (JSON.parse(String(row.intent)) as HandOffIntent) : undefined;
+    },
+    clear: (callId: string): Promise<void> => this.writes.submit(() => void this.stmt('DELETE FROM hand_off_intents WHERE call_id = ?').run(callId)),
+  };
 
   /**
    * Contexts go through the call tables' group commit: a transfer's context and the callback's own

@@ -232,6 +232,23 @@ export interface CallbackContextsRepository {
 
 export type ContextUse = { first: true } | { first: false; usedBy: string | null; answer: unknown };
 
+/**
+ * A hand-off the carrier carries out when the agent's media stream ends (docs/architecture.md#hand-off-how-a-call-leaves-the-agent):
+ * what the agent asked for when there was no Calls API to do it at once.
+ */
+export type HandOffIntent =
+  | { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string }
+  | { kind: 'hangup'; reason: string };
+
+export interface HandOffsRepository {
+  /** Record what the end of the call's current stream must do (replacing an earlier one); committed with the call tables' writes. */
+  set(callId: string, intent: HandOffIntent): Promise<void>;
+  /** What the end of the call's current stream must do, if anything. */
+  get(callId: string): Promise<HandOffIntent | undefined>;
+  /** A new stream begins: nothing is pending for it. */
+  clear(callId: string): Promise<void>;
+}
+
 export interface Store {
   readonly calls: CallsRepository;
   readonly events: EventsRepository;
@@ -240,6 +257,7 @@ export interface Store {
   readonly destinations: DestinationsRepository;
   readonly numbers: NumbersRepository;
   readonly contexts: CallbackContextsRepository;
+  readonly handOffs: HandOffsRepository;
   /** True when the store answers a trivial query (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

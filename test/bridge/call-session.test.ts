@@ -2,7 +2,9 @@ import { functionTools } from '../../src/openai/session-config';
 import { z } from 'zod';
 import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent';
 import { agentTools } from '../../src/bridge/builtin-tools';
-import { CallSession, type CallControl } from '../../src/bridge/call-session';
+import { CallSession } from '../../src/bridge/call-session';
+import type { CallControl } from '../../src/bridge/transports';
+import { BandwidthCallControl } from '../../src/bandwidth/call-control';
 import { PlayoutScheduler } from '../../src/bridge/playout';
 import { ToolRegistry } from '../../src/bridge/tools';
 import { ManualClock, settleIo } from '../../src/clock';
@@ -40,7 +42,8 @@ function setup(options: { agent?: AgentWithDestinations; tools?: ToolRegistry; r
     pacing: { leadMs: 100, refillBelowMs: 100, carrierDelayMs: 0 },
     renewAfterMs: options.renewAfterMs,
     agentAudioDeadlineMs: options.agentAudioDeadlineMs,
-    control: options.control,
+    // Without a control of its own: Bandwidth's without REST credentials (hand-offs happen at the stream's end).
+    control: options.control ?? new BandwidthCallControl({ store, logger: createLogger('silent') }),
     resume: options.resume,
   });
   const caller = new FakeCallerStream(CALL, () => clock.now());
@@ -441,7 +444,7 @@ describe('CallSession', () => {
 
     it('transfers only after the "I\'m transferring you" reply has played', async () => {
       const transfers: unknown[] = [];
-      const control: CallControl = { transfer: async (...a) => (transfers.push(a), 'redirected'), hangUp: async () => 'completed' };
+      const control: CallControl = { transfer: async (call, ...a) => (transfers.push([call.callId, call.agent.id, ...a]), 'done'), hangUp: async () => 'done', fallback: async () => 'on-stream-end' };
       const { model, clock, caller } = await untilToolCalled(control);
       expect(model.of('function_call_output')).toHaveLength(1);
       model.handlers.responseCreated({ responseId: 'resp_bye' });
@@ -459,7 +462,7 @@ describe('CallSession', () => {
 
     it('does not wait forever: after 10 s the hand-off goes ahead', async () => {
       const transfers: unknown[] = [];
-      const control: CallControl = { transfer: async (...a) => (transfers.push(a), 'redirected'), hangUp: async () => 'completed' };
+      const control: CallControl = { transfer: async (call, ...a) => (transfers.push([call.callId, ...a]), 'done'), hangUp: async () => 'done', fallback: async () => 'on-stream-end' };
       const { clock } = await untilToolCalled(control);
       clock.advance(9_900);
       await settleIo();
@@ -476,14 +479,14 @@ describe('CallSession', () => {
       await settleIo();
       expect(isEnded()).toBe(true);
       expect(caller.closedWith).toBe('transferring');
-      const intent = (await store.events.list(CALL)).find((e) => e.type === 'bridge.transfer-intent');
-      expect(intent?.data).toEqual({ kind: 'transfer', destination: human, reason: 'billing', summary: 'Refund for order A7.' });
+      expect(await store.handOffs.get(CALL)).toEqual({ kind: 'transfer', destination: human, reason: 'billing', summary: 'Refund for order A7.' });
+      expect((await store.events.list(CALL)).find((e) => e.type === 'bridge.handed-off')?.data).toMatchObject({ action: 'transfer', via: 'stream-end' });
     });
 
     it('hang_up through the Calls API ends the session and marks the call as ended by the agent', async () => {
       const hangUps: string[] = [];
       const a = agent();
-      const t = setup({ agent: a, tools: agentTools(a, {}), control: { transfer: async () => 'redirected', hangUp: async (id) => (hangUps.push(id), 'completed') } });
+      const t = setup({ agent: a, tools: agentTools(a, {}), control: { transfer: async () => 'done', hangUp: async (call) => (hangUps.push(call.callId), 'done'), fallback: async () => 'on-stream-end' } });
       await t.store.calls.record({ id: CALL, state: 'streaming' });
       const model = t.models[0]!;
       model.becomeReady();

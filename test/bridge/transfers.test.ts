@@ -214,7 +214,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
     await waitFor(() => rest.requests.some((r) => r.operation === 'updateCall'), 5000, 'the redirect');
     await clock.advanceAsync(200);
     const handedOff = (await server.app.store.events.list(gone.callId)).find((e) => e.type === 'bridge.handed-off');
-    expect(handedOff!.data).toMatchObject({ action: 'transfer', via: 'calls-api', outcome: 'call already ended' });
+    expect(handedOff!.data).toMatchObject({ action: 'transfer', via: 'carrier', outcome: 'call already ended' });
     gone.destroy();
   });
 });
