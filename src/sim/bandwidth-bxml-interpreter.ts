@@ -7,7 +7,7 @@
 import { elementChildren, textContent, type XmlElement } from '../bandwidth/bxml/xml';
 import type { BxmlDocument } from './bandwidth-call-types';
 import type { CallHost } from './bandwidth-call-host';
-import { credsOf, methodOf } from './bandwidth-callbacks';
+import { callbackTargets } from './bandwidth-callbacks';
 import { CallOver } from './bandwidth-run-control';
 import { startStream } from './bandwidth-stream-start';
 import { TransferRun, type ExecuteDocument } from './bandwidth-transfer-run';
@@ -145,18 +145,11 @@ export class BxmlInterpreter {
       return;
     }
     if (verb.attributes.tag !== undefined) this.host.tag = verb.attributes.tag || undefined;
-    const primary = new URL(rawUrl, docUrl).toString();
-    const fallbackUrl = verb.attributes.redirectFallbackUrl;
-    const fetched = await this.host.callbacks.fetchBxmlWithFallback(
-      'redirect',
-      () => this.host.commonFields('redirect'),
-      { url: primary, method: methodOf(verb.attributes.redirectMethod), auth: credsOf(verb) },
-      fallbackUrl ? { url: new URL(fallbackUrl, docUrl).toString(), method: methodOf(verb.attributes.redirectFallbackMethod), auth: credsOf(verb, 'fallbackUsername', 'fallbackPassword') } : undefined,
-      () => this.host.control.checkLive(gen),
-    );
+    const { primary, fallback } = callbackTargets(verb, 'redirect', docUrl);
+    const fetched = await this.host.callbacks.fetchBxmlWithFallback('redirect', () => this.host.commonFields('redirect'), primary, fallback, () => this.host.control.checkLive(gen));
     if (!fetched.ok) {
       if (fetched.invalid) await this.host.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
-      else await this.host.endCall('callback-error', 'callback-error', `Callback to ${primary} failed`);
+      else await this.host.endCall('callback-error', 'callback-error', `Callback to ${primary.url} failed`);
       return;
     }
     if (this.host.stream?.endedBy !== undefined && !this.host.afterStream) this.host.afterStream = fetched.doc;

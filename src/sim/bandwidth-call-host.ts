@@ -4,12 +4,11 @@
  * fields are what tests inspect) and hands the parts this view of it.
  */
 import type { Clock } from '../clock';
-import type { TransferRecord } from './bandwidth-transfer';
 import type { BxmlDocument, CallEnd, CallEndReason, SimulatedCallOptions, StreamInfo } from './bandwidth-call-types';
 import type { CallbackSender } from './bandwidth-callbacks';
-import type { MediaStream, MediaStreamHost, StreamEventExtra, StreamEvents } from './bandwidth-media-stream';
+import type { MediaStream, MediaStreamHost } from './bandwidth-media-stream';
 import type { RunControl } from './bandwidth-run-control';
-import type { CallbackRecord } from './bandwidth-call-types';
+import type { TransferEndedBy, TransferRecord } from './bandwidth-transfer';
 
 /** Where execution stopped: a verb not modelled, or a Transfer ringing/bridged. */
 export interface HeldAt {
@@ -29,7 +28,7 @@ export interface SpokenVerb {
 export interface ActiveTransferView {
   readonly record: TransferRecord;
   /** End it from the A-leg side (caller hang-up, interruption, API hang-up). Idempotent. */
-  abort(by: 'caller' | 'interrupted' | 'call-ended'): Promise<void>;
+  abort(by: TransferEndedBy): Promise<void>;
 }
 
 export interface CallHost {
@@ -67,5 +66,4 @@ export interface CallHost {
   /** The fields every call callback carries (BW §1.5). */
   commonFields(eventType: string): Record<string, unknown>;
   endCall(reason: CallEndReason, cause: string, errorMessage?: string): Promise<CallEnd>;
-  streamEvent(events: StreamEvents, eventType: string, extra: StreamEventExtra): Promise<CallbackRecord> | undefined;
 }

@@ -8,6 +8,9 @@ import type { Clock } from '../clock';
 import type { BxmlDocument, CallbackRecord, SimulatedCallOptions } from './bandwidth-call-types';
 import { deliverCallback, type CallbackAuth } from './callback-delivery';
 
+/** Real-time limit for each callback when the options give none: Bandwidth waits 15 s (BW §1.7). */
+const DEFAULT_CALLBACK_TIMEOUT_MS = 15_000;
+
 export type HttpMethod = 'POST' | 'GET';
 
 /** Where a BXML callback goes: one URL, its method and its credentials. */
@@ -29,6 +32,21 @@ export function credsOf(el: XmlElement, user = 'username', pass = 'password'): C
 /** A verb's `…Method` attribute: GET when it says so, else POST. */
 export function methodOf(value: string | undefined): HttpMethod {
   return value?.toUpperCase() === 'GET' ? 'GET' : 'POST';
+}
+
+/**
+ * A verb's BXML callback and its fallback, resolved against the document's URL: `<prefix>Url` and
+ * `<prefix>Method` with `username`/`password`; `<prefix>FallbackUrl` and `<prefix>FallbackMethod` with
+ * `fallbackUsername`/`fallbackPassword` (BW §1.7, §2.5). The caller has checked `<prefix>Url` is set.
+ */
+export function callbackTargets(el: XmlElement, prefix: string, docUrl: string): { primary: CallbackTarget; fallback: CallbackTarget | undefined } {
+  const a = el.attributes;
+  const primary: CallbackTarget = { url: new URL(a[`${prefix}Url`] ?? '', docUrl).toString(), method: methodOf(a[`${prefix}Method`]), auth: credsOf(el) };
+  const fallbackUrl = a[`${prefix}FallbackUrl`];
+  const fallback: CallbackTarget | undefined = fallbackUrl
+    ? { url: new URL(fallbackUrl, docUrl).toString(), method: methodOf(a[`${prefix}FallbackMethod`]), auth: credsOf(el, 'fallbackUsername', 'fallbackPassword') }
+    : undefined;
+  return { primary, fallback };
 }
 
 export class CallbackSender {
@@ -57,7 +75,7 @@ export class CallbackSender {
     this.callbacks.push(record);
     for (let attempt = 0; ; attempt++) {
       try {
-        const delivery = await deliverCallback(target, { method, headers, body: payload, timeoutMs: this.opts.callbackTimeoutMs ?? 15_000 }, auth, this.opts.callbackAuthMode);
+        const delivery = await deliverCallback(target, { method, headers, body: payload, timeoutMs: this.opts.callbackTimeoutMs ?? DEFAULT_CALLBACK_TIMEOUT_MS }, auth, this.opts.callbackAuthMode);
         const res = delivery.response;
         record.authorization = delivery.authorization;
         record.challenged = delivery.challenged || undefined;

@@ -314,11 +314,12 @@ export class SimulatedCall {
   }
 
   // -------------------------------------------------------------------------------------------------
-  // Time
-
-  // -------------------------------------------------------------------------------------------------
   // The parts' view of the call (bandwidth-call-host.ts)
 
+  /**
+   * Built once, in the constructor. The parts read and write the call's state through these accessors,
+   * so what tests inspect stays plain fields on SimulatedCall.
+   */
   private callHost(): CallHost {
     const call = this;
     const mediaHost: MediaStreamHost = {
@@ -369,7 +370,6 @@ export class SimulatedCall {
       iso: () => this.iso(),
       commonFields: (eventType) => this.commonFields(eventType),
       endCall: (reason, cause, errorMessage) => this.endCall(reason, cause, errorMessage),
-      streamEvent: (events, eventType, extra) => this.streamEvent(events, eventType, extra),
     };
   }
 

@@ -1,5 +1,5 @@
 /**
- * The carrier's playout model for the Bandwidth caller stand-in (BW §4.3; docs/simulator.md#playout):
+ * The carrier's playout model for the Bandwidth caller stand-in (BW §4.3; docs/simulator.md#carrier-playout):
  * playAudio audio queues per stream, leaves in ≤ 20 ms pieces on the stream's tick once its latency
  * (and, after silence, the jitter buffer) has passed, and what leaves is what the caller heard.
  */

@@ -50,7 +50,7 @@ export async function startStream(host: CallHost, verb: XmlElement, docUrl: stri
     info.cause = 'duplicate';
     info.errorMessage = `A stream with the name ${info.name} already exists`;
     const rejected: StreamEvents = { info, eventUrl, eventMethod: methodOf(a.streamEventMethod), eventAuth: credsOf(verb), startIso };
-    await host.streamEvent(rejected, 'mediaStreamRejected', { cause: 'duplicate', errorMessage: info.errorMessage, original: running });
+    await host.mediaHost.streamEvent(rejected, 'mediaStreamRejected', { cause: 'duplicate', errorMessage: info.errorMessage, original: running });
     host.control.checkLive(gen);
     return;
   }
@@ -78,7 +78,7 @@ export async function startStream(host: CallHost, verb: XmlElement, docUrl: stri
     info.endedBy = 'connect-failed';
     info.cause = 'connection-error';
     info.errorMessage = `Unable to connect to ${destination}: ${connected.error}`;
-    await host.streamEvent(events, 'mediaStreamRejected', { cause: 'connection-error', errorMessage: info.errorMessage });
+    await host.mediaHost.streamEvent(events, 'mediaStreamRejected', { cause: 'connection-error', errorMessage: info.errorMessage });
     host.control.checkLive(gen);
     return;
   }
@@ -98,6 +98,6 @@ export async function startStream(host: CallHost, verb: XmlElement, docUrl: stri
     message: (data, isBinary) => live.onMessage(data, isBinary),
     close: (code, reason) => void live.onServerClose(code, reason.toString()),
   });
-  await host.streamEvent(live, 'mediaStreamStarted', {});
+  await host.mediaHost.streamEvent(live, 'mediaStreamStarted', {});
   host.control.checkLive(gen);
 }

@@ -1,15 +1,16 @@
 /**
  * One `<Transfer>` run by the Bandwidth caller stand-in (BW §1.3, §1.5, §1.6, §2.5;
- * docs/simulator.md#transfer): its B-legs ring at once, the first to answer wins, the whisper
+ * docs/simulator.md#transfers): its B-legs ring at once, the first to answer wins, the whisper
  * (transferAnswer BXML) runs, the legs are bridged, and when the B-leg ends transferComplete's BXML
  * runs on the A-leg (or the verbs after `<Transfer>` do). The records and pure helpers live in
  * bandwidth-transfer.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { XmlElement } from '../bandwidth/bxml/xml';
+import { MAX_TRANSFER_TARGETS } from '../constants';
 import type { BxmlDocument } from './bandwidth-call-types';
 import type { CallHost, HeldAt } from './bandwidth-call-host';
-import { credsOf, methodOf } from './bandwidth-callbacks';
+import { callbackTargets, credsOf, methodOf } from './bandwidth-callbacks';
 import { callIdPrefix } from './bandwidth-ids';
 import { CallOver } from './bandwidth-run-control';
 import {
@@ -23,9 +24,6 @@ import {
   type TransferOutcome,
   type TransferRecord,
 } from './bandwidth-transfer';
-
-/** At most this many `<PhoneNumber>`/`<SipUri>` in one `<Transfer>` (BW §2.5). */
-const MAX_TRANSFER_TARGETS = 8;
 
 /** A ringing / bridged B-leg of the transfer in progress. */
 interface TransferLeg {
@@ -157,15 +155,9 @@ export class TransferRun {
       let bridge = true;
       if (el.transferAnswerUrl) {
         // The BXML runs on the B-leg only, before the bridge (BW §1.3).
-        const fetched = await this.host.callbacks.fetchBxmlWithFallback(
-          'transferAnswer',
-          () => this.bLegFields('transferAnswer', leg),
-          { url: new URL(el.transferAnswerUrl, this.docUrl).toString(), method: methodOf(el.transferAnswerMethod), auth: credsOf(leg.element) },
-          el.transferAnswerFallbackUrl
-            ? { url: new URL(el.transferAnswerFallbackUrl, this.docUrl).toString(), method: methodOf(el.transferAnswerFallbackMethod), auth: credsOf(leg.element, 'fallbackUsername', 'fallbackPassword') }
-            : undefined,
-          () => this.host.control.checkLive(gen),
-        );
+        const { primary, fallback } = callbackTargets(leg.element, 'transferAnswer', this.docUrl);
+        const body = (): Record<string, unknown> => this.bLegFields('transferAnswer', leg);
+        const fetched = await this.host.callbacks.fetchBxmlWithFallback('transferAnswer', body, primary, fallback, () => this.host.control.checkLive(gen));
         if (!fetched.ok) {
           // The B-leg cannot get its BXML: it fails, and the transfer with it.
           record.violations.push(`transferAnswer failed: ${fetched.error}`);
@@ -210,7 +202,6 @@ export class TransferRun {
     this.finish();
     const completeUrl = verb.attributes.transferCompleteUrl;
     if (!completeUrl) return 'continue'; // the verbs after <Transfer> run (BW §2.5)
-    const a = verb.attributes;
     const errorId = randomUUID();
     const body = (): Record<string, unknown> => {
       const b: Record<string, unknown> = { ...this.host.commonFields('transferComplete'), transferCallerId: record.transferCallerId, transferTo: described.rec.target.address, cause: described.rec.cause };
@@ -222,15 +213,8 @@ export class TransferRun {
     };
     record.transferCompleteSent = true;
     record.timings.completedAtMs = this.host.clock.now();
-    const fetched = await this.host.callbacks.fetchBxmlWithFallback(
-      'transferComplete',
-      body,
-      { url: new URL(completeUrl, this.docUrl).toString(), method: methodOf(a.transferCompleteMethod), auth: credsOf(verb) },
-      a.transferCompleteFallbackUrl
-        ? { url: new URL(a.transferCompleteFallbackUrl, this.docUrl).toString(), method: methodOf(a.transferCompleteFallbackMethod), auth: credsOf(verb, 'fallbackUsername', 'fallbackPassword') }
-        : undefined,
-      () => this.host.control.checkLive(gen),
-    );
+    const { primary, fallback } = callbackTargets(verb, 'transferComplete', this.docUrl);
+    const fetched = await this.host.callbacks.fetchBxmlWithFallback('transferComplete', body, primary, fallback, () => this.host.control.checkLive(gen));
     if (!fetched.ok) {
       if (fetched.invalid) await this.host.endCall('invalid-bxml', 'invalid-bxml', fetched.error);
       else await this.host.endCall('callback-error', 'callback-error', `Callback to ${completeUrl} failed`);
@@ -312,7 +296,7 @@ export class TransferRun {
   /**
    * The A-leg side ends a transfer in progress (the caller hung up, the BXML was replaced, the call was
    * ended through the API): every leg still up gets transferDisconnect (`cancel` while ringing,
-   * `hangup` once answered). No transferComplete (see the header). Idempotent.
+   * `hangup` once answered). No transferComplete (BW §9.12; docs/simulator.md#transfers). Idempotent.
    */
   abort(by: TransferEndedBy): Promise<void> {
     if (this.aborting) return this.aborting;
