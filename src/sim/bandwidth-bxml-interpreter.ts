@@ -135,12 +135,12 @@ export class BxmlInterpreter {
   }
 
   private async redirect(verb: XmlElement, docUrl: string, depth: number, gen: number): Promise<void> {
-    if (depth >= (this.host.opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS)) {
-      await this.host.endCall('callback-error', 'callback-error', `more than ${this.host.opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS} chained redirects`);
+    const maxRedirects = this.host.opts.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
+    if (depth >= maxRedirects) {
+      await this.host.endCall('callback-error', 'callback-error', `more than ${maxRedirects} chained redirects`);
       return;
     }
-    const rawUrl = verb.attributes.redirectUrl;
-    if (!rawUrl) {
+    if (!verb.attributes.redirectUrl) {
       await this.host.endCall('invalid-bxml', 'invalid-bxml', '<Redirect> without redirectUrl');
       return;
     }

@@ -293,7 +293,7 @@ export class SimulatedCall {
     if (!live?.open) throw new Error('say(): the media stream is not connected');
     const src: AudioSource = source instanceof Uint8Array ? { segments: [{ startMs: 0, mulaw: source }] } : 'segments' in source ? source : { segments: [source] };
     // On the caller's audio timeline (0 = the first stream's start), which later streams continue.
-    const streamMs = live.audioOffsetBytes / 8 + live.framesTicked * PLAYOUT_TICK_MS + (options.delayMs ?? 0);
+    const streamMs = mulawBytesToMs(live.audioOffsetBytes) + live.framesTicked * PLAYOUT_TICK_MS + (options.delayMs ?? 0);
     this.audio = { segments: [...this.audio.segments, ...shiftAudio(src, streamMs).segments] };
     return { streamMs, atMs: (this.audioOriginMs ?? live.info.startedAtMs) + streamMs };
   }

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { elementChildren, type XmlElement } from '../bandwidth/bxml/xml';
+import { msToMulawBytes } from '../bridge/codec';
 import type { StreamInfo } from './bandwidth-call-types';
 import type { CallHost } from './bandwidth-call-host';
 import { credsOf, methodOf } from './bandwidth-callbacks';
@@ -87,7 +88,7 @@ export async function startStream(host: CallHost, verb: XmlElement, docUrl: stri
   // The caller's audio runs on one timeline across streams: a later stream picks it up where the
   // call is now (whole ms, so frames stay byte-aligned).
   const audioOriginMs = (host.audioOriginMs ??= info.startedAtMs);
-  const live = new MediaStream(host.mediaHost, events, host.iso(), connected.ws, Math.max(0, Math.round(info.startedAtMs - audioOriginMs)) * 8, metadata);
+  const live = new MediaStream(host.mediaHost, events, host.iso(), connected.ws, msToMulawBytes(Math.max(0, Math.round(info.startedAtMs - audioOriginMs))), metadata);
   host.live = live;
   const start: Record<string, unknown> = { metadata };
   if (Object.keys(streamParams).length > 0) start.streamParams = { ...streamParams };

@@ -11,6 +11,7 @@
  * `callTimeout` expires). All times are clock ms.
  */
 import { elementChildren, textContent, type XmlElement } from '../bandwidth/bxml/xml';
+import { DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S, MIN_CALL_TIMEOUT_S } from '../constants';
 import { KNOWN_VERBS } from './bandwidth-verbs';
 
 /** One `<PhoneNumber>` or `<SipUri>` of a `<Transfer>`. */
@@ -51,7 +52,7 @@ export type TransferState = 'ringing' | 'answered' | 'bridged' | 'ended';
 export const DEFAULT_TRANSFER_RING_MS = 2000;
 export const DEFAULT_TRANSFER_TALK_MS = 5000;
 /** `<Transfer callTimeout>` default, seconds (BW §2.5). */
-export const DEFAULT_TRANSFER_CALL_TIMEOUT_S = 30;
+export const DEFAULT_TRANSFER_CALL_TIMEOUT_S = DEFAULT_CALL_TIMEOUT_S;
 /** The default script: answered after 2 s of ringing, 5 s of talk, then the human hangs up. */
 export const DEFAULT_TRANSFER_SCRIPT: TransferScript = { outcome: 'answered', ringMs: DEFAULT_TRANSFER_RING_MS, talkMs: DEFAULT_TRANSFER_TALK_MS, hangsUp: 'human' };
 
@@ -166,7 +167,7 @@ export function normaliseTransferScript(script: TransferScript | undefined): Tra
 export function transferCallTimeoutMs(value: string | undefined): number {
   const s = value === undefined ? NaN : Number(value);
   if (!Number.isFinite(s) || s <= 0) return DEFAULT_TRANSFER_CALL_TIMEOUT_S * 1000;
-  return Math.round(Math.min(300, Math.max(1, s)) * 1000);
+  return Math.round(Math.min(MAX_CALL_TIMEOUT_S, Math.max(MIN_CALL_TIMEOUT_S, s)) * 1000);
 }
 
 /** The transfer targets of a `<Transfer>` (its PhoneNumber/SipUri children). */
