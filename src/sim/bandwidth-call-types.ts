@@ -2,11 +2,11 @@
  * The public types of the Bandwidth caller stand-in (src/sim/bandwidth-caller.ts; what it models:
  * docs/simulator.md): its options, what it records, how a call ends, and the Calls API errors it raises.
  */
+import type { XmlElement } from '../bandwidth/bxml/xml';
 import type { Clock } from '../clock';
 import type { AudioSource } from './bandwidth-audio';
 import type { TransferScriptFn } from './bandwidth-transfer';
 import type { CallbackAuth, CallbackAuthMode } from './callback-delivery';
-import type { XmlElement } from '../bandwidth/bxml/xml';
 
 export interface SimulatedCallOptions {
   /** Switchboard's base URL, e.g. http://127.0.0.1:PORT. */

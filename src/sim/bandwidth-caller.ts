@@ -154,6 +154,8 @@ export class SimulatedCall {
     this.interpreter = new BxmlInterpreter(this.callHost(), (err) => this.internalError(err));
   }
 
+  // -------------------------------------------------------------------------------------------------
+  // Public API
 
   /** The initiate BXML. */
   get initiateBxml(): BxmlDocument | undefined {
