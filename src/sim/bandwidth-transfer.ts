@@ -1,8 +1,9 @@
 /**
  * Types and pure helpers for the `<Transfer>` model of the Bandwidth caller stand-in
- * (src/sim/bandwidth-caller.ts). Wire details follow shared/reference/bandwidth-protocol.md (BW §n):
- * §1.3 (transferAnswer/transferComplete take BXML, transferDisconnect does not), §1.5 (field sets),
- * §1.6 (causes), §2.5 (Transfer, PhoneNumber, SipUri attributes).
+ * (src/sim/bandwidth-caller.ts; the run itself is bandwidth-transfer-run.ts). Wire details follow
+ * shared/reference/bandwidth-protocol.md (BW §n): §1.3 (transferAnswer/transferComplete take BXML,
+ * transferDisconnect does not), §1.5 (field sets), §1.6 (causes), §2.5 (Transfer, PhoneNumber, SipUri
+ * attributes).
  *
  * What the person (or system) at the other end of each `<PhoneNumber>`/`<SipUri>` does is scripted per
  * target with `SimulatedCallOptions.transfer`: answered after `ringMs` (then bridged for `talkMs`, and
@@ -10,6 +11,8 @@
  * `callTimeout` expires). All times are clock ms.
  */
 import { elementChildren, textContent, type XmlElement } from '../bandwidth/bxml/xml';
+import { DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S, MIN_CALL_TIMEOUT_S } from '../constants';
+import { KNOWN_VERBS } from './bandwidth-verbs';
 
 /** One `<PhoneNumber>` or `<SipUri>` of a `<Transfer>`. */
 export interface TransferTarget {
@@ -49,7 +52,7 @@ export type TransferState = 'ringing' | 'answered' | 'bridged' | 'ended';
 export const DEFAULT_TRANSFER_RING_MS = 2000;
 export const DEFAULT_TRANSFER_TALK_MS = 5000;
 /** `<Transfer callTimeout>` default, seconds (BW §2.5). */
-export const DEFAULT_TRANSFER_CALL_TIMEOUT_S = 30;
+export const DEFAULT_TRANSFER_CALL_TIMEOUT_S = DEFAULT_CALL_TIMEOUT_S;
 /** The default script: answered after 2 s of ringing, 5 s of talk, then the human hangs up. */
 export const DEFAULT_TRANSFER_SCRIPT: TransferScript = { outcome: 'answered', ringMs: DEFAULT_TRANSFER_RING_MS, talkMs: DEFAULT_TRANSFER_TALK_MS, hangsUp: 'human' };
 
@@ -164,7 +167,7 @@ export function normaliseTransferScript(script: TransferScript | undefined): Tra
 export function transferCallTimeoutMs(value: string | undefined): number {
   const s = value === undefined ? NaN : Number(value);
   if (!Number.isFinite(s) || s <= 0) return DEFAULT_TRANSFER_CALL_TIMEOUT_S * 1000;
-  return Math.round(Math.min(300, Math.max(1, s)) * 1000);
+  return Math.round(Math.min(MAX_CALL_TIMEOUT_S, Math.max(MIN_CALL_TIMEOUT_S, s)) * 1000);
 }
 
 /** The transfer targets of a `<Transfer>` (its PhoneNumber/SipUri children). */
@@ -200,12 +203,6 @@ export function legEnd(outcome: TransferOutcome, callTimeoutMs: number): { cause
   }
 }
 
-const KNOWN_WHISPER_VERBS = new Set([
-  'Bridge', 'Conference', 'Connect', 'Forward', 'Gather', 'Hangup', 'Pause', 'PauseRecording', 'PlayAudio', 'Record', 'Redirect',
-  'ResumeRecording', 'Ring', 'SendDtmf', 'SpeakSentence', 'StartGather', 'StartRecording', 'StartStream', 'StartTranscription',
-  'StopGather', 'StopRecording', 'StopStream', 'StopTranscription', 'Tag', 'Transfer',
-]);
-
 /**
  * Read a transferAnswer response (BW §1.3: it runs on the B-leg only, before bridging). SpeakSentence
  * and PlayAudio take no time in the stand-in; Pause delays the bridge; Hangup ends the B-leg. Other
@@ -221,7 +218,7 @@ export function analyseWhisper(root: XmlElement, xml: string, url: string, atMs:
   for (const verb of elementChildren(root)) {
     verbs.push(verb.name);
     if (FORBIDDEN_ON_TRANSFER_ANSWER.includes(verb.name)) violations.push(`<${verb.name}> is not allowed in a transferAnswer response (line ${verb.line})`);
-    else if (!KNOWN_WHISPER_VERBS.has(verb.name)) violations.push(`unknown verb <${verb.name}> in a transferAnswer response (line ${verb.line})`);
+    else if (!KNOWN_VERBS.has(verb.name)) violations.push(`unknown verb <${verb.name}> in a transferAnswer response (line ${verb.line})`);
     if (hangup) continue; // verbs after <Hangup> never run
     if (verb.name === 'SpeakSentence') texts.push(textContent(verb).trim());
     else if (verb.name === 'Pause') {
