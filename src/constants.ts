@@ -153,6 +153,8 @@ export const DEFAULT_SPEAK_VOICE = 'julie';
 export const DEFAULT_CALL_TIMEOUT_S = 30;
 export const MIN_CALL_TIMEOUT_S = 1;
 export const MAX_CALL_TIMEOUT_S = 300;
+/** BW §2.5: a Transfer nests 1 to 8 PhoneNumber/SipUri. */
+export const MAX_TRANSFER_TARGETS = 8;
 
 /** Graceful shutdown: how long SIGTERM waits for live calls before closing anyway. */
 export const SHUTDOWN_DRAIN_MS = 30_000;
