@@ -22,6 +22,17 @@ export const HTTP_REQUEST_TIMEOUT_MS = 30_000;
 export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
+/** Admin API bodies: an import file is the largest; agents, imports and tools nest a handful of levels. */
+export const API_BODY_MAX_BYTES = 256 * 1024;
+export const API_MAX_NESTING = 32;
+
+/** BW §5: refresh the OAuth token about 60 s before expiry; S7 falls back to 3600 s when expires_in is missing. */
+export const OAUTH_REFRESH_BEFORE_EXPIRY_MS = 60_000;
+export const OAUTH_DEFAULT_TOKEN_LIFETIME_S = 3600;
+
+/** OpenAI retries a webhook delivery; its id is remembered this long so a retry is answered as a duplicate. */
+export const OPENAI_WEBHOOK_SEEN_TTL_MS = 24 * 60 * 60 * 1000;
+
 /** Refused authentication: at most one log line per surface and reason this often (the rest are counted). */
 export const SECURITY_LOG_INTERVAL_MS = 10_000;
 

@@ -1,3 +1,4 @@
+import { API_BODY_MAX_BYTES, API_MAX_NESTING } from '../constants';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { BandwidthApiError } from '../bandwidth/rest/errors';
@@ -14,9 +15,6 @@ import { validation } from './routes';
  * The admin API's HTTP side: bearer-token auth before anything else (DESIGN §4.5), JSON
  * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
  */
-const API_BODY_MAX_BYTES = 256 * 1024;
-/** Agents, imports and tools nest a handful of levels; a few dozen is far beyond any real document. */
-const API_MAX_NESTING = 32;
 
 export function apiRouter(routes: Route[], adminToken: string, logger: Logger, security: SecurityEvents): Router {
   const router = express.Router();

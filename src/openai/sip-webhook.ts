@@ -8,7 +8,7 @@ import type { ModelSession } from '../bridge/transports';
 import { SipCallSession } from './sip-session';
 import { checkWebhookHeaders } from './webhook-headers';
 import type { SecurityEvents } from '../security/security-events';
-import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
+import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_SEEN_TTL_MS, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
 import type { Store } from '../store/types';
 
@@ -20,7 +20,6 @@ import type { Store } from '../store/types';
  * dialled number, then the default agent — and accepted with the agent's configuration, or rejected
  * with a SIP status that says why. (The sideband socket comes next.)
  */
-const SEEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface SipWebhookDeps {
   store: Store;
@@ -142,7 +141,7 @@ export class OpenAISipWebhook {
 
     const callId = event.data.call_id;
     if (await d.store.calls.get(callId)) {
-      this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+      this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
       return { status: 200, body: { status: 'duplicate', callId } };
     }
     const sipHeaders = (event.data.sip_headers ?? []) as SipHeader[];
@@ -157,7 +156,7 @@ export class OpenAISipWebhook {
     if (!route) {
       await d.openai.realtime.calls.reject(callId, { status_code: 404 }).catch((err: Error) => d.logger.warn({ callId, err: err.message }, 'reject failed'));
       await d.store.calls.record({ ...base, state: 'rejected', cause: 'no-agent' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'rejected 404: no agent' } });
-      this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+      this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
       d.logger.warn({ callId, to: maskPhone(to) }, 'OpenAI SIP call for no agent: rejected (404)');
       return { status: 200, body: { status: 'rejected', callId } };
     }
@@ -170,7 +169,7 @@ export class OpenAISipWebhook {
       if (status === 404) {
         // OpenAI reference §4.6: the caller hung up before we accepted.
         await d.store.calls.record({ ...base, agentId: agent.id, mode: 'openai-sip', state: 'completed', cause: 'gone-before-accept' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'call already gone (404 on accept)' } });
-        this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+        this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
         return { status: 200, body: { status: 'gone', callId } };
       }
       d.logger.error({ callId, status, err: (err as Error).message }, 'OpenAI refused to accept the SIP call');
@@ -182,7 +181,7 @@ export class OpenAISipWebhook {
       { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'accepted', routedVia: via } },
     );
     if (parentCallId) await d.store.calls.record({ id: parentCallId, state: 'sip-connected' }).catch(() => undefined);
-    this.seenWebhooks.set(webhookId, Date.now() + SEEN_TTL_MS);
+    this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
     d.logger.info({ callId, agentId: agent.id, parentCallId }, 'OpenAI SIP call accepted');
     // Reference §4.6: accept, then open the sideband without holding the webhook response.
     const session = new SipCallSession({

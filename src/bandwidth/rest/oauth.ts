@@ -1,3 +1,4 @@
+import { OAUTH_DEFAULT_TOKEN_LIFETIME_S, OAUTH_REFRESH_BEFORE_EXPIRY_MS } from '../../constants';
 import { z } from 'zod';
 import type { Clock } from '../../clock';
 import { BandwidthApiError } from './errors';
@@ -14,9 +15,6 @@ const tokenResponseSchema = z.looseObject({
   token_type: z.string().optional(),
 });
 
-/** BW §5: refresh about 60 s before expiry; S7 falls back to 3600 s when expires_in is missing. */
-const REFRESH_BEFORE_EXPIRY_MS = 60_000;
-const DEFAULT_TOKEN_LIFETIME_S = 3600;
 
 export class OAuthTokenProvider {
   private token: string | undefined;
@@ -33,7 +31,7 @@ export class OAuthTokenProvider {
   ) {}
 
   async get(): Promise<string> {
-    if (this.token && this.clock.now() < this.expiresAtMs - REFRESH_BEFORE_EXPIRY_MS) return this.token;
+    if (this.token && this.clock.now() < this.expiresAtMs - OAUTH_REFRESH_BEFORE_EXPIRY_MS) return this.token;
     this.inflight ??= this.fetchToken().finally(() => {
       this.inflight = undefined;
     });
@@ -65,7 +63,7 @@ export class OAuthTokenProvider {
     }
     this.fetched++;
     this.token = parsed.access_token;
-    this.expiresAtMs = this.clock.now() + (parsed.expires_in ?? DEFAULT_TOKEN_LIFETIME_S) * 1000;
+    this.expiresAtMs = this.clock.now() + (parsed.expires_in ?? OAUTH_DEFAULT_TOKEN_LIFETIME_S) * 1000;
     return this.token;
   }
 }
