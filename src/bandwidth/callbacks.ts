@@ -121,7 +121,10 @@ export class CallbackValidationError extends SwitchboardError {
  * CallbackValidationError whose message names every offending field and says what was wrong with it:
  * "X is required" only when X is absent, otherwise what was expected and what arrived.
  */
-export function parseCallback(body: unknown, required: readonly (keyof Callback)[] = []): Callback {
+/** A callback whose route needs fields `K`: they are present (and not null) once it has been parsed. */
+export type CallbackWith<K extends keyof Callback> = Callback & { [P in K]-?: NonNullable<Callback[P]> };
+
+export function parseCallback<K extends keyof Callback = never>(body: unknown, required: readonly K[] = []): CallbackWith<K> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new CallbackValidationError(['body must be a JSON object']);
   }
@@ -142,7 +145,8 @@ export function parseCallback(body: unknown, required: readonly (keyof Callback)
     else if (v === null || v === '') problems.push(`${field}: expected a non-empty string, got ${describeValue(v)}`);
   }
   if (problems.length > 0 || !parsed.success) throw new CallbackValidationError([...new Set(problems)]);
-  return parsed.data;
+  // Every field in `required` was checked present and non-empty above.
+  return parsed.data as CallbackWith<K>;
 }
 
 /** A copy of a JSON value with every null-valued object key removed, at any depth (null = not set). */
