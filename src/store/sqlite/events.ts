@@ -1,0 +1,31 @@
+import type { CallEventInput, CallEventRecord, EventsRepository } from '../types';
+import { nowIso, type Row, type SqliteShared } from './shared';
+
+/** A call's timeline; appended through the call tables' group commit. */
+export class SqliteEvents implements EventsRepository {
+  constructor(private readonly shared: SqliteShared) {}
+
+  append(event: CallEventInput): Promise<void> {
+    const at = event.at ?? nowIso();
+    return this.shared.writes.submit(() => this.appendSync(event, at));
+  }
+
+  async list(callId: string): Promise<CallEventRecord[]> {
+    await this.shared.readable();
+    return (this.shared.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
+      id: Number(r.id),
+      callId: String(r.call_id),
+      at: String(r.at),
+      source: r.source as CallEventRecord['source'],
+      type: String(r.type),
+      data: r.data === null ? null : JSON.parse(String(r.data)),
+    }));
+  }
+
+  /** Inside a call-tables write: the event lands in the same transaction as the write that calls this. */
+  appendSync(event: CallEventInput, now: string): void {
+    this.shared
+      .stmt('INSERT INTO call_events (call_id, at, source, type, data) VALUES (?, ?, ?, ?, ?)')
+      .run(event.callId, event.at ?? now, event.source, event.type, event.data === undefined ? null : JSON.stringify(event.data));
+  }
+}

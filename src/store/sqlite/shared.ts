@@ -1,0 +1,73 @@
+import type Database from 'better-sqlite3';
+import { COMMIT_MAX_RETRY_DELAY_MS, COMMIT_RETRY_DELAY_MS, ROUTING_CACHE_MAX_ENTRIES } from '../../constants';
+import { StoreStalledError, type GroupCommit } from '../group-commit';
+import { RoutingCache } from '../routing-cache';
+import type { CallTablesWrite } from './call-tables-commit';
+import { isTransientSqliteError } from './errors';
+
+/** A row as better-sqlite3 returns it. */
+export type Row = Record<string, unknown>;
+
+export const nowIso = () => new Date().toISOString();
+
+/**
+ * What every repository of one SqliteStore shares: its connection, its prepared statements, the call
+ * tables' group commit, the wait for it before reads, and the routing cache that writes to agents,
+ * destinations and numbers must clear.
+ */
+export class SqliteShared {
+  /** Prepared statements, compiled once per SQL text (better-sqlite3 does not cache them itself). */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  readonly routing: RoutingCache;
+
+  constructor(
+    readonly db: Database.Database,
+    /** Writes to calls, events and transcripts, committed together per turn of the event loop. */
+    readonly writes: GroupCommit<CallTablesWrite>,
+    private readonly readWaitMs: number,
+  ) {
+    const dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.routing = new RoutingCache(() => dataVersion.get() as number, ROUTING_CACHE_MAX_ENTRIES);
+  }
+
+  stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * Before a read: the writes submitted before it are committed (read-your-writes). While the store cannot
+   * write, that wait ends after `readWaitMs` and the read sees what is committed: a slightly stale answer,
+   * rather than a callback that misses Bandwidth's timeout.
+   */
+  async readable(): Promise<void> {
+    try {
+      await this.writes.settled(this.readWaitMs);
+    } catch (err) {
+      if (!(err instanceof StoreStalledError)) throw err;
+    }
+  }
+
+  /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */
+  async routingWrite<T>(write: () => T): Promise<T> {
+    const deadline = Date.now() + this.readWaitMs;
+    for (let delayMs = COMMIT_RETRY_DELAY_MS; ; delayMs = Math.min(COMMIT_MAX_RETRY_DELAY_MS, delayMs * 2)) {
+      await this.readable();
+      try {
+        return write();
+      } catch (err) {
+        // Another process holds the write lock: try again without holding up the event loop.
+        if (!isTransientSqliteError(err)) throw err;
+        if (Date.now() + delayMs > deadline) throw new StoreStalledError(`the store cannot write: ${(err as Error).message}`);
+      } finally {
+        this.routing.clear();
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
