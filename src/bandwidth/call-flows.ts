@@ -1,42 +1,27 @@
 import { z } from 'zod';
-import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { transferDestinationSchema, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
-import { transferDestinationSchema } from '../agents/agent';
 import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
-import { CALLBACK_COMMIT_WAIT_MS, CALL_ID_MAX_CHARS, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
-import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
+import { isSwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
 import { FINAL_CALL_STATES, type CallRecord, type CallState, type CallUpdate, type Store } from '../store/types';
 import type { CommonView, TemplateCatalog, TemplateName } from './bxml/catalog';
-import { KNOWN_EVENT_TYPES, parseCallback, transferFailed, type Callback } from './callbacks';
+import { parseCallback, transferFailed, type Callback } from './callbacks';
+import { baseUpdate, CallbackWrites, callUpdate } from './callback-writes';
 import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
 import { VOICE_ROUTES, type CallbackUrls } from './urls';
+import type { CallbackResult } from './callback-result';
+import { OneShotCallbacks } from './one-shot-callbacks';
 
-export type { RedirectAction, TransferContext };
-
-/**
- * What Switchboard answers to each Bandwidth callback (DESIGN §2–§4, BW §1.3). Knows Bandwidth's
- * callbacks and our templates; knows nothing of HTTP (webhooks.ts) or of the media bridge, which
- * listens through CallLifecycleListener.
- */
-export type CallbackResult = (
-  | { kind: 'bxml'; xml: string; template: TemplateName | 'empty' }
-  | { kind: 'empty' }
-  /** The request is refused (a forged or expired signed URL): 403, nothing done. */
-  | { kind: 'refused'; message: string }
-) & {
-  /** The stored context the callback's token named (recorded, so a replay can store it again). */
-  context?: unknown;
-};
+export type { CallbackResult, RedirectAction, TransferContext };
 
 /** BW §1.3: an empty document for a transferAnswer with nothing to whisper; the legs are then bridged. */
 const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
 
 
-/** Why a signed callback URL does not hold: refused with 403 (anything else is a 500). */
-const REFUSALS: readonly ErrorCode[] = ['signature_invalid', 'signature_expired', 'callback_refused'];
 
 const streamContextSchema = z.object({ callId: z.string(), agentId: z.string() });
 const answerContextSchema = z.object({ agentId: z.string() });
@@ -57,11 +42,26 @@ export interface CallFlowsDeps {
   commitWaitMs?: number;
 }
 
+/**
+ * What Switchboard answers to each Bandwidth callback (DESIGN §2–§4, BW §1.3). Knows Bandwidth's
+ * callbacks and our templates; knows nothing of HTTP (webhooks.ts) or of the media bridge, which
+ * listens through CallLifecycleListener.
+ */
 export class CallFlows {
-  /** The answer being computed per one-shot context, for a retry that arrives before it is kept. */
-  private readonly answering = new Map<string, { identity: string; answer: Promise<CallbackResult> }>();
+  private readonly oneShot: OneShotCallbacks;
 
-  constructor(private readonly deps: CallFlowsDeps) {}
+  private readonly writes: CallbackWrites;
+
+  constructor(private readonly deps: CallFlowsDeps) {
+    this.writes = new CallbackWrites(deps.store, deps.logger, deps.commitWaitMs);
+    this.oneShot = new OneShotCallbacks({
+      store: deps.store,
+      contexts: deps.contexts,
+      writes: this.writes,
+      logger: deps.logger,
+      hangUp: (cb) => ({ kind: 'bxml', xml: deps.templates.render('hangup', this.commonView(cb, undefined)), template: 'hangup' }),
+    });
+  }
 
   // ---- BXML callbacks ---------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ export class CallFlows {
       return this.refuse(cb, 'redirect', err, 'this redirect URL is not valid (signature, expiry or call)');
     }
     // A redirect's action is one-shot: a replayed URL must not transfer (or hang up) the call again.
-    return { ...(await this.once(cb, cb.callId, ctx.contextId, () => this.redirectAction(cb, ctx.agentId, ctx.action))), context: ctx.action };
+    return { ...(await this.oneShot.once(cb, cb.callId, ctx.contextId, () => this.redirectAction(cb, ctx.agentId, ctx.action))), context: ctx.action };
   }
 
   private async redirectAction(cb: Callback, agentId: string, action: RedirectAction): Promise<CallbackResult> {
@@ -150,17 +150,17 @@ export class CallFlows {
     // no state written over the A-leg's final one. Hang up this leg.
     const parentCall = await this.deps.store.calls.get(parentId);
     if (parentCall && FINAL_CALL_STATES.includes(parentCall.state)) {
-      return this.spent(cb, parentId, 'transferAnswer', `call ${parentId} is already ${parentCall.state}`);
+      return this.oneShot.spent(cb, parentId, 'transferAnswer', `call ${parentId} is already ${parentCall.state}`);
     }
     // The first leg to answer is this transfer's (BW §2.5: the first answer wins); decided atomically,
     // so of two legs answering at once only one is whispered to and bridged.
-    const boundLeg = await this.within(this.deps.contexts.bindLeg(ctx.contextId, cb.callId), cb.callId);
+    const boundLeg = await this.writes.within(this.deps.contexts.bindLeg(ctx.contextId, cb.callId), cb.callId);
     if (boundLeg !== cb.callId) {
       return this.refuse(cb, 'transferAnswer', new ContextRefused(`this transfer's leg is ${boundLeg}, not ${cb.callId}`), 'this transfer-answer URL does not belong to this call');
     }
     const aiLeg = ctx.origin === 'ai-sip';
     const legUpdate: CallUpdate = {
-      ...this.baseUpdate(cb),
+      ...baseUpdate(cb),
       leg: aiLeg ? 'ai-sip' : 'transfer',
       parentCallId: parentId,
       agentId: ctx.agentId,
@@ -207,7 +207,7 @@ export class CallFlows {
     }
     // The BXML answered here runs on the A-leg: everything below speaks of it, with the A-leg's identity.
     const cb: Callback = reported.callId === ctx.callId ? reported : aLegCallback(reported, await this.deps.store.calls.get(ctx.callId), ctx.callId);
-    return { ...(await this.once(reported, ctx.callId, ctx.contextId, () => this.completeTransfer(cb, ctx))), context: storedPart(ctx) };
+    return { ...(await this.oneShot.once(reported, ctx.callId, ctx.contextId, () => this.completeTransfer(cb, ctx))), context: storedPart(ctx) };
   }
 
   private async completeTransfer(cb: Callback, ctx: ResolvedTransfer): Promise<CallbackResult> {
@@ -239,10 +239,10 @@ export class CallFlows {
       // Keep "agent-hangup" when the agent ended the call: Bandwidth's cause is then just "hangup".
       const existing = await this.deps.store.calls.get(cb.callId);
       const cause = existing?.cause === 'agent-hangup' ? undefined : cb.cause;
-      await this.record([{ ...this.baseUpdate(cb), state: 'completed', cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }], cb);
+      await this.record([{ ...baseUpdate(cb), state: 'completed', cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }], cb);
       this.deps.listener?.callEnded?.(cb.callId, cb.cause);
     } else {
-      await this.record([{ ...this.baseUpdate(cb) }], cb);
+      await this.record([{ ...baseUpdate(cb) }], cb);
     }
     return { kind: 'empty' };
   }
@@ -250,7 +250,7 @@ export class CallFlows {
   /** BW §3: mediaStreamStarted / Rejected / Stopped. No BXML accepted. */
   async streamEvent(body: unknown): Promise<CallbackResult> {
     const cb = parseCallback(body);
-    const update: CallUpdate = { ...this.baseUpdate(cb) };
+    const update: CallUpdate = { ...baseUpdate(cb) };
     if (cb.eventType === 'mediaStreamRejected' || (cb.eventType === 'mediaStreamStopped' && cb.cause && cb.cause !== 'closed')) {
       update.errorMessage = `media stream ${cb.eventType === 'mediaStreamRejected' ? 'rejected' : 'stopped'}: ${cb.cause ?? 'unknown'}${cb.errorMessage ? ` (${cb.errorMessage})` : ''}`;
     }
@@ -277,7 +277,7 @@ export class CallFlows {
     const recorded = this.record(
       [
         {
-          ...this.baseUpdate(cb),
+          ...baseUpdate(cb),
           leg: ctx.origin === 'ai-sip' ? 'ai-sip' : 'transfer',
           parentCallId: ctx.callId,
           direction: 'outbound',
@@ -338,7 +338,7 @@ export class CallFlows {
       await this.durable(
         // A new stream: nothing an earlier stream of this call left for /stream-ended applies to it.
         this.deps.store.handOffs.clear(cb.callId),
-        this.record([{ ...this.callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData }),
+        this.record([{ ...callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData }),
       );
     } catch (err) {
       // The answer becomes a 5xx, so no stream follows it: do not leave the pre-warmed (billed) session behind.
@@ -366,7 +366,7 @@ export class CallFlows {
         diversionReason: sip.diversionReason,
         uui,
       });
-      await this.record([{ ...this.callUpdate(cb, agent), state: 'forwarded' }], cb, { template: 'forward-sip', routedVia: via });
+      await this.record([{ ...callUpdate(cb, agent), state: 'forwarded' }], cb, { template: 'forward-sip', routedVia: via });
       return { kind: 'bxml', xml, template: 'forward-sip' };
     }
     const destination: TransferDestination = { id: `${agent.id}-ai`, name: 'ai', kind: 'sip', value: sip.target, warm: false, callTimeoutS: sip.callTimeoutS };
@@ -403,7 +403,7 @@ export class CallFlows {
     // The context commits with the callback's record, before the BXML naming it goes out.
     await this.durable(
       saved,
-      this.record([{ ...this.callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
+      this.record([{ ...callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
         template,
         destination: d.name,
         reason: ctx.reason,
@@ -442,7 +442,7 @@ export class CallFlows {
       };
     }
     const xml = this.deps.templates.render('fallback', view);
-    await this.durable(saved, this.record([{ ...this.callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData }));
+    await this.durable(saved, this.record([{ ...callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData }));
     this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
     return { kind: 'bxml', xml, template: 'fallback' };
   }
@@ -456,7 +456,7 @@ export class CallFlows {
     eventData: Record<string, unknown> = {},
   ): Promise<CallbackResult> {
     const xml = this.deps.templates.render(template, { ...this.commonView(cb, undefined), ...view });
-    await this.record([{ ...this.baseUpdate(cb), ...update }], cb, { template, ...eventData });
+    await this.record([{ ...baseUpdate(cb), ...update }], cb, { template, ...eventData });
     return { kind: 'bxml', xml, template };
   }
 
@@ -477,164 +477,22 @@ export class CallFlows {
     return ctx;
   }
 
-  /**
-   * Run a callback's one-shot action once (DESIGN §4.6). The first callback to use the context consumes
-   * it atomically and its answer is kept; an exact retry of that callback (same callId, eventType and
-   * eventTime: Bandwidth retries on timeout, BW §1.7) gets that same answer; any other use, or a first
-   * use once the A-leg is over, gets the spent answer (no new stream, no transfer) and an event.
-   */
-  private async once(reported: Callback, aLegId: string, contextId: string, act: () => Promise<CallbackResult>): Promise<CallbackResult> {
-    const identity = callbackIdentity(reported);
-    // A retry that arrives while the first is still being answered (the store was slow) waits for it.
-    const inflight = this.answering.get(contextId);
-    if (inflight?.identity === identity) return this.retried(reported, aLegId, await inflight.answer);
-    const answer = this.answerOnce(reported, identity, aLegId, contextId, act);
-    if (!inflight) {
-      this.answering.set(contextId, { identity, answer });
-      const forget = () => {
-        if (this.answering.get(contextId)?.answer === answer) this.answering.delete(contextId);
-      };
-      answer.then(forget, forget);
-    }
-    return answer;
-  }
-
-  private async answerOnce(reported: Callback, identity: string, aLegId: string, contextId: string, act: () => Promise<CallbackResult>): Promise<CallbackResult> {
-    const use = await this.within(this.deps.contexts.consume(contextId, identity), { first: true } as const);
-    if (!use.first) {
-      const kept = keptAnswerSchema.safeParse(use.answer);
-      if (use.usedBy === identity && kept.success) return this.retried(reported, aLegId, kept.data);
-      return this.spent(reported, aLegId, reported.eventType, 'this URL was already used by another callback', use.usedBy);
-    }
-    const call = await this.deps.store.calls.get(aLegId);
-    const answer = call && FINAL_CALL_STATES.includes(call.state) ? await this.spent(reported, aLegId, reported.eventType, `call ${aLegId} is already ${call.state}`) : await act();
-    const kept = keptAnswerSchema.safeParse(answer);
-    if (kept.success) await this.durable(this.deps.contexts.remember(contextId, kept.data));
-    return answer;
-  }
-
-  /** Bandwidth's retry of a callback already answered (BW §1.7): the same answer, and a note in the timeline. */
-  private async retried(reported: Callback, aLegId: string, answer: CallbackResult): Promise<CallbackResult> {
-    await this.durable(this.deps.store.events.append({ callId: aLegId, source: 'bandwidth', type: `${reported.eventType}.retried`, data: { callback: reported } }));
-    return answer;
-  }
-
-  /**
-   * The safe answer to a callback whose one-shot URL is spent or whose A-leg is over: hang up (BW §1.3:
-   * the BXML runs on a call that must not get a new stream or transfer), change no call's state, and
-   * store the callback as `<eventType>.spent` on the A-leg's timeline with the reason.
-   */
-  private async spent(reported: Callback, aLegId: string, eventType: string, reason: string, usedBy?: string | null): Promise<CallbackResult> {
-    this.deps.logger.warn({ callId: aLegId, eventType, reason }, 'answered a spent signed callback with a hang-up');
-    await this.durable(this.deps.store.events.append({ callId: aLegId, source: 'bandwidth', type: `${eventType}.spent`, data: { callback: reported, reason, ...(usedBy ? { usedBy } : {}) } }));
-    const xml = this.deps.templates.render('hangup', this.commonView(reported, undefined));
-    return { kind: 'bxml', xml, template: 'hangup' };
-  }
-
-  /**
-   * A store answer that decides what a callback does, waited for no longer than the durability rule
-   * allows (commitWaitMs): past that the call matters more, so the callback goes ahead as if `orElse`.
-   */
-  private async within<T>(decision: Promise<T>, orElse: T): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<typeof LATE>((resolve) => {
-      timer = setTimeout(() => resolve(LATE), this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS);
-    });
-    try {
-      const result = await Promise.race([decision, late]);
-      if (result !== LATE) return result as T;
-    } finally {
-      clearTimeout(timer);
-    }
-    this.deps.logger.warn({ waitedMs: this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS }, 'the store did not decide a one-shot callback in time: going ahead');
-    decision.catch((err: Error) => this.deps.logger.error({ err: err.message }, 'a one-shot decision answered late failed'));
-    return orElse;
-  }
-
-  /**
-   * Refuse a callback whose signed URL does not hold for it (DESIGN §4.6): store it as `<event>.refused`
-   * with the reason, change no call's state, answer 403.
-   */
+  /** Refuse a callback whose signed URL does not hold for it: 403, stored, nothing done (CallbackWrites.refused). */
   private async refuse(cb: Callback, eventType: string, err: unknown, message: string): Promise<CallbackResult> {
-    // Only a token that does not hold is refused; anything else (the store failing) is a server error.
-    if (!REFUSALS.some((code) => isSwitchboardError(err, code))) throw err;
-    const code = (err as SwitchboardError).code;
-    const reason = (err as Error).message;
-    this.deps.logger.warn({ callId: cb.callId, eventType, code, reason }, 'refused a signed callback');
-    await this.durable(this.deps.store.events.append({ callId: cb.callId, source: 'bandwidth', type: `${eventType}.refused`, data: { callback: cb, code, reason } }));
-    return { kind: 'refused', message: `${message}: ${reason}` };
+    return { kind: 'refused', message: `${message}: ${await this.writes.refused(cb, eventType, err)}` };
   }
 
-  /**
-   * A callback that failed validation is refused with a 400 (webhooks.ts), and kept raw in the call's
-   * timeline when it names a usable callId, so the operator sees what Bandwidth sent; the call's state is
-   * left as it was.
-   */
-  async invalid(route: string, body: unknown, problems: readonly string[]): Promise<void> {
-    const callId = (body as { callId?: unknown } | null)?.callId;
-    if (typeof callId !== 'string' || callId.trim() === '' || callId.length > CALL_ID_MAX_CHARS) return;
-    await this.durable(this.deps.store.events.append({ callId, source: 'bandwidth', type: 'callback.invalid', data: { route, problems, raw: body } }));
+  /** A callback that failed validation, kept raw in its call's timeline (CallbackWrites.invalid). */
+  invalid(route: string, body: unknown, problems: readonly string[]): Promise<void> {
+    return this.writes.invalid(route, body, problems);
   }
 
-  /**
-   * Store the callback's state change(s) and its raw body as one transaction, before the response is
-   * sent (docs/reliability.md, the durability rule). Unknown event types are stored like any other and flagged.
-   */
-  private async record(updates: CallUpdate[], cb: Callback, extra?: Record<string, unknown>): Promise<void> {
-    const known = KNOWN_EVENT_TYPES.has(cb.eventType);
-    if (!known) this.deps.logger.warn({ callId: cb.callId, eventType: cb.eventType }, 'unknown Bandwidth eventType: stored and answered safely');
-    const event = {
-      callId: cb.callId,
-      source: 'bandwidth' as const,
-      type: cb.eventType,
-      data: extra ? { callback: cb, switchboard: { ...extra, ...(known ? {} : { unknownEventType: true }) } } : { callback: cb, ...(known ? {} : { switchboard: { unknownEventType: true } }) },
-    };
-    await this.durable(this.deps.store.calls.recordMany(updates, event));
+  private record(updates: CallUpdate[], cb: Callback, extra?: Record<string, unknown>): Promise<void> {
+    return this.writes.record(updates, cb, extra);
   }
 
-  /**
-   * The durability rule (docs/reliability.md): a callback's writes are committed before its answer is sent,
-   * unless the store cannot write for `commitWaitMs` (another process holds the lock, the disk is full):
-   * then the call matters more than its record, so the answer goes out, the writes stay queued and are
-   * committed when the store recovers (in order, before any later read), and a write that fails for good
-   * is logged. Bandwidth waits 15 s for an answer (BW §1.7).
-   */
-  private async durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
-    const all = Promise.all(writes);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS);
-    });
-    try {
-      if ((await Promise.race([all, late])) !== 'late') return;
-    } finally {
-      clearTimeout(timer);
-    }
-    this.deps.logger.warn({ waitedMs: this.deps.commitWaitMs ?? CALLBACK_COMMIT_WAIT_MS }, 'answered a callback before its write was committed: the store is stalled, the write waits in memory');
-    all.catch((err: Error) => this.deps.logger.error({ err: err.message }, 'a callback write answered before its commit failed: it is lost'));
-  }
-
-  private baseUpdate(cb: Callback): CallUpdate {
-    const update: CallUpdate = { id: cb.callId };
-    if (cb.accountId) update.accountId = cb.accountId;
-    if (cb.applicationId) update.applicationId = cb.applicationId;
-    if (cb.tag !== undefined) update.tag = cb.tag;
-    return update;
-  }
-
-  /** Identity fields of the caller's leg, as the first callback of a call tells them. */
-  private callUpdate(cb: Callback, agent: AgentWithDestinations | undefined): CallUpdate {
-    const update = this.baseUpdate(cb);
-    if (cb.direction === 'inbound' || cb.direction === 'outbound') update.direction = cb.direction;
-    if (cb.from) update.from = cb.from;
-    if (cb.to) update.to = cb.to;
-    if (cb.startTime) update.startedAt = cb.startTime;
-    if (cb.answerTime) update.answeredAt = cb.answerTime;
-    if (agent) {
-      update.agentId = agent.id;
-      update.mode = agent.mode;
-    }
-    return update;
+  private durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
+    return this.writes.durable(...writes);
   }
 
   private commonView(cb: Callback, agent: AgentWithDestinations | undefined): CommonView {
@@ -678,19 +536,6 @@ export class CallFlows {
       return undefined;
     }
   }
-}
-
-/** What `once` keeps of an answer: the document itself (the recorded context is re-derived). */
-const keptAnswerSchema = z.union([
-  z.object({ kind: z.literal('bxml'), xml: z.string(), template: z.string() }),
-  z.object({ kind: z.literal('empty') }),
-]) as z.ZodType<Extract<CallbackResult, { kind: 'bxml' | 'empty' }>>;
-
-const LATE = Symbol('late');
-
-/** A callback's identity: a retry of the same callback by Bandwidth (BW §1.7) repeats all three. */
-function callbackIdentity(cb: Callback): string {
-  return JSON.stringify([cb.callId, cb.eventType, cb.eventTime ?? null]);
 }
 
 /**
