@@ -19,9 +19,9 @@ import { mutantValue, mutateObject, nested, nestedJsonText, NASTY_STRINGS, perce
  * with valid credentials so the input reaches the parsers. Promise: a 4xx for every bad input, never a 5xx,
  * never a crash, and a normal call still works end to end afterwards. Inputs and statuses are counted per surface.
  */
-const CALLBACK_INPUTS_PER_ROUTE = 120;
-const MEDIA_CONNECTIONS = 36;
-const ADMIN_INPUTS_PER_ROUTE = 45;
+const CALLBACK_INPUTS_PER_ROUTE = 250;
+const MEDIA_CONNECTIONS = 80;
+const ADMIN_INPUTS_PER_ROUTE = 100;
 const CONCURRENCY = 8;
 
 /** Each route and the callbacks Bandwidth sends it (BW §1, §3), as fixtures. */
