@@ -217,8 +217,8 @@ describe('fuzzing every outsider surface', () => {
       upgrades.add(r.status);
       const ws = r.ws!;
       let closedBy: string | undefined;
-      const closed = new Promise<void>((resolve) => ws.on('close', (code) => {
-        closedBy ??= `server:${code}`;
+      const closed = new Promise<void>((resolve) => ws.on('close', (code, reason) => {
+        closedBy ??= `server:${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}`;
         resolve();
       }));
       ws.on('error', () => undefined);
