@@ -7,11 +7,11 @@ import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
-import { BandwidthSpec } from '../conformance/bandwidth-spec';
 import { bxml } from '../helpers/bxml';
 import { callbackFixture, FIXTURES_DIR } from '../helpers/fixtures';
 import { basicAuth, startTestServer, type TestServer } from '../helpers/server';
-import { mutantValue, mutateObject, nested, nestedJsonText, NASTY_STRINGS, percentEncode, type Rand, recordFigures, round2, seedFor, Tally, watchForCrashes } from './harness';
+import { CallbackFuzzer, pool, sendCallbackInputs } from './callback-fuzz';
+import { mutantValue, mutateObject, nested, nestedJsonText, NASTY_STRINGS, percentEncode, recordFigures, round2, seedFor, Tally, watchForCrashes } from './harness';
 
 /**
  * Outsider input on every surface (docs/reliability.md, "Limits on what outsiders control"): the nine Bandwidth
@@ -24,26 +24,7 @@ const MEDIA_CONNECTIONS = 80;
 const ADMIN_INPUTS_PER_ROUTE = 100;
 const CONCURRENCY = 8;
 
-/** Each route and the callbacks Bandwidth sends it (BW §1, §3), as fixtures. */
-const ROUTE_FIXTURES: Record<string, string[]> = {
-  initiate: ['initiate', 'initiate-diversion-stirshaken-uui'],
-  answer: ['answer'],
-  status: ['disconnect', 'disconnect-callback-error'],
-  redirect: ['redirect'],
-  'stream-events': ['mediaStreamStarted', 'mediaStreamStopped', 'mediaStreamRejected-duplicate'],
-  'stream-ended': ['redirect'],
-  'transfer-answer': ['transferAnswer'],
-  'transfer-complete': ['transferComplete', 'transferComplete-busy'],
-  'transfer-disconnect': ['transferDisconnect'],
-};
 const wsFrame = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES_DIR, 'ws', `${name}.json`), 'utf8')) as Record<string, unknown>;
-
-async function pool<T>(items: readonly T[], concurrency: number, run: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await run(items[next++]!);
-  }));
-}
 
 describe('fuzzing every outsider surface', () => {
   let clock: ManualClock;
@@ -77,93 +58,22 @@ describe('fuzzing every outsider surface', () => {
 
   it('the nine callback routes: every mutated body, query and token is answered below 500', async () => {
     const { seed, rand } = seedFor('callbacks');
-    const spec = BandwidthSpec.load();
-    const tokens: string[] = [];
-    const perRoute: Record<string, Tally> = {};
-    const kinds = new Tally();
-    const durationsMs: number[] = [];
-
-    /** A body built from the vendor's schema for the event type: every field it lists, each valid (from the fixture) or a mutant. */
-    const fromSchema = (valid: Record<string, unknown>): Record<string, unknown> => {
-      const eventType = String(valid.eventType);
-      const properties = spec.source(eventType) ? Object.keys(spec.callbackSchema(eventType).properties ?? {}) : Object.keys(valid);
-      return Object.fromEntries(properties.filter(() => rand.chance(0.9)).map((k) => [k, k in valid && rand.chance(0.6) ? valid[k] : mutantValue(rand)]));
-    };
-    const tokenFor = (r: Rand): string | undefined => {
-      const harvested = tokens.length > 0 ? r.pick(tokens) : undefined;
-      switch (r.int(6)) {
-        case 0: return undefined;
-        case 1: return harvested;
-        case 2: return harvested ? harvested.slice(0, r.int(harvested.length)) : 'x';
-        case 3: return harvested ? `${harvested.slice(0, -2)}AA` : 'AA';
-        case 4: return 'v1.' + r.bytes(r.int(300)).toString('base64url');
-        default: return r.pick(NASTY_STRINGS);
-      }
-    };
-
-    const harvest = (text: string) => {
-      for (const m of text.matchAll(/[?&](?:amp;)?t=([^"&\s<]+)/g)) if (tokens.length < 200) tokens.push(decodeURIComponent(m[1]!));
-    };
-    // Real signed tokens first, from real initiates and redirects, so mutated bodies also reach the token-bound handlers.
+    const fuzzer = new CallbackFuzzer(rand);
+    // Real signed tokens first, from real initiates, so mutated bodies also reach the token-bound handlers.
     for (let i = 0; i < 4; i++) {
       const initiate = await server.post('initiate', { ...callbackFixture('initiate'), callId: `c-fuzz-token-${i}` });
-      harvest(await initiate.text());
+      fuzzer.harvest(await initiate.text());
     }
-    expect(tokens.length).toBeGreaterThan(0);
-
-    type Input = { route: string; kind: string; method: 'POST' | 'GET'; query: string; body?: string; contentType?: string; auth?: string };
-    const inputs: Input[] = [];
-    for (const [route, names] of Object.entries(ROUTE_FIXTURES)) {
-      for (let i = 0; i < CALLBACK_INPUTS_PER_ROUTE; i++) {
-        const valid = { ...callbackFixture(rand.pick(names)), callId: `c-fuzz-${route}-${i}` };
-        const t = tokenFor(rand);
-        const query = t === undefined ? '' : `t=${percentEncode(t)}`;
-        const roll = rand.int(20);
-        if (roll < 7) inputs.push({ route, kind: 'mutated', method: 'POST', query, body: JSON.stringify(mutateObject(rand, valid).body) });
-        else if (roll < 11) inputs.push({ route, kind: 'schema', method: 'POST', query, body: JSON.stringify(fromSchema(valid)) });
-        else if (roll < 13) {
-          const fields = mutateObject(rand, valid).body;
-          const form = fields && typeof fields === 'object' && !Array.isArray(fields) ? (fields as Record<string, unknown>) : valid;
-          const params = new URLSearchParams(query);
-          for (const [k, v] of Object.entries(form)) params.append(k, typeof v === 'string' ? v : JSON.stringify(v) ?? '');
-          if (rand.chance(0.3)) params.append('eventType', 'answer'); // a repeated key: an array after parsing
-          inputs.push({ route, kind: 'get-query', method: 'GET', query: params.toString() });
-        } else if (roll < 14) inputs.push({ route, kind: 'deep', method: 'POST', query, body: rand.chance(0.5) ? JSON.stringify({ ...valid, tag: nested(17 + rand.int(200)) }) : nestedJsonText(rand.pick([17, 1000, 20_000])) });
-        else if (roll < 15) inputs.push({ route, kind: 'huge', method: 'POST', query, body: JSON.stringify({ ...valid, tag: 'x'.repeat(rand.pick([63_000, 65_600, 300_000])) }) });
-        else if (roll < 16) inputs.push({ route, kind: 'not-json', method: 'POST', query, body: rand.pick(['', '{', '{"eventType":', 'null', '\ufeff{}', rand.bytes(200).toString('latin1'), JSON.stringify(valid).slice(0, 40)]) });
-        else if (roll < 17) inputs.push({ route, kind: 'content-type', method: 'POST', query, body: JSON.stringify(valid), contentType: rand.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16']) });
-        else if (roll < 18) inputs.push({ route, kind: 'bad-credentials', method: 'POST', query, body: JSON.stringify(valid), auth: rand.pick([basicAuth('nobody', 'wrong'), 'Basic %%%', 'Bearer x', `Basic ${'A'.repeat(8000)}`]) });
-        else inputs.push({ route, kind: 'valid', method: 'POST', query, body: JSON.stringify(valid) });
-      }
-    }
-
-    await pool(inputs, CONCURRENCY, async (input) => {
-      const headers: Record<string, string> = { authorization: input.auth ?? server.auth };
-      if (input.body !== undefined) headers['content-type'] = input.contentType ?? 'application/json';
-      const startedMs = performance.now();
-      let status: number | string;
-      try {
-        const res = await fetch(`${server.url}/bandwidth/voice/${input.route}${input.query ? `?${input.query}` : ''}`, { method: input.method, headers, body: input.body });
-        status = res.status;
-        const text = await res.text();
-        if (res.status >= 500) fiveHundreds.push(`${input.method} ${input.route} (${input.kind}): ${res.status} ${text.slice(0, 200)} body=${(input.body ?? input.query).slice(0, 300)}`);
-      } catch (err) {
-        status = `error:${(err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message}`;
-      }
-      durationsMs.push(performance.now() - startedMs);
-      (perRoute[input.route] ??= new Tally()).add(status);
-      kinds.add(input.kind);
-    });
-
-    const all = new Tally();
-    for (const t of Object.values(perRoute)) for (const [k, n] of Object.entries(t.counts)) for (let i = 0; i < n; i++) all.add(k);
-    figures.callbacks = { seed, inputs: all.total, statuses: all.counts, kinds: kinds.counts, perRoute: Object.fromEntries(Object.entries(perRoute).map(([r, t]) => [r, t.counts])), tokensHarvested: tokens.length, maxMs: round2(Math.max(...durationsMs)) };
+    expect(fuzzer.tokens.length).toBeGreaterThan(0);
+    const inputs = fuzzer.inputs(CALLBACK_INPUTS_PER_ROUTE, 'c-fuzz');
+    const r = await sendCallbackInputs(server.url, server.auth, inputs, CONCURRENCY);
+    fiveHundreds.push(...r.fiveHundreds);
+    figures.callbacks = { seed, inputs: r.all.total, statuses: r.all.counts, kinds: r.kinds.counts, perRoute: Object.fromEntries(Object.entries(r.perRoute).map(([route, t]) => [route, t.counts])), tokensHarvested: fuzzer.tokens.length, maxMs: round2(Math.max(...r.durationsMs)) };
     expect(fiveHundreds).toEqual([]);
-    // Over-size bodies are refused with 413 and the socket closed (the 64 KB limit); the client may see the close instead.
-    expect(Object.keys(all.counts).filter((k) => k.startsWith('error:') && !/other side closed|ECONNRESET|EPIPE|socket/i.test(k))).toEqual([]);
-    expect(all.total).toBe(inputs.length);
-    expect(all.counts['200']).toBeGreaterThan(0); // valid input still served among the garbage
-    expect(all.counts['400']).toBeGreaterThan(0);
+    expect(r.unexpectedErrors).toEqual([]);
+    expect(r.all.total).toBe(inputs.length);
+    expect(r.all.counts['200']).toBeGreaterThan(0); // valid input still served among the garbage
+    expect(r.all.counts['400']).toBeGreaterThan(0);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
