@@ -8,7 +8,7 @@ import { callbackFixture } from '../helpers/fixtures';
 import { basicAuth } from '../helpers/server';
 import { CallbackFuzzer, sendCallbackInputs } from './callback-fuzz';
 import { startChildServer, type ChildServer } from './child-server';
-import { recordFigures, round2, seedFor } from './harness';
+import { recordFigures, round2, sleep, seedFor } from './harness';
 
 /**
  * The same callback fuzz against the built server in its own process (`node dist/cli/main.js serve`), so
@@ -16,7 +16,6 @@ import { recordFigures, round2, seedFor } from './harness';
  */
 const INPUTS_PER_ROUTE = 60;
 const CREDENTIALS = { BANDWIDTH_CALLBACK_USERNAME: 'bw-fuzz', BANDWIDTH_CALLBACK_PASSWORD: 'fuzz-callback-password', ADMIN_TOKEN: 'sb_fuzz_admin_token' };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe('fuzzing the server process', () => {
   let dataDir: string;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ManualClock, waitFor } from '../../src/clock';
+import { ManualClock, settleIo, waitFor } from '../../src/clock';
 import { MEDIA_MAX_PAYLOAD_BYTES } from '../../src/constants';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
@@ -151,9 +151,9 @@ describe('fuzzing every outsider surface', () => {
           case 'flood': for (let i = 0; i < 200; i++) ws.send(media(Buffer.alloc(160, 0x10).toString('base64'), f * 1000 + i)); break;
           default: ws.send(nestedJsonText(rand.pick([50, 5000])));
         }
-        if (rand.chance(0.3)) await new Promise((resolve) => setImmediate(resolve));
+        if (rand.chance(0.3)) await settleIo(1); // sometimes let the server read what was sent so far
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await settleIo(); // let the server take in the last frames before we close
       if (ws.readyState === ws.OPEN) {
         closedBy = 'client';
         ws.close();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { prng } from '../../src/sim/bandwidth-audio';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// figures-dir.js is plain CommonJS: jest's globalSetup and globalTeardown load it too.
 const { FIGURES_DIR } = require('./figures-dir') as { FIGURES_DIR: string };
 
 /** The run's seed (set by global-setup.js; ROBUSTNESS_SEED repeats a run), offset per surface so surfaces do not share a stream. */
@@ -131,6 +131,9 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/** A real wait: only for the tests that are about real time (a held lock, a child process), never to let a fake clock pass. */
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export const round2 = (n: number) => Math.round(n * 100) / 100;
 

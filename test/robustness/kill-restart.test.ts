@@ -8,7 +8,7 @@ import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { startChildServer, type ChildServer } from './child-server';
-import { recordFigures, round2 } from './harness';
+import { recordFigures, round2, sleep } from './harness';
 
 /**
  * kill -9 mid-call, then a restart on the same DATA_DIR (docs/reliability.md, "A crash loses nothing and
@@ -17,7 +17,6 @@ import { recordFigures, round2 } from './harness';
  * through a read-only connection of our own, and compared row by row after the restart.
  */
 const CREDENTIALS = { BANDWIDTH_CALLBACK_USERNAME: 'bw-robust', BANDWIDTH_CALLBACK_PASSWORD: 'robustness-callback-password', ADMIN_TOKEN: 'sb_robustness_admin_token' };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe('kill -9 mid-call and restart', () => {
   let dataDir: string;
