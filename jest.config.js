@@ -6,6 +6,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The robustness suite (abuse, crashes, faults; minutes, not seconds) runs on its own: npm run test:robustness.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/robustness/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 15000,

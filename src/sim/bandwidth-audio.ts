@@ -104,8 +104,8 @@ export function mulawRmsDbfs(bytes: Uint8Array): number {
 // ---------------------------------------------------------------------------------------------------
 // Speech-like audio
 
-/** Small seeded PRNG (mulberry32): the same seed gives the same audio on every machine. */
-function prng(seed: number): () => number {
+/** Small seeded PRNG (mulberry32): the same seed gives the same audio (or fuzz input) on every machine. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0 || 0x9e3779b9;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
