@@ -12,14 +12,16 @@ const LATE = Symbol('late');
 
 /**
  * What a callback writes, and how long its answer waits for it: the durability rule (docs/reliability.md).
- * A callback's writes are committed before its answer is sent, unless the store cannot write for
- * `commitWaitMs` (another process holds the lock, the disk is full). Then the call matters more than its
+ * A callback's writes are committed before its answer is sent, unless the store has not been able to write
+ * for `commitWaitMs` (another process holds the lock, the disk is full). Then the call matters more than its
  * record: the answer goes out, the writes stay queued and are committed when the store recovers (in
  * order, before any later read), and a write that fails for good is logged. Bandwidth waits 15 s for an
  * answer (BW §1.7).
  */
 export class CallbackWrites {
   private readonly commitWaitMs: number;
+  /** A wait ran out and no write has landed since. */
+  private stalled = false;
 
   constructor(
     private readonly store: Store,
@@ -90,13 +92,26 @@ export class CallbackWrites {
     await this.durable(this.store.events.append({ callId, source: 'bandwidth', type: 'callback.invalid', data: { route, problems, raw: body } }));
   }
 
+  /**
+   * `work`, or LATE after `commitWaitMs`. Once a wait has run out, the store is known not to be writing until
+   * some write lands: later waits do not wait again (they would add up, write after write and callback after
+   * callback, past Bandwidth's 15 s), they only take what has already landed.
+   */
   private async inTime<T>(work: Promise<T>): Promise<T | typeof LATE> {
+    work.then(
+      () => {
+        this.stalled = false;
+      },
+      () => undefined,
+    );
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<typeof LATE>((resolve) => {
-      timer = setTimeout(() => resolve(LATE), this.commitWaitMs);
+      timer = setTimeout(() => resolve(LATE), this.stalled ? 0 : this.commitWaitMs);
     });
     try {
-      return await Promise.race([work, late]);
+      const result = await Promise.race([work, late]);
+      if (result === LATE) this.stalled = true;
+      return result;
     } finally {
       clearTimeout(timer);
     }

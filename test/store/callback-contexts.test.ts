@@ -32,6 +32,25 @@ describe('SqliteStore callback contexts', () => {
     expect(await store.contexts.get('nope')).toBeUndefined();
   });
 
+  it('a context still waiting behind another process\'s lock is read all the same, and written once the lock goes', async () => {
+    const reading = SqliteStore.open(file, { readWaitMs: 20 });
+    const other = new Database(file);
+    try {
+      other.prepare('BEGIN IMMEDIATE').run();
+      const saved = reading.contexts.put({ id: 'waits', callId: 'c-a', purpose: 'transfer', data: { summary: 'x' }, expiresAt: inMs(60_000) });
+      expect(await reading.contexts.get('waits')).toMatchObject({ id: 'waits', callId: 'c-a', data: { summary: 'x' } });
+      expect(other.prepare("SELECT count(*) AS n FROM callback_contexts WHERE id = 'waits'").get()).toEqual({ n: 0 });
+      other.prepare('COMMIT').run();
+      await saved;
+      expect(other.prepare("SELECT count(*) AS n FROM callback_contexts WHERE id = 'waits'").get()).toEqual({ n: 1 });
+      expect(await reading.contexts.bindLeg('waits', 'c-b1')).toBe('c-b1');
+    } finally {
+      if (other.inTransaction) other.prepare('ROLLBACK').run();
+      other.close();
+      await reading.close();
+    }
+  });
+
   it('two legs bound in the same turn: exactly one wins, and both learn which', async () => {
     await store.contexts.put({ id: 'race', callId: 'c-a', purpose: 'transfer', data: {}, expiresAt: inMs(60_000) });
     expect(await Promise.all([store.contexts.bindLeg('race', 'c-b1'), store.contexts.bindLeg('race', 'c-b2')])).toEqual(['c-b1', 'c-b1']);

@@ -9,6 +9,12 @@ import { nowIso, type Row, type SqliteShared } from './shared';
 export class SqliteCallbackContexts implements CallbackContextsRepository {
   /** When expired callback contexts were last deleted (ms since the epoch). */
   private contextsSweptAtMs = 0;
+  /**
+   * Contexts submitted and not committed yet. While the store cannot write, a callback answered meanwhile
+   * (docs/reliability.md, the durability rule) may name one, and Bandwidth may call back about it before
+   * it lands: reads then find it here. Writes need no such help: they run in submission order.
+   */
+  private readonly uncommitted = new Map<string, CallbackContextRecord>();
 
   constructor(private readonly shared: SqliteShared) {}
 
@@ -17,18 +23,28 @@ export class SqliteCallbackContexts implements CallbackContextsRepository {
     const now = new Date(nowMs).toISOString();
     const sweep = nowMs - this.contextsSweptAtMs >= CALLBACK_CONTEXT_SWEEP_INTERVAL_MS;
     if (sweep) this.contextsSweptAtMs = nowMs;
-    return this.shared.writes.submit(() => {
+    const record: CallbackContextRecord = { id: context.id, callId: context.callId, purpose: context.purpose, data: context.data, legCallId: null, createdAt: now, expiresAt: context.expiresAt };
+    if (!(options.ifAbsent && this.uncommitted.has(context.id))) this.uncommitted.set(context.id, record);
+    const written = this.shared.writes.submit(() => {
       if (sweep) this.shared.stmt('DELETE FROM callback_contexts WHERE expires_at <= ?').run(now);
       this.shared
         .stmt(`INSERT ${options.ifAbsent ? 'OR IGNORE ' : ''}INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
         .run(context.id, context.callId, context.purpose, JSON.stringify(context.data), now, context.expiresAt);
     });
+    const settled = () => {
+      if (this.uncommitted.get(context.id) === record) this.uncommitted.delete(context.id);
+    };
+    written.then(settled, settled);
+    return written;
   }
 
   async get(id: string): Promise<CallbackContextRecord | undefined> {
     await this.shared.readable();
     const row = this.shared.stmt('SELECT * FROM callback_contexts WHERE id = ? AND expires_at > ?').get(id, nowIso()) as Row | undefined;
-    if (!row) return undefined;
+    if (!row) {
+      const waiting = this.uncommitted.get(id);
+      return waiting && waiting.expiresAt > nowIso() ? waiting : undefined;
+    }
     return {
       id: String(row.id),
       callId: String(row.call_id),

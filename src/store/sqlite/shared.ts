@@ -46,8 +46,12 @@ export class SqliteShared {
    * rather than a callback that misses Bandwidth's timeout.
    */
   async readable(): Promise<void> {
+    // A stall that has already outlasted the wait is known: waiting again would only add up, read after read
+    // in one callback (Bandwidth waits 15 s for its answer, BW §1.7).
+    const waitMs = this.readWaitMs - this.writes.stalledForMs;
+    if (waitMs <= 0) return;
     try {
-      await this.writes.settled(this.readWaitMs);
+      await this.writes.settled(waitMs);
     } catch (err) {
       if (!(err instanceof StoreStalledError)) throw err;
     }
