@@ -197,7 +197,7 @@ describe('SipCallSession on a manual clock', () => {
 
   it('a store that refuses writes is logged for every failure and counted on bridge.ended, never swallowed', async () => {
     const real = SqliteStore.open(':memory:');
-    const store: Store = { ...real, transcripts: { ...real.transcripts, append: () => Promise.reject(new Error('disk I/O error')) } } as Store;
+    const store: Store = Object.assign(Object.create(real) as Store, { transcripts: { ...real.transcripts, append: () => Promise.reject(new Error('disk I/O error')) } });
     const t = setup({ store });
     const logged = jest.spyOn(t.logger, 'error');
     t.model.becomeReady();
