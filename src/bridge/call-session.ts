@@ -59,7 +59,6 @@ export class CallSession {
   readonly agent: AgentWithDestinations;
   state: CallSessionState = 'prewarming';
   private model: ModelSession;
-  private callerSpeaking = false;
   private readonly renewal: SessionRenewal;
   private readonly conversation: Conversation;
   private caller: CallerStream | undefined;
@@ -138,7 +137,7 @@ export class CallSession {
         return next;
       },
       isLive: () => this.state !== 'ended' && this.modelReady,
-      isIdle: () => !this.callerSpeaking && this.conversation.isIdle() && !this.playout.isPlaying(),
+      isIdle: () => this.conversation.isIdle() && !this.playout.isPlaying(),
       history: () => this.conversation.history(),
       replace: (next) => {
         const old = this.model;
@@ -285,13 +284,12 @@ export class CallSession {
     return {
       speechStarted: (e) => {
         if (!current()) return;
-        this.callerSpeaking = true;
         talk.callerSpeechStarted(e.itemId);
         this.bargeIn();
         this.callerTookTheTurn();
       },
       speechStopped: () => {
-        if (current()) this.callerSpeaking = false;
+        if (current()) talk.callerSpeechStopped();
       },
       callerItem: (e) => talk.callerItem(e.itemId),
       callerTranscript: (e) => talk.callerTranscript(e.itemId, e.transcript),

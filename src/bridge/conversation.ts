@@ -71,6 +71,8 @@ export class Conversation {
   /** Conversation positions: a caller turn takes its place when speech starts, an agent item at its first word. */
   private nextPosition = 0;
   private readonly callerPositions = new Map<string, number>();
+  /** The caller has the turn (the model's VAD heard speech start and not yet stop). */
+  private callerSpeaking = false;
   private readonly agentItems = new Map<string, AgentItem>();
   /** Tool calls of responses not yet done, by response. */
   private readonly toolCalls = new Map<string, ToolCall[]>();
@@ -104,7 +106,12 @@ export class Conversation {
   // ---- what the model says ----------------------------------------------------------------------
 
   callerSpeechStarted(itemId: string): void {
+    this.callerSpeaking = true;
     this.callerPositions.set(itemId, this.nextPosition++);
+  }
+
+  callerSpeechStopped(): void {
+    this.callerSpeaking = false;
   }
 
   callerItem(itemId: string): void {
@@ -189,9 +196,9 @@ export class Conversation {
     this.record('model.error', e);
   }
 
-  /** Between turns: no response in flight, no tool call outstanding, no hand-off waiting or under way. */
+  /** Between turns: the caller not speaking, no response in flight, no tool call outstanding, no hand-off waiting or under way. */
   isIdle(): boolean {
-    return this.activeResponses.size === 0 && this.toolCalls.size === 0 && this.runningToolBatches === 0 && !this.pendingHandOff && !this.handedOff;
+    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && this.runningToolBatches === 0 && !this.pendingHandOff && !this.handedOff;
   }
 
   /** A new model session replaced the old one: the old one's responses will never finish here. */

@@ -58,7 +58,7 @@ export class SipCallSession {
     }));
     model.setHandlers({
       speechStarted: (e) => talk.callerSpeechStarted(e.itemId),
-      speechStopped: () => undefined,
+      speechStopped: () => talk.callerSpeechStopped(),
       callerItem: (e) => talk.callerItem(e.itemId),
       callerTranscript: (e) => talk.callerTranscript(e.itemId, e.transcript),
       responseCreated: (e) => {
