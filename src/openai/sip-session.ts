@@ -31,8 +31,10 @@ export class SipCallSession {
   /**
    * Agent audio OpenAI may still be playing to the caller. Audio travels over RTP, never on the sideband,
    * so a response counts as audible from its creation, and `output_audio_buffer.started` too, until
-   * `output_audio_buffer.stopped` (OpenAI reference §3.3). A response that never speaks leaves it set:
-   * the hand-off then waits its bound (HANDOFF_MAX_WAIT_MS) rather than cut the agent's last words.
+   * OpenAI's buffer has drained (`output_audio_buffer.stopped`, which the openai package documents as
+   * coming after `response.done`) or was cut off by the caller (`.cleared`); OpenAI reference §1.5, §4.5.
+   * A response that never speaks leaves it set: the hand-off then waits its bound (HANDOFF_MAX_WAIT_MS)
+   * rather than cut the agent's last words.
    */
   private agentAudible = false;
   private readonly conversation: Conversation;
@@ -76,7 +78,7 @@ export class SipCallSession {
       closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`),
       trace: (type) => {
         if (type === 'output_audio_buffer.started') this.agentAudible = true;
-        if (type !== 'output_audio_buffer.stopped') return;
+        if (type !== 'output_audio_buffer.stopped' && type !== 'output_audio_buffer.cleared') return;
         this.agentAudible = false;
         talk.maybeHandOff();
       },

@@ -94,6 +94,20 @@ describe('SipCallSession on a manual clock', () => {
     expect(await events(store, 'bridge.handed-off')).toEqual([expect.objectContaining({ action: 'hangup', why: 'the agent finished speaking' })]);
   });
 
+  it('a goodbye the caller cuts off (OpenAI clears its buffer) hands off then, without waiting for the bound', async () => {
+    const { model, control } = setup();
+    model.becomeReady();
+    await settleIo();
+    callTool(model, 'hang_up', { reason: 'done' });
+    await settleIo();
+    speakGoodbye(model);
+    await settleIo();
+    expect(control.asked).toEqual([]);
+    model.handlers.trace('output_audio_buffer.cleared', {});
+    await settleIo();
+    expect(control.asked).toEqual(['hangup']);
+  });
+
   it('a goodbye whose playout never reports stopping holds the hand-off at most HANDOFF_MAX_WAIT_MS from the request', async () => {
     const { model, control, clock, store } = setup();
     model.becomeReady();
