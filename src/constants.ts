@@ -234,3 +234,13 @@ export const PREWARM_TIMEOUT_MS = 30_000;
 export const MAX_PENDING_CALLER_AUDIO_MS = 10_000;
 /** Realtime sessions end at 60 minutes (OpenAI reference §6.1); renew before that, between turns. */
 export const REALTIME_SESSION_RENEW_AFTER_MS = 55 * 60_000;
+/**
+ * The longest the agent's last words may delay a transfer or hang-up, in every mode
+ * (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): bounded, so a model that never finishes
+ * speaking (or a carrier that never says its playout stopped) cannot hold the caller.
+ */
+export const HANDOFF_MAX_WAIT_MS = 10_000;
+/** A replacement Realtime session that could not open is tried again this much later (the current one has minutes left). */
+export const REALTIME_RENEWAL_RETRY_MS = 30_000;
+/** How long a replaced Realtime session stays open for late caller transcripts before it is closed. */
+export const RETIRED_SESSION_GRACE_MS = 10_000;

@@ -185,6 +185,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     security,
     toolsFor,
+    clock,
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId }),
   });

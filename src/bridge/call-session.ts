@@ -1,20 +1,23 @@
-import { greetingInstructions, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
+import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
 import type { Logger } from '../log';
-import { eventSource, type CallEventInput, type Store, type TranscriptItemInput } from '../store/types';
+import type { Store } from '../store/types';
 import path from 'node:path';
 import { AudioPath } from './audio-path';
+import { Conversation } from './conversation';
 import { CallRecorder } from './recorder';
 import { DEFAULT_PACING, PlayoutQueue, type PlayoutPacing, type PlayoutScheduler } from './playout';
-import type { CallActions, ToolRegistry } from './tools';
+import { primeWithHistory, SessionRenewal } from './session-renewal';
+import type { ToolRegistry } from './tools';
 import type { AudioChunk, CallControl, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
 
 /**
  * One live call (DESIGN §3): the caller's media stream on one side, an OpenAI Realtime session on the
- * other. Owns the paced playout, barge-in and truncation, transcripts, tool calls, and the failure
- * path. Knows neither wire's JSON: it talks to a CallerStream and a ModelSession.
+ * other. Owns the paced playout, barge-in and truncation, and the failure path; the conversation
+ * (transcripts, tools, hand-off) is the shared `Conversation`, and the hourly session swap is
+ * `SessionRenewal`. Knows neither wire's JSON: it talks to a CallerStream and a ModelSession.
  */
 export type CallSessionState = 'prewarming' | 'live' | 'ended';
 
@@ -51,53 +54,13 @@ export interface CallSessionDeps {
  */
 export type BridgeFailureCause = 'agent-audio-timeout' | 'model-closed' | 'model-failed' | (string & {});
 
-type PendingAction = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
-
-/** The longest the agent's last words may delay a transfer or hang-up (bounded, so a silent model cannot hold a hand-off). */
-const ACTION_MAX_WAIT_MS = 10_000;
-
-/** How long a replaced OpenAI session stays open for late caller transcripts before it is closed. */
-const RETIRED_SESSION_GRACE_MS = 10_000;
-
-/**
- * An assistant item on its way to the transcript. It is stored once its response is done AND the
- * caller has heard all of it or was cut off (the model generates faster than real time, so "done"
- * usually comes long before the caller has heard the words).
- */
-interface AgentItem {
-  itemId: string;
-  responseId: string;
-  position: number;
-  text: string;
-  responseDone: boolean;
-  truncatedAtMs?: number;
-}
-
-interface ToolCall {
-  callId: string;
-  name: string;
-  arguments: string;
-}
-
 export class CallSession {
   readonly callId: string;
   readonly agent: AgentWithDestinations;
   state: CallSessionState = 'prewarming';
   private model: ModelSession;
-  /** A session being primed to replace `model` (Realtime sessions end at 60 minutes, OpenAI reference §6.1), swapped in between turns. */
-  private successor: ModelSession | undefined;
-  private successorReady = false;
-  private swapping = false;
-  private renewTimer: TimerHandle | undefined;
-  private callerSpeaking = false;
-  /** Responses created and not yet done (current session). */
-  private readonly activeResponses = new Set<string>();
-  /**
-   * Active responses whose audio is complete (`audioDone`), though their `response.done` has not come:
-   * the transcript, which comes before it, can be seconds late. A hand-off waits for audio, not text.
-   */
-  private readonly audioCompleteResponses = new Set<string>();
-  renewals = 0;
+  private readonly renewal: SessionRenewal;
+  private readonly conversation: Conversation;
   private caller: CallerStream | undefined;
   readonly playout: PlayoutQueue;
   private readonly audio: AudioPath;
@@ -106,11 +69,6 @@ export class CallSession {
   private readonly pendingCallerAudio: AudioChunk[] = [];
   private pendingCallerBytes = 0;
   private readonly interrupted = new Set<string>();
-  private readonly agentItems = new Map<string, AgentItem>();
-  private readonly callerPositions = new Map<string, number>();
-  private readonly toolCalls = new Map<string, ToolCall[]>();
-  private readonly abort = new AbortController();
-  private nextPosition = 0;
   private prewarmTimer: TimerHandle | undefined;
   /** Armed at the stream's start frame; cleared once the model has shown it answers (see modelAnswers). */
   private agentAudioTimer: TimerHandle | undefined;
@@ -120,11 +78,6 @@ export class CallSession {
    */
   private modelAnswered = false;
   private recorder: CallRecorder | undefined;
-  private pendingAction: PendingAction | undefined;
-  private actionTimer: TimerHandle | undefined;
-  /** Responses created since the pending action was asked for; it waits for the one that speaks it. */
-  private responsesSinceAction = 0;
-  private handedOff = false;
   /** Clock time the stream started, and when the caller first got agent audio (first-word latency). */
   streamStartedAtMs: number | undefined;
   readonly stats = { callerFrames: 0, callerBytes: 0, droppedLateDeltas: 0, bargeIns: 0, truncations: 0 };
@@ -141,11 +94,31 @@ export class CallSession {
         this.recorder?.addAgent(bytes, startsAtMs - (this.streamStartedAtMs ?? startsAtMs));
       },
       (itemId) => {
-        this.settleAgentItem(itemId);
-        this.maybeRunPendingAction();
-        this.maybeSwapSession();
+        this.conversation.settle(itemId);
+        this.conversation.maybeHandOff();
+        this.renewal.maybeSwap();
       },
     );
+    this.conversation = new Conversation({
+      callId: deps.callId,
+      agent: deps.agent,
+      store: deps.store,
+      logger: deps.logger,
+      clock: deps.clock,
+      tools: deps.tools,
+      control: deps.control,
+      model: () => this.model,
+      voice: {
+        isPlaying: () => this.playout.isPlaying(),
+        holds: (itemId) => this.playout.holds(itemId),
+        silence: () => {
+          this.playout.interrupt();
+          this.playout.setActive(false);
+        },
+        resume: () => this.playout.setActive(this.state === 'live' && this.streamStartedAtMs !== undefined),
+        end: (reason) => this.end(reason),
+      },
+    });
     this.model = deps.openModel(deps.agent);
     this.model.setHandlers(this.modelHandlers(this.model));
     // Ask for the greeting now, during pre-warm: it goes out right behind the session's configuration,
@@ -155,10 +128,33 @@ export class CallSession {
       () => this.onModelReady(),
       (err: Error) => this.fail(`OpenAI session failed: ${err.message}`, failureOf(err)),
     );
-    this.renewTimer = deps.clock.setTimeout(() => this.startRenewal(), deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
+    this.renewal = new SessionRenewal({
+      clock: deps.clock,
+      renewAfterMs: deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS,
+      open: () => {
+        const next = deps.openModel(this.agent);
+        next.setHandlers(this.modelHandlers(next));
+        return next;
+      },
+      isLive: () => this.state !== 'ended' && this.modelReady,
+      isIdle: () => this.conversation.isIdle() && !this.playout.isPlaying(),
+      history: () => this.conversation.history(),
+      replace: (next) => {
+        const old = this.model;
+        this.model = next;
+        this.conversation.modelReplaced();
+        return old;
+      },
+      record: (type, data) => this.record(type, data),
+    });
     this.prewarmTimer = deps.clock.setTimeout(() => {
       if (!this.caller) this.end('the media stream never arrived');
     }, PREWARM_TIMEOUT_MS);
+  }
+
+  /** Model sessions replaced so far (SessionRenewal). */
+  get renewals(): number {
+    return this.renewal.renewals;
   }
 
   /** The caller's media stream arrived (DESIGN §3: hand the pre-warmed session to the call). */
@@ -215,15 +211,12 @@ export class CallSession {
     this.state = 'ended';
     this.deps.clock.clear(this.prewarmTimer);
     this.deps.clock.clear(this.agentAudioTimer);
-    this.deps.clock.clear(this.renewTimer);
-    this.deps.clock.clear(this.actionTimer);
-    this.successor?.close();
-    this.abort.abort();
+    this.renewal.stop();
     this.deps.scheduler.remove(this.playout);
     this.playout.setActive(false);
     this.model.close();
     this.caller?.close(reason);
-    this.flushAgentItems();
+    this.conversation.end();
     if (this.recorder) {
       const recorder = this.recorder;
       recorder.close().then(
@@ -231,7 +224,7 @@ export class CallSession {
         (err: Error) => this.deps.logger.error({ callId: this.callId, err: err.message }, 'the recording could not be finished'),
       );
     }
-    this.record('bridge.ended', { reason, stats: this.stats, garbageFrames: this.caller?.garbageFrames ?? 0, droppedAudioMs: this.caller?.droppedAudioMs ?? 0 });
+    this.record('bridge.ended', { reason, stats: this.stats, storeFailures: this.conversation.storeFailures, garbageFrames: this.caller?.garbageFrames ?? 0, droppedAudioMs: this.caller?.droppedAudioMs ?? 0 });
     this.deps.onEnded(this);
   }
 
@@ -266,7 +259,8 @@ export class CallSession {
 
   /** Back from a failed transfer — the conversation so far, why, then the agent speaks. */
   private async primeResumed(note: string): Promise<void> {
-    const history = await this.deps.store.transcripts.list(this.callId).catch(() => []);
+    const history = (await this.conversation.history()) ?? [];
+    if (this.state === 'ended') return;
     primeWithHistory(this.model, history);
     this.model.addItem('system', note);
     this.record('model.resumed', { historyItems: history.length, note });
@@ -286,27 +280,21 @@ export class CallSession {
    */
   private modelHandlers(session: ModelSession): ModelSessionHandlers {
     const current = () => session === this.model;
+    const talk = this.conversation;
     return {
       speechStarted: (e) => {
         if (!current()) return;
-        this.callerSpeaking = true;
-        this.callerPositions.set(e.itemId, this.nextPosition++);
+        talk.callerSpeechStarted(e.itemId);
         this.bargeIn();
         this.callerTookTheTurn();
       },
       speechStopped: () => {
-        if (current()) this.callerSpeaking = false;
+        if (current()) talk.callerSpeechStopped();
       },
-      callerItem: (e) => {
-        if (!this.callerPositions.has(e.itemId)) this.callerPositions.set(e.itemId, this.nextPosition++);
-      },
-      callerTranscript: (e) => {
-        void this.storeTranscript({ callId: this.callId, role: 'caller', text: e.transcript, itemId: e.itemId, position: this.callerPositions.get(e.itemId) ?? this.nextPosition++ });
-      },
+      callerItem: (e) => talk.callerItem(e.itemId),
+      callerTranscript: (e) => talk.callerTranscript(e.itemId, e.transcript),
       responseCreated: (e) => {
-        if (!current()) return;
-        this.activeResponses.add(e.responseId);
-        if (this.pendingAction) this.responsesSinceAction++;
+        if (current()) talk.responseCreated(e.responseId);
       },
       audioDelta: (e) => {
         if (!current()) return;
@@ -314,52 +302,36 @@ export class CallSession {
           this.stats.droppedLateDeltas++;
           return;
         }
-        this.agentItem(e.itemId, e.responseId);
-        if (this.audioCompleteResponses.size > 0) this.audioCompleteResponses.delete(e.responseId); // a further item speaks
+        talk.agentAudio(e.itemId, e.responseId);
         this.playout.enqueue(e.itemId, e.responseId, e.contentIndex, this.audio.toCaller(e.chunk));
         if (!this.modelAnswered) this.modelAnswers();
       },
-      transcriptDelta: (e) => {
-        this.agentItem(e.itemId, e.responseId).text += e.delta;
-      },
+      transcriptDelta: (e) => talk.transcriptDelta(e.itemId, e.responseId, e.delta),
       audioDone: (e) => {
         if (!current()) return;
         this.playout.markDone(e.itemId);
-        if (this.activeResponses.has(e.responseId)) this.audioCompleteResponses.add(e.responseId);
-        this.maybeRunPendingAction();
+        talk.audioDone(e.responseId);
       },
-      transcriptDone: (e) => {
-        // Text only: the audio's end is `audioDone` (or, failing that, response.done).
-        this.agentItem(e.itemId, e.responseId).text = e.transcript;
-      },
+      transcriptDone: (e) => talk.transcriptDone(e.itemId, e.responseId, e.transcript),
       functionCall: (e) => {
-        if (!current()) return;
-        const calls = this.toolCalls.get(e.responseId) ?? [];
-        calls.push({ callId: e.callId, name: e.name, arguments: e.arguments });
-        this.toolCalls.set(e.responseId, calls);
+        if (current()) talk.functionCall(e);
       },
       responseDone: (e) => {
         if (!current()) return;
-        this.activeResponses.delete(e.responseId);
-        this.audioCompleteResponses.delete(e.responseId);
         if (e.status === 'cancelled') this.callerTookTheTurn();
-        this.onResponseDone(e.responseId, e.status, e.reason, e.usage);
-        this.maybeSwapSession();
-        this.maybeRunPendingAction();
+        // response.done means everything in it is done: its audio too, even if no output_audio.done came
+        // (incomplete, failed), or later items would never retire from the playout queue.
+        for (const itemId of talk.itemsOf(e.responseId)) this.playout.markDone(itemId);
+        talk.responseDone(e);
+        this.renewal.maybeSwap();
       },
       truncated: (e) => this.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
-      error: (e) => {
-        this.deps.logger.warn({ callId: this.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
-        this.record('model.error', e);
-      },
+      error: (e) => talk.modelError(e),
       closed: (e) => {
-        if (session === this.successor && !e.expected) return this.renewalFailed(session, `the replacement session closed (${e.code})`);
+        if (this.renewal.isSuccessor(session) && !e.expected) return this.renewal.failed(session, `the replacement session closed (${e.code})`);
         if (e.expected || this.state === 'ended' || !current()) return;
         // Ended early at the 60-minute cap with a successor ready: switch now rather than fail.
-        if (this.successor && this.successorReady) {
-          void this.swapSession('the old session closed');
-          return;
-        }
+        if (this.renewal.takeOverFromClosed()) return;
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'model-closed');
       },
       trace: (type, data) => {
@@ -387,166 +359,9 @@ export class CallSession {
       const audioEndMs = Math.floor(Math.min(h.receivedMs, h.heardMs));
       this.model.truncate(h.itemId, h.contentIndex, audioEndMs);
       this.stats.truncations++;
-      const item = this.agentItems.get(h.itemId);
-      if (item) {
-        item.truncatedAtMs = audioEndMs;
-        this.settleAgentItem(h.itemId);
-      }
+      this.conversation.truncated(h.itemId, audioEndMs);
     }
     this.record('bridge.barge-in', { heard: heard.map((h) => ({ itemId: h.itemId, heardMs: Math.floor(h.heardMs), receivedMs: h.receivedMs })) });
-  }
-
-  private onResponseDone(responseId: string, status: string, reason: string | undefined, usage: Record<string, number> | undefined): void {
-    if (this.state === 'ended') return;
-    if (usage) void this.deps.store.calls.addUsage(this.callId, usage).catch((err: Error) => this.storeFailed(err));
-    this.record('model.response.done', { responseId, status, reason, usage });
-    for (const item of [...this.agentItems.values()]) {
-      if (item.responseId !== responseId) continue;
-      item.responseDone = true;
-      // response.done means everything in it is done: its audio too, even if no output_audio.done came
-      // (incomplete, failed), or later items would never retire from the playout queue.
-      this.playout.markDone(item.itemId);
-      this.settleAgentItem(item.itemId);
-    }
-    const calls = this.toolCalls.get(responseId);
-    this.toolCalls.delete(responseId);
-    if (calls && calls.length > 0 && status === 'completed') void this.runTools(calls);
-  }
-
-  /** Every call's output, then exactly one response.create. */
-  private async runTools(calls: ToolCall[]): Promise<void> {
-    const ctx = { callId: this.callId, agent: this.agent, signal: this.abort.signal, actions: this.actions };
-    const outcomes = await Promise.all(calls.map((c) => this.deps.tools.dispatch(c.name, c.arguments, ctx, () => this.deps.clock.now())));
-    if (this.state === 'ended') return;
-    calls.forEach((c, i) => {
-      const outcome = outcomes[i]!;
-      this.model.sendFunctionOutput(c.callId, outcome.output);
-      this.record('tool.call', { name: c.name, callId: c.callId, arguments: safeJson(c.arguments), ok: outcome.ok, output: safeJson(outcome.output), durationMs: outcome.durationMs });
-    });
-    this.model.createResponse();
-  }
-
-  // ---- transfer and hang-up ---------------------------------------------------------------------
-
-  private readonly actions: CallActions = {
-    transfer: (destination, reason, summary) => this.requestAction({ kind: 'transfer', destination, reason, summary }),
-    hangUp: (reason) => this.requestAction({ kind: 'hangup', reason }),
-  };
-
-  /** Hand-off (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): act once the words that go with it have played, or after ACTION_MAX_WAIT_MS. */
-  private requestAction(action: PendingAction): void {
-    if (this.pendingAction || this.handedOff) return; // one hand-off per stream
-    this.pendingAction = action;
-    this.responsesSinceAction = 0;
-    this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
-    this.actionTimer = this.deps.clock.setTimeout(() => void this.runPendingAction('timed out waiting for the agent to finish speaking'), ACTION_MAX_WAIT_MS);
-  }
-
-  private maybeRunPendingAction(): void {
-    if (!this.pendingAction || this.responsesSinceAction === 0) return;
-    // A response still generating audio may have more words for the caller; one whose audio is complete
-    // has said them (its late transcript and response.done do not hold the caller).
-    if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.playout.isPlaying()) return;
-    void this.runPendingAction('the agent finished speaking');
-  }
-
-  private async runPendingAction(why: string): Promise<void> {
-    const action = this.pendingAction;
-    if (!action || this.handedOff || this.state === 'ended') return;
-    this.handedOff = true;
-    this.pendingAction = undefined;
-    this.deps.clock.clear(this.actionTimer);
-    // Nothing more from the model reaches the caller once the call is being handed on.
-    this.playout.interrupt();
-    this.playout.setActive(false);
-    const call = { callId: this.callId, agent: this.agent };
-    const outcome =
-      action.kind === 'transfer'
-        ? await this.deps.control.transfer(call, action.destination, action.reason, action.summary)
-        : await this.deps.control.hangUp(call, action.reason);
-    if (outcome === 'on-stream-end') {
-      // The carrier does it when the stream ends (docs/architecture.md#hand-off-how-a-call-leaves-the-agent).
-      this.record('bridge.handed-off', { action: action.kind, via: 'stream-end', why });
-      this.end(action.kind === 'transfer' ? 'transferring' : 'agent hung up');
-      return;
-    }
-    // gone: the caller hung up while the agent was still speaking.
-    this.record('bridge.handed-off', { action: action.kind, via: 'carrier', outcome: outcome === 'gone' ? 'call already ended' : action.kind === 'transfer' ? 'redirected' : 'completed', why });
-    if (action.kind === 'hangup') {
-      await this.deps.store.calls.record({ id: this.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
-    }
-    if (outcome === 'gone' || action.kind === 'hangup') this.end(action.kind === 'hangup' ? 'agent hung up' : 'call already ended');
-    // A redirected transfer: Bandwidth stops the stream itself with the transfer BXML's <StopStream>.
-  }
-
-  // ---- long calls -------------------------------------------------------------------------------
-
-  /**
-   * Realtime sessions end at 60 minutes (OpenAI reference §6.1). Before that, open a new
-   * session primed with the conversation so far (as text items, in conversation order) and switch to
-   * it between turns — no caller speech, no response in flight, nothing left to play.
-   */
-  private startRenewal(): void {
-    if (this.state === 'ended' || this.successor || !this.modelReady) return;
-    const next = this.deps.openModel(this.agent);
-    this.successor = next;
-    next.setHandlers(this.modelHandlers(next));
-    this.record('model.renewing', { afterMs: this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS });
-    void next.ready.then(
-      () => {
-        if (this.successor !== next) return;
-        this.successorReady = true;
-        this.maybeSwapSession();
-      },
-      (err: Error) => this.renewalFailed(next, err.message),
-    );
-  }
-
-  /** The replacement could not open or died before the swap: the current session has minutes left; retry. */
-  private renewalFailed(next: ModelSession, reason: string): void {
-    if (this.successor !== next) return;
-    this.successor = undefined;
-    this.successorReady = false;
-    next.close();
-    this.record('model.renewal-failed', { reason });
-    if (this.state !== 'ended') this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), 30_000);
-  }
-
-  private isIdle(): boolean {
-    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && !this.pendingAction && !this.playout.isPlaying();
-  }
-
-  /** Swap only between turns: the old session answers whatever it already heard. */
-  private maybeSwapSession(): void {
-    if (!this.successor || !this.successorReady || this.state === 'ended' || this.swapping || !this.isIdle()) return;
-    this.swapping = true;
-    void this.swapSession('between turns').finally(() => {
-      this.swapping = false;
-    });
-  }
-
-  /** Prime the replacement with the conversation as stored now, then make it the current session. */
-  private async swapSession(why: string): Promise<void> {
-    const next = this.successor!;
-    let history: Awaited<ReturnType<Store['transcripts']['list']>>;
-    try {
-      history = await this.deps.store.transcripts.list(this.callId);
-    } catch (err) {
-      this.storeFailed(err as Error);
-      return; // try again at the next idle moment
-    }
-    if (this.successor !== next || this.state === 'ended' || !this.isIdle()) return; // a turn began: next idle moment
-    primeWithHistory(next, history);
-    const old = this.model;
-    this.model = next;
-    this.successor = undefined;
-    this.successorReady = false;
-    this.activeResponses.clear();
-    this.audioCompleteResponses.clear();
-    this.renewals++;
-    this.record('model.renewed', { why, renewals: this.renewals, historyItems: history.length });
-    this.deps.clock.setTimeout(() => old.close(), RETIRED_SESSION_GRACE_MS);
-    this.renewTimer = this.deps.clock.setTimeout(() => this.startRenewal(), this.deps.renewAfterMs ?? REALTIME_SESSION_RENEW_AFTER_MS);
   }
 
   // ---- failure ----------------------------------------------------------------------------------
@@ -621,67 +436,14 @@ export class CallSession {
       });
   }
 
-  // ---- transcripts and trace ----------------------------------------------------------------------
-
-  private agentItem(itemId: string, responseId: string): AgentItem {
-    let item = this.agentItems.get(itemId);
-    if (!item) {
-      item = { itemId, responseId, position: this.nextPosition++, text: '', responseDone: false };
-      this.agentItems.set(itemId, item);
-    }
-    return item;
-  }
-
-  /** Store an agent item if it is complete: response done, and heard in full, cut off, or never queued. */
-  private settleAgentItem(itemId: string): void {
-    const item = this.agentItems.get(itemId);
-    if (!item || !item.responseDone) return;
-    if (item.truncatedAtMs === undefined && this.playout.holds(itemId)) return; // still playing
-    this.storeAgentItem(item);
-  }
-
-  private storeAgentItem(item: AgentItem): void {
-    this.agentItems.delete(item.itemId);
-    if (!item.text.trim()) return;
-    void this.storeTranscript({
-      callId: this.callId,
-      role: 'agent',
-      text: item.text,
-      itemId: item.itemId,
-      position: item.position,
-      truncated: item.truncatedAtMs !== undefined,
-      heardMs: item.truncatedAtMs,
-    });
-  }
-
-  /** At the end of the call: keep whatever the agent said that no response.done has stored yet. */
-  private flushAgentItems(): void {
-    for (const item of [...this.agentItems.values()]) this.storeAgentItem(item);
-  }
-
-  private async storeTranscript(item: TranscriptItemInput): Promise<void> {
-    try {
-      await this.deps.store.transcripts.append(item);
-    } catch (err) {
-      this.storeFailed(err as Error);
-    }
-  }
+  // ---- trace ------------------------------------------------------------------------------------
 
   private record(type: string, data: unknown): void {
-    const event: CallEventInput = { callId: this.callId, source: eventSource(type), type, data };
-    this.deps.store.events.append(event).catch((err: Error) => this.storeFailed(err));
+    this.conversation.record(type, data);
   }
 
   private storeFailed(err: Error): void {
-    this.deps.logger.error({ callId: this.callId, err: err.message }, 'could not write to the store');
-  }
-}
-
-/** Give a fresh OpenAI session the conversation so far, as text items in conversation order. */
-function primeWithHistory(session: ModelSession, history: readonly { role: string; text: string }[]): void {
-  for (const item of history) {
-    if (item.role === 'caller') session.addItem('user', item.text);
-    else if (item.role === 'agent') session.addItem('assistant', item.text);
+    this.conversation.storeFailed(err);
   }
 }
 
@@ -689,12 +451,4 @@ function primeWithHistory(session: ModelSession, history: readonly { role: strin
 function failureOf(err: Error): BridgeFailureCause {
   const failure = (err as { failure?: unknown }).failure;
   return typeof failure === 'string' ? failure.replace(/_/g, '-') : 'model-failed';
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }

@@ -130,7 +130,12 @@ export interface HandOffCall {
  * - `gone`: the call had already ended (the caller hung up while the agent was still speaking);
  * - `on-stream-end`: it happens when the session ends its media stream, as the adapter has arranged.
  */
-export type HandOffOutcome = 'done' | 'gone' | 'on-stream-end';
+export type HandOffOutcome = 'done' | 'gone' | 'on-stream-end' | HandOffRefused;
+
+/** The carrier refused the hand-off (a refused SIP REFER): the caller stays with the agent, which is told why. */
+export interface HandOffRefused {
+  refused: string;
+}
 
 /**
  * How a call leaves the agent (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): one module per
@@ -142,4 +147,9 @@ export interface CallControl {
   hangUp(call: HandOffCall, reason: string): Promise<HandOffOutcome>;
   /** The AI side failed (DESIGN §4.9): the agent's fallback takes the call. */
   fallback(call: HandOffCall, reason: string): Promise<HandOffOutcome>;
+  /**
+   * Throws when this carrier can never transfer the call there (no safe SIP target): asked when the agent
+   * asks for the transfer, so the tool's output says why and the agent does not say goodbye for nothing.
+   */
+  checkTransfer?(call: HandOffCall, destination: TransferDestination): void;
 }

@@ -40,9 +40,10 @@ export const serverEventSchemas = {
     error: z.looseObject({ type: z.string().optional(), code: z.string().nullable().optional(), message: z.string(), event_id: z.string().nullable().optional() }),
   }),
   'rate_limits.updated': z.looseObject({ rate_limits: z.array(z.unknown()) }),
-  /** SIP/WebRTC only (reference §1.5): OpenAI's own playout started / finished. */
+  /** SIP/WebRTC only (reference §1.5): OpenAI's own playout started / finished / cut off (the caller spoke). */
   'output_audio_buffer.started': z.looseObject({}),
   'output_audio_buffer.stopped': z.looseObject({}),
+  'output_audio_buffer.cleared': z.looseObject({}),
 } as const;
 
 export type ServerEventType = keyof typeof serverEventSchemas;

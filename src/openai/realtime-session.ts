@@ -275,6 +275,7 @@ export class RealtimeSession implements ModelSession {
       case 'conversation.item.input_audio_transcription.failed':
       case 'output_audio_buffer.started':
       case 'output_audio_buffer.stopped':
+      case 'output_audio_buffer.cleared':
       case 'session.created':
       case 'session.updated':
       case 'rate_limits.updated':

@@ -4,7 +4,9 @@ import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
 import { agentIdFromUui, decodeUui, numberCandidates, type AgentRouter } from '../agents/routing';
 import type { ToolRegistry } from '../bridge/tools';
+import type { Clock } from '../clock';
 import type { ModelSession } from '../bridge/transports';
+import { SipCallControl } from './sip-call-control';
 import { SipCallSession } from './sip-session';
 import { checkWebhookHeaders } from './webhook-headers';
 import type { SecurityEvents } from '../security/security-events';
@@ -30,6 +32,8 @@ export interface SipWebhookDeps {
   webhookSecret: string | undefined;
   security: SecurityEvents;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
+  /** Time for the sessions' hand-off bound (tests pass a ManualClock). */
+  clock: Clock;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
 }
@@ -189,10 +193,10 @@ export class OpenAISipWebhook {
       agent,
       store: d.store,
       logger: d.logger,
-      openai: d.openai,
+      clock: d.clock,
       tools,
       model: d.openSideband(agent, tools, callId),
-      trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from),
+      control: new SipCallControl({ openai: d.openai, store: d.store, logger: d.logger, trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from) }),
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);
       },

@@ -1,0 +1,364 @@
+import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import type { Clock, TimerHandle } from '../clock';
+import { HANDOFF_MAX_WAIT_MS } from '../constants';
+import type { Logger } from '../log';
+import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
+import type { CallActions, ToolRegistry } from './tools';
+import type { CallControl, HandOffCall, ModelSession, ModelUsage } from './transports';
+
+/**
+ * The conversation of one call, whoever carries its audio (docs/architecture.md#the-conversation-core):
+ * transcript order, per-response tool batches, the speak-then-act hand-off through `CallControl`, the
+ * call's trace, and store errors. The stream session (`CallSession`: we play the agent's audio) and the
+ * openai-sip session (OpenAI plays it over RTP, we watch the sideband) both feed it the model's events
+ * and tell it, through `AgentVoice`, when the agent's words have been heard.
+ */
+
+/** How the agent's words reach the caller: what the conversation asks of the session that carries them. */
+export interface AgentVoice {
+  /** Some agent audio is still to be heard (stream: the playout queue; SIP: OpenAI's output audio buffer). */
+  isPlaying(): boolean;
+  /** This item's audio is still to be heard in full (its transcript is stored once it has been). */
+  holds(itemId: string): boolean;
+  /** The call is being handed on: nothing more from the model reaches the caller. */
+  silence(): void;
+  /** A hand-off was refused: the caller stays with the agent, whose words reach them again. */
+  resume(): void;
+  /** End the session: the carrier completes the hand-off when it ends, or the call is over. */
+  end(reason: string): void;
+}
+
+export interface ConversationDeps {
+  callId: string;
+  agent: AgentWithDestinations;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  tools: ToolRegistry;
+  /** How the call leaves the agent: transfer, hang-up, fallback (the carrier's adapter). */
+  control: CallControl;
+  /** The model session the call talks to now (a stream call replaces it every hour). */
+  model: () => ModelSession;
+  voice: AgentVoice;
+}
+
+export type HandOff = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
+
+/**
+ * An assistant item on its way to the transcript. It is stored once its response is done AND the
+ * caller has heard all of it or was cut off (the model generates faster than real time, so "done"
+ * usually comes long before the caller has heard the words).
+ */
+interface AgentItem {
+  itemId: string;
+  responseId: string;
+  position: number;
+  text: string;
+  responseDone: boolean;
+  truncatedAtMs?: number;
+}
+
+interface ToolCall {
+  callId: string;
+  name: string;
+  arguments: string;
+}
+
+export class Conversation {
+  /** Store writes that failed (each one logged); reported on `bridge.ended`. */
+  storeFailures = 0;
+  private ended = false;
+  /** Conversation positions: a caller turn takes its place when speech starts, an agent item at its first word. */
+  private nextPosition = 0;
+  private readonly callerPositions = new Map<string, number>();
+  /** The caller has the turn (the model's VAD heard speech start and not yet stop). */
+  private callerSpeaking = false;
+  private readonly agentItems = new Map<string, AgentItem>();
+  /** Tool calls of responses not yet done, by response. */
+  private readonly toolCalls = new Map<string, ToolCall[]>();
+  private runningToolBatches = 0;
+  /** Responses created and not yet done (current model session). */
+  private readonly activeResponses = new Set<string>();
+  /**
+   * Active responses whose audio is complete (`audioDone`), though their `response.done` has not come:
+   * the transcript, which comes before it, can be seconds late. A hand-off waits for audio, not text.
+   */
+  private readonly audioCompleteResponses = new Set<string>();
+  private readonly abort = new AbortController();
+  private pendingHandOff: HandOff | undefined;
+  private handOffTimer: TimerHandle | undefined;
+  /** Responses created since the hand-off was asked for; it waits for the one that speaks it. */
+  private responsesSinceHandOff = 0;
+  private handedOff = false;
+
+  constructor(private readonly deps: ConversationDeps) {}
+
+  /** What tools may ask of the call: both happen once the agent's current words have been heard. */
+  readonly actions: CallActions = {
+    transfer: (destination, reason, summary) => {
+      // A carrier that can never reach the destination says so now, as the tool's output.
+      this.deps.control.checkTransfer?.(this.call(), destination);
+      this.requestHandOff({ kind: 'transfer', destination, reason, summary });
+    },
+    hangUp: (reason) => this.requestHandOff({ kind: 'hangup', reason }),
+  };
+
+  // ---- what the model says ----------------------------------------------------------------------
+
+  callerSpeechStarted(itemId: string): void {
+    this.callerSpeaking = true;
+    this.callerPositions.set(itemId, this.nextPosition++);
+  }
+
+  callerSpeechStopped(): void {
+    this.callerSpeaking = false;
+  }
+
+  callerItem(itemId: string): void {
+    if (!this.callerPositions.has(itemId)) this.callerPositions.set(itemId, this.nextPosition++);
+  }
+
+  callerTranscript(itemId: string, transcript: string): void {
+    void this.storeTranscript({ callId: this.deps.callId, role: 'caller', text: transcript, itemId, position: this.callerPositions.get(itemId) ?? this.nextPosition++ });
+  }
+
+  responseCreated(responseId: string): void {
+    this.activeResponses.add(responseId);
+    if (this.pendingHandOff) this.responsesSinceHandOff++;
+  }
+
+  /** The item has audio on its way to the caller (a further item of a response whose audio was complete speaks again). */
+  agentAudio(itemId: string, responseId: string): void {
+    this.agentItem(itemId, responseId);
+    this.audioCompleteResponses.delete(responseId);
+  }
+
+  transcriptDelta(itemId: string, responseId: string, delta: string): void {
+    this.agentItem(itemId, responseId).text += delta;
+  }
+
+  /** Text only: the audio's end is `audioDone` (or, failing that, response.done). */
+  transcriptDone(itemId: string, responseId: string, transcript: string): void {
+    this.agentItem(itemId, responseId).text = transcript;
+  }
+
+  audioDone(responseId: string): void {
+    if (this.activeResponses.has(responseId)) this.audioCompleteResponses.add(responseId);
+    this.maybeHandOff();
+  }
+
+  functionCall(e: { responseId: string; callId: string; name: string; arguments: string }): void {
+    const calls = this.toolCalls.get(e.responseId) ?? [];
+    calls.push({ callId: e.callId, name: e.name, arguments: e.arguments });
+    this.toolCalls.set(e.responseId, calls);
+  }
+
+  /** The items of a response not yet stored (response.done completes their audio too). */
+  itemsOf(responseId: string): string[] {
+    return [...this.agentItems.values()].filter((i) => i.responseId === responseId).map((i) => i.itemId);
+  }
+
+  responseDone(e: { responseId: string; status: string; reason?: string; usage?: ModelUsage }): void {
+    this.activeResponses.delete(e.responseId);
+    this.audioCompleteResponses.delete(e.responseId);
+    if (this.ended) return;
+    if (e.usage) void this.deps.store.calls.addUsage(this.deps.callId, e.usage).catch((err: Error) => this.storeFailed(err));
+    this.record('model.response.done', { responseId: e.responseId, status: e.status, reason: e.reason, usage: e.usage });
+    for (const item of [...this.agentItems.values()]) {
+      if (item.responseId !== e.responseId) continue;
+      item.responseDone = true;
+      this.settle(item.itemId);
+    }
+    const calls = this.toolCalls.get(e.responseId);
+    this.toolCalls.delete(e.responseId);
+    if (calls && calls.length > 0 && e.status === 'completed') void this.runTools(calls);
+    this.maybeHandOff();
+  }
+
+  /** The caller heard `heardMs` of the item before cutting in (barge-in). */
+  truncated(itemId: string, heardMs: number): void {
+    const item = this.agentItems.get(itemId);
+    if (!item) return;
+    item.truncatedAtMs = heardMs;
+    this.settle(itemId);
+  }
+
+  /** Store an agent item if it is complete: response done, and heard in full, cut off, or never queued. */
+  settle(itemId: string): void {
+    const item = this.agentItems.get(itemId);
+    if (!item || !item.responseDone) return;
+    if (item.truncatedAtMs === undefined && this.deps.voice.holds(itemId)) return; // still playing
+    this.storeAgentItem(item);
+  }
+
+  modelError(e: { code?: string; message: string; type?: string; eventId?: string }): void {
+    this.deps.logger.warn({ callId: this.deps.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
+    this.record('model.error', e);
+  }
+
+  /** Between turns: the caller not speaking, no response in flight, no tool call outstanding, no hand-off waiting or under way. */
+  isIdle(): boolean {
+    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && this.runningToolBatches === 0 && !this.pendingHandOff && !this.handedOff;
+  }
+
+  /** A new model session replaced the old one: the old one's responses will never finish here. */
+  modelReplaced(): void {
+    this.activeResponses.clear();
+    this.audioCompleteResponses.clear();
+  }
+
+  /** The conversation as stored so far, in order (priming a new model session); a store failure is surfaced and yields nothing. */
+  async history(): Promise<TranscriptItemRecord[] | undefined> {
+    try {
+      return await this.deps.store.transcripts.list(this.deps.callId);
+    } catch (err) {
+      this.storeFailed(err as Error);
+      return undefined;
+    }
+  }
+
+  /** The call is over: long-running tools are aborted, and whatever the agent said is kept. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.deps.clock.clear(this.handOffTimer);
+    this.abort.abort();
+    for (const item of [...this.agentItems.values()]) this.storeAgentItem(item);
+  }
+
+  // ---- tools ------------------------------------------------------------------------------------
+
+  /** A response's tool calls run in parallel, with the call's abort signal; every output, then exactly one response.create. */
+  private async runTools(calls: ToolCall[]): Promise<void> {
+    const ctx = { callId: this.deps.callId, agent: this.deps.agent, signal: this.abort.signal, actions: this.actions };
+    this.runningToolBatches++;
+    let outcomes;
+    try {
+      outcomes = await Promise.all(calls.map((c) => this.deps.tools.dispatch(c.name, c.arguments, ctx, () => this.deps.clock.now())));
+    } finally {
+      this.runningToolBatches--;
+    }
+    if (this.ended) return;
+    const model = this.deps.model();
+    calls.forEach((c, i) => {
+      const outcome = outcomes[i]!;
+      model.sendFunctionOutput(c.callId, outcome.output);
+      this.record('tool.call', { name: c.name, callId: c.callId, arguments: safeJson(c.arguments), ok: outcome.ok, output: safeJson(outcome.output), durationMs: outcome.durationMs });
+    });
+    model.createResponse();
+  }
+
+  // ---- hand-off ---------------------------------------------------------------------------------
+
+  /** Hand-off (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): act once the words that go with it have been heard, or after HANDOFF_MAX_WAIT_MS. */
+  private requestHandOff(action: HandOff): void {
+    if (this.pendingHandOff || this.handedOff || this.ended) return; // one hand-off at a time
+    this.pendingHandOff = action;
+    this.responsesSinceHandOff = 0;
+    this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
+    this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), HANDOFF_MAX_WAIT_MS);
+  }
+
+  /** Call whenever the agent may have finished speaking (a response done, its audio complete or heard). */
+  maybeHandOff(): void {
+    if (!this.pendingHandOff || this.responsesSinceHandOff === 0) return;
+    // A response still generating audio may have more words for the caller; one whose audio is complete
+    // has said them (its late transcript and response.done do not hold the caller).
+    if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.runningToolBatches > 0 || this.deps.voice.isPlaying()) return;
+    void this.runHandOff('the agent finished speaking');
+  }
+
+  private async runHandOff(why: string): Promise<void> {
+    const action = this.pendingHandOff;
+    if (!action || this.handedOff || this.ended) return;
+    this.handedOff = true;
+    this.pendingHandOff = undefined;
+    this.deps.clock.clear(this.handOffTimer);
+    this.deps.voice.silence();
+    const call = this.call();
+    const outcome = action.kind === 'transfer' ? await this.deps.control.transfer(call, action.destination, action.reason, action.summary) : await this.deps.control.hangUp(call, action.reason);
+    if (typeof outcome === 'object') return this.handOffRefused(action, outcome.refused, why);
+    if (outcome === 'on-stream-end') {
+      // The carrier does it when the session ends (docs/architecture.md#hand-off-how-a-call-leaves-the-agent).
+      this.record('bridge.handed-off', { action: action.kind, via: 'stream-end', why });
+      this.deps.voice.end(action.kind === 'transfer' ? 'transferring' : 'agent hung up');
+      return;
+    }
+    // gone: the caller hung up while the agent was still speaking.
+    this.record('bridge.handed-off', { action: action.kind, via: 'carrier', outcome: outcome === 'gone' ? 'call already ended' : action.kind === 'transfer' ? 'redirected' : 'completed', why });
+    if (action.kind === 'hangup') await this.deps.store.calls.record({ id: this.deps.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
+    if (outcome === 'gone' || action.kind === 'hangup') this.deps.voice.end(action.kind === 'hangup' ? 'agent hung up' : 'call already ended');
+    // A transfer under way: the carrier moves the call on, and its end ends the session.
+  }
+
+  /** The caller stays with the agent (its state unchanged); the agent is told, so it can tell the caller and offer something else. */
+  private handOffRefused(action: HandOff, reason: string, why: string): void {
+    this.record('bridge.hand-off-refused', { action: action.kind, reason, why });
+    if (this.ended) return;
+    this.handedOff = false;
+    this.deps.voice.resume();
+    const model = this.deps.model();
+    model.addItem('system', action.kind === 'transfer' ? `The transfer to ${action.destination.name} failed (${reason}). Tell the caller and offer another way to help.` : `Hanging up failed (${reason}).`);
+    model.createResponse();
+  }
+
+  private call(): HandOffCall {
+    return { callId: this.deps.callId, agent: this.deps.agent };
+  }
+
+  // ---- transcripts, trace, store errors ---------------------------------------------------------
+
+  private agentItem(itemId: string, responseId: string): AgentItem {
+    let item = this.agentItems.get(itemId);
+    if (!item) {
+      item = { itemId, responseId, position: this.nextPosition++, text: '', responseDone: false };
+      this.agentItems.set(itemId, item);
+    }
+    return item;
+  }
+
+  private storeAgentItem(item: AgentItem): void {
+    this.agentItems.delete(item.itemId);
+    if (!item.text.trim()) return;
+    void this.storeTranscript({
+      callId: this.deps.callId,
+      role: 'agent',
+      text: item.text,
+      itemId: item.itemId,
+      position: item.position,
+      truncated: item.truncatedAtMs !== undefined,
+      heardMs: item.truncatedAtMs,
+    });
+  }
+
+  private async storeTranscript(item: TranscriptItemInput): Promise<void> {
+    try {
+      await this.deps.store.transcripts.append(item);
+    } catch (err) {
+      this.storeFailed(err as Error);
+    }
+  }
+
+  /** One event in the call's trace (DESIGN §6: every stream event and tool call, in order). */
+  record(type: string, data: unknown): void {
+    const event: CallEventInput = { callId: this.deps.callId, source: eventSource(type), type, data };
+    this.deps.store.events.append(event).catch((err: Error) => this.storeFailed(err));
+  }
+
+  /**
+   * A write the store refused. The live call goes on (DESIGN §6: the store never holds up live audio), but
+   * the failure is never swallowed: it is logged with the call, and counted for the call's `bridge.ended`.
+   */
+  storeFailed(err: Error): void {
+    this.storeFailures++;
+    this.deps.logger.error({ callId: this.deps.callId, err: err.message, storeFailures: this.storeFailures }, 'could not write to the store');
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
