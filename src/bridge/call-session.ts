@@ -11,7 +11,7 @@ import { CallRecorder } from './recorder';
 import { DEFAULT_PACING, PlayoutQueue, type PlayoutPacing, type PlayoutScheduler } from './playout';
 import { primeWithHistory, SessionRenewal } from './session-renewal';
 import type { ToolRegistry } from './tools';
-import type { AudioChunk, CallControl, CallerStream, ModelSession, ModelSessionHandlers, StreamStopReason } from './transports';
+import type { AudioChunk, CallControl, CallerStream, ModelSession, ModelSessionHandlers, SessionEventType, StreamStopReason } from './transports';
 
 /**
  * One live call (DESIGN §3): the caller's media stream on one side, an OpenAI Realtime session on the
@@ -335,7 +335,8 @@ export class CallSession {
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'model-closed');
       },
       trace: (type, data) => {
-        if (type === 'rate_limits.updated' || type === 'conversation.item.input_audio_transcription.failed') this.record(`model.${type}`, data);
+        if (type === 'rate_limits.updated') this.record('model.rate_limits.updated', data);
+        else if (type === 'conversation.item.input_audio_transcription.failed') this.record('model.conversation.item.input_audio_transcription.failed', data);
       },
     };
   }
@@ -438,7 +439,7 @@ export class CallSession {
 
   // ---- trace ------------------------------------------------------------------------------------
 
-  private record(type: string, data: unknown): void {
+  private record(type: SessionEventType, data: unknown): void {
     this.conversation.record(type, data);
   }
 

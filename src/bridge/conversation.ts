@@ -4,7 +4,7 @@ import { HANDOFF_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
 import type { CallActions, ToolRegistry } from './tools';
-import type { CallControl, HandOffCall, ModelSession, ModelUsage } from './transports';
+import type { CallControl, HandOffCall, ModelSession, ModelUsage, SessionEventType } from './transports';
 
 /**
  * The conversation of one call, whoever carries its audio (docs/architecture.md#the-conversation-core):
@@ -340,7 +340,7 @@ export class Conversation {
   }
 
   /** One event in the call's trace (DESIGN §6: every stream event and tool call, in order). */
-  record(type: string, data: unknown): void {
+  record(type: SessionEventType, data: unknown): void {
     const event: CallEventInput = { callId: this.deps.callId, source: eventSource(type), type, data };
     this.deps.store.events.append(event).catch((err: Error) => this.storeFailed(err));
   }

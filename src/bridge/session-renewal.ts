@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock';
 import { REALTIME_RENEWAL_RETRY_MS, RETIRED_SESSION_GRACE_MS } from '../constants';
-import type { ModelSession } from './transports';
+import type { ModelSession, SessionEventType } from './transports';
 
 /**
  * Realtime sessions end at 60 minutes (OpenAI reference §6.1). Before that, open a new session, prime it
@@ -21,7 +21,7 @@ export interface SessionRenewalDeps {
   history: () => Promise<readonly { role: string; text: string }[] | undefined>;
   /** Make `next` the call's session; returns the one it replaces. */
   replace: (next: ModelSession) => ModelSession;
-  record: (type: string, data: unknown) => void;
+  record: (type: SessionEventType, data: unknown) => void;
 }
 
 export class SessionRenewal {

@@ -153,3 +153,30 @@ export interface CallControl {
    */
   checkTransfer?(call: HandOffCall, destination: TransferDestination): void;
 }
+
+/**
+ * The events a live session writes to its call's trace (docs/architecture.md; the call's timeline). One
+ * closed list, so a misspelt event is a type error, not a timeline entry nobody finds.
+ */
+export type SessionEventType =
+  | 'media.start'
+  | 'media.stop'
+  | 'recording.saved'
+  | 'bridge.barge-in'
+  | 'bridge.ended'
+  | 'bridge.transfer-requested'
+  | 'bridge.hangup-requested'
+  | 'bridge.handed-off'
+  | 'bridge.hand-off-refused'
+  | 'model.ready'
+  | 'model.resumed'
+  | 'model.truncated'
+  | 'model.response.done'
+  | 'model.error'
+  | 'model.failed'
+  | 'model.renewing'
+  | 'model.renewed'
+  | 'model.renewal-failed'
+  | 'model.rate_limits.updated'
+  | 'model.conversation.item.input_audio_transcription.failed'
+  | 'tool.call';
