@@ -51,6 +51,9 @@ export const OPENAI_WEBHOOK_BODY_MAX_BYTES = 64 * 1024;
 /** Bandwidth callIds are about 50 characters (BW §1.4); anything far longer is not one, and is refused. */
 export const CALL_ID_MAX_CHARS = 200;
 
+/** The Basic-auth username of the media socket (BW §2.2 destinationUsername); the password is per call. */
+export const MEDIA_USERNAME = 'switchboard-media';
+
 /** BW §2.2: the name of the bidirectional stream; StopStream refers to it. Unique per call. */
 export const STREAM_NAME = 'ai-agent';
 

@@ -5,7 +5,7 @@ import type { AgentWithDestinations } from './agents/agent';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
-import { CallbackContexts, type RedirectAction } from './bandwidth/callback-contexts';
+import { CallbackContexts } from './bandwidth/callback-contexts';
 import { CallFlows } from './bandwidth/call-flows';
 import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';

@@ -1,20 +1,20 @@
 import { z } from 'zod';
-import { transferDestinationSchema, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
+import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
-import { encodeUui, type AgentRouter, type RouteVia } from '../agents/routing';
-import { STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import type { AgentRouter } from '../agents/routing';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
-import { FINAL_CALL_STATES, type CallRecord, type CallState, type CallUpdate, type Store } from '../store/types';
-import type { CommonView, TemplateCatalog, TemplateName } from './bxml/catalog';
+import { FINAL_CALL_STATES, type CallRecord, type CallUpdate, type Store } from '../store/types';
+import type { TemplateCatalog } from './bxml/catalog';
 import { parseCallback, transferFailed, type Callback } from './callbacks';
-import { baseUpdate, CallbackWrites, callUpdate } from './callback-writes';
+import { baseUpdate, CallbackWrites } from './callback-writes';
 import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
-import { VOICE_ROUTES, type CallbackUrls } from './urls';
+import type { CallbackUrls } from './urls';
 import type { CallbackResult } from './callback-result';
 import { OneShotCallbacks } from './one-shot-callbacks';
+import { BxmlAnswers } from './bxml-answers';
 
 export type { CallbackResult, RedirectAction, TransferContext };
 
@@ -26,7 +26,6 @@ const EMPTY_RESPONSE = '<?xml version="1.0" encoding="UTF-8"?>\n<Response/>\n';
 const streamContextSchema = z.object({ callId: z.string(), agentId: z.string() });
 const answerContextSchema = z.object({ agentId: z.string() });
 
-export const MEDIA_USERNAME = 'switchboard-media';
 
 export interface CallFlowsDeps {
   store: Store;
@@ -49,17 +48,19 @@ export interface CallFlowsDeps {
  */
 export class CallFlows {
   private readonly oneShot: OneShotCallbacks;
+  private readonly answers: BxmlAnswers;
 
   private readonly writes: CallbackWrites;
 
   constructor(private readonly deps: CallFlowsDeps) {
     this.writes = new CallbackWrites(deps.store, deps.logger, deps.commitWaitMs);
+    this.answers = new BxmlAnswers({ ...deps, writes: this.writes });
     this.oneShot = new OneShotCallbacks({
       store: deps.store,
       contexts: deps.contexts,
       writes: this.writes,
       logger: deps.logger,
-      hangUp: (cb) => ({ kind: 'bxml', xml: deps.templates.render('hangup', this.commonView(cb, undefined)), template: 'hangup' }),
+      hangUp: (cb) => ({ kind: 'bxml', xml: deps.templates.render('hangup', this.answers.commonView(cb, undefined)), template: 'hangup' }),
     });
   }
 
@@ -92,13 +93,13 @@ export class CallFlows {
     // What the agent asked for when there was no Calls API to do it at once (BandwidthCallControl).
     const parsed = handOffIntentSchema.safeParse(await this.deps.store.handOffs.get(cb.callId));
     const intent = parsed.success ? parsed.data : undefined;
-    if (intent?.kind === 'hangup') return this.finish(cb, 'hangup', {}, { state: 'completed', cause: 'agent-hangup' }, { intent: 'hangup' });
+    if (intent?.kind === 'hangup') return this.answers.finish(cb, 'hangup', {}, { state: 'completed', cause: 'agent-hangup' }, { intent: 'hangup' });
     if (intent?.kind === 'transfer' && agent) {
       const { destination, reason, summary } = intent;
-      return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, reason, summary, origin: 'agent' });
+      return this.answers.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, reason, summary, origin: 'agent' });
     }
     const reason = call?.errorMessage ?? 'the media stream ended while the call was up';
-    return this.fallback(cb, agent, reason);
+    return this.answers.fallback(cb, agent, reason);
   }
 
 
@@ -123,11 +124,11 @@ export class CallFlows {
     const agent = await this.agentFor(agentId ?? call?.agentId ?? undefined);
     switch (action.type) {
       case 'transfer':
-        return this.transfer(cb, agent, { callId: cb.callId, agentId, destination: action.destination, reason: action.reason, summary: action.summary, origin: 'agent' });
+        return this.answers.transfer(cb, agent, { callId: cb.callId, agentId, destination: action.destination, reason: action.reason, summary: action.summary, origin: 'agent' });
       case 'hangup':
-        return this.finish(cb, 'hangup', { message: action.message }, { state: 'completed' });
+        return this.answers.finish(cb, 'hangup', { message: action.message }, { state: 'completed' });
       case 'fallback':
-        return this.fallback(cb, agent, action.reason);
+        return this.answers.fallback(cb, agent, action.reason);
     }
   }
 
@@ -177,7 +178,7 @@ export class CallFlows {
     }
     const agent = await this.agentFor(ctx.agentId);
     const xml = this.deps.templates.render('whisper', {
-      ...this.commonView(cb, agent),
+      ...this.answers.commonView(cb, agent),
       caller: /\d/.test(cb.from ?? '') ? cb.from : undefined,
       reason: ctx.reason,
       summary: ctx.summary,
@@ -215,19 +216,19 @@ export class CallFlows {
     const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
     const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx.destination.name, origin: ctx.origin };
     if (!transferFailed(cb)) {
-      return this.finish(cb, 'hangup', {}, { state: 'completed' }, { transfer: 'completed', ...outcome });
+      return this.answers.finish(cb, 'hangup', {}, { state: 'completed' }, { transfer: 'completed', ...outcome });
     }
     const reason = `transfer to ${ctx.destination.name} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
     // The fallback's own transfer failed, or the agent is gone: apologise and end, never loop.
     if (ctx.origin === 'fallback' || !agent) {
-      return this.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason }, { transfer: 'failed', ...outcome });
+      return this.answers.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason }, { transfer: 'failed', ...outcome });
     }
-    if (ctx.origin === 'ai-sip') return this.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
+    if (ctx.origin === 'ai-sip') return this.answers.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
     if (agent.mode === 'stream') {
       // Back to the agent on a new stream; the bridge primes it with the conversation and the reason.
-      return this.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb));
+      return this.answers.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb));
     }
-    return this.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
+    return this.answers.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
   }
 
   // ---- asynchronous callbacks (204) ---------------------------------------------------------------
@@ -302,162 +303,14 @@ export class CallFlows {
     const route = await this.deps.router.resolve({ direction: cb.direction, from: cb.from, to: cb.to, uui: cb.uui, agentId: explicitAgentId });
     if (!route) {
       this.deps.logger.warn({ callId: cb.callId, to: maskPhone(cb.to) }, 'no agent for this number and no default agent: rejecting');
-      return this.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
+      return this.answers.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
     }
     const { agent, via } = route;
     if (agent.mode === 'stream') {
-      if (this.deps.listener?.accepting?.() === false) return this.fallback(cb, agent, 'the server is shutting down', { routedVia: via });
-      return this.stream(cb, agent, 'answer', { routedVia: via });
+      if (this.deps.listener?.accepting?.() === false) return this.answers.fallback(cb, agent, 'the server is shutting down', { routedVia: via });
+      return this.answers.stream(cb, agent, 'answer', { routedVia: via });
     }
-    return this.sipHandoff(cb, agent, via);
-  }
-
-  private async stream(
-    cb: Callback,
-    agent: AgentWithDestinations,
-    why: 'answer' | 'transfer-failed',
-    eventData: Record<string, unknown>,
-    resumeNote?: string,
-  ): Promise<CallbackResult> {
-    const template = agent.streamHold === 'pause' ? 'stream-pause' : 'stream';
-    const context = { callId: cb.callId, agentId: agent.id };
-    const xml = this.deps.templates.render(template, {
-      ...this.commonView(cb, agent),
-      streamName: STREAM_NAME,
-      tracks: 'inbound',
-      mediaUrl: this.deps.urls.media(context),
-      mediaUsername: MEDIA_USERNAME,
-      mediaPassword: this.deps.signer.mediaPassword(cb.callId),
-      streamEventsUrl: this.deps.urls.voice(VOICE_ROUTES.streamEvents),
-      streamEndedUrl: this.deps.urls.signedVoice(VOICE_ROUTES.streamEnded, 'stream-ended', context),
-    });
-    // Pre-warm first: the OpenAI connect starts now and overlaps the store's commit (the greeting bench
-    // measured ~9 ms more to the first word the other way round). A retried initiate keeps this session.
-    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, resumeNote });
-    try {
-      await this.durable(
-        // A new stream: nothing an earlier stream of this call left for /stream-ended applies to it.
-        this.deps.store.handOffs.clear(cb.callId),
-        this.record([{ ...callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData }),
-      );
-    } catch (err) {
-      // The answer becomes a 5xx, so no stream follows it: do not leave the pre-warmed (billed) session behind.
-      this.deps.listener?.streamRejected?.(cb.callId);
-      throw err;
-    }
-    return { kind: 'bxml', xml, template };
-  }
-
-  /**
-   * DESIGN §2: the SIP modes hand the call to an AI SIP endpoint with Forward or Transfer. `<Forward>`
-   * only forwards an unanswered inbound call (BW §2.4), so an outbound call's `answer` always gets
-   * `<Transfer><SipUri>`, and without diversion, which must not be used on an outbound call (BW §2.5).
-   */
-  private async sipHandoff(cb: Callback, agent: AgentWithDestinations, via: RouteVia): Promise<CallbackResult> {
-    const sip = agent.sip!; // agentSchema guarantees sip for the SIP modes
-    const uui = encodeUui({ sb: cb.callId, agent: agent.id }, UUI_MAX_CHARS);
-    if (sip.verb === 'forward' && !isOutbound(cb)) {
-      const xml = this.deps.templates.render('forward-sip', {
-        ...this.commonView(cb, agent),
-        sipTarget: sip.target,
-        forwardFrom: sip.from ?? cb.to,
-        callTimeout: sip.callTimeoutS,
-        diversionTreatment: sip.diversionTreatment,
-        diversionReason: sip.diversionReason,
-        uui,
-      });
-      await this.record([{ ...callUpdate(cb, agent), state: 'forwarded' }], cb, { template: 'forward-sip', routedVia: via });
-      return { kind: 'bxml', xml, template: 'forward-sip' };
-    }
-    const destination: TransferDestination = { id: `${agent.id}-ai`, name: 'ai', kind: 'sip', value: sip.target, warm: false, callTimeoutS: sip.callTimeoutS };
-    return this.transfer(cb, agent, { callId: cb.callId, agentId: agent.id, destination, origin: 'ai-sip' }, { uui, state: 'sip-connecting', routedVia: via, sip });
-  }
-
-  private async transfer(
-    cb: Callback,
-    agent: AgentWithDestinations | undefined,
-    ctx: TransferContext,
-    extra: { uui?: string; state?: CallState; routedVia?: RouteVia; sip?: AgentWithDestinations['sip'] } = {},
-  ): Promise<CallbackResult> {
-    const d = ctx.destination;
-    const outbound = isOutbound(cb);
-    if (d.kind === 'hangup' || !d.value) {
-      return this.finish(cb, 'hangup', {}, { state: 'completed' }, { destination: d.name });
-    }
-    const template = d.kind === 'sip' ? 'transfer-sip' : 'transfer-phone';
-    const { urls, saved } = this.deps.contexts.transferUrls(ctx);
-    const xml = this.deps.templates.render(template, {
-      ...this.commonView(cb, agent),
-      streamName: STREAM_NAME,
-      target: d.value,
-      uui: d.kind === 'sip' ? (extra.uui ?? encodeUui({ sb: cb.callId, agent: ctx.agentId, reason: ctx.reason ?? '' }, UUI_MAX_CHARS)) : undefined,
-      transferCallerId: callerIdFor(cb),
-      callTimeout: d.callTimeoutS,
-      holdMessage: agent?.holdMessage || undefined,
-      tag: `sb:transfer:${d.name}`.slice(0, VERB_TAG_MAX_CHARS),
-      // BW §2.5: diversion must not be used when transferring an outbound API call.
-      diversionTreatment: outbound ? undefined : extra.sip?.diversionTreatment,
-      diversionReason: outbound ? undefined : extra.sip?.diversionReason,
-      ...urls,
-    });
-    // The context commits with the callback's record, before the BXML naming it goes out.
-    await this.durable(
-      saved,
-      this.record([{ ...callUpdate(cb, agent), state: extra.state ?? 'transferring' }], cb, {
-        template,
-        destination: d.name,
-        reason: ctx.reason,
-        ...(extra.routedVia ? { routedVia: extra.routedVia } : {}),
-      }),
-    );
-    return { kind: 'bxml', xml, template };
-  }
-
-  /** DESIGN §4.9: apologise, then the agent's fallback destination or hang up. */
-  private async fallback(cb: Callback, agent: AgentWithDestinations | undefined, reason: string, eventData: Record<string, unknown> = {}): Promise<CallbackResult> {
-    const message = agent?.fallback.message ?? 'Sorry, we cannot take your call right now. Please call again later.';
-    const transferTo = agent?.fallback.transferTo;
-    let view: Parameters<TemplateCatalog['render']>[1] & object = { ...this.commonView(cb, agent), message };
-    let saved: Promise<void> | undefined;
-    if (transferTo) {
-      const destination: TransferDestination = {
-        id: `${agent?.id ?? 'none'}-fallback`,
-        name: 'fallback',
-        kind: transferTo.startsWith('+') ? 'phone' : 'sip',
-        value: transferTo,
-        warm: false,
-        callTimeoutS: 30,
-      };
-      const ctx: TransferContext = { callId: cb.callId, agentId: agent?.id ?? '', destination, reason, origin: 'fallback' };
-      const transfer = this.deps.contexts.transferUrls(ctx);
-      saved = transfer.saved;
-      view = {
-        ...view,
-        hasTransfer: true,
-        transferPhone: destination.kind === 'phone' ? transferTo : undefined,
-        transferSip: destination.kind === 'sip' ? transferTo : undefined,
-        transferCallerId: callerIdFor(cb),
-        callTimeout: destination.callTimeoutS,
-        ...transfer.urls,
-      };
-    }
-    const xml = this.deps.templates.render('fallback', view);
-    await this.durable(saved, this.record([{ ...callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData }));
-    this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
-    return { kind: 'bxml', xml, template: 'fallback' };
-  }
-
-  /** Answer with a template that ends (or rejects) the call. */
-  private async finish(
-    cb: Callback,
-    template: 'hangup' | 'reject',
-    view: { message?: string },
-    update: Partial<CallUpdate>,
-    eventData: Record<string, unknown> = {},
-  ): Promise<CallbackResult> {
-    const xml = this.deps.templates.render(template, { ...this.commonView(cb, undefined), ...view });
-    await this.record([{ ...baseUpdate(cb), ...update }], cb, { template, ...eventData });
-    return { kind: 'bxml', xml, template };
+    return this.answers.sipHandoff(cb, agent, via);
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
@@ -493,20 +346,6 @@ export class CallFlows {
 
   private durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
     return this.writes.durable(...writes);
-  }
-
-  private commonView(cb: Callback, agent: AgentWithDestinations | undefined): CommonView {
-    return {
-      callId: cb.callId,
-      agentId: agent?.id ?? '',
-      agentName: agent?.name ?? '',
-      from: cb.from,
-      to: cb.to,
-      callbackBaseUrl: this.deps.urls.voiceBase,
-      callbackUsername: this.deps.credentials.callbackUsername,
-      callbackPassword: this.deps.credentials.callbackPassword,
-      speakVoice: agent?.speakVoice ?? 'julie',
-    };
   }
 
   private async agentFor(id: string | undefined): Promise<AgentWithDestinations | undefined> {
@@ -588,16 +427,6 @@ function resumeNote(ctx: TransferContext, cb: Callback): string {
 function storedPart(ctx: ResolvedTransfer): Omit<TransferContext, 'callId'> {
   const { callId: _c, contextId: _i, legCallId: _l, ...stored } = ctx;
   return stored;
-}
-
-/** An outbound (API-created) call: `answer` only ever comes for one (BW §1.3), later callbacks say so. */
-function isOutbound(cb: Callback): boolean {
-  return cb.eventType === 'answer' || cb.direction === 'outbound';
-}
-
-/** BW §2.5 transferCallerId: the caller's number when it is one, else let Bandwidth pass it through. */
-function callerIdFor(cb: Callback): string | undefined {
-  return cb.from && /^\+\d{7,15}$/.test(cb.from) ? cb.from : cb.to;
 }
 
 export type { CallRecord };

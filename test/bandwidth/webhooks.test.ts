@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { MEDIA_USERNAME } from '../../src/bandwidth/call-flows';
+import { MEDIA_USERNAME } from '../../src/constants';
 import type { RedirectAction, TransferContext } from '../../src/bandwidth/callback-contexts';
 import { UrlSigner } from '../../src/security/signing';
 import { bxml, text, tokenOf } from '../helpers/bxml';
