@@ -10,6 +10,11 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds on a monotonic timeline (only differences are meaningful). */
   now(): number;
+  /**
+   * Milliseconds since the epoch, for what is compared with other machines' time (a signed token's expiry).
+   * On a ManualClock it moves with the clock, so expiries are tested without waiting.
+   */
+  wallNow(): number;
   setTimeout(fn: () => void, delayMs: number): TimerHandle;
   setInterval(fn: () => void, intervalMs: number): TimerHandle;
   clear(handle: TimerHandle | undefined): void;
@@ -21,6 +26,10 @@ class SystemClock implements Clock {
 
   now(): number {
     return performance.now();
+  }
+
+  wallNow(): number {
+    return Date.now();
   }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {
@@ -72,12 +81,20 @@ export class ManualClock implements Clock {
   private nextId = 1;
   private readonly timers = new Map<number, ManualTimer>();
 
-  constructor(startMs = 0) {
+  constructor(
+    private readonly startMs = 0,
+    /** The wall-clock time at `startMs`: the real time when the clock was made, unless given. */
+    private readonly wallStartMs = Date.now(),
+  ) {
     this.nowMs = startMs;
   }
 
   now(): number {
     return this.nowMs;
+  }
+
+  wallNow(): number {
+    return this.wallStartMs + (this.nowMs - this.startMs);
   }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {

@@ -145,8 +145,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const publicBaseUrl = config.publicBaseUrl ?? `http://${boundHost}:${address.port}`;
 
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
-  const urls = new CallbackUrls(publicBaseUrl, signer);
   const clock = options.clock ?? systemClock;
+  const urls = new CallbackUrls(publicBaseUrl, signer, clock);
   // An agent's tools depend on the agent alone, and the store hands out one frozen object per agent until
   // it changes: build the tools and their JSON Schema once per agent, not per call (0.27 + 0.11 ms).
   const toolsFor = perObject((agent: AgentWithDestinations) => {

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../clock';
 import { CALLBACK_URL_MAX_CHARS, MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS } from '../constants';
 import { SwitchboardError } from '../errors';
 import type { TokenPurpose, UrlSigner } from '../security/signing';
@@ -27,6 +28,8 @@ export class CallbackUrls {
   constructor(
     private readonly publicBaseUrl: string,
     private readonly signer: UrlSigner,
+    /** The media token is minted and checked (media/gateway.ts) on this clock's wall time. */
+    private readonly clock: Clock = systemClock,
   ) {
     this.voiceBase = `${publicBaseUrl}${VOICE_PATH_PREFIX}`;
   }
@@ -48,9 +51,9 @@ export class CallbackUrls {
   }
 
   /** The media socket URL: ws(s) on the same host, with a one-time token in the path (BW §1.8 pattern). */
-  media(data: { callId: string; agentId: string }, nowMs?: number): string {
+  media(data: { callId: string; agentId: string }): string {
     const wsBase = this.publicBaseUrl.replace(/^http/i, 'ws');
-    return bounded(`${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, nowMs)}`);
+    return bounded(`${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, this.clock.wallNow())}`);
   }
 }
 

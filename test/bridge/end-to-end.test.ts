@@ -211,19 +211,22 @@ describe('a stream call end to end', () => {
       await start();
       const signer = new UrlSigner(server.app.credentials.credentials.urlSigningSecret);
       const callId = 'c-not-initiated';
-      const good = signer.sign('media', { callId, agentId: 'default' }, 60_000);
+      // Minted and checked on the clock's wall time (the server's media tokens are), so expiry runs on the ManualClock.
+      const good = signer.sign('media', { callId, agentId: 'default' }, 60_000, clock.wallNow());
+      const later = signer.sign('media', { callId: 'c-later', agentId: 'default' }, 60_000, clock.wallNow());
       const auth = basicAuth('switchboard-media', signer.mediaPassword(callId));
       expect(await upgrade(`/media/${good}x`, auth)).toBe(401); // wrong token
-      expect(await upgrade(`/media/${signer.sign('media', { callId, agentId: 'default' }, -1)}`, auth)).toBe(401); // expired
+      expect(await upgrade(`/media/${signer.sign('media', { callId, agentId: 'default' }, -1, clock.wallNow())}`, auth)).toBe(401); // expired
       expect(await upgrade(`/media/${signer.sign('redirect', { callId }, 60_000)}`, auth)).toBe(401); // minted for another purpose
       expect(await upgrade(`/media/${good}`, basicAuth('switchboard-media', signer.mediaPassword('c-other')))).toBe(401); // another call's password
       expect(await upgrade(`/media/${good}`)).toBe(401); // no credentials
       expect(await upgrade(`/media/${good}`, auth)).toBe(101); // the real thing (closed at once: no such call)
       expect(await upgrade(`/media/${good}`, auth)).toBe(401); // reused
       expect(await upgrade('/elsewhere', auth)).toBe(404);
-      await clock.advanceAsync(100);
+      await clock.advanceAsync(60_001); // a minute later, an unused token has expired
+      expect(await upgrade(`/media/${later}`, basicAuth('switchboard-media', signer.mediaPassword('c-later')))).toBe(401);
       expect(openai.connections).toBe(0);
-      expect(server.app.media.rejected).toBe(6);
+      expect(server.app.media.rejected).toBe(7);
     });
   });
 });

@@ -54,7 +54,7 @@ export class MediaGateway {
     };
     let callId: string;
     try {
-      const data = this.signer.verify(token, 'media', Date.now()) as { callId?: unknown };
+      const data = this.signer.verify(token, 'media', this.clock.wallNow()) as { callId?: unknown };
       if (typeof data?.callId !== 'string') return refuse('token names no call');
       callId = data.callId;
     } catch (err) {
@@ -64,7 +64,7 @@ export class MediaGateway {
     if (!basicAuthMatches(req.headers.authorization, { username: MEDIA_USERNAME, password: this.signer.mediaPassword(callId) })) {
       return refuse(req.headers.authorization ? 'wrong media credentials' : 'no media credentials', callId);
     }
-    this.usedTokens.set(token, Date.now() + MEDIA_TOKEN_TTL_MS);
+    this.usedTokens.set(token, this.clock.wallNow() + MEDIA_TOKEN_TTL_MS);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.sink.attach(new BandwidthMediaStream(callId, ws, this.clock, this.logger));
     });
@@ -77,7 +77,7 @@ export class MediaGateway {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.wallNow();
     for (const [token, expiresAt] of this.usedTokens) if (expiresAt <= now) this.usedTokens.delete(token);
   }
 }
