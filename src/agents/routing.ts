@@ -10,7 +10,8 @@ export interface RouteInput {
   direction?: string;
   from?: string;
   to?: string;
-  uui?: string;
+  /** The agent id the wire found in the call's UUI (sip-uui.ts): untrusted, it only chooses among configured agents. */
+  uuiAgentId?: string;
   /** From a signed URL we minted (outbound calls): trusted. */
   agentId?: string;
 }
@@ -31,7 +32,7 @@ export class AgentRouter {
   async resolve(input: RouteInput): Promise<RouteResult | undefined> {
     const candidates: [string | undefined, RouteVia][] = [
       [input.agentId, 'explicit'],
-      [agentIdFromUui(input.uui), 'uui'],
+      [input.uuiAgentId, 'uui'],
       [sipParameter(input.to, 'agent'), 'sip-parameter'],
     ];
     for (const [id, via] of candidates) {
@@ -78,53 +79,4 @@ export function sipParameter(uri: string | undefined, name: string): string | un
     if (key?.trim().toLowerCase() === name) return decodeURIComponent(rest.join('=').trim());
   }
   return undefined;
-}
-
-/**
- * BW §1.5: `uui` is `<data>;encoding=base64|hex|jwt`. We read an agent id from `agent=ID` / `agentId=ID`
- * pairs (separated by `;`, `&` or `,`) or a JSON object with `agentId`. A JWT's payload is read without
- * verification: it only chooses among agents the operator configured, it grants nothing.
- */
-export function agentIdFromUui(uui: string | undefined): string | undefined {
-  const text = decodeUui(uui);
-  if (!text) return undefined;
-  try {
-    const json = JSON.parse(text) as unknown;
-    if (json && typeof json === 'object' && typeof (json as { agentId?: unknown }).agentId === 'string') {
-      return (json as { agentId: string }).agentId;
-    }
-  } catch {
-    // not JSON; try key=value pairs
-  }
-  for (const pair of text.split(/[;&,]/)) {
-    const [key, value] = pair.split('=').map((s) => s.trim());
-    if ((key === 'agent' || key === 'agentId') && value) return value;
-  }
-  return undefined;
-}
-
-export function decodeUui(uui: string | undefined): string | undefined {
-  if (!uui) return undefined;
-  const [data = '', ...params] = uui.split(';');
-  const encoding = params.map((p) => p.split('=')).find(([k]) => k?.trim().toLowerCase() === 'encoding')?.[1]?.trim().toLowerCase();
-  try {
-    if (encoding === 'hex') return Buffer.from(data, 'hex').toString('utf8');
-    if (encoding === 'jwt') return Buffer.from(data.split('.')[1] ?? '', 'base64url').toString('utf8');
-    return Buffer.from(data, 'base64').toString('utf8'); // base64 is the documented default
-  } catch {
-    return undefined;
-  }
-}
-
-/** Encode Switchboard's context for a SIP leg's `uui` (BW §2.5: base64, at most 256 characters). */
-export function encodeUui(fields: Record<string, string>, maxChars: number): string {
-  const suffix = ';encoding=base64';
-  const pairs = Object.entries(fields).map(([k, v]) => `${k}=${v}`);
-  // Drop trailing fields until it fits: the call id comes first and is the one that must survive.
-  while (pairs.length > 0) {
-    const encoded = `${Buffer.from(pairs.join(';')).toString('base64')}${suffix}`;
-    if (encoded.length <= maxChars) return encoded;
-    pairs.pop();
-  }
-  return `${Buffer.from('').toString('base64')}${suffix}`;
 }

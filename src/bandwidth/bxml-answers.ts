@@ -1,4 +1,5 @@
-import { encodeUui, type RouteVia } from '../agents/routing';
+import type { RouteVia } from '../agents/routing';
+import { encodeUui } from '../sip-uui';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
 import { MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';

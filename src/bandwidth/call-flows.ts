@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
 import type { AgentRouter } from '../agents/routing';
+import { readUui } from '../sip-uui';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
 import { maskPhone, type Logger } from '../log';
@@ -300,7 +301,7 @@ export class CallFlows {
   // ---- flows ------------------------------------------------------------------------------------
 
   private async answerWithAgent(cb: Callback, explicitAgentId: string | undefined): Promise<CallbackResult> {
-    const route = await this.deps.router.resolve({ direction: cb.direction, from: cb.from, to: cb.to, uui: cb.uui, agentId: explicitAgentId });
+    const route = await this.deps.router.resolve({ direction: cb.direction, from: cb.from, to: cb.to, uuiAgentId: readUui(cb.uui).agentId, agentId: explicitAgentId });
     if (!route) {
       this.deps.logger.warn({ callId: cb.callId, to: maskPhone(cb.to) }, 'no agent for this number and no default agent: rejecting');
       return this.answers.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });

@@ -2,7 +2,8 @@ import { functionTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
-import { agentIdFromUui, decodeUui, numberCandidates, type AgentRouter } from '../agents/routing';
+import { numberCandidates, type AgentRouter } from '../agents/routing';
+import { readUui } from '../sip-uui';
 import type { ToolRegistry } from '../bridge/tools';
 import type { Clock } from '../clock';
 import type { ModelSession } from '../bridge/transports';
@@ -153,9 +154,9 @@ export class OpenAISipWebhook {
     const from = sipAddress(header(sipHeaders, 'From'));
     const uui = header(sipHeaders, 'User-to-User') ?? header(sipHeaders, 'X-UUI');
     // Our own uui on the Bandwidth leg: "sb=<bandwidth call id>;agent=<id>" (untrusted input: ids only choose among configured agents).
-    const context = Object.fromEntries((decodeUui(uui) ?? '').split(/[;&]/).map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
-    const parentCallId = typeof context.sb === 'string' && /^c-[\w-]+$/.test(context.sb) ? context.sb : undefined;
-    const route = await d.router.resolve({ direction: 'inbound', to, from, uui, agentId: agentIdFromUui(uui) });
+    const context = readUui(uui);
+    const parentCallId = context.fields.sb && /^c-[\w-]+$/.test(context.fields.sb) ? context.fields.sb : undefined;
+    const route = await d.router.resolve({ direction: 'inbound', to, from, uuiAgentId: context.agentId });
     const base = { id: callId, leg: 'ai-sip' as const, direction: 'inbound' as const, from: numberCandidates(from)[1] ?? from ?? null, to: numberCandidates(to)[1] ?? to ?? null, parentCallId: parentCallId ?? null };
     if (!route) {
       await d.openai.realtime.calls.reject(callId, { status_code: 404 }).catch((err: Error) => d.logger.warn({ callId, err: err.message }, 'reject failed'));

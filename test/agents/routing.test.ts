@@ -1,4 +1,7 @@
-import { agentIdFromUui, decodeUui, encodeUui, numberCandidates, sipParameter } from '../../src/agents/routing';
+import { numberCandidates, sipParameter } from '../../src/agents/routing';
+import { decodeUui, encodeUui, readUui } from '../../src/sip-uui';
+
+const agentIdFromUui = (uui: string | undefined) => readUui(uui).agentId;
 
 describe('routing helpers', () => {
   it('finds the numbers to look up for E.164 and SIP values', () => {

@@ -1,5 +1,5 @@
 import { agentSchema } from '../../src/agents/agent';
-import { decodeUui } from '../../src/agents/routing';
+import { decodeUui } from '../../src/sip-uui';
 import { bxml, text } from '../helpers/bxml';
 import { callbackFixture } from '../helpers/fixtures';
 import { startTestServer, type TestServer } from '../helpers/server';

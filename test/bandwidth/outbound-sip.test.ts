@@ -1,5 +1,5 @@
 import { agentSchema } from '../../src/agents/agent';
-import { decodeUui } from '../../src/agents/routing';
+import { decodeUui } from '../../src/sip-uui';
 import { CALLBACK_URL_MAX_CHARS } from '../../src/constants';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { bxml, text, tokenOf } from '../helpers/bxml';
