@@ -52,7 +52,9 @@ export class SessionRenewal {
   /** The current session closed on its own (ended early at the cap): true when a ready successor takes over now, rather than the call failing. */
   takeOverFromClosed(): boolean {
     if (!this.successor || !this.successorReady) return false;
-    void this.swap('the old session closed');
+    // Now, whatever the turn: the old session is gone, so waiting for an idle moment would wait forever
+    // (its turn state never clears), and the caller would be talking to nobody.
+    void this.swap('the old session closed', true);
     return true;
   }
 
@@ -88,11 +90,13 @@ export class SessionRenewal {
   }
 
   /** Prime the replacement with the conversation as stored now, then make it the current session. */
-  private async swap(why: string): Promise<void> {
+  private async swap(why: string, now = false): Promise<void> {
     const next = this.successor!;
-    const history = await this.deps.history();
+    // Forced (the old session closed): a history that cannot be read primes nothing, rather than no session at all.
+    const history = (await this.deps.history()) ?? (now ? [] : undefined);
     if (!history) return; // try again at the next idle moment
-    if (this.successor !== next || this.stopped || !this.deps.isIdle()) return; // a turn began: next idle moment
+    if (this.successor !== next || this.stopped) return;
+    if (!now && !this.deps.isIdle()) return; // a turn began: next idle moment
     primeWithHistory(next, history);
     this.successor = undefined;
     this.successorReady = false;

@@ -334,6 +334,28 @@ describe('CallSession', () => {
     });
   });
 
+  describe('the old session closing at the 60-minute cap', () => {
+    it('a ready successor takes over at once, even mid-turn, and the caller is heard by it', async () => {
+      const { session, caller, models, clock } = setup({ agent: agent({ greeting: '' }), renewAfterMs: 60_000 });
+      const first = models[0]!;
+      first.becomeReady();
+      await settleIo();
+      session.attach(caller);
+      clock.advance(60_000);
+      const second = models[1]!;
+      first.handlers.speechStarted({ itemId: 'user_1', audioStartMs: 1 }); // the caller is talking...
+      second.becomeReady();
+      await settleIo();
+      first.handlers.closed({ code: 1000, reason: 'session cap', expected: false }); // ...when OpenAI ends the old session
+      await settleIo();
+      expect(session.renewals).toBe(1);
+      expect(session.state).toBe('live');
+      caller.speak(1);
+      expect(second.appended.length).toBeGreaterThan(0);
+      expect(caller.closedWith).toBeUndefined();
+    });
+  });
+
   describe('failure is a call flow', () => {
     it('a session that cannot open: the stream is closed as soon as it arrives, and the reason stored', async () => {
       const { session, caller, models, store } = setup();
