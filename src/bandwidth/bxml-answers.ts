@@ -41,6 +41,8 @@ export class BxmlAnswers {
     eventData: Record<string, unknown>,
     resumeNote?: string,
   ): Promise<CallbackResult> {
+    // Draining for shutdown: no new stream (a first answer or a caller back from a failed transfer) starts on a dying instance.
+    if (this.deps.listener?.accepting?.() === false) return this.fallback(cb, agent, 'the server is shutting down', eventData);
     const template = agent.streamHold === 'pause' ? 'stream-pause' : 'stream';
     const context = { callId: cb.callId, agentId: agent.id };
     const xml = this.deps.templates.render(template, {

@@ -307,10 +307,7 @@ export class CallFlows {
       return this.answers.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
     }
     const { agent, via } = route;
-    if (agent.mode === 'stream') {
-      if (this.deps.listener?.accepting?.() === false) return this.answers.fallback(cb, agent, 'the server is shutting down', { routedVia: via });
-      return this.answers.stream(cb, agent, 'answer', { routedVia: via });
-    }
+    if (agent.mode === 'stream') return this.answers.stream(cb, agent, 'answer', { routedVia: via });
     return this.answers.sipHandoff(cb, agent, via);
   }
 
