@@ -2,6 +2,7 @@ import type { AgentWithDestinations } from '../agents/agent';
 import { CALLBACK_COMMIT_WAIT_MS, CALL_ID_MAX_CHARS } from '../constants';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
 import type { Logger } from '../log';
+import { StoreStalledError } from '../store/group-commit';
 import type { CallUpdate, Store } from '../store/types';
 import { KNOWN_EVENT_TYPES, type Callback } from './callbacks';
 
@@ -50,7 +51,14 @@ export class CallbackWrites {
   /** Wait for these writes as the durability rule says: until committed, or `commitWaitMs`. */
   async durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
     const all = Promise.all(writes);
-    if ((await this.inTime(all)) !== LATE) return;
+    try {
+      if ((await this.inTime(all)) !== LATE) return;
+    } catch (err) {
+      // Refused at once because too many writes already wait: the call still gets its answer.
+      if (!(err instanceof StoreStalledError)) throw err;
+      this.logger.error({ err: err.message }, 'a callback write was refused (the store has been stalled too long): it is lost, the call is answered');
+      return;
+    }
     this.logger.warn({ waitedMs: this.commitWaitMs }, 'answered a callback before its write was committed: the store is stalled, the write waits in memory');
     all.catch((err: Error) => this.logger.error({ err: err.message }, 'a callback write answered before its commit failed: it is lost'));
   }
