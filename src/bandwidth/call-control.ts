@@ -76,8 +76,16 @@ export class BandwidthCallControl implements CallControl {
     }
   }
 
+  /**
+   * Store what the stream's end must do, without waiting for the commit: the store reads it back at once on
+   * this instance even while it cannot write (a stall must not keep the caller in silence), and in order
+   * before the stream-ended callback that reads it.
+   */
   private async atStreamEnd(call: HandOffCall, intent: HandOffIntent): Promise<HandOffOutcome> {
-    await this.deps.store.handOffs.set(call.callId, intent).catch((err: Error) => {
+    // Nothing follows a <Pause> but a Calls API redirect (DESIGN §4.1): without one, ending the stream would
+    // leave the caller in silence for the Pause's length. The agent keeps the caller and is told.
+    if (call.agent.streamHold === 'pause') return { refused: 'the call could not be moved on (the Calls API is not configured or refused)' };
+    this.deps.store.handOffs.set(call.callId, intent).catch((err: Error) => {
       this.deps.logger.error({ callId: call.callId, err: err.message }, 'could not store the hand-off for the end of the stream; the stream end will answer the fallback');
     });
     return 'on-stream-end';

@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { transferDestinationSchema } from '../agents/agent';
-import { CALLBACK_CONTEXT_ID_BYTES, SIGNED_URL_TTL_MS } from '../constants';
+import { CALLBACK_COMMIT_WAIT_MS, CALLBACK_CONTEXT_ID_BYTES, SIGNED_URL_TTL_MS } from '../constants';
+import { withinMs } from '../deadline';
 import { SwitchboardError } from '../errors';
 import type { TokenPurpose, UrlSigner } from '../security/signing';
 import type { CallbackContextRecord, CallbackContextsRepository, ContextUse } from '../store/types';
@@ -93,10 +94,14 @@ export class CallbackContexts {
     };
   }
 
-  /** The Calls API redirect URL for `action`, once its context is committed. */
+  /**
+   * The Calls API redirect URL for `action`, once its context is committed, or after CALLBACK_COMMIT_WAIT_MS
+   * while the store cannot write (the durability rule, docs/reliability.md): the context is readable on this
+   * instance meanwhile, and the caller is not kept waiting for the store.
+   */
   async redirectUrl(callId: string, agentId: string, action: RedirectAction): Promise<string> {
     const { id, saved } = this.save(callId, 'redirect', action);
-    await saved;
+    await withinMs(saved, CALLBACK_COMMIT_WAIT_MS);
     return this.urls.signedVoice(VOICE_ROUTES.redirect, 'redirect', { callId, agentId, ctx: id });
   }
 

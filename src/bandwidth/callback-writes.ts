@@ -1,6 +1,7 @@
 import type { AgentWithDestinations } from '../agents/agent';
 import { CALLBACK_COMMIT_WAIT_MS, CALL_ID_MAX_CHARS } from '../constants';
 import { isSwitchboardError, type ErrorCode, type SwitchboardError } from '../errors';
+import { TIMED_OUT, withinMs } from '../deadline';
 import type { Logger } from '../log';
 import { StoreStalledError } from '../store/group-commit';
 import type { CallUpdate, Store } from '../store/types';
@@ -9,7 +10,6 @@ import { KNOWN_EVENT_TYPES, type Callback } from './callbacks';
 /** Why a signed callback URL does not hold: refused with 403 (anything else is a 500). */
 const REFUSALS: readonly ErrorCode[] = ['signature_invalid', 'signature_expired', 'callback_refused'];
 
-const LATE = Symbol('late');
 
 /**
  * What a callback writes, and how long its answer waits for it: the durability rule (docs/reliability.md).
@@ -52,7 +52,7 @@ export class CallbackWrites {
   async durable(...writes: (Promise<unknown> | undefined)[]): Promise<void> {
     const all = Promise.all(writes);
     try {
-      if ((await this.inTime(all)) !== LATE) return;
+      if ((await this.inTime(all)) !== TIMED_OUT) return;
     } catch (err) {
       // Refused at once because too many writes already wait: the call still gets its answer.
       if (!(err instanceof StoreStalledError)) throw err;
@@ -69,7 +69,7 @@ export class CallbackWrites {
    */
   async within<T>(decision: Promise<T>, orElse: T): Promise<T> {
     const result = await this.inTime(decision);
-    if (result !== LATE) return result;
+    if (result !== TIMED_OUT) return result;
     this.logger.warn({ waitedMs: this.commitWaitMs }, 'the store did not decide a one-shot callback in time: going ahead');
     decision.catch((err: Error) => this.logger.error({ err: err.message }, 'a one-shot decision answered late failed'));
     return orElse;
@@ -101,28 +101,20 @@ export class CallbackWrites {
   }
 
   /**
-   * `work`, or LATE after `commitWaitMs`. Once a wait has run out, the store is known not to be writing until
+   * `work`, or TIMED_OUT after `commitWaitMs`. Once a wait has run out, the store is known not to be writing until
    * some write lands: later waits do not wait again (they would add up, write after write and callback after
    * callback, past Bandwidth's 15 s), they only take what has already landed.
    */
-  private async inTime<T>(work: Promise<T>): Promise<T | typeof LATE> {
+  private async inTime<T>(work: Promise<T>): Promise<T | typeof TIMED_OUT> {
     work.then(
       () => {
         this.stalled = false;
       },
       () => undefined,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<typeof LATE>((resolve) => {
-      timer = setTimeout(() => resolve(LATE), this.stalled ? 0 : this.commitWaitMs);
-    });
-    try {
-      const result = await Promise.race([work, late]);
-      if (result === LATE) this.stalled = true;
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
+    const result = await withinMs(work, this.stalled ? 0 : this.commitWaitMs);
+    if (result === TIMED_OUT) this.stalled = true;
+    return result;
   }
 }
 

@@ -205,6 +205,16 @@ export class CallSession {
     }
   }
 
+  /**
+   * The server is shutting down with this call still live: the carrier takes it to the agent's fallback
+   * (where ending the stream is not enough, a Pause-held one, it moves the call first), then the stream ends.
+   */
+  async handOver(reason: string): Promise<void> {
+    if (this.state === 'ended') return;
+    await this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason);
+    this.end(reason);
+  }
+
   /** Bandwidth says the call is over (status callback), or the server is shutting down. */
   end(reason: string): void {
     if (this.state === 'ended') return;
@@ -426,15 +436,16 @@ export class CallSession {
     this.modelFailure = reason;
     this.deps.clock.clear(this.agentAudioTimer);
     this.deps.logger.warn({ callId: this.callId, agentId: this.agent.id, reason, cause }, 'AI side failed: sending the call to its fallback');
-    void this.deps.store.calls
+    // Submitted, not waited for: writes keep their order, so /stream-ended reads the reason, and a stalled
+    // store must not keep the caller in silence.
+    this.deps.store.calls
       .record({ id: this.callId, errorMessage: reason }, { callId: this.callId, source: 'switchboard', type: 'bridge.failed', data: { reason, cause } })
-      .catch((err: Error) => this.storeFailed(err))
-      .then(async () => {
-        // The carrier moves the call on first where it must (a Pause-held stream), then the stream ends.
-        await this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason);
-        if (this.caller) this.end(reason);
-        // No caller yet: attach() closes the stream as soon as it arrives.
-      });
+      .catch((err: Error) => this.storeFailed(err));
+    // The carrier moves the call on first where it must (a Pause-held stream), then the stream ends.
+    void this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason).then(() => {
+      if (this.caller) this.end(reason);
+      // No caller yet: attach() closes the stream as soon as it arrives.
+    });
   }
 
   // ---- trace ------------------------------------------------------------------------------------

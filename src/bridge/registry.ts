@@ -107,7 +107,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       });
     }
     const cut = [...this.sessions.values()];
-    for (const session of cut) session.end('server shutting down');
+    await Promise.all(cut.map((session) => session.handOver('server shutting down')));
     return cut.length;
   }
 
