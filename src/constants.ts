@@ -108,6 +108,9 @@ export const CREDENTIALS_FILE = 'credentials.json';
 /** A recording's WAV header is rewritten with its real sizes every this much audio (a crash leaves it this stale). */
 export const WAV_HEADER_REFRESH_MS = 5_000;
 
+/** File in DATA_DIR that says which process serves from it (one per DATA_DIR: data-dir-lock.ts). */
+export const DATA_DIR_LOCK_FILE = 'server.lock';
+
 /** File in DATA_DIR that holds this instance's generated id (DESIGN §4.12). */
 export const INSTANCE_ID_FILE = 'instance-id';
 
@@ -147,6 +150,7 @@ export const STORE_READ_WAIT_MS = 2_000;
 export const CALLBACK_COMMIT_WAIT_MS = 3_000;
 /** A checkpointer thread that died is started again after this long (doubling up to a minute). */
 export const CHECKPOINTER_RESTART_DELAY_MS = 1_000;
+export const CHECKPOINTER_MAX_RESTART_DELAY_MS = 60_000;
 
 /**
  * openai-sip: where a phone destination is REFERred (OpenAI reference §4.4; agent field

@@ -24,6 +24,12 @@ export function resolveInstanceId(fromEnv: string | undefined, dataDir: string):
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const generated = `i-${crypto.randomBytes(6).toString('hex')}`;
-  fs.writeFileSync(file, `${generated}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+  try {
+    fs.writeFileSync(file, `${generated}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+  } catch (err) {
+    // Another process started at the same moment and wrote it first: its id is this DATA_DIR's.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return resolveInstanceId(undefined, dataDir);
+    throw err;
+  }
   return generated;
 }

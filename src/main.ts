@@ -25,6 +25,7 @@ import { loadConfig, type Config } from './config';
 import { SwitchboardError } from './errors';
 import { ensurePrivateDir, makePrivate } from './files';
 import { resolveInstanceId } from './instance';
+import { lockDataDir } from './data-dir-lock';
 import { repairWavHeader } from './bridge/wav';
 import { SecurityEvents } from './security/security-events';
 import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_TIMEOUT_CHECK_INTERVAL_MS, SHUTDOWN_CALLBACK_GRACE_MS, SHUTDOWN_DRAIN_MS } from './constants';
@@ -41,6 +42,11 @@ export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
+  /**
+   * Serves one CLI command on the local data directory (cli/api-client.ts) and takes no calls: it neither
+   * locks DATA_DIR nor closes out calls, since the serving process may be running beside it.
+   */
+  forCommand?: boolean;
   /** Where human-readable start-up text goes (the credentials banner). */
   print?: (text: string) => void;
   logger?: Logger;
@@ -105,12 +111,17 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   makePrivate(credentials.file);
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
+  const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
   const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
+  const stopStore = async () => {
+    await store.close();
+    lock?.release();
+  };
   try {
     await syncEnvAgent(store, config.envAgent);
-    await closeOutOrphans(store, instanceId, logger);
+    if (!options.forCommand) await closeOutOrphans(store, instanceId, logger);
   } catch (err) {
-    await store.close();
+    await stopStore();
     throw err;
   }
   const defaultAgentId = config.env.DEFAULT_AGENT_ID === 'none' ? undefined : config.env.DEFAULT_AGENT_ID;
@@ -135,7 +146,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       });
     });
   } catch (err) {
-    await store.close();
+    await stopStore();
     throw listenError(err as NodeJS.ErrnoException, config.host, config.port);
   }
   const address = server.address() as AddressInfo;
@@ -271,7 +282,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           resolve();
         }, SHUTDOWN_DRAIN_MS).unref();
       });
-      await store.close();
+      await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BandwidthApiError } from '../bandwidth/rest/errors';
 import { isSwitchboardError, SwitchboardError } from '../errors';
 import { nestingExceeds } from '../json-depth';
-import type { Logger } from '../log';
+import { maskPhone, type Logger } from '../log';
 import type { SecurityEvents } from '../security/security-events';
 import { safeEqual } from '../security/signing';
 import { buildOpenApi } from './openapi';
@@ -60,9 +60,9 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger, s
   router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = errorResponse(err);
     // 503 is expected (no Bandwidth REST credentials, the store busy): a warning with its reason, no stack.
-    if (status === 503) logger.warn({ path: req.path, code: body.error.code, reason: body.error.message }, 'admin API request refused: unavailable');
-    else if (status >= 500) logger.error({ err, path: req.path }, 'admin API request failed');
-    else logger.info({ path: req.path, status, code: body.error.code }, 'admin API request refused');
+    if (status === 503) logger.warn({ path: maskPath(req.path), code: body.error.code, reason: body.error.message }, 'admin API request refused: unavailable');
+    else if (status >= 500) logger.error({ err, path: maskPath(req.path) }, 'admin API request failed');
+    else logger.info({ path: maskPath(req.path), status, code: body.error.code }, 'admin API request refused');
     res.status(status).json(body);
   });
   return router;
@@ -92,4 +92,9 @@ export function errorResponse(err: unknown): { status: number; body: { error: { 
     return { status, body: { error: { code: err.code, message: err.message, ...(fields ? { fields } : {}) } } };
   }
   return { status: 500, body: { error: { code: 'internal', message: 'internal error; see the server log' } } };
+}
+
+/** Paths name numbers (`/numbers/+19195550100`): logs carry them masked, like every phone number. */
+function maskPath(p: string): string {
+  return p.replace(/(?:%2B|\+)?\d{7,15}/gi, (n) => maskPhone(decodeURIComponent(n)) ?? n);
 }

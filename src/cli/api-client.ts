@@ -32,6 +32,7 @@ export async function connect(options: { url?: string; token?: string; env: Node
     env: { ...options.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', PUBLIC_BASE_URL: options.env.PUBLIC_BASE_URL ?? '' },
     print: () => undefined,
     logger: createLogger('silent'),
+    forCommand: true,
   });
   return httpClient(app.localUrl.replace('0.0.0.0', '127.0.0.1'), app.credentials.credentials.adminToken, () => app.close(0));
 }

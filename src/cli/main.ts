@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
-import { isSwitchboardError } from '../errors';
+import { isSwitchboardError, SwitchboardError } from '../errors';
 import { PACKAGE_ROOT, startSwitchboard } from '../main';
 import { exitCodeFor, registerAdminCommands } from './commands';
 import { runDev } from './dev';
@@ -35,7 +35,7 @@ program
     const env = { ...process.env };
     if (opts.port) env.PORT = opts.port;
     if (opts.dataDir) env.DATA_DIR = opts.dataDir;
-    const running = await startSwitchboard({ env, recordDir: opts.record, recordRedact: opts.redact ? true : undefined });
+    const running = await startSwitchboard({ env, recordDir: opts.record, recordRedact: opts.redact ? true : undefined }).catch(failedToStart);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -99,6 +99,15 @@ program
     const progress = (step: string) => process.stderr.write(`… ${step}\n`);
     process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime, progress })));
   });
+
+/**
+ * A start that fails for a reason that is not a configuration problem (a corrupt database, DATA_DIR a file)
+ * is a failure (exit 1), not bad usage (exit 2, which admin commands use for bad input files).
+ */
+function failedToStart(err: unknown): never {
+  if (isSwitchboardError(err)) throw err;
+  throw new SwitchboardError('unavailable', `could not start: ${(err as Error).message}`);
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // commander has already printed its message (or the help the user asked for).

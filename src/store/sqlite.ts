@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
+  CHECKPOINTER_MAX_RESTART_DELAY_MS,
   CHECKPOINTER_RESTART_DELAY_MS,
   STORE_BUSY_TIMEOUT_MS,
   STORE_LOOP_BUSY_TIMEOUT_MS,
@@ -120,7 +121,7 @@ export class SqliteStore implements Store {
         this.health.checkpointerFailed(err);
         setTimeout(() => {
           if (!this.db.open || this.closing) return;
-          this.startCheckpointer(file, Math.min(60_000, restartDelayMs * 2));
+          this.startCheckpointer(file, Math.min(CHECKPOINTER_MAX_RESTART_DELAY_MS, restartDelayMs * 2));
           this.health.checkpointerRestarted();
         }, restartDelayMs).unref();
       },

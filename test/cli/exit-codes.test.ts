@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -95,6 +95,11 @@ describe('switchboard exit codes and messages (child process)', () => {
     const missing = await switchboard(['serve'], { ...env, PORT: '0', AGENT_TOOLS_FILE: path.join(dataDir, 'none.json') });
     expect(missing.code).toBe(78);
     expect(missing.stderr).toMatch(/AGENT_TOOLS_FILE .*none\.json: ENOENT/);
+    const corrupt = path.join(dataDir, 'corrupt.db');
+    fs.writeFileSync(corrupt, 'this is not a database, it is a text file that is long enough to be read as one');
+    const broken = await switchboard(['serve'], { ...env, PORT: '0', DATABASE_PATH: corrupt });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/could not start: .*not a database/);
     fs.writeFileSync(tools, '[{');
     const notJson = await switchboard(['serve'], { ...env, PORT: '0', AGENT_TOOLS_FILE: tools });
     expect(notJson.code).toBe(78);
@@ -112,5 +117,30 @@ describe('switchboard exit codes and messages (child process)', () => {
     } finally {
       blocker.close();
     }
+  });
+
+  it('a second server on the same DATA_DIR is refused (it would close out the first one\'s live calls); a stale lock is taken over', async () => {
+    fs.writeFileSync(path.join(dataDir, 'server.lock'), '4194303\n'); // a pid no process has: left by a crash
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    blocker.close();
+    const first = spawn(process.execPath, [CLI, 'serve'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 200; i++) {
+        if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(fs.readFileSync(path.join(dataDir, 'server.lock'), 'utf8').trim()).toBe(String(first.pid));
+      const second = await switchboard(['serve'], { ...env, PORT: '0', HOST: '127.0.0.1' });
+      expect(second.code).toBe(78);
+      expect(second.stderr).toMatch(new RegExp(`is in use by another Switchboard \\(pid ${first.pid}\\)`));
+      // A CLI command on the same directory is not a server: it works beside it.
+      expect((await switchboard(['agents', 'list'], env)).code).toBe(0);
+    } finally {
+      first.kill('SIGTERM');
+      await new Promise((resolve) => first.once('exit', resolve));
+    }
+    expect(fs.existsSync(path.join(dataDir, 'server.lock'))).toBe(false); // released on a clean stop
   });
 });
