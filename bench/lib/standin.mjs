@@ -149,7 +149,7 @@ RealtimeSimSession.prototype.onFrame = function onFrame(text) {
         onFrameAudio(stateOf(this), Buffer.from(audio, 'base64'), atUs);
         if (text.startsWith(PLAIN_APPEND) && end === text.length - 2 && text.endsWith('"}')) {
           // What onFrame → parseClientEvent → dispatch would do for a valid append, without the parse.
-          return this.onAppend(audio, null);
+          return this.turns.onAppend(audio, null);
         }
       }
     }
