@@ -181,7 +181,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
     openModel: (agent, tools) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock }),
   });
   const security = new SecurityEvents(logger, clock);
   const media = new MediaGateway(signer, bridge, clock, logger, security);
@@ -198,7 +198,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     clock,
     openSideband: (agent, tools, sipCallId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId, clock }),
   });
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,

@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type TimerHandle } from '../clock';
 import WebSocket from 'ws';
 import type { ConversationItemCreateEvent, RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { AgentWithDestinations } from '../agents/agent';
@@ -21,6 +22,8 @@ export interface RealtimeConnectOptions {
   logger: Logger;
   /** Connect + configure must finish within this long. */
   connectTimeoutMs?: number;
+  /** The configure deadline and the heartbeat run on it (the socket's own handshake timeout does not). */
+  clock?: Clock;
   /**
    * Attach to an accepted SIP call's sideband (OpenAI reference §4.5: `?call_id=`, no model). The call
    * was configured at accept, so the opening update only names the session type; audio flows over SIP.
@@ -68,13 +71,15 @@ export class RealtimeSession implements ModelSession {
   private closedByUs = false;
   private isReady = false;
   private eventSeq = 0;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: TimerHandle | undefined;
+  private readonly clock: Clock;
   /** Requests made while the socket connects; sent right after session.update (OpenAI reference §1.6: "after session.update, send response.create"). */
   private readonly outbox: string[] = [];
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
 
   constructor(private readonly options: RealtimeConnectOptions) {
+    this.clock = options.clock ?? systemClock;
     if (!options.apiKey) {
       this.ready = Promise.reject(new ModelSessionError('openai_not_configured', 'OPENAI_API_KEY is not set'));
       this.ready.catch(() => undefined);
@@ -90,10 +95,9 @@ export class RealtimeSession implements ModelSession {
     this.ready = new Promise<void>((resolve, reject) => {
       // The handshake timeout covers only the HTTP upgrade; a socket that opens and never configures
       // the session must not leave the caller in silence.
-      const readyDeadline = setTimeout(() => fail(new ModelSessionError('openai_unreachable', 'OpenAI did not configure the session in time')), options.connectTimeoutMs ?? 10_000);
-      readyDeadline.unref();
+      const readyDeadline = this.clock.setTimeout(() => fail(new ModelSessionError('openai_unreachable', 'OpenAI did not configure the session in time')), options.connectTimeoutMs ?? 10_000);
       const fail = (err: ModelSessionError) => {
-        clearTimeout(readyDeadline);
+        this.clock.clear(readyDeadline);
         if (this.isReady) return;
         reject(err);
         this.closedByUs = true;
@@ -101,7 +105,7 @@ export class RealtimeSession implements ModelSession {
       };
       this.onReadiness = (type, event) => {
         if (type === 'session.updated') {
-          clearTimeout(readyDeadline);
+          this.clock.clear(readyDeadline);
           this.isReady = true;
           resolve();
         } else if (type === 'error') {
@@ -122,7 +126,7 @@ export class RealtimeSession implements ModelSession {
       ws.on('message', (data) => this.onMessage(data));
       ws.on('error', (err) => fail(new ModelSessionError('openai_unreachable', `cannot reach OpenAI Realtime: ${err.message}`)));
       ws.on('close', (code, reason) => {
-        clearInterval(this.heartbeat);
+        this.clock.clear(this.heartbeat);
         fail(new ModelSessionError('openai_closed', `OpenAI closed the session before it was ready (${code} ${reason.toString()})`));
         this.handlers?.closed({ code, reason: reason.toString(), expected: this.closedByUs });
       });
@@ -167,7 +171,7 @@ export class RealtimeSession implements ModelSession {
     ws.on('pong', () => {
       alive = true;
     });
-    this.heartbeat = setInterval(() => {
+    this.heartbeat = this.clock.setInterval(() => {
       if (!alive) {
         this.options.logger.warn('OpenAI Realtime socket stopped answering pings: terminating it');
         ws.terminate(); // emits close (1006): the call goes to its fallback
@@ -176,11 +180,10 @@ export class RealtimeSession implements ModelSession {
       alive = false;
       ws.ping();
     }, MODEL_HEARTBEAT_MS);
-    this.heartbeat.unref();
   }
 
   close(): void {
-    clearInterval(this.heartbeat);
+    this.clock.clear(this.heartbeat);
     this.closedByUs = true;
     if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) this.ws.close(1000, 'call ended');
   }

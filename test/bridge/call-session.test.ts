@@ -1,4 +1,3 @@
-import { functionTools } from '../../src/openai/session-config';
 import { z } from 'zod';
 import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent';
 import { agentTools } from '../../src/bridge/builtin-tools';
@@ -320,17 +319,6 @@ describe('CallSession', () => {
       expect(model.of('response.create').length).toBe(createsBefore + 1);
       const events = await store.events.list(CALL);
       expect(events.filter((e) => e.type === 'tool.call').map((e) => (e.data as { ok: boolean }).ok)).toEqual([true, false, false]);
-    });
-
-    it('tools are described wire-neutrally, JSON Schema from zod; the OpenAI adapter makes them function tools', () => {
-      const defs = tools().definitions();
-      const described = {
-        name: 'lookup_order',
-        description: 'Find an order',
-        parameters: expect.objectContaining({ type: 'object', properties: { orderId: { type: 'string' } }, required: ['orderId'] }),
-      };
-      expect(defs[0]).toEqual(described);
-      expect(functionTools(defs)[0]).toEqual({ type: 'function', ...described });
     });
   });
 

@@ -190,7 +190,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
     await call.hangup();
   });
 
-  it('429 with Retry-After and a 503 are retried and then succeed; a 409 is recorded as "call already ended"', async () => {
+  it('429 with Retry-After and a 503 are retried and then succeed', async () => {
     await start(plans({ text: 'Transferring you now.', audioMs: 600 }));
     rest.fail('updateCall', { status: 429, retryAfterS: 1 }, { status: 503 });
     const call = await dial(() => ({ outcome: 'answered', ringMs: 500, talkMs: 500 }));
@@ -202,11 +202,9 @@ describe('transfers, hang-up and tools over real sockets', () => {
     await rest.idle();
     expect(rest.requests.filter((r) => r.operation === 'updateCall').map((r) => r.status)).toEqual([429, 503, 200]);
     expect(call.transfers[0]?.outcome).toBe('answered');
+  });
 
-    // Same flow, but the caller is already gone when the redirect is sent.
-    await server.close();
-    await rest.close();
-    await openai.close();
+  it('a 409 (the caller already gone when the redirect is sent) is recorded as "call already ended"', async () => {
     await start(plans({ text: 'Transferring you now.', audioMs: 600 }));
     rest.fail('updateCall', { status: 409, body: { type: 'validation', description: 'Call [c-x] cannot be modified in its current state', id: null } });
     const gone = await dial();

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { agentSchema } from '../../src/agents/agent';
-import { waitFor } from '../../src/clock';
+import { ManualClock, waitFor } from '../../src/clock';
 import { createLogger } from '../../src/log';
 import { RealtimeSession } from '../../src/openai/realtime-session';
 import { startRealtimeStandIn, type StallMode } from '../../src/sim/realtime-server';
@@ -54,5 +54,43 @@ describe('RealtimeSession', () => {
       clearSpy.mockRestore();
       await standIn.close();
     }
+  });
+
+  it('a socket that opens and never configures the session fails ready at the deadline, on the injected clock', async () => {
+    const peer = await silentPeer();
+    const clock = new ManualClock(0);
+    const agent = { ...agentSchema.parse({ id: 'a1', name: 'A1' }), destinations: [] };
+    const session = new RealtimeSession({ baseUrl: peer.baseUrl, apiKey: 'sk-test', agent, tools: [], logger: createLogger('silent'), clock, connectTimeoutMs: 10_000 });
+    let failure: unknown;
+    session.ready.catch((err: unknown) => (failure = err));
+    await waitFor(() => peer.received.includes('session.update'), 5000, 'the socket to open');
+    await clock.advanceAsync(9_999);
+    expect(failure).toBeUndefined();
+    await clock.advanceAsync(1);
+    await waitFor(() => failure !== undefined, 5000, 'ready to fail');
+    expect(failure).toMatchObject({ failure: 'openai_unreachable', message: 'OpenAI did not configure the session in time' });
+    session.close();
+    await peer.close();
+  });
+
+  it('a configured session whose peer stops answering pings is ended after two heartbeats, and says so', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', autoPong: false });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws) => ws.on('message', (data) => {
+      if ((JSON.parse(data.toString()) as { type: string }).type === 'session.update') ws.send(JSON.stringify({ type: 'session.updated', event_id: 'e1', session: {} }));
+    }));
+    const { port } = wss.address() as AddressInfo;
+    const clock = new ManualClock(0);
+    const agent = { ...agentSchema.parse({ id: 'a1', name: 'A1' }), destinations: [] };
+    const session = new RealtimeSession({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'sk-test', agent, tools: [], logger: createLogger('silent'), clock });
+    const closed: { code: number; expected: boolean }[] = [];
+    session.setHandlers(new Proxy({}, { get: (_t, name) => (name === 'closed' ? (e: { code: number; expected: boolean }) => closed.push(e) : () => undefined) }) as never);
+    await session.ready;
+    await clock.advanceAsync(15_000); // a ping, never answered
+    expect(closed).toEqual([]);
+    await clock.advanceAsync(15_000); // no pong since: terminated
+    await waitFor(() => closed.length === 1, 5000, 'the socket to be ended');
+    expect(closed[0]).toMatchObject({ code: 1006, expected: false });
+    await new Promise((r) => wss.close(r));
   });
 });

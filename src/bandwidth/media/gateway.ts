@@ -7,7 +7,7 @@ import { MEDIA_MAX_PAYLOAD_BYTES, MEDIA_TOKEN_TTL_MS, MEDIA_USERNAME } from '../
 import type { Logger } from '../../log';
 import { basicAuthMatches } from '../../security/basic-auth';
 import type { UrlSigner } from '../../security/signing';
-import { rejectUpgrade } from '../../server';
+import { rejectUpgrade } from './reject-upgrade';
 import { MEDIA_PATH_PREFIX } from '../urls';
 import { BandwidthMediaStream } from './stream';
 import type { SecurityEvents } from '../../security/security-events';
