@@ -1,3 +1,4 @@
+import { prng } from '../../src/sim/bandwidth-audio';
 import { ManualClock } from '../../src/clock';
 import { MULAW_BYTES_PER_MS } from '../../src/constants';
 import { PlayoutQueue, PlayoutScheduler, type HeardItem } from '../../src/bridge/playout';
@@ -55,17 +56,6 @@ function carrierHeardMs(sends: readonly { atMs: number; bytes: Buffer }[], jitte
   return total;
 }
 
-/** mulberry32: the same seed, the same schedule, on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('PlayoutQueue carrier timeline', () => {
   it('does not count a stall inside an item as heard', () => {
