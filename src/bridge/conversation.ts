@@ -286,7 +286,8 @@ export class Conversation {
     }
     // gone: the caller hung up while the agent was still speaking.
     this.record('bridge.handed-off', { action: action.kind, via: 'carrier', outcome: outcome === 'gone' ? 'call already ended' : action.kind === 'transfer' ? 'redirected' : 'completed', why });
-    if (action.kind === 'hangup') await this.deps.store.calls.record({ id: this.deps.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
+    // Submitted, not waited for: a stalled store must not hold the session open (docs/reliability.md).
+    if (action.kind === 'hangup') this.deps.store.calls.record({ id: this.deps.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
     if (outcome === 'gone' || action.kind === 'hangup') this.deps.voice.end(action.kind === 'hangup' ? 'agent hung up' : 'call already ended');
     // A transfer under way: the carrier moves the call on, and its end ends the session.
   }
