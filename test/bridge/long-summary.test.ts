@@ -1,11 +1,11 @@
 import type { XmlElement } from '../../src/bandwidth/bxml/xml';
 import { ManualClock, waitFor } from '../../src/clock';
 import { CALLBACK_URL_MAX_CHARS } from '../../src/constants';
-import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
+import { speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
-import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
+import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
 
 const HUMAN = '+19195550177';
 /** 1,000 CJK characters: 3,000 bytes of UTF-8, ~9,000 characters once percent-encoded into a URL. */
@@ -41,12 +41,7 @@ describe('a warm transfer with a 1,000-character CJK summary', () => {
       { ...standInEnv(openai.url, rest, HUMAN) },
       { clock },
     );
-    const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
-    const call = new SimulatedCall({
-      baseUrl: server.url,
-      callbackAuth: { username, password },
-      clock,
-      streamSetupMs: 400,
+    const call = callerFor(server, clock, {
       audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 5 }),
       transfer: () => ({ outcome: 'answered', ringMs: 2000, talkMs: 3000 }),
     });

@@ -5,7 +5,7 @@ import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
-import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
+import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
 
 const HUMAN = '+19195550177';
 const TRANSFER = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing question', summary: 'Wants a refund for order A7.' } };
@@ -36,12 +36,7 @@ describe('transfers, hang-up and tools over real sockets', () => {
   });
 
   async function dial(transfer?: (target: unknown) => TransferScript, options: { omitParentCallId?: boolean } = {}): Promise<SimulatedCall> {
-    const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
-    const call = new SimulatedCall({
-      baseUrl: server.url,
-      callbackAuth: { username, password },
-      clock,
-      streamSetupMs: 400,
+    const call = callerFor(server, clock, {
       audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 5 }),
       ...(transfer ? { transfer } : {}),
       ...options,

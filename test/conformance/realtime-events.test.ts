@@ -1,11 +1,11 @@
 import WebSocket from 'ws';
 import { ManualClock, waitFor } from '../../src/clock';
-import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
+import { speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { RecordedServerEvent } from '../../src/sim/realtime-session';
-import { standInEnv, startTestServer, type TestServer } from '../helpers/server';
+import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
 import { checkEvent, unparsedTypes } from './openai-events';
 
 /**
@@ -41,12 +41,7 @@ describe('Realtime events conform to the openai package', () => {
       { ...standInEnv(openai.url, rest, '+19195550177') },
       { clock },
     );
-    const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
-    const call = new SimulatedCall({
-      baseUrl: server.url,
-      callbackAuth: { username, password },
-      clock,
-      streamSetupMs: 400,
+    const call = callerFor(server, clock, {
       audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 5 }), // barges in on the greeting
       transfer: () => ({ outcome: 'busy', ringMs: 500 }), // back to the agent: a second session, primed
     });

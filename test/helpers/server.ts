@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startSwitchboard, type RunningSwitchboard, type StartOptions } from '../../src/main';
 import { createLogger } from '../../src/log';
+import type { Clock } from '../../src/clock';
+import { SimulatedCall, type SimulatedCallOptions } from '../../src/sim/bandwidth-caller';
 
 export const PUBLIC_BASE = 'https://switchboard.test';
 
@@ -73,4 +75,13 @@ export function bandwidthRestEnv(rest: { apiBaseUrl: string; oauthUrl: string })
  */
 export function standInEnv(openaiUrl: string, rest: { apiBaseUrl: string; oauthUrl: string }, transferTo: string): Record<string, string> {
   return { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openaiUrl, PUBLIC_BASE_URL: '', TRANSFER_TO: transferTo, ...bandwidthRestEnv(rest) };
+}
+
+/**
+ * Bandwidth's side of a call to `server` (the caller stand-in), authenticating with the server's callback
+ * credentials, with 400 ms of stream set-up; `options` add to or override that.
+ */
+export function callerFor(server: TestServer, clock: Clock, options: Partial<SimulatedCallOptions> = {}): SimulatedCall {
+  const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
+  return new SimulatedCall({ baseUrl: server.url, callbackAuth: { username, password }, clock, streamSetupMs: 400, ...options });
 }
