@@ -122,6 +122,18 @@ function telephonySession(turnDetection: Json | null = {}): Json {
   };
 }
 
+
+/** How a GA response ends, from its audio being complete (OpenAI reference §1.5): the same whatever came before. */
+const RESPONSE_END_ORDER = [
+  'response.output_audio.done',
+  'response.output_audio_transcript.done',
+  'response.content_part.done',
+  'response.output_item.done',
+  'conversation.item.done',
+  'response.done',
+  'rate_limits.updated',
+];
+
 describe('Realtime stand-in', () => {
   let rt: RealtimeStandIn;
   let clock: ManualClock;
@@ -355,19 +367,7 @@ describe('Realtime stand-in', () => {
       expect((await c.next('response.output_audio_transcript.done')).transcript).toBe(text);
 
       const order = c.events.map((e) => e.type).filter((t) => !t.startsWith('session.') && !t.endsWith('.delta'));
-      expect(order).toEqual([
-        'response.created',
-        'response.output_item.added',
-        'conversation.item.added',
-        'response.content_part.added',
-        'response.output_audio.done',
-        'response.output_audio_transcript.done',
-        'response.content_part.done',
-        'response.output_item.done',
-        'conversation.item.done',
-        'response.done',
-        'rate_limits.updated',
-      ]);
+      expect(order).toEqual(['response.created', 'response.output_item.added', 'conversation.item.added', 'response.content_part.added', ...RESPONSE_END_ORDER]);
       const done = await c.next('response.done');
       expect(done.response).toMatchObject({ status: 'completed', status_details: null, audio: { output: { format: { type: 'audio/pcmu' } } } });
       expect(done.response.output[0]).toMatchObject({
@@ -405,15 +405,7 @@ describe('Realtime stand-in', () => {
       expect(at(transcriptDone) - at(audioDone)).toBeGreaterThanOrEqual(3000);
       expect(transcriptDone.transcript).toBe(text);
       const order = c.events.map((e) => e.type).filter((t) => !t.startsWith('session.') && !t.endsWith('.delta'));
-      expect(order.slice(order.indexOf('response.output_audio.done'))).toEqual([
-        'response.output_audio.done',
-        'response.output_audio_transcript.done',
-        'response.content_part.done',
-        'response.output_item.done',
-        'conversation.item.done',
-        'response.done',
-        'rate_limits.updated',
-      ]);
+      expect(order.slice(order.indexOf('response.output_audio.done'))).toEqual(RESPONSE_END_ORDER);
     });
 
     it('leaves out response.output_audio.done when planned, and nothing else', async () => {
