@@ -80,7 +80,7 @@ export type ReferTargetValues = { [K in keyof typeof REFER_TARGET_PLACEHOLDERS]:
  * Values come from the call (the INVITE's Contact host) and are not trusted: nothing that could add a second
  * URI, headers (`?`), or break out of the URI (`<`, `>`, `,`, quotes, spaces) gets through.
  */
-export const REFER_URI_PATTERN = /^sips?:[^\s@<>",;?]+@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:;[A-Za-z0-9._-]+(?:=[A-Za-z0-9._-]+)?)*$/i;
+const REFER_URI_PATTERN = /^sips?:[^\s@<>",;?]+@(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:;[A-Za-z0-9._-]+(?:=[A-Za-z0-9._-]+)?)*$/i;
 
 /**
  * Fill a REFER target template. Throws when it needs a value the call does not have (no Contact or

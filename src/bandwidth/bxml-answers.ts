@@ -2,7 +2,7 @@ import type { RouteVia } from '../agents/routing';
 import { encodeUui } from '../sip-uui';
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
-import { MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import { DEFAULT_CALL_TIMEOUT_S, MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
 import type { Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
@@ -150,7 +150,7 @@ export class BxmlAnswers {
         kind: transferTo.startsWith('+') ? 'phone' : 'sip',
         value: transferTo,
         warm: false,
-        callTimeoutS: 30,
+        callTimeoutS: DEFAULT_CALL_TIMEOUT_S,
       };
       const ctx: TransferContext = { callId: cb.callId, agentId: agent?.id ?? '', destination, reason, origin: 'fallback' };
       const transfer = this.deps.contexts.transferUrls(ctx);

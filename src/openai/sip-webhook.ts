@@ -81,7 +81,7 @@ function sipAddress(value: string | undefined): string | undefined {
  * `sip:+1919…@host:5060;transport=udp` → `host:5060`. Only a host name or [IPv6] literal and a port: the
  * header comes from the carrier's INVITE and becomes part of a REFER target, so anything else is no host.
  */
-export function sipHost(uri: string | undefined): string | undefined {
+function sipHost(uri: string | undefined): string | undefined {
   const m = uri ? /^sips?:[^@]*@((?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)(?:[;>?]|$)/i.exec(uri) : null;
   return m?.[1];
 }

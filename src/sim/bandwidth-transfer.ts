@@ -51,8 +51,6 @@ export type TransferState = 'ringing' | 'answered' | 'bridged' | 'ended';
 
 export const DEFAULT_TRANSFER_RING_MS = 2000;
 export const DEFAULT_TRANSFER_TALK_MS = 5000;
-/** `<Transfer callTimeout>` default, seconds (BW §2.5). */
-export const DEFAULT_TRANSFER_CALL_TIMEOUT_S = DEFAULT_CALL_TIMEOUT_S;
 /** The default script: answered after 2 s of ringing, 5 s of talk, then the human hangs up. */
 export const DEFAULT_TRANSFER_SCRIPT: TransferScript = { outcome: 'answered', ringMs: DEFAULT_TRANSFER_RING_MS, talkMs: DEFAULT_TRANSFER_TALK_MS, hangsUp: 'human' };
 
@@ -166,7 +164,7 @@ export function normaliseTransferScript(script: TransferScript | undefined): Tra
 /** The `<Transfer callTimeout>` in ms: seconds, decimals allowed, 1–300 (BW §2.5); default 30 s. */
 export function transferCallTimeoutMs(value: string | undefined): number {
   const s = value === undefined ? NaN : Number(value);
-  if (!Number.isFinite(s) || s <= 0) return DEFAULT_TRANSFER_CALL_TIMEOUT_S * 1000;
+  if (!Number.isFinite(s) || s <= 0) return DEFAULT_CALL_TIMEOUT_S * 1000;
   return Math.round(Math.min(MAX_CALL_TIMEOUT_S, Math.max(MIN_CALL_TIMEOUT_S, s)) * 1000);
 }
 
