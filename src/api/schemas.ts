@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, transferDestinationSchema } from '../agents/agent';
+import { CALL_OUTCOMES } from '../outcomes';
 import { CALL_STATES } from '../store/types';
 
 /** Request and response shapes of the admin API, reused by the OpenAPI document. */
@@ -67,6 +68,7 @@ export const callsQuery = z.object({
   until: isoTime.optional(),
   state: z.enum(CALL_STATES).optional(),
   cause: z.string().trim().min(1).optional(),
+  outcome: z.enum(CALL_OUTCOMES).optional(),
   cursor: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
@@ -90,6 +92,8 @@ export const callViewSchema = z.object({
   usage: z.record(z.string(), z.number()).nullable(),
   recordingPath: z.string().nullable(),
   mediaOwner: z.string().nullable().describe('the instance holding this call’s live media stream, while it does'),
+  outcome: z.enum(CALL_OUTCOMES).nullable().describe('how the call ended (one per call); null while it is under way'),
+  outcomeReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

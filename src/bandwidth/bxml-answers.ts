@@ -5,6 +5,7 @@ import type { CallLifecycleListener } from '../bridge/transports';
 import { DEFAULT_CALL_TIMEOUT_S, MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
 import type { Logger } from '../log';
+import type { CallOutcome } from '../outcomes';
 import type { UrlSigner } from '../security/signing';
 import type { CallState, CallUpdate, Store } from '../store/types';
 import type { CommonView, TemplateCatalog } from './bxml/catalog';
@@ -40,6 +41,7 @@ export class BxmlAnswers {
     why: 'answer' | 'transfer-failed',
     eventData: Record<string, unknown>,
     resumeNote?: string,
+    outcome?: CallOutcome,
   ): Promise<CallbackResult> {
     // Draining for shutdown: no new stream (a first answer or a caller back from a failed transfer) starts on a dying instance.
     if (this.deps.listener?.accepting?.() === false) return this.fallback(cb, agent, 'the server is shutting down', eventData);
@@ -62,7 +64,7 @@ export class BxmlAnswers {
       await this.deps.writes.durable(
         // A new stream: nothing an earlier stream of this call left for /stream-ended applies to it.
         this.deps.store.handOffs.clear(cb.callId),
-        this.deps.writes.record([{ ...callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? '') }], cb, { template, ...eventData }),
+        this.deps.writes.record([{ ...callUpdate(cb, agent), state: 'streaming', errorMessage: why === 'answer' ? undefined : String(eventData.reason ?? ''), outcome }], cb, { template, ...eventData }),
       );
     } catch (err) {
       // The answer becomes a 5xx, so no stream follows it: do not leave the pre-warmed (billed) session behind.
@@ -106,7 +108,7 @@ export class BxmlAnswers {
     const d = ctx.destination;
     const outbound = isOutbound(cb);
     if (d.kind === 'hangup' || !d.value) {
-      return this.finish(cb, 'hangup', {}, { state: 'completed' }, { destination: d.name });
+      return this.finish(cb, 'hangup', {}, { state: 'completed', outcome: { outcome: 'completed-by-agent', reason: `destination ${d.name} ends the call` } }, { destination: d.name });
     }
     const template = d.kind === 'sip' ? 'transfer-sip' : 'transfer-phone';
     const { urls, saved } = this.deps.contexts.transferUrls(ctx);
@@ -166,7 +168,7 @@ export class BxmlAnswers {
       };
     }
     const xml = this.deps.templates.render('fallback', view);
-    await this.deps.writes.durable(saved, this.deps.writes.record([{ ...callUpdate(cb, agent), state: 'fallback', errorMessage: reason }], cb, { template: 'fallback', reason, ...eventData }));
+    await this.deps.writes.durable(saved, this.deps.writes.record([{ ...callUpdate(cb, agent), state: 'fallback', errorMessage: reason, outcome: { outcome: 'fallback', reason } }], cb, { template: 'fallback', reason, ...eventData }));
     this.deps.logger.warn({ callId: cb.callId, agentId: agent?.id, reason }, 'call sent to fallback');
     return { kind: 'bxml', xml, template: 'fallback' };
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
 import type { AgentRouter } from '../agents/routing';
+import { outcomeAtEnd } from '../outcomes';
 import { readUui } from '../sip-uui';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
@@ -172,7 +173,10 @@ export class CallFlows {
       state: aiLeg ? 'sip-connected' : 'transferred',
       answeredAt: cb.answerTime ?? undefined,
     };
-    const updates: CallUpdate[] = [legUpdate, { id: parentId, state: aiLeg ? 'sip-connected' : 'transferred' }];
+    const updates: CallUpdate[] = [
+      legUpdate,
+      aiLeg ? { id: parentId, state: 'sip-connected' } : { id: parentId, state: 'transferred', outcome: { outcome: 'transferred', reason: `answered at ${ctx.destination.name}` } },
+    ];
     if (!ctx.destination.warm) {
       await this.durable(this.record(updates, cb, { whisper: false, destination: ctx.destination.name }));
       return { kind: 'bxml', xml: EMPTY_RESPONSE, template: 'empty', context: storedPart(ctx) };
@@ -227,7 +231,7 @@ export class CallFlows {
     if (ctx.origin === 'ai-sip') return this.answers.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
     if (agent.mode === 'stream') {
       // Back to the agent on a new stream; the bridge primes it with the conversation and the reason.
-      return this.answers.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb));
+      return this.answers.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb), { outcome: 'transfer-failed-returned', reason });
     }
     return this.answers.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
   }
@@ -241,7 +245,8 @@ export class CallFlows {
       // Keep "agent-hangup" when the agent ended the call: Bandwidth's cause is then just "hangup".
       const existing = await this.deps.store.calls.get(cb.callId);
       const cause = existing?.cause === 'agent-hangup' ? undefined : cb.cause;
-      await this.record([{ ...baseUpdate(cb), state: 'completed', cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime }], cb);
+      const ended = outcomeAtEnd(cb.cause, cb.errorMessage);
+      await this.record([{ ...baseUpdate(cb), state: 'completed', cause, errorMessage: cb.errorMessage ?? undefined, endedAt: cb.endTime ?? cb.eventTime, outcome: ended }], cb);
       this.deps.listener?.callEnded?.(cb.callId, cb.cause);
     } else {
       await this.record([{ ...baseUpdate(cb) }], cb);
@@ -304,7 +309,7 @@ export class CallFlows {
     const route = await this.deps.router.resolve({ direction: cb.direction, from: cb.from, to: cb.to, uuiAgentId: readUui(cb.uui).agentId, agentId: explicitAgentId });
     if (!route) {
       this.deps.logger.warn({ callId: cb.callId, to: maskPhone(cb.to) }, 'no agent for this number and no default agent: rejecting');
-      return this.answers.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent' }, { routedVia: null });
+      return this.answers.finish(cb, 'reject', {}, { state: 'rejected', cause: 'no-agent', outcome: { outcome: 'rejected', reason: 'no agent for this number' } }, { routedVia: null });
     }
     const { agent, via } = route;
     if (agent.mode === 'stream') return this.answers.stream(cb, agent, 'answer', { routedVia: via });

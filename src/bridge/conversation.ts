@@ -2,6 +2,7 @@ import type { AgentWithDestinations, TransferDestination } from '../agents/agent
 import type { Clock, TimerHandle } from '../clock';
 import { HANDOFF_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
+import type { CallOutcomeKind } from '../outcomes';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
 import type { CallActions, ToolRegistry } from './tools';
 import type { CallControl, HandOffCall, ModelSession, ModelUsage, SessionEventType } from './transports';
@@ -42,7 +43,9 @@ export interface ConversationDeps {
   voice: AgentVoice;
 }
 
-export type HandOff = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string };
+/** A hang-up says which outcome it decides (src/outcomes.ts): the agent's own by default. */
+export type HangUpOutcome = Extract<CallOutcomeKind, 'completed-by-agent' | 'no-input' | 'time-limit' | 'voicemail'>;
+export type HandOff = { kind: 'transfer'; destination: TransferDestination; reason: string; summary: string } | { kind: 'hangup'; reason: string; outcome?: HangUpOutcome };
 
 /**
  * An assistant item on its way to the transcript. It is stored once its response is done AND the
@@ -278,6 +281,12 @@ export class Conversation {
     const call = this.call();
     const outcome = action.kind === 'transfer' ? await this.deps.control.transfer(call, action.destination, action.reason, action.summary) : await this.deps.control.hangUp(call, action.reason);
     if (typeof outcome === 'object') return this.handOffRefused(action, outcome.refused, why);
+    if (action.kind === 'hangup' && outcome !== 'gone') {
+      // Decided now, whichever way the carrier ends the call. Submitted, not waited for: a stalled store
+      // must not hold the session open (docs/reliability.md).
+      const decided = { outcome: action.outcome ?? 'completed-by-agent', reason: action.reason } as const;
+      this.deps.store.calls.record({ id: this.deps.callId, cause: 'agent-hangup', outcome: decided }).catch((err: Error) => this.storeFailed(err));
+    }
     if (outcome === 'on-stream-end') {
       // The carrier does it when the session ends (docs/architecture.md#hand-off-how-a-call-leaves-the-agent).
       this.record('bridge.handed-off', { action: action.kind, via: 'stream-end', why });
@@ -286,8 +295,6 @@ export class Conversation {
     }
     // gone: the caller hung up while the agent was still speaking.
     this.record('bridge.handed-off', { action: action.kind, via: 'carrier', outcome: outcome === 'gone' ? 'call already ended' : action.kind === 'transfer' ? 'redirected' : 'completed', why });
-    // Submitted, not waited for: a stalled store must not hold the session open (docs/reliability.md).
-    if (action.kind === 'hangup') this.deps.store.calls.record({ id: this.deps.callId, cause: 'agent-hangup' }).catch((err: Error) => this.storeFailed(err));
     if (outcome === 'gone' || action.kind === 'hangup') this.deps.voice.end(action.kind === 'hangup' ? 'agent hung up' : 'call already ended');
     // A transfer under way: the carrier moves the call on, and its end ends the session.
   }
@@ -296,6 +303,10 @@ export class Conversation {
   private handOffRefused(action: HandOff, reason: string, why: string): void {
     this.record('bridge.hand-off-refused', { action: action.kind, reason, why });
     if (this.ended) return;
+    if (action.kind === 'transfer') {
+      const returned = { outcome: 'transfer-failed-returned', reason: `transfer to ${action.destination.name} failed (${reason})` } as const;
+      this.deps.store.calls.record({ id: this.deps.callId, outcome: returned }).catch((err: Error) => this.storeFailed(err));
+    }
     this.handedOff = false;
     this.deps.voice.resume();
     const model = this.deps.model();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import { maskPhone } from '../log';
+import { CALL_OUTCOMES } from '../outcomes';
 import { ApiError, connect, type ApiClient } from './api-client';
 
 /**
@@ -52,6 +53,8 @@ interface CallView {
   agentId: string | null;
   state: string;
   cause: string | null;
+  outcome: string | null;
+  outcomeReason: string | null;
   createdAt: string;
   endedAt: string | null;
 }
@@ -122,14 +125,14 @@ export function registerAdminCommands(program: Command, out: Out = (t) => proces
   );
 
   const calls = program.command('calls').description('read calls');
-  remote(calls.command('list').description('newest calls first').option('--agent <id>').option('--limit <n>', 'how many', '20')).action((o: Remote & { agent?: string; limit: string }) =>
+  remote(calls.command('list').description('newest calls first').option('--agent <id>').option('--outcome <outcome>', `only calls that ended so (${CALL_OUTCOMES.join(', ')})`).option('--limit <n>', 'how many', '20')).action((o: Remote & { agent?: string; outcome?: string; limit: string }) =>
     withApi(o, async (api) => {
-      const q = new URLSearchParams({ limit: o.limit, ...(o.agent ? { agentId: o.agent } : {}) });
+      const q = new URLSearchParams({ limit: o.limit, ...(o.agent ? { agentId: o.agent } : {}), ...(o.outcome ? { outcome: o.outcome } : {}) });
       const page = await api.request<{ items: CallView[] }>('GET', `/calls?${q}`);
       out(
         table([
-          ['CALL', 'WHEN', 'DIR', 'FROM', 'TO', 'AGENT', 'STATE', 'CAUSE'],
-          ...page.items.map((c) => [c.id, c.createdAt.replace('T', ' ').slice(0, 19), c.direction ?? '-', maskPhone(c.from) ?? '-', maskPhone(c.to) ?? '-', c.agentId ?? '-', c.state, c.cause ?? '-']),
+          ['CALL', 'WHEN', 'DIR', 'FROM', 'TO', 'AGENT', 'STATE', 'OUTCOME'],
+          ...page.items.map((c) => [c.id, c.createdAt.replace('T', ' ').slice(0, 19), c.direction ?? '-', maskPhone(c.from) ?? '-', maskPhone(c.to) ?? '-', c.agentId ?? '-', c.state, c.outcome ?? '-']),
         ]),
       );
     }),
@@ -139,6 +142,7 @@ export function registerAdminCommands(program: Command, out: Out = (t) => proces
       const c = await api.request<CallDetail>('GET', `/calls/${encodeURIComponent(id)}`);
       out(`Call ${c.id}  ${c.direction ?? ''}  ${maskPhone(c.from) ?? '?'} → ${maskPhone(c.to) ?? '?'}  agent ${c.agentId ?? '-'}`);
       out(`State ${c.state}${c.cause ? ` (${c.cause})` : ''}, started ${c.createdAt}${c.endedAt ? `, ended ${c.endedAt}` : ''}`);
+      if (c.outcome) out(`Outcome: ${c.outcome}${c.outcomeReason ? ` (${c.outcomeReason})` : ''}`);
       if (c.transfer) out(`Transfer: ${c.transfer.outcome}${c.transfer.destination ? ` to ${c.transfer.destination}` : ''}${c.transfer.cause ? ` (${c.transfer.cause})` : ''}${c.transfer.durationMs !== null ? `, ${Math.round(c.transfer.durationMs / 1000)} s` : ''}`);
       if (c.usage) out(`Usage: ${Object.entries(c.usage).filter(([k]) => !k.includes('.')).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       out('\nTranscript:');

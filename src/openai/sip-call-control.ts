@@ -54,7 +54,8 @@ export class SipCallControl implements CallControl {
       return this.refused(call, 'sip.refer-failed', action, err);
     }
     this.event(call.callId, 'sip.refer', action);
-    await this.recordCall({ id: call.callId, state: 'transferring' });
+    // OpenAI hands the REFER to the trunk: whether a human answers is the trunk's to know, not ours.
+    await this.recordCall({ id: call.callId, state: 'transferring', outcome: { outcome: 'transferred', reason: `REFER to ${destination.name} accepted` } });
     return 'done';
   }
 

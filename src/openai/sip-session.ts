@@ -1,3 +1,4 @@
+import { outcomeAtEnd } from '../outcomes';
 import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
@@ -75,7 +76,7 @@ export class SipCallSession {
       responseDone: (e) => talk.responseDone(e),
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
-      closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`),
+      closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
       trace: (type) => {
         if (type === 'output_audio_buffer.started') this.agentAudible = true;
         if (type !== 'output_audio_buffer.stopped' && type !== 'output_audio_buffer.cleared') return;
@@ -93,11 +94,21 @@ export class SipCallSession {
     );
   }
 
-  end(reason: string): void {
+  /**
+   * The OpenAI call is over. Its leg is completed here: no carrier callback reports an OpenAI call's end.
+   * What ended it fills the call's outcome only if nothing decided it (src/outcomes.ts): an expected close
+   * after no decision is the caller hanging up; a failure is an error (a Bandwidth parent's fallback, which
+   * follows, decides `fallback` over it).
+   */
+  end(reason: string, failed = false): void {
     if (this.ended) return;
     this.ended = true;
     this.conversation.end();
     this.d.model.close();
+    const outcome = failed ? outcomeAtEnd('ai-failed', reason) : outcomeAtEnd('hangup');
+    this.d.store.calls
+      .record({ id: this.d.callId, state: 'completed', endedAt: new Date(this.d.clock.wallNow()).toISOString(), outcome })
+      .catch((err: Error) => this.conversation.storeFailed(err));
     this.conversation.record('bridge.ended', { reason, storeFailures: this.conversation.storeFailures });
     this.d.onEnded(this);
   }
@@ -108,6 +119,6 @@ export class SipCallSession {
     this.d.logger.warn({ callId: this.d.callId, agentId: this.d.agent.id, reason }, 'sideband failed: sending the call to its fallback');
     this.conversation.record('model.failed', { reason });
     await this.d.control.fallback({ callId: this.d.callId, agent: this.d.agent }, reason);
-    this.end(reason);
+    this.end(reason, true);
   }
 }

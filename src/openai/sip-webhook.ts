@@ -160,7 +160,7 @@ export class OpenAISipWebhook {
     const base = { id: callId, leg: 'ai-sip' as const, direction: 'inbound' as const, from: numberCandidates(from)[1] ?? from ?? null, to: numberCandidates(to)[1] ?? to ?? null, parentCallId: parentCallId ?? null };
     if (!route) {
       await d.openai.realtime.calls.reject(callId, { status_code: 404 }).catch((err: Error) => d.logger.warn({ callId, err: err.message }, 'reject failed'));
-      await d.store.calls.record({ ...base, state: 'rejected', cause: 'no-agent' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'rejected 404: no agent' } });
+      await d.store.calls.record({ ...base, state: 'rejected', cause: 'no-agent', outcome: { outcome: 'rejected', reason: 'no agent for this number' } }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'rejected 404: no agent' } });
       this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
       d.logger.warn({ callId, to: maskPhone(to) }, 'OpenAI SIP call for no agent: rejected (404)');
       return { status: 200, body: { status: 'rejected', callId } };
@@ -173,7 +173,7 @@ export class OpenAISipWebhook {
       const status = err instanceof OpenAI.APIError ? err.status : undefined;
       if (status === 404) {
         // OpenAI reference §4.6: the caller hung up before we accepted.
-        await d.store.calls.record({ ...base, agentId: agent.id, mode: 'openai-sip', state: 'completed', cause: 'gone-before-accept' }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'call already gone (404 on accept)' } });
+        await d.store.calls.record({ ...base, agentId: agent.id, mode: 'openai-sip', state: 'completed', cause: 'gone-before-accept', outcome: { outcome: 'caller-hung-up', reason: 'the call ended before it was accepted' } }, { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'call already gone (404 on accept)' } });
         this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
         return { status: 200, body: { status: 'gone', callId } };
       }

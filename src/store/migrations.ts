@@ -147,4 +147,14 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 6,
+    name: 'call outcomes',
+    sql: `
+      -- How each call ended, from the closed set of src/outcomes.ts, and why (docs/architecture.md, call outcomes).
+      ALTER TABLE calls ADD COLUMN outcome TEXT;
+      ALTER TABLE calls ADD COLUMN outcome_reason TEXT;
+      CREATE INDEX calls_outcome ON calls (outcome, created_at);
+    `,
+  },
 ];

@@ -1,4 +1,5 @@
 import type { Agent, AgentMode, AgentWithDestinations, TransferDestination } from '../agents/agent';
+import type { CallOutcome, CallOutcomeKind } from '../outcomes';
 
 /**
  * The store behind Switchboard: small enough that a PostgreSQL backend can implement it for
@@ -46,12 +47,18 @@ export interface CallRecord {
   recordingPath: string | null;
   /** The instance that holds this call's live media (DESIGN §4.12), while it holds it; null otherwise. */
   mediaOwner: string | null;
+  /** How the call ended (src/outcomes.ts); null while nothing has decided it. */
+  outcome: CallOutcomeKind | null;
+  outcomeReason: string | null;
   createdAt: string;
   updatedAt: string;
 }
 
-/** Fields a callback may set; `undefined` leaves the stored value alone (the call keeps its last good state). */
-export type CallUpdate = Partial<Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage'>> & { id: string };
+/**
+ * Fields a callback may set; `undefined` leaves the stored value alone (the call keeps its last good state).
+ * `outcome` is a proposal: the store keeps the call's outcome by the rule of src/outcomes.ts (mergeOutcome).
+ */
+export type CallUpdate = Partial<Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'outcome' | 'outcomeReason'>> & { id: string; outcome?: CallOutcome };
 
 export type CallEventSource = 'bandwidth' | 'media' | 'openai' | 'tool' | 'switchboard';
 
@@ -119,6 +126,7 @@ export interface CallListFilter {
   until?: string;
   state?: CallState;
   cause?: string;
+  outcome?: CallOutcomeKind;
   /** Only caller legs (the default) or every leg. */
   allLegs?: boolean;
   /** Opaque cursor from a previous page. */

@@ -79,11 +79,12 @@ describe('switchboard admin commands', () => {
       await server.app.store.transcripts.append({ callId: 'c-cli-show', role: 'agent', text: 'Hello there.', heardMs: 400, truncated: true, position: 0 });
       const remote = ['--url', server.url, '--token', server.app.credentials.credentials.adminToken];
       const list = await run(['calls', 'list', ...remote], {});
-      expect(list[1]).toMatch(/^c-cli-show .* inbound\s+\+1919•••0142 .* completed\s+hangup$/);
+      expect(list[1]).toMatch(/^c-cli-show .* inbound\s+\+1919•••0142 .* completed\s+caller-hung-up$/);
       const show = (await run(['calls', 'show', 'c-cli-show', ...remote], {})).join('\n');
       expect(show).toMatch(/^Call c-cli-show\s+inbound\s+\+1919•••0142 → \+1919•••0100/);
       expect(show).not.toContain('5550142');
       expect(show).toContain('State completed (hangup)');
+      expect(show).toContain('Outcome: caller-hung-up (the caller hung up)');
       expect(show).toContain('agent  Hello there.  [cut off after 400 ms]');
       expect(show).toMatch(/Timeline:\n.*bandwidth\s+initiate/);
       const wrong = await run(['calls', 'list', '--url', server.url, '--token', 'nope'], {}).catch((e: unknown) => e);

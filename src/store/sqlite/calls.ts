@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SwitchboardError } from '../../errors';
+import { isCallOutcome, mergeOutcome, type CallOutcome } from '../../outcomes';
 import {
   CALL_STATES,
   FINAL_CALL_STATES,
@@ -14,7 +15,7 @@ import {
 import type { SqliteEvents } from './events';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
-const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id'>, string> = {
+const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id' | 'outcome' | 'outcomeReason'>, string> = {
   parentCallId: 'parent_call_id',
   leg: 'leg',
   direction: 'direction',
@@ -81,6 +82,7 @@ export class SqliteCalls implements CallsRepository {
     if (filter.until) (where.push('created_at < ?'), args.push(filter.until));
     if (filter.state) (where.push('state = ?'), args.push(filter.state));
     if (filter.cause) (where.push('cause = ?'), args.push(filter.cause));
+    if (filter.outcome) (where.push('outcome = ?'), args.push(filter.outcome));
     if (filter.cursor) {
       const c = decodeCursor(filter.cursor);
       where.push('(created_at < ? OR (created_at = ? AND id < ?))');
@@ -111,6 +113,7 @@ export class SqliteCalls implements CallsRepository {
           now,
           call.id,
         );
+        this.proposeOutcomeSync(call.id, { outcome: 'error', reason: closeOut.errorMessage });
         this.events.appendSync({ callId: call.id, source: 'switchboard', type: closeOut.eventType, data: { cause: closeOut.cause, reason: closeOut.errorMessage, stateBefore: call.state } }, now);
       }
       // Ownership of calls that ended normally meanwhile but kept the mark (a write lost in the crash).
@@ -148,6 +151,23 @@ export class SqliteCalls implements CallsRepository {
       values.push(v);
     }
     this.upsertStatement(columnSet).run(...values);
+    if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
+  }
+
+  /**
+   * Keep the call's outcome by the rule of src/outcomes.ts; read and written in the caller's transaction.
+   * A leg's outcome is its call's: a proposal for a transfer or AI SIP leg goes to the caller's leg it
+   * belongs to, so a call has one outcome whichever leg decided it.
+   */
+  private proposeOutcomeSync(legId: string, proposed: CallOutcome): void {
+    if (!isCallOutcome(proposed.outcome)) throw new SwitchboardError('store_failed', `unknown call outcome ${String(proposed.outcome)}`);
+    const parent = this.shared.stmt('SELECT parent_call_id FROM calls WHERE id = ?').get(legId) as Row | undefined;
+    const id = parent?.parent_call_id ? String(parent.parent_call_id) : legId;
+    const row = this.shared.stmt('SELECT outcome, outcome_reason FROM calls WHERE id = ?').get(id) as Row | undefined;
+    const stored = row && isCallOutcome(row.outcome) ? { outcome: row.outcome, reason: String(row.outcome_reason ?? '') } : undefined;
+    const kept = mergeOutcome(stored, proposed);
+    if (kept === stored) return;
+    this.shared.stmt('UPDATE calls SET outcome = ?, outcome_reason = ? WHERE id = ?').run(kept.outcome, kept.reason, id);
   }
 
   private upsertStatement(columnSet: number): Database.Statement {
@@ -191,6 +211,8 @@ function callFromRow(row: Row): CallRecord {
     usage: row.usage ? (JSON.parse(String(row.usage)) as Record<string, number>) : null,
     recordingPath: s(row.recording_path),
     mediaOwner: s(row.media_owner),
+    outcome: isCallOutcome(row.outcome) ? row.outcome : null,
+    outcomeReason: s(row.outcome_reason),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
   };

@@ -1,0 +1,40 @@
+import { CALL_OUTCOMES, mergeOutcome, outcomeAtEnd, OUTCOME_TIERS, type CallOutcome } from '../../src/outcomes';
+import { SqliteStore } from '../../src/store/sqlite';
+
+const o = (outcome: CallOutcome['outcome'], reason = outcome): CallOutcome => ({ outcome, reason });
+
+describe('call outcomes: one per call, by the rule of src/outcomes.ts', () => {
+  it('a decision stands; a provisional outcome yields to a later decision; the end only fills an empty outcome', () => {
+    expect(mergeOutcome(undefined, o('caller-hung-up'))).toEqual(o('caller-hung-up'));
+    expect(mergeOutcome(o('completed-by-agent'), o('caller-hung-up'))).toEqual(o('completed-by-agent'));
+    expect(mergeOutcome(o('no-input'), o('transferred'))).toEqual(o('no-input'));
+    expect(mergeOutcome(o('transfer-failed-returned'), o('caller-hung-up'))).toEqual(o('transfer-failed-returned'));
+    expect(mergeOutcome(o('transfer-failed-returned', 'first'), o('transfer-failed-returned', 'second'))).toEqual(o('transfer-failed-returned', 'second'));
+    expect(mergeOutcome(o('transfer-failed-returned'), o('transferred'))).toEqual(o('transferred'));
+    expect(mergeOutcome(o('caller-hung-up'), o('error'))).toEqual(o('caller-hung-up'));
+    expect(mergeOutcome(o('error'), o('fallback'))).toEqual(o('fallback'));
+    for (const kind of CALL_OUTCOMES) expect([0, 1, 2]).toContain(OUTCOME_TIERS[kind]);
+  });
+
+  it('the end of a call: a hang-up is the caller’s, anything else an error with the carrier’s words', () => {
+    expect(outcomeAtEnd('hangup')).toEqual({ outcome: 'caller-hung-up', reason: 'the caller hung up' });
+    expect(outcomeAtEnd(undefined)).toMatchObject({ outcome: 'caller-hung-up' });
+    expect(outcomeAtEnd('error', 'media server failed')).toEqual({ outcome: 'error', reason: 'error: media server failed' });
+  });
+
+  it('the store keeps one outcome per call, and a leg’s proposal goes to its call', async () => {
+    const store = SqliteStore.open(':memory:');
+    try {
+      await store.calls.record({ id: 'c-a', state: 'streaming' });
+      await store.calls.record({ id: 'c-b', parentCallId: 'c-a', leg: 'transfer', state: 'transferred', outcome: o('transferred', 'answered at sales') });
+      await store.calls.record({ id: 'c-a', state: 'completed', outcome: outcomeAtEnd('hangup') });
+      expect(await store.calls.get('c-a')).toMatchObject({ outcome: 'transferred', outcomeReason: 'answered at sales' });
+      expect(await store.calls.get('c-b')).toMatchObject({ outcome: null, outcomeReason: null });
+      expect((await store.calls.list({ outcome: 'transferred', limit: 10 })).items.map((c) => c.id)).toEqual(['c-a']);
+      await expect(store.calls.record({ id: 'c-a', outcome: { outcome: 'bogus' as never, reason: 'x' } })).rejects.toThrow('unknown call outcome bogus');
+      expect(await store.calls.get('c-a')).toMatchObject({ outcome: 'transferred' });
+    } finally {
+      await store.close();
+    }
+  });
+});
