@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SwitchboardError } from '../errors';
 import {
   DEFAULT_CALL_TIMEOUT_S,
   DEFAULT_REALTIME_MODEL,
@@ -37,8 +38,7 @@ export const DESTINATION_KINDS = ['phone', 'sip', 'hangup'] as const;
 export type DestinationKind = (typeof DESTINATION_KINDS)[number];
 
 /** A place the agent can send the caller: a human's phone, a SIP endpoint, or "end the call". */
-export const transferDestinationSchema = z
-  .object({
+const destinationFields = z.object({
     id: idSchema,
     /** What the model sees in transfer_call's enum, e.g. "billing". */
     name: z.string().trim().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 lowercase letters, digits, "_" or "-"'),
@@ -48,16 +48,33 @@ export const transferDestinationSchema = z
     /** Warm: the human hears a whisper (caller, reason, summary) before being bridged. */
     warm: z.boolean().default(false),
     callTimeoutS: callTimeoutSchema.default(DEFAULT_CALL_TIMEOUT_S),
-  })
-  .superRefine((d, ctx) => {
-    if (d.kind === 'phone' && !(d.value && E164_PATTERN.test(d.value))) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a phone destination needs an E.164 number like +19195550177' });
-    }
-    if (d.kind === 'sip' && !(d.value && SIP_URI_PATTERN.test(d.value))) {
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip destination needs a SIP URI like sip:desk@pbx.example.com' });
-    }
   });
+
+function checkDestinationValue(d: { kind: DestinationKind; value?: string }, ctx: z.RefinementCtx): void {
+  if (d.kind === 'phone' && !(d.value && E164_PATTERN.test(d.value))) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a phone destination needs an E.164 number like +19195550177' });
+  }
+  if (d.kind === 'sip' && !(d.value && SIP_URI_PATTERN.test(d.value))) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip destination needs a SIP URI like sip:desk@pbx.example.com' });
+  }
+}
+export const transferDestinationSchema = destinationFields.superRefine(checkDestinationValue);
 export type TransferDestination = z.infer<typeof transferDestinationSchema>;
+/** A new destination may leave its id out: the API derives one from its name (idFromName). */
+export const newDestinationSchema = destinationFields.extend({ id: idSchema.optional() }).superRefine(checkDestinationValue);
+
+/**
+ * An id for something named `name` (a new agent or destination given no id): the name's letters and
+ * digits in lower case, joined by "-", made unique with "-2", "-3", … against `taken`.
+ */
+export async function idFromName(name: string, taken: (id: string) => Promise<boolean>, fallback: string): Promise<string> {
+  const base = name.normalize('NFKD').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56).replace(/-+$/, '') || fallback;
+  for (let n = 1; n < 1000; n++) {
+    const id = n === 1 ? base : `${base}-${n}`;
+    if (!(await taken(id))) return id;
+  }
+  throw new SwitchboardError('conflict', `no free id for "${name}": give one with "id"`);
+}
 
 export const agentFallbackSchema = z.object({
   /** Spoken (Bandwidth TTS) when the AI side cannot take or keep the call. */

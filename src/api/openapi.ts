@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REQUEST_EXAMPLES } from './examples';
 import type { Route } from './route';
 import { errorSchema } from './schemas';
 
@@ -32,7 +33,7 @@ export function buildOpenApi(routes: Route[]): Record<string, unknown> {
       tags: [r.tag],
       operationId: `${r.method}${path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_m, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, '')}`,
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: json(r.body) } } } } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: json(r.body), example: REQUEST_EXAMPLES[`${r.method} ${r.path}`] } } } } : {}),
       responses,
       security: [{ adminToken: [] }],
     };

@@ -7,6 +7,7 @@ import { nestingExceeds } from '../json-depth';
 import { maskPhone, type Logger } from '../log';
 import type { SecurityEvents } from '../security/security-events';
 import { safeEqual } from '../security/signing';
+import { apiDocsRouter } from './docs';
 import { buildOpenApi } from './openapi';
 import type { Route } from './route';
 import { validation } from './routes';
@@ -22,6 +23,7 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger, s
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  router.use(apiDocsRouter());
   router.use((req, res, next) => {
     const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
     if (m && safeEqual(m[1]!.trim(), adminToken)) return next();

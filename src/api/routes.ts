@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { agentSchema, type Agent } from '../agents/agent';
+import { agentSchema, idFromName, transferDestinationSchema, type Agent } from '../agents/agent';
 import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
 import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
@@ -64,9 +64,10 @@ export function apiRoutes(d: ApiDeps): Route[] {
     route({
       method: 'post', path: '/agents', tag: 'agents', summary: 'Create an agent', body: s.agentCreateSchema, successStatus: 201, response: s.agentViewSchema, errors: [404, 409],
       handler: async ({ body }) => {
-        if (await d.store.agents.get(body.id)) throw new SwitchboardError('conflict', `agent ${body.id} already exists`);
-        const { destinationIds, ...agent } = body;
-        return { status: 201, body: await view(await save(agent, destinationIds ?? [])) };
+        if (body.id && (await d.store.agents.get(body.id))) throw new SwitchboardError('conflict', `agent ${body.id} already exists`);
+        const { destinationIds, ...fields } = body;
+        const id = fields.id ?? (await idFromName(fields.name, async (id) => Boolean(await d.store.agents.get(id)), 'agent'));
+        return { status: 201, body: await view(await save({ ...fields, id }, destinationIds ?? [])) };
       },
     }),
     route({
@@ -171,19 +172,20 @@ export function apiRoutes(d: ApiDeps): Route[] {
 
     // ---- transfer destinations --------------------------------------------------------------------
     route({
-      method: 'get', path: '/destinations', tag: 'destinations', summary: 'List transfer destinations', successStatus: 200, response: z.array(s.destinationCreateSchema),
+      method: 'get', path: '/destinations', tag: 'destinations', summary: 'List transfer destinations', successStatus: 200, response: z.array(s.destinationViewSchema),
       handler: async () => ({ status: 200, body: await d.store.destinations.list() }),
     }),
     route({
       method: 'post', path: '/destinations', tag: 'destinations', summary: 'Create a transfer destination', body: s.destinationCreateSchema,
-      successStatus: 201, response: s.destinationCreateSchema, errors: [409],
+      successStatus: 201, response: s.destinationViewSchema, errors: [409],
       handler: async ({ body }) => {
-        if (await d.store.destinations.get(body.id)) throw new SwitchboardError('conflict', `transfer destination ${body.id} already exists`);
-        return { status: 201, body: await d.store.destinations.upsert(body) };
+        if (body.id && (await d.store.destinations.get(body.id))) throw new SwitchboardError('conflict', `transfer destination ${body.id} already exists`);
+        const id = body.id ?? (await idFromName(body.name, async (id) => Boolean(await d.store.destinations.get(id)), 'destination'));
+        return { status: 201, body: await d.store.destinations.upsert({ ...body, id }) };
       },
     }),
     route({
-      method: 'get', path: '/destinations/:id', tag: 'destinations', summary: 'Get a transfer destination', params: s.idParams, successStatus: 200, response: s.destinationCreateSchema, errors: [404],
+      method: 'get', path: '/destinations/:id', tag: 'destinations', summary: 'Get a transfer destination', params: s.idParams, successStatus: 200, response: s.destinationViewSchema, errors: [404],
       handler: async ({ params }) => {
         const dest = await d.store.destinations.get(params.id);
         if (!dest) throw notFound(`transfer destination ${params.id}`);
@@ -192,11 +194,11 @@ export function apiRoutes(d: ApiDeps): Route[] {
     }),
     route({
       method: 'patch', path: '/destinations/:id', tag: 'destinations', summary: 'Update a transfer destination', params: s.idParams, body: s.destinationPatchSchema,
-      successStatus: 200, response: s.destinationCreateSchema, errors: [404, 409],
+      successStatus: 200, response: s.destinationViewSchema, errors: [404, 409],
       handler: async ({ params, body }) => {
         const dest = await d.store.destinations.get(params.id);
         if (!dest) throw notFound(`transfer destination ${params.id}`);
-        const parsed = s.destinationCreateSchema.safeParse({ ...dest, ...body, id: params.id });
+        const parsed = transferDestinationSchema.safeParse({ ...dest, ...body, id: params.id });
         if (!parsed.success) throw validation(parsed.error);
         return { status: 200, body: await d.store.destinations.upsert(parsed.data) };
       },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, transferDestinationSchema } from '../agents/agent';
+import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, newDestinationSchema, transferDestinationSchema } from '../agents/agent';
 import { CALL_OUTCOMES } from '../outcomes';
 import { CALL_STATES } from '../store/types';
 
@@ -8,7 +8,8 @@ export const idParams = z.object({ id: idSchema });
 export const numberParams = z.object({ number: e164Schema });
 
 export const agentCreateSchema = agentSettingsSchema.extend({
-  id: idSchema,
+  /** Optional: derived from the name when left out (idFromName). */
+  id: idSchema.optional(),
   name: z.string().trim().min(1).max(200),
   /** Destination ids assigned to the agent, in the order the model sees them. */
   destinationIds: z.array(idSchema).optional(),
@@ -47,7 +48,8 @@ export const numberAssignSchema = z.object({ number: e164Schema, agentId: idSche
 export const numberViewSchema = z.object({ number: z.string(), agentId: z.string(), createdAt: z.string() });
 export const numbersQuery = z.object({ agentId: idSchema.optional() });
 
-export const destinationCreateSchema = transferDestinationSchema;
+export const destinationCreateSchema = newDestinationSchema;
+export const destinationViewSchema = transferDestinationSchema;
 export const destinationPatchSchema = z.object({
   name: z.string().optional(),
   description: z.string().optional(),
@@ -122,7 +124,8 @@ export const callIdParams = z.object({ id: z.string().trim().min(1).max(200) });
 /** A declarative configuration (`agents import`): destinations, agents, number assignments. */
 export const importSchema = z.object({
   destinations: z.array(transferDestinationSchema).default([]),
-  agents: z.array(agentCreateSchema).default([]),
+  // A configuration file names its agents: imports are matched by id.
+  agents: z.array(agentCreateSchema.extend({ id: idSchema })).default([]),
   numbers: z.array(numberAssignSchema).default([]),
   dryRun: z.boolean().default(false),
 });
