@@ -23,6 +23,7 @@ export const CALL_OUTCOMES = [
   'voicemail',
   'fallback',
   'rejected',
+  'no-answer',
   'error',
 ] as const;
 export type CallOutcomeKind = (typeof CALL_OUTCOMES)[number];
@@ -36,6 +37,7 @@ export type OutcomeTier = 0 | 1 | 2;
 
 export const OUTCOME_TIERS: Readonly<Record<CallOutcomeKind, OutcomeTier>> = {
   'caller-hung-up': 0,
+  'no-answer': 0,
   error: 0,
   'transfer-failed-returned': 1,
   'completed-by-agent': 2,
@@ -58,14 +60,25 @@ export function mergeOutcome(stored: CallOutcome | undefined, proposed: CallOutc
 }
 
 /**
- * The outcome of a call that ended with nothing decided: the carrier's cause. A hang-up is the caller's
- * (a hang-up the agent asked for was decided when it asked); any other cause is an error, with the
- * carrier's message when it gave one.
+ * The outcome of a call that ended with nothing decided, from the carrier's cause (bandwidth.yml, `cause`):
+ * a hang-up is the caller's (a hang-up the agent asked for was decided when it asked), and so is a call
+ * its originator cancelled while it rang; a call the other side never took (busy, no answer, refused) is
+ * `no-answer`; any other cause is an error, with the carrier's message when it gave one. Bandwidth says the
+ * list of causes is not exhaustive: an unknown one is an error, never a quiet hang-up.
  */
 export function outcomeAtEnd(cause: string | null | undefined, message?: string | null): CallOutcome {
   if (!cause || cause === 'hangup') return { outcome: 'caller-hung-up', reason: 'the caller hung up' };
+  if (cause === 'cancel') return { outcome: 'caller-hung-up', reason: 'the call was cancelled while it rang' };
+  const unanswered = NOT_ANSWERED[cause];
+  if (unanswered) return { outcome: 'no-answer', reason: unanswered };
   return { outcome: 'error', reason: message ? `${cause}: ${message}` : cause };
 }
+
+const NOT_ANSWERED: Readonly<Record<string, string>> = {
+  busy: 'the line was busy',
+  timeout: 'nobody answered before the call timed out',
+  rejected: 'the called party rejected the call',
+};
 
 export function isCallOutcome(value: unknown): value is CallOutcomeKind {
   return typeof value === 'string' && (CALL_OUTCOMES as readonly string[]).includes(value);

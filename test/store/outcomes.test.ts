@@ -20,6 +20,10 @@ describe('call outcomes: one per call, by the rule of src/outcomes.ts', () => {
     expect(outcomeAtEnd('hangup')).toEqual({ outcome: 'caller-hung-up', reason: 'the caller hung up' });
     expect(outcomeAtEnd(undefined)).toMatchObject({ outcome: 'caller-hung-up' });
     expect(outcomeAtEnd('error', 'media server failed')).toEqual({ outcome: 'error', reason: 'error: media server failed' });
+    expect(outcomeAtEnd('cancel')).toMatchObject({ outcome: 'caller-hung-up' });
+    expect(outcomeAtEnd('busy')).toEqual({ outcome: 'no-answer', reason: 'the line was busy' });
+    expect(outcomeAtEnd('timeout')).toMatchObject({ outcome: 'no-answer' });
+    expect(outcomeAtEnd('some-new-cause')).toEqual({ outcome: 'error', reason: 'some-new-cause' });
   });
 
   it('the store keeps one outcome per call, and a leg’s proposal goes to its call', async () => {
