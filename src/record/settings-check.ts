@@ -41,7 +41,8 @@ export async function checkTargetSettings(steps: Scenario, requires: ScenarioReq
     problems.push(`agent "${want}" does not exist on the target; the scenario's call is answered by it${want === 'default' ? ' (the agent built from AGENT_*: DEFAULT_AGENT_ID=default)' : ': create it (POST /api/agents)'}`);
     return problems;
   }
-  const fixes: string[] = [];
+  const sets: string[] = [];
+  const unsets: string[] = [];
   const patch: Record<string, unknown> = {};
   for (const name of SETTING_NAMES) {
     if (!(name in requires.settings)) continue;
@@ -52,11 +53,12 @@ export async function checkTargetSettings(steps: Scenario, requires: ScenarioReq
     const hasText = has === undefined ? 'is not set' : `is ${JSON.stringify(has)}`;
     const needText = needed === null ? 'needs it unset' : `needs ${JSON.stringify(needed)}`;
     problems.push(`agent "${want}": ${name} ${hasText}; the scenario ${needText}`);
-    if (agent.source === 'env') fixes.push(needed === null ? `without ${variable}` : `${variable}=${shellQuote(needed)}`);
+    if (agent.source === 'env') (needed === null ? unsets : sets).push(needed === null ? variable : `${variable}=${shellQuote(needed)}`);
     else Object.assign(patch, settingPatch({ ...agent, ...patch }, name, needed));
   }
-  if (fixes.length > 0) {
-    problems.push(`to fix: start the target with ${fixes.join(', ')} (agent "${want}" is built from the AGENT_* variables at every start)`);
+  if (sets.length + unsets.length > 0) {
+    const how = [sets.length > 0 ? `with ${sets.join(', ')}` : '', unsets.length > 0 ? `without ${unsets.join(', ')}` : ''].filter(Boolean).join(' and ');
+    problems.push(`to fix: start the target ${how} (agent "${want}" is built from the AGENT_* variables at every start)`);
   }
   if (Object.keys(patch).length > 0) problems.push(`to fix: PATCH /api/agents/${want} with ${JSON.stringify(patch)} (switchboard agents import, or the admin API)`);
   return problems;
