@@ -201,7 +201,7 @@ function stepName(raw: unknown, index: number): string {
 function issues(name: string, error: z.ZodError, prefix?: string): string[] {
   return error.issues.map((i) => {
     const field = [...(prefix ? [prefix] : []), ...i.path.map(String)].join('.');
-    return `${name}: ${field || '(the step)'}: ${i.message.replace(/^Invalid input: /, '')}`;
+    return `${name}: ${field || '(the step)'}: ${i.message.replace(/^Invalid (?:input|option): /, '')}`;
   });
 }
 
