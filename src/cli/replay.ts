@@ -62,6 +62,12 @@ interface Loaded {
  */
 export async function runReplay(files: string[], opts: ReplayCommandOptions, env: NodeJS.ProcessEnv, io: ReplayIo): Promise<number> {
   if (opts.url && opts.self) return usage(io, '--self and --url exclude each other: replay on a server of its own, or against the one at --url');
+  if (!opts.url) {
+    // These describe a target; on its own server replay has its own, so a flag here is a mistake to report.
+    const targetFlags = { '--username': opts.username, '--password': opts.password, '--signing-secret': opts.signingSecret, '--token': opts.token, '--data-dir': opts.dataDir, '--no-check': opts.check === false ? true : undefined };
+    const given = Object.entries(targetFlags).filter(([, v]) => v !== undefined).map(([k]) => k);
+    if (given.length > 0) return usage(io, `${given.join(', ')} only apply with --url: without it, replay uses a server of its own with its own credentials`);
+  }
   let target: URL | undefined;
   if (opts.url) {
     try {
@@ -117,6 +123,9 @@ async function replaySelf(loaded: Loaded[], opts: ReplayCommandOptions, io: Repl
       for (const l of group) {
         const result = await replayScenario(l.steps, { ...server.replayOptions, shiftIds: true, shiftTimes: true }, l.file);
         io.out(formatReplay(result, { verbose: opts.verbose }));
+        if (!result.ok && !l.requires) {
+          io.out(`  note: ${l.file} does not say which agent settings it needs (meta.requires), so its server had the defaults; if it was recorded with others, state them there (README, "What a scenario requires")\n`);
+        }
         green.set(l, result.ok);
       }
     } finally {

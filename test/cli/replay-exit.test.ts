@@ -48,6 +48,9 @@ describe('switchboard replay: failures exit non-zero with a message on stderr', 
     const both = await replay([FIXTURE, '--self', '--url', 'http://127.0.0.1:1'], dir);
     expect(both.code).toBe(2);
     expect(both.stderr).toBe('switchboard replay: --self and --url exclude each other: replay on a server of its own, or against the one at --url\n');
+    const stray = await replay([FIXTURE, '--token', 't', '--no-check'], dir);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toBe('switchboard replay: --token, --no-check only apply with --url: without it, replay uses a server of its own with its own credentials\n');
     const notUrl = await replay([FIXTURE, '--url', 'ftp://example.com'], dir);
     expect(notUrl.code).toBe(2);
     expect(notUrl.stderr).toMatch(/--url ftp:\/\/example\.com is not an http/);
@@ -74,6 +77,13 @@ describe('switchboard replay: failures exit non-zero with a message on stderr', 
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL  step \d+ stream-ended: <Response>\/<SpeakSentence>: text differs; expected "Apologies/);
     expect(r.stderr).toBe('switchboard replay: 1 of 1 scenario did not replay green (see above)\n');
+    expect(r.stdout).not.toContain('note:');
+    // The same file without meta.requires: the report says its server had the defaults.
+    (steps[0] as { meta?: Record<string, unknown> }).meta = { description: 'a plain recording' };
+    fs.writeFileSync(path.join(dir, 'plain.json'), JSON.stringify(steps));
+    const plain = await replay(['plain.json'], dir);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toContain('  note: plain.json does not say which agent settings it needs (meta.requires), so its server had the defaults');
   });
 });
 
