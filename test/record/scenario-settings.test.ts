@@ -142,6 +142,22 @@ describe('meta.requires', () => {
     }
   });
 
+  it('its own server answers with the required agent when that is not the default one', async () => {
+    const rejected = readScenario(path.join(DIR, 'stream-rejected.json'));
+    const forSales = withRequires(rejected, { ...scenarioRequires(rejected)!, agent: 'sales' });
+    const server = await startSelfServer(scenarioRequires(forSales)!);
+    try {
+      const api = targetAdminApi(server.url, server.app.credentials.credentials.adminToken);
+      expect(await checkTargetSettings(forSales, scenarioRequires(forSales)!, api)).toEqual([]);
+      expect(await api.get('/routing?to=%2B19195550100')).toEqual({ to: '+19195550100', agentId: 'sales', via: 'default' });
+      // The agent id is part of the answer (the stream's agentId parameter): the recording made with "default" differs.
+      const result = await replayScenario(forSales, { ...server.replayOptions, shiftIds: true, shiftTimes: true });
+      expect(result.outcomes.flatMap((o) => o.problems)).toContain('<Response>/<StartStream>/<StreamParam>: attribute value differs; expected "default", got "sales"');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('is validated: unknown settings, values no server could have, and null where a setting cannot be unset', () => {
     const problems = (requires: unknown) => {
       const parsed = scenarioRequiresSchema.safeParse(requires);
