@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { agentSchema } from '../agents/agent';
 import { ENV_AGENT_ID } from '../constants';
 import { SwitchboardError } from '../errors';
 import { createLogger } from '../log';
 import { startSwitchboard, type RunningSwitchboard, type StartOptions } from '../main';
 import type { ReplayOptions } from '../record/replay';
-import { settingsEnv, type ScenarioRequires } from '../record/scenario-settings';
+import { settingsEnv, withSipOnlySettings, type ScenarioRequires } from '../record/scenario-settings';
 import { UrlSigner } from '../security/signing';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../sim/bandwidth-rest';
 
@@ -81,10 +82,13 @@ export async function startSelfServer(requires: ScenarioRequires, options: SelfS
     throw new SwitchboardError('scenario_invalid', `cannot start a server with the scenario's settings: ${(err as Error).message}`);
   }
   try {
-    if (requires.agent !== ENV_AGENT_ID) {
-      // The env agent's id is fixed: the required agent is the same agent under the required id.
-      const { agent, destinations } = app.config.envAgent;
-      await app.store.agents.upsert({ ...agent, id: requires.agent }, 'api', destinations.map((d) => d.id));
+    // The env agent's id is fixed, and some SIP settings have no variable: the required agent is the env
+    // agent under the required id, with those settings, written to the store as the admin API would.
+    const { agent, destinations } = app.config.envAgent;
+    const renamed = { ...agent, id: requires.agent };
+    const required = withSipOnlySettings(renamed, requires);
+    if (required !== renamed || requires.agent !== ENV_AGENT_ID) {
+      await app.store.agents.upsert(agentSchema.parse(required), requires.agent === ENV_AGENT_ID ? 'env' : 'api', destinations.map((d) => d.id));
     }
   } catch (err) {
     await app.close(0);

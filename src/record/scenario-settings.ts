@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idSchema } from '../agents/agent';
+import { agentSipSchema, idSchema } from '../agents/agent';
 import { envSchema } from '../config';
 import { ENV_AGENT_ID } from '../constants';
 
@@ -16,12 +16,13 @@ import { ENV_AGENT_ID } from '../constants';
  *
  * Settings are agent fields, not environment variables, because that is what both sides can see: the
  * replayer's own server (`--self`) is given them through the AGENT_* variable each one has (SETTING_ENV),
- * and a running target is checked through the admin API, whatever set them there (env or API).
- * Values are validated by the same schemas as those variables (config.ts), so a scenario cannot ask for a
+ * or, for the few SIP details no variable sets (SIP_ONLY), on the agent in its store; a running target is
+ * checked through the admin API, whatever set them there (env or API). Values are validated by the same
+ * schemas as those variables (config.ts) or the agent model (agent.ts), so a scenario cannot ask for a
  * setting no server could have.
  */
 
-/** Every setting a scenario may require, and the environment variable that sets it on the env agent. */
+/** Every setting a scenario may require that an environment variable sets on the env agent, and that variable. */
 export const SETTING_ENV = {
   name: 'AGENT_NAME',
   mode: 'AGENT_MODE',
@@ -34,22 +35,44 @@ export const SETTING_ENV = {
   'fallback.transferTo': 'TRANSFER_TO',
 } as const satisfies Record<string, keyof typeof envSchema.shape>;
 
-export type SettingName = keyof typeof SETTING_ENV;
-export const SETTING_NAMES = Object.keys(SETTING_ENV) as SettingName[];
+/**
+ * Settings of a SIP hand-off that reach its BXML but that no variable sets (only an agent managed through
+ * the API has them otherwise than by default), validated by the agent model's own schema.
+ */
+const SIP_ONLY = {
+  'sip.callTimeoutS': agentSipSchema.shape.callTimeoutS.unwrap(),
+  'sip.from': agentSipSchema.shape.from.unwrap(),
+  'sip.diversionTreatment': agentSipSchema.shape.diversionTreatment.unwrap(),
+  'sip.diversionReason': agentSipSchema.shape.diversionReason.unwrap(),
+} as const;
+
+export type EnvSettingName = keyof typeof SETTING_ENV;
+export type SettingName = EnvSettingName | keyof typeof SIP_ONLY;
+export type SettingValue = string | number | null;
+export const SETTING_NAMES = [...Object.keys(SETTING_ENV), ...Object.keys(SIP_ONLY)] as SettingName[];
+
+export function isEnvSetting(name: SettingName): name is EnvSettingName {
+  return name in SETTING_ENV;
+}
 
 /** Settings an agent can be without (every other one always has a value, its default at least). */
-const UNSETTABLE: ReadonlySet<SettingName> = new Set(['sip.target', 'holdMessage', 'fallback.transferTo']);
+const UNSETTABLE: ReadonlySet<SettingName> = new Set(['sip.target', 'holdMessage', 'fallback.transferTo', 'sip.from', 'sip.diversionTreatment', 'sip.diversionReason']);
 
-function settingSchema(name: SettingName): z.ZodType<string | null> {
-  const variable = SETTING_ENV[name];
-  const value = z.string({ message: `expected a string (the value of ${variable})` }).superRefine((v, ctx) => {
-    const parsed = envSchema.shape[variable].safeParse(v);
-    if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.message} (as ${variable})` });
-  });
+function settingSchema(name: SettingName): z.ZodType<SettingValue> {
+  let value: z.ZodType<string | number>;
+  if (isEnvSetting(name)) {
+    const variable = SETTING_ENV[name];
+    value = z.string({ message: `expected a string (the value of ${variable})` }).superRefine((v, ctx) => {
+      const parsed = envSchema.shape[variable].safeParse(v);
+      if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: `${issue.message} (as ${variable})` });
+    });
+  } else {
+    value = SIP_ONLY[name as keyof typeof SIP_ONLY] as z.ZodType<string | number>;
+  }
   return UNSETTABLE.has(name) ? z.union([value, z.null()]) : value;
 }
 
-const settingsShape = Object.fromEntries(SETTING_NAMES.map((n) => [n, settingSchema(n).optional()])) as { [K in SettingName]: z.ZodOptional<z.ZodType<string | null>> };
+const settingsShape = Object.fromEntries(SETTING_NAMES.map((n) => [n, settingSchema(n).optional()])) as { [K in SettingName]: z.ZodOptional<z.ZodType<SettingValue>> };
 
 const unknownKeys = (what: string, known: readonly string[]) => ({
   error: (issue: { code?: string; keys?: string[] }) =>
@@ -59,7 +82,16 @@ const unknownKeys = (what: string, known: readonly string[]) => ({
 export const scenarioRequiresSchema = z.strictObject(
   {
     agent: idSchema.default(ENV_AGENT_ID),
-    settings: z.strictObject(settingsShape, unknownKeys('setting', SETTING_NAMES)).default({}),
+    settings: z
+      .strictObject(settingsShape, unknownKeys('setting', SETTING_NAMES))
+      .default({})
+      .superRefine((settings, ctx) => {
+        // A SIP hand-off's details need the hand-off: an agent has them only with a SIP target (agent.ts).
+        const details = SETTING_NAMES.filter((n) => n.startsWith('sip.') && n !== 'sip.target' && settings[n] !== undefined && settings[n] !== null);
+        if (details.length > 0 && typeof settings['sip.target'] !== 'string') {
+          ctx.addIssue({ code: 'custom', path: ['sip.target'], message: `${details.join(', ')} need sip.target: an agent has SIP settings only with a SIP target` });
+        }
+      }),
   },
   unknownKeys('field', ['agent', 'settings']),
 );
@@ -76,9 +108,24 @@ export function settingsEnv(requires: ScenarioRequires): Record<string, string> 
   const env: Record<string, string> = {};
   for (const name of SETTING_NAMES) {
     const value = requires.settings[name];
-    if (typeof value === 'string') env[SETTING_ENV[name]] = value;
+    if (isEnvSetting(name) && typeof value === 'string') env[SETTING_ENV[name]] = value;
   }
   return env;
+}
+
+/** The required settings no variable sets, applied to an agent (its `sip`: SIP_ONLY are all SIP settings). */
+export function withSipOnlySettings<A extends { sip?: Record<string, unknown> }>(agent: A, requires: ScenarioRequires): A {
+  const sip: Record<string, unknown> = { ...agent.sip };
+  let changed = false;
+  for (const name of SETTING_NAMES) {
+    const value = requires.settings[name];
+    if (isEnvSetting(name) || value === undefined) continue;
+    const field = name.slice('sip.'.length);
+    if (value === null) delete sip[field];
+    else sip[field] = value;
+    changed = true;
+  }
+  return changed && agent.sip ? { ...agent, sip } : agent;
 }
 
 /** A stable key: scenarios with equal requirements can share one server. */
@@ -87,15 +134,15 @@ export function requirementsKey(requires: ScenarioRequires): string {
 }
 
 /** A setting's value on an agent as the admin API shows it; an empty string counts as unset. */
-export function settingOf(agent: Record<string, unknown>, name: SettingName): string | undefined {
+export function settingOf(agent: Record<string, unknown>, name: SettingName): string | number | undefined {
   let value: unknown = agent;
   for (const part of name.split('.')) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
   if (value === undefined || value === null || value === '') return undefined;
-  return String(value);
+  return typeof value === 'number' ? value : String(value);
 }
 
 /** The admin API PATCH body that gives an API-managed agent this value (nested objects are replaced whole). */
-export function settingPatch(agent: Record<string, unknown>, name: SettingName, value: string | null): Record<string, unknown> {
+export function settingPatch(agent: Record<string, unknown>, name: SettingName, value: SettingValue): Record<string, unknown> {
   const [top, field] = name.split('.') as [string, string | undefined];
   if (!field) return { [top]: value ?? '' };
   const current = agent[top] && typeof agent[top] === 'object' ? (agent[top] as Record<string, unknown>) : {};

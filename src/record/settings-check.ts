@@ -1,5 +1,6 @@
+import { agentSipSchema } from '../agents/agent';
 import { exchangesOf, type Scenario } from './scenario';
-import { SETTING_ENV, SETTING_NAMES, settingOf, settingPatch, type ScenarioRequires } from './scenario-settings';
+import { isEnvSetting, SETTING_ENV, SETTING_NAMES, settingOf, settingPatch, type ScenarioRequires } from './scenario-settings';
 
 /**
  * Before replaying against a running server: does it have what the scenario requires (meta.requires)?
@@ -43,19 +44,25 @@ export async function checkTargetSettings(steps: Scenario, requires: ScenarioReq
   }
   const sets: string[] = [];
   const unsets: string[] = [];
+  const noVariable: string[] = [];
   const patch: Record<string, unknown> = {};
+  // An agent without a SIP hand-off gets the defaults of one with its target (agent.ts): only the target is
+  // missing then, and the fix is to set it, not every SIP detail as well.
+  const effective = agent.sip ? agent : { ...agent, sip: sipDefaults() };
   for (const name of SETTING_NAMES) {
     if (!(name in requires.settings)) continue;
     const needed = requires.settings[name] ?? null;
-    const has = settingOf(agent, name);
+    const has = settingOf(effective, name);
     if ((has ?? null) === needed) continue;
-    const variable = SETTING_ENV[name];
     const hasText = has === undefined ? 'is not set' : `is ${JSON.stringify(has)}`;
     const needText = needed === null ? 'needs it unset' : `needs ${JSON.stringify(needed)}`;
     problems.push(`agent "${want}": ${name} ${hasText}; the scenario ${needText}`);
-    if (agent.source === 'env') (needed === null ? unsets : sets).push(needed === null ? variable : `${variable}=${shellQuote(needed)}`);
-    else Object.assign(patch, settingPatch({ ...agent, ...patch }, name, needed));
+    if (agent.source !== 'env') Object.assign(patch, settingPatch({ ...agent, ...patch }, name, needed));
+    else if (!isEnvSetting(name)) noVariable.push(`no variable sets ${name}: only an agent managed through the API has it otherwise than by default (meta.requires.agent names another agent, created with POST /api/agents)`);
+    else if (needed === null) unsets.push(SETTING_ENV[name]);
+    else sets.push(`${SETTING_ENV[name]}=${shellQuote(String(needed))}`);
   }
+  for (const f of noVariable) problems.push(`to fix: ${f}`);
   if (sets.length + unsets.length > 0) {
     const how = [sets.length > 0 ? `with ${sets.join(', ')}` : '', unsets.length > 0 ? `without ${unsets.join(', ')}` : ''].filter(Boolean).join(' and ');
     problems.push(`to fix: start the target ${how} (agent "${want}" is built from the AGENT_* variables at every start)`);
@@ -83,6 +90,11 @@ function routingProblem(to: string, routed: RoutingView, want: string): string {
     return `a call to ${to} is answered by agent "${routed.agentId}" (the number is assigned to it); ${needs}: unassign the number (DELETE /api/numbers/${encodeURIComponent(to)}) or assign it to "${want}"`;
   }
   return `a call to ${to} is answered by agent "${routed.agentId}" (${routed.via === 'default' ? 'the default agent, DEFAULT_AGENT_ID' : `routed via ${routed.via}`}); ${needs}: start the target with DEFAULT_AGENT_ID=${want}, or assign the number to "${want}" (POST /api/numbers)`;
+}
+
+function sipDefaults(): Record<string, unknown> {
+  const { target: _target, ...defaults } = agentSipSchema.parse({ target: 'sip:any@example.com' });
+  return defaults;
 }
 
 function shellQuote(value: string): string {

@@ -96,7 +96,7 @@ describe('README: replay the shipped scenarios', () => {
     // What the README quotes is what the command prints.
     const quoted = /```\n(  NEEDS [\s\S]*?)```/.exec(text)![1]!;
     expect(r.stdout).toContain(quoted);
-    expect(r.stdout).toContain('NEEDS to fix: start the target with AGENT_MODE=sip-forward, AGENT_SIP_TARGET=sip:agent@ai.example.com, AGENT_SIP_VERB=transfer');
+    expect(r.stdout).toContain('NEEDS to fix: start the target with AGENT_MODE=sip-forward, AGENT_SIP_TARGET=sip:agent@ai.example.com (');
     expect(text).toContain('`FAIL: 7/11 scenarios replayed green`');
     expect(r.stdout).toContain('FAIL: 7/11 scenarios replayed green');
     expect(r.code).toBe(1);

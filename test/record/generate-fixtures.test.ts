@@ -34,7 +34,15 @@ const REQUIRES: Record<string, ScenarioRequires['settings']> = {
   'fallback-transfer-busy': FALLBACK(HUMAN),
   'fallback-transfer-no-answer': FALLBACK(HUMAN),
   'agent-transfer-whisper': { ...STREAM, name: 'Default agent', speakVoice: 'julie', holdMessage: null },
-  'sip-forward-answered': { mode: 'sip-forward', 'sip.target': 'sip:agent@ai.example.com', 'sip.verb': 'transfer', holdMessage: null },
+  'sip-forward-answered': {
+    mode: 'sip-forward',
+    'sip.target': 'sip:agent@ai.example.com',
+    'sip.verb': 'transfer',
+    'sip.callTimeoutS': 30,
+    'sip.diversionTreatment': null,
+    'sip.diversionReason': null,
+    holdMessage: null,
+  },
 };
 const run = process.env.RECORD_FIXTURES === '1' ? describe : describe.skip;
 

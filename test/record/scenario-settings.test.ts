@@ -4,7 +4,7 @@ import { startSelfServer, type SelfServer } from '../../src/cli/self-server';
 import { targetAdminApi } from '../../src/cli/replay';
 import { replayScenario } from '../../src/record/replay';
 import { parseScenario, readScenario, scenarioRequires, type Scenario } from '../../src/record/scenario';
-import { requirementsKey, SETTING_NAMES, scenarioRequiresSchema, type ScenarioRequires, type SettingName } from '../../src/record/scenario-settings';
+import { requirementsKey, SETTING_NAMES, scenarioRequiresSchema, type ScenarioRequires, type SettingName, type SettingValue } from '../../src/record/scenario-settings';
 import { checkTargetSettings } from '../../src/record/settings-check';
 
 /**
@@ -22,7 +22,7 @@ const scenarios = fs
   .filter((s) => scenarioRequires(s.steps));
 
 /** A value of `name` other than `current` that a server can have. */
-function otherValue(name: SettingName, current: string | null | undefined): string | null {
+function otherValue(name: SettingName, current: SettingValue | undefined): SettingValue {
   switch (name) {
     case 'name':
       return 'Another agent';
@@ -42,13 +42,23 @@ function otherValue(name: SettingName, current: string | null | undefined): stri
       return 'Another apology.';
     case 'fallback.transferTo':
       return current === '+19195550199' ? null : '+19195550199';
+    case 'sip.callTimeoutS':
+      return current === 45 ? 30 : 45;
+    case 'sip.from':
+      return current ? null : '+19195550111';
+    case 'sip.diversionTreatment':
+      return current ? null : 'propagate';
+    case 'sip.diversionReason':
+      return current ? null : 'unavailable';
   }
 }
 
 function perturbed(requires: ScenarioRequires, name: SettingName): ScenarioRequires {
   const settings = { ...requires.settings, [name]: otherValue(name, requires.settings[name]) };
-  // A SIP mode needs a SIP target (config.ts): give it one when the scenario does not care which.
-  if (settings.mode !== 'stream' && settings.mode !== undefined && !settings['sip.target']) settings['sip.target'] = 'sip:other@ai.example.com';
+  // A SIP mode, and any SIP detail, needs a SIP target (config.ts, agent.ts): give it one when the scenario
+  // does not care which.
+  const sipDetail = SETTING_NAMES.some((n) => n.startsWith('sip.') && n !== 'sip.target' && settings[n] !== undefined && settings[n] !== null);
+  if (((settings.mode !== 'stream' && settings.mode !== undefined) || sipDetail) && !settings['sip.target']) settings['sip.target'] = 'sip:other@ai.example.com';
   return { ...requires, settings };
 }
 
@@ -96,8 +106,7 @@ describe('meta.requires', () => {
       expect(await checkTargetSettings(sip, scenarioRequires(sip)!, api)).toEqual([
         'agent "default": mode is "stream"; the scenario needs "sip-forward"',
         'agent "default": sip.target is not set; the scenario needs "sip:agent@ai.example.com"',
-        'agent "default": sip.verb is not set; the scenario needs "transfer"',
-        'to fix: start the target with AGENT_MODE=sip-forward, AGENT_SIP_TARGET=sip:agent@ai.example.com, AGENT_SIP_VERB=transfer (agent "default" is built from the AGENT_* variables at every start)',
+        'to fix: start the target with AGENT_MODE=sip-forward, AGENT_SIP_TARGET=sip:agent@ai.example.com (agent "default" is built from the AGENT_* variables at every start)',
       ]);
     } finally {
       await server.close();
