@@ -91,6 +91,10 @@ export const scenarioRequiresSchema = z.strictObject(
         if (details.length > 0 && typeof settings['sip.target'] !== 'string') {
           ctx.addIssue({ code: 'custom', path: ['sip.target'], message: `${details.join(', ')} need sip.target: an agent has SIP settings only with a SIP target` });
         }
+        // The SIP modes hand the call to sip.target, which is then part of every answer (config.ts requires it).
+        if ((settings.mode === 'sip-forward' || settings.mode === 'openai-sip') && typeof settings['sip.target'] !== 'string') {
+          ctx.addIssue({ code: 'custom', path: ['sip.target'], message: `mode ${settings.mode} needs sip.target (AGENT_SIP_TARGET): the call is handed to it` });
+        }
       }),
   },
   unknownKeys('field', ['agent', 'settings']),

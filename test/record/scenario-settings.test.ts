@@ -177,6 +177,9 @@ describe('meta.requires', () => {
     expect(problems({ settings: { mode: 'telepathy' } })[0]).toMatch(/^settings\.mode: .*\(as AGENT_MODE\)$/);
     expect(problems({ settings: { 'fallback.transferTo': '555' } })[0]).toMatch(/^settings\.fallback\.transferTo: must be an E\.164 number/);
     expect(problems({ settings: { mode: null } })[0]).toMatch(/^settings\.mode: expected a string \(the value of AGENT_MODE\)/);
+    expect(problems({ settings: { mode: 'sip-forward' } })).toEqual(['settings.sip.target: mode sip-forward needs sip.target (AGENT_SIP_TARGET): the call is handed to it']);
+    expect(problems({ settings: { 'sip.callTimeoutS': 45 } })).toEqual(['settings.sip.target: sip.callTimeoutS need sip.target: an agent has SIP settings only with a SIP target']);
+    expect(problems({ settings: { 'sip.target': 'sip:a@b.example', 'sip.callTimeoutS': 'soon' } })[0]).toMatch(/^settings\.sip\.callTimeoutS: .*expected number, received string/);
     expect(problems({ agent: 'no spaces please' })[0]).toMatch(/^agent: must be 1-64 letters/);
     expect(problems({ env: {} })[0]).toMatch(/^: unknown field env: the fields are agent, settings/);
   });
