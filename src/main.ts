@@ -184,13 +184,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock }),
   });
   const security = new SecurityEvents(logger, clock);
+  const router = new AgentRouter(store, defaultAgentId);
   const media = new MediaGateway(signer, bridge, clock, logger, security);
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
   const sipWebhook = new OpenAISipWebhook({
     store,
-    router: new AgentRouter(store, defaultAgentId),
+    router,
     logger,
     openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
@@ -204,7 +205,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     commitWaitMs: options.storeWaits?.callbackCommitMs,
     store,
     templates,
-    router: new AgentRouter(store, defaultAgentId),
+    router,
     signer,
     urls,
     contexts,
@@ -245,7 +246,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger }),
+          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router }),
           credentials.credentials.adminToken,
           logger,
           security,

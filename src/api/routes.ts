@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { agentSchema, idFromName, transferDestinationSchema, type Agent } from '../agents/agent';
+import type { AgentRouter } from '../agents/routing';
 import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
 import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   calls: BandwidthCalls | undefined;
   applicationId: string | undefined;
   logger: Logger;
+  /** The very routing the voice webhooks use, so the API answers "who takes this call" exactly as a call would. */
+  router: AgentRouter;
 }
 
 const notFound = (what: string) => new SwitchboardError('not_found', `${what} does not exist`);
@@ -167,6 +170,15 @@ export function apiRoutes(d: ApiDeps): Route[] {
       handler: async ({ params }) => {
         if (!(await d.store.numbers.unassign(params.number))) throw notFound(`assignment of ${params.number}`);
         return { status: 204 };
+      },
+    }),
+
+    route({
+      method: 'get', path: '/routing', tag: 'numbers', summary: 'Which agent answers an inbound call to a number (its assignment, else the default agent)',
+      query: s.routingQuery, successStatus: 200, response: s.routingViewSchema,
+      handler: async ({ query }) => {
+        const routed = await d.router.resolve({ direction: 'inbound', to: query.to });
+        return { status: 200, body: { to: query.to, agentId: routed?.agent.id ?? null, via: routed?.via ?? null } };
       },
     }),
 

@@ -47,6 +47,15 @@ export const agentDeleteQuery = z.object({
 export const numberAssignSchema = z.object({ number: e164Schema, agentId: idSchema });
 export const numberViewSchema = z.object({ number: z.string(), agentId: z.string(), createdAt: z.string() });
 export const numbersQuery = z.object({ agentId: idSchema.optional() });
+/** A dialled number as Bandwidth sends it in `to`: E.164 or a SIP URI (agents/routing.ts numberCandidates). */
+export const routingQuery = z.object({ to: z.string().trim().min(1, 'to is required: the dialled number (E.164 or a SIP URI)').max(256) });
+export const routingViewSchema = z.object({
+  to: z.string(),
+  /** The agent that answers an inbound call to `to`; null: such a call is rejected. */
+  agentId: z.string().nullable(),
+  /** Why: the number's assignment, the default agent (DEFAULT_AGENT_ID), or a SIP `agent=` parameter of `to`. */
+  via: z.enum(['explicit', 'uui', 'sip-parameter', 'number', 'default']).nullable(),
+});
 
 export const destinationCreateSchema = newDestinationSchema;
 export const destinationViewSchema = transferDestinationSchema;

@@ -82,7 +82,7 @@ export async function replayScenario(steps: Scenario, options: ReplayOptions, fi
   for (const x of exchanges) {
     const request = JSON.parse(mapTimes(mapIds(JSON.stringify(x.request)))) as Exchange['request'];
     const recorded = new URL(request.url, 'http://recorded.invalid');
-    const target = new URL(`${recorded.pathname}${recorded.search}`, options.baseUrl);
+    const target = targetUrl(options.baseUrl, recorded);
     const outcome: StepOutcome = { seq: x.responseSeq, route: x.route, method: request.method, status: undefined, expectedStatus: x.expected?.status, problems: [] };
     if (recorded.searchParams.has('t')) {
       const liveUrl = live.get(recorded.pathname);
@@ -90,10 +90,10 @@ export async function replayScenario(steps: Scenario, options: ReplayOptions, fi
         target.searchParams.set('t', liveUrl.searchParams.get('t')!);
         outcome.token = 'live';
       } else if (request.sealed && options.remint) {
-        target.searchParams.set('t', await options.remint(request.sealed.purpose as TokenPurpose, request.sealed));
+        target.searchParams.set('t', await options.remint(request.sealed.purpose, request.sealed));
         outcome.token = 'reminted';
       } else if (request.sealed && options.signer) {
-        target.searchParams.set('t', options.signer.sign(request.sealed.purpose as TokenPurpose, request.sealed.data, SIGNED_URL_TTL_MS));
+        target.searchParams.set('t', options.signer.sign(request.sealed.purpose, request.sealed.data, SIGNED_URL_TTL_MS));
         outcome.token = 'reminted';
       } else {
         outcome.token = 'recorded';
@@ -151,6 +151,20 @@ function compareResponse(expected: NonNullable<Exchange['expected']>, actual: { 
     problems.push(`expected an empty body, got ${actual.text.slice(0, 160)}`);
   }
   return problems;
+}
+
+/**
+ * Where a recorded callback goes: the target's origin with the recorded path and query. The recorded host
+ * is never used, and the path is set, not resolved, so a recorded `//elsewhere/…` or `https://elsewhere/…`
+ * stays on the target (a replayed file may come from anyone: it must not make us call a third host).
+ */
+export function targetUrl(baseUrl: string, recorded: URL): URL {
+  const target = new URL(baseUrl);
+  target.pathname = recorded.pathname.replace(/^\/{2,}/, '/');
+  target.search = recorded.search;
+  target.hash = '';
+  if (target.origin !== new URL(baseUrl).origin) throw new Error(`refusing to send to ${target.origin}: replay only talks to ${new URL(baseUrl).origin}`);
+  return target;
 }
 
 function rememberUrls(xml: string, live: Map<string, URL>): void {

@@ -13,7 +13,8 @@ import { SwitchboardError } from '../errors';
  *
  * Token = base64url(iv[12] || ciphertext || tag[16]), plaintext JSON {e: expiresAtMs, d: data}.
  */
-export type TokenPurpose = 'media' | 'redirect' | 'transfer' | 'answer' | 'stream-ended';
+export const TOKEN_PURPOSES = ['media', 'redirect', 'transfer', 'answer', 'stream-ended'] as const;
+export type TokenPurpose = (typeof TOKEN_PURPOSES)[number];
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;

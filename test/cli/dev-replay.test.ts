@@ -71,16 +71,16 @@ describe('switchboard replay', () => {
       const out: string[] = [];
       const ok = await runReplay(
         [path.join(fixtures, 'stream-rejected.json'), path.join(fixtures, 'outbound-answered.json')],
-        { url: server.url, username: c.callbackUsername, password: c.callbackPassword, signingSecret: c.urlSigningSecret, shift: true },
+        { url: server.url, username: c.callbackUsername, password: c.callbackPassword, signingSecret: c.urlSigningSecret, token: c.adminToken, shift: true },
         {},
-        (t) => out.push(t),
+        { out: (t) => out.push(t), err: (t) => out.push(t) },
       );
       expect(out.join('')).toMatch(/PASS .*stream-rejected\.json: 4\/4 callbacks matched/);
       expect(out.join('')).toMatch(/PASS: 2\/2 scenarios replayed green/);
       expect(ok).toBe(0);
       // Wrong target password: every callback is refused, the exit code says so.
       const bad: string[] = [];
-      const code = await runReplay([path.join(fixtures, 'stream-rejected.json')], { url: server.url, username: c.callbackUsername, password: 'nope', signingSecret: c.urlSigningSecret, shift: true }, {}, (t) => bad.push(t));
+      const code = await runReplay([path.join(fixtures, 'stream-rejected.json')], { url: server.url, username: c.callbackUsername, password: 'nope', signingSecret: c.urlSigningSecret, token: c.adminToken, shift: true }, {}, { out: (t) => bad.push(t), err: (t) => bad.push(t) });
       expect(code).toBe(1);
       expect(bad.join('')).toMatch(/status: expected 200, got 401/);
     } finally {
@@ -92,7 +92,7 @@ describe('switchboard replay', () => {
     const server = await startTestServer({ TRANSFER_TO: '+19195550177' });
     try {
       const out: string[] = [];
-      const code = await runReplay([path.join(__dirname, '../../fixtures/replay/agent-transfer-whisper.json')], { url: server.url, dataDir: server.dataDir, shift: true }, {}, (t) => out.push(t));
+      const code = await runReplay([path.join(__dirname, '../../fixtures/replay/agent-transfer-whisper.json')], { url: server.url, dataDir: server.dataDir, shift: true }, {}, { out: (t) => out.push(t), err: (t) => out.push(t) });
       expect(out.join('')).toMatch(/PASS .*agent-transfer-whisper\.json/);
       expect(code).toBe(0);
     } finally {

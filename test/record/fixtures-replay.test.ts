@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { startSelfServer } from '../../src/cli/self-server';
 import { formatReplay, replayScenario } from '../../src/record/replay';
-import { readScenario, scenarioMeta } from '../../src/record/scenario';
-import { UrlSigner } from '../../src/security/signing';
-import { startTestServer } from '../helpers/server';
+import { readScenario, scenarioRequires } from '../../src/record/scenario';
+import { NO_REQUIREMENTS } from '../../src/record/scenario-settings';
 
 /**
- * Every scenario in fixtures/replay/ replays green against a fresh in-process server configured as
- * the scenario's meta.env says (regenerate them with test/record/generate-fixtures.test.ts).
+ * Every scenario in fixtures/replay/ replays green on a server of its own configured as the scenario's
+ * meta.requires says, the way `switchboard replay` does by default (regenerate them with
+ * test/record/generate-fixtures.test.ts).
  */
 const DIR = path.join(__dirname, '../../fixtures/replay');
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
@@ -26,14 +27,9 @@ describe('fixtures/replay', () => {
 
   it.each(files)('%s replays green', async (file) => {
     const steps = readScenario(path.join(DIR, file));
-    const server = await startTestServer(scenarioMeta(steps).env ?? {});
+    const server = await startSelfServer(scenarioRequires(steps) ?? NO_REQUIREMENTS);
     try {
-      const c = server.app.credentials.credentials;
-      const result = await replayScenario(
-        steps,
-        { baseUrl: server.url, auth: { username: c.callbackUsername, password: c.callbackPassword }, signer: new UrlSigner(c.urlSigningSecret), remint: (purpose, sealed) => server.app.contexts.remint(purpose, sealed), shiftIds: true, shiftTimes: true },
-        file,
-      );
+      const result = await replayScenario(steps, { ...server.replayOptions, shiftIds: true, shiftTimes: true }, file);
       if (!result.ok) throw new Error(formatReplay(result));
       expect(result.outcomes.length).toBeGreaterThan(0);
     } finally {

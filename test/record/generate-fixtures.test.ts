@@ -9,6 +9,7 @@ import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { readScenario, type Step } from '../../src/record/scenario';
+import type { ScenarioRequires } from '../../src/record/scenario-settings';
 import { callbackFixture } from '../helpers/fixtures';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -16,10 +17,33 @@ import { startTestServer, type TestServer } from '../helpers/server';
  * Regenerates the replay library in fixtures/replay/ by recording simulated calls (and, for what the
  * recorder cannot see — 401s and unparseable bodies — by building the steps from live answers).
  * Not part of the normal run: `RECORD_FIXTURES=1 npx jest test/record/generate-fixtures.test.ts`.
- * Each file starts with a `meta` step whose `env` is the configuration its server needs on replay.
+ * Each file starts with a `meta` step whose `requires` names the agent settings its answers depend on
+ * (REQUIRES; test/record/scenario-settings.test.ts checks that each list is exact).
  */
 const OUT = path.join(__dirname, '../../fixtures/replay');
 const HUMAN = '+19195550177';
+const APOLOGY = 'Sorry, our assistant is unavailable right now. Please call again later.';
+const STREAM = { mode: 'stream', streamHold: 'stop-stream-wait' };
+const FALLBACK = (transferTo: string | null) => ({ ...STREAM, speakVoice: 'julie', 'fallback.message': APOLOGY, 'fallback.transferTo': transferTo });
+const REQUIRES: Record<string, ScenarioRequires['settings']> = {
+  'inbound-stream-hangup': STREAM,
+  'outbound-answered': STREAM,
+  'stream-rejected': FALLBACK(null),
+  'ai-failure-fallback-hangup': FALLBACK(null),
+  'fallback-transfer-answered': FALLBACK(HUMAN),
+  'fallback-transfer-busy': FALLBACK(HUMAN),
+  'fallback-transfer-no-answer': FALLBACK(HUMAN),
+  'agent-transfer-whisper': { ...STREAM, name: 'Default agent', speakVoice: 'julie', holdMessage: null },
+  'sip-forward-answered': {
+    mode: 'sip-forward',
+    'sip.target': 'sip:agent@ai.example.com',
+    'sip.verb': 'transfer',
+    'sip.callTimeoutS': 30,
+    'sip.diversionTreatment': null,
+    'sip.diversionReason': null,
+    holdMessage: null,
+  },
+};
 const run = process.env.RECORD_FIXTURES === '1' ? describe : describe.skip;
 
 run('regenerate fixtures/replay', () => {
@@ -56,11 +80,11 @@ run('regenerate fixtures/replay', () => {
     return call;
   }
 
-  async function save(name: string, callId: string, description: string, env: Record<string, string>) {
+  async function save(name: string, callId: string, description: string, _env: Record<string, string>) {
     const file = server!.app.recorder!.fileFor(callId);
     await waitFor(() => fs.existsSync(file) && JSON.stringify(readScenario(file)).includes('"disconnect"'), 5000, `${name}: the disconnect`);
     const steps = readScenario(file);
-    steps[0] = { seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description, env, callId } };
+    steps[0] = { seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description, requires: { agent: 'default', settings: REQUIRES[name] ?? {} }, callId } };
     write(name, steps);
   }
 
@@ -163,11 +187,11 @@ run('regenerate fixtures/replay', () => {
     };
     await add({ url: 'initiate', body: init, auth: 'none' }, 'No Authorization header: 401, nothing stored.');
     await add({ url: 'initiate', body: init, auth: 'invalid' }, 'Wrong callback password: 401.');
-    write('bad-credentials', [{ seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description: 'Callbacks without or with wrong Basic credentials are refused with 401.', env: {} } }, ...steps.splice(0)]);
+    write('bad-credentials', [{ seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description: 'Callbacks without or with wrong Basic credentials are refused with 401.' } }, ...steps.splice(0)]);
     await add({ url: 'initiate', rawBody: '{"eventType": "initiate", "callId": ' }, 'Unparseable JSON: 400 callback_invalid.');
     await add({ url: 'initiate', body: { eventType: 'initiate', from: '+19195550142' } }, 'No callId: 400 callback_invalid.');
     await add({ url: 'status', body: ['not', 'an', 'object'] }, 'A JSON array, not an object: 400.');
     await add({ url: 'redirect', body: { ...callbackFixture('redirect') } }, 'A redirect without its signed token is refused: 403.');
-    write('malformed-bodies', [{ seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description: 'Malformed or invalid callback bodies get a clear 4xx.', env: {} } }, ...steps]);
+    write('malformed-bodies', [{ seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description: 'Malformed or invalid callback bodies get a clear 4xx.' } }, ...steps]);
   });
 });
