@@ -37,7 +37,12 @@ export interface SipWebhookDeps {
   clock: Clock;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
+  /** Whole-call recording (RECORD_DIR): every webhook delivery with the answer it got. */
+  tap?: OpenAIWebhookTap;
 }
+
+/** One webhook delivery as the recorder sees it: the raw body and headers (it strips the signature) and our answer. */
+export type OpenAIWebhookTap = (delivery: { rawBody: string; headers: Record<string, string | string[] | undefined>; status: number; body: Record<string, unknown> }) => void;
 
 interface SipHeader {
   name: string;
@@ -106,8 +111,10 @@ export class OpenAISipWebhook {
       },
       express.text({ type: () => true, limit: OPENAI_WEBHOOK_BODY_MAX_BYTES }),
       async (req, res) => {
-        const result = await this.handle(typeof req.body === 'string' ? req.body : '', req.headers as Record<string, string>);
+        const rawBody = typeof req.body === 'string' ? req.body : '';
+        const result = await this.handle(rawBody, req.headers as Record<string, string>);
         res.status(result.status).json(result.body);
+        this.deps.tap?.({ rawBody, headers: req.headers, ...result });
       },
     );
     // Body errors (too large, unreadable) are the sender's: a 4xx that says which, never the app's 500.

@@ -1,0 +1,180 @@
+import path from 'node:path';
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import type { MediaFrameTap } from '../bandwidth/media/media-tap';
+import type { WebhookExchange } from '../bandwidth/webhooks';
+import type { RealtimeTap } from '../openai/realtime-tap';
+import type { OpenAIWebhookTap } from '../openai/sip-webhook';
+import { readUui } from '../sip-uui';
+import { fileStemFor } from '../files';
+import { CallTape } from './call-tape';
+import { scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
+import { TAPE_DIR_SUFFIX, TAPE_FORMAT, type AudioTrack, type TapeEntry } from './tape-format';
+import { redactTranscripts } from './transcript-redact';
+
+/**
+ * Whole-call recording (RECORD_DIR / `serve --record`), beside the callback scenarios of recorder.ts: the
+ * media frames both ways, the Realtime events both ways and OpenAI's webhooks, each call in
+ * `DIR/<call>.call/` (tape-format.ts). The adapters call the taps handed out here; nothing in the bridge
+ * knows. Same rules as the callback recorder: secrets and tokens always stripped, and with `redact` phone
+ * numbers (the same placeholders as the call's scenario file) and transcript text too.
+ */
+export interface CallRecorderOptions {
+  dir: string;
+  clock: Clock;
+  secrets: string[];
+  redact: boolean;
+  budgetBytes: number;
+  /** The call's phone placeholders, shared with its callback scenario file (recorder.ts). */
+  phoneRedactorFor: (callId: string) => PhoneRedactor | undefined;
+  logger?: Logger;
+}
+
+const MAX_OPEN_TAPES = 5000;
+
+interface OpenTape {
+  tape: CallTape;
+  startMs: number;
+  sessions: number;
+}
+
+type Json = Record<string, unknown>;
+
+export class CallRecorder {
+  private readonly tapes = new Map<string, OpenTape>();
+  /** OpenAI SIP call id → the Bandwidth call it belongs to (the webhook's `uui`), so a sideband records into its call. */
+  private readonly sipParents = new Map<string, string>();
+
+  constructor(private readonly options: CallRecorderOptions) {}
+
+  dirFor(callId: string): string {
+    return path.join(this.options.dir, `${fileStemFor(callId)}${TAPE_DIR_SUFFIX}`);
+  }
+
+  /** Called beside the callback recorder: puts each callback on the call's timeline (the full exchange is in the scenario file). */
+  readonly callback = (x: WebhookExchange): void => {
+    const body = x.body && typeof x.body === 'object' ? (x.body as Json) : {};
+    const owner = str(body.parentCallId) ?? str(body.callId);
+    if (!owner) return;
+    this.guard(owner, () => this.write(owner, { src: 'callback', dir: 'in', type: x.route, event: { eventType: body.eventType, callId: body.callId, cause: body.cause, status: x.status } }));
+  };
+
+  mediaTap = (callId: string): MediaFrameTap => ({
+    received: (text) => this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
+    sent: (text) => this.guard(callId, () => this.mediaFrame(callId, 'out', text)),
+  });
+
+  realtimeTap = (sessionCallId: string): RealtimeTap => {
+    const callId = this.sipParents.get(sessionCallId) ?? sessionCallId;
+    const session = this.open(callId).sessions + 1;
+    this.open(callId).sessions = session;
+    this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'out', type: 'connect', session, event: { sessionCallId } }));
+    return {
+      sent: (text) => this.guard(callId, () => this.realtimeEvent(callId, session, 'out', text)),
+      received: (text) => this.guard(callId, () => this.realtimeEvent(callId, session, 'in', text)),
+      refused: (status) => this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'in', type: 'refused', session, event: { status } })),
+      closed: (code, reason) => this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'in', type: 'closed', session, event: { code, reason } })),
+    };
+  };
+
+  /** OpenAI webhooks (openai-sip): the event and our answer; the signature headers are not kept. */
+  readonly openaiWebhook: OpenAIWebhookTap = (delivery) => {
+    let event: Json;
+    try {
+      event = JSON.parse(delivery.rawBody) as Json;
+    } catch {
+      event = { unparseable: delivery.rawBody.slice(0, 200) };
+    }
+    const data = (event.data ?? {}) as { call_id?: unknown; sip_headers?: { name?: string; value?: string }[] };
+    const sipCallId = str(data.call_id);
+    const uui = data.sip_headers?.find((h) => /^(user-to-user|x-uui)$/i.test(h.name ?? ''))?.value;
+    const parent = readUui(uui).fields.sb;
+    const callId = parent && /^c-[\w-]+$/.test(parent) ? parent : (sipCallId ?? 'no-call-id');
+    if (sipCallId && callId !== sipCallId) this.sipParents.set(sipCallId, callId);
+    const headers = { 'webhook-id': delivery.headers['webhook-id'], 'webhook-timestamp': delivery.headers['webhook-timestamp'] };
+    this.guard(callId, () => this.write(callId, { src: 'openai-webhook', dir: 'in', type: String(event.type ?? 'unknown'), event: { headers, body: event, answer: { status: delivery.status, body: delivery.body } } }));
+  };
+
+  private mediaFrame(callId: string, dir: 'in' | 'out', text: string): void {
+    const frame = parseJson(text);
+    if (!frame) return this.write(callId, { src: 'media', dir, type: 'unparseable', event: { text: text.slice(0, 200) } });
+    const type = String(frame.eventType ?? 'unknown');
+    if (type === 'media' && typeof frame.payload === 'string') {
+      const { payload, ...rest } = frame;
+      const track: AudioTrack = frame.track === 'outbound' ? 'caller-echo' : 'caller-in';
+      return this.write(callId, { src: 'media', dir, type, event: rest }, { track, bytes: Buffer.from(payload, 'base64') });
+    }
+    const media = frame.media as Json | undefined;
+    if (type === 'playAudio' && typeof media?.payload === 'string') {
+      const { payload, ...mediaRest } = media;
+      return this.write(callId, { src: 'media', dir, type, event: { ...frame, media: mediaRest } }, { track: 'caller-out', bytes: Buffer.from(payload, 'base64') });
+    }
+    this.write(callId, { src: 'media', dir, type, event: frame });
+  }
+
+  private realtimeEvent(callId: string, session: number, dir: 'in' | 'out', text: string): void {
+    const event = parseJson(text);
+    if (!event) return this.write(callId, { src: 'realtime', dir, type: 'unparseable', session, event: { text: text.slice(0, 200) } });
+    const type = String(event.type ?? 'unknown');
+    if (type === 'input_audio_buffer.append' && typeof event.audio === 'string') {
+      const { audio, ...rest } = event;
+      return this.write(callId, { src: 'realtime', dir, type, session, event: rest }, { track: 'model-in', bytes: Buffer.from(audio, 'base64') });
+    }
+    if (type === 'response.output_audio.delta' && typeof event.delta === 'string') {
+      const { delta, ...rest } = event;
+      return this.write(callId, { src: 'realtime', dir, type, session, event: rest }, { track: 'model-out', bytes: Buffer.from(delta, 'base64') });
+    }
+    this.write(callId, { src: 'realtime', dir, type, session, event });
+  }
+
+  private write(callId: string, entry: Omit<TapeEntry, 't' | 'audio'>, audio?: { track: AudioTrack; bytes: Buffer }): void {
+    const open = this.open(callId);
+    const clean = entry.event ? { ...entry, event: this.clean(callId, entry.event) } : entry;
+    open.tape.append({ t: Math.max(0, this.options.clock.now() - open.startMs), ...clean }, audio);
+  }
+
+  /** Secrets and tokens always; with `redact`, phone numbers and transcript text. */
+  private clean(callId: string, event: Json): Json {
+    let value = scrubJson(event) as Json;
+    if (this.options.redact) value = redactTranscripts(value) as Json;
+    let text = scrubSecrets(JSON.stringify(value), this.options.secrets);
+    const phones = this.options.redact ? this.options.phoneRedactorFor(callId) : undefined;
+    if (phones) text = phones.redact(text);
+    return JSON.parse(text) as Json;
+  }
+
+  private open(callId: string): OpenTape {
+    let open = this.tapes.get(callId);
+    if (open) return open;
+    if (this.tapes.size >= MAX_OPEN_TAPES) {
+      const oldest = this.tapes.keys().next().value;
+      if (oldest !== undefined) this.tapes.delete(oldest);
+    }
+    const header = { format: TAPE_FORMAT, callId, startedAt: new Date(this.options.clock.wallNow()).toISOString(), redacted: this.options.redact, budgetBytes: this.options.budgetBytes } as const;
+    open = { tape: new CallTape(this.dirFor(callId), header, this.options.logger), startMs: this.options.clock.now(), sessions: 0 };
+    this.tapes.set(callId, open);
+    return open;
+  }
+
+  /** A recorder never breaks a call: a failed write is logged, and the call goes on. */
+  private guard(callId: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.logger?.warn({ callId, err: (err as Error).message }, 'could not record part of a call');
+    }
+  }
+}
+
+function parseJson(text: string): Json | undefined {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
