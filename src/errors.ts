@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'model_failed'
   | 'bandwidth_api_failed'
   | 'invalid_request'
-  | 'unavailable';
+  | 'unavailable'
+  | 'recording_invalid';
 
 export class SwitchboardError extends Error {
   constructor(

@@ -1,0 +1,92 @@
+/**
+ * The Realtime stand-in in playback mode (docs/simulator.md): its script and transcriber are fed the model
+ * events of a whole-call recording, in order. The stand-in still plays the protocol itself (VAD on the
+ * appended audio, truncates, cancels, tool outputs: RT §1.3–§1.6), so it reacts to what Switchboard sends
+ * now as the recording shows the model did then: response n of the replay is response n of the recording
+ * (same transcript, same audio length, same function call), and the caller's n-th turn is transcribed as
+ * it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
+ */
+import type { TapeEntry } from '../record/tape-format';
+import type { WholeCall } from '../record/tape-reader';
+import { RecordingError } from '../record/tape-reader';
+import type { RefuseSpec } from './realtime-server';
+import type { ResponsePlan, Script, Transcriber } from './realtime-script';
+
+export interface RealtimePlayback {
+  script: Script;
+  transcribe: Transcriber;
+  refuse?: RefuseSpec;
+  /** Responses in the recording (what the script hands out, in order). */
+  plans: ResponsePlan[];
+}
+
+/** Output audio bytes per ms by the session's output format (OpenAI reference §1.3). */
+function bytesPerMs(entries: TapeEntry[]): number {
+  for (const e of entries) {
+    if (e.src !== 'realtime' || e.dir !== 'in' || (e.type !== 'session.updated' && e.type !== 'session.created')) continue;
+    const type = (e.event?.session as { audio?: { output?: { format?: { type?: string } } } } | undefined)?.audio?.output?.format?.type;
+    if (type === 'audio/pcm') return 48;
+    if (type) return 8;
+  }
+  return 8;
+}
+
+export function realtimePlayback(call: WholeCall): RealtimePlayback {
+  const perMs = bytesPerMs(call.entries);
+  const plans: ResponsePlan[] = [];
+  const transcripts: string[] = [];
+  let open: { text?: string; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
+  const close = () => {
+    if (!open) return;
+    const audioMs = Math.round(open.audioBytes / perMs);
+    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
+    else if (open.functionCall) plans.push({ functionCall: open.functionCall });
+    else plans.push({ text: '', audioMs: 1 });
+    open = undefined;
+  };
+  let refusals = 0;
+  let refusedStatus = 0;
+  call.entries.forEach((e, i) => {
+    if (e.src !== 'realtime' || e.dir !== 'in') return;
+    switch (e.type) {
+      case 'refused':
+        refusals++;
+        refusedStatus = Number(e.event?.status ?? 0);
+        return;
+      case 'response.created':
+        close();
+        open = { audioBytes: 0 };
+        return;
+      case 'response.output_audio.delta':
+        if (open) open.audioBytes += e.audio?.bytes ?? 0;
+        return;
+      case 'response.output_audio_transcript.done':
+        if (open) open.text = String(e.event?.transcript ?? '');
+        return;
+      case 'response.function_call_arguments.done': {
+        if (!open) return;
+        try {
+          open.functionCall = { name: String(e.event?.name), arguments: JSON.parse(String(e.event?.arguments ?? '{}')) as Record<string, unknown> };
+        } catch {
+          throw new RecordingError(`index.jsonl entry ${i + 1} (response.function_call_arguments.done): field event.arguments: not JSON`);
+        }
+        return;
+      }
+      case 'response.done':
+        close();
+        return;
+      case 'conversation.item.input_audio_transcription.completed':
+        transcripts.push(String(e.event?.transcript ?? ''));
+        return;
+    }
+  });
+  close();
+  const queue = [...plans];
+  return {
+    plans,
+    // Past the recording, the model stays silent: a replay that asks for more responses than the call had shows up in the diff.
+    script: () => queue.shift() ?? { text: '', audioMs: 1 },
+    transcribe: (_ms, n) => transcripts[n - 1] ?? '',
+    ...(refusals > 0 ? { refuse: { status: refusedStatus || 500, times: refusals } } : {}),
+  };
+}
