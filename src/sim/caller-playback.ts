@@ -35,8 +35,10 @@ export function callerPlayback(call: WholeCall): CallerPlayback {
   let placedAt = 0;
   let answeredAt: number | undefined;
   let answeredThisAttempt = false;
+  let failedLegAt: number | undefined;
   for (const e of callbacks) {
-    if (e.type === 'redirect' || e.type === 'stream-ended') placedAt = e.t;
+    // The Transfer rings once the verbs before it ran: the last callback before it marks the moment (the stream's stop, the redirect).
+    if (e.type === 'redirect' || e.type === 'stream-ended' || e.type === 'stream-events') placedAt = e.t;
     if (e.type === 'transfer-answer') {
       answeredAt = e.t;
       answeredThisAttempt = true;
@@ -45,11 +47,12 @@ export function callerPlayback(call: WholeCall): CallerPlayback {
     if (e.type === 'transfer-disconnect' && answeredAt !== undefined) {
       (transfers[transfers.length - 1] as { talkMs?: number }).talkMs = Math.max(0, e.t - answeredAt);
       answeredAt = undefined;
-    }
+    } else if (e.type === 'transfer-disconnect') failedLegAt ??= e.t; // a leg that failed ends before its transferComplete
     if (e.type === 'transfer-complete') {
       const outcome = FAILED_TRANSFER[String(e.event?.cause ?? '')];
-      if (!answeredThisAttempt && outcome) transfers.push({ outcome, ringMs: Math.max(0, e.t - placedAt) });
+      if (!answeredThisAttempt && outcome) transfers.push({ outcome, ringMs: Math.max(0, (failedLegAt ?? e.t) - placedAt) });
       answeredThisAttempt = false;
+      failedLegAt = undefined;
       placedAt = e.t; // its BXML may place the next transfer
     }
   }

@@ -20,10 +20,10 @@ export interface RealtimePlayback {
   plans: ResponsePlan[];
 }
 
-/** Output audio bytes per ms by the session's output format (OpenAI reference §1.3). */
+/** Output audio bytes per ms by the session's output format once configured (OpenAI reference §1.3; `session.created` still shows the default). */
 function bytesPerMs(entries: TapeEntry[]): number {
   for (const e of entries) {
-    if (e.src !== 'realtime' || e.dir !== 'in' || (e.type !== 'session.updated' && e.type !== 'session.created')) continue;
+    if (e.src !== 'realtime' || e.dir !== 'in' || e.type !== 'session.updated') continue;
     const type = (e.event?.session as { audio?: { output?: { format?: { type?: string } } } } | undefined)?.audio?.output?.format?.type;
     if (type === 'audio/pcm') return 48;
     if (type) return 8;

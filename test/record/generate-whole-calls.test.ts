@@ -63,7 +63,7 @@ run('regenerate fixtures/whole-call', () => {
     await server!.close();
     server = undefined;
     const steps = readScenario(file);
-    steps[0] = { seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description, env, callId } };
+    steps[0] = { seq: 0, from: 'switchboard', to: 'recorder', transport: 'none', kind: 'meta', meta: { description, env: { TRANSFER_TO: HUMAN, ...env }, callId } };
     fs.mkdirSync(OUT, { recursive: true });
     const dest = path.join(OUT, `${name}.json`);
     fs.writeFileSync(dest, `${JSON.stringify(steps, null, 2)}\n`);
