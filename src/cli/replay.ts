@@ -8,6 +8,7 @@ import { formatReplay, replayScenario } from '../record/replay';
 import { readScenario } from '../record/scenario';
 import { UrlSigner } from '../security/signing';
 import { SqliteStore } from '../store/sqlite';
+import { runMediaReplay } from './media-replay';
 
 export interface ReplayCommandOptions {
   url: string;
@@ -17,6 +18,9 @@ export interface ReplayCommandOptions {
   dataDir?: string;
   shift?: boolean;
   verbose?: boolean;
+  media?: boolean;
+  fast?: boolean;
+  recordTest?: string;
 }
 
 /**
@@ -74,14 +78,27 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('send recorded callbacks to a running Switchboard and compare its answers with the recorded ones')
     .argument('<files...>', 'scenario files (RECORD_DIR/*.json, fixtures/replay/*.json)')
-    .requiredOption('--url <url>', 'the server to replay against, e.g. http://localhost:3000')
+    .option('--url <url>', 'the server to replay against, e.g. http://localhost:3000 (not with --media)')
     .option('--username <user>', "the target's callback username (BANDWIDTH_CALLBACK_USERNAME)")
     .option('--password <password>', "the target's callback password (BANDWIDTH_CALLBACK_PASSWORD)")
     .option('--signing-secret <secret>', "the target's URL_SIGNING_SECRET, to re-mint tokens no response handed out")
     .option('-d, --data-dir <dir>', 'read the credentials of a local server from this data directory (DATA_DIR)')
     .option('--shift', 'give calls fresh ids and move timestamps to now, so the replay collides with no stored call')
     .option('-v, --verbose', 'list matching callbacks too')
+    .option('--media', 'whole calls (FILE.json + FILE.call/, or a directory of them): replay offline against an in-process server and compare BXML, OpenAI events and playout')
+    .option('--fast', 'with --media: run the manual clock as fast as possible instead of at the recorded pace')
+    .option('--record-test <name>', 'with --media: also write test/replay/NAME.test.ts, a jest test that replays these recordings')
     .action(async (files: string[], opts: ReplayCommandOptions) => {
-      process.exitCode = await runReplay(files, opts, process.env, (t) => process.stdout.write(t));
+      const write = (t: string) => process.stdout.write(t);
+      if (opts.media) {
+        process.exitCode = await runMediaReplay(files, opts, write);
+        return;
+      }
+      if (!opts.url) {
+        write("switchboard replay: --url is required (the server to replay against), or --media to replay whole calls offline\n");
+        process.exitCode = 2;
+        return;
+      }
+      process.exitCode = await runReplay(files, opts as ReplayCommandOptions & { url: string }, process.env, write);
     });
 }
