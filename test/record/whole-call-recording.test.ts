@@ -101,7 +101,7 @@ describe('whole-call recordings that are truncated, edited or foreign', () => {
     const entry = JSON.parse(l[4]!) as Record<string, unknown>;
     l[4] = JSON.stringify({ ...entry, t: 'soon' });
     writeLines(l);
-    expect(() => readWholeCall(file)).toThrow(new RegExp(`index\\.jsonl line 5 \\(${String(entry.type).replace(/\./g, '\\.')}\\): field t: `));
+    expect(() => readWholeCall(file)).toThrow(`call.call/index.jsonl line 5 (${String(entry.type)}): field t: Invalid input: expected number, received string`);
   });
 
   it('an unknown field or source is refused, not ignored', () => {
