@@ -227,7 +227,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     store,
     router: new AgentRouter(store, defaultAgentId),
     logger,
-    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
+    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest),
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     security,
     toolsFor,

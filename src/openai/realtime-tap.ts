@@ -15,3 +15,16 @@ export interface RealtimeTap {
 
 /** Hands out a tap per Realtime session: `callId` is the Bandwidth call (stream mode) or the OpenAI SIP call id (sideband). */
 export type RealtimeTapFactory = (callId: string) => RealtimeTap | undefined;
+
+/** One request of ours to OpenAI's REST API (the SIP calls endpoints: accept, reject, refer, hangup; reference §4.4) and its status. */
+export type OpenAIRestTap = (call: { method: string; path: string; body: string | undefined; status: number }) => void;
+
+/**
+ * OpenAI's webhooks as the recorder sees them (openai-sip, reference §4.2): `received` before we act on a
+ * delivery (so the call's sideband and REST calls, made while answering it, are filed with its call),
+ * `answered` with our answer once it is sent.
+ */
+export interface OpenAIWebhookTap {
+  received(rawBody: string): void;
+  answered(delivery: { rawBody: string; headers: Record<string, string | string[] | undefined>; status: number; body: Record<string, unknown> }): void;
+}

@@ -3,8 +3,7 @@ import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { MediaFrameTap } from '../bandwidth/media/media-tap';
 import type { WebhookExchange } from '../bandwidth/webhooks';
-import type { RealtimeTap } from '../openai/realtime-tap';
-import type { OpenAIWebhookTap } from '../openai/sip-webhook';
+import type { OpenAIRestTap, OpenAIWebhookTap, RealtimeTap } from '../openai/realtime-tap';
 import { readUui } from '../sip-uui';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
@@ -65,35 +64,67 @@ export class CallRecorder {
   });
 
   realtimeTap = (sessionCallId: string): RealtimeTap => {
-    const callId = this.sipParents.get(sessionCallId) ?? sessionCallId;
-    const session = this.open(callId).sessions + 1;
-    this.open(callId).sessions = session;
-    this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'out', type: 'connect', session, event: { sessionCallId } }));
+    // Filed under its call at its first event: a sideband opens while its webhook is answered, after `received` named the call.
+    let session: { callId: string; n: number } | undefined;
+    const write = (entry: (callId: string, n: number) => void) =>
+      this.guard(session?.callId ?? sessionCallId, () => {
+        if (!session) {
+          const callId = this.sipParents.get(sessionCallId) ?? sessionCallId;
+          session = { callId, n: ++this.open(callId).sessions };
+          this.write(callId, { src: 'realtime', dir: 'out', type: 'connect', session: session.n, event: { sessionCallId } });
+        }
+        entry(session.callId, session.n);
+      });
     return {
-      sent: (text) => this.guard(callId, () => this.realtimeEvent(callId, session, 'out', text)),
-      received: (text) => this.guard(callId, () => this.realtimeEvent(callId, session, 'in', text)),
-      refused: (status) => this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'in', type: 'refused', session, event: { status } })),
-      closed: (code, reason) => this.guard(callId, () => this.write(callId, { src: 'realtime', dir: 'in', type: 'closed', session, event: { code, reason } })),
+      sent: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'out', text)),
+      received: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'in', text)),
+      refused: (status) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'refused', session: n, event: { status } })),
+      closed: (code, reason) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'closed', session: n, event: { code, reason } })),
     };
   };
 
   /** OpenAI webhooks (openai-sip): the event and our answer; the signature headers are not kept. */
-  readonly openaiWebhook: OpenAIWebhookTap = (delivery) => {
+  readonly openaiWebhook: OpenAIWebhookTap = {
+    received: (rawBody) => {
+      const { sipCallId, callId } = this.webhookCall(rawBody);
+      if (sipCallId && callId !== sipCallId) this.sipParents.set(sipCallId, callId);
+    },
+    answered: (delivery) => {
+      const { callId, sipCallId, event } = this.webhookCall(delivery.rawBody);
+      if (sipCallId && delivery.status >= 300) this.sipParents.delete(sipCallId); // refused: it names no call of ours
+      const headers = { 'webhook-id': delivery.headers['webhook-id'], 'webhook-timestamp': delivery.headers['webhook-timestamp'] };
+      this.guard(callId, () => this.write(callId, { src: 'openai-webhook', dir: 'in', type: String(event.type ?? 'unknown'), event: { headers, body: event, answer: { status: delivery.status, body: delivery.body } } }));
+    },
+  };
+
+  /** Our requests to OpenAI's SIP call endpoints (accept, refer, hangup, reject), filed under the call. */
+  readonly openaiRest: OpenAIRestTap = (call) => {
+    const sipCallId = /\/realtime\/calls\/([^/]+)/.exec(call.path)?.[1];
+    const id = sipCallId ? decodeURIComponent(sipCallId) : 'no-call-id';
+    const callId = this.sipParents.get(id) ?? id;
+    let body: unknown = call.body;
+    try {
+      body = call.body ? JSON.parse(call.body) : undefined;
+    } catch {
+      /* kept as text */
+    }
+    this.guard(callId, () => this.write(callId, { src: 'openai-rest', dir: 'out', type: `${call.method} ${call.path}`, event: { body, status: call.status } }));
+  };
+
+  /** The OpenAI call a webhook names and the Bandwidth call it belongs to (our `uui`, sb=…), else itself. */
+  private webhookCall(rawBody: string): { event: Json; sipCallId: string | undefined; callId: string } {
     let event: Json;
     try {
-      event = JSON.parse(delivery.rawBody) as Json;
+      event = JSON.parse(rawBody) as Json;
     } catch {
-      event = { unparseable: delivery.rawBody.slice(0, 200) };
+      event = { unparseable: rawBody.slice(0, 200) };
     }
     const data = (event.data ?? {}) as { call_id?: unknown; sip_headers?: { name?: string; value?: string }[] };
     const sipCallId = str(data.call_id);
     const uui = data.sip_headers?.find((h) => /^(user-to-user|x-uui)$/i.test(h.name ?? ''))?.value;
     const parent = readUui(uui).fields.sb;
-    const callId = parent && /^c-[\w-]+$/.test(parent) ? parent : (sipCallId ?? 'no-call-id');
-    if (sipCallId && callId !== sipCallId) this.sipParents.set(sipCallId, callId);
-    const headers = { 'webhook-id': delivery.headers['webhook-id'], 'webhook-timestamp': delivery.headers['webhook-timestamp'] };
-    this.guard(callId, () => this.write(callId, { src: 'openai-webhook', dir: 'in', type: String(event.type ?? 'unknown'), event: { headers, body: event, answer: { status: delivery.status, body: delivery.body } } }));
-  };
+    return { event, sipCallId, callId: parent && /^c-[\w-]+$/.test(parent) ? parent : (sipCallId ?? 'no-call-id') };
+  }
 
   private mediaFrame(callId: string, dir: 'in' | 'out', text: string): void {
     const frame = parseJson(text);

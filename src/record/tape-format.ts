@@ -27,7 +27,7 @@ export function trackFile(track: AudioTrack): string {
   return track.startsWith('caller') ? `${track}.ulaw` : `${track}.raw`;
 }
 
-export const TAPE_SOURCES = ['callback', 'media', 'realtime', 'openai-webhook', 'note'] as const;
+export const TAPE_SOURCES = ['callback', 'media', 'realtime', 'openai-webhook', 'openai-rest', 'note'] as const;
 export type TapeSource = (typeof TAPE_SOURCES)[number];
 
 export const tapeHeaderSchema = z.strictObject({

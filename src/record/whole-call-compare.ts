@@ -7,7 +7,8 @@ import type { WholeCall } from './tape-reader';
  * What `replay --media` compares between the recorded call and its replay (README "Record, replay, and the
  * dev tunnel"): our BXML (the canonical diff of compare.ts), the events we sent OpenAI (session config,
  * appends by byte count, truncates with `audio_end_ms` within a tolerance, tool outputs, every other client
- * event in order), and the playAudio/clear stream we sent Bandwidth (bytes, and timing within a tolerance).
+ * event in order, and our requests to its SIP call endpoints: accept, refer, hangup), and the playAudio/clear
+ * stream we sent Bandwidth (bytes, and timing within a tolerance).
  * Ids the model side mints (items, calls, responses) are compared by order of first appearance.
  */
 export interface CompareTolerances {
@@ -73,7 +74,7 @@ function clientEvents(call: WholeCall): { appendBytes: number; appends: number; 
   let appends = 0;
   const events: { t: number; type: string; body: Record<string, unknown> }[] = [];
   for (const entry of call.entries) {
-    if (entry.src !== 'realtime') continue;
+    if (entry.src !== 'realtime' && entry.src !== 'openai-rest') continue;
     // Name ids in the order they appear on the wire, whichever side minted them.
     const body = renameIds(entry.event ?? {}, ids);
     if (entry.dir !== 'out') continue;

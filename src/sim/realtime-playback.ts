@@ -18,6 +18,19 @@ export interface RealtimePlayback {
   refuse?: RefuseSpec;
   /** Responses in the recording (what the script hands out, in order). */
   plans: ResponsePlan[];
+  /**
+   * Responses the model started on its own on a sideband (openai-sip: it heard the caller over SIP, which the
+   * replay cannot play): their recorded events, to send as they were, at their recorded time.
+   */
+  injections: Injection[];
+}
+
+export interface Injection {
+  t: number;
+  /** The recorded Realtime session (1-based) and the call id it was opened for. */
+  session: number;
+  sessionCallId: string;
+  events: Record<string, unknown>[];
 }
 
 /** Output audio bytes per ms by the session's output format once configured (OpenAI reference §1.3; `session.created` still shows the default). */
@@ -46,8 +59,32 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   };
   let refusals = 0;
   let refusedStatus = 0;
+  // A session that never appended audio is a sideband (the audio goes over SIP): no VAD can start its responses.
+  const appended = new Set(call.entries.filter((e) => e.type === 'input_audio_buffer.append').map((e) => e.session));
+  const sessionCallIds = new Map(call.entries.filter((e) => e.type === 'connect').map((e) => [e.session, String(e.event?.sessionCallId ?? '')]));
+  const pendingCreates = new Map<number | undefined, number>();
+  const injections: Injection[] = [];
+  let injecting: Injection | undefined;
   call.entries.forEach((e, i) => {
-    if (e.src !== 'realtime' || e.dir !== 'in') return;
+    if (e.src !== 'realtime') return;
+    if (e.dir === 'out') {
+      if (e.type === 'response.create') pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+      return;
+    }
+    if (injecting) {
+      injecting.events.push(e.audio ? { ...e.event, delta: call.audio(e.audio).toString('base64') } : (e.event ?? {}));
+      if (e.type === 'response.done') injecting = undefined;
+      return;
+    }
+    if (e.type === 'response.created' && !appended.has(e.session)) {
+      const pending = pendingCreates.get(e.session) ?? 0;
+      if (pending > 0) pendingCreates.set(e.session, pending - 1);
+      else {
+        injecting = { t: e.t, session: e.session ?? 1, sessionCallId: sessionCallIds.get(e.session) ?? '', events: [e.event ?? {}] };
+        injections.push(injecting);
+        return;
+      }
+    }
     switch (e.type) {
       case 'refused':
         refusals++;
@@ -84,6 +121,7 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const queue = [...plans];
   return {
     plans,
+    injections,
     // Past the recording, the model stays silent: a replay that asks for more responses than the call had shows up in the diff.
     script: () => queue.shift() ?? { text: '', audioMs: 1 },
     transcribe: (_ms, n) => transcripts[n - 1] ?? '',

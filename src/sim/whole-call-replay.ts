@@ -8,6 +8,7 @@
  * recordings are compared (record/whole-call-compare.ts). Nothing is sent to any other host: the OpenAI and
  * Bandwidth endpoints of the recorded settings are replaced by the stand-ins.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,8 +22,9 @@ import { compareWholeCalls, DEFAULT_TOLERANCES, formatCallDiff, type CallDiff, t
 import { SimulatedCall } from './bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from './bandwidth-rest';
 import { callerPlayback } from './caller-playback';
+import { callIncomingEvent, signWebhook } from './openai-webhooks';
 import { dialThroughSetup } from './drive';
-import { realtimePlayback } from './realtime-playback';
+import { realtimePlayback, type Injection } from './realtime-playback';
 import { startRealtimeStandIn, type RealtimeStandIn } from './realtime-server';
 
 export interface WholeCallReplayOptions {
@@ -51,6 +53,9 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
   const name = path.basename(recorded.scenarioFile);
   const clock = new ManualClock(0);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-media-replay-'));
+  // openai-sip: OpenAI's webhooks are delivered again, signed with a secret of this replay (recordings hold none).
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  const webhooks = recorded.entries.filter((e) => e.src === 'openai-webhook');
   let openai: RealtimeStandIn | undefined;
   let rest: BandwidthRestStandIn | undefined;
   let app: RunningSwitchboard | undefined;
@@ -64,6 +69,7 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
         LOG_LEVEL: 'silent',
         ...(scenarioMeta(recorded.steps).env ?? {}),
         ...options.env,
+        ...(webhooks.length > 0 ? { OPENAI_WEBHOOK_SECRET: webhookSecret } : {}),
         DATA_DIR: path.join(tmp, 'data'),
         RECORD_DIR: path.join(tmp, 'record'),
         PUBLIC_BASE_URL: '',
@@ -93,9 +99,20 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       transfer: () => transfers.shift() ?? { outcome: 'no-answer' },
     });
     rest.attach(call);
+    const baseUrl = app.localUrl.replace('0.0.0.0', '127.0.0.1');
+    const stand = openai;
+    // What the recording shows arriving from OpenAI on its own, in time order: webhooks, and sideband responses.
+    const due: { t: number; run: () => Promise<void> }[] = [
+      ...webhooks.map((w) => ({ t: w.t, run: () => deliverWebhook(baseUrl, stand, webhookSecret, w.event?.body) })),
+      ...model.injections.map((x) => ({ t: x.t, run: async () => inject(stand, x) })),
+    ].sort((a, b) => a.t - b.t);
     const advance = options.pace === 'recorded' ? (ms: number) => realTime(clock, ms) : (ms: number) => clock.advanceAsync(ms);
-    await dialThroughSetup(call, caller.streamSetupMs, advance);
-    while (!call.ended && clock.now() < caller.disconnectAtMs) await advance(PLAYOUT_TICK_MS);
+    if (caller.streamSetupMs > 0) await dialThroughSetup(call, caller.streamSetupMs, advance);
+    else await call.dial();
+    while (!call.ended && clock.now() < caller.disconnectAtMs) {
+      while (due.length > 0 && due[0]!.t <= clock.now()) await due.shift()!.run();
+      await advance(PLAYOUT_TICK_MS);
+    }
     if (!call.ended) await call.hangup();
     await advance(TAIL_MS);
     await rest.idle();
@@ -111,6 +128,22 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
     await rest?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** A recorded `realtime.call.incoming` (its call registered with the stand-in first, as OpenAI would have it), signed for this replay. */
+async function deliverWebhook(baseUrl: string, openai: RealtimeStandIn, secret: string, recordedBody: unknown): Promise<void> {
+  const event = (recordedBody ?? {}) as { type?: string; data?: { call_id?: string; sip_headers?: { name: string; value: string }[] } };
+  const callId = event.data?.call_id;
+  if (!callId) return;
+  if (event.type === 'realtime.call.incoming') openai.incomingSipCall(callId);
+  const body = JSON.stringify({ ...callIncomingEvent(callId, event.data?.sip_headers ?? []), ...event });
+  await fetch(`${baseUrl}/openai/webhook`, { method: 'POST', headers: signWebhook(secret, body), body });
+}
+
+/** Send a model-initiated response's recorded events on the replay's matching session. */
+function inject(openai: RealtimeStandIn, x: Injection): void {
+  const session = openai.sipCalls.get(x.sessionCallId)?.sessions[0] ?? openai.sessions[x.session - 1];
+  for (const event of x.events) session?.send(event as Parameters<NonNullable<typeof session>['send']>[0]);
 }
 
 /** The recorded pace: each 20 ms of the manual clock waits 20 ms of real time. */

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock, waitFor } from '../../src/clock';
-import { speechLikeAudio, type SimulatedCall, type TransferScript } from '../../src/sim/bandwidth-caller';
+import { speechLikeAudio, type SimulatedCall, type TransferScriptFn } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
+import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { readScenario } from '../../src/record/scenario';
@@ -44,7 +45,7 @@ run('regenerate fixtures/whole-call', () => {
     server = await startTestServer({ ...standInEnv(openai.url, rest, HUMAN), RECORD_DIR: recordDir, ...env }, { clock });
   }
 
-  function caller(options: { speechAtMs?: number; transfer?: () => TransferScript } = {}): SimulatedCall {
+  function caller(options: { speechAtMs?: number; transfer?: TransferScriptFn } = {}): SimulatedCall {
     const call = callerFor(server!, clock, { audio: speechLikeAudio({ startMs: options.speechAtMs ?? 1500, durationMs: 900, seed: 5 }), ...(options.transfer ? { transfer: options.transfer } : {}) });
     rest!.attach(call);
     return call;
@@ -99,5 +100,39 @@ run('regenerate fixtures/whole-call', () => {
     const call = await dialThroughSetup(caller(), 400, (ms) => clock.advanceAsync(ms));
     await finish(call, 10000);
     await save('ai-failure-fallback', call.callId, 'OpenAI refuses the Realtime session (429): the stream ends and /stream-ended answers the fallback apology and hangs up.', { TRANSFER_TO: '' });
+  });
+
+  it('openai-sip: OpenAI answers the SIP leg, the agent transfers with a REFER', async () => {
+    const secret = `whsec_${Buffer.from('whole-call-fixture-signing-key').toString('base64')}`;
+    const env = { AGENT_MODE: 'openai-sip', AGENT_SIP_TARGET: 'sip:proj_1@sip.api.openai.com' };
+    const TRANSFER = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing', summary: 'Wants a refund.' } };
+    await start({ ...env, OPENAI_WEBHOOK_SECRET: secret }, (n) => (n === 1 ? { text: 'Hello from the SIP agent.', audioMs: 400 } : { text: 'One moment, transferring you.', audioMs: 600 }));
+    let uui = '';
+    const call = caller({ transfer: (target) => ((uui = target.uui ?? ''), { outcome: 'answered', ringMs: 500, talkMs: 15000 }) });
+    await call.dial();
+    await clock.advanceAsync(500);
+    const sipCallId = 'rtc_fixture_sip_1';
+    openai!.incomingSipCall(sipCallId);
+    const body = JSON.stringify(
+      callIncomingEvent(sipCallId, [
+        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
+        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
+        { name: 'Contact', value: '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
+        { name: 'User-to-User', value: uui },
+      ]),
+    );
+    expect((await fetch(`${server!.url}/openai/webhook`, { method: 'POST', headers: signWebhook(secret, body), body })).status).toBe(200);
+    await waitFor(() => (openai!.sipCalls.get(sipCallId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
+    const session = openai!.sipCalls.get(sipCallId)!.sessions[0]!;
+    for (let i = 0; i < 100 && !session.sent.some((e) => e.type === 'response.done'); i++) await clock.advanceAsync(20);
+    await clock.advanceAsync(2000);
+    // The caller asked for a person (over SIP, unseen here): the model calls transfer_call on its own.
+    session.send({ type: 'response.created', response: { id: 'resp_transfer', status: 'in_progress' } });
+    session.send({ type: 'response.function_call_arguments.done', response_id: 'resp_transfer', item_id: 'fc_transfer', output_index: 0, call_id: 'call_transfer', name: TRANSFER.name, arguments: JSON.stringify(TRANSFER.arguments) });
+    session.send({ type: 'response.done', response: { id: 'resp_transfer', status: 'completed', output: [] } });
+    for (let i = 0; i < 800 && openai!.sipCalls.get(sipCallId)!.refers.length === 0; i++) await clock.advanceAsync(20);
+    expect(openai!.sipCalls.get(sipCallId)!.refers.length).toBe(1);
+    await finish(call, 20000);
+    await save('openai-sip-refer', call.callId, 'An openai-sip agent: Bandwidth transfers the caller to OpenAI SIP, the webhook is accepted, the sideband greets, the model calls transfer_call, and Switchboard REFERs the call to the human.', env);
   });
 });

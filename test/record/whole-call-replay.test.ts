@@ -22,4 +22,12 @@ describe('replay --media catches a change', () => {
     expect(result.report).toContain('FAIL barge-in.json: openai');
     if (process.env.SHOW_REPLAY_DIFF) process.stdout.write(result.report);
   });
+
+  it('a different transfer destination changes the REFER of an openai-sip call, and the diff shows both', async () => {
+    const result = await replayWholeCall(path.join(DIR, 'openai-sip-refer.json'), { env: { TRANSFER_TO: '+19195550188' } });
+    expect(result.ok).toBe(false);
+    expect(result.report).toContain('POST /realtime/calls/rtc_fixture_sip_1/refer (client event');
+    expect(result.report).toContain('"target_uri":"sip:+19195550177@67.231.4.10:5060"');
+    expect(result.report).toContain('"target_uri":"sip:+19195550188@67.231.4.10:5060"');
+  });
 });
