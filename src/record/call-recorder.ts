@@ -182,7 +182,10 @@ export class CallRecorder {
       if (oldest !== undefined) this.tapes.delete(oldest);
     }
     const header = { format: TAPE_FORMAT, callId, startedAt: new Date(this.options.clock.wallNow()).toISOString(), redacted: this.options.redact, budgetBytes: this.options.budgetBytes } as const;
-    open = { tape: new CallTape(this.dirFor(callId), header, this.options.logger), startMs: this.options.clock.now(), sessions: 0 };
+    const tape = new CallTape(this.dirFor(callId), header, this.options.logger);
+    // Times stay relative to the tape's start, also for a tape carried on after the recorder let go of it.
+    const { clock } = this.options;
+    open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0 };
     this.tapes.set(callId, open);
     return open;
   }

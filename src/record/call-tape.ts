@@ -13,6 +13,8 @@ export class CallTape {
   private readonly trackBytes = new Map<AudioTrack, number>(AUDIO_TRACKS.map((t) => [t, 0]));
   private writtenBytes = 0;
   private overBudget = false;
+  /** Wall-clock start of the recording (the header's `startedAt`, also when carrying on an existing tape). */
+  readonly startedWallMs: number;
 
   constructor(
     readonly dir: string,
@@ -20,9 +22,17 @@ export class CallTape {
     private readonly logger: Logger | undefined,
   ) {
     ensurePrivateDir(dir);
-    // A call id recorded again (a re-run against the same directory) starts a fresh tape.
+    const index = path.join(dir, TAPE_INDEX);
+    const existing = headerOf(index);
+    this.startedWallMs = Date.parse(existing?.callId === header.callId ? existing.startedAt : header.startedAt);
+    if (existing?.callId === header.callId) {
+      // The recorder let go of this call (too many open) and met it again: carry on where the files end.
+      for (const track of AUDIO_TRACKS) this.trackBytes.set(track, sizeOf(path.join(dir, trackFile(track))));
+      this.writtenBytes = sizeOf(index) + [...this.trackBytes.values()].reduce((a, b) => a + b, 0);
+      return;
+    }
     for (const track of AUDIO_TRACKS) fs.rmSync(path.join(dir, trackFile(track)), { force: true });
-    fs.writeFileSync(path.join(dir, TAPE_INDEX), `${JSON.stringify(header)}\n`, { mode: 0o600 });
+    fs.writeFileSync(index, `${JSON.stringify(header)}\n`, { mode: 0o600 });
   }
 
   get exceeded(): boolean {
@@ -56,5 +66,23 @@ export class CallTape {
     };
     fs.appendFileSync(path.join(this.dir, TAPE_INDEX), `${JSON.stringify(note)}\n`);
     this.logger?.warn({ callId: this.header.callId, budgetBytes: this.header.budgetBytes, format: TAPE_FORMAT }, 'whole-call recording reached its size budget: the rest of this call is not recorded');
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The header of an existing index, if it is one of ours (a foreign or broken one is replaced). */
+function headerOf(index: string): TapeHeader | undefined {
+  try {
+    const header = JSON.parse(fs.readFileSync(index, 'utf8').split('\n', 1)[0] ?? '') as TapeHeader;
+    return header.format === TAPE_FORMAT && typeof header.startedAt === 'string' ? header : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../src/clock';
 import { CallRecorder } from '../../src/record/call-recorder';
+import { CallTape } from '../../src/record/call-tape';
 import { PhoneRedactor } from '../../src/record/redact';
 import { tapeDirFor } from '../../src/record/tape-format';
 import { readWholeCall } from '../../src/record/tape-reader';
@@ -57,6 +58,19 @@ describe('whole-call recording (CallRecorder)', () => {
     expect(text).not.toContain('calling you back');
     expect(text).toContain('[redacted: 25 chars]');
     expect(text).toContain('+15550000001');
+  });
+
+  it('a tape met again (the recorder let go of the call) carries on where its files end, at its own times', () => {
+    const header = { format: 'switchboard-call/1' as const, callId: CALL, startedAt: new Date(1_000_000).toISOString(), redacted: false, budgetBytes: 1 << 20 };
+    const first = new CallTape(path.join(dir, 'x.call'), header, undefined);
+    first.append({ t: 0, src: 'media', dir: 'in', type: 'media' }, { track: 'caller-in', bytes: Buffer.alloc(160, 1) });
+    const again = new CallTape(path.join(dir, 'x.call'), { ...header, startedAt: new Date(2_000_000).toISOString() }, undefined);
+    expect(again.startedWallMs).toBe(1_000_000);
+    again.append({ t: 20, src: 'media', dir: 'in', type: 'media' }, { track: 'caller-in', bytes: Buffer.alloc(160, 2) });
+    const lines = fs.readFileSync(path.join(dir, 'x.call', 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audio?: { offset: number } });
+    expect(lines).toHaveLength(3);
+    expect(lines[2]!.audio!.offset).toBe(160);
+    expect(fs.statSync(path.join(dir, 'x.call', 'caller-in.ulaw')).size).toBe(320);
   });
 
   it('stops at the size budget with a note in the index and one warning', () => {

@@ -29,5 +29,6 @@ describe('replay --media catches a change', () => {
     expect(result.report).toContain('POST /realtime/calls/rtc_fixture_sip_1/refer (client event');
     expect(result.report).toContain('"target_uri":"sip:+19195550177@67.231.4.10:5060"');
     expect(result.report).toContain('"target_uri":"sip:+19195550188@67.231.4.10:5060"');
+    if (process.env.SHOW_REPLAY_DIFF) process.stdout.write(result.report);
   });
 });
