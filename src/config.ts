@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
-import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
+import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS, RECORD_MAX_CALL_BYTES } from './constants';
 import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
 
@@ -47,6 +47,7 @@ export const envSchema = z.object({
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   RECORD_DIR: optionalString,
   RECORD_REDACT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  RECORD_MAX_CALL_BYTES: z.coerce.number().int().min(64 * 1024).default(RECORD_MAX_CALL_BYTES),
   NGROK_AUTHTOKEN: optionalString,
 
   BANDWIDTH_ACCOUNT_ID: optionalString,

@@ -251,3 +251,10 @@ export const HANDOFF_MAX_WAIT_MS = 10_000;
 export const REALTIME_RENEWAL_RETRY_MS = 30_000;
 /** How long a replaced Realtime session stays open for late caller transcripts before it is closed. */
 export const RETIRED_SESSION_GRACE_MS = 10_000;
+
+/**
+ * Whole-call recording (RECORD_DIR): at most this many bytes per call (index and audio together), so one
+ * long call cannot fill the disk. About 40 minutes of a stream call (its four audio tracks at 8 bytes/ms
+ * each, plus the index). Override with RECORD_MAX_CALL_BYTES.
+ */
+export const RECORD_MAX_CALL_BYTES = 100 * 1024 * 1024;

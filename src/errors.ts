@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'bandwidth_api_failed'
   | 'invalid_request'
   | 'unavailable'
-  | 'scenario_invalid';
+  | 'scenario_invalid'
+  | 'recording_invalid';
 
 export class SwitchboardError extends Error {
   constructor(

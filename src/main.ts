@@ -32,6 +32,7 @@ import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEO
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { ScenarioRecorder } from './record/recorder';
+import { CallRecorder } from './record/call-recorder';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
@@ -94,6 +95,8 @@ export interface RunningSwitchboard {
   logger: Logger;
   /** Set when callbacks are being recorded (RECORD_DIR). */
   recorder: ScenarioRecorder | undefined;
+  /** Set when whole calls are being recorded (RECORD_DIR): media, Realtime events, OpenAI webhooks. */
+  callRecorder: CallRecorder | undefined;
   /** Refused authentication on every surface, counted. */
   security: SecurityEvents;
   close(drainMs?: number): Promise<void>;
@@ -170,6 +173,38 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const contexts = new CallbackContexts(store.contexts, signer, urls);
   const control = new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined });
+  const recorderSecrets = [
+    credentials.credentials.callbackUsername,
+    credentials.credentials.callbackPassword,
+    credentials.credentials.adminToken,
+    credentials.credentials.urlSigningSecret,
+    config.env.OPENAI_API_KEY ?? '',
+    config.env.OPENAI_WEBHOOK_SECRET ?? '',
+    config.env.BANDWIDTH_CLIENT_SECRET ?? '',
+    config.env.NGROK_AUTHTOKEN ?? '',
+  ];
+  const recordDir = options.recordDir ?? config.env.RECORD_DIR;
+  const recorder = recordDir
+    ? new ScenarioRecorder({
+        dir: path.resolve(recordDir),
+        publicBaseUrl,
+        redact: options.recordRedact ?? config.env.RECORD_REDACT,
+        secrets: recorderSecrets,
+        unseal: (token, purpose) => signer.verify(token, purpose),
+        logger,
+      })
+    : undefined;
+  const callRecorder = recorder
+    ? new CallRecorder({
+        dir: path.resolve(recordDir!),
+        clock,
+        secrets: recorderSecrets,
+        redact: options.recordRedact ?? config.env.RECORD_REDACT,
+        budgetBytes: config.env.RECORD_MAX_CALL_BYTES,
+        phoneRedactorFor: (callId) => recorder.phoneRedactorFor(callId),
+        logger,
+      })
+    : undefined;
   const bridge = new CallRegistry({
     instanceId,
     recordingsDir: path.join(config.dataDir, 'recordings'),
@@ -180,12 +215,12 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
-    openModel: (agent, tools) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock }),
+    openModel: (agent, tools, callId) =>
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock, tap: callRecorder?.realtimeTap(callId) }),
   });
   const security = new SecurityEvents(logger, clock);
   const router = new AgentRouter(store, defaultAgentId);
-  const media = new MediaGateway(signer, bridge, clock, logger, security);
+  const media = new MediaGateway(signer, bridge, clock, logger, security, callRecorder?.mediaTap);
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
@@ -193,13 +228,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     store,
     router,
     logger,
-    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET),
+    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest),
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     security,
     toolsFor,
     clock,
     openSideband: (agent, tools, sipCallId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId, clock }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
+    tap: callRecorder?.openaiWebhook,
   });
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
@@ -213,25 +249,6 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger,
     listener: bridge,
   });
-  const recordDir = options.recordDir ?? config.env.RECORD_DIR;
-  const recorder = recordDir
-    ? new ScenarioRecorder({
-        dir: path.resolve(recordDir),
-        publicBaseUrl,
-        redact: options.recordRedact ?? config.env.RECORD_REDACT,
-        secrets: [
-          credentials.credentials.callbackUsername,
-          credentials.credentials.callbackPassword,
-          credentials.credentials.adminToken,
-          credentials.credentials.urlSigningSecret,
-          config.env.OPENAI_API_KEY ?? '',
-          config.env.BANDWIDTH_CLIENT_SECRET ?? '',
-          config.env.NGROK_AUTHTOKEN ?? '',
-        ],
-        unseal: (token, purpose) => signer.verify(token, purpose),
-        logger,
-      })
-    : undefined;
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
   const app = createApp({
     logger,
@@ -255,7 +272,18 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     ],
   });
   // Bandwidth's callbacks go straight to their handler, everything else to the Express app (see webhooks.ts).
-  const voice = voiceWebhooks(flows, callbackCredentials, logger, security, recorder?.record);
+  const voice = voiceWebhooks(
+    flows,
+    callbackCredentials,
+    logger,
+    security,
+    recorder
+      ? (x) => {
+          recorder.record(x);
+          callRecorder?.callback(x);
+        }
+      : undefined,
+  );
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
@@ -288,7 +316,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, close };
+  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, close };
 }
 
 /**

@@ -88,8 +88,16 @@ describe('files under DATA_DIR are private whatever the umask', () => {
         await server.close();
       }
       expect(mode(scenarios)).toBe(0o700);
-      expect(fs.readdirSync(scenarios).sort()).toEqual(['c-a%2Eb.json', 'c-a%2Fb.json']);
-      for (const f of fs.readdirSync(scenarios)) expect(mode(path.join(scenarios, f))).toBe(0o600);
+      // Each call: its callback scenario and its whole-call recording directory (index and audio).
+      expect(fs.readdirSync(scenarios).sort()).toEqual(['c-a%2Eb.call', 'c-a%2Eb.json', 'c-a%2Fb.call', 'c-a%2Fb.json']);
+      for (const f of fs.readdirSync(scenarios)) {
+        const p = path.join(scenarios, f);
+        if (!f.endsWith('.call')) expect(mode(p)).toBe(0o600);
+        else {
+          expect(mode(p)).toBe(0o700);
+          for (const g of fs.readdirSync(p)) expect(mode(path.join(p, g))).toBe(0o600);
+        }
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

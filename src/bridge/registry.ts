@@ -15,7 +15,7 @@ export interface BridgeDeps {
   store: Store;
   logger: Logger;
   clock: Clock;
-  openModel: (agent: AgentWithDestinations, tools: ToolRegistry) => ModelSession;
+  openModel: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
   recordingsDir?: string;
   /** How calls leave the agent (the carrier's adapter). */
@@ -128,7 +128,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       clock: this.deps.clock,
       scheduler: this.scheduler,
       tools,
-      openModel: (a) => this.deps.openModel(a, tools),
+      openModel: (a) => this.deps.openModel(a, tools, callId),
       pacing: this.deps.pacing,
       agentAudioDeadlineMs: this.deps.agentAudioDeadlineMs,
       recordingsDir: this.deps.recordingsDir,

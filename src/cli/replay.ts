@@ -11,6 +11,7 @@ import { NO_REQUIREMENTS, requirementsKey, type ScenarioRequires } from '../reco
 import { checkTargetSettings, type TargetAdminApi } from '../record/settings-check';
 import { UrlSigner } from '../security/signing';
 import { SqliteStore } from '../store/sqlite';
+import { runMediaReplay } from './media-replay';
 import { startSelfServer } from './self-server';
 
 export interface ReplayCommandOptions {
@@ -27,6 +28,9 @@ export interface ReplayCommandOptions {
   check?: boolean;
   shift?: boolean;
   verbose?: boolean;
+  media?: boolean;
+  fast?: boolean;
+  recordTest?: string;
 }
 
 export interface ReplayIo {
@@ -272,7 +276,19 @@ export function registerReplayCommand(program: Command): void {
     .option('--no-check', "with --url: do not check the target's settings first (a missing one then shows as a BXML diff)")
     .option('--shift', 'with --url: give calls fresh ids and move timestamps to now, so the replay collides with no stored call (always on with --self)')
     .option('-v, --verbose', 'list matching callbacks too')
+    .option('--media', 'whole calls (FILE.json + FILE.call/, or a directory of them): replay offline against an in-process server and compare BXML, OpenAI events and playout')
+    .option('--fast', 'with --media: run the manual clock as fast as possible instead of at the recorded pace')
+    .option('--record-test <name>', 'with --media: also write test/replay/NAME.test.ts, a jest test that replays these recordings')
     .action(async (files: string[], opts: ReplayCommandOptions) => {
+      if (opts.media) {
+        if (opts.url) {
+          process.stderr.write('switchboard replay: --media replays whole calls offline on a server of its own; it takes no --url\n');
+          process.exitCode = REPLAY_EXIT.usage;
+          return;
+        }
+        process.exitCode = await runMediaReplay(files, opts, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+        return;
+      }
       process.exitCode = await runReplay(files, opts, process.env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     });
 }

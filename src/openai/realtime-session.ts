@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import { flattenUsage, serverEventSchemas, type ServerEvent, type ServerEventType } from './events';
 import type { ToolDefinition } from '../bridge/tools';
 import { sessionUpdate } from './session-config';
+import type { RealtimeTap } from './realtime-tap';
 
 /**
  * One OpenAI Realtime session over WebSocket, GA protocol only (OpenAI reference §1): no
@@ -29,6 +30,8 @@ export interface RealtimeConnectOptions {
    * was configured at accept, so the opening update only names the session type; audio flows over SIP.
    */
   sipCallId?: string;
+  /** Whole-call recording (RECORD_DIR): sees every event both ways. */
+  tap?: RealtimeTap;
 }
 
 /**
@@ -115,6 +118,7 @@ export class RealtimeSession implements ModelSession {
       };
       ws.once('unexpected-response', (_req, res) => {
         const status = res.statusCode ?? 0;
+        options.tap?.refused(status);
         fail(new ModelSessionError('openai_refused', `OpenAI refused the Realtime connection (HTTP ${status}${status === 429 ? ': rate limited' : ''})`, status));
       });
       ws.once('open', () => {
@@ -127,6 +131,7 @@ export class RealtimeSession implements ModelSession {
       ws.on('error', (err) => fail(new ModelSessionError('openai_unreachable', `cannot reach OpenAI Realtime: ${err.message}`)));
       ws.on('close', (code, reason) => {
         this.clock.clear(this.heartbeat);
+        options.tap?.closed(code, reason.toString());
         fail(new ModelSessionError('openai_closed', `OpenAI closed the session before it was ready (${code} ${reason.toString()})`));
         this.handlers?.closed({ code, reason: reason.toString(), expected: this.closedByUs });
       });
@@ -194,15 +199,19 @@ export class RealtimeSession implements ModelSession {
   }
 
   private sendRaw(text: string): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(text);
-    else if (this.ws?.readyState === WebSocket.CONNECTING && this.outbox.length < MAX_OUTBOX_MESSAGES) this.outbox.push(text);
+    if (this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(text);
+      this.options.tap?.sent(text);
+    } else if (this.ws?.readyState === WebSocket.CONNECTING && this.outbox.length < MAX_OUTBOX_MESSAGES) this.outbox.push(text);
   }
 
   private onMessage(data: WebSocket.RawData): void {
     const h = this.handlers;
     let event: Record<string, unknown>;
+    const text = data.toString();
+    this.options.tap?.received(text);
     try {
-      event = JSON.parse(data.toString()) as Record<string, unknown>;
+      event = JSON.parse(text) as Record<string, unknown>;
     } catch {
       this.options.logger.warn('OpenAI sent a frame that is not JSON');
       return;

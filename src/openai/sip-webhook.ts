@@ -10,6 +10,7 @@ import type { ModelSession } from '../bridge/transports';
 import { SipCallControl } from './sip-call-control';
 import { SipCallSession } from './sip-session';
 import { checkWebhookHeaders } from './webhook-headers';
+import type { OpenAIRestTap, OpenAIWebhookTap } from './realtime-tap';
 import type { SecurityEvents } from '../security/security-events';
 import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_SEEN_TTL_MS, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
@@ -37,6 +38,8 @@ export interface SipWebhookDeps {
   clock: Clock;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
+  /** Whole-call recording (RECORD_DIR): every webhook delivery with the answer it got. */
+  tap?: OpenAIWebhookTap;
 }
 
 interface SipHeader {
@@ -106,8 +109,11 @@ export class OpenAISipWebhook {
       },
       express.text({ type: () => true, limit: OPENAI_WEBHOOK_BODY_MAX_BYTES }),
       async (req, res) => {
-        const result = await this.handle(typeof req.body === 'string' ? req.body : '', req.headers as Record<string, string>);
+        const rawBody = typeof req.body === 'string' ? req.body : '';
+        this.deps.tap?.received(rawBody);
+        const result = await this.handle(rawBody, req.headers as Record<string, string>);
         res.status(result.status).json(result.body);
+        this.deps.tap?.answered({ rawBody, headers: req.headers, ...result });
       },
     );
     // Body errors (too large, unreadable) are the sender's: a 4xx that says which, never the app's 500.
@@ -213,6 +219,16 @@ export class OpenAISipWebhook {
 }
 
 /** OPENAI_BASE_URL may be ws:// for the Realtime stand-in; the REST client needs http(s). */
-export function openaiClient(baseUrl: string, apiKey: string | undefined, webhookSecret: string | undefined): OpenAI {
-  return new OpenAI({ apiKey: apiKey ?? 'not-configured', baseURL: baseUrl.replace(/^ws(s?):/i, 'http$1:'), webhookSecret: webhookSecret ?? null, maxRetries: 1, timeout: 10_000 });
+export function openaiClient(baseUrl: string, apiKey: string | undefined, webhookSecret: string | undefined, tap?: OpenAIRestTap): OpenAI {
+  const baseURL = baseUrl.replace(/^ws(s?):/i, 'http$1:');
+  // Whole-call recording sees each request through the client's own fetch hook (the SDK's documented `fetch` option).
+  const tapped: typeof fetch | undefined = tap
+    ? async (input, init) => {
+        const res = await fetch(input, init);
+        const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+        tap({ method: init?.method ?? 'GET', path: url.pathname.slice(new URL(baseURL).pathname.replace(/\/$/, '').length), body: typeof init?.body === 'string' ? init.body : undefined, status: res.status });
+        return res;
+      }
+    : undefined;
+  return new OpenAI({ apiKey: apiKey ?? 'not-configured', baseURL, webhookSecret: webhookSecret ?? null, maxRetries: 1, timeout: 10_000, ...(tapped ? { fetch: tapped } : {}) });
 }

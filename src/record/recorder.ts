@@ -63,6 +63,11 @@ export class ScenarioRecorder {
     }
   };
 
+  /** The call's phone placeholders (with `redact`), so its whole-call recording uses the same ones. */
+  phoneRedactorFor(callId: string): PhoneRedactor | undefined {
+    return this.open(callId).redactor;
+  }
+
   /** The file a call is (or would be) recorded in. */
   fileFor(callId: string): string {
     return path.join(this.options.dir, `${fileStemFor(callId)}.json`);

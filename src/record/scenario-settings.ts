@@ -117,6 +117,15 @@ export function settingsEnv(requires: ScenarioRequires): Record<string, string> 
   return env;
 }
 
+/** The requirements of a call recorded on a server started with these variables (the inverse of settingsEnv). */
+export function requiresFromEnv(env: Record<string, string>, agent: string = ENV_AGENT_ID): ScenarioRequires {
+  const settings: Record<string, SettingValue> = {};
+  for (const [name, variable] of Object.entries(SETTING_ENV)) {
+    if (variable in env) settings[name] = env[variable] === '' ? null : env[variable]!;
+  }
+  return scenarioRequiresSchema.parse({ agent, settings });
+}
+
 /** The required settings no variable sets, applied to an agent (its `sip`: SIP_ONLY are all SIP settings). */
 export function withSipOnlySettings<A extends { sip?: Record<string, unknown> }>(agent: A, requires: ScenarioRequires): A {
   const sip: Record<string, unknown> = { ...agent.sip };

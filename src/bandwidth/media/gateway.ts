@@ -10,6 +10,7 @@ import type { UrlSigner } from '../../security/signing';
 import { rejectUpgrade } from './reject-upgrade';
 import { MEDIA_PATH_PREFIX } from '../urls';
 import { BandwidthMediaStream } from './stream';
+import type { MediaTapFactory } from './media-tap';
 import type { SecurityEvents } from '../../security/security-events';
 
 /**
@@ -33,6 +34,8 @@ export class MediaGateway {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly security: SecurityEvents,
+    /** Whole-call recording (RECORD_DIR): a frame tap per accepted socket. */
+    private readonly tapFor?: MediaTapFactory,
   ) {
     this.sweeper = clock.setInterval(() => this.sweep(), MEDIA_TOKEN_TTL_MS);
   }
@@ -66,7 +69,7 @@ export class MediaGateway {
     }
     this.usedTokens.set(token, this.clock.wallNow() + MEDIA_TOKEN_TTL_MS);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.sink.attach(new BandwidthMediaStream(callId, ws, this.clock, this.logger));
+      this.sink.attach(new BandwidthMediaStream(callId, ws, this.clock, this.logger, this.tapFor?.(callId)));
     });
   }
 

@@ -5,6 +5,7 @@ import type { Logger } from '../../log';
 import type { AudioChunk, CallerStream, CallerStreamHandlers, StreamStopReason } from '../../bridge/transports';
 import { IngressLimit } from './ingress-limit';
 import { CLEAR_MESSAGE, isPcmu, parseInboundFrame, playAudioMessage } from './frames';
+import type { MediaFrameTap } from './media-tap';
 
 /**
  * One Bandwidth bidirectional media stream (BW §4), as the bridge's CallerStream. Bandwidth is the
@@ -27,6 +28,8 @@ export class BandwidthMediaStream implements CallerStream {
     private readonly ws: WebSocket,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Whole-call recording (RECORD_DIR): sees every frame both ways. */
+    private readonly tap?: MediaFrameTap,
   ) {
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('close', () => this.finish('socket-closed'));
@@ -64,13 +67,16 @@ export class BandwidthMediaStream implements CallerStream {
 
   play(chunk: AudioChunk): void {
     if (this.stopped || this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(playAudioMessage(chunk.base64));
+    const text = playAudioMessage(chunk.base64);
+    this.ws.send(text);
+    this.tap?.sent(text);
     this.sentFrames++;
   }
 
   clear(): void {
     if (this.stopped || this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(CLEAR_MESSAGE);
+    this.tap?.sent(CLEAR_MESSAGE);
   }
 
   close(reason: string): void {
@@ -81,7 +87,9 @@ export class BandwidthMediaStream implements CallerStream {
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     this.receivedFrames++;
     if (isBinary) return this.garbage('binary frame'); // BW §4.1: Bandwidth sends text frames only
-    const frame = parseInboundFrame(data.toString());
+    const text = data.toString();
+    this.tap?.received(text);
+    const frame = parseInboundFrame(text);
     switch (frame.kind) {
       case 'media':
         // tracks="both": only the caller's (inbound) audio feeds the model (BW §2.2).

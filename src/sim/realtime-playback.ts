@@ -1,0 +1,130 @@
+/**
+ * The Realtime stand-in in playback mode (docs/simulator.md): its script and transcriber are fed the model
+ * events of a whole-call recording, in order. The stand-in still plays the protocol itself (VAD on the
+ * appended audio, truncates, cancels, tool outputs: RT §1.3–§1.6), so it reacts to what Switchboard sends
+ * now as the recording shows the model did then: response n of the replay is response n of the recording
+ * (same transcript, same audio length, same function call), and the caller's n-th turn is transcribed as
+ * it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
+ */
+import type { TapeEntry } from '../record/tape-format';
+import type { WholeCall } from '../record/tape-reader';
+import { RecordingError } from '../record/tape-reader';
+import type { RefuseSpec } from './realtime-server';
+import type { ResponsePlan, Script, Transcriber } from './realtime-script';
+
+export interface RealtimePlayback {
+  script: Script;
+  transcribe: Transcriber;
+  refuse?: RefuseSpec;
+  /** Responses in the recording (what the script hands out, in order). */
+  plans: ResponsePlan[];
+  /**
+   * Responses the model started on its own on a sideband (openai-sip: it heard the caller over SIP, which the
+   * replay cannot play): their recorded events, to send as they were, at their recorded time.
+   */
+  injections: Injection[];
+}
+
+export interface Injection {
+  t: number;
+  /** The recorded Realtime session (1-based) and the call id it was opened for. */
+  session: number;
+  sessionCallId: string;
+  events: Record<string, unknown>[];
+}
+
+/** Output audio bytes per ms by the session's output format once configured (OpenAI reference §1.3; `session.created` still shows the default). */
+function bytesPerMs(entries: TapeEntry[]): number {
+  for (const e of entries) {
+    if (e.src !== 'realtime' || e.dir !== 'in' || e.type !== 'session.updated') continue;
+    const type = (e.event?.session as { audio?: { output?: { format?: { type?: string } } } } | undefined)?.audio?.output?.format?.type;
+    if (type === 'audio/pcm') return 48;
+    if (type) return 8;
+  }
+  return 8;
+}
+
+export function realtimePlayback(call: WholeCall): RealtimePlayback {
+  const perMs = bytesPerMs(call.entries);
+  const plans: ResponsePlan[] = [];
+  const transcripts: string[] = [];
+  let open: { text?: string; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
+  const close = () => {
+    if (!open) return;
+    const audioMs = Math.round(open.audioBytes / perMs);
+    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
+    else if (open.functionCall) plans.push({ functionCall: open.functionCall });
+    else plans.push({ text: '', audioMs: 1 });
+    open = undefined;
+  };
+  let refusals = 0;
+  let refusedStatus = 0;
+  // A session that never appended audio is a sideband (the audio goes over SIP): no VAD can start its responses.
+  const appended = new Set(call.entries.filter((e) => e.type === 'input_audio_buffer.append').map((e) => e.session));
+  const sessionCallIds = new Map(call.entries.filter((e) => e.type === 'connect').map((e) => [e.session, String(e.event?.sessionCallId ?? '')]));
+  const pendingCreates = new Map<number | undefined, number>();
+  const injections: Injection[] = [];
+  let injecting: Injection | undefined;
+  call.entries.forEach((e, i) => {
+    if (e.src !== 'realtime') return;
+    if (e.dir === 'out') {
+      if (e.type === 'response.create') pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+      return;
+    }
+    if (injecting) {
+      injecting.events.push(e.audio ? { ...e.event, delta: call.audio(e.audio).toString('base64') } : (e.event ?? {}));
+      if (e.type === 'response.done') injecting = undefined;
+      return;
+    }
+    if (e.type === 'response.created' && !appended.has(e.session)) {
+      const pending = pendingCreates.get(e.session) ?? 0;
+      if (pending > 0) pendingCreates.set(e.session, pending - 1);
+      else {
+        injecting = { t: e.t, session: e.session ?? 1, sessionCallId: sessionCallIds.get(e.session) ?? '', events: [e.event ?? {}] };
+        injections.push(injecting);
+        return;
+      }
+    }
+    switch (e.type) {
+      case 'refused':
+        refusals++;
+        refusedStatus = Number(e.event?.status ?? 0);
+        return;
+      case 'response.created':
+        close();
+        open = { audioBytes: 0 };
+        return;
+      case 'response.output_audio.delta':
+        if (open) open.audioBytes += e.audio?.bytes ?? 0;
+        return;
+      case 'response.output_audio_transcript.done':
+        if (open) open.text = String(e.event?.transcript ?? '');
+        return;
+      case 'response.function_call_arguments.done': {
+        if (!open) return;
+        try {
+          open.functionCall = { name: String(e.event?.name), arguments: JSON.parse(String(e.event?.arguments ?? '{}')) as Record<string, unknown> };
+        } catch {
+          throw new RecordingError(`index.jsonl entry ${i + 1} (response.function_call_arguments.done): field event.arguments: not JSON`);
+        }
+        return;
+      }
+      case 'response.done':
+        close();
+        return;
+      case 'conversation.item.input_audio_transcription.completed':
+        transcripts.push(String(e.event?.transcript ?? ''));
+        return;
+    }
+  });
+  close();
+  const queue = [...plans];
+  return {
+    plans,
+    injections,
+    // Past the recording, the model stays silent: a replay that asks for more responses than the call had shows up in the diff.
+    script: () => queue.shift() ?? { text: '', audioMs: 1 },
+    transcribe: (_ms, n) => transcripts[n - 1] ?? '',
+    ...(refusals > 0 ? { refuse: { status: refusedStatus || 500, times: refusals } } : {}),
+  };
+}

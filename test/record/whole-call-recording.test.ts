@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock } from '../../src/clock';
+import { CallRecorder } from '../../src/record/call-recorder';
+import { CallTape } from '../../src/record/call-tape';
+import { PhoneRedactor } from '../../src/record/redact';
+import { tapeDirFor } from '../../src/record/tape-format';
+import { readWholeCall } from '../../src/record/tape-reader';
+
+const FIXTURE = path.join(__dirname, '../../fixtures/whole-call/barge-in.json');
+const CALL = 'c-11111111-22222222-3333-4444-5555-666666666666';
+
+describe('whole-call recording (CallRecorder)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-tape-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function recorder(options: { redact?: boolean; budgetBytes?: number; warn?: jest.Mock } = {}) {
+    const clock = new ManualClock(0);
+    const phones = new PhoneRedactor();
+    const warn = options.warn ?? jest.fn();
+    const logger = { warn, info: jest.fn(), error: jest.fn(), debug: jest.fn() } as unknown as ConstructorParameters<typeof CallRecorder>[0]['logger'];
+    const rec = new CallRecorder({ dir, clock, secrets: ['sk-very-secret-key'], redact: options.redact ?? false, budgetBytes: options.budgetBytes ?? 1 << 20, phoneRedactorFor: () => phones, logger });
+    return { rec, clock, warn };
+  }
+  const index = (rec: CallRecorder) => fs.readFileSync(path.join(rec.dirFor(CALL), 'index.jsonl'), 'utf8');
+
+  it('keeps audio by reference in raw tracks, with relative times on the server clock', async () => {
+    const { rec, clock } = recorder();
+    const media = rec.mediaTap(CALL);
+    const rt = rec.realtimeTap(CALL);
+    media.received(JSON.stringify({ eventType: 'media', track: 'inbound', payload: Buffer.alloc(160, 0x7f).toString('base64') }));
+    clock.advance(20);
+    media.sent(`{"eventType":"playAudio","media":{"contentType":"audio/pcmu","payload":"${Buffer.alloc(320, 0x11).toString('base64')}"}}`);
+    rt.received(JSON.stringify({ type: 'response.output_audio.delta', delta: Buffer.alloc(800, 1).toString('base64'), item_id: 'item_1' }));
+    const lines = index(rec).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ format: 'switchboard-call/1', callId: CALL });
+    expect(lines.find((l) => l.type === 'media')).toMatchObject({ t: 0, dir: 'in', audio: { track: 'caller-in', offset: 0, bytes: 160 } });
+    expect(lines.find((l) => l.type === 'playAudio')).toMatchObject({ t: 20, dir: 'out', audio: { track: 'caller-out', offset: 0, bytes: 320 } });
+    expect(lines.find((l) => l.type === 'response.output_audio.delta')).toMatchObject({ audio: { track: 'model-out', bytes: 800 }, event: { item_id: 'item_1' } });
+    expect(index(rec)).not.toContain('payload":"');
+    expect(fs.statSync(path.join(rec.dirFor(CALL), 'caller-out.ulaw')).size).toBe(320);
+  });
+
+  it('strips secrets always, and with redact phone numbers and transcript text', () => {
+    const { rec } = recorder({ redact: true });
+    const rt = rec.realtimeTap(CALL);
+    rt.sent(JSON.stringify({ type: 'session.update', session: { instructions: 'key sk-very-secret-key', tools: [] } }));
+    rt.received(JSON.stringify({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'i', transcript: 'my number is +19195550142' }));
+    rt.received(JSON.stringify({ type: 'response.output_audio_transcript.delta', delta: 'Sure, calling you back' }));
+    rec.mediaTap(CALL).received(JSON.stringify({ eventType: 'start', metadata: { callId: CALL, tracks: [] }, streamParams: { from: '+19195550142' } }));
+    const text = index(rec);
+    expect(text).not.toContain('sk-very-secret-key');
+    expect(text).not.toContain('9195550142');
+    expect(text).not.toContain('calling you back');
+    expect(text).toContain('[redacted: 25 chars]');
+    expect(text).toContain('+15550000001');
+  });
+
+  it('a tape met again (the recorder let go of the call) carries on where its files end, at its own times', () => {
+    const header = { format: 'switchboard-call/1' as const, callId: CALL, startedAt: new Date(1_000_000).toISOString(), redacted: false, budgetBytes: 1 << 20 };
+    const first = new CallTape(path.join(dir, 'x.call'), header, undefined);
+    first.append({ t: 0, src: 'media', dir: 'in', type: 'media' }, { track: 'caller-in', bytes: Buffer.alloc(160, 1) });
+    const again = new CallTape(path.join(dir, 'x.call'), { ...header, startedAt: new Date(2_000_000).toISOString() }, undefined);
+    expect(again.startedWallMs).toBe(1_000_000);
+    again.append({ t: 20, src: 'media', dir: 'in', type: 'media' }, { track: 'caller-in', bytes: Buffer.alloc(160, 2) });
+    const lines = fs.readFileSync(path.join(dir, 'x.call', 'index.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { audio?: { offset: number } });
+    expect(lines).toHaveLength(3);
+    expect(lines[2]!.audio!.offset).toBe(160);
+    expect(fs.statSync(path.join(dir, 'x.call', 'caller-in.ulaw')).size).toBe(320);
+  });
+
+  it('stops at the size budget with a note in the index and one warning', () => {
+    const warn = jest.fn();
+    const { rec } = recorder({ budgetBytes: 64 * 1024, warn });
+    const media = rec.mediaTap(CALL);
+    const frame = JSON.stringify({ eventType: 'media', track: 'inbound', payload: Buffer.alloc(160).toString('base64') });
+    for (let i = 0; i < 1000; i++) media.received(frame);
+    const lines = index(rec).trim().split('\n');
+    expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ type: 'budget-exceeded', event: { budgetBytes: 65536 } });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(fs.statSync(path.join(rec.dirFor(CALL), 'caller-in.ulaw')).size).toBeLessThan(64 * 1024);
+  });
+});
+
+describe('whole-call recordings that are truncated, edited or foreign', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-bad-tape-'));
+    file = path.join(dir, 'call.json');
+    fs.copyFileSync(FIXTURE, file);
+    fs.cpSync(tapeDirFor(FIXTURE), tapeDirFor(file), { recursive: true });
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const indexFile = () => path.join(tapeDirFor(file), 'index.jsonl');
+  const lines = () => fs.readFileSync(indexFile(), 'utf8').split('\n');
+  const writeLines = (l: string[]) => fs.writeFileSync(indexFile(), l.join('\n'));
+
+  it('the fixture itself reads', () => {
+    expect(readWholeCall(file).entries.length).toBeGreaterThan(100);
+  });
+
+  it('truncated mid-line: names the line', () => {
+    const text = fs.readFileSync(indexFile(), 'utf8');
+    fs.writeFileSync(indexFile(), text.slice(0, Math.floor(text.length / 2)));
+    expect(() => readWholeCall(file)).toThrow(/index\.jsonl line \d+: the file ends mid-line \(truncated\)/);
+  });
+
+  it('an edited field: names the line, the step type and the field', () => {
+    const l = lines();
+    const entry = JSON.parse(l[4]!) as Record<string, unknown>;
+    l[4] = JSON.stringify({ ...entry, t: 'soon' });
+    writeLines(l);
+    expect(() => readWholeCall(file)).toThrow(`call.call/index.jsonl line 5 (${String(entry.type)}): field t: Invalid input: expected number, received string`);
+  });
+
+  it('an unknown field or source is refused, not ignored', () => {
+    const l = lines();
+    l[6] = JSON.stringify({ ...(JSON.parse(l[6]!) as object), src: 'telegraph' });
+    writeLines(l);
+    expect(() => readWholeCall(file)).toThrow(/line 7 \(.+\): field src: /);
+  });
+
+  it('a foreign file: the header names the format field', () => {
+    const l = lines();
+    l[0] = JSON.stringify({ hello: 'world' });
+    writeLines(l);
+    expect(() => readWholeCall(file)).toThrow(/line 1: field format: .*not a switchboard whole-call recording/);
+  });
+
+  it('a truncated audio track: names the entry and the audio field', () => {
+    const track = path.join(tapeDirFor(file), 'caller-in.ulaw');
+    fs.truncateSync(track, 1000);
+    expect(() => readWholeCall(file)).toThrow(/line \d+ \(media\): field audio: bytes \d+\.\.\d+ are past the end of caller-in\.ulaw \(1000 bytes\)/);
+  });
+
+  it('a callback scenario without its recording says what is missing', () => {
+    fs.rmSync(tapeDirFor(file), { recursive: true });
+    expect(() => readWholeCall(file)).toThrow(/call\.json has no whole-call recording: .*index\.jsonl is missing/);
+  });
+});
