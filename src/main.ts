@@ -32,6 +32,7 @@ import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEO
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { ScenarioRecorder } from './record/recorder';
+import { requiresOfAgent } from './record/scenario-settings';
 import { CallRecorder } from './record/call-recorder';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
@@ -191,6 +192,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         redact: options.recordRedact ?? config.env.RECORD_REDACT,
         secrets: recorderSecrets,
         unseal: (token, purpose) => signer.verify(token, purpose),
+        requiresFor: async (callId) => {
+          const agentId = (await store.calls.get(callId))?.agentId;
+          const stored = agentId ? await store.agents.get(agentId) : undefined;
+          return stored ? requiresOfAgent(stored.agent) : undefined;
+        },
         logger,
       })
     : undefined;

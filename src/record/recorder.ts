@@ -5,6 +5,7 @@ import type { WebhookExchange } from '../bandwidth/webhooks';
 import { ensurePrivateDir, fileStemFor } from '../files';
 import { PhoneRedactor, scrubJson, scrubSecrets, scrubXml, stripTokens } from './redact';
 import { writeFileAtomic, type Step } from './scenario';
+import type { ScenarioRequires } from './scenario-settings';
 
 /**
  * RECORD_DIR / `serve --record DIR`: every Bandwidth callback Switchboard answers is appended, with its
@@ -25,6 +26,11 @@ export interface RecorderOptions {
   secrets: string[];
   /** Open a sealed token (returns its data, or throws); lets a replay re-mint it with another secret. */
   unseal?: (token: string, purpose: TokenPurpose) => unknown;
+  /**
+   * The settings of the agent that answers a call (scenario-settings.ts requiresOfAgent), written into the
+   * file's meta as `requires`, so that `replay` configures its server as this one was.
+   */
+  requiresFor?: (callId: string) => Promise<ScenarioRequires | undefined>;
   logger?: Logger;
 }
 
@@ -45,6 +51,8 @@ interface CallFile {
   steps: Step[];
   redactor: PhoneRedactor | undefined;
   startedMs: number;
+  /** Whether meta.requires is written, being looked up, or still to find (the agent may not be known yet). */
+  requires: 'unknown' | 'looking' | 'known';
 }
 
 export class ScenarioRecorder {
@@ -104,6 +112,32 @@ export class ScenarioRecorder {
     this.push(call, { seq, from: 'bandwidth', to: 'app', transport: 'http', kind: 'callback', request });
     this.push(call, { seq: seq + 1, from: 'app', to: 'bandwidth', transport: 'http', kind: 'callback-response', response });
     writeFileAtomic(call.file, `${JSON.stringify(call.steps, null, 2)}\n`);
+    if (call.requires === 'unknown') this.lookUpRequires(owner, call);
+  }
+
+  /** Asked after a callback was answered: by then its call's agent is stored (the durability rule). */
+  private lookUpRequires(callId: string, call: CallFile): void {
+    const requiresFor = this.options.requiresFor;
+    if (!requiresFor) return;
+    call.requires = 'looking';
+    requiresFor(callId).then(
+      (requires) => {
+        if (!requires) {
+          call.requires = 'unknown'; // no agent yet (or none at all): the next callback asks again
+          return;
+        }
+        let text = scrubSecrets(JSON.stringify(requires), this.options.secrets);
+        if (call.redactor) text = call.redactor.redact(text);
+        const meta = call.steps[0];
+        if (meta?.kind === 'meta') meta.meta = { ...meta.meta, requires: JSON.parse(text) as unknown };
+        call.requires = 'known';
+        writeFileAtomic(call.file, `${JSON.stringify(call.steps, null, 2)}\n`);
+      },
+      (err: Error) => {
+        call.requires = 'unknown';
+        this.options.logger?.warn({ err: err.message }, "could not record the settings of a call's agent");
+      },
+    );
   }
 
   private push(call: CallFile, step: Step): void {
@@ -119,7 +153,7 @@ export class ScenarioRecorder {
       const oldest = this.calls.keys().next().value;
       if (oldest !== undefined) this.calls.delete(oldest);
     }
-    call = { file: this.fileFor(callId), steps: [], redactor: this.options.redact ? new PhoneRedactor() : undefined, startedMs: Date.now() };
+    call = { file: this.fileFor(callId), steps: [], redactor: this.options.redact ? new PhoneRedactor() : undefined, startedMs: Date.now(), requires: 'unknown' };
     call.steps.push({
       seq: 0,
       from: 'switchboard',

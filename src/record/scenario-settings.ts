@@ -126,6 +126,22 @@ export function requiresFromEnv(env: Record<string, string>, agent: string = ENV
   return scenarioRequiresSchema.parse({ agent, settings });
 }
 
+/**
+ * What a call answered by this agent requires (the recorder writes it into each recorded call's meta): every
+ * setting the agent has, and "unset" for each it lacks that may be unset. A production recording so replays
+ * on a server configured like the one it was recorded on, whichever settings its answers depended on.
+ */
+export function requiresOfAgent(agent: { id: string } & object): ScenarioRequires | undefined {
+  const settings: Record<string, SettingValue> = {};
+  for (const name of SETTING_NAMES) {
+    const value = settingOf(agent as Record<string, unknown>, name);
+    if (value !== undefined) settings[name] = value;
+    else if (UNSETTABLE.has(name)) settings[name] = null;
+  }
+  const parsed = scenarioRequiresSchema.safeParse({ agent: agent.id, settings });
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** The required settings no variable sets, applied to an agent (its `sip`: SIP_ONLY are all SIP settings). */
 export function withSipOnlySettings<A extends { sip?: Record<string, unknown> }>(agent: A, requires: ScenarioRequires): A {
   const sip: Record<string, unknown> = { ...agent.sip };

@@ -6,7 +6,8 @@ import { PACKAGE_ROOT } from '../../src/main';
 import { diffBxml } from '../../src/record/compare';
 import { PhoneRedactor } from '../../src/record/redact';
 import { formatReplay, replayScenario } from '../../src/record/replay';
-import { readScenario } from '../../src/record/scenario';
+import { readScenario, scenarioRequires } from '../../src/record/scenario';
+import { runReplay } from '../../src/cli/replay';
 import { UrlSigner } from '../../src/security/signing';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
@@ -86,6 +87,25 @@ describe('recording and replaying a call', () => {
     expect(formatReplay(result)).toMatch(/^PASS .*: (\d+)\/\1 callbacks matched/m);
     expect(result.ok).toBe(true);
     expect(result.outcomes.find((o) => o.route === 'stream-ended')?.token).toBe('live');
+  });
+
+  it('a recording states the settings of the agent that answered, so `replay` (--self) configures its server alike', async () => {
+    const env = { TRANSFER_TO: '+19195550177', AGENT_FALLBACK_MESSAGE: 'We will call you back.', AGENT_SPEAK_VOICE: 'kate' };
+    const { file } = await recordFailedCall(env);
+    await waitFor(() => scenarioRequires(readScenario(file)) !== undefined, 5000, 'the requirements to be recorded');
+    const requires = scenarioRequires(readScenario(file))!;
+    expect(requires.agent).toBe('default');
+    expect(requires.settings).toMatchObject({ 'fallback.transferTo': '+19195550177', 'fallback.message': 'We will call you back.', speakVoice: 'kate', mode: 'stream', holdMessage: null });
+    let out = '';
+    let err = '';
+    const code = await runReplay([file], {}, {}, { out: (t) => (out += t), err: (t) => (err += t) });
+    expect([code, err]).toEqual([0, '']);
+    expect(out).toMatch(/^PASS .*: (\d+)\/\1 callbacks matched/m);
+    // The same recording on a server with the defaults differs where the settings show (the fallback's words).
+    const fresh = await startTestServer({});
+    servers.push(fresh);
+    const result = await replayScenario(readScenario(file), { ...replayOptions(fresh), shiftIds: true }, 'call.json');
+    expect(formatReplay(result)).toMatch(/We will call you back/);
   });
 
   it('a redirect is recorded with the stored context its token named, and replays by storing it in the target', async () => {
