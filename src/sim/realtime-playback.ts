@@ -3,7 +3,7 @@
  * events of a whole-call recording, in order. The stand-in still plays the protocol itself (VAD on the
  * appended audio, truncates, cancels, tool outputs: RT §1.3–§1.6), so it reacts to what Switchboard sends
  * now as the recording shows the model did then: response n of the replay is response n of the recording
- * (same transcript, same audio length, same function call), and the caller's n-th turn is transcribed as
+ * (same transcript, the same audio bytes, same function call), and the caller's n-th turn is transcribed as
  * it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
  */
 import type { TapeEntry } from '../record/tape-format';
@@ -48,11 +48,13 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const perMs = bytesPerMs(call.entries);
   const plans: ResponsePlan[] = [];
   const transcripts: string[] = [];
-  let open: { text?: string; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
+  let open: { text?: string; audio: Buffer[]; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
   const close = () => {
     if (!open) return;
     const audioMs = Math.round(open.audioBytes / perMs);
-    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
+    // The recorded bytes themselves: a production recording replays with the words the caller heard then.
+    const audio = open.audioBytes > 0 ? { audio: { bytes: Buffer.concat(open.audio), bytesPerMs: perMs } } : {};
+    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...audio, ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
     else if (open.functionCall) plans.push({ functionCall: open.functionCall });
     else plans.push({ text: '', audioMs: 1 });
     open = undefined;
@@ -92,10 +94,13 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
         return;
       case 'response.created':
         close();
-        open = { audioBytes: 0 };
+        open = { audio: [], audioBytes: 0 };
         return;
       case 'response.output_audio.delta':
-        if (open) open.audioBytes += e.audio?.bytes ?? 0;
+        if (open && e.audio) {
+          open.audio.push(call.audio(e.audio));
+          open.audioBytes += e.audio.bytes;
+        }
         return;
       case 'response.output_audio_transcript.done':
         if (open) open.text = String(e.event?.transcript ?? '');

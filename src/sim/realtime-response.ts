@@ -6,7 +6,7 @@
  */
 import type { RateLimitsUpdatedEvent } from 'openai/resources/realtime/realtime';
 import type { Clock, TimerHandle } from '../clock';
-import { encodeFromPcm, sampleRateOf, speechSamples, type AudioFormat, type SpeechVoice } from './realtime-audio';
+import { bytesPerMs, bytesPerSample, encodeFromPcm, sampleRateOf, speechSamples, type AudioFormat, type SpeechVoice } from './realtime-audio';
 import type { IdGenerator } from './realtime-ids';
 import { itemJson, type ServerEventBody, type SimItem } from './realtime-items';
 import type { Voice } from './realtime-protocol';
@@ -70,6 +70,8 @@ interface MessageProgress {
   sent: string;
   /** `response.output_audio.done` has gone out (it can precede a delayed transcript). */
   audioDone: boolean;
+  /** Recorded bytes to speak (SpeechPlan.audio), in the session's output format. */
+  recorded: Buffer | undefined;
 }
 
 export class ResponseRun {
@@ -132,7 +134,8 @@ export class ResponseRun {
     this.firstOutputAtMs = this.host.clock.now();
     const plan = this.setup.plan;
     if ('text' in plan) {
-      this.openMessage(plan.text, plan.audioMs ?? speechMsFor(plan.text));
+      const recorded = this.audioOut && plan.audio?.bytesPerMs === bytesPerMs(this.setup.format) ? plan.audio.bytes : undefined;
+      this.openMessage(plan.text, plan.audioMs ?? speechMsFor(plan.text), recorded);
       this.tick();
       return;
     }
@@ -178,9 +181,9 @@ export class ResponseRun {
   }
 
   /** RT §1.6: `output_item.added` → `conversation.item.added` → `content_part.added`. */
-  private openMessage(text: string, plannedMs: number): void {
+  private openMessage(text: string, plannedMs: number, recorded?: Buffer): void {
     const rate = this.audioOut ? sampleRateOf(this.setup.format) : 1000;
-    const totalSamples = Math.max(1, Math.round(((plannedMs / this.setup.speed) * rate) / 1000));
+    const totalSamples = recorded ? Math.max(1, Math.floor(recorded.length / bytesPerSample(this.setup.format))) : Math.max(1, Math.round(((plannedMs / this.setup.speed) * rate) / 1000));
     const chunkSamples = Math.max(1, Math.round((this.host.pacing.chunkMs * rate) / 1000));
     const item: SimItem = {
       id: this.host.ids.next('item'),
@@ -208,6 +211,7 @@ export class ResponseRun {
       nextChunk: 0,
       sent: '',
       audioDone: false,
+      recorded,
     };
     const part = this.audioOut ? { type: 'audio' as const, transcript: '' } : { type: 'text' as const, text: '' };
     this.host.send({ ...this.partRef(), type: 'response.content_part.added', part });
@@ -228,8 +232,9 @@ export class ResponseRun {
       return;
     }
     const rate = sampleRateOf(this.setup.format);
-    const pcm = speechSamples(this.setup.speechVoice, rate, from, to - from, m.totalSamples);
-    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: encodeFromPcm(this.setup.format, pcm).toString('base64') });
+    const perSample = bytesPerSample(this.setup.format);
+    const bytes = m.recorded ? m.recorded.subarray(from * perSample, to * perSample) : encodeFromPcm(this.setup.format, speechSamples(this.setup.speechVoice, rate, from, to - from, m.totalSamples));
+    this.host.send({ ...this.partRef(), type: 'response.output_audio.delta', delta: bytes.toString('base64') });
     this.audioMs += ((to - from) * 1000) / rate;
     if (m.item.truncatedAtMs === undefined) m.item.audioMs = this.audioMs;
     if (text) this.host.send({ ...this.partRef(), type: 'response.output_audio_transcript.delta', delta: text });

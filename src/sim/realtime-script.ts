@@ -46,6 +46,11 @@ export interface SpeechPlan {
   transcriptDelayMs?: number;
   /** Leave out `response.output_audio.done` (to exercise a client's fallback to response.done). */
   omitAudioDone?: boolean;
+  /**
+   * Speak these bytes instead of synthesised speech (a whole-call replay: what the model said then), when
+   * the session's output format has the same bytes per ms as they were recorded in; `audioMs` otherwise.
+   */
+  audio?: { bytes: Buffer; bytesPerMs: number };
 }
 
 export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan };

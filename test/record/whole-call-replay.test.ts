@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { replayWholeCall } from '../../src/sim/whole-call-replay';
 
@@ -30,5 +31,34 @@ describe('replay --media catches a change', () => {
     expect(result.report).toContain('"target_uri":"sip:+19195550177@67.231.4.10:5060"');
     expect(result.report).toContain('"target_uri":"sip:+19195550188@67.231.4.10:5060"');
     if (process.env.SHOW_REPLAY_DIFF) process.stdout.write(result.report);
+  });
+});
+
+describe('replay --media speaks what the model said then', () => {
+  it('a recording whose model audio is not the stand-in’s own (a production call) replays green: its bytes are played back', async () => {
+    // The same call, as if the model had spoken other audio: its output and what we played to the caller
+    // change alike (a pcmu agent relays the model's μ-law as is). Synthesised speech would differ from both.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-other-voice-'));
+    try {
+      fs.copyFileSync(path.join(DIR, 'barge-in.json'), path.join(dir, 'barge-in.json'));
+      fs.cpSync(path.join(DIR, 'barge-in.call'), path.join(dir, 'barge-in.call'), { recursive: true });
+      for (const track of ['model-out.raw', 'caller-out.ulaw']) {
+        const file = path.join(dir, 'barge-in.call', track);
+        const bytes = fs.readFileSync(file);
+        for (let i = 0; i < bytes.length; i++) bytes[i] ^= 0x55;
+        fs.writeFileSync(file, bytes);
+      }
+      const result = await replayWholeCall(path.join(dir, 'barge-in.json'));
+      if (!result.ok) throw new Error(result.report);
+      // Only the model's side changed: the caller-side recording alone changed is a difference.
+      const onlyOut = path.join(dir, 'barge-in.call', 'caller-out.ulaw');
+      const played = fs.readFileSync(onlyOut);
+      for (let i = 0; i < played.length; i++) played[i] ^= 0x55;
+      fs.writeFileSync(onlyOut, played);
+      const changed = await replayWholeCall(path.join(dir, 'barge-in.json'));
+      expect(changed.report).toMatch(/FAIL {2}playout: playAudio: the same byte counts, but different audio/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
