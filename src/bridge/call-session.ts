@@ -194,6 +194,12 @@ export class CallSession {
     if (this.agent.record && this.deps.recordingsDir) this.startRecording(this.deps.recordingsDir);
     this.playout.setActive(true);
     this.deps.scheduler.add(this.playout);
+    this.conversation.start(); // the caller is listening: the watchdogs run from here
+  }
+
+  /** The caller showed they are there other than by speech (a key press): the silence watchdog starts over. */
+  callerActivity(): void {
+    if (this.state !== 'ended') this.conversation.callerActivity();
   }
 
   private startRecording(dir: string): void {
