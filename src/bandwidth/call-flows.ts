@@ -221,10 +221,11 @@ export class CallFlows {
     const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
     const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx.destination.name, origin: ctx.origin };
     if (!transferFailed(cb)) {
-      // Normally decided by transferAnswer already (a decision stands); a transfer that completed without
-      // one reaching us was still a transfer that connected.
-      const transferred = { outcome: 'transferred', reason: `transfer to ${ctx.destination.name} completed` } as const;
-      return this.answers.finish(cb, 'hangup', {}, { state: 'completed', outcome: transferred }, { transfer: 'completed', ...outcome });
+      // A human's transfer was normally decided by its transferAnswer already (a decision stands); one that
+      // completed without it reaching us still connected. An AI SIP leg that ended is no decision of ours:
+      // its session decided (openai-sip), or the carrier's end fills an empty outcome (sip-forward).
+      const ended = ctx.origin === 'ai-sip' ? outcomeAtEnd(cb.cause, cb.errorMessage) : ({ outcome: 'transferred', reason: `transfer to ${ctx.destination.name} completed` } as const);
+      return this.answers.finish(cb, 'hangup', {}, { state: 'completed', outcome: ended }, { transfer: 'completed', ...outcome });
     }
     const reason = `transfer to ${ctx.destination.name} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
     // The fallback's own transfer failed, or the agent is gone: apologise and end, never loop.

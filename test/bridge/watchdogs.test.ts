@@ -144,7 +144,10 @@ describe('watchdogs on a stream call', () => {
     expect(call.afterStream?.xml).toContain('<Transfer');
     expect(call.afterStream?.xml).toContain('+19195550177');
     await clock.advanceAsync(3000, 100); // the human answers (the stand-in's default), and the legs are bridged
+    await waitFor(() => call.callbacks.some((c) => c.eventType === 'transferAnswer' && c.status !== undefined), 5000, 'the human to answer');
     expect(await eventTypes(call.callId)).toEqual(expect.arrayContaining(['bridge.time-limit', 'bridge.transfer-requested']));
+    // transferAnswer proposed `transferred`; the time limit, decided first, stands.
+    expect((await server.app.store.calls.get(call.callId))?.state).toBe('transferred');
     await call.hangup();
     await waitFor(() => server.app.bridge.size === 0, 5000, 'the session to end');
     expect((await server.app.store.calls.get(call.callId))?.outcome).toBe('time-limit');
