@@ -21,12 +21,18 @@ export class CallTimeLimit {
     private readonly actions: CallTimeLimitActions,
   ) {}
 
-  start(): void {
+  /**
+   * Start counting, the call having lasted `elapsedMs` already (a call back from a failed transfer): the
+   * limit is the call's, not the session's. With less than `warnMs` left there is no warning (the earlier
+   * session gave it, or it would crowd the goodbye); past the limit, the end comes at once.
+   */
+  start(elapsedMs = 0): void {
     const { limitMs, warnMs } = this.settings;
     if (this.started || limitMs === undefined) return;
     this.started = true;
-    if (warnMs > 0) this.timers.push(this.clock.setTimeout(() => this.actions.warn(), limitMs - warnMs));
-    this.timers.push(this.clock.setTimeout(() => this.actions.reached(), limitMs));
+    const remainingMs = Math.max(0, limitMs - elapsedMs);
+    if (warnMs > 0 && remainingMs > warnMs) this.timers.push(this.clock.setTimeout(() => this.actions.warn(), remainingMs - warnMs));
+    this.timers.push(this.clock.setTimeout(() => this.actions.reached(), remainingMs));
   }
 
   stop(): void {

@@ -128,11 +128,17 @@ export class Conversation {
     });
   }
 
-  /** The caller is connected to the agent: the duration limit starts counting, and silence is watched. */
-  start(): void {
+  /**
+   * The caller is connected to the agent: the duration limit starts counting, and silence is watched.
+   * Back from a failed transfer: `elapsedMs`, how long the call has lasted; `limitReached`, the time limit
+   * already ended it once (its transfer failed), so at the limit now the agent only says goodbye.
+   */
+  start(resumed: { elapsedMs: number; limitReached: boolean } = { elapsedMs: 0, limitReached: false }): void {
     if (this.started || this.ended) return;
     this.started = true;
-    this.timeLimit.start();
+    this.timeLimitReached = resumed.limitReached;
+    const elapsedMs = resumed.elapsedMs;
+    this.timeLimit.start(elapsedMs);
     this.watch();
   }
 
@@ -274,10 +280,12 @@ export class Conversation {
     if (this.ended || this.pendingHandOff || this.handedOff) return;
     const settings = this.deps.agent.callLimits.maxDuration;
     const reason = `the call reached its time limit (${settings.limitMs} ms)`;
+    // A transfer at the limit is tried once: a caller it brought back is only told goodbye.
+    const transferTo = this.timeLimitReached ? undefined : settings.transferTo;
     this.timeLimitReached = true;
     this.silence.stop();
-    const destination = settings.transferTo ? this.deps.agent.destinations.find((d) => d.name === settings.transferTo) : undefined;
-    this.record('bridge.time-limit', { limitMs: settings.limitMs, transferTo: settings.transferTo, action: destination ? 'transfer' : 'hangup' });
+    const destination = transferTo ? this.deps.agent.destinations.find((d) => d.name === transferTo) : undefined;
+    this.record('bridge.time-limit', { limitMs: settings.limitMs, transferTo, action: destination ? 'transfer' : 'hangup' });
     if (destination) {
       try {
         this.deps.control.checkTransfer?.(this.call(), destination);
@@ -286,8 +294,8 @@ export class Conversation {
       } catch (err) {
         this.record('bridge.hand-off-refused', { action: 'transfer', reason: (err as Error).message, why: 'time limit: hanging up instead' });
       }
-    } else if (settings.transferTo) {
-      this.deps.logger.warn({ callId: this.deps.callId, agentId: this.deps.agent.id, transferTo: settings.transferTo }, 'time limit: the agent has no destination of that name; hanging up instead');
+    } else if (transferTo) {
+      this.deps.logger.warn({ callId: this.deps.callId, agentId: this.deps.agent.id, transferTo }, 'time limit: the agent has no destination of that name; hanging up instead');
     }
     this.endWith({ kind: 'hangup', reason, outcome: 'time-limit' }, settings.goodbye);
   }
@@ -380,6 +388,7 @@ export class Conversation {
   private requestHandOff(action: HandOff): void {
     if (this.pendingHandOff || this.handedOff || this.ended) return; // one hand-off at a time
     this.pendingHandOff = action;
+    this.pendingLines.length = 0; // the call is leaving the agent: a warning or a prompt still queued is moot
     this.responsesSinceHandOff = 0;
     this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
     this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), HANDOFF_MAX_WAIT_MS);
@@ -391,6 +400,8 @@ export class Conversation {
     if (!this.pendingHandOff || this.responsesSinceHandOff === 0) return;
     // A response still generating audio may have more words for the caller; one whose audio is complete
     // has said them (its late transcript and response.done do not hold the caller).
+    // A watchdog's goodbye not yet asked for, or asked for and not yet created, is still to be said.
+    if (this.pendingLines.length > 0 || this.lineRequested) return;
     if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.runningToolBatches > 0 || this.deps.voice.isPlaying()) return;
     void this.runHandOff('the agent finished speaking');
   }

@@ -18,8 +18,8 @@ function lineScript(ctx: ScriptContext) {
 }
 
 /** What the server asked the model to say, in order (the quoted line of each instructed response.create). */
-function requestedLines(openai: RealtimeStandIn): string[] {
-  return (openai.sessions[0]?.received ?? [])
+function requestedLines(openai: RealtimeStandIn, session = 0): string[] {
+  return (openai.sessions[session]?.received ?? [])
     .filter((e) => e.type === 'response.create')
     .map((e) => /"([^"]+)"/.exec(((e.event as { response?: { instructions?: string } }).response?.instructions ?? ''))?.[1] ?? '(no instructions)');
 }
@@ -151,5 +151,23 @@ describe('watchdogs on a stream call', () => {
     await call.hangup();
     await waitFor(() => server.app.bridge.size === 0, 5000, 'the session to end');
     expect((await server.app.store.calls.get(call.callId))?.outcome).toBe('time-limit');
+  });
+
+  it('time limit: a transfer at the limit that fails brings the caller back only for the goodbye (the limit is the call\'s)', async () => {
+    await start({ AGENT_SILENCE_WATCHDOG: 'false', AGENT_MAX_CALL_MS: '60000', AGENT_MAX_CALL_WARN_MS: '0', AGENT_MAX_CALL_TRANSFER_TO: 'human', TRANSFER_TO: '+19195550177' });
+    const call = await dial(callerFor(server, clock, { transfer: () => ({ outcome: 'busy', ringMs: 1000 }) }));
+    await clock.advanceAsync(61_500, 100);
+    await waitFor(() => call.transfers.length === 1, 5000, 'the transfer');
+    await clock.advanceAsync(1500, 50); // busy after 1 s: transferComplete brings the caller back on a new stream
+    await waitFor(() => openai.sessions.length === 2, 5000, 'the resumed session');
+    await clock.advanceAsync(3000, 20);
+    await waitFor(() => call.ended !== undefined, 5000, 'the call to end');
+    expect(requestedLines(openai, 1)).toContain("We've reached the time limit for this call, so I'll have to end it now. Goodbye!");
+    await waitFor(() => server.app.bridge.size === 0, 5000, 'the session to end');
+    const row = await server.app.store.calls.get(call.callId);
+    expect(row).toMatchObject({ state: 'completed', outcome: 'time-limit' });
+    const limits = (await server.app.store.events.list(call.callId)).filter((e) => e.type === 'bridge.time-limit').map((e) => e.data);
+    expect(limits).toEqual([expect.objectContaining({ action: 'transfer', transferTo: 'human' }), expect.objectContaining({ action: 'hangup' })]);
+    expect(call.transfers).toHaveLength(1);
   });
 });
