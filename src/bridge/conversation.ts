@@ -137,8 +137,7 @@ export class Conversation {
     if (this.started || this.ended) return;
     this.started = true;
     this.timeLimitReached = resumed.limitReached;
-    const elapsedMs = resumed.elapsedMs;
-    this.timeLimit.start(elapsedMs);
+    this.timeLimit.start(resumed.elapsedMs);
     this.watch();
   }
 
@@ -398,10 +397,10 @@ export class Conversation {
   maybeHandOff(): void {
     this.watch();
     if (!this.pendingHandOff || this.responsesSinceHandOff === 0) return;
-    // A response still generating audio may have more words for the caller; one whose audio is complete
-    // has said them (its late transcript and response.done do not hold the caller).
     // A watchdog's goodbye not yet asked for, or asked for and not yet created, is still to be said.
     if (this.pendingLines.length > 0 || this.lineRequested) return;
+    // A response still generating audio may have more words for the caller; one whose audio is complete
+    // has said them (its late transcript and response.done do not hold the caller).
     if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.runningToolBatches > 0 || this.deps.voice.isPlaying()) return;
     void this.runHandOff('the agent finished speaking');
   }
