@@ -64,13 +64,20 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   };
 }
 
-/** Caller legs in a final state whose outcome is still empty, as `id (state, cause)`. */
+/**
+ * Calls in a final state whose outcome is still empty, as `id (leg, state, cause)`. A call is a caller's leg,
+ * or a leg without a parent (an OpenAI SIP call that came without our Bandwidth leg): a child leg's outcome
+ * is its parent's (the store routes proposals there).
+ */
 async function callsEndedWithoutOutcome(app: RunningSwitchboard): Promise<string[]> {
   const found: string[] = [];
   let cursor: string | undefined;
   do {
-    const page = await app.store.calls.list({ limit: 500, cursor });
-    for (const c of page.items) if (FINAL_CALL_STATES.includes(c.state) && c.outcome === null) found.push(`${c.id} (${c.state}, ${c.cause ?? 'no cause'})`);
+    const page = await app.store.calls.list({ limit: 500, cursor, allLegs: true });
+    for (const c of page.items) {
+      const isCall = c.leg === 'caller' || c.parentCallId === null;
+      if (isCall && FINAL_CALL_STATES.includes(c.state) && c.outcome === null) found.push(`${c.id} (${c.leg}, ${c.state}, ${c.cause ?? 'no cause'})`);
+    }
     cursor = page.nextCursor ?? undefined;
   } while (cursor);
   return found;
