@@ -66,8 +66,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
 
 /**
  * Calls in a final state whose outcome is still empty, as `id (leg, state, cause)`. A call is a caller's leg,
- * or a leg without a parent (an OpenAI SIP call that came without our Bandwidth leg): a child leg's outcome
- * is its parent's (the store routes proposals there).
+ * or a leg without a known parent (an OpenAI SIP call that came without our Bandwidth leg): a child leg's
+ * outcome is its parent's (the store routes proposals there).
  */
 async function callsEndedWithoutOutcome(app: RunningSwitchboard): Promise<string[]> {
   const found: string[] = [];
@@ -75,7 +75,7 @@ async function callsEndedWithoutOutcome(app: RunningSwitchboard): Promise<string
   do {
     const page = await app.store.calls.list({ limit: 500, cursor, allLegs: true });
     for (const c of page.items) {
-      const isCall = c.leg === 'caller' || c.parentCallId === null;
+      const isCall = c.leg === 'caller' || c.parentCallId === null || !(await app.store.calls.get(c.parentCallId));
       if (isCall && FINAL_CALL_STATES.includes(c.state) && c.outcome === null) found.push(`${c.id} (${c.leg}, ${c.state}, ${c.cause ?? 'no cause'})`);
     }
     cursor = page.nextCursor ?? undefined;
