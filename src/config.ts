@@ -14,6 +14,17 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** An optional whole number of milliseconds; empty means unset. */
+function optionalMs(name: string) {
+  return optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = Number(v);
+    if (Number.isInteger(ms)) return ms;
+    ctx.addIssue({ code: 'custom', message: `${name} must be a whole number of milliseconds` });
+    return z.NEVER;
+  });
+}
+
 const httpUrl = (what: string) =>
   z
     .string()
@@ -91,6 +102,13 @@ export const envSchema = z.object({
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
+  /** The default agent's call limits (src/agents/call-limits.ts); their bounds are checked with the agent. */
+  AGENT_SILENCE_WATCHDOG: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  AGENT_SILENCE_PROMPT_AFTER_MS: optionalMs('AGENT_SILENCE_PROMPT_AFTER_MS'),
+  AGENT_SILENCE_HANGUP_AFTER_MS: optionalMs('AGENT_SILENCE_HANGUP_AFTER_MS'),
+  AGENT_MAX_CALL_MS: optionalMs('AGENT_MAX_CALL_MS'),
+  AGENT_MAX_CALL_WARN_MS: optionalMs('AGENT_MAX_CALL_WARN_MS'),
+  AGENT_MAX_CALL_TRANSFER_TO: optionalString,
 
   /** DESIGN §4.10: how long the carrier waits before playing audio that reaches it empty. */
   CARRIER_PLAYOUT_DELAY_MS: z.coerce

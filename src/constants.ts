@@ -258,3 +258,17 @@ export const RETIRED_SESSION_GRACE_MS = 10_000;
  * each, plus the index). Override with RECORD_MAX_CALL_BYTES.
  */
 export const RECORD_MAX_CALL_BYTES = 100 * 1024 * 1024;
+
+// ---- Watchdogs: silence and maximum call duration (docs/architecture.md, "Watchdogs") ----------
+/** Silence watchdog default: nobody has spoken for this long → the agent asks whether the caller is still there. */
+export const DEFAULT_SILENCE_PROMPT_AFTER_MS = 15_000;
+/** Silence watchdog default: still nothing this long after that question → goodbye and hang-up (`no-input`). */
+export const DEFAULT_SILENCE_HANGUP_AFTER_MS = 10_000;
+/** Bounds for both silence intervals: shorter cuts into ordinary pauses; longer is no watchdog. */
+export const MIN_SILENCE_INTERVAL_MS = 2_000;
+export const MAX_SILENCE_INTERVAL_MS = 10 * 60_000;
+/** Maximum call duration bounds: a minute at least (the warning needs room), a day at most. */
+export const MIN_CALL_DURATION_LIMIT_MS = 60_000;
+export const MAX_CALL_DURATION_LIMIT_MS = 24 * 60 * 60_000;
+/** Default lead of the spoken warning before the duration limit. */
+export const DEFAULT_TIME_LIMIT_WARN_MS = 60_000;

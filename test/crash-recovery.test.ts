@@ -8,6 +8,7 @@ import { SimulatedCall } from '../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../src/sim/drive';
 import { startRealtimeStandIn } from '../src/sim/realtime-server';
 import { SqliteStore } from '../src/store/sqlite';
+import { outcomeAtEnd } from '../src/outcomes';
 import { startTestServer } from './helpers/server';
 
 const UNKNOWN = 0xffffffff;
@@ -74,7 +75,7 @@ describe('after a crash the restarted instance closes out the calls whose media 
       const store = SqliteStore.open(path.join(dataDir, 'switchboard.db'));
       await store.calls.record({ id: 'c-live', state: 'streaming', agentId: 'default', mediaOwner: 'i-me', recordingPath: recording });
       await store.calls.record({ id: 'c-other', state: 'streaming', agentId: 'default', mediaOwner: 'i-other' });
-      await store.calls.record({ id: 'c-done', state: 'completed', cause: 'hangup', mediaOwner: 'i-me' });
+      await store.calls.record({ id: 'c-done', state: 'completed', cause: 'hangup', mediaOwner: 'i-me', outcome: outcomeAtEnd('hangup') });
       await store.close();
 
       const server = await startTestServer({ DATA_DIR: dataDir, INSTANCE_ID: 'i-me' });

@@ -9,6 +9,7 @@ import {
   MAX_CALL_TIMEOUT_S,
   MIN_CALL_TIMEOUT_S,
 } from '../constants';
+import { callLimitsSchema } from './call-limits';
 
 /**
  * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
@@ -220,6 +221,8 @@ export const agentSettingsSchema = z.object({
     .refine((tools) => new Set(tools.map((t) => t.name)).size === tools.length, 'tool names must be unique'),
   sip: agentSipSchema.optional(),
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
+  /** The silence watchdog and the maximum call duration (src/agents/call-limits.ts). */
+  callLimits: callLimitsSchema,
 });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
 

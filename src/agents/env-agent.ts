@@ -47,6 +47,10 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
     httpTools: tools.tools,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
+    callLimits: {
+      silence: dropUndefined({ enabled: env.AGENT_SILENCE_WATCHDOG, promptAfterMs: env.AGENT_SILENCE_PROMPT_AFTER_MS, hangUpAfterMs: env.AGENT_SILENCE_HANGUP_AFTER_MS }),
+      maxDuration: dropUndefined({ limitMs: env.AGENT_MAX_CALL_MS, warnMs: env.AGENT_MAX_CALL_WARN_MS, transferTo: env.AGENT_MAX_CALL_TRANSFER_TO }),
+    },
     fallback: {
       ...(env.AGENT_FALLBACK_MESSAGE ? { message: env.AGENT_FALLBACK_MESSAGE } : {}),
       transferTo: env.TRANSFER_TO,

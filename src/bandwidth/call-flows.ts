@@ -221,12 +221,17 @@ export class CallFlows {
     const agent = await this.agentFor(ctx.agentId ?? call?.agentId ?? undefined);
     const outcome = { cause: cb.cause, errorMessage: cb.errorMessage, destination: ctx.destination.name, origin: ctx.origin };
     if (!transferFailed(cb)) {
-      return this.answers.finish(cb, 'hangup', {}, { state: 'completed' }, { transfer: 'completed', ...outcome });
+      // A human's transfer was normally decided by its transferAnswer already (a decision stands); one that
+      // completed without it reaching us still connected. An AI SIP leg that ended is no decision of ours:
+      // its session decided (openai-sip), or the carrier's end fills an empty outcome (sip-forward).
+      const ended = ctx.origin === 'ai-sip' ? outcomeAtEnd(cb.cause, cb.errorMessage) : ({ outcome: 'transferred', reason: `transfer to ${ctx.destination.name} completed` } as const);
+      return this.answers.finish(cb, 'hangup', {}, { state: 'completed', outcome: ended }, { transfer: 'completed', ...outcome });
     }
     const reason = `transfer to ${ctx.destination.name} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
     // The fallback's own transfer failed, or the agent is gone: apologise and end, never loop.
     if (ctx.origin === 'fallback' || !agent) {
-      return this.answers.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason }, { transfer: 'failed', ...outcome });
+      // The caller hears the fallback's apology: that is how the call ends (a fallback already decided stands).
+      return this.answers.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason, outcome: { outcome: 'fallback', reason } }, { transfer: 'failed', ...outcome });
     }
     if (ctx.origin === 'ai-sip') return this.answers.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
     if (agent.mode === 'stream') {

@@ -194,6 +194,31 @@ export class CallSession {
     if (this.agent.record && this.deps.recordingsDir) this.startRecording(this.deps.recordingsDir);
     this.playout.setActive(true);
     this.deps.scheduler.add(this.playout);
+    // The caller is listening: the watchdogs run from here. Back from a failed transfer, the duration limit
+    // counts from the call's answer (the carrier's time, as stored), not from this stream.
+    if (this.deps.resume) void this.callSoFar().then((resumed) => this.conversation.start(resumed));
+    else this.conversation.start();
+  }
+
+  /**
+   * A resumed call so far, from the store: how long it has lasted (from its answer, else its start, as the
+   * carrier reported them), and whether the time limit already ended it once (its decided outcome). Nothing
+   * known when the store cannot say.
+   */
+  private async callSoFar(): Promise<{ elapsedMs: number; limitReached: boolean }> {
+    try {
+      const row = await this.deps.store.calls.get(this.callId);
+      const fromMs = Date.parse(row?.answeredAt ?? row?.startedAt ?? '');
+      return { elapsedMs: Number.isFinite(fromMs) ? Math.max(0, this.deps.clock.wallNow() - fromMs) : 0, limitReached: row?.outcome === 'time-limit' };
+    } catch (err) {
+      this.storeFailed(err as Error);
+      return { elapsedMs: 0, limitReached: false };
+    }
+  }
+
+  /** The caller showed they are there other than by speech (a key press): the silence watchdog starts over. */
+  callerActivity(): void {
+    if (this.state !== 'ended') this.conversation.callerActivity();
   }
 
   private startRecording(dir: string): void {

@@ -1,9 +1,12 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { spokenLineInstructions } from '../agents/call-limits';
 import type { Clock, TimerHandle } from '../clock';
 import { HANDOFF_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
 import type { CallOutcomeKind } from '../outcomes';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
+import { CallTimeLimit } from './call-time-limit';
+import { SilenceWatchdog } from './silence-watchdog';
 import type { CallActions, ToolRegistry } from './tools';
 import type { CallControl, HandOffCall, ModelSession, ModelUsage, SessionEventType } from './transports';
 
@@ -93,8 +96,59 @@ export class Conversation {
   /** Responses created since the hand-off was asked for; it waits for the one that speaks it. */
   private responsesSinceHandOff = 0;
   private handedOff = false;
+  /** Watchdogs (docs/architecture.md, "Watchdogs"): they run once the caller is connected (`start`). */
+  private started = false;
+  private readonly silence: SilenceWatchdog;
+  private readonly timeLimit: CallTimeLimit;
+  /** The time limit ended the call: a refused transfer at the limit hangs up instead. */
+  private timeLimitReached = false;
+  /** Lines the watchdogs want said, each an instructed response once the floor is free (`flushLines`). */
+  private readonly pendingLines: string[] = [];
+  /** A line's response.create went out and its response has not been created yet. */
+  private lineRequested = false;
 
-  constructor(private readonly deps: ConversationDeps) {}
+  constructor(private readonly deps: ConversationDeps) {
+    const limits = deps.agent.callLimits;
+    this.silence = new SilenceWatchdog(limits.silence, deps.clock, () => this.isQuiet(), {
+      prompt: () => {
+        this.record('bridge.silence-prompt', { silentMs: limits.silence.promptAfterMs });
+        this.say(limits.silence.prompt);
+      },
+      giveUp: () => {
+        this.record('bridge.silence-timeout', { silentMs: limits.silence.hangUpAfterMs });
+        this.endWith({ kind: 'hangup', reason: 'no input from the caller', outcome: 'no-input' }, limits.silence.goodbye);
+      },
+    });
+    this.timeLimit = new CallTimeLimit(limits.maxDuration, deps.clock, {
+      warn: () => {
+        this.record('bridge.time-limit-warning', { limitMs: limits.maxDuration.limitMs, warnMs: limits.maxDuration.warnMs });
+        this.say(limits.maxDuration.warning);
+      },
+      reached: () => this.reachTimeLimit(),
+    });
+  }
+
+  /**
+   * The caller is connected to the agent: the duration limit starts counting, and silence is watched.
+   * Back from a failed transfer: `elapsedMs`, how long the call has lasted; `limitReached`, the time limit
+   * already ended it once (its transfer failed), so at the limit now the agent only says goodbye.
+   */
+  start(resumed: { elapsedMs: number; limitReached: boolean } = { elapsedMs: 0, limitReached: false }): void {
+    if (this.started || this.ended) return;
+    this.started = true;
+    this.timeLimitReached = resumed.limitReached;
+    this.timeLimit.start(resumed.elapsedMs);
+    this.watch();
+  }
+
+  /**
+   * The caller did something that shows they are there (speech, a key press): the silence watchdog starts
+   * over. For carriers' events the model does not see as speech, e.g. DTMF.
+   */
+  callerActivity(): void {
+    this.silence.callerActivity();
+    this.watch();
+  }
 
   /** What tools may ask of the call: both happen once the agent's current words have been heard. */
   readonly actions: CallActions = {
@@ -111,14 +165,17 @@ export class Conversation {
   callerSpeechStarted(itemId: string): void {
     this.callerSpeaking = true;
     this.callerPositions.set(itemId, this.nextPosition++);
+    this.callerActivity();
   }
 
   callerSpeechStopped(): void {
     this.callerSpeaking = false;
+    this.watch();
   }
 
   callerItem(itemId: string): void {
     if (!this.callerPositions.has(itemId)) this.callerPositions.set(itemId, this.nextPosition++);
+    this.callerActivity();
   }
 
   callerTranscript(itemId: string, transcript: string): void {
@@ -127,13 +184,16 @@ export class Conversation {
 
   responseCreated(responseId: string): void {
     this.activeResponses.add(responseId);
+    this.lineRequested = false;
     if (this.pendingHandOff) this.responsesSinceHandOff++;
+    this.watch();
   }
 
   /** The item has audio on its way to the caller (a further item of a response whose audio was complete speaks again). */
   agentAudio(itemId: string, responseId: string): void {
     this.agentItem(itemId, responseId);
     this.audioCompleteResponses.delete(responseId);
+    this.watch();
   }
 
   transcriptDelta(itemId: string, responseId: string, delta: string): void {
@@ -178,6 +238,67 @@ export class Conversation {
     this.maybeHandOff();
   }
 
+  /** Nobody speaking, nothing in flight, nothing left to hear, nothing queued to say: the silence the watchdog counts. */
+  private isQuiet(): boolean {
+    return this.started && !this.ended && this.isIdle() && !this.deps.voice.isPlaying() && this.pendingLines.length === 0 && !this.lineRequested;
+  }
+
+  /** Whatever may have changed who holds the floor: say a waiting line if it is free, and tell the silence watchdog. */
+  private watch(): void {
+    if (!this.started || this.ended) return;
+    this.flushLines();
+    this.silence.check();
+  }
+
+  // ---- watchdogs' lines and endings ---------------------------------------------------------------
+
+  /** The agent says `line` (an instructed response, like the greeting) once no response is active and the caller is not speaking. */
+  private say(line: string): void {
+    this.pendingLines.push(line);
+    this.watch();
+  }
+
+  private flushLines(): void {
+    if (this.ended || this.pendingLines.length === 0 || this.lineRequested || this.activeResponses.size > 0 || this.callerSpeaking) return;
+    this.lineRequested = true;
+    this.deps.model().createResponse({ instructions: spokenLineInstructions(this.pendingLines.shift()!) });
+  }
+
+  /** End the call the way a tool would (the speak-then-act hand-off), the agent saying `line` first. */
+  private endWith(action: HandOff, line: string): void {
+    this.requestHandOff(action);
+    if (this.pendingHandOff === action) this.say(line);
+  }
+
+  /**
+   * The duration limit: goodbye and hang-up, or the configured transfer, with outcome `time-limit` either
+   * way. Before a transfer the outcome is decided at once, so the transfer's own (`transferred`) does not
+   * replace it (src/outcomes.ts: a decision stands). A call already leaving the agent is left to it.
+   */
+  private reachTimeLimit(): void {
+    if (this.ended || this.pendingHandOff || this.handedOff) return;
+    const settings = this.deps.agent.callLimits.maxDuration;
+    const reason = `the call reached its time limit (${settings.limitMs} ms)`;
+    // A transfer at the limit is tried once: a caller it brought back is only told goodbye.
+    const transferTo = this.timeLimitReached ? undefined : settings.transferTo;
+    this.timeLimitReached = true;
+    this.silence.stop();
+    const destination = transferTo ? this.deps.agent.destinations.find((d) => d.name === transferTo) : undefined;
+    this.record('bridge.time-limit', { limitMs: settings.limitMs, transferTo, action: destination ? 'transfer' : 'hangup' });
+    if (destination) {
+      try {
+        this.deps.control.checkTransfer?.(this.call(), destination);
+        this.deps.store.calls.record({ id: this.deps.callId, outcome: { outcome: 'time-limit', reason } }).catch((err: Error) => this.storeFailed(err));
+        return this.endWith({ kind: 'transfer', destination, reason, summary: `The call reached its time limit; the caller is transferred to continue.` }, settings.transferMessage);
+      } catch (err) {
+        this.record('bridge.hand-off-refused', { action: 'transfer', reason: (err as Error).message, why: 'time limit: hanging up instead' });
+      }
+    } else if (transferTo) {
+      this.deps.logger.warn({ callId: this.deps.callId, agentId: this.deps.agent.id, transferTo }, 'time limit: the agent has no destination of that name; hanging up instead');
+    }
+    this.endWith({ kind: 'hangup', reason, outcome: 'time-limit' }, settings.goodbye);
+  }
+
   /** The caller heard `heardMs` of the item before cutting in (barge-in). */
   truncated(itemId: string, heardMs: number): void {
     const item = this.agentItems.get(itemId);
@@ -197,6 +318,11 @@ export class Conversation {
   modelError(e: { code?: string; message: string; type?: string; eventId?: string }): void {
     this.deps.logger.warn({ callId: this.deps.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
     this.record('model.error', e);
+    // A watchdog's line refused (another response got the floor first): it waits for the next free floor.
+    if (this.lineRequested) {
+      this.lineRequested = false;
+      this.watch();
+    }
   }
 
   /** Between turns: the caller not speaking, no response in flight, no tool call outstanding, no hand-off waiting or under way. */
@@ -208,6 +334,7 @@ export class Conversation {
   modelReplaced(): void {
     this.activeResponses.clear();
     this.audioCompleteResponses.clear();
+    this.watch();
   }
 
   /** The conversation as stored so far, in order (priming a new model session); a store failure is surfaced and yields nothing. */
@@ -225,6 +352,8 @@ export class Conversation {
     if (this.ended) return;
     this.ended = true;
     this.deps.clock.clear(this.handOffTimer);
+    this.silence.stop();
+    this.timeLimit.stop();
     this.abort.abort();
     for (const item of [...this.agentItems.values()]) this.storeAgentItem(item);
   }
@@ -235,6 +364,7 @@ export class Conversation {
   private async runTools(calls: ToolCall[]): Promise<void> {
     const ctx = { callId: this.deps.callId, agent: this.deps.agent, signal: this.abort.signal, actions: this.actions };
     this.runningToolBatches++;
+    this.watch();
     let outcomes;
     try {
       outcomes = await Promise.all(calls.map((c) => this.deps.tools.dispatch(c.name, c.arguments, ctx, () => this.deps.clock.now())));
@@ -257,6 +387,7 @@ export class Conversation {
   private requestHandOff(action: HandOff): void {
     if (this.pendingHandOff || this.handedOff || this.ended) return; // one hand-off at a time
     this.pendingHandOff = action;
+    this.pendingLines.length = 0; // the call is leaving the agent: a warning or a prompt still queued is moot
     this.responsesSinceHandOff = 0;
     this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
     this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), HANDOFF_MAX_WAIT_MS);
@@ -264,7 +395,10 @@ export class Conversation {
 
   /** Call whenever the agent may have finished speaking (a response done, its audio complete or heard). */
   maybeHandOff(): void {
+    this.watch();
     if (!this.pendingHandOff || this.responsesSinceHandOff === 0) return;
+    // A watchdog's goodbye not yet asked for, or asked for and not yet created, is still to be said.
+    if (this.pendingLines.length > 0 || this.lineRequested) return;
     // A response still generating audio may have more words for the caller; one whose audio is complete
     // has said them (its late transcript and response.done do not hold the caller).
     if (this.activeResponses.size > this.audioCompleteResponses.size || this.toolCalls.size > 0 || this.runningToolBatches > 0 || this.deps.voice.isPlaying()) return;
@@ -309,6 +443,11 @@ export class Conversation {
     }
     this.handedOff = false;
     this.deps.voice.resume();
+    if (this.timeLimitReached && action.kind === 'transfer') {
+      // The time limit's transfer could not happen: the call still ends at the limit (its outcome stands).
+      const settings = this.deps.agent.callLimits.maxDuration;
+      return this.endWith({ kind: 'hangup', reason: `${action.reason}; the transfer failed (${reason})`, outcome: 'time-limit' }, settings.goodbye);
+    }
     const model = this.deps.model();
     model.addItem('system', action.kind === 'transfer' ? `The transfer to ${action.destination.name} failed (${reason}). Tell the caller and offer another way to help.` : `Hanging up failed (${reason}).`);
     model.createResponse();

@@ -84,6 +84,8 @@ export class SipCallSession {
         talk.maybeHandOff();
       },
     });
+    // The call is accepted and the caller connected: the watchdogs run from here.
+    talk.start();
     model.ready.then(
       () => {
         if (this.ended) return;
@@ -92,6 +94,11 @@ export class SipCallSession {
       },
       (err: Error) => void this.fail(`sideband failed: ${err.message}`),
     );
+  }
+
+  /** The caller showed they are there other than by speech (a key press): the silence watchdog starts over. */
+  callerActivity(): void {
+    if (!this.ended) this.conversation.callerActivity();
   }
 
   /**

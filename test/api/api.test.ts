@@ -84,6 +84,18 @@ describe('admin API', () => {
       expect(errorOf(path).message).toMatch(/malformed path/);
     });
 
+    it('call limits: set, patched and validated through the API, each bad field named', async () => {
+      const created = await api('POST', '/agents', { id: 'limited', name: 'L', callLimits: { silence: { promptAfterMs: 8000 }, maxDuration: { limitMs: 600_000, warnMs: 30_000 } } });
+      expect(created.status).toBe(201);
+      expect(created.json.callLimits).toMatchObject({ silence: { enabled: true, promptAfterMs: 8000, hangUpAfterMs: 10_000 }, maxDuration: { limitMs: 600_000, warnMs: 30_000 } });
+      const bad = await api('PATCH', '/agents/limited', { callLimits: { silence: { hangUpAfterMs: 10 }, maxDuration: { limitMs: 600_000, warnMs: 700_000 } } });
+      expect(bad.status).toBe(400);
+      expect(errorOf(bad).fields).toEqual(expect.arrayContaining(['callLimits.silence.hangUpAfterMs', 'callLimits.maxDuration.warnMs']));
+      const off = await api('PATCH', '/agents/limited', { callLimits: { silence: { enabled: false } } });
+      expect(off.json.callLimits).toMatchObject({ silence: { enabled: false }, maxDuration: { warnMs: 60_000 } });
+      expect((await api('DELETE', '/agents/limited')).status).toBe(204);
+    });
+
     it('openai-sip agents take a REFER target template, which must produce a sip:/sips: URI', async () => {
       const sip = { target: 'sip:proj_1@sip.api.openai.com', referTarget: 'sip:{number}@trunk.example.com;user=phone' };
       const created = await api('POST', '/agents', { id: 'referrer', name: 'R', mode: 'openai-sip', sip });

@@ -5,6 +5,7 @@ import { startSwitchboard, type RunningSwitchboard, type StartOptions } from '..
 import { createLogger } from '../../src/log';
 import type { Clock } from '../../src/clock';
 import { SimulatedCall, type SimulatedCallOptions } from '../../src/sim/bandwidth-caller';
+import { FINAL_CALL_STATES } from '../../src/store/types';
 
 export const PUBLIC_BASE = 'https://switchboard.test';
 
@@ -27,6 +28,15 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     logger: createLogger('silent'),
     ...options,
   });
+  // Every call in the test suite ends with exactly one outcome (docs/architecture.md, "Call outcomes"):
+  // checked just before the store closes, however the server is stopped (a test's own drain included),
+  // so every integration test over this server enforces it.
+  let unresolved: string[] = [];
+  const closeStore = app.store.close.bind(app.store);
+  app.store.close = async () => {
+    unresolved = await callsEndedWithoutOutcome(app);
+    await closeStore();
+  };
   const { callbackUsername, callbackPassword } = app.credentials.credentials;
   const auth = `Basic ${Buffer.from(`${callbackUsername}:${callbackPassword}`).toString('base64')}`;
   const url = app.localUrl.replace('0.0.0.0', '127.0.0.1');
@@ -49,8 +59,28 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       await app.close(0); // tests do not wait for live calls to drain
 
       fs.rmSync(dataDir, { recursive: true, force: true });
+      if (unresolved.length > 0) throw new Error(`every call ends with exactly one outcome (docs/architecture.md, "Call outcomes"); ended without one: ${unresolved.join(', ')}`);
     },
   };
+}
+
+/**
+ * Calls in a final state whose outcome is still empty, as `id (leg, state, cause)`. A call is a caller's leg,
+ * or a leg without a known parent (an OpenAI SIP call that came without our Bandwidth leg): a child leg's
+ * outcome is its parent's (the store routes proposals there).
+ */
+async function callsEndedWithoutOutcome(app: RunningSwitchboard): Promise<string[]> {
+  const found: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await app.store.calls.list({ limit: 500, cursor, allLegs: true });
+    for (const c of page.items) {
+      const isCall = c.leg === 'caller' || c.parentCallId === null || !(await app.store.calls.get(c.parentCallId));
+      if (isCall && FINAL_CALL_STATES.includes(c.state) && c.outcome === null) found.push(`${c.id} (${c.leg}, ${c.state}, ${c.cause ?? 'no cause'})`);
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return found;
 }
 
 export function basicAuth(username: string, password: string): string {

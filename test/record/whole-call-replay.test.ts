@@ -45,7 +45,7 @@ describe('replay --media speaks what the model said then', () => {
       for (const track of ['model-out.raw', 'caller-out.ulaw']) {
         const file = path.join(dir, 'barge-in.call', track);
         const bytes = fs.readFileSync(file);
-        for (let i = 0; i < bytes.length; i++) bytes[i] ^= 0x55;
+        for (let i = 0; i < bytes.length; i++) bytes[i] = bytes[i]! ^ 0x55;
         fs.writeFileSync(file, bytes);
       }
       const result = await replayWholeCall(path.join(dir, 'barge-in.json'));
@@ -53,7 +53,7 @@ describe('replay --media speaks what the model said then', () => {
       // Only the model's side changed: the caller-side recording alone changed is a difference.
       const onlyOut = path.join(dir, 'barge-in.call', 'caller-out.ulaw');
       const played = fs.readFileSync(onlyOut);
-      for (let i = 0; i < played.length; i++) played[i] ^= 0x55;
+      for (let i = 0; i < played.length; i++) played[i] = played[i]! ^ 0x55;
       fs.writeFileSync(onlyOut, played);
       const changed = await replayWholeCall(path.join(dir, 'barge-in.json'));
       expect(changed.report).toMatch(/FAIL {2}playout: playAudio: the same byte counts, but different audio/);
