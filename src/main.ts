@@ -32,6 +32,7 @@ import { HTTP_HEADERS_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, HTTP_REQUEST_TIMEO
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { createLogger, type Logger } from './log';
 import { ScenarioRecorder } from './record/recorder';
+import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
@@ -96,6 +97,8 @@ export interface RunningSwitchboard {
   recorder: ScenarioRecorder | undefined;
   /** Refused authentication on every surface, counted. */
   security: SecurityEvents;
+  /** Delivers post-call reports from the outbox; undefined when serving one CLI command. */
+  reports: ReportDispatcher | undefined;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -223,6 +226,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           credentials.credentials.callbackPassword,
           credentials.credentials.adminToken,
           credentials.credentials.urlSigningSecret,
+          credentials.credentials.reportSigningSecret,
           config.env.OPENAI_API_KEY ?? '',
           config.env.BANDWIDTH_CLIENT_SECRET ?? '',
           config.env.NGROK_AUTHTOKEN ?? '',
@@ -232,6 +236,19 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       })
     : undefined;
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
+  // One serving process per DATA_DIR delivers reports; a CLI command's in-process server only reads and
+  // marks them for resending, and the serving process picks that up at its next poll.
+  const reports = options.forCommand
+    ? undefined
+    : new ReportDispatcher({
+        store,
+        clock,
+        logger,
+        prices: config.prices,
+        numbers: config.env.REPORT_NUMBERS,
+        defaultUrl: config.env.REPORT_URL,
+        secret: credentials.credentials.reportSigningSecret,
+      });
   const app = createApp({
     logger,
     readiness: [
@@ -245,7 +262,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger }),
+          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, prices: config.prices, clock, onResend: () => void reports?.poll() }),
           credentials.credentials.adminToken,
           logger,
           security,
@@ -264,6 +281,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger.warn({ agents: openaiSipAgents }, 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks are refused, so openai-sip calls cannot be accepted');
   }
   logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
+  reports?.start();
 
   let closing: Promise<void> | undefined;
   /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
@@ -282,12 +300,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           resolve();
         }, SHUTDOWN_DRAIN_MS).unref();
       });
+      await reports?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, close };
+  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, security, reports, close };
 }
 
 /**

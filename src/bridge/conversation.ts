@@ -93,8 +93,14 @@ export class Conversation {
   /** Responses created since the hand-off was asked for; it waits for the one that speaks it. */
   private responsesSinceHandOff = 0;
   private handedOff = false;
+  /** Latency marks on the injected clock: when the conversation began, when the caller's last turn ended. */
+  private readonly startedAtMs: number;
+  private callerStoppedAtMs: number | undefined;
+  private agentHasSpoken = false;
 
-  constructor(private readonly deps: ConversationDeps) {}
+  constructor(private readonly deps: ConversationDeps) {
+    this.startedAtMs = deps.clock.now();
+  }
 
   /** What tools may ask of the call: both happen once the agent's current words have been heard. */
   readonly actions: CallActions = {
@@ -115,6 +121,7 @@ export class Conversation {
 
   callerSpeechStopped(): void {
     this.callerSpeaking = false;
+    this.callerStoppedAtMs = this.deps.clock.now();
   }
 
   callerItem(itemId: string): void {
@@ -134,6 +141,23 @@ export class Conversation {
   agentAudio(itemId: string, responseId: string): void {
     this.agentItem(itemId, responseId);
     this.audioCompleteResponses.delete(responseId);
+    this.agentSpeaking(responseId);
+  }
+
+  /**
+   * The agent's voice began (stream: a response's first audio reaches the playout queue; SIP: OpenAI's
+   * output audio buffer started). The first time in the call, and the first time after each caller turn,
+   * it is traced with its latency (docs/architecture.md, post-call reports): from the conversation's start
+   * (first word), and from the moment the model's VAD said the caller stopped (per turn; that moment
+   * already includes the VAD's silence duration).
+   */
+  agentSpeaking(responseId?: string): void {
+    if (this.agentHasSpoken && this.callerStoppedAtMs === undefined) return;
+    const nowMs = this.deps.clock.now();
+    const afterCallerMs = this.callerStoppedAtMs === undefined ? undefined : Math.round(nowMs - this.callerStoppedAtMs);
+    this.record('bridge.agent-speaking', { responseId, first: !this.agentHasSpoken, sinceStartMs: Math.round(nowMs - this.startedAtMs), afterCallerMs });
+    this.agentHasSpoken = true;
+    this.callerStoppedAtMs = undefined;
   }
 
   transcriptDelta(itemId: string, responseId: string, delta: string): void {

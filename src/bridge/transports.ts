@@ -168,6 +168,7 @@ export type SessionEventType =
   | 'bridge.hangup-requested'
   | 'bridge.handed-off'
   | 'bridge.hand-off-refused'
+  | 'bridge.agent-speaking'
   | 'model.ready'
   | 'model.resumed'
   | 'model.truncated'
