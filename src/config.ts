@@ -96,10 +96,12 @@ export const envSchema = z.object({
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
 
   /** Post-call reports (docs/architecture.md, post-call reports): where they go, how they are signed, whether numbers are masked. */
-  REPORT_URL: optionalHttpUrl('REPORT_URL'),
+  REPORT_URL: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && !/^https?:\/\/[^\s/]+\S*$/i.test(v)) ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+  }),
   REPORT_SIGNING_SECRET: optionalString.superRefine((v, ctx) => {
     const problem = v === undefined ? undefined : webhookSecretProblem(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: `REPORT_SIGNING_SECRET ${problem}` });
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   REPORT_NUMBERS: z.enum(['masked', 'full'], { message: 'REPORT_NUMBERS must be masked or full' }).default('masked'),
   /** Per-model prices in dollars per million tokens, added to or replacing the defaults (src/reports/cost.ts). */
