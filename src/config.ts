@@ -90,6 +90,7 @@ export const envSchema = z.object({
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** The default agent's post-call report carries the transcript (src/agents/post-call-report.ts). */
   AGENT_REPORT_TRANSCRIPT: z.enum(['true', 'false'], { message: 'AGENT_REPORT_TRANSCRIPT must be true or false' }).default('false').transform((v) => v === 'true'),
+  AGENT_REPORT_CALL_STARTED: z.enum(['true', 'false'], { message: 'AGENT_REPORT_CALL_STARTED must be true or false' }).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),

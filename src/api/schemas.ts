@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, transferDestinationSchema } from '../agents/agent';
 import { CALL_OUTCOMES } from '../outcomes';
-import { CALL_STATES, REPORT_STATES } from '../store/types';
+import { CALL_STATES, REPORT_EVENTS, REPORT_STATES } from '../store/types';
 
 /** Request and response shapes of the admin API, reused by the OpenAPI document. */
 export const idParams = z.object({ id: idSchema });
@@ -117,7 +117,7 @@ export const callDetailWithCostSchema = callDetailSchema.extend({ cost: callCost
 export const reportViewSchema = z.object({
   id: z.string().describe('the Standard Webhooks webhook-id, the same on every attempt'),
   callId: z.string(),
-  event: z.literal('call.ended'),
+  event: z.enum(REPORT_EVENTS),
   status: z.enum(REPORT_STATES),
   attempts: z.number(),
   nextAttemptAt: z.string(),

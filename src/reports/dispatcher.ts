@@ -13,7 +13,7 @@ import type { Logger } from '../log';
 import { signStandardWebhook } from '../security/standard-webhooks';
 import type { ReportAttempt, ReportRecord, Store } from '../store/types';
 import type { PriceTable } from './cost';
-import { buildCallReport } from './report';
+import { buildCallReport, buildCallStarted } from './report';
 
 /**
  * Delivers post-call reports from the store's outbox (docs/architecture.md, post-call reports), in the
@@ -107,7 +107,8 @@ export class ReportDispatcher {
     if (!url) return this.settle(report, { status: 'skipped', lastStatus: null, lastError: 'no REPORT_URL (nor a report.url on the agent): nowhere to send it', sent: false });
     let body = report.body;
     if (body === null) {
-      const built = await buildCallReport(this.d.store, report.callId, { prices: this.d.prices, numbers: this.d.numbers, nowIso });
+      const options = { prices: this.d.prices, numbers: this.d.numbers, nowIso };
+      const built = report.event === 'call.started' ? await buildCallStarted(this.d.store, report.callId, options) : await buildCallReport(this.d.store, report.callId, options);
       body = JSON.stringify(built);
       await this.d.store.reports.setBody(report.id, body);
     }

@@ -81,23 +81,7 @@ export async function buildCallReport(store: Store, callId: string, options: Rep
   ]);
   const agent = stored?.agent;
   const model = agent?.model ?? null;
-  const number = (n: string | null) => (options.numbers === 'full' ? n : (maskPhone(n) ?? null));
-  const view = (leg: CallRecord): LegView => ({
-    id: leg.id,
-    leg: leg.leg,
-    direction: leg.direction,
-    from: number(leg.from),
-    to: number(leg.to),
-    mode: leg.mode,
-    state: leg.state,
-    cause: leg.cause,
-    errorMessage: leg.errorMessage,
-    startedAt: leg.startedAt,
-    answeredAt: leg.answeredAt,
-    endedAt: leg.endedAt,
-    durationMs: spanMs(leg.startedAt ?? leg.createdAt, leg.endedAt),
-    talkMs: spanMs(leg.answeredAt, leg.endedAt),
-  });
+  const view = (leg: CallRecord) => legView(leg, options.numbers);
   return {
     type: 'call.ended',
     timestamp: options.nowIso,
@@ -114,6 +98,47 @@ export async function buildCallReport(store: Store, callId: string, options: Rep
       usage: call.usage,
       cost: estimateCost(call.usage, model, options.prices),
     },
+  };
+}
+
+/**
+ * The optional notice that an agent took a call (the agent's `report.callStarted`): the call as it stands
+ * and its agent, in the same envelope and signing as the report.
+ */
+export interface CallStartedNotice {
+  type: 'call.started';
+  timestamp: string;
+  data: { version: number; call: LegView; agent: { id: string; name: string | null; model: string | null } | null };
+}
+
+export async function buildCallStarted(store: Store, callId: string, options: ReportOptions): Promise<CallStartedNotice | undefined> {
+  const call = await store.calls.get(callId);
+  if (!call) return undefined;
+  const agent = call.agentId ? (await store.agents.get(call.agentId))?.agent : undefined;
+  return {
+    type: 'call.started',
+    timestamp: options.nowIso,
+    data: { version: REPORT_VERSION, call: legView(call, options.numbers), agent: call.agentId ? { id: call.agentId, name: agent?.name ?? null, model: agent?.model ?? null } : null },
+  };
+}
+
+function legView(leg: CallRecord, numbers: ReportOptions['numbers']): LegView {
+  const number = (n: string | null) => (numbers === 'full' ? n : (maskPhone(n) ?? null));
+  return {
+    id: leg.id,
+    leg: leg.leg,
+    direction: leg.direction,
+    from: number(leg.from),
+    to: number(leg.to),
+    mode: leg.mode,
+    state: leg.state,
+    cause: leg.cause,
+    errorMessage: leg.errorMessage,
+    startedAt: leg.startedAt,
+    answeredAt: leg.answeredAt,
+    endedAt: leg.endedAt,
+    durationMs: spanMs(leg.startedAt ?? leg.createdAt, leg.endedAt),
+    talkMs: spanMs(leg.answeredAt, leg.endedAt),
   };
 }
 

@@ -260,7 +260,9 @@ export interface HandOffsRepository {
 /** A post-call report in the outbox (docs/architecture.md, post-call reports). */
 export const REPORT_STATES = ['pending', 'delivered', 'failed', 'skipped'] as const;
 export type ReportState = (typeof REPORT_STATES)[number];
-export type ReportEvent = 'call.ended';
+/** call.ended: the post-call report; call.started: the optional notice when an agent takes a call. */
+export const REPORT_EVENTS = ['call.ended', 'call.started'] as const;
+export type ReportEvent = (typeof REPORT_EVENTS)[number];
 
 export interface ReportRecord {
   /** The Standard Webhooks `webhook-id`: the same on every attempt, so the receiver can drop duplicates. */

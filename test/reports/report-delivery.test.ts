@@ -225,6 +225,26 @@ describe('post-call reports', () => {
     expect(await reportOf('c-stuck')).toMatchObject({ status: 'pending', lastStatus: null, lastError: `no answer within ${REPORT_TIMEOUT_MS} ms` });
   });
 
+  it('an agent that asks for call.started gets a signed notice while the call is live, then the report when it ends', async () => {
+    receiver = await startReceiver(() => 200);
+    app = await start({});
+    await app.store.agents.upsert(agentSchema.parse({ id: 'front', name: 'Front desk', report: { url: receiver.url, callStarted: true } }), 'api');
+    await app.store.calls.record({ id: 'c-live', direction: 'inbound', from: '+19195550100', to: '+19195550177', agentId: 'front', mode: 'stream', state: 'streaming' });
+    await until(() => receiver!.received.length >= 1, 'the call.started notice');
+    const started = (await verify(app, receiver.received[0]!)) as unknown as { type: string; data: { call: { id: string; state: string }; agent: { id: string } } };
+    expect(started).toMatchObject({ type: 'call.started', data: { call: { id: 'c-live', state: 'streaming' }, agent: { id: 'front' } } });
+    await app.store.calls.record({ id: 'c-live', state: 'completed', cause: 'hangup', outcome: outcomeAtEnd('hangup') });
+    await until(() => receiver!.received.length >= 2, 'the report');
+    const ended = await verify(app, receiver.received[1]!);
+    expect(ended.type).toBe('call.ended');
+    expect(receiver.received[1]!.headers['webhook-id']).not.toBe(receiver.received[0]!.headers['webhook-id']);
+    await until(async () => (await app!.store.reports.list({ callId: 'c-live', limit: 5 })).every((r) => r.status === 'delivered'), 'both to be marked delivered');
+    expect((await app.store.reports.list({ callId: 'c-live', limit: 5 })).map((r) => [r.event, r.status]).sort()).toEqual([
+      ['call.ended', 'delivered'],
+      ['call.started', 'delivered'],
+    ]);
+  });
+
   it('410 Gone is final; an agent may name its own URL; with no URL at all the report is kept as skipped', async () => {
     const gone = await startReceiver(() => 410);
     receiver = await startReceiver(() => 200);

@@ -158,6 +158,7 @@ export class SqliteCalls implements CallsRepository {
     if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
     // Only a final state or an outcome can end a call: other writes skip the check.
     if (update.outcome || (update.state !== undefined && FINAL_CALL_STATES.includes(update.state))) this.reports.enqueueIfEndedSync(update.id, now);
+    else if (update.agentId !== undefined) this.reports.enqueueStartedSync(update.id, now);
   }
 
   /**

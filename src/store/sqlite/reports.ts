@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { REPORT_GIVE_UP_AFTER_MS, REPORT_SETTLE_MS } from '../../constants';
-import { FINAL_CALL_STATES, REPORT_STATES, type ReportAttempt, type ReportListFilter, type ReportRecord, type ReportsRepository, type ReportState } from '../types';
+import { FINAL_CALL_STATES, REPORT_EVENTS, REPORT_STATES, type ReportAttempt, type ReportListFilter, type ReportRecord, type ReportsRepository, type ReportState } from '../types';
 import { type Row, type SqliteShared } from './shared';
 
 const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
@@ -36,6 +36,26 @@ export class SqliteReports implements ReportsRepository {
          VALUES (?, ?, 'call.ended', 'pending', 0, ?, ?, ?, ?)`,
       )
       .run(newReportId(), callId, addMs(now, REPORT_SETTLE_MS), addMs(now, REPORT_GIVE_UP_AFTER_MS), now, now);
+  }
+
+  /**
+   * Inside the write that gave caller leg `legId` its agent: if the agent asks for a `call.started` notice
+   * (its report settings, src/agents/post-call-report.ts), enqueue it, once, due at once.
+   */
+  enqueueStartedSync(legId: string, now: string): void {
+    const wanted = this.shared
+      .stmt(
+        `SELECT 1 AS wanted FROM calls c JOIN agents a ON a.id = c.agent_id
+          WHERE c.id = ? AND c.parent_call_id IS NULL AND c.state NOT IN (${FINAL_STATES_SQL}) AND json_extract(a.settings, '$.report.callStarted') = 1`,
+      )
+      .get(legId) as Row | undefined;
+    if (!wanted) return;
+    this.shared
+      .stmt(
+        `INSERT OR IGNORE INTO report_outbox (id, call_id, event, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
+         VALUES (?, ?, 'call.started', 'pending', 0, ?, ?, ?, ?)`,
+      )
+      .run(newReportId(), legId, now, addMs(now, REPORT_GIVE_UP_AFTER_MS), now, now);
   }
 
   async due(nowIso: string, limit: number): Promise<ReportRecord[]> {
@@ -95,7 +115,7 @@ function reportFromRow(row: Row): ReportRecord {
   return {
     id: String(row.id),
     callId: String(row.call_id),
-    event: 'call.ended',
+    event: ((REPORT_EVENTS as readonly string[]).includes(String(row.event)) ? row.event : 'call.ended') as ReportRecord['event'],
     status: ((REPORT_STATES as readonly string[]).includes(status) ? status : 'failed') as ReportState,
     attempts: Number(row.attempts),
     nextAttemptAt: String(row.next_attempt_at),
