@@ -91,7 +91,8 @@ export class ReportDispatcher {
     for (const report of due.filter((r) => !this.inFlight.has(r.id)).slice(0, free)) {
       if (this.stopped) return;
       const attempt = this.attempt(report)
-        .catch((err: Error) => this.d.logger.error({ reportId: report.id, callId: report.callId, err: err.message }, 'a report attempt failed unexpectedly'))
+        .catch((err: Error) => this.failedUnexpectedly(report, err))
+        .catch((err: Error) => this.d.logger.error({ reportId: report.id, callId: report.callId, err: err.message }, 'could not record a report attempt'))
         .finally(() => this.inFlight.delete(report.id));
       this.inFlight.set(report.id, attempt);
     }
@@ -121,6 +122,16 @@ export class ReportDispatcher {
       return this.settle(report, { status: 'failed', lastStatus: result.status, lastError: `gave up after ${attempts} attempts: ${result.error}`, sent: true });
     }
     return this.settle(report, { status: 'pending', lastStatus: result.status, lastError: result.error, nextAttemptAt: new Date(nextMs).toISOString(), sent: true });
+  }
+
+  /**
+   * The report could not even be built or recorded (the store refused a read or a write): it is tried again
+   * after the backoff, like a failed delivery, rather than at every poll.
+   */
+  private async failedUnexpectedly(report: ReportRecord, err: Error): Promise<void> {
+    this.d.logger.error({ reportId: report.id, callId: report.callId, err: err.message }, 'a report attempt failed before reaching the endpoint');
+    const nextAttemptAt = new Date(this.d.clock.wallNow() + this.retryDelayMs(report.attempts + 1)).toISOString();
+    await this.d.store.reports.attempted(report.id, { status: 'pending', lastStatus: null, lastError: `not sent: ${err.message}`.slice(0, REPORT_ERROR_MAX_CHARS), nextAttemptAt, sent: false }, this.nowIso());
   }
 
   /** One signed POST, bounded by the timeout (on the injected clock), redirects not followed. */
