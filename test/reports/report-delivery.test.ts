@@ -286,6 +286,11 @@ describe('the report outbox in the store', () => {
       expect(report!.id).toMatch(/^msg_/);
       await store.calls.record({ id: 'a', state: 'completed', outcome: outcomeAtEnd('hangup') });
       expect(await store.reports.list({ limit: 10 })).toHaveLength(1); // once per call
+
+      // A call closed out after a crash has ended too: its report is enqueued with the close-out.
+      await store.calls.record({ id: 'orphan', state: 'streaming', mediaOwner: 'sb-1' });
+      await store.calls.closeOutOrphans('sb-1', { cause: 'server-restarted', errorMessage: 'the server stopped', endedAt: new Date().toISOString(), eventType: 'call.closed-out' });
+      expect(await store.reports.list({ callId: 'orphan', limit: 1 })).toEqual([expect.objectContaining({ status: 'pending' })]);
     } finally {
       await store.close();
     }
