@@ -11,7 +11,7 @@ export const postCallReportSchema = z
     url: z
       .string()
       .trim()
-      .refine((v) => /^https?:\/\/[^\s/]+/i.test(v), { message: 'report.url must be an http:// or https:// URL' })
+      .refine((v) => /^https?:\/\/[^\s/]+/i.test(v), { message: 'must be an http:// or https:// URL' })
       .optional(),
     transcript: z.boolean().default(false),
     /** Also send a `call.started` notice when this agent takes a call (same URL, same signing). */

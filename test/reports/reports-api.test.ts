@@ -80,12 +80,21 @@ describe('reports in the admin API and the CLI', () => {
     expect(await cli(['calls', 'show', 'c-api'])).toContain('Estimated cost: $32.0000 (gpt-realtime-2.1; audioIn 1000000)');
   });
 
-  it('a malformed report id is a 400 naming it; an unknown one a 404; the OpenAPI document has the routes', async () => {
+  it('a malformed report id is a 400 naming it; an unknown one a 404; a bad report setting on an agent a 400 naming it; the OpenAPI document has the routes', async () => {
     const bad = await api('POST', '/reports/nope/resend');
     expect(bad.status).toBe(400);
     expect(bad.json.error!.message).toMatch(/^id: must be a report id/);
     expect((await api('POST', '/reports/msg_unknown/resend')).status).toBe(404);
     expect((await api('GET', '/reports?status=lost')).status).toBe(400);
+    const badAgent = await fetch(`${server.url}/api/agents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.app.credentials.credentials.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'bad-report', name: 'Bad', report: { url: 'ftp://crm.example.com', transcript: 'yes' } }),
+    });
+    expect(badAgent.status).toBe(400);
+    const problem = ((await badAgent.json()) as { error: { message: string; fields: string[] } }).error;
+    expect(problem.fields).toEqual(expect.arrayContaining(['report.url', 'report.transcript']));
+    expect(problem.message).toMatch(/report\.url: must be an http:\/\/ or https:\/\/ URL/);
     const doc = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
     expect(Object.keys(doc.paths['/api/reports/{id}/resend']!)).toEqual(['post']);
     expect(Object.keys(doc.paths['/api/reports']!)).toEqual(['get']);
