@@ -224,8 +224,8 @@ export function apiRoutes(d: ApiDeps): Route[] {
       handler: async ({ query }) => ({ status: 200, body: await d.store.calls.list(query) }),
     }),
     route({
-      method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage and transfer outcome', params: s.callIdParams,
-      successStatus: 200, response: s.callDetailWithCostSchema, errors: [404],
+      method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage, estimated cost and transfer outcome', params: s.callIdParams,
+      successStatus: 200, response: s.callDetailSchema, errors: [404],
       handler: async ({ params }) => {
         const call = await d.store.calls.get(params.id);
         if (!call) throw notFound(`call ${params.id}`);

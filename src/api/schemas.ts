@@ -98,6 +98,11 @@ export const callViewSchema = z.object({
   updatedAt: z.string(),
 });
 export const callPageSchema = z.object({ items: z.array(callViewSchema), nextCursor: z.string().nullable() });
+const costCategories = z.object({ audioIn: z.number(), cachedAudioIn: z.number(), audioOut: z.number(), textIn: z.number(), cachedTextIn: z.number(), textOut: z.number() });
+export const callCostSchema = z
+  .object({ model: z.string(), currency: z.literal('USD'), totalUsd: z.number(), tokens: costCategories, usd: costCategories, pricePerMillion: costCategories })
+  .nullable()
+  .describe('estimated model cost from the call’s usage and the price table (null without usage or a price for the agent’s model)');
 export const callDetailSchema = callViewSchema.extend({
   legs: z.array(callViewSchema),
   events: z.array(z.object({ id: z.number(), at: z.string(), source: z.string(), type: z.string(), data: z.unknown() })),
@@ -105,14 +110,9 @@ export const callDetailSchema = callViewSchema.extend({
   transfer: z
     .object({ outcome: z.enum(['completed', 'failed', 'in-progress']), destination: z.string().nullable(), cause: z.string().nullable(), durationMs: z.number().nullable() })
     .nullable(),
+  cost: callCostSchema,
 });
 
-const usdRecord = z.object({ audioIn: z.number(), cachedAudioIn: z.number(), audioOut: z.number(), textIn: z.number(), cachedTextIn: z.number(), textOut: z.number() });
-export const callCostSchema = z
-  .object({ model: z.string(), currency: z.literal('USD'), totalUsd: z.number(), tokens: usdRecord, usd: usdRecord, pricePerMillion: usdRecord })
-  .nullable()
-  .describe('estimated model cost from the call’s usage and the price table (null without usage or a price for the agent’s model)');
-export const callDetailWithCostSchema = callDetailSchema.extend({ cost: callCostSchema });
 
 export const reportViewSchema = z.object({
   id: z.string().describe('the Standard Webhooks webhook-id, the same on every attempt'),
