@@ -4,6 +4,8 @@ import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
 import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS, RECORD_MAX_CALL_BYTES } from './constants';
 import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
+import { loadPriceTable, type PriceTable } from './reports/cost';
+import { webhookSecretProblem } from './security/standard-webhooks';
 
 /**
  * One zod schema for the whole environment. `loadConfig` reports every problem at once so an operator
@@ -98,6 +100,9 @@ export const envSchema = z.object({
   AGENT_SIP_VERB: z.enum(['forward', 'transfer']).default('transfer'),
   AGENT_AUDIO: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** The default agent's post-call report carries the transcript (src/agents/post-call-report.ts). */
+  AGENT_REPORT_TRANSCRIPT: z.enum(['true', 'false'], { message: 'AGENT_REPORT_TRANSCRIPT must be true or false' }).default('false').transform((v) => v === 'true'),
+  AGENT_REPORT_CALL_STARTED: z.enum(['true', 'false'], { message: 'AGENT_REPORT_CALL_STARTED must be true or false' }).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
@@ -109,6 +114,19 @@ export const envSchema = z.object({
   AGENT_MAX_CALL_MS: optionalMs('AGENT_MAX_CALL_MS'),
   AGENT_MAX_CALL_WARN_MS: optionalMs('AGENT_MAX_CALL_WARN_MS'),
   AGENT_MAX_CALL_TRANSFER_TO: optionalString,
+
+  /** Post-call reports (docs/architecture.md, post-call reports): where they go, how they are signed, whether numbers are masked. */
+  REPORT_URL: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && !/^https?:\/\/[^\s/]+\S*$/i.test(v)) ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+  }),
+  REPORT_SIGNING_SECRET: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : webhookSecretProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  REPORT_NUMBERS: z.enum(['masked', 'full'], { message: 'REPORT_NUMBERS must be masked or full' }).default('masked'),
+  /** Per-model prices in dollars per million tokens, added to or replacing the defaults (src/reports/cost.ts). */
+  REALTIME_PRICES: optionalString,
+  REALTIME_PRICES_FILE: optionalString,
 
   /** DESIGN §4.10: how long the carrier waits before playing audio that reaches it empty. */
   CARRIER_PLAYOUT_DELAY_MS: z.coerce
@@ -134,6 +152,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   /** The default agent built from AGENT_*, TRANSFER_TO and AGENT_TOOLS_FILE (validated here with the rest). */
   envAgent: EnvAgent;
+  /** Realtime prices per model: the defaults with REALTIME_PRICES / REALTIME_PRICES_FILE applied. */
+  prices: PriceTable;
 }
 
 /**
@@ -151,6 +171,8 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
   const agent = parsed.success ? envAgent(parsed.data) : undefined;
   if (agent) problems.push(...agent.problems);
   else if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+  const priced = loadPriceTable(present.REALTIME_PRICES?.trim(), present.REALTIME_PRICES_FILE?.trim());
+  problems.push(...priced.problems);
   if (!parsed.success || !agent?.value || problems.length > 0) {
     throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems });
   }
@@ -166,6 +188,7 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
     templatesDir: env.BXML_TEMPLATES_DIR ? path.resolve(env.BXML_TEMPLATES_DIR) : path.join(packageRoot, 'bxml-templates'),
     logLevel: env.LOG_LEVEL,
     envAgent: agent.value,
+    prices: priced.prices,
   };
 }
 

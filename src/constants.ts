@@ -272,3 +272,28 @@ export const MIN_CALL_DURATION_LIMIT_MS = 60_000;
 export const MAX_CALL_DURATION_LIMIT_MS = 24 * 60 * 60_000;
 /** Default lead of the spoken warning before the duration limit. */
 export const DEFAULT_TIME_LIMIT_WARN_MS = 60_000;
+
+// ---- Post-call reports and cost (docs/architecture.md, "Post-call reports") ----------------------------
+/**
+ * A report waits this long after its call ended before it is built: the caller's last transcript and the
+ * last response's usage arrive after the carrier's disconnect (the model writes them when it is done).
+ */
+export const REPORT_SETTLE_MS = 2_000;
+/** How often the outbox is read for reports due (also how soon a resend from another process is seen). */
+export const REPORT_POLL_INTERVAL_MS = 1_000;
+/** Reports sent at once: the operator's endpoint is not flooded after an outage, and the process's sockets stay few. */
+export const REPORT_MAX_CONCURRENT = 4;
+/** One delivery attempt: the operator's endpoint answers within this, or the attempt counts as failed. */
+export const REPORT_TIMEOUT_MS = 10_000;
+/** Retry delays double from the first to the cap, each shortened by up to the jitter fraction (so retries do not march in step). */
+export const REPORT_FIRST_RETRY_DELAY_MS = 5_000;
+export const REPORT_MAX_RETRY_DELAY_MS = 60 * 60_000;
+export const REPORT_RETRY_JITTER = 0.5;
+/** A report not delivered within this of its call's end (or of a resend) is given up: state failed. */
+export const REPORT_GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
+/** Reports read from the outbox per poll. */
+export const REPORT_BATCH_SIZE = 20;
+/** What of an endpoint's answer is kept as the attempt's error (its status always is). */
+export const REPORT_ERROR_MAX_CHARS = 300;
+/** The Standard Webhooks secret generated when REPORT_SIGNING_SECRET is unset: 32 random bytes after `whsec_`. */
+export const REPORT_SECRET_BYTES = 32;

@@ -6,10 +6,11 @@ import { z } from 'zod';
 import { CREDENTIALS_FILE, GENERATED_SECRET_BYTES } from './constants';
 import type { Env } from './config';
 import { SwitchboardError } from './errors';
+import { generateWebhookSecret } from './security/standard-webhooks';
 
 /**
  * Secure by default and still zero-config (DESIGN §4.5): with nothing configured, the first start
- * generates the callback Basic-auth pair, the admin token and the URL-signing secret, keeps them in
+ * generates the callback Basic-auth pair, the admin token, the URL-signing secret and the report-signing secret, keeps them in
  * DATA_DIR/credentials.json (0600) and reuses them afterwards. Environment values always win.
  */
 export interface Credentials {
@@ -17,6 +18,8 @@ export interface Credentials {
   callbackPassword: string;
   adminToken: string;
   urlSigningSecret: string;
+  /** Signs post-call reports, the Standard Webhooks way (`whsec_…`). */
+  reportSigningSecret: string;
 }
 
 export interface ResolvedCredentials {
@@ -33,6 +36,7 @@ const storedSchema = z.object({
   callbackPassword: z.string().min(1).optional(),
   adminToken: z.string().min(1).optional(),
   urlSigningSecret: z.string().min(1).optional(),
+  reportSigningSecret: z.string().startsWith('whsec_').optional(),
 });
 
 export function generateSecret(bytes = GENERATED_SECRET_BYTES): string {
@@ -44,6 +48,7 @@ const generators: Record<keyof Credentials, () => string> = {
   callbackPassword: () => generateSecret(),
   adminToken: () => `sb_${generateSecret(32)}`,
   urlSigningSecret: () => generateSecret(32),
+  reportSigningSecret: () => generateWebhookSecret(),
 };
 
 const envNames: Record<keyof Credentials, keyof Env> = {
@@ -51,6 +56,7 @@ const envNames: Record<keyof Credentials, keyof Env> = {
   callbackPassword: 'BANDWIDTH_CALLBACK_PASSWORD',
   adminToken: 'ADMIN_TOKEN',
   urlSigningSecret: 'URL_SIGNING_SECRET',
+  reportSigningSecret: 'REPORT_SIGNING_SECRET',
 };
 
 /**

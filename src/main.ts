@@ -34,6 +34,7 @@ import { createLogger, type Logger } from './log';
 import { ScenarioRecorder } from './record/recorder';
 import { requiresOfAgent } from './record/scenario-settings';
 import { CallRecorder } from './record/call-recorder';
+import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
@@ -100,6 +101,8 @@ export interface RunningSwitchboard {
   callRecorder: CallRecorder | undefined;
   /** Refused authentication on every surface, counted. */
   security: SecurityEvents;
+  /** Delivers post-call reports from the outbox; undefined when serving one CLI command. */
+  reports: ReportDispatcher | undefined;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -179,6 +182,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     credentials.credentials.callbackPassword,
     credentials.credentials.adminToken,
     credentials.credentials.urlSigningSecret,
+    credentials.credentials.reportSigningSecret,
     config.env.OPENAI_API_KEY ?? '',
     config.env.OPENAI_WEBHOOK_SECRET ?? '',
     config.env.BANDWIDTH_CLIENT_SECRET ?? '',
@@ -256,6 +260,19 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     listener: bridge,
   });
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
+  // One serving process per DATA_DIR delivers reports; a CLI command's in-process server only reads and
+  // marks them for resending, and the serving process picks that up at its next poll.
+  const reports = options.forCommand
+    ? undefined
+    : new ReportDispatcher({
+        store,
+        clock,
+        logger,
+        prices: config.prices,
+        numbers: config.env.REPORT_NUMBERS,
+        defaultUrl: config.env.REPORT_URL,
+        secret: credentials.credentials.reportSigningSecret,
+      });
   const app = createApp({
     logger,
     readiness: [
@@ -269,7 +286,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router }),
+          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, onResend: () => void reports?.poll() }),
           credentials.credentials.adminToken,
           logger,
           security,
@@ -299,6 +316,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     logger.warn({ agents: openaiSipAgents }, 'OPENAI_WEBHOOK_SECRET is not set: OpenAI webhooks are refused, so openai-sip calls cannot be accepted');
   }
   logger.info({ localUrl, publicBaseUrl, dataDir: config.dataDir, defaultAgentId: defaultAgentId ?? null }, 'switchboard started');
+  reports?.start();
 
   let closing: Promise<void> | undefined;
   /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
@@ -317,12 +335,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           resolve();
         }, SHUTDOWN_DRAIN_MS).unref();
       });
+      await reports?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, close };
+  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
 }
 
 /**

@@ -69,15 +69,16 @@ describe('resolveCredentials', () => {
 
   it('generates every credential on first start, stores them 0600, and reuses them later', () => {
     const first = resolveCredentials(env(), path.join(dir, 'data'));
-    expect(first.generated.sort()).toEqual(['adminToken', 'callbackPassword', 'callbackUsername', 'urlSigningSecret']);
+    expect(first.generated.sort()).toEqual(['adminToken', 'callbackPassword', 'callbackUsername', 'reportSigningSecret', 'urlSigningSecret']);
     expect(first.credentials.callbackPassword.length).toBeGreaterThanOrEqual(32);
     expect(first.credentials.adminToken).toMatch(/^sb_/);
+    expect(first.credentials.reportSigningSecret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     const stat = fs.statSync(first.file);
     expect(stat.mode & 0o777).toBe(0o600);
     const second = resolveCredentials(env(), path.join(dir, 'data'));
     expect(second.generated).toEqual([]);
     expect(second.credentials).toEqual(first.credentials);
-    expect(Object.values(second.sources)).toEqual(['file', 'file', 'file', 'file']);
+    expect(Object.values(second.sources)).toEqual(['file', 'file', 'file', 'file', 'file']);
   });
 
   it('environment values win over generated and stored ones', () => {

@@ -10,6 +10,7 @@ import {
   MIN_CALL_TIMEOUT_S,
 } from '../constants';
 import { callLimitsSchema } from './call-limits';
+import { postCallReportSchema } from './post-call-report';
 
 /**
  * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
@@ -223,6 +224,8 @@ export const agentSettingsSchema = z.object({
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
   /** The silence watchdog and the maximum call duration (src/agents/call-limits.ts). */
   callLimits: callLimitsSchema,
+  /** The post-call report: its own URL instead of REPORT_URL, and whether it carries the transcript (src/agents/post-call-report.ts). */
+  report: postCallReportSchema.default(postCallReportSchema.parse({})),
 });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
 

@@ -44,6 +44,7 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
     streamHold: env.AGENT_STREAM_HOLD,
     audio: env.AGENT_AUDIO,
     record: env.AGENT_RECORD,
+    report: { transcript: env.AGENT_REPORT_TRANSCRIPT, callStarted: env.AGENT_REPORT_CALL_STARTED },
     httpTools: tools.tools,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,

@@ -40,7 +40,7 @@ export function buildOpenApi(routes: Route[]): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Switchboard admin API', version: '0.1.0', description: 'Agents, numbers, transfer destinations, calls. Authenticate with the admin token as a bearer token.' },
+    info: { title: 'Switchboard admin API', version: '0.1.0', description: 'Agents, numbers, transfer destinations, calls, post-call reports. Authenticate with the admin token as a bearer token.' },
     servers: [{ url: '/' }],
     components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
     paths,

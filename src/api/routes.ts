@@ -4,8 +4,10 @@ import type { AgentRouter } from '../agents/routing';
 import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
 import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
+import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import type { Store, StoredAgent } from '../store/types';
+import { estimateCost, type PriceTable } from '../reports/cost';
+import type { ReportRecord, Store, StoredAgent } from '../store/types';
 import { route, type Route } from './route';
 import * as s from './schemas';
 
@@ -22,6 +24,12 @@ export interface ApiDeps {
   logger: Logger;
   /** The very routing the voice webhooks use, so the API answers "who takes this call" exactly as a call would. */
   router: AgentRouter;
+  /** Realtime prices per model, for the call detail's estimated cost. */
+  prices: PriceTable;
+  /** For the time a resent report is due from. */
+  clock: Clock;
+  /** A report was marked for resending: deliver it now rather than at the next poll. */
+  onResend?: () => void;
 }
 
 const notFound = (what: string) => new SwitchboardError('not_found', `${what} does not exist`);
@@ -230,13 +238,19 @@ export function apiRoutes(d: ApiDeps): Route[] {
       handler: async ({ query }) => ({ status: 200, body: await d.store.calls.list(query) }),
     }),
     route({
-      method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage and transfer outcome', params: s.callIdParams,
+      method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage, estimated cost and transfer outcome', params: s.callIdParams,
       successStatus: 200, response: s.callDetailSchema, errors: [404],
       handler: async ({ params }) => {
         const call = await d.store.calls.get(params.id);
         if (!call) throw notFound(`call ${params.id}`);
-        const [legs, events, transcript] = await Promise.all([d.store.calls.children(params.id), d.store.events.list(params.id), d.store.transcripts.list(params.id)]);
-        return { status: 200, body: { ...call, legs, events, transcript: transcript.map(({ callId: _c, id: _i, position: _p, ...t }) => t), transfer: transferOutcome(legs, events) } };
+        const [legs, events, transcript, agent] = await Promise.all([
+          d.store.calls.children(params.id),
+          d.store.events.list(params.id),
+          d.store.transcripts.list(params.id),
+          call.agentId ? d.store.agents.get(call.agentId) : Promise.resolve(undefined),
+        ]);
+        const cost = estimateCost(call.usage, agent?.agent.model, d.prices);
+        return { status: 200, body: { ...call, legs, events, transcript: transcript.map(({ callId: _c, id: _i, position: _p, ...t }) => t), transfer: transferOutcome(legs, events), cost } };
       },
     }),
     route({
@@ -282,7 +296,40 @@ export function apiRoutes(d: ApiDeps): Route[] {
         return { status: 201, body: { callId: created.callId, agentId: agent.id, from, to: body.to, state: 'initiated' } };
       },
     }),
+
+    // ---- post-call reports ------------------------------------------------------------------------
+    route({
+      method: 'get', path: '/reports', tag: 'reports', summary: 'List post-call reports in the outbox, newest first, with their delivery state', query: s.reportsQuery,
+      successStatus: 200, response: z.array(s.reportViewSchema),
+      handler: async ({ query }) => ({ status: 200, body: (await d.store.reports.list(query)).map(reportView) }),
+    }),
+    route({
+      method: 'get', path: '/reports/:id', tag: 'reports', summary: 'Get a post-call report: its delivery state and the JSON sent', params: s.reportIdParams,
+      successStatus: 200, response: s.reportDetailSchema, errors: [404],
+      handler: async ({ params }) => {
+        const report = await d.store.reports.get(params.id);
+        if (!report) throw notFound(`report ${params.id}`);
+        return { status: 200, body: { ...reportView(report), report: report.body === null ? null : (JSON.parse(report.body) as unknown) } };
+      },
+    }),
+    route({
+      method: 'post', path: '/reports/:id/resend', tag: 'reports', summary: 'Deliver a post-call report again (same webhook-id and body, retried for another day)', params: s.reportIdParams,
+      successStatus: 202, response: s.reportViewSchema, errors: [404],
+      handler: async ({ params }) => {
+        if (!(await d.store.reports.get(params.id))) throw notFound(`report ${params.id}`);
+        const report = await d.store.reports.resend(params.id, new Date(d.clock.wallNow()).toISOString());
+        if (!report) throw notFound(`report ${params.id}`);
+        d.logger.info({ reportId: report.id, callId: report.callId }, 'post-call report marked for resending');
+        d.onResend?.();
+        return { status: 202, body: reportView(report) };
+      },
+    }),
   ];
+}
+
+/** A report as the API lists it: everything but the body. */
+function reportView({ body: _body, ...report }: ReportRecord): Omit<ReportRecord, 'body'> {
+  return report;
 }
 
 type ImportChange = z.infer<typeof s.importChangeSchema>;

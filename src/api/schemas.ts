@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, newDestinationSchema, transferDestinationSchema } from '../agents/agent';
 import { CALL_OUTCOMES } from '../outcomes';
-import { CALL_STATES } from '../store/types';
+import { CALL_STATES, REPORT_EVENTS, REPORT_STATES } from '../store/types';
 
 /** Request and response shapes of the admin API, reused by the OpenAPI document. */
 export const idParams = z.object({ id: idSchema });
@@ -109,6 +109,11 @@ export const callViewSchema = z.object({
   updatedAt: z.string(),
 });
 export const callPageSchema = z.object({ items: z.array(callViewSchema), nextCursor: z.string().nullable() });
+const costCategories = z.object({ audioIn: z.number(), cachedAudioIn: z.number(), audioOut: z.number(), textIn: z.number(), cachedTextIn: z.number(), textOut: z.number() });
+export const callCostSchema = z
+  .object({ model: z.string(), currency: z.literal('USD'), totalUsd: z.number(), tokens: costCategories, usd: costCategories, pricePerMillion: costCategories })
+  .nullable()
+  .describe('estimated model cost from the call’s usage and the price table (null without usage or a price for the agent’s model)');
 export const callDetailSchema = callViewSchema.extend({
   legs: z.array(callViewSchema),
   events: z.array(z.object({ id: z.number(), at: z.string(), source: z.string(), type: z.string(), data: z.unknown() })),
@@ -116,7 +121,31 @@ export const callDetailSchema = callViewSchema.extend({
   transfer: z
     .object({ outcome: z.enum(['completed', 'failed', 'in-progress']), destination: z.string().nullable(), cause: z.string().nullable(), durationMs: z.number().nullable() })
     .nullable(),
+  cost: callCostSchema,
 });
+
+
+export const reportViewSchema = z.object({
+  id: z.string().describe('the Standard Webhooks webhook-id, the same on every attempt'),
+  callId: z.string(),
+  event: z.enum(REPORT_EVENTS),
+  status: z.enum(REPORT_STATES),
+  attempts: z.number(),
+  nextAttemptAt: z.string(),
+  giveUpAt: z.string(),
+  lastStatus: z.number().nullable().describe('the endpoint’s HTTP status at the last attempt'),
+  lastError: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  deliveredAt: z.string().nullable(),
+});
+export const reportDetailSchema = reportViewSchema.extend({ report: z.unknown().nullable().describe('the JSON sent (null until the first attempt built it)') });
+export const reportsQuery = z.object({
+  status: z.enum(REPORT_STATES).optional(),
+  callId: z.string().trim().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export const reportIdParams = z.object({ id: z.string().trim().regex(/^msg_[A-Za-z0-9_-]{1,64}$/, 'must be a report id like msg_…') });
 
 export const outboundCallSchema = z.object({
   agentId: idSchema,

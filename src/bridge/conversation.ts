@@ -106,8 +106,13 @@ export class Conversation {
   private readonly pendingLines: string[] = [];
   /** A line's response.create went out and its response has not been created yet. */
   private lineRequested = false;
+  /** Latency marks on the injected clock: when the conversation began, when the caller's last turn ended. */
+  private readonly startedAtMs: number;
+  private callerStoppedAtMs: number | undefined;
+  private agentHasSpoken = false;
 
   constructor(private readonly deps: ConversationDeps) {
+    this.startedAtMs = deps.clock.now();
     const limits = deps.agent.callLimits;
     this.silence = new SilenceWatchdog(limits.silence, deps.clock, () => this.isQuiet(), {
       prompt: () => {
@@ -170,6 +175,7 @@ export class Conversation {
 
   callerSpeechStopped(): void {
     this.callerSpeaking = false;
+    this.callerStoppedAtMs = this.deps.clock.now();
     this.watch();
   }
 
@@ -194,6 +200,23 @@ export class Conversation {
     this.agentItem(itemId, responseId);
     this.audioCompleteResponses.delete(responseId);
     this.watch();
+    this.agentSpeaking(responseId);
+  }
+
+  /**
+   * The agent's voice began (stream: a response's first audio reaches the playout queue; SIP: OpenAI's
+   * output audio buffer started). The first time in the call, and the first time after each caller turn,
+   * it is traced with its latency (docs/architecture.md, post-call reports): from the conversation's start
+   * (first word), and from the moment the model's VAD said the caller stopped (per turn; that moment
+   * already includes the VAD's silence duration).
+   */
+  agentSpeaking(responseId?: string): void {
+    if (this.agentHasSpoken && this.callerStoppedAtMs === undefined) return;
+    const nowMs = this.deps.clock.now();
+    const afterCallerMs = this.callerStoppedAtMs === undefined ? undefined : Math.round(nowMs - this.callerStoppedAtMs);
+    this.record('bridge.agent-speaking', { responseId, first: !this.agentHasSpoken, sinceStartMs: Math.round(nowMs - this.startedAtMs), afterCallerMs });
+    this.agentHasSpoken = true;
+    this.callerStoppedAtMs = undefined;
   }
 
   transcriptDelta(itemId: string, responseId: string, delta: string): void {

@@ -172,6 +172,7 @@ export type SessionEventType =
   | 'bridge.silence-timeout'
   | 'bridge.time-limit-warning'
   | 'bridge.time-limit'
+  | 'bridge.agent-speaking'
   | 'model.ready'
   | 'model.resumed'
   | 'model.truncated'

@@ -60,9 +60,22 @@ interface CallView {
 }
 interface CallDetail extends CallView {
   usage: Record<string, number> | null;
+  cost: { model: string; totalUsd: number; tokens: Record<string, number> } | null;
   transfer: { outcome: string; destination: string | null; cause: string | null; durationMs: number | null } | null;
   transcript: { role: string; text: string; truncated: boolean; heardMs?: number }[];
   events: { at: string; source: string; type: string }[];
+}
+
+interface ReportView {
+  id: string;
+  callId: string;
+  status: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  nextAttemptAt: string;
+  deliveredAt: string | null;
+  createdAt: string;
 }
 
 export function registerAdminCommands(program: Command, out: Out = (t) => process.stdout.write(`${t}\n`), env: NodeJS.ProcessEnv = process.env): void {
@@ -145,11 +158,33 @@ export function registerAdminCommands(program: Command, out: Out = (t) => proces
       if (c.outcome) out(`Outcome: ${c.outcome}${c.outcomeReason ? ` (${c.outcomeReason})` : ''}`);
       if (c.transfer) out(`Transfer: ${c.transfer.outcome}${c.transfer.destination ? ` to ${c.transfer.destination}` : ''}${c.transfer.cause ? ` (${c.transfer.cause})` : ''}${c.transfer.durationMs !== null ? `, ${Math.round(c.transfer.durationMs / 1000)} s` : ''}`);
       if (c.usage) out(`Usage: ${Object.entries(c.usage).filter(([k]) => !k.includes('.')).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      if (c.cost) out(`Estimated cost: $${c.cost.totalUsd.toFixed(4)} (${c.cost.model}; ${Object.entries(c.cost.tokens).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'no tokens'})`);
       out('\nTranscript:');
       for (const t of c.transcript) out(`  ${t.role.padEnd(6)} ${t.text}${t.truncated ? `  [cut off after ${t.heardMs} ms]` : ''}`);
       if (c.transcript.length === 0) out('  (none)');
       out('\nTimeline:');
       for (const e of c.events) out(`  ${e.at.slice(11, 23)}  ${e.source.padEnd(11)} ${e.type}`);
+    }),
+  );
+
+  const reports = program.command('reports').description('post-call reports: delivery state and replay');
+  remote(reports.command('list').description('newest reports first').option('--status <status>', 'pending, delivered, failed or skipped').option('--call <id>', 'only this call\'s report').option('--limit <n>', 'how many', '20')).action(
+    (o: Remote & { status?: string; call?: string; limit: string }) =>
+      withApi(o, async (api) => {
+        const q = new URLSearchParams({ limit: o.limit, ...(o.status ? { status: o.status } : {}), ...(o.call ? { callId: o.call } : {}) });
+        const list = await api.request<ReportView[]>('GET', `/reports?${q}`);
+        out(
+          table([
+            ['REPORT', 'CALL', 'CREATED', 'STATUS', 'ATTEMPTS', 'LAST', 'NEXT / DELIVERED'],
+            ...list.map((r) => [r.id, r.callId, r.createdAt.replace('T', ' ').slice(0, 19), r.status, String(r.attempts), r.lastStatus === null ? (r.lastError ? 'error' : '-') : String(r.lastStatus), (r.status === 'delivered' ? r.deliveredAt : r.status === 'pending' ? r.nextAttemptAt : '-') ?? '-']),
+          ]),
+        );
+      }),
+  );
+  remote(reports.command('resend <id>').description('deliver a report again (same webhook-id and body)')).action((id: string, o: Remote) =>
+    withApi(o, async (api) => {
+      const r = await api.request<ReportView>('POST', `/reports/${encodeURIComponent(id)}/resend`);
+      out(`report ${r.id} (call ${r.callId}) is pending again: due ${r.nextAttemptAt}${o.url ? '' : '; the serving process sends it at its next poll'}`);
     }),
   );
 

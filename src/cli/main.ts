@@ -52,7 +52,7 @@ program
 
 program
   .command('credentials')
-  .description('print the Bandwidth callback credentials, the admin token and the callback URLs again')
+  .description('print the Bandwidth callback credentials, the admin token, the report signing secret and the callback URLs again')
   .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
   .action((opts: { dataDir?: string }) => {
     const env = { ...process.env };
@@ -67,6 +67,7 @@ program
         `Callback username            ${credentials.callbackUsername}`,
         `Callback password            ${credentials.callbackPassword}`,
         `Admin API token              ${credentials.adminToken}`,
+        `Report signing secret        ${credentials.reportSigningSecret}`,
         `(from the environment, else ${file})`,
         '',
       ].join('\n'),

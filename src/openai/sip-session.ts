@@ -78,7 +78,10 @@ export class SipCallSession {
       error: (e) => talk.modelError(e),
       closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
       trace: (type) => {
-        if (type === 'output_audio_buffer.started') this.agentAudible = true;
+        if (type === 'output_audio_buffer.started') {
+          this.agentAudible = true;
+          talk.agentSpeaking();
+        }
         if (type !== 'output_audio_buffer.stopped' && type !== 'output_audio_buffer.cleared') return;
         this.agentAudible = false;
         talk.maybeHandOff();

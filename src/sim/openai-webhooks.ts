@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { signStandardWebhook } from '../security/standard-webhooks';
 
 /**
  * Sign a webhook as OpenAI does (Standard Webhooks, OpenAI reference §4.3): the key is the base64
@@ -6,10 +7,7 @@ import crypto from 'node:crypto';
  */
 export function signWebhook(secret: string, body: string, options: { id?: string; timestampS?: number } = {}): Record<string, string> {
   const id = options.id ?? `wh_${crypto.randomBytes(8).toString('hex')}`;
-  const timestamp = String(options.timestampS ?? Math.floor(Date.now() / 1000));
-  const key = secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret, 'utf8');
-  const signature = crypto.createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
-  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+  return { 'content-type': 'application/json', ...signStandardWebhook(secret, id, options.timestampS ?? Math.floor(Date.now() / 1000), body) };
 }
 
 /** A `realtime.call.incoming` event as OpenAI sends it (OpenAI reference §4.2). */

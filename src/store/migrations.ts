@@ -157,4 +157,31 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX calls_outcome ON calls (outcome, created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'report outbox',
+    sql: `
+      -- Post-call reports waiting to be delivered, and what became of them (docs/architecture.md, post-call
+      -- reports). A row is inserted in the same transaction as the write that ends its call, so a report is
+      -- never lost between the end and a crash; the dispatcher resumes pending rows at start.
+      CREATE TABLE report_outbox (
+        id               TEXT PRIMARY KEY,        -- the Standard Webhooks webhook-id, the same on every attempt
+        call_id          TEXT NOT NULL,
+        event            TEXT NOT NULL,           -- call.ended
+        status           TEXT NOT NULL,           -- pending, delivered, failed, skipped
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at  TEXT NOT NULL,
+        give_up_at       TEXT NOT NULL,
+        last_status      INTEGER,                 -- the endpoint's HTTP status at the last attempt
+        last_error       TEXT,
+        body             TEXT,                    -- the JSON sent, built at the first attempt and kept for the others
+        created_at       TEXT NOT NULL,
+        updated_at       TEXT NOT NULL,
+        delivered_at     TEXT,
+        UNIQUE (call_id, event)
+      );
+      CREATE INDEX report_outbox_due ON report_outbox (status, next_attempt_at);
+      CREATE INDEX report_outbox_created ON report_outbox (created_at);
+    `,
+  },
 ];

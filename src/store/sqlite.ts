@@ -27,6 +27,7 @@ import { SqliteDestinations } from './sqlite/destinations';
 import { SqliteEvents } from './sqlite/events';
 import { SqliteHandOffs } from './sqlite/hand-offs';
 import { SqliteNumbers } from './sqlite/numbers';
+import { SqliteReports } from './sqlite/reports';
 import { SqliteShared, type Row } from './sqlite/shared';
 import { SqliteTranscripts } from './sqlite/transcripts';
 import type {
@@ -37,6 +38,7 @@ import type {
   EventsRepository,
   HandOffsRepository,
   NumbersRepository,
+  ReportsRepository,
   Store,
   TranscriptsRepository,
 } from './types';
@@ -70,6 +72,7 @@ export class SqliteStore implements Store {
   readonly agents: AgentsRepository;
   readonly destinations: DestinationsRepository;
   readonly numbers: NumbersRepository;
+  readonly reports: ReportsRepository;
 
   private constructor(db: Database.Database, logger: Logger, readWaitMs: number) {
     this.db = db;
@@ -78,7 +81,9 @@ export class SqliteStore implements Store {
     this.shared = new SqliteShared(db, this.writes, readWaitMs);
     const events = new SqliteEvents(this.shared);
     this.events = events;
-    this.calls = new SqliteCalls(this.shared, events);
+    const reports = new SqliteReports(this.shared);
+    this.reports = reports;
+    this.calls = new SqliteCalls(this.shared, events, reports);
     this.transcripts = new SqliteTranscripts(this.shared);
     this.handOffs = new SqliteHandOffs(this.shared);
     this.contexts = new SqliteCallbackContexts(this.shared);

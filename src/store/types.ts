@@ -257,6 +257,60 @@ export interface HandOffsRepository {
   clear(callId: string): Promise<void>;
 }
 
+/** A post-call report in the outbox (docs/architecture.md, post-call reports). */
+export const REPORT_STATES = ['pending', 'delivered', 'failed', 'skipped'] as const;
+export type ReportState = (typeof REPORT_STATES)[number];
+/** call.ended: the post-call report; call.started: the optional notice when an agent takes a call. */
+export const REPORT_EVENTS = ['call.ended', 'call.started'] as const;
+export type ReportEvent = (typeof REPORT_EVENTS)[number];
+
+export interface ReportRecord {
+  /** The Standard Webhooks `webhook-id`: the same on every attempt, so the receiver can drop duplicates. */
+  id: string;
+  callId: string;
+  event: ReportEvent;
+  status: ReportState;
+  attempts: number;
+  nextAttemptAt: string;
+  giveUpAt: string;
+  lastStatus: number | null;
+  lastError: string | null;
+  /** The JSON sent, once built (the first attempt builds it; later attempts send the same bytes). */
+  body: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deliveredAt: string | null;
+}
+
+/** What one attempt left: delivered, to be tried again at `nextAttemptAt`, or given up (failed, skipped). */
+export interface ReportAttempt {
+  status: ReportState;
+  lastStatus: number | null;
+  lastError: string | null;
+  nextAttemptAt?: string;
+  /** True when the attempt reached (or tried to reach) the endpoint: counted in `attempts`. */
+  sent: boolean;
+}
+
+export interface ReportListFilter {
+  status?: ReportState;
+  callId?: string;
+  limit: number;
+}
+
+export interface ReportsRepository {
+  /** Pending reports due at `nowIso`, oldest first. */
+  due(nowIso: string, limit: number): Promise<ReportRecord[]>;
+  get(id: string): Promise<ReportRecord | undefined>;
+  /** Newest first. */
+  list(filter: ReportListFilter): Promise<ReportRecord[]>;
+  /** Keep the body built for a report, so every attempt sends the same bytes. */
+  setBody(id: string, body: string): Promise<void>;
+  attempted(id: string, attempt: ReportAttempt, atIso: string): Promise<void>;
+  /** Deliver again (the operator's replay): pending from `nowIso`, for another REPORT_GIVE_UP_AFTER_MS. */
+  resend(id: string, nowIso: string): Promise<ReportRecord | undefined>;
+}
+
 export interface Store {
   readonly calls: CallsRepository;
   readonly events: EventsRepository;
@@ -266,6 +320,8 @@ export interface Store {
   readonly numbers: NumbersRepository;
   readonly contexts: CallbackContextsRepository;
   readonly handOffs: HandOffsRepository;
+  /** Post-call reports waiting to go out, and what became of them. */
+  readonly reports: ReportsRepository;
   /** True when the store answers a trivial query (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -13,6 +13,7 @@ import {
   type OrphanCloseOut,
 } from '../types';
 import type { SqliteEvents } from './events';
+import type { SqliteReports } from './reports';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
 const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id' | 'outcome' | 'outcomeReason'>, string> = {
@@ -51,6 +52,8 @@ export class SqliteCalls implements CallsRepository {
   constructor(
     private readonly shared: SqliteShared,
     private readonly events: SqliteEvents,
+    /** A call's report is enqueued in the write that ends it (docs/architecture.md, post-call reports). */
+    private readonly reports: SqliteReports,
   ) {}
 
   record(update: CallUpdate, event?: CallEventInput): Promise<void> {
@@ -115,6 +118,7 @@ export class SqliteCalls implements CallsRepository {
         );
         this.proposeOutcomeSync(call.id, { outcome: 'error', reason: closeOut.errorMessage });
         this.events.appendSync({ callId: call.id, source: 'switchboard', type: closeOut.eventType, data: { cause: closeOut.cause, reason: closeOut.errorMessage, stateBefore: call.state } }, now);
+        this.reports.enqueueIfEndedSync(call.id, now);
       }
       // Ownership of calls that ended normally meanwhile but kept the mark (a write lost in the crash).
       this.shared.stmt('UPDATE calls SET media_owner = NULL WHERE media_owner = ?').run(owner);
@@ -152,6 +156,9 @@ export class SqliteCalls implements CallsRepository {
     }
     this.upsertStatement(columnSet).run(...values);
     if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
+    // Only a final state or an outcome can end a call: other writes skip the check.
+    if (update.outcome || (update.state !== undefined && FINAL_CALL_STATES.includes(update.state))) this.reports.enqueueIfEndedSync(update.id, now);
+    else if (update.agentId !== undefined) this.reports.enqueueStartedSync(update.id, now);
   }
 
   /**
