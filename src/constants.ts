@@ -251,3 +251,18 @@ export const HANDOFF_MAX_WAIT_MS = 10_000;
 export const REALTIME_RENEWAL_RETRY_MS = 30_000;
 /** How long a replaced Realtime session stays open for late caller transcripts before it is closed. */
 export const RETIRED_SESSION_GRACE_MS = 10_000;
+
+// ---- MCP tools and per-call context (README "MCP tools", "Per-call context") ---------------------------
+/** MCP servers one agent may list: each is listed by OpenAI at every session start, which the caller waits behind. */
+export const MAX_MCP_SERVERS_PER_AGENT = 10;
+/** The context hook's answer must come within this by default: the greeting never waits longer (README "Context hook"). */
+export const DEFAULT_CONTEXT_HOOK_TIMEOUT_MS = 300;
+/** Bounds for an agent's hook timeout: below 50 ms nothing answers; above 2 s the caller hears the wait. */
+export const MIN_CONTEXT_HOOK_TIMEOUT_MS = 50;
+export const MAX_CONTEXT_HOOK_TIMEOUT_MS = 2_000;
+/** The hook's answer is read up to this many bytes: it is a handful of variables, not a document. */
+export const CONTEXT_HOOK_MAX_RESPONSE_BYTES = 16_384;
+/** One context variable's value, as the hook or the agent gives it. */
+export const MAX_CONTEXT_VARIABLE_CHARS = 1_000;
+/** Variables an agent may declare (and so the hook may fill). */
+export const MAX_CONTEXT_VARIABLES = 50;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AgentWithDestinations, HttpToolDefinition } from '../agents/agent';
+import { expandSecrets } from '../agents/tool-secrets';
 import { ToolRegistry, type Tool } from './tools';
 
 /**
@@ -50,21 +51,7 @@ export function hangUpTool(): Tool<{ reason?: string }> {
   };
 }
 
-/**
- * `${TOOL_SECRET_NAME}` in a header value comes from the environment at call time. Only variables
- * named TOOL_SECRET_* can be used, so whoever edits an agent cannot send Switchboard's own secrets
- * (OPENAI_API_KEY, BANDWIDTH_CLIENT_SECRET, …) to a URL of their choosing.
- */
-export const TOOL_SECRET_PREFIX = 'TOOL_SECRET_';
-
-export function expandSecrets(value: string, env: NodeJS.ProcessEnv): string {
-  return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => {
-    if (!name.startsWith(TOOL_SECRET_PREFIX)) throw new Error(`header secrets must be named ${TOOL_SECRET_PREFIX}*; ${name} is not`);
-    const v = env[name];
-    if (v === undefined) throw new Error(`the tool's configuration needs the environment variable ${name}, which is not set`);
-    return v;
-  });
-}
+export { TOOL_SECRET_PREFIX, expandSecrets } from '../agents/tool-secrets';
 
 /**
  * An operator's HTTP endpoint as a tool. JSON in (the model's arguments; query string for
