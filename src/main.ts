@@ -16,6 +16,7 @@ import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls'
 import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
+import { toolSecretValues } from './agents/tool-secrets';
 import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
@@ -181,7 +182,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
     openModel: (agent, tools) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, clock }),
   });
   const security = new SecurityEvents(logger, clock);
   const media = new MediaGateway(signer, bridge, clock, logger, security);
@@ -198,7 +199,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     clock,
     openSideband: (agent, tools, sipCallId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId, clock }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock }),
   });
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
@@ -226,6 +227,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           config.env.OPENAI_API_KEY ?? '',
           config.env.BANDWIDTH_CLIENT_SECRET ?? '',
           config.env.NGROK_AUTHTOKEN ?? '',
+          ...toolSecretValues(options.env),
         ],
         unseal: (token, purpose) => signer.verify(token, purpose),
         logger,

@@ -1,17 +1,25 @@
 import { z } from 'zod';
 import type { AgentWithDestinations, HttpToolDefinition } from '../agents/agent';
-import { expandSecrets } from '../agents/tool-secrets';
+import { expandHeaderSecrets, expandSecrets } from '../agents/tool-secrets';
 import { ToolRegistry, type Tool } from './tools';
 
 /**
- * The tools an agent gets (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): `transfer_call` when it has destinations, `hang_up` always, and
- * its operator-defined HTTP tools. Failures are returned to the model as tool output by ToolRegistry.
+ * The tools an agent gets (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): `transfer_call` when it has destinations, `hang_up` always,
+ * its operator-defined HTTP tools, and its MCP servers (which OpenAI calls, README "MCP tools"). Failures are returned to the model as tool output by ToolRegistry.
  */
 export function agentTools(agent: AgentWithDestinations, env: NodeJS.ProcessEnv, fetchImpl: typeof fetch = fetch): ToolRegistry {
   const registry = new ToolRegistry();
   if (agent.destinations.length > 0) registry.register(transferCallTool(agent));
   registry.register(hangUpTool());
   for (const def of agent.httpTools) registry.register(httpTool(def, env, fetchImpl));
+  for (const { label, url, description, allowedTools, requireApproval, headers } of agent.mcpServers) {
+    try {
+      registry.mcpServers.push({ label, url, description, allowedTools, requireApproval, headers: expandHeaderSecrets(headers, env) });
+    } catch (err) {
+      // The call goes on without this server (its tools are not offered); the trace says why.
+      registry.mcpUnavailable.push({ serverLabel: label, reason: (err as Error).message });
+    }
+  }
   return registry;
 }
 

@@ -344,6 +344,10 @@ export class CallSession {
         if (this.renewal.takeOverFromClosed()) return;
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'model-closed');
       },
+      // A successor session lists its servers before it takes over: that is kept; what it asks is not yet the call's.
+      mcp: (e) => {
+        if (current() || e.kind === 'tools-listed' || e.kind === 'list-failed') talk.mcp(e);
+      },
       trace: (type, data) => {
         if (type === 'rate_limits.updated') this.record('model.rate_limits.updated', data);
         else if (type === 'conversation.item.input_audio_transcription.failed') this.record('model.conversation.item.input_audio_transcription.failed', data);

@@ -76,6 +76,7 @@ export class SipCallSession {
       responseDone: (e) => talk.responseDone(e),
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
+      mcp: (e) => talk.mcp(e),
       closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
       trace: (type) => {
         if (type === 'output_audio_buffer.started') this.agentAudible = true;

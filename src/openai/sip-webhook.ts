@@ -1,4 +1,4 @@
-import { functionTools } from './session-config';
+import { realtimeTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
@@ -61,7 +61,7 @@ export function sipAcceptParams(agent: AgentWithDestinations, tools: ToolRegistr
       },
       output: { voice: agent.voice },
     },
-    tools: functionTools(tools.definitions()),
+    tools: realtimeTools(tools.definitions(), tools.mcpServers),
     tool_choice: 'auto',
   } as OpenAI.Realtime.Calls.CallAcceptParams;
 }
