@@ -17,6 +17,7 @@ import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
 import { toolSecretValues } from './agents/tool-secrets';
+import { CallContexts } from './context/call-context';
 import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
@@ -171,8 +172,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const contexts = new CallbackContexts(store.contexts, signer, urls);
   const control = new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined });
+  // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
+  const callContexts = new CallContexts({ clock, env: options.env, logger });
   const bridge = new CallRegistry({
     instanceId,
+    contexts: callContexts,
     recordingsDir: path.join(config.dataDir, 'recordings'),
     control,
     store,
@@ -198,6 +202,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     security,
     toolsFor,
     clock,
+    contexts: callContexts,
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock }),
   });

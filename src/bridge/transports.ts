@@ -120,7 +120,7 @@ export interface ModelSession {
  */
 export interface CallLifecycleListener {
   /** A stream was answered for this call: a media socket should follow shortly. */
-  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
+  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; direction?: string; resumeNote?: string }): void;
   /** The carrier says the call is over. */
   callEnded?(callId: string, cause: string | undefined): void;
   /** The carrier could not open a stream for this call. */

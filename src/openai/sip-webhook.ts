@@ -2,6 +2,7 @@ import { realtimeTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
+import { CallContexts, withPrompts } from '../context/call-context';
 import { numberCandidates, type AgentRouter } from '../agents/routing';
 import { readUui } from '../sip-uui';
 import type { ToolRegistry } from '../bridge/tools';
@@ -37,6 +38,8 @@ export interface SipWebhookDeps {
   clock: Clock;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
+  /** Renders each call's prompts and asks the agent's context hook (default: no hook secrets, the real fetch). */
+  contexts?: CallContexts;
 }
 
 interface SipHeader {
@@ -90,8 +93,11 @@ export class OpenAISipWebhook {
   private readonly seenWebhooks = new Map<string, number>();
   /** Live sideband sessions by OpenAI call id. */
   readonly sessions = new Map<string, SipCallSession>();
+  private readonly contexts: CallContexts;
 
-  constructor(private readonly deps: SipWebhookDeps) {}
+  constructor(private readonly deps: SipWebhookDeps) {
+    this.contexts = deps.contexts ?? new CallContexts({ clock: deps.clock, env: {}, logger: deps.logger });
+  }
 
   router(): Router {
     const router = express.Router();
@@ -167,8 +173,11 @@ export class OpenAISipWebhook {
     }
     const { agent, via } = route;
     const tools = d.toolsFor(agent);
+    // Asked before the accept, so the hook overlaps the accept and the sideband's connect; the accept carries
+    // the defaults, and the session takes the hook's answer before it greets (README "Context hook").
+    const prompts = this.contexts.forCall(agent, { callId, direction: 'inbound', caller: base.from, called: base.to });
     try {
-      await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, tools));
+      await d.openai.realtime.calls.accept(callId, sipAcceptParams(withPrompts(agent, prompts.initial), tools));
     } catch (err) {
       const status = err instanceof OpenAI.APIError ? err.status : undefined;
       if (status === 404) {
@@ -197,6 +206,7 @@ export class OpenAISipWebhook {
       clock: d.clock,
       tools,
       model: d.openSideband(agent, tools, callId),
+      prompts,
       control: new SipCallControl({ openai: d.openai, store: d.store, logger: d.logger, trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from) }),
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);
