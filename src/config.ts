@@ -87,6 +87,14 @@ export const envSchema = z.object({
   AGENT_AUDIO: z.enum(['pcmu', 'pcm24k']).default('pcmu'),
   AGENT_RECORD: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
+  /** The default agent's MCP servers: a JSON array file (README "MCP tools"). */
+  AGENT_MCP_SERVERS_FILE: optionalString,
+  /** Per-call context of the default agent (README "Per-call context"): timezone, declared variables (JSON object), hook. */
+  AGENT_TIMEZONE: optionalString,
+  AGENT_CONTEXT_VARIABLES: optionalString,
+  AGENT_CONTEXT_HOOK_URL: optionalString,
+  AGENT_CONTEXT_HOOK_TIMEOUT_MS: z.coerce.number({ message: 'AGENT_CONTEXT_HOOK_TIMEOUT_MS must be a number of milliseconds' }).int().optional(),
+  AGENT_CONTEXT_HOOK_HEADERS: optionalString,
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
