@@ -17,7 +17,7 @@ import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
 import { toolSecretValues } from './agents/tool-secrets';
-import { CallContexts } from './context/call-context';
+import { CallContexts } from './context/call-contexts';
 import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';

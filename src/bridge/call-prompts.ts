@@ -1,5 +1,5 @@
 import { greetingInstructions } from '../agents/agent';
-import type { CallPrompts } from '../context/call-context';
+import type { CallPrompts } from '../context/call-contexts';
 import type { ModelSession } from './transports';
 
 /**

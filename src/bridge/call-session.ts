@@ -1,5 +1,5 @@
 import type { AgentWithDestinations } from '../agents/agent';
-import { withPrompts, type PromptsForCall } from '../context/call-context';
+import { withPrompts, type PromptsForCall } from '../context/call-contexts';
 import { greetWith } from './call-prompts';
 import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';

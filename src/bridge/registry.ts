@@ -1,5 +1,5 @@
 import type { AgentWithDestinations } from '../agents/agent';
-import { CallContexts, type CallFacts } from '../context/call-context';
+import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';

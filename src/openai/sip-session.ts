@@ -1,7 +1,7 @@
 import { outcomeAtEnd } from '../outcomes';
 import type { AgentWithDestinations } from '../agents/agent';
 import { greetWith } from '../bridge/call-prompts';
-import type { PromptsForCall } from '../context/call-context';
+import type { PromptsForCall } from '../context/call-contexts';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
 import type { CallControl, ModelSession } from '../bridge/transports';

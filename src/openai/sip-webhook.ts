@@ -2,7 +2,7 @@ import { realtimeTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
-import { CallContexts, withPrompts } from '../context/call-context';
+import { CallContexts, withPrompts } from '../context/call-contexts';
 import { numberCandidates, type AgentRouter } from '../agents/routing';
 import { readUui } from '../sip-uui';
 import type { ToolRegistry } from '../bridge/tools';

@@ -4,7 +4,7 @@ import { agentSchema, type AgentWithDestinations } from '../../src/agents/agent'
 import { checkTemplate, renderTemplate } from '../../src/agents/call-context';
 import { mcpApproval } from '../../src/agents/mcp-servers';
 import { ManualClock } from '../../src/clock';
-import { CallContexts } from '../../src/context/call-context';
+import { CallContexts } from '../../src/context/call-contexts';
 import { askContextHook, type ContextHookRequest } from '../../src/context/hook';
 
 const agentOf = (fields: Record<string, unknown>): AgentWithDestinations => ({ ...agentSchema.parse({ id: 'a', name: 'A', ...fields }), destinations: [] });

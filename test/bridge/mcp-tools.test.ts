@@ -166,15 +166,16 @@ describe('MCP tools', () => {
     await expectNoSecretStored('rtc_mcp_1');
   });
 
-  it('a server whose secret is not set is left out of the call, and the trace says why', async () => {
+  it('a server whose secret is not set is left out of the call; one OpenAI cannot reach fails its listing; the trace says both', async () => {
     await start(() => ({ text: 'Hello.', audioMs: 300 }));
-    await useAgent('default', mcpAgent({ mcpServers: [{ label: 'erp', url: 'https://erp.example/mcp', headers: { 'X-Key': '${TOOL_SECRET_ERP}' } }] }));
+    await useAgent('default', mcpAgent({ mcpServers: [{ label: 'erp', url: 'https://erp.example/mcp', headers: { 'X-Key': '${TOOL_SECRET_ERP}' } }, { label: 'billing', url: 'https://billing.example/mcp' }] }));
     const { callbackUsername: username, callbackPassword: password } = server.app.credentials.credentials;
     const call = await dialThroughSetup(new SimulatedCall({ baseUrl: server.url, callbackAuth: { username, password }, clock, streamSetupMs: 400 }), 400, (ms) => clock.advanceAsync(ms));
     const update = openai.sessions[0]!.received.find((e) => e.type === 'session.update')!.event as { session: { tools: { type: string }[] } };
-    expect(update.session.tools.filter((t) => t.type === 'mcp')).toEqual([]);
-    const event = (await traceWith(call.callId, 'mcp.unavailable')).find((e) => e.type === 'mcp.unavailable')!;
-    expect(event.data).toEqual({ serverLabel: 'erp', reason: "the tool's configuration needs the environment variable TOOL_SECRET_ERP, which is not set" });
+    expect(update.session.tools.filter((t) => t.type === 'mcp')).toEqual([expect.objectContaining({ server_label: 'billing' })]);
+    const events = await traceWith(call.callId, 'mcp.list-failed');
+    expect(events.find((e) => e.type === 'mcp.unavailable')!.data).toEqual({ serverLabel: 'erp', reason: "the tool's configuration needs the environment variable TOOL_SECRET_ERP, which is not set" });
+    expect(events.find((e) => e.type === 'mcp.list-failed')!.data).toEqual({ serverLabel: 'billing', itemId: expect.any(String) });
     await call.hangup();
   });
 });
