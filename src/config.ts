@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
+import { envAgent, loadJsonFile, loadToolsFile, type EnvAgent } from './agents/env-agent';
+import { mcpServersSchema } from './agents/mcp-servers';
 import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS } from './constants';
 import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
@@ -139,7 +140,10 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
   problems.push(...crossVariableProblems(present));
   const agent = parsed.success ? envAgent(parsed.data) : undefined;
   if (agent) problems.push(...agent.problems);
-  else if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+  else {
+    if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+    if (present.AGENT_MCP_SERVERS_FILE) problems.push(...loadJsonFile('AGENT_MCP_SERVERS_FILE', present.AGENT_MCP_SERVERS_FILE.trim(), mcpServersSchema).problems);
+  }
   if (!parsed.success || !agent?.value || problems.length > 0) {
     throw new SwitchboardError('config_invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { problems });
   }

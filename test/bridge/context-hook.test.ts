@@ -170,4 +170,25 @@ describe('per-call context and the context hook', () => {
     expect(error.message).toMatch(/greeting: unknown variable \{\{custmerName\}\}/);
     expect(error.fields).toEqual(['greeting']);
   });
+
+  it('import takes the context and MCP servers of an agent, and refuses a bad one naming the field', async () => {
+    const importDoc = async (agent: Record<string, unknown>) =>
+      fetch(`${server.url}/api/import`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.app.credentials.credentials.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agents: [{ id: 'imported', name: 'Imported', ...agent }] }),
+      });
+    const good = {
+      greeting: 'Hi {{customerName}}',
+      context: { timezone: 'Europe/Paris', variables: { customerName: 'there' }, hook: { url: 'https://crm.example.com/ctx', headers: { Authorization: 'Bearer ${TOOL_SECRET_CRM}' } } },
+      mcpServers: [{ label: 'crm', url: 'https://mcp.crm.example/mcp', requireApproval: 'always', autoApprove: ['lookup_order'] }],
+    };
+    expect((await importDoc(good)).status).toBe(200);
+    const stored = (await server.app.store.agents.get('imported'))!.agent;
+    expect(stored.context).toEqual({ timezone: 'Europe/Paris', variables: { customerName: 'there' }, hook: { url: 'https://crm.example.com/ctx', timeoutMs: 300, headers: { Authorization: 'Bearer ${TOOL_SECRET_CRM}' } } });
+    expect(stored.mcpServers).toEqual([{ label: 'crm', url: 'https://mcp.crm.example/mcp', requireApproval: 'always', autoApprove: ['lookup_order'], headers: {} }]);
+    const bad = await importDoc({ ...good, mcpServers: [{ label: 'crm', url: 'https://mcp.crm.example/mcp', headers: { 'X-Key': '${BANDWIDTH_CLIENT_SECRET}' } }] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/mcpServers\.0\.headers\.X-Key: \$\{BANDWIDTH_CLIENT_SECRET\}: header secrets must be environment variables named TOOL_SECRET_\*/);
+  });
 });
