@@ -73,7 +73,8 @@ export async function askContextHook(hook: ContextHook, request: ContextHookRequ
       }
       const parsed = contextHookAnswerSchema.safeParse(json);
       if (!parsed.success) return { ok: false, reason: `answer refused: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
-      return { ok: true, variables: Object.fromEntries(Object.entries(parsed.data.variables).map(([k, v]) => [k, String(v)])) };
+      // Template values are text; `false` is the empty string, so a `{{#flag}}` section reads it as false.
+      return { ok: true, variables: Object.fromEntries(Object.entries(parsed.data.variables).map(([k, v]) => [k, v === false ? '' : String(v)])) };
     } catch (err) {
       if (abort.signal.aborted) return { ok: false, reason: `no answer within ${hook.timeoutMs} ms` };
       return { ok: false, reason: `could not be reached: ${(err as Error).message}` };

@@ -101,16 +101,16 @@ describe('CallContexts: one call’s prompts', () => {
     const json = (status: number, body: unknown) => (_q: http.IncomingMessage, _b: string, res: http.ServerResponse) => res.writeHead(status, { 'content-type': 'application/json' }).end(typeof body === 'string' ? body : JSON.stringify(body));
 
     it('its declared variables replace the defaults; others are ignored, by name; the request carries the call and the secret header', async () => {
-      answer = json(200, { variables: { customerName: 'Dana', vip: true, balance: 12.5, favouriteColour: 'teal' } });
+      answer = json(200, { variables: { customerName: 'Dana', vip: true, balance: 12.5, favouriteColour: 'teal', overdue: false } });
       const agent = agentOf({
         greeting: 'Hello {{customerName}}{{#vip}}, our valued member{{/vip}}!',
-        instructions: 'Balance {{balance}}.',
-        context: { variables: { customerName: 'there', vip: '', balance: 'unknown' }, hook: { url, headers: { Authorization: 'Bearer ${TOOL_SECRET_CRM}' } } },
+        instructions: 'Balance {{balance}}.{{#overdue}} Overdue!{{/overdue}}',
+        context: { variables: { customerName: 'there', vip: '', balance: 'unknown', overdue: 'yes' }, hook: { url, headers: { Authorization: 'Bearer ${TOOL_SECRET_CRM}' } } },
       });
       const c = clock();
       const result = await new CallContexts({ clock: c, env: { TOOL_SECRET_CRM: 's3cret' } }).forCall(agent, facts).final!;
       expect(result.prompts).toEqual({ greeting: 'Hello Dana, our valued member!', instructions: 'Balance 12.5.' });
-      expect(result.hook).toEqual({ ok: true, durationMs: 0, variables: ['customerName', 'vip', 'balance'], ignored: ['favouriteColour'] });
+      expect(result.hook).toEqual({ ok: true, durationMs: 0, variables: ['customerName', 'vip', 'balance', 'overdue'], ignored: ['favouriteColour'] });
       const asked = requests.at(-1)!;
       expect(asked.headers.authorization).toBe('Bearer s3cret');
       expect(asked.body).toEqual({ event: 'call.context', callId: 'c-1', agentId: 'a', mode: 'stream', direction: 'inbound', caller: '+19195550142', called: '+19195550100', at: '2026-12-07T19:21:00.000Z' });
