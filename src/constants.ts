@@ -257,9 +257,13 @@ export const RETIRED_SESSION_GRACE_MS = 10_000;
 export const MAX_MCP_SERVERS_PER_AGENT = 10;
 /** The context hook's answer must come within this by default: the greeting never waits longer (README "Context hook"). */
 export const DEFAULT_CONTEXT_HOOK_TIMEOUT_MS = 300;
-/** Bounds for an agent's hook timeout: below 50 ms nothing answers; above 2 s the caller hears the wait. */
+/**
+ * Bounds for an agent's hook timeout: below 50 ms nothing answers. Above 1 s the caller hears the wait, and the
+ * greeting's first audio would come close to AGENT_AUDIO_DEADLINE_MS (2 s from the stream's start, which
+ * follows initiate by a few hundred ms), past which the call goes to its fallback.
+ */
 export const MIN_CONTEXT_HOOK_TIMEOUT_MS = 50;
-export const MAX_CONTEXT_HOOK_TIMEOUT_MS = 2_000;
+export const MAX_CONTEXT_HOOK_TIMEOUT_MS = 1_000;
 /** The hook's answer is read up to this many bytes: it is a handful of variables, not a document. */
 export const CONTEXT_HOOK_MAX_RESPONSE_BYTES = 16_384;
 /** One context variable's value, as the hook or the agent gives it. */
