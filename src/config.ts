@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { envAgent, loadToolsFile, type EnvAgent } from './agents/env-agent';
+import { envAgent, loadJsonFile, loadToolsFile, type EnvAgent } from './agents/env-agent';
+import { mcpServersSchema } from './agents/mcp-servers';
 import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS, RECORD_MAX_CALL_BYTES } from './constants';
 import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
@@ -104,6 +105,14 @@ export const envSchema = z.object({
   AGENT_REPORT_TRANSCRIPT: z.enum(['true', 'false'], { message: 'AGENT_REPORT_TRANSCRIPT must be true or false' }).default('false').transform((v) => v === 'true'),
   AGENT_REPORT_CALL_STARTED: z.enum(['true', 'false'], { message: 'AGENT_REPORT_CALL_STARTED must be true or false' }).default('false').transform((v) => v === 'true'),
   AGENT_TOOLS_FILE: optionalString,
+  /** The default agent's MCP servers: a JSON array file (README "MCP tools"). */
+  AGENT_MCP_SERVERS_FILE: optionalString,
+  /** Per-call context of the default agent (README "Per-call context"): timezone, declared variables (JSON object), hook. */
+  AGENT_TIMEZONE: optionalString,
+  AGENT_CONTEXT_VARIABLES: optionalString,
+  AGENT_CONTEXT_HOOK_URL: optionalString,
+  AGENT_CONTEXT_HOOK_TIMEOUT_MS: z.coerce.number({ message: 'AGENT_CONTEXT_HOOK_TIMEOUT_MS must be a number of milliseconds' }).int().optional(),
+  AGENT_CONTEXT_HOOK_HEADERS: optionalString,
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
@@ -170,7 +179,10 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
   problems.push(...crossVariableProblems(present));
   const agent = parsed.success ? envAgent(parsed.data) : undefined;
   if (agent) problems.push(...agent.problems);
-  else if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+  else {
+    if (present.AGENT_TOOLS_FILE) problems.push(...loadToolsFile(present.AGENT_TOOLS_FILE.trim()).problems);
+    if (present.AGENT_MCP_SERVERS_FILE) problems.push(...loadJsonFile('AGENT_MCP_SERVERS_FILE', present.AGENT_MCP_SERVERS_FILE.trim(), mcpServersSchema).problems);
+  }
   const priced = loadPriceTable(present.REALTIME_PRICES?.trim(), present.REALTIME_PRICES_FILE?.trim());
   problems.push(...priced.problems);
   if (!parsed.success || !agent?.value || problems.length > 0) {

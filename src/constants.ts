@@ -297,3 +297,22 @@ export const REPORT_BATCH_SIZE = 20;
 export const REPORT_ERROR_MAX_CHARS = 300;
 /** The Standard Webhooks secret generated when REPORT_SIGNING_SECRET is unset: 32 random bytes after `whsec_`. */
 export const REPORT_SECRET_BYTES = 32;
+
+// ---- MCP tools and per-call context (README "MCP tools", "Per-call context") ---------------------------
+/** MCP servers one agent may list: each is listed by OpenAI at every session start, which the caller waits behind. */
+export const MAX_MCP_SERVERS_PER_AGENT = 10;
+/** The context hook's answer must come within this by default: the greeting never waits longer (README "Context hook"). */
+export const DEFAULT_CONTEXT_HOOK_TIMEOUT_MS = 300;
+/**
+ * Bounds for an agent's hook timeout: below 50 ms nothing answers. Above 1 s the caller hears the wait, and the
+ * greeting's first audio would come close to AGENT_AUDIO_DEADLINE_MS (2 s from the stream's start, which
+ * follows initiate by a few hundred ms), past which the call goes to its fallback.
+ */
+export const MIN_CONTEXT_HOOK_TIMEOUT_MS = 50;
+export const MAX_CONTEXT_HOOK_TIMEOUT_MS = 1_000;
+/** The hook's answer is read up to this many bytes: it is a handful of variables, not a document. */
+export const CONTEXT_HOOK_MAX_RESPONSE_BYTES = 16_384;
+/** One context variable's value, as the hook or the agent gives it. */
+export const MAX_CONTEXT_VARIABLE_CHARS = 1_000;
+/** Variables an agent may declare (and so the hook may fill). */
+export const MAX_CONTEXT_VARIABLES = 50;

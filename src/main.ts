@@ -16,6 +16,8 @@ import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls'
 import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
 import { agentTools } from './bridge/builtin-tools';
+import { toolSecretValues } from './agents/tool-secrets';
+import { CallContexts } from './context/call-contexts';
 import type { ToolRegistry } from './bridge/tools';
 import { systemClock, type Clock } from './clock';
 import { RealtimeSession } from './openai/realtime-session';
@@ -187,6 +189,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     config.env.OPENAI_WEBHOOK_SECRET ?? '',
     config.env.BANDWIDTH_CLIENT_SECRET ?? '',
     config.env.NGROK_AUTHTOKEN ?? '',
+    ...toolSecretValues(options.env),
   ];
   const recordDir = options.recordDir ?? config.env.RECORD_DIR;
   const recorder = recordDir
@@ -215,8 +218,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         logger,
       })
     : undefined;
+  // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
+  const callContexts = new CallContexts({ clock, env: options.env, logger });
   const bridge = new CallRegistry({
     instanceId,
+    contexts: callContexts,
     recordingsDir: path.join(config.dataDir, 'recordings'),
     control,
     store,
@@ -226,7 +232,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
     openModel: (agent, tools, callId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, clock, tap: callRecorder?.realtimeTap(callId) }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, clock, tap: callRecorder?.realtimeTap(callId) }),
   });
   const security = new SecurityEvents(logger, clock);
   const router = new AgentRouter(store, defaultAgentId);
@@ -243,8 +249,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     security,
     toolsFor,
     clock,
+    contexts: callContexts,
     openSideband: (agent, tools, sipCallId) =>
-      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
+      new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
   });
   const flows = new CallFlows({

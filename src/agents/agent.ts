@@ -11,6 +11,8 @@ import {
 } from '../constants';
 import { callLimitsSchema } from './call-limits';
 import { postCallReportSchema } from './post-call-report';
+import { callContextSchema, checkTemplate } from './call-context';
+import { mcpServersSchema } from './mcp-servers';
 
 /**
  * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
@@ -220,6 +222,10 @@ export const agentSettingsSchema = z.object({
     .array(httpToolSchema)
     .default([])
     .refine((tools) => new Set(tools.map((t) => t.name)).size === tools.length, 'tool names must be unique'),
+  /** Remote MCP servers, given to OpenAI as Realtime `mcp` tools (src/agents/mcp-servers.ts). */
+  mcpServers: mcpServersSchema,
+  /** Per-call context of the instructions and greeting templates, and the context hook (src/agents/call-context.ts). */
+  context: callContextSchema.default({ timezone: 'UTC', variables: {} }),
   sip: agentSipSchema.optional(),
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
   /** The silence watchdog and the maximum call duration (src/agents/call-limits.ts). */
@@ -237,6 +243,10 @@ export const agentSchema = agentSettingsSchema
   .superRefine((a, ctx) => {
     if (a.mode !== 'stream' && !a.sip) {
       ctx.addIssue({ code: 'custom', path: ['sip'], message: `an ${a.mode} agent needs sip.target` });
+    }
+    for (const field of ['instructions', 'greeting'] as const) {
+      const problem = checkTemplate(a[field], a.context.variables);
+      if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
     }
   });
 export type Agent = z.infer<typeof agentSchema>;

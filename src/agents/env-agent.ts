@@ -5,6 +5,7 @@ import type { Env } from '../config';
 import { ENV_AGENT_ID } from '../constants';
 import type { Store } from '../store/types';
 import { agentSchema, httpToolSchema, transferDestinationSchema, type Agent, type HttpToolDefinition, type TransferDestination } from './agent';
+import { mcpServersSchema } from './mcp-servers';
 
 export interface EnvAgent {
   agent: Agent;
@@ -18,6 +19,10 @@ export interface EnvAgent {
  */
 export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value: undefined; problems: string[] } {
   const tools = env.AGENT_TOOLS_FILE ? loadToolsFile(env.AGENT_TOOLS_FILE) : { tools: undefined, problems: [] };
+  const mcp = env.AGENT_MCP_SERVERS_FILE ? loadJsonFile('AGENT_MCP_SERVERS_FILE', env.AGENT_MCP_SERVERS_FILE, mcpServersSchema) : { value: undefined, problems: [] };
+  const contextProblems: string[] = [];
+  const variables = env.AGENT_CONTEXT_VARIABLES ? parseJsonVariable('AGENT_CONTEXT_VARIABLES', env.AGENT_CONTEXT_VARIABLES, contextProblems) : undefined;
+  const hookHeaders = env.AGENT_CONTEXT_HOOK_HEADERS ? parseJsonVariable('AGENT_CONTEXT_HOOK_HEADERS', env.AGENT_CONTEXT_HOOK_HEADERS, contextProblems) : undefined;
   const destinations: TransferDestination[] = [];
   if (env.TRANSFER_TO) {
     destinations.push(
@@ -46,6 +51,12 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
     record: env.AGENT_RECORD,
     report: { transcript: env.AGENT_REPORT_TRANSCRIPT, callStarted: env.AGENT_REPORT_CALL_STARTED },
     httpTools: tools.tools,
+    mcpServers: mcp.value,
+    context: dropUndefined({
+      timezone: env.AGENT_TIMEZONE,
+      variables,
+      hook: env.AGENT_CONTEXT_HOOK_URL ? dropUndefined({ url: env.AGENT_CONTEXT_HOOK_URL, timeoutMs: env.AGENT_CONTEXT_HOOK_TIMEOUT_MS, headers: hookHeaders }) : undefined,
+    }),
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
     callLimits: {
@@ -57,7 +68,8 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
       transferTo: env.TRANSFER_TO,
     },
   };
-  if (tools.problems.length > 0) return { value: undefined, problems: tools.problems };
+  const fileProblems = [...tools.problems, ...mcp.problems, ...contextProblems];
+  if (fileProblems.length > 0) return { value: undefined, problems: fileProblems };
   const parsed = agentSchema.safeParse(dropUndefined(candidate));
   if (!parsed.success) {
     return { value: undefined, problems: parsed.error.issues.map((i) => `default agent from AGENT_* variables: ${i.path.join('.')}: ${i.message}`) };
@@ -74,18 +86,34 @@ export async function syncEnvAgent(store: Store, { agent, destinations }: EnvAge
 
 /** AGENT_TOOLS_FILE: a JSON array of HTTP tools, checked at start-up; every problem names the file. */
 export function loadToolsFile(file: string): { tools: HttpToolDefinition[] | undefined; problems: string[] } {
+  const { value, problems } = loadJsonFile('AGENT_TOOLS_FILE', file, z.array(httpToolSchema));
+  return { tools: value, problems };
+}
+
+/** A JSON file named by an environment variable, checked at start-up; every problem names the variable and the file. */
+export function loadJsonFile<S extends z.ZodType>(variable: string, file: string, schema: S): { value: z.infer<S> | undefined; problems: string[] } {
   const resolved = path.resolve(file);
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(resolved, 'utf8'));
   } catch (err) {
-    return { tools: undefined, problems: [`AGENT_TOOLS_FILE ${resolved}: ${(err as Error).message}`] };
+    return { value: undefined, problems: [`${variable} ${resolved}: ${(err as Error).message}`] };
   }
-  const parsed = z.array(httpToolSchema).safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    return { tools: undefined, problems: parsed.error.issues.map((i) => `AGENT_TOOLS_FILE ${resolved}: [${i.path.join('.')}]: ${i.message}`) };
+    return { value: undefined, problems: parsed.error.issues.map((i) => `${variable} ${resolved}: [${i.path.join('.')}]: ${i.message}`) };
   }
-  return { tools: parsed.data, problems: [] };
+  return { value: parsed.data, problems: [] };
+}
+
+/** A JSON value in an environment variable (checked against the agent schema afterwards). */
+function parseJsonVariable(variable: string, text: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    problems.push(`${variable}: not JSON: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 function dropUndefined<T extends Record<string, unknown>>(value: T): Partial<T> {

@@ -59,7 +59,7 @@ export class BxmlAnswers {
     });
     // Pre-warm first: the OpenAI connect starts now and overlaps the store's commit (the greeting bench
     // measured ~9 ms more to the first word the other way round). A retried initiate keeps this session.
-    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, resumeNote });
+    this.deps.listener?.streamAnswered?.({ callId: cb.callId, agent, from: cb.from, to: cb.to, direction: cb.direction, resumeNote });
     try {
       await this.deps.writes.durable(
         // A new stream: nothing an earlier stream of this call left for /stream-ended applies to it.

@@ -1,16 +1,25 @@
 import { z } from 'zod';
 import type { AgentWithDestinations, HttpToolDefinition } from '../agents/agent';
+import { expandHeaderSecrets, expandSecrets } from '../agents/tool-secrets';
 import { ToolRegistry, type Tool } from './tools';
 
 /**
- * The tools an agent gets (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): `transfer_call` when it has destinations, `hang_up` always, and
- * its operator-defined HTTP tools. Failures are returned to the model as tool output by ToolRegistry.
+ * The tools an agent gets (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): `transfer_call` when it has destinations, `hang_up` always,
+ * its operator-defined HTTP tools, and its MCP servers (which OpenAI calls, README "MCP tools"). Failures are returned to the model as tool output by ToolRegistry.
  */
 export function agentTools(agent: AgentWithDestinations, env: NodeJS.ProcessEnv, fetchImpl: typeof fetch = fetch): ToolRegistry {
   const registry = new ToolRegistry();
   if (agent.destinations.length > 0) registry.register(transferCallTool(agent));
   registry.register(hangUpTool());
   for (const def of agent.httpTools) registry.register(httpTool(def, env, fetchImpl));
+  for (const { label, url, description, allowedTools, requireApproval, headers } of agent.mcpServers) {
+    try {
+      registry.mcpServers.push({ label, url, description, allowedTools, requireApproval, headers: expandHeaderSecrets(headers, env) });
+    } catch (err) {
+      // The call goes on without this server (its tools are not offered); the trace says why.
+      registry.mcpUnavailable.push({ serverLabel: label, reason: (err as Error).message });
+    }
+  }
   return registry;
 }
 
@@ -50,21 +59,7 @@ export function hangUpTool(): Tool<{ reason?: string }> {
   };
 }
 
-/**
- * `${TOOL_SECRET_NAME}` in a header value comes from the environment at call time. Only variables
- * named TOOL_SECRET_* can be used, so whoever edits an agent cannot send Switchboard's own secrets
- * (OPENAI_API_KEY, BANDWIDTH_CLIENT_SECRET, …) to a URL of their choosing.
- */
-export const TOOL_SECRET_PREFIX = 'TOOL_SECRET_';
-
-export function expandSecrets(value: string, env: NodeJS.ProcessEnv): string {
-  return value.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => {
-    if (!name.startsWith(TOOL_SECRET_PREFIX)) throw new Error(`header secrets must be named ${TOOL_SECRET_PREFIX}*; ${name} is not`);
-    const v = env[name];
-    if (v === undefined) throw new Error(`the tool's configuration needs the environment variable ${name}, which is not set`);
-    return v;
-  });
-}
+export { TOOL_SECRET_PREFIX, expandSecrets } from '../agents/tool-secrets';
 
 /**
  * An operator's HTTP endpoint as a tool. JSON in (the model's arguments; query string for

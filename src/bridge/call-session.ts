@@ -1,4 +1,6 @@
-import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations } from '../agents/agent';
+import { withPrompts, type PromptsForCall } from '../context/call-contexts';
+import { greetWith } from './call-prompts';
 import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
@@ -44,6 +46,8 @@ export interface CallSessionDeps {
   control: CallControl;
   /** This stream resumes a call (a transfer failed): prime the model with the conversation and this note. */
   resume?: { note: string };
+  /** The call's rendered instructions and greeting (README "Per-call context"); absent: the agent's as they are. */
+  prompts?: PromptsForCall;
 }
 
 
@@ -56,7 +60,8 @@ export type BridgeFailureCause = 'agent-audio-timeout' | 'model-closed' | 'model
 
 export class CallSession {
   readonly callId: string;
-  readonly agent: AgentWithDestinations;
+  /** The agent as this call uses it: its prompts rendered for the call (a hook's answer replaces them once). */
+  agent: AgentWithDestinations;
   state: CallSessionState = 'prewarming';
   private model: ModelSession;
   private readonly renewal: SessionRenewal;
@@ -84,7 +89,7 @@ export class CallSession {
 
   constructor(private readonly deps: CallSessionDeps) {
     this.callId = deps.callId;
-    this.agent = deps.agent;
+    this.agent = deps.prompts ? withPrompts(deps.agent, deps.prompts.initial) : deps.agent;
     this.audio = new AudioPath(deps.agent.audio);
     this.playout = new PlayoutQueue(
       deps.clock,
@@ -119,11 +124,21 @@ export class CallSession {
         end: (reason) => this.end(reason),
       },
     });
-    this.model = deps.openModel(deps.agent);
+    this.model = deps.openModel(this.agent);
     this.model.setHandlers(this.modelHandlers(this.model));
     // Ask for the greeting now, during pre-warm: it goes out right behind the session's configuration,
-    // one round trip before session.updated would come back, and its audio waits for the stream.
-    if (!deps.resume && this.agent.greeting.trim()) this.model.createResponse({ instructions: greetingInstructions(this.agent.greeting) });
+    // one round trip before session.updated would come back, and its audio waits for the stream. With a
+    // context hook it waits for the hook's answer, which is bounded by the hook's timeout and runs while
+    // the socket connects (README "Context hook").
+    const opened = { instructions: this.agent.instructions, greeting: this.agent.greeting };
+    if (deps.prompts?.final) {
+      void deps.prompts.final.then(({ prompts, hook }) => {
+        this.record('context.hook', hook);
+        if (this.state === 'ended') return;
+        this.agent = withPrompts(this.agent, prompts);
+        greetWith(this.model, opened, prompts, !deps.resume);
+      });
+    } else greetWith(this.model, opened, opened, !deps.resume);
     this.model.ready.then(
       () => this.onModelReady(),
       (err: Error) => this.fail(`OpenAI session failed: ${err.message}`, failureOf(err)),
@@ -368,6 +383,10 @@ export class CallSession {
         // Ended early at the 60-minute cap with a successor ready: switch now rather than fail.
         if (this.renewal.takeOverFromClosed()) return;
         this.fail(`OpenAI closed the session (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'model-closed');
+      },
+      // A successor session lists its servers before it takes over: that is kept; what it asks is not yet the call's.
+      mcp: (e) => {
+        if (current() || e.kind === 'tools-listed' || e.kind === 'list-failed') talk.mcp(e);
       },
       trace: (type, data) => {
         if (type === 'rate_limits.updated') this.record('model.rate_limits.updated', data);

@@ -1,5 +1,6 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import { spokenLineInstructions } from '../agents/call-limits';
+import { mcpApproval } from '../agents/mcp-servers';
 import type { Clock, TimerHandle } from '../clock';
 import { HANDOFF_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
@@ -8,7 +9,7 @@ import { eventSource, type CallEventInput, type Store, type TranscriptItemInput,
 import { CallTimeLimit } from './call-time-limit';
 import { SilenceWatchdog } from './silence-watchdog';
 import type { CallActions, ToolRegistry } from './tools';
-import type { CallControl, HandOffCall, ModelSession, ModelUsage, SessionEventType } from './transports';
+import type { CallControl, HandOffCall, McpActivity, ModelSession, ModelUsage, SessionEventType } from './transports';
 
 /**
  * The conversation of one call, whoever carries its audio (docs/architecture.md#the-conversation-core):
@@ -82,6 +83,8 @@ export class Conversation {
   private readonly agentItems = new Map<string, AgentItem>();
   /** Tool calls of responses not yet done, by response. */
   private readonly toolCalls = new Map<string, ToolCall[]>();
+  /** MCP approval requests of responses not yet done, by response: answered when their response is. */
+  private readonly mcpApprovals = new Map<string, { requestId: string; serverLabel: string; name: string; arguments: string }[]>();
   private runningToolBatches = 0;
   /** Responses created and not yet done (current model session). */
   private readonly activeResponses = new Set<string>();
@@ -131,6 +134,10 @@ export class Conversation {
       },
       reached: () => this.reachTimeLimit(),
     });
+    for (const missing of deps.tools.mcpUnavailable) {
+      deps.logger.warn({ callId: deps.callId, serverLabel: missing.serverLabel }, `MCP server left out of the call: ${missing.reason}`);
+      this.record('mcp.unavailable', missing);
+    }
   }
 
   /**
@@ -239,6 +246,37 @@ export class Conversation {
     this.toolCalls.set(e.responseId, calls);
   }
 
+  /**
+   * What OpenAI did with the agent's MCP servers (README "MCP tools"): every listing and call goes into the
+   * trace; an approval request is held until its response is done, then answered by the agent's rule.
+   */
+  mcp(e: McpActivity): void {
+    switch (e.kind) {
+      case 'tools-listed':
+        return this.record('mcp.tools-listed', { serverLabel: e.serverLabel, tools: e.tools, itemId: e.itemId });
+      case 'list-failed':
+        this.deps.logger.warn({ callId: this.deps.callId, serverLabel: e.serverLabel }, 'OpenAI could not list the tools of an MCP server');
+        return this.record('mcp.list-failed', { serverLabel: e.serverLabel, itemId: e.itemId });
+      case 'call':
+        return this.record('mcp.call', {
+          serverLabel: e.serverLabel,
+          name: e.name,
+          arguments: safeJson(e.arguments),
+          ok: e.ok,
+          ...(e.output !== undefined ? { output: safeJson(e.output) } : {}),
+          ...(e.error !== undefined ? { error: e.error } : {}),
+          ...(e.approvalRequestId ? { approvalRequestId: e.approvalRequestId } : {}),
+          itemId: e.itemId,
+        });
+      case 'approval-request': {
+        const pending = this.mcpApprovals.get(e.responseId) ?? [];
+        pending.push({ requestId: e.requestId, serverLabel: e.serverLabel, name: e.name, arguments: e.arguments });
+        this.mcpApprovals.set(e.responseId, pending);
+        return;
+      }
+    }
+  }
+
   /** The items of a response not yet stored (response.done completes their audio too). */
   itemsOf(responseId: string): string[] {
     return [...this.agentItems.values()].filter((i) => i.responseId === responseId).map((i) => i.itemId);
@@ -257,7 +295,11 @@ export class Conversation {
     }
     const calls = this.toolCalls.get(e.responseId);
     this.toolCalls.delete(e.responseId);
+    const answered = this.answerMcpApprovals(e.responseId);
     if (calls && calls.length > 0 && e.status === 'completed') void this.runTools(calls);
+    // OpenAI paused for the answers; the model goes on (or explains a denial) in a new response. A tool batch
+    // asks for that response itself, once its outputs are in.
+    else if (answered && e.status === 'completed') this.deps.model().createResponse();
     this.maybeHandOff();
   }
 
@@ -350,7 +392,7 @@ export class Conversation {
 
   /** Between turns: the caller not speaking, no response in flight, no tool call outstanding, no hand-off waiting or under way. */
   isIdle(): boolean {
-    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && this.runningToolBatches === 0 && !this.pendingHandOff && !this.handedOff;
+    return !this.callerSpeaking && this.activeResponses.size === 0 && this.toolCalls.size === 0 && this.mcpApprovals.size === 0 && this.runningToolBatches === 0 && !this.pendingHandOff && !this.handedOff;
   }
 
   /** A new model session replaced the old one: the old one's responses will never finish here. */
@@ -402,6 +444,24 @@ export class Conversation {
       this.record('tool.call', { name: c.name, callId: c.callId, arguments: safeJson(c.arguments), ok: outcome.ok, output: safeJson(outcome.output), durationMs: outcome.durationMs });
     });
     model.createResponse();
+  }
+
+  /**
+   * Nobody on a phone call can approve a tool call, so Switchboard answers each request at once by the agent's
+   * rule (src/agents/mcp-servers.ts: its `autoApprove` tools are approved, any other denied). Returns whether
+   * any was answered.
+   */
+  private answerMcpApprovals(responseId: string): boolean {
+    const requests = this.mcpApprovals.get(responseId);
+    this.mcpApprovals.delete(responseId);
+    if (!requests || requests.length === 0) return false;
+    const model = this.deps.model();
+    for (const r of requests) {
+      const decision = mcpApproval(this.deps.agent.mcpServers, r.serverLabel, r.name);
+      model.answerMcpApproval(r.requestId, decision.approve, decision.reason);
+      this.record('mcp.approval', { serverLabel: r.serverLabel, name: r.name, arguments: safeJson(r.arguments), requestId: r.requestId, approved: decision.approve, reason: decision.reason });
+    }
+    return true;
   }
 
   // ---- hand-off ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import type { AgentWithDestinations } from '../agents/agent';
+import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
@@ -25,6 +26,8 @@ export interface BridgeDeps {
   agentAudioDeadlineMs?: number;
   /** This instance, as the owner of the media it holds (DESIGN §4.12); calls it held are closed out after a crash. */
   instanceId: string;
+  /** Renders each call's prompts and asks the agent's context hook (default: no hook secrets, the real fetch). */
+  contexts?: CallContexts;
 }
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
@@ -32,9 +35,11 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   readonly scheduler: PlayoutScheduler;
   private drained: (() => void) | undefined;
   private draining = false;
+  private readonly contexts: CallContexts;
 
   constructor(private readonly deps: BridgeDeps) {
     this.scheduler = new PlayoutScheduler(deps.clock);
+    this.contexts = deps.contexts ?? new CallContexts({ clock: deps.clock, env: {}, logger: deps.logger });
   }
 
   get size(): number {
@@ -46,13 +51,13 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   }
 
   /** Webhook: stream BXML was answered. Open the OpenAI session now (pre-warm, docs/architecture.md#pre-warm). */
-  streamAnswered(call: { callId: string; agent: AgentWithDestinations; resumeNote?: string }): void {
+  streamAnswered(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; direction?: string; resumeNote?: string }): void {
     const existing = this.sessions.get(call.callId);
     if (existing) {
       if (existing.state === 'prewarming' && !call.resumeNote) return; // a retried initiate: keep the warming session
       existing.end('a new stream was answered for this call');
     }
-    this.create(call.callId, call.agent, call.resumeNote);
+    this.create(call.callId, call.agent, call.resumeNote, { callId: call.callId, direction: call.direction === 'outbound' ? 'outbound' : 'inbound', caller: call.from, called: call.to });
   }
 
   /** Media gateway: an authenticated stream arrived. */
@@ -70,7 +75,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
           stream.close('no agent for this call');
           return;
         }
-        this.create(stream.callId, agent).attach(stream);
+        this.create(stream.callId, agent, undefined, { callId: stream.callId, direction: call?.direction ?? 'inbound', caller: call?.from, called: call?.to }).attach(stream);
       })
       .catch((err: Error) => {
         this.deps.logger.error({ callId: stream.callId, err: err.message }, 'could not start a session for a media stream');
@@ -118,7 +123,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     });
   }
 
-  private create(callId: string, agent: AgentWithDestinations, resumeNote?: string): CallSession {
+  private create(callId: string, agent: AgentWithDestinations, resumeNote: string | undefined, facts: CallFacts): CallSession {
     const tools = this.deps.toolsFor(agent);
     const session = new CallSession({
       callId,
@@ -134,6 +139,8 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       recordingsDir: this.deps.recordingsDir,
       control: this.deps.control,
       resume: resumeNote ? { note: resumeNote } : undefined,
+      // Asked now, with the OpenAI session: the hook runs while it connects (docs/architecture.md#pre-warm).
+      prompts: this.contexts.forCall(agent, facts),
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);

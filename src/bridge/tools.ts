@@ -45,8 +45,25 @@ export interface ToolOutcome {
   durationMs: number;
 }
 
+/**
+ * An MCP server as the model is given it (README "MCP tools"): the agent's settings, its header secrets filled
+ * in. OpenAI calls it, not Switchboard; the adapter shapes it for its wire. Never logged or stored.
+ */
+export interface McpServerConfig {
+  label: string;
+  url: string;
+  description?: string;
+  allowedTools?: string[];
+  requireApproval: 'never' | 'always';
+  headers: Record<string, string>;
+}
+
 export class ToolRegistry {
   private readonly tools = new Map<string, Tool>();
+  /** The agent's MCP servers the model is given. */
+  readonly mcpServers: McpServerConfig[] = [];
+  /** Servers left out (a header secret not set in the environment), with why: traced on every call. */
+  readonly mcpUnavailable: { serverLabel: string; reason: string }[] = [];
 
   register<A>(tool: Tool<A>): this {
     if (!/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) throw new Error(`invalid tool name ${tool.name}`);

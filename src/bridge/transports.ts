@@ -78,7 +78,19 @@ export interface ModelSessionHandlers {
   closed(e: { code: number; reason: string; expected: boolean }): void;
   /** Anything worth keeping in the call's trace (session created/updated, rate limits). */
   trace(type: string, data: unknown): void;
+  /** What OpenAI did with the agent's MCP servers (it calls them itself; we only watch and answer approvals). */
+  mcp(e: McpActivity): void;
 }
+
+/**
+ * MCP activity, wire-free (README "MCP tools"): OpenAI lists each server's tools when the session is
+ * configured, calls them during responses, and asks before a call that needs approval.
+ */
+export type McpActivity =
+  | { kind: 'tools-listed'; itemId: string; serverLabel: string; tools: string[] }
+  | { kind: 'list-failed'; itemId: string; serverLabel?: string }
+  | { kind: 'call'; itemId: string; responseId: string; serverLabel: string; name: string; arguments: string; ok: boolean; output?: string; error?: string; approvalRequestId?: string }
+  | { kind: 'approval-request'; requestId: string; responseId: string; serverLabel: string; name: string; arguments: string };
 
 export interface ModelSession {
   /** Resolves when the session is configured (session.updated), rejects if it could not be opened. */
@@ -95,6 +107,10 @@ export interface ModelSession {
   sendFunctionOutput(callId: string, output: string): void;
   /** Add a text item (priming a new session with the conversation so far, or a system note). */
   addItem(role: 'user' | 'assistant' | 'system', text: string): void;
+  /** Answer an MCP approval request (the conversation decides, by the agent's rule). */
+  answerMcpApproval(requestId: string, approve: boolean, reason: string): void;
+  /** Replace the session's instructions (the per-call context arrived after the session was opened). */
+  updateInstructions(instructions: string): void;
   close(): void;
 }
 
@@ -104,7 +120,7 @@ export interface ModelSession {
  */
 export interface CallLifecycleListener {
   /** A stream was answered for this call: a media socket should follow shortly. */
-  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; resumeNote?: string }): void;
+  streamAnswered?(call: { callId: string; agent: AgentWithDestinations; from?: string; to?: string; direction?: string; resumeNote?: string }): void;
   /** The carrier says the call is over. */
   callEnded?(callId: string, cause: string | undefined): void;
   /** The carrier could not open a stream for this call. */
@@ -184,4 +200,10 @@ export type SessionEventType =
   | 'model.renewal-failed'
   | 'model.rate_limits.updated'
   | 'model.conversation.item.input_audio_transcription.failed'
-  | 'tool.call';
+  | 'tool.call'
+  | 'mcp.tools-listed'
+  | 'mcp.list-failed'
+  | 'mcp.call'
+  | 'mcp.approval'
+  | 'mcp.unavailable'
+  | 'context.hook';

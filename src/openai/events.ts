@@ -44,6 +44,32 @@ export const serverEventSchemas = {
   'output_audio_buffer.started': z.looseObject({}),
   'output_audio_buffer.stopped': z.looseObject({}),
   'output_audio_buffer.cleared': z.looseObject({}),
+  /**
+   * Items, read for MCP only (openai package: ConversationItemAdded/Done, ResponseOutputItemDoneEvent): the
+   * `mcp_list_tools` item names its server and, once done, its tools; a response's `mcp_call` item carries the
+   * call's output or error, its `mcp_approval_request` what OpenAI asks. Other item types pass untouched.
+   */
+  'conversation.item.added': z.looseObject({ item: z.looseObject({ type: z.string() }) }),
+  'conversation.item.done': z.looseObject({ item: z.looseObject({ type: z.string() }) }),
+  'response.output_item.done': z.looseObject({ response_id: id, item: z.looseObject({ type: z.string() }) }),
+  /** Only the item id (openai package: McpListToolsFailed); the server is the one its item named when added. */
+  'mcp_list_tools.failed': z.looseObject({ item_id: id }),
+} as const;
+
+/** The MCP items of the openai package (RealtimeMcpListTools, RealtimeMcpToolCall, RealtimeMcpApprovalRequest). */
+export const mcpItemSchemas = {
+  mcp_list_tools: z.looseObject({ type: z.literal('mcp_list_tools'), id: id.optional(), server_label: z.string(), tools: z.array(z.looseObject({ name: z.string() })) }),
+  mcp_call: z.looseObject({
+    type: z.literal('mcp_call'),
+    id,
+    server_label: z.string(),
+    name: z.string(),
+    arguments: z.string(),
+    approval_request_id: z.string().nullish(),
+    output: z.string().nullish(),
+    error: z.looseObject({ type: z.string().optional(), message: z.string().optional(), code: z.number().optional() }).nullish(),
+  }),
+  mcp_approval_request: z.looseObject({ type: z.literal('mcp_approval_request'), id, server_label: z.string(), name: z.string(), arguments: z.string() }),
 } as const;
 
 export type ServerEventType = keyof typeof serverEventSchemas;

@@ -2,11 +2,11 @@ import { systemClock, type Clock, type TimerHandle } from '../clock';
 import WebSocket from 'ws';
 import type { ConversationItemCreateEvent, RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { AgentWithDestinations } from '../agents/agent';
-import { chunkOf, type AudioChunk, type ModelSession, type ModelSessionHandlers } from '../bridge/transports';
+import { chunkOf, type AudioChunk, type McpActivity, type ModelSession, type ModelSessionHandlers } from '../bridge/transports';
 import { SwitchboardError } from '../errors';
 import type { Logger } from '../log';
-import { flattenUsage, serverEventSchemas, type ServerEvent, type ServerEventType } from './events';
-import type { ToolDefinition } from '../bridge/tools';
+import { flattenUsage, mcpItemSchemas, serverEventSchemas, type ServerEvent, type ServerEventType } from './events';
+import type { McpServerConfig, ToolDefinition } from '../bridge/tools';
 import { sessionUpdate } from './session-config';
 import type { RealtimeTap } from './realtime-tap';
 
@@ -20,6 +20,8 @@ export interface RealtimeConnectOptions {
   apiKey: string | undefined;
   agent: AgentWithDestinations;
   tools: ToolDefinition[];
+  /** The agent's MCP servers, secrets filled in (sent in the session only; a SIP call got them at accept). */
+  mcpServers?: readonly McpServerConfig[];
   logger: Logger;
   /** Connect + configure must finish within this long. */
   connectTimeoutMs?: number;
@@ -80,6 +82,8 @@ export class RealtimeSession implements ModelSession {
   private readonly outbox: string[] = [];
   /** Until the session is configured, every event is also shown to this (session.updated / error). */
   private onReadiness: ((type: string, event: Record<string, unknown>) => void) | undefined;
+  /** `mcp_list_tools` items by id → their server: `mcp_list_tools.failed` names only the item. */
+  private readonly mcpListItems = new Map<string, string>();
 
   constructor(private readonly options: RealtimeConnectOptions) {
     this.clock = options.clock ?? systemClock;
@@ -123,7 +127,7 @@ export class RealtimeSession implements ModelSession {
       });
       ws.once('open', () => {
         const queued = this.outbox.splice(0);
-        this.sendJson(options.sipCallId ? { type: 'session.update', session: { type: 'realtime' } } : sessionUpdate(options.agent, options.tools));
+        this.sendJson(options.sipCallId ? { type: 'session.update', session: { type: 'realtime' } } : sessionUpdate(options.agent, options.tools, options.mcpServers));
         for (const text of queued) this.sendRaw(text);
         this.startHeartbeat(ws);
       });
@@ -168,6 +172,16 @@ export class RealtimeSession implements ModelSession {
     const item: ConversationItemCreateEvent['item'] =
       role === 'assistant' ? { type: 'message', role, content: [{ type: 'output_text', text }] } : { type: 'message', role, content: [{ type: 'input_text', text }] };
     this.sendJson({ type: 'conversation.item.create', item });
+  }
+
+  /** openai package: RealtimeMcpApprovalResponse, a conversation item answering the request. */
+  answerMcpApproval(requestId: string, approve: boolean, reason: string): void {
+    this.sendJson({ type: 'conversation.item.create', item: { type: 'mcp_approval_response', id: `sb_apr_${++this.eventSeq}`, approval_request_id: requestId, approve, reason } });
+  }
+
+  /** A partial GA `session.update` (OpenAI reference §1.3: fields left out keep their values; `type` is required). */
+  updateInstructions(instructions: string): void {
+    this.sendJson({ type: 'session.update', session: { type: 'realtime', instructions } });
   }
 
   /** A half-open TCP connection sends no close: ping, and end a socket that stops answering. */
@@ -284,6 +298,17 @@ export class RealtimeSession implements ModelSession {
         const err = (e as ServerEvent<typeof type>).error;
         return h.error({ code: err.code ?? undefined, message: err.message, type: err.type, eventId: err.event_id ?? undefined });
       }
+      case 'conversation.item.added':
+      case 'conversation.item.done':
+        return this.mcpListItem(type, (e as ServerEvent<typeof type>).item, h);
+      case 'response.output_item.done': {
+        const ev = e as ServerEvent<typeof type>;
+        return this.mcpResponseItem(ev.response_id, ev.item, h);
+      }
+      case 'mcp_list_tools.failed': {
+        const itemId = (e as ServerEvent<typeof type>).item_id;
+        return h.mcp({ kind: 'list-failed', itemId, serverLabel: this.mcpListItems.get(itemId) });
+      }
       case 'conversation.item.input_audio_transcription.failed':
       case 'output_audio_buffer.started':
       case 'output_audio_buffer.stopped':
@@ -293,5 +318,48 @@ export class RealtimeSession implements ModelSession {
       case 'rate_limits.updated':
         return h.trace(type, e);
     }
+  }
+
+  /** An `mcp_list_tools` item: its server when added, its tools once done. Other items are not ours to read here. */
+  private mcpListItem(type: 'conversation.item.added' | 'conversation.item.done', item: { type: string }, h: ModelSessionHandlers): void {
+    if (item.type !== 'mcp_list_tools') return;
+    const parsed = mcpItemSchemas.mcp_list_tools.safeParse(item);
+    if (!parsed.success) return this.mcpMismatch(item.type, parsed.error);
+    const { id: itemId, server_label: serverLabel, tools } = parsed.data;
+    if (itemId) this.mcpListItems.set(itemId, serverLabel);
+    if (type === 'conversation.item.done') h.mcp({ kind: 'tools-listed', itemId: itemId ?? '', serverLabel, tools: tools.map((t) => t.name) });
+  }
+
+  /** A response's finished `mcp_call` (with its output or error) or `mcp_approval_request`. */
+  private mcpResponseItem(responseId: string, item: { type: string }, h: ModelSessionHandlers): void {
+    let activity: McpActivity;
+    if (item.type === 'mcp_call') {
+      const parsed = mcpItemSchemas.mcp_call.safeParse(item);
+      if (!parsed.success) return this.mcpMismatch(item.type, parsed.error);
+      const c = parsed.data;
+      const error = c.error ? (c.error.message ?? c.error.type ?? 'the MCP call failed') : undefined;
+      activity = {
+        kind: 'call',
+        itemId: c.id,
+        responseId,
+        serverLabel: c.server_label,
+        name: c.name,
+        arguments: c.arguments,
+        ok: !c.error,
+        ...(c.output != null ? { output: c.output } : {}),
+        ...(error ? { error } : {}),
+        ...(c.approval_request_id ? { approvalRequestId: c.approval_request_id } : {}),
+      };
+    } else if (item.type === 'mcp_approval_request') {
+      const parsed = mcpItemSchemas.mcp_approval_request.safeParse(item);
+      if (!parsed.success) return this.mcpMismatch(item.type, parsed.error);
+      const r = parsed.data;
+      activity = { kind: 'approval-request', requestId: r.id, responseId, serverLabel: r.server_label, name: r.name, arguments: r.arguments };
+    } else return;
+    h.mcp(activity);
+  }
+
+  private mcpMismatch(itemType: string, error: { issues: { path: PropertyKey[] }[] }): void {
+    this.options.logger.warn({ itemType, problems: error.issues.map((i) => i.path.join('.')) }, 'OpenAI MCP item did not match its schema; ignored');
   }
 }

@@ -1,5 +1,7 @@
 import { outcomeAtEnd } from '../outcomes';
-import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations } from '../agents/agent';
+import { greetWith } from '../bridge/call-prompts';
+import type { PromptsForCall } from '../context/call-contexts';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
 import type { CallControl, ModelSession } from '../bridge/transports';
@@ -25,6 +27,8 @@ export interface SipCallSessionDeps {
   /** How the call leaves the agent (SipCallControl). */
   control: CallControl;
   onEnded: (session: SipCallSession) => void;
+  /** The call's prompts (README "Per-call context"): the accept carried `initial`; `final` follows a context hook. */
+  prompts?: PromptsForCall;
 }
 
 export class SipCallSession {
@@ -76,6 +80,7 @@ export class SipCallSession {
       responseDone: (e) => talk.responseDone(e),
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
+      mcp: (e) => talk.mcp(e),
       closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
       trace: (type) => {
         if (type === 'output_audio_buffer.started') {
@@ -89,11 +94,21 @@ export class SipCallSession {
     });
     // The call is accepted and the caller connected: the watchdogs run from here.
     talk.start();
+    // The hook was asked at the webhook, before the accept: it runs while OpenAI accepts and the sideband
+    // connects, and the greeting waits for it at most its timeout (README "Context hook").
+    const opened = d.prompts?.initial ?? { instructions: d.agent.instructions, greeting: d.agent.greeting };
+    const settled = d.prompts?.final
+      ? d.prompts.final.then(({ prompts, hook }) => {
+          talk.record('context.hook', hook);
+          return prompts;
+        })
+      : Promise.resolve(opened);
     model.ready.then(
-      () => {
+      async () => {
         if (this.ended) return;
         talk.record('model.ready', { sideband: true });
-        if (d.agent.greeting.trim()) model.createResponse({ instructions: greetingInstructions(d.agent.greeting) });
+        const prompts = await settled;
+        if (!this.ended) greetWith(model, opened, prompts, true);
       },
       (err: Error) => void this.fail(`sideband failed: ${err.message}`),
     );

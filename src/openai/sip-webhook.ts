@@ -1,7 +1,8 @@
-import { functionTools } from './session-config';
+import { realtimeTools } from './session-config';
 import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
+import { CallContexts, withPrompts } from '../context/call-contexts';
 import { numberCandidates, type AgentRouter } from '../agents/routing';
 import { readUui } from '../sip-uui';
 import type { ToolRegistry } from '../bridge/tools';
@@ -40,6 +41,8 @@ export interface SipWebhookDeps {
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
   /** Whole-call recording (RECORD_DIR): every webhook delivery with the answer it got. */
   tap?: OpenAIWebhookTap;
+  /** Renders each call's prompts and asks the agent's context hook (default: no hook secrets, the real fetch). */
+  contexts?: CallContexts;
 }
 
 interface SipHeader {
@@ -64,7 +67,7 @@ export function sipAcceptParams(agent: AgentWithDestinations, tools: ToolRegistr
       },
       output: { voice: agent.voice },
     },
-    tools: functionTools(tools.definitions()),
+    tools: realtimeTools(tools.definitions(), tools.mcpServers),
     tool_choice: 'auto',
   } as OpenAI.Realtime.Calls.CallAcceptParams;
 }
@@ -93,8 +96,11 @@ export class OpenAISipWebhook {
   private readonly seenWebhooks = new Map<string, number>();
   /** Live sideband sessions by OpenAI call id. */
   readonly sessions = new Map<string, SipCallSession>();
+  private readonly contexts: CallContexts;
 
-  constructor(private readonly deps: SipWebhookDeps) {}
+  constructor(private readonly deps: SipWebhookDeps) {
+    this.contexts = deps.contexts ?? new CallContexts({ clock: deps.clock, env: {}, logger: deps.logger });
+  }
 
   router(): Router {
     const router = express.Router();
@@ -173,8 +179,11 @@ export class OpenAISipWebhook {
     }
     const { agent, via } = route;
     const tools = d.toolsFor(agent);
+    // Asked before the accept, so the hook overlaps the accept and the sideband's connect; the accept carries
+    // the defaults, and the session takes the hook's answer before it greets (README "Context hook").
+    const prompts = this.contexts.forCall(agent, { callId, direction: 'inbound', caller: base.from, called: base.to });
     try {
-      await d.openai.realtime.calls.accept(callId, sipAcceptParams(agent, tools));
+      await d.openai.realtime.calls.accept(callId, sipAcceptParams(withPrompts(agent, prompts.initial), tools));
     } catch (err) {
       const status = err instanceof OpenAI.APIError ? err.status : undefined;
       if (status === 404) {
@@ -203,6 +212,7 @@ export class OpenAISipWebhook {
       clock: d.clock,
       tools,
       model: d.openSideband(agent, tools, callId),
+      prompts,
       control: new SipCallControl({ openai: d.openai, store: d.store, logger: d.logger, trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from) }),
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);

@@ -48,6 +48,7 @@ export class Conversation {
     const inputFormat = this.host.config.audio.input.format;
     const item: SimItem = { id: input.id ?? this.host.env.ids.next('item'), type: input.type, status: 'completed' };
     if (input.type === 'function_call_output') Object.assign(item, { call_id: input.call_id, output: input.output });
+    else if (input.type === 'mcp_approval_response') item.mcp = { approval_request_id: input.approval_request_id, approve: input.approve, reason: input.reason ?? null };
     else if (input.type === 'function_call')
       Object.assign(item, { name: input.name, arguments: input.arguments, call_id: input.call_id ?? this.host.env.ids.next('call') });
     else {
@@ -74,6 +75,8 @@ export class Conversation {
       return invalidRequest('item_not_found', `Previous item with id '${previousItemId}' not found.`, 'previous_item_id');
     if (input.type === 'function_call_output' && !this.items.some((i) => i.type === 'function_call' && i.call_id === input.call_id))
       return invalidRequest('invalid_value', `Tool call ID '${input.call_id}' not found in conversation.`, 'item.call_id');
+    if (input.type === 'mcp_approval_response' && !this.items.some((i) => i.type === 'mcp_approval_request' && i.id === input.approval_request_id))
+      return invalidRequest('invalid_value', `Approval request '${input.approval_request_id}' not found in conversation.`, 'item.approval_request_id');
     if (input.type !== 'message') return undefined;
     const allowed: Record<string, readonly string[]> = {
       system: ['input_text'],

@@ -43,9 +43,22 @@ export type MessageContent =
   | RealtimeConversationItemSystemMessage.Content
   | { type: 'input_audio'; transcript: string | null };
 
+export type McpItemType = 'mcp_list_tools' | 'mcp_call' | 'mcp_approval_request' | 'mcp_approval_response';
+
+/** The MCP fields of an MCP item (openai package: RealtimeMcpListTools, RealtimeMcpToolCall, RealtimeMcpApproval*). */
+export interface SimMcpFields {
+  server_label?: string;
+  tools?: { name: string; description?: string; input_schema: unknown }[];
+  error?: { type: 'protocol_error' | 'http_error'; code: number; message: string } | { type: 'tool_execution_error'; message: string } | null;
+  approval_request_id?: string | null;
+  approve?: boolean;
+  reason?: string | null;
+}
+
 export interface SimItem {
   id: string;
-  type: 'message' | 'function_call' | 'function_call_output';
+  type: 'message' | 'function_call' | 'function_call_output' | McpItemType;
+  mcp?: SimMcpFields;
   role?: 'user' | 'assistant' | 'system';
   status: ItemStatus;
   /** Message content as the wire shows it (no audio bytes). */
@@ -80,6 +93,24 @@ export function itemJson(item: SimItem): ConversationItem {
       return { ...base, type: 'function_call', name: item.name ?? '', call_id: item.call_id, arguments: item.arguments ?? '' };
     case 'function_call_output':
       return { ...base, type: 'function_call_output', call_id: item.call_id ?? '', output: item.output ?? '' };
+    // The SDK's MCP item types carry no `object`/`status` fields: sent as it types them.
+    case 'mcp_list_tools':
+      return { id: item.id, type: 'mcp_list_tools', server_label: item.mcp?.server_label ?? '', tools: item.mcp?.tools ?? [] };
+    case 'mcp_call':
+      return {
+        id: item.id,
+        type: 'mcp_call',
+        server_label: item.mcp?.server_label ?? '',
+        name: item.name ?? '',
+        arguments: item.arguments ?? '',
+        approval_request_id: item.mcp?.approval_request_id ?? null,
+        output: item.output ?? null,
+        error: item.mcp?.error ?? null,
+      };
+    case 'mcp_approval_request':
+      return { id: item.id, type: 'mcp_approval_request', server_label: item.mcp?.server_label ?? '', name: item.name ?? '', arguments: item.arguments ?? '' };
+    case 'mcp_approval_response':
+      return { id: item.id, type: 'mcp_approval_response', approval_request_id: item.mcp?.approval_request_id ?? '', approve: item.mcp?.approve ?? false, reason: item.mcp?.reason ?? null };
   }
 }
 
@@ -94,5 +125,8 @@ export function toEntry(item: SimItem): ConversationEntry {
   if (item.call_id !== undefined) entry.call_id = item.call_id;
   if (item.arguments !== undefined) entry.arguments = item.arguments;
   if (item.output !== undefined) entry.output = item.output;
+  if (item.mcp?.server_label !== undefined) entry.server_label = item.mcp.server_label;
+  if (item.mcp?.approval_request_id) entry.approval_request_id = item.mcp.approval_request_id;
+  if (item.mcp?.approve !== undefined) entry.approve = item.mcp.approve;
   return entry;
 }

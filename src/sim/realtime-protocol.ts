@@ -391,6 +391,8 @@ export const ItemSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...itemCommon, type: z.literal('message'), role: z.enum(['user', 'assistant', 'system']), content: z.array(ContentPart) }),
   z.strictObject({ ...itemCommon, type: z.literal('function_call'), name: z.string(), arguments: z.string(), call_id: z.string().optional() }),
   z.strictObject({ ...itemCommon, type: z.literal('function_call_output'), call_id: z.string(), output: z.string() }),
+  /** openai package: RealtimeMcpApprovalResponse, the client's answer to an `mcp_approval_request`. */
+  z.strictObject({ id: z.string().optional(), type: z.literal('mcp_approval_response'), approval_request_id: z.string(), approve: z.boolean(), reason: z.string().nullable().optional() }),
 ]);
 export type ItemInput = z.infer<typeof ItemSchema>;
 

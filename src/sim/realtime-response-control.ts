@@ -95,6 +95,7 @@ export class ResponseControl {
       pacing: env.pacing,
       send: (event) => this.host.send(event),
       addItem: (item) => this.conversation.addResponseItem(item),
+      mcp: this.host.mcp,
       rateLimitsAfter: (usage) => {
         env.rateLimits.record(usage.total_tokens);
         return env.rateLimits.snapshot();

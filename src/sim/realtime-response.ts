@@ -10,7 +10,8 @@ import { bytesPerMs, bytesPerSample, encodeFromPcm, sampleRateOf, speechSamples,
 import type { IdGenerator } from './realtime-ids';
 import { itemJson, type ServerEventBody, type SimItem } from './realtime-items';
 import type { Voice } from './realtime-protocol';
-import type { FunctionCallPlan, ResponsePlan, ResponseTrigger } from './realtime-script';
+import type { FunctionCallPlan, McpCallPlan, ResponsePlan, ResponseTrigger } from './realtime-script';
+import type { SessionMcp } from './realtime-mcp';
 import { speechMsFor } from './realtime-script';
 import { buildUsage, type InputUsage, type Usage } from './realtime-usage';
 
@@ -30,6 +31,8 @@ export interface ResponseHost {
   send(event: ServerEventBody): void;
   /** Append to the default conversation; returns the `previous_item_id`. */
   addItem(item: SimItem): string | null;
+  /** The session's MCP servers (realtime-mcp.ts). */
+  readonly mcp: SessionMcp;
   /** Count the response against the rate limits and return the `rate_limits` array to report. */
   rateLimitsAfter(usage: Usage): RateLimitsUpdatedEvent['rate_limits'];
   finished(run: ResponseRun): void;
@@ -139,8 +142,70 @@ export class ResponseRun {
       this.tick();
       return;
     }
+    if ('mcpCall' in plan) return this.runMcpCall(plan);
     this.emitFunctionCall(plan.functionCall);
     this.done('completed');
+  }
+
+  /**
+   * An MCP call planned for this response (realtime-mcp.ts): the approval request ends the response; a refused
+   * call is explained; a call runs (arguments, in progress, completed or failed) and its result is spoken.
+   */
+  private runMcpCall(plan: McpCallPlan): void {
+    const { serverLabel, name, arguments: args } = plan.mcpCall;
+    const outcome = this.host.mcp.call(serverLabel, name, args);
+    if (outcome.kind === 'ask') {
+      this.emitItem({ id: this.host.ids.next('item'), type: 'mcp_approval_request', status: 'completed', name, arguments: JSON.stringify(args), mcp: { server_label: serverLabel }, responseId: this.id });
+      return this.done('completed');
+    }
+    if (outcome.kind === 'run') this.emitMcpCall(serverLabel, name, JSON.stringify(args), outcome);
+    const say = outcome.kind === 'denied' ? (plan.denied ?? "I'm sorry, I'm not allowed to do that on this call.") : plan.then;
+    if (!say) return this.done('completed');
+    this.openMessage(say, speechMsFor(say));
+    this.tick();
+  }
+
+  /**
+   * openai package events of one MCP call: item added, `response.mcp_call_arguments.delta|done`,
+   * `response.mcp_call.in_progress`, then `.completed` or `.failed`, and the item done with its output or error.
+   */
+  private emitMcpCall(serverLabel: string, name: string, args: string, outcome: Extract<ReturnType<SessionMcp['call']>, { kind: 'run' }>): void {
+    const item: SimItem = {
+      id: this.host.ids.next('item'),
+      type: 'mcp_call',
+      status: 'in_progress',
+      name,
+      arguments: '',
+      mcp: { server_label: serverLabel, approval_request_id: outcome.approvalRequestId ?? null, error: null },
+      responseId: this.id,
+    };
+    const outputIndex = this.output.length;
+    this.output.push(item);
+    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    const previousItemId = this.setup.inConversation ? this.host.addItem(item) : null;
+    const ref = { response_id: this.id, item_id: item.id, output_index: outputIndex };
+    this.host.send({ type: 'response.mcp_call_arguments.delta', ...ref, delta: args });
+    this.host.send({ type: 'response.mcp_call_arguments.done', ...ref, arguments: args });
+    item.arguments = args;
+    this.host.send({ type: 'response.mcp_call.in_progress', item_id: item.id, output_index: outputIndex });
+    const { output, error } = outcome.result;
+    if (output !== undefined) item.output = output;
+    item.mcp!.error = error;
+    item.status = 'completed';
+    this.textChars += args.length + name.length + (output?.length ?? 0);
+    this.host.send({ type: error ? 'response.mcp_call.failed' : 'response.mcp_call.completed', item_id: item.id, output_index: outputIndex });
+    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    if (this.setup.inConversation) this.host.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item: itemJson(item) });
+  }
+
+  /** A complete output item at once (added, done), as OpenAI sends an `mcp_approval_request`. */
+  private emitItem(item: SimItem): void {
+    const outputIndex = this.output.length;
+    this.output.push(item);
+    this.host.send({ type: 'response.output_item.added', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    const previousItemId = this.setup.inConversation ? this.host.addItem(item) : null;
+    this.host.send({ type: 'response.output_item.done', response_id: this.id, output_index: outputIndex, item: itemJson(item) });
+    if (this.setup.inConversation) this.host.send({ type: 'conversation.item.done', previous_item_id: previousItemId, item: itemJson(item) });
   }
 
   private tick(): void {

@@ -7,7 +7,7 @@ import type { ResponseParams } from './realtime-protocol';
 /** A conversation item as the script sees it: the model's context, in order (RT §1.4 item shapes). */
 export interface ConversationEntry {
   id: string;
-  type: 'message' | 'function_call' | 'function_call_output';
+  type: 'message' | 'function_call' | 'function_call_output' | 'mcp_list_tools' | 'mcp_call' | 'mcp_approval_request' | 'mcp_approval_response';
   role?: 'user' | 'assistant' | 'system';
   /**
    * Text the model has in context: typed text, the user's transcript, or the assistant's transcript (empty once
@@ -21,6 +21,10 @@ export interface ConversationEntry {
   call_id?: string;
   arguments?: string;
   output?: string;
+  /** MCP items: the server, the approval a call or answer refers to, and the answer. */
+  server_label?: string;
+  approval_request_id?: string;
+  approve?: boolean;
 }
 
 export interface FunctionCallPlan {
@@ -53,7 +57,18 @@ export interface SpeechPlan {
   audio?: { bytes: Buffer; bytesPerMs: number };
 }
 
-export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan };
+/**
+ * Call a tool of one of the session's MCP servers (realtime-mcp.ts), then say `then` (if given). When the server
+ * requires approval and none was given yet, the response ends with an `mcp_approval_request` instead; once the
+ * client has answered, the same plan runs the call (approved) or says `denied` (default: an apology).
+ */
+export interface McpCallPlan {
+  mcpCall: { serverLabel: string; name: string; arguments: Record<string, unknown> };
+  then?: string;
+  denied?: string;
+}
+
+export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan } | McpCallPlan;
 
 export type ResponseTrigger = 'response.create' | 'vad' | 'idle_timeout';
 

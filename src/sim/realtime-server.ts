@@ -19,12 +19,14 @@ import type { BetaFieldPolicy } from './realtime-protocol';
 import { defaultScript, defaultTranscriber, type Script, type Transcriber } from './realtime-script';
 import { RealtimeSimSession, type RecordedClientEvent, type RecordMode, type SessionEnvironment } from './realtime-session';
 import { RateLimitMeter, type RateLimitConfig } from './realtime-usage';
+import type { SimMcpServers } from './realtime-mcp';
 
 export { MAX_DURATION_REASON, RealtimeSimSession } from './realtime-session';
 export type { RecordedClientEvent, RecordedServerEvent, RecordMode, ResponseSummary, TruncateRecord } from './realtime-session';
-export type { ConversationEntry, FunctionCallPlan, ResponsePlan, ResponseTrigger, Script, ScriptContext, SpeechPlan, Transcriber } from './realtime-script';
+export type { ConversationEntry, FunctionCallPlan, McpCallPlan, ResponsePlan, ResponseTrigger, Script, ScriptContext, SpeechPlan, Transcriber } from './realtime-script';
 export { defaultScript, defaultTranscriber, speechMsFor, DEFAULT_GREETING } from './realtime-script';
 export type { EffectiveSession, TurnDetectionConfig } from './realtime-protocol';
+export type { SimMcpServer, SimMcpServers, SimMcpTool } from './realtime-mcp';
 export type { AudioFormat } from './realtime-audio';
 
 /** Answer WebSocket upgrades with this HTTP status instead (e.g. 429 rate limit, 500, 503). */
@@ -95,6 +97,8 @@ export interface RealtimeStandInOptions {
    * for the TLS handshake and OpenAI's own session setup, which a real connection pays before `101`.
    */
   connectDelayMs?: number;
+  /** MCP servers the stand-in can reach, by URL (realtime-mcp.ts); others cannot be reached. */
+  mcpServers?: SimMcpServers;
 }
 
 export interface UpgradeRecord {
@@ -204,6 +208,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
       vadMinSpeechMs: options.vadMinSpeechMs ?? 40,
       rateLimits: new RateLimitMeter({ requestsPerMinute: 5000, tokensPerMinute: 400_000, ...options.rateLimits }),
       maxSessionMs: options.maxSessionMs ?? 60 * 60 * 1000,
+      mcpServers: options.mcpServers ?? {},
       onClientEvent: (e) => this.events.push(e),
     };
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
@@ -379,7 +384,10 @@ class RealtimeStandInServer implements RealtimeStandIn {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.upgrades.push({ atMs: this.clock.now(), requestedAtMs, path: url.pathname + url.search, status: 101 });
         this.accept(ws, req, String(call.accept?.model ?? 'gpt-realtime'), url.pathname + url.search);
-        call.sessions.push(this.sessions[this.sessions.length - 1]!);
+        const session = this.sessions[this.sessions.length - 1]!;
+        call.sessions.push(session);
+        // The call was configured at accept (RT §4.4): its MCP servers are listed on the sideband.
+        if (Array.isArray(call.accept?.tools)) session.adoptAcceptedTools(call.accept.tools);
       });
       return;
     }

@@ -6,6 +6,7 @@
 import type { ServerEventBody, SimItem } from './realtime-items';
 import type { EffectiveSession, RealtimeErrorBody } from './realtime-protocol';
 import type { ResponseRun } from './realtime-response';
+import type { SessionMcp } from './realtime-mcp';
 import type { RealtimeSimSession } from './realtime-session';
 import type { ResponseSummary, SessionEnvironment, TruncateRecord } from './realtime-session-types';
 
@@ -22,6 +23,8 @@ export interface SessionHost {
   readonly truncates: TruncateRecord[];
   readonly internalErrors: unknown[];
   activeResponse: ResponseRun | undefined;
+  /** The session's MCP servers: listings, calls, approvals. */
+  readonly mcp: SessionMcp;
   /** Send a server event (stamps `event_id`). */
   send(body: ServerEventBody): void;
   /** RT §1.1: an `error` event echoing the client's event_id. */

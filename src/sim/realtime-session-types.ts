@@ -9,6 +9,7 @@ import type { Pacing, ResponseRun } from './realtime-response';
 import type { ResponsePlan, ResponseTrigger, Script, Transcriber } from './realtime-script';
 import type { RealtimeSimSession } from './realtime-session';
 import type { RateLimitMeter } from './realtime-usage';
+import type { SimMcpServers } from './realtime-mcp';
 
 /** Recording of client events: `all`, or `control` (drops `input_audio_buffer.append` and audio deltas from the logs; for long benchmarks). */
 export type RecordMode = 'all' | 'control';
@@ -61,6 +62,8 @@ export interface SessionEnvironment {
   /** Stand-in knob for the VAD: loud audio needed before speech counts. */
   vadMinSpeechMs: number;
   rateLimits: RateLimitMeter;
+  /** The MCP servers the stand-in can reach, by URL (realtime-mcp.ts). */
+  mcpServers: SimMcpServers;
   /** RT §6.1: the socket is closed with 1001 after this long. */
   maxSessionMs: number;
   onClientEvent(event: RecordedClientEvent): void;

@@ -38,6 +38,7 @@ import {
 } from './realtime-session-types';
 import { UserTranscription } from './realtime-transcription';
 import { InputTurns } from './realtime-turns';
+import { SessionMcp } from './realtime-mcp';
 
 export { MAX_DURATION_REASON } from './realtime-session-types';
 export type {
@@ -71,6 +72,8 @@ export class RealtimeSimSession {
   /** Exceptions thrown by the script or transcriber (the client got a `server_error`). Tests should expect it empty. */
   readonly internalErrors: unknown[] = [];
 
+  /** The session's MCP servers (realtime-mcp.ts). */
+  readonly mcp: SessionMcp;
   private readonly conversationState: Conversation;
   private readonly responseControl: ResponseControl;
   private readonly turns: InputTurns;
@@ -91,6 +94,7 @@ export class RealtimeSimSession {
     this.connectedAtMs = env.clock.now();
     this.config = defaultConfig(this.id, model);
     const host = this.host();
+    this.mcp = new SessionMcp(host, env.mcpServers);
     const transcription = new UserTranscription(host);
     this.conversationState = new Conversation(host, transcription);
     this.responseControl = new ResponseControl(host, this.conversationState, (idleMs) => this.turns.onIdleTimeout(idleMs));
@@ -252,6 +256,13 @@ export class RealtimeSimSession {
     this.turns.onConfigChanged(before);
     if (this.config.audio.input.turn_detection?.type !== 'server_vad') this.responseControl.clearIdleTimeout();
     this.send({ type: 'session.updated', session: this.config });
+    this.mcp.listNewServers();
+  }
+
+  /** A SIP call's sideband: the tools given at accept (RT §4.4) are the session's, and its MCP servers are listed. */
+  adoptAcceptedTools(tools: unknown[]): void {
+    this.config = { ...this.config, tools };
+    this.mcp.listNewServers();
   }
 
   /** The view of this session its parts act on (realtime-session-host.ts). */
@@ -271,6 +282,9 @@ export class RealtimeSimSession {
       responses: this.responses,
       truncates: this.truncates,
       internalErrors: this.internalErrors,
+      get mcp() {
+        return session.mcp;
+      },
       get activeResponse() {
         return session.activeResponse;
       },

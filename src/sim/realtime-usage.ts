@@ -36,6 +36,7 @@ export interface Usage {
 function entryTokens(e: ConversationEntry): { text: number; audio: number } {
   if (e.type === 'function_call') return { text: textTokens(e.name) + textTokens(e.arguments) + 4, audio: 0 };
   if (e.type === 'function_call_output') return { text: textTokens(e.output) + 4, audio: 0 };
+  if (e.type === 'mcp_call') return { text: textTokens(e.name) + textTokens(e.arguments) + textTokens(e.output) + 4, audio: 0 };
   if (e.audioMs !== undefined) {
     const perToken = e.role === 'assistant' ? ASSISTANT_AUDIO_MS_PER_TOKEN : USER_AUDIO_MS_PER_TOKEN;
     return { text: 4, audio: Math.ceil(e.audioMs / perToken) };

@@ -65,7 +65,7 @@ export type CallEventSource = 'bandwidth' | 'media' | 'openai' | 'tool' | 'switc
 /** The source of a bridge event, from its type's prefix (`model.…`, `tool.…`, `media.…`). */
 export function eventSource(type: string): CallEventSource {
   if (type.startsWith('model.')) return 'openai';
-  if (type.startsWith('tool.')) return 'tool';
+  if (type.startsWith('tool.') || type.startsWith('mcp.')) return 'tool';
   if (type.startsWith('media.')) return 'media';
   return 'switchboard';
 }

@@ -43,6 +43,12 @@ export class FakeModelSession implements ModelSession {
   addItem(role: 'user' | 'assistant' | 'system', text: string): void {
     this.sent.push({ type: 'conversation.item.create', role, text });
   }
+  answerMcpApproval(requestId: string, approve: boolean, reason: string): void {
+    this.sent.push({ type: 'mcp_approval_response', requestId, approve, reason });
+  }
+  updateInstructions(instructions: string): void {
+    this.sent.push({ type: 'session.update', instructions });
+  }
   close(): void {
     this.closed = true;
   }

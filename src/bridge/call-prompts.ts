@@ -1,0 +1,12 @@
+import { greetingInstructions } from '../agents/agent';
+import type { CallPrompts } from '../context/call-contexts';
+import type { ModelSession } from './transports';
+
+/**
+ * The call's prompts are settled (README "Per-call context"): the session's instructions follow them if they
+ * changed since it was opened (a hook's variables), then the greeting, if any, is asked for. Both modes.
+ */
+export function greetWith(model: ModelSession, opened: CallPrompts, prompts: CallPrompts, greet: boolean): void {
+  if (prompts.instructions !== opened.instructions) model.updateInstructions(prompts.instructions);
+  if (greet && prompts.greeting.trim()) model.createResponse({ instructions: greetingInstructions(prompts.greeting) });
+}
