@@ -8,6 +8,7 @@ import {
   MAX_CALL_TIMEOUT_S,
   MIN_CALL_TIMEOUT_S,
 } from '../constants';
+import { telephonySchema } from './telephony';
 
 /**
  * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
@@ -203,6 +204,8 @@ export const agentSettingsSchema = z.object({
     .refine((tools) => new Set(tools.map((t) => t.name)).size === tools.length, 'tool names must be unique'),
   sip: agentSipSchema.optional(),
   fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
+  /** Key presses and voicemail detection (src/agents/telephony.ts). */
+  telephony: telephonySchema.default(telephonySchema.parse({})),
 });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
 

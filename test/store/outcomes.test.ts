@@ -1,7 +1,7 @@
 import { CALL_OUTCOMES, mergeOutcome, outcomeAtEnd, OUTCOME_TIERS, type CallOutcome } from '../../src/outcomes';
 import { SqliteStore } from '../../src/store/sqlite';
 
-const o = (outcome: CallOutcome['outcome'], reason = outcome): CallOutcome => ({ outcome, reason });
+const o = (outcome: CallOutcome['outcome'], reason: string = outcome): CallOutcome => ({ outcome, reason });
 
 describe('call outcomes: one per call, by the rule of src/outcomes.ts', () => {
   it('a decision stands; a provisional outcome yields to a later decision; the end only fills an empty outcome', () => {
