@@ -47,6 +47,10 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
     httpTools: tools.tools,
     holdMessage: env.AGENT_HOLD_MESSAGE,
     sip: env.AGENT_SIP_TARGET ? { target: env.AGENT_SIP_TARGET, verb: env.AGENT_SIP_VERB } : undefined,
+    telephony: {
+      keyPresses: { enabled: env.AGENT_KEY_PRESSES, interrupt: env.AGENT_KEY_PRESS_INTERRUPTS },
+      voicemail: { detect: env.AGENT_VOICEMAIL_DETECT, action: env.AGENT_VOICEMAIL_ACTION, ...(env.AGENT_VOICEMAIL_MESSAGE ? { message: env.AGENT_VOICEMAIL_MESSAGE } : {}) },
+    },
     fallback: {
       ...(env.AGENT_FALLBACK_MESSAGE ? { message: env.AGENT_FALLBACK_MESSAGE } : {}),
       transferTo: env.TRANSFER_TO,

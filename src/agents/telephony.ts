@@ -80,3 +80,16 @@ export type VoicemailPlan = { kind: 'hang-up' } | { kind: 'leave-message'; messa
 export function voicemailPlan(settings: VoicemailSettings): VoicemailPlan {
   return settings.action === 'hang-up' ? { kind: 'hang-up' } : { kind: 'leave-message', message: settings.message };
 }
+
+/** The user item a run of key presses becomes: what the caller did, in words the model cannot mistake for speech. */
+export function keyPressText(digits: readonly string[]): string {
+  return `[The caller pressed ${digits.length === 1 ? 'the key' : 'the keys'} ${digits.join(' ')} on their phone's keypad.]`;
+}
+
+/** The voicemail response's instructions (OpenAI reference §1.6: a response with its own instructions). */
+export function voicemailInstructions(message: string): string {
+  const situation = 'An answering machine answered this call and its greeting has ended: you are now recording a voicemail. Nobody will answer you.';
+  return message
+    ? `${situation} Say exactly this, naturally, and nothing else: "${message}"`
+    : `${situation} Leave a short message (two or three sentences): who you are, why you called, from what you know of this call, and how to call back. Do not ask questions.`;
+}

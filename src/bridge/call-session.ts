@@ -1,4 +1,5 @@
 import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
@@ -117,6 +118,7 @@ export class CallSession {
         },
         resume: () => this.playout.setActive(this.state === 'live' && this.streamStartedAtMs !== undefined),
         end: (reason) => this.end(reason),
+        interrupt: () => this.bargeIn(),
       },
     });
     this.model = deps.openModel(deps.agent);
@@ -213,6 +215,16 @@ export class CallSession {
     if (this.state === 'ended') return;
     await this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason);
     this.end(reason);
+  }
+
+  /** The caller pressed a key (the carrier's report, docs/architecture.md#key-presses-and-voicemail). */
+  callerKeyPress(digit: string): void {
+    if (this.state !== 'ended') this.conversation.callerKeyPress(digit);
+  }
+
+  /** The outbound call reached an answering machine. */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (this.state !== 'ended') this.conversation.answeredByMachine(plan);
   }
 
   /** Bandwidth says the call is over (status callback), or the server is shutting down. */
@@ -334,6 +346,9 @@ export class CallSession {
         for (const itemId of talk.itemsOf(e.responseId)) this.playout.markDone(itemId);
         talk.responseDone(e);
         this.renewal.maybeSwap();
+      },
+      keyPress: (e) => {
+        if (current()) talk.callerKeyPress(e.digit);
       },
       truncated: (e) => this.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),

@@ -1,6 +1,7 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
-import { HANDOFF_MAX_WAIT_MS } from '../constants';
+import { keyPressText, voicemailInstructions, type VoicemailPlan } from '../agents/telephony';
+import { DTMF_GROUP_GAP_MS, DTMF_GROUP_MAX_DIGITS, HANDOFF_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
 import type { CallOutcomeKind } from '../outcomes';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
@@ -27,6 +28,11 @@ export interface AgentVoice {
   resume(): void;
   /** End the session: the carrier completes the hand-off when it ends, or the call is over. */
   end(reason: string): void;
+  /**
+   * Cut the agent off as the caller's speech does (barge-in): what is still to be heard is dropped, what was
+   * heard is what the model keeps. The conversation cancels the response itself.
+   */
+  interrupt(): void;
 }
 
 export interface ConversationDeps {
@@ -93,6 +99,11 @@ export class Conversation {
   /** Responses created since the hand-off was asked for; it waits for the one that speaks it. */
   private responsesSinceHandOff = 0;
   private handedOff = false;
+  /** Key presses not yet given to the model: a run typed at a normal pace is one item (DTMF_GROUP_GAP_MS). */
+  private readonly pendingDigits: string[] = [];
+  private digitsTimer: TimerHandle | undefined;
+  /** Key presses reached the model while it was answering something else: it answers them once that is done. */
+  private keyResponseOwed = false;
 
   constructor(private readonly deps: ConversationDeps) {}
 
@@ -165,6 +176,10 @@ export class Conversation {
     this.activeResponses.delete(e.responseId);
     this.audioCompleteResponses.delete(e.responseId);
     if (this.ended) return;
+    if (this.keyResponseOwed && this.activeResponses.size === 0 && !this.pendingHandOff && !this.handedOff) {
+      this.keyResponseOwed = false;
+      this.deps.model().createResponse();
+    }
     if (e.usage) void this.deps.store.calls.addUsage(this.deps.callId, e.usage).catch((err: Error) => this.storeFailed(err));
     this.record('model.response.done', { responseId: e.responseId, status: e.status, reason: e.reason, usage: e.usage });
     for (const item of [...this.agentItems.values()]) {
@@ -220,10 +235,84 @@ export class Conversation {
     }
   }
 
+  // ---- the caller's keypad and the callee's answering machine (docs/architecture.md#key-presses-and-voicemail) ----
+
+  /**
+   * The caller pressed a key (stream: Bandwidth's `dtmf` callback; openai-sip: the sideband's
+   * `input_audio_buffer.dtmf_event_received`). The mode-independent entry for key presses: it is caller
+   * activity, like speech, so the silence watchdog resets here. With `telephony.keyPresses.interrupt` it cuts the
+   * agent off the way speech does; the digits then reach the model as one user item per run of presses.
+   */
+  callerKeyPress(digit: string): void {
+    if (this.ended || this.handedOff) return;
+    this.record('caller.key-press', { digit });
+    if (this.deps.agent.telephony.keyPresses.interrupt && this.agentSpeaking()) {
+      this.record('bridge.barge-in', { by: 'key-press', digit });
+      this.interruptAgent();
+    }
+    this.pendingDigits.push(digit);
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    if (digit === '#' || this.pendingDigits.length >= DTMF_GROUP_MAX_DIGITS) this.giveDigitsToModel();
+    else this.digitsTimer = this.deps.clock.setTimeout(() => this.giveDigitsToModel(), DTMF_GROUP_GAP_MS);
+  }
+
+  /**
+   * An outbound call reached an answering machine (Bandwidth's machine detection). The agent stops whatever it
+   * was saying; then it hangs up at once, or leaves its message (configured, or composed by the model from the
+   * call's context) and hangs up once that has been heard. Either way the outcome is `voicemail`.
+   */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (this.ended || this.handedOff || this.pendingHandOff) return; // already leaving: that decision stands
+    this.record('bridge.voicemail', { action: plan.kind, ...(plan.kind === 'leave-message' ? { message: plan.message ? 'configured' : 'composed' } : {}) });
+    this.clearDigits();
+    this.interruptAgent();
+    if (plan.kind === 'hang-up') {
+      this.pendingHandOff = { kind: 'hangup', reason: 'an answering machine answered', outcome: 'voicemail' };
+      this.record('bridge.hangup-requested', this.pendingHandOff);
+      void this.runHandOff('an answering machine answered');
+      return;
+    }
+    this.requestHandOff({ kind: 'hangup', reason: 'left a voicemail message', outcome: 'voicemail' });
+    this.deps.model().createResponse({ instructions: voicemailInstructions(plan.message) });
+  }
+
+  /** The agent has words on their way: a response in flight, or audio still to be heard. */
+  private agentSpeaking(): boolean {
+    return this.activeResponses.size > 0 || this.deps.voice.isPlaying();
+  }
+
+  /** Barge-in from outside the model's VAD: the session drops what was not heard, and the response stops. */
+  private interruptAgent(): void {
+    // Cancel first: over SIP the output buffer is cleared after response.cancel (OpenAI reference §1.4).
+    if (this.activeResponses.size > 0) this.deps.model().cancelResponse();
+    this.deps.voice.interrupt();
+  }
+
+  private giveDigitsToModel(): void {
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    const digits = this.pendingDigits.splice(0);
+    if (digits.length === 0 || this.ended || this.handedOff || this.pendingHandOff) return;
+    const model = this.deps.model();
+    model.addItem('user', keyPressText(digits));
+    // One response at a time (OpenAI reference §1.6): while one is under way, the next answers the keys.
+    if (this.activeResponses.size > 0) this.keyResponseOwed = true;
+    else model.createResponse();
+  }
+
+  private clearDigits(): void {
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    this.pendingDigits.length = 0;
+    this.keyResponseOwed = false;
+  }
+
   /** The call is over: long-running tools are aborted, and whatever the agent said is kept. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.clearDigits();
     this.deps.clock.clear(this.handOffTimer);
     this.abort.abort();
     for (const item of [...this.agentItems.values()]) this.storeAgentItem(item);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DTMF_DIGIT_PATTERN } from '../constants';
 
 /**
  * The GA Realtime server events the bridge acts on (OpenAI reference §1.5), as zod schemas. Lenient:
@@ -44,6 +45,8 @@ export const serverEventSchemas = {
   'output_audio_buffer.started': z.looseObject({}),
   'output_audio_buffer.stopped': z.looseObject({}),
   'output_audio_buffer.cleared': z.looseObject({}),
+  /** SIP only (reference §1.5; the openai package's InputAudioBufferDtmfEventReceivedEvent): a key the caller pressed. */
+  'input_audio_buffer.dtmf_event_received': z.looseObject({ event: z.string().regex(DTMF_DIGIT_PATTERN, 'expected one key: 0-9, *, #, A-D'), received_at: z.number() }),
 } as const;
 
 export type ServerEventType = keyof typeof serverEventSchemas;

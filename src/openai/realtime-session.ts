@@ -151,6 +151,10 @@ export class RealtimeSession implements ModelSession {
     this.sendJson({ type: 'response.cancel' });
   }
 
+  clearOutputAudio(): void {
+    this.sendJson({ type: 'output_audio_buffer.clear' });
+  }
+
   truncate(itemId: string, contentIndex: number, audioEndMs: number): void {
     this.sendJson({ type: 'conversation.item.truncate', item_id: itemId, content_index: contentIndex, audio_end_ms: Math.max(0, Math.floor(audioEndMs)) });
   }
@@ -275,6 +279,8 @@ export class RealtimeSession implements ModelSession {
         const err = (e as ServerEvent<typeof type>).error;
         return h.error({ code: err.code ?? undefined, message: err.message, type: err.type, eventId: err.event_id ?? undefined });
       }
+      case 'input_audio_buffer.dtmf_event_received':
+        return h.keyPress({ digit: (e as ServerEvent<typeof type>).event });
       case 'conversation.item.input_audio_transcription.failed':
       case 'output_audio_buffer.started':
       case 'output_audio_buffer.stopped':

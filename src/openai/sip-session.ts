@@ -1,5 +1,6 @@
 import { outcomeAtEnd } from '../outcomes';
 import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
 import type { CallControl, ModelSession } from '../bridge/transports';
@@ -25,6 +26,8 @@ export interface SipCallSessionDeps {
   /** How the call leaves the agent (SipCallControl). */
   control: CallControl;
   onEnded: (session: SipCallSession) => void;
+  /** The Bandwidth call whose AI leg this is (from our UUI on the INVITE). */
+  parentCallId?: string;
 }
 
 export class SipCallSession {
@@ -57,6 +60,8 @@ export class SipCallSession {
         silence: () => undefined, // OpenAI stops the agent itself when the carrier takes the call
         resume: () => undefined,
         end: (reason) => this.end(reason),
+        // OpenAI plays the audio: its output buffer is cleared as its own VAD would (OpenAI reference §1.5).
+        interrupt: () => model.clearOutputAudio?.(),
       },
     }));
     model.setHandlers({
@@ -74,6 +79,7 @@ export class SipCallSession {
       transcriptDone: (e) => talk.transcriptDone(e.itemId, e.responseId, e.transcript),
       functionCall: (e) => talk.functionCall(e),
       responseDone: (e) => talk.responseDone(e),
+      keyPress: (e) => talk.callerKeyPress(e.digit),
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
       closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
@@ -92,6 +98,16 @@ export class SipCallSession {
       },
       (err: Error) => void this.fail(`sideband failed: ${err.message}`),
     );
+  }
+
+  /** The Bandwidth call this OpenAI call is the AI leg of (openai-sip's Transfer to OpenAI), if any. */
+  get parentCallId(): string | undefined {
+    return this.d.parentCallId;
+  }
+
+  /** The outbound call reached an answering machine (reported on the Bandwidth leg). */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (!this.ended) this.conversation.answeredByMachine(plan);
   }
 
   /**
