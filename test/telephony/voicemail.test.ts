@@ -3,6 +3,7 @@ import type { CalleeModel, SimulatedCall } from '../../src/sim/bandwidth-caller'
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
+import { eventually } from '../helpers/eventually';
 import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
 
 const GREETING = 'Hi, this is Acme Plumbing calling about your appointment.';
@@ -62,7 +63,7 @@ describe('voicemail detection on outbound calls', () => {
   }
 
   async function detectionEvent(callId: string) {
-    await waitFor(async () => (await server.app.store.events.list(callId)).some((e) => e.type === 'machineDetectionComplete'), 5000, 'the verdict to be stored');
+    await eventually(async () => (await server.app.store.events.list(callId)).some((e) => e.type === 'machineDetectionComplete'), 'the verdict to be stored');
     const event = (await server.app.store.events.list(callId)).find((e) => e.type === 'machineDetectionComplete')!;
     return (event.data as { switchboard: Record<string, unknown> }).switchboard;
   }
@@ -88,7 +89,7 @@ describe('voicemail detection on outbound calls', () => {
     expect(call.connected).toBe(true);
     expect(call.heard.segments.length).toBeGreaterThan(0); // the greeting plays on
     await call.hangup();
-    await waitFor(async () => (await server.app.store.calls.get(call.callId))?.outcome === 'caller-hung-up', 5000, 'the outcome');
+    await eventually(async () => (await server.app.store.calls.get(call.callId))?.outcome === 'caller-hung-up', 'the outcome');
   });
 
   it('an answering machine with action hang-up: the call ends at once through the Calls API, outcome voicemail', async () => {
@@ -147,6 +148,6 @@ describe('voicemail detection on outbound calls', () => {
     expect(call.connected).toBe(true);
     expect(rest.hungUp.has(call.callId)).toBe(false);
     await call.hangup();
-    await waitFor(async () => (await server.app.store.calls.get(call.callId))?.outcome === 'caller-hung-up', 5000, 'the outcome');
+    await eventually(async () => (await server.app.store.calls.get(call.callId))?.outcome === 'caller-hung-up', 'the outcome');
   });
 });
