@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import dotenv from 'dotenv';
 import { loadConfig } from '../config';
 import { resolveCredentials } from '../credentials';
@@ -11,6 +11,7 @@ import { exitCodeFor, registerAdminCommands } from './commands';
 import { runDev } from './dev';
 import { registerReplayCommand } from './replay';
 import { formatReport, runSimulation } from './simulate';
+import { runVoicemailSimulation } from './simulate-voicemail';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
 dotenv.config({ quiet: true });
@@ -94,10 +95,12 @@ program
   .command('simulate')
   .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
   .option('--realtime', 'pace the call on the wall clock instead of simulated time')
-  .action(async (opts: { realtime?: boolean }) => {
+  .addOption(new Option('--scenario <name>', 'call: an inbound call with a barge-in; voicemail: an outbound call an answering machine picks up').choices(['call', 'voicemail']).default('call'))
+  .action(async (opts: { realtime?: boolean; scenario: 'call' | 'voicemail' }) => {
     // Steps go to stderr as they happen (a real-time run takes about 15 s); the report goes to stdout.
     const progress = (step: string) => process.stderr.write(`… ${step}\n`);
-    process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime, progress })));
+    const run = opts.scenario === 'voicemail' ? runVoicemailSimulation : runSimulation;
+    process.stdout.write(formatReport(await run({ realtime: opts.realtime, progress })));
   });
 
 /**

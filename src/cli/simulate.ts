@@ -37,6 +37,8 @@ export interface SimulationReport {
   firstHeardMs: number | undefined;
   heardMs: number;
   truncatedAtMs: number | undefined;
+  /** The call's outcome and reason, when the scenario shows one (src/outcomes.ts). */
+  outcome?: string;
 }
 
 const GREETING = 'Thanks for calling Acme Plumbing. How can I help you today?';
@@ -131,6 +133,7 @@ export function formatReport(report: SimulationReport): string {
   for (const e of report.timeline) lines.push(`  ${(e.atMs / 1000).toFixed(3).padStart(7)}  ${e.who.padEnd(11)} ${e.what}`);
   lines.push('', `First agent audio heard ${report.firstHeardMs ?? '–'} ms after the stream started; ${Math.round(report.heardMs)} ms of agent audio heard in all.`);
   if (report.truncatedAtMs !== undefined) lines.push(`Barge-in: the interrupted reply was truncated at ${report.truncatedAtMs} ms, what the caller had heard.`);
+  if (report.outcome) lines.push(`Outcome: ${report.outcome}`);
   lines.push('', 'Stored transcript:');
   for (const t of report.transcript) {
     const cut = t.truncated ? `  [cut off after ${t.heardMs} ms]` : '';
