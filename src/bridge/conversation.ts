@@ -244,7 +244,8 @@ export class Conversation {
    * agent off the way speech does; the digits then reach the model as one user item per run of presses.
    */
   callerKeyPress(digit: string): void {
-    if (this.ended || this.handedOff) return;
+    // An agent that does not listen for keys ignores them in every mode (stream mode asks for none; OpenAI's sideband sends them anyway).
+    if (this.ended || this.handedOff || !this.deps.agent.telephony.keyPresses.enabled) return;
     this.record('caller.key-press', { digit });
     if (this.deps.agent.telephony.keyPresses.interrupt && this.agentSpeaking()) {
       this.record('bridge.barge-in', { by: 'key-press', digit });

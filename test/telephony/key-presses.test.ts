@@ -1,5 +1,5 @@
 import { agentSchema } from '../../src/agents/agent';
-import { ManualClock, waitFor } from '../../src/clock';
+import { ManualClock, settleIo, waitFor } from '../../src/clock';
 import { DTMF_GROUP_GAP_MS } from '../../src/constants';
 import type { SimulatedCall } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
@@ -191,6 +191,19 @@ describe('key presses and voicemail in openai-sip mode', () => {
     await waitFor(() => session.received.filter((e) => e.type === 'response.create').length === 2, 5000, 'the answer to the key');
     const events = await server.app.store.events.list('rtc_keys_1');
     expect(events.filter((e) => e.type === 'caller.key-press').map((e) => e.data)).toEqual([{ digit: '7' }]);
+  });
+
+  it('an agent that does not listen for keys ignores the sideband\'s DTMF events', async () => {
+    const base = (await server.app.store.agents.get('sipper'))!.agent;
+    const { destinations: _d, ...agent } = base;
+    await server.app.store.agents.upsert(agentSchema.parse({ ...agent, telephony: { ...agent.telephony, keyPresses: { enabled: false, interrupt: true } } }), 'api');
+    const session = await incoming('rtc_keys_off', 'c-bw-keys-off');
+    session.pressKey('3');
+    await settleIo(20); // the server has read the event before the clock moves past the key's group gap
+    await clock.advanceAsync(DTMF_GROUP_GAP_MS * 2);
+    await settleIo(20);
+    expect(userTexts(session)).toEqual([]);
+    expect(session.received.some((e) => e.type === 'response.cancel' || e.type === 'output_audio_buffer.clear')).toBe(false);
   });
 
   it('an answering machine on the Bandwidth leg reaches the sideband session of its AI leg: hang-up, outcome voicemail', async () => {
