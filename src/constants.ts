@@ -262,6 +262,11 @@ export const DEFAULT_MACHINE_SPEECH_END_S = 5;
 export const MAX_MACHINE_DETECTION_TIMEOUT_S = 120;
 export const VOICEMAIL_MESSAGE_MAX_CHARS = 1_000;
 /**
+ * The longest the hang-up after a voicemail waits for the message to be heard (HANDOFF_MAX_WAIT_MS bounds a
+ * goodbye): the longest message, VOICEMAIL_MESSAGE_MAX_CHARS at about 15 characters a second, is ~67 s.
+ */
+export const VOICEMAIL_MAX_WAIT_MS = 90_000;
+/**
  * Key presses that follow each other within this long reach the model as one item ("1 2 3 4 #"): an
  * account number typed at a normal pace is one turn, not a response per digit. `#` ends the group at once.
  */

@@ -1,7 +1,7 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
 import type { Clock, TimerHandle } from '../clock';
 import { keyPressText, voicemailInstructions, type VoicemailPlan } from '../agents/telephony';
-import { DTMF_GROUP_GAP_MS, DTMF_GROUP_MAX_DIGITS, HANDOFF_MAX_WAIT_MS } from '../constants';
+import { DTMF_GROUP_GAP_MS, DTMF_GROUP_MAX_DIGITS, HANDOFF_MAX_WAIT_MS, VOICEMAIL_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
 import type { CallOutcomeKind } from '../outcomes';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
@@ -274,7 +274,8 @@ export class Conversation {
       void this.runHandOff('an answering machine answered');
       return;
     }
-    this.requestHandOff({ kind: 'hangup', reason: 'left a voicemail message', outcome: 'voicemail' });
+    // The whole message is what the hand-off waits for: longer than a goodbye, so its own bound.
+    this.requestHandOff({ kind: 'hangup', reason: 'left a voicemail message', outcome: 'voicemail' }, VOICEMAIL_MAX_WAIT_MS);
     this.deps.model().createResponse({ instructions: voicemailInstructions(plan.message) });
   }
 
@@ -344,12 +345,12 @@ export class Conversation {
   // ---- hand-off ---------------------------------------------------------------------------------
 
   /** Hand-off (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): act once the words that go with it have been heard, or after HANDOFF_MAX_WAIT_MS. */
-  private requestHandOff(action: HandOff): void {
+  private requestHandOff(action: HandOff, maxWaitMs = HANDOFF_MAX_WAIT_MS): void {
     if (this.pendingHandOff || this.handedOff || this.ended) return; // one hand-off at a time
     this.pendingHandOff = action;
     this.responsesSinceHandOff = 0;
     this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
-    this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), HANDOFF_MAX_WAIT_MS);
+    this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), maxWaitMs);
   }
 
   /** Call whenever the agent may have finished speaking (a response done, its audio complete or heard). */

@@ -25,7 +25,7 @@ describe('voicemail detection on outbound calls', () => {
   let rest: BandwidthRestStandIn;
   let server: TestServer;
 
-  async function start(env: Record<string, string>) {
+  async function start(env: Record<string, string>, messageAudioMs = 3000) {
     clock = new ManualClock(0);
     openai = await startRealtimeStandIn({
       clock,
@@ -33,7 +33,7 @@ describe('voicemail detection on outbound calls', () => {
       speedFactor: 4,
       firstDeltaLatencyMs: 200,
       // The greeting, then whatever the agent is asked to say (the voicemail), 3 s of audio each.
-      script: (ctx) => ({ text: ctx.n === 1 ? GREETING : SPOKEN_MESSAGE, audioMs: 3000 }),
+      script: (ctx) => (ctx.n === 1 ? { text: GREETING, audioMs: 3000 } : { text: SPOKEN_MESSAGE, audioMs: messageAudioMs }),
     });
     rest = await startBandwidthRestStandIn();
     server = await startTestServer({ ...standInEnv(openai.url, rest, '+19195550177'), AGENT_GREETING: GREETING, AGENT_VOICEMAIL_DETECT: 'true', ...env }, { clock });
@@ -134,6 +134,19 @@ describe('voicemail detection on outbound calls', () => {
       ['agent', GREETING, false],
       ['agent', SPOKEN_MESSAGE, false],
     ]);
+  });
+
+  it('a message longer than a goodbye (15 s) is heard in full before the hang-up', async () => {
+    await start({ AGENT_VOICEMAIL_ACTION: 'leave-message', AGENT_VOICEMAIL_MESSAGE: MESSAGE }, 15_000);
+    const { call } = await place({ result: 'answering-machine', greetingMs: 5000 });
+    await clock.advanceAsync(5000);
+    expect((await call.machineDetectionSent)?.status).toBe(204);
+    const create = await openai.sessions[0]!.waitForClientEvent('response.create', (e) => JSON.stringify(e.event).includes('recording a voicemail'));
+    for (let i = 0; i < 100 && !call.ended; i++) await clock.advanceAsync(250);
+    expect(call.ended).toMatchObject({ reason: 'api-hangup' });
+    const heardMs = call.heard.segments.filter((s) => s.startMs >= create.atMs).reduce((a, s) => a + (s.endMs - s.startMs), 0);
+    expect(heardMs).toBeGreaterThanOrEqual(14_900);
+    expect(call.ended!.atMs - create.atMs).toBeGreaterThan(15_000);
   });
 
   it('an undecided detection (timeout) lets the call go on with the agent', async () => {
