@@ -12,7 +12,7 @@ import { FINAL_CALL_STATES, type CallRecord, type CallUpdate, type Store } from 
 import type { TemplateCatalog } from './bxml/catalog';
 import { voicemailPlan } from '../agents/telephony';
 import { DTMF_DIGIT_PATTERN } from '../constants';
-import { CallbackValidationError, parseCallback, transferFailed, type Callback } from './callbacks';
+import { CallbackValidationError, MACHINE_DETECTION_RESULTS, parseCallback, transferFailed, type Callback } from './callbacks';
 import { baseUpdate, CallbackWrites } from './callback-writes';
 import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
 import type { CallbackUrls } from './urls';
@@ -300,6 +300,10 @@ export class CallFlows {
       const taken = this.deps.listener?.answeredByMachine?.(cb.callId, plan) ?? false;
       decision = taken ? plan.kind : 'no live session here';
       if (!taken) this.deps.logger.warn({ callId: cb.callId }, 'an answering machine answered a call with no live session here: recorded only');
+    } else if (result !== null && !(MACHINE_DETECTION_RESULTS as readonly string[]).includes(result)) {
+      // A value bandwidth.yml does not list: nothing is decided on it, and the operator hears of it.
+      this.deps.logger.warn({ callId: cb.callId, result }, 'machine detection sent a result Switchboard does not know: the call goes on');
+      decision = 'proceed (unknown result)';
     } else {
       decision = result === 'human' ? 'proceed' : 'proceed (undecided)';
     }

@@ -4,11 +4,12 @@
  * MachineDetectionConfiguration, as Switchboard sent it) decides when the `machineDetectionComplete` callback
  * goes out and what it says. Only async mode sends that callback (bandwidth.yml machineDetectionModeEnum).
  */
+import { MACHINE_DETECTION_RESULTS } from '../bandwidth/callbacks';
 import { basic, type CallbackAuth } from './callback-delivery';
 import { isoDuration } from './bandwidth-media-stream';
 
 /** bandwidth.yml machineDetectionResult.value. */
-export type MachineDetectionValue = 'human' | 'answering-machine' | 'silence' | 'timeout' | 'error';
+export type MachineDetectionValue = (typeof MACHINE_DETECTION_RESULTS)[number];
 
 /** Who answered, and how detection goes for them. */
 export interface CalleeModel {

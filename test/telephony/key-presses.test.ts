@@ -243,6 +243,13 @@ describe('malformed dtmf and machineDetectionComplete callbacks', () => {
     expect(await messageOf(res)).toBe(message);
   });
 
+  it('a result bandwidth.yml does not list is answered, kept, and decides nothing', async () => {
+    const res = await server.post('machine-detection', { ...callbackFixture('machineDetectionComplete'), callId: 'c-odd-result', machineDetectionResult: { value: 'fax', duration: 'PT1S' } });
+    expect(res.status).toBe(204);
+    const [event] = await server.app.store.events.list('c-odd-result');
+    expect((event!.data as { switchboard: unknown }).switchboard).toEqual({ machineDetection: 'fax', decision: 'proceed (unknown result)' });
+  });
+
   it('both routes need the callback credentials like every other', async () => {
     expect((await server.post('dtmf', callbackFixture('dtmf'), { auth: null })).status).toBe(401);
     expect((await server.post('machine-detection', callbackFixture('machineDetectionComplete'), { auth: null })).status).toBe(401);
