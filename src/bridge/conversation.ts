@@ -246,11 +246,10 @@ export class Conversation {
   callerKeyPress(digit: string): void {
     // An agent that does not listen for keys ignores them in every mode (stream mode asks for none; OpenAI's sideband sends them anyway).
     if (this.ended || this.handedOff || !this.deps.agent.telephony.keyPresses.enabled) return;
-    this.record('caller.key-press', { digit });
-    if (this.deps.agent.telephony.keyPresses.interrupt && this.agentSpeaking()) {
-      this.record('bridge.barge-in', { by: 'key-press', digit });
-      this.interruptAgent();
-    }
+    const interrupts = this.deps.agent.telephony.keyPresses.interrupt && this.agentSpeaking();
+    // The trace says the key cut the agent off; the stream session's own bridge.barge-in says what was heard.
+    this.record('caller.key-press', interrupts ? { digit, interrupted: true } : { digit });
+    if (interrupts) this.interruptAgent();
     this.pendingDigits.push(digit);
     this.deps.clock.clear(this.digitsTimer);
     this.digitsTimer = undefined;

@@ -127,8 +127,9 @@ describe('key presses in stream mode', () => {
       [GREETING, true],
       [REPLY, false],
     ]);
-    const bargeIn = (await server.app.store.events.list(call.callId)).find((e) => e.type === 'bridge.barge-in' && (e.data as { by?: string }).by === 'key-press');
-    expect(bargeIn?.data).toEqual({ by: 'key-press', digit: '1' });
+    const events = await server.app.store.events.list(call.callId);
+    expect(events.filter((e) => e.type === 'caller.key-press').map((e) => e.data)).toEqual([{ digit: '1', interrupted: true }]);
+    expect(events.filter((e) => e.type === 'bridge.barge-in')).toHaveLength(1); // the session's, with what was heard
     await call.hangup();
   });
 
@@ -190,7 +191,7 @@ describe('key presses and voicemail in openai-sip mode', () => {
     expect(userTexts(session)).toEqual(["[The caller pressed the key 7 on their phone's keypad.]"]);
     await waitFor(() => session.received.filter((e) => e.type === 'response.create').length === 2, 5000, 'the answer to the key');
     const events = await server.app.store.events.list('rtc_keys_1');
-    expect(events.filter((e) => e.type === 'caller.key-press').map((e) => e.data)).toEqual([{ digit: '7' }]);
+    expect(events.filter((e) => e.type === 'caller.key-press').map((e) => e.data)).toEqual([{ digit: '7', interrupted: true }]);
   });
 
   it('an agent that does not listen for keys ignores the sideband\'s DTMF events', async () => {
