@@ -113,6 +113,11 @@ export const envSchema = z.object({
   AGENT_CONTEXT_HOOK_URL: optionalString,
   AGENT_CONTEXT_HOOK_TIMEOUT_MS: z.coerce.number({ message: 'AGENT_CONTEXT_HOOK_TIMEOUT_MS must be a number of milliseconds' }).int().optional(),
   AGENT_CONTEXT_HOOK_HEADERS: optionalString,
+  AGENT_KEY_PRESSES: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  AGENT_KEY_PRESS_INTERRUPTS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  AGENT_VOICEMAIL_DETECT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  AGENT_VOICEMAIL_ACTION: z.enum(['hang-up', 'leave-message']).default('hang-up'),
+  AGENT_VOICEMAIL_MESSAGE: optionalString,
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),

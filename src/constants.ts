@@ -316,3 +316,27 @@ export const CONTEXT_HOOK_MAX_RESPONSE_BYTES = 16_384;
 export const MAX_CONTEXT_VARIABLE_CHARS = 1_000;
 /** Variables an agent may declare (and so the hook may fill). */
 export const MAX_CONTEXT_VARIABLES = 50;
+
+// ---- Voicemail detection and key presses (docs/architecture.md#key-presses-and-voicemail) ----
+/** Bandwidth's own defaults for machine detection (bandwidth.yml MachineDetectionConfiguration). */
+export const DEFAULT_MACHINE_DETECTION_TIMEOUT_S = 15;
+export const DEFAULT_MACHINE_SILENCE_TIMEOUT_S = 10;
+/** speechEndThreshold's default; machineSpeechEndThreshold falls back to it (bandwidth.yml). */
+export const DEFAULT_MACHINE_SPEECH_END_S = 5;
+/** Longer than this and the callee has long stopped waiting for anyone to speak. */
+export const MAX_MACHINE_DETECTION_TIMEOUT_S = 120;
+export const VOICEMAIL_MESSAGE_MAX_CHARS = 1_000;
+/**
+ * The longest the hang-up after a voicemail waits for the message to be heard (HANDOFF_MAX_WAIT_MS bounds a
+ * goodbye): the longest message, VOICEMAIL_MESSAGE_MAX_CHARS at about 15 characters a second, is ~67 s.
+ */
+export const VOICEMAIL_MAX_WAIT_MS = 90_000;
+/**
+ * Key presses that follow each other within this long reach the model as one item ("1 2 3 4 #"): an
+ * account number typed at a normal pace is one turn, not a response per digit. `#` ends the group at once.
+ */
+export const DTMF_GROUP_GAP_MS = 1_500;
+/** Digits kept in one group; a longer run is sent in parts. */
+export const DTMF_GROUP_MAX_DIGITS = 32;
+/** A DTMF key as Bandwidth's `digit` and OpenAI's `event` carry it: 0-9, *, #, A-D. */
+export const DTMF_DIGIT_PATTERN = /^[0-9*#A-D]$/;

@@ -264,7 +264,16 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     contexts,
     credentials: credentials.credentials,
     logger,
-    listener: bridge,
+    // Webhook events reach the live session that holds the call: a stream session, or (a machine answering an
+    // outbound openai-sip call) the sideband session of its AI leg.
+    listener: {
+      streamAnswered: (call) => bridge.streamAnswered(call),
+      callEnded: (callId) => bridge.callEnded(callId),
+      streamRejected: (callId) => bridge.streamRejected(callId),
+      accepting: () => bridge.accepting(),
+      callerKeyPress: (callId, digit) => bridge.callerKeyPress(callId, digit),
+      answeredByMachine: (callId, plan) => bridge.answeredByMachine(callId, plan) || sipWebhook.answeredByMachine(callId, plan),
+    },
   });
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
   // One serving process per DATA_DIR delivers reports; a CLI command's in-process server only reads and

@@ -13,6 +13,7 @@ import { callLimitsSchema } from './call-limits';
 import { postCallReportSchema } from './post-call-report';
 import { callContextSchema, checkTemplate } from './call-context';
 import { mcpServersSchema } from './mcp-servers';
+import { telephonySchema } from './telephony';
 
 /**
  * The agent model: who answers a number and how. Validated with zod wherever an agent enters the
@@ -232,6 +233,8 @@ export const agentSettingsSchema = z.object({
   callLimits: callLimitsSchema,
   /** The post-call report: its own URL instead of REPORT_URL, and whether it carries the transcript (src/agents/post-call-report.ts). */
   report: postCallReportSchema.default(postCallReportSchema.parse({})),
+  /** Key presses and voicemail detection (src/agents/telephony.ts). */
+  telephony: telephonySchema.default(telephonySchema.parse({})),
 });
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
 

@@ -63,6 +63,10 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
       silence: dropUndefined({ enabled: env.AGENT_SILENCE_WATCHDOG, promptAfterMs: env.AGENT_SILENCE_PROMPT_AFTER_MS, hangUpAfterMs: env.AGENT_SILENCE_HANGUP_AFTER_MS }),
       maxDuration: dropUndefined({ limitMs: env.AGENT_MAX_CALL_MS, warnMs: env.AGENT_MAX_CALL_WARN_MS, transferTo: env.AGENT_MAX_CALL_TRANSFER_TO }),
     },
+    telephony: {
+      keyPresses: { enabled: env.AGENT_KEY_PRESSES, interrupt: env.AGENT_KEY_PRESS_INTERRUPTS },
+      voicemail: { detect: env.AGENT_VOICEMAIL_DETECT, action: env.AGENT_VOICEMAIL_ACTION, ...(env.AGENT_VOICEMAIL_MESSAGE ? { message: env.AGENT_VOICEMAIL_MESSAGE } : {}) },
+    },
     fallback: {
       ...(env.AGENT_FALLBACK_MESSAGE ? { message: env.AGENT_FALLBACK_MESSAGE } : {}),
       transferTo: env.TRANSFER_TO,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { agentSchema, idFromName, transferDestinationSchema, type Agent } from '../agents/agent';
 import type { AgentRouter } from '../agents/routing';
 import type { BandwidthCalls } from '../bandwidth/rest/calls-client';
+import { machineDetection } from '../bandwidth/rest/machine-detection';
 import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
 import type { Clock } from '../clock';
@@ -288,6 +289,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
           callbackTimeout: 10,
           callTimeout: 30,
           tag: `sb:outbound:${agent.id}`,
+          ...(agent.telephony.voicemail.detect ? { machineDetection: machineDetection(agent.telephony.voicemail, d.urls.voice(VOICE_ROUTES.machineDetection), d.callbackCredentials) } : {}),
         });
         await d.store.calls.record(
           { id: created.callId, direction: 'outbound', from, to: body.to, agentId: agent.id, mode: agent.mode, state: 'initiated', accountId: created.accountId, applicationId: d.applicationId },

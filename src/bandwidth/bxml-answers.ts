@@ -56,6 +56,7 @@ export class BxmlAnswers {
       mediaPassword: this.deps.signer.mediaPassword(cb.callId),
       streamEventsUrl: this.deps.urls.voice(VOICE_ROUTES.streamEvents),
       streamEndedUrl: this.deps.urls.signedVoice(VOICE_ROUTES.streamEnded, 'stream-ended', context),
+      dtmfUrl: agent.telephony.keyPresses.enabled ? this.deps.urls.voice(VOICE_ROUTES.dtmf) : undefined,
     });
     // Pre-warm first: the OpenAI connect starts now and overlaps the store's commit (the greeting bench
     // measured ~9 ms more to the first word the other way round). A retried initiate keeps this session.

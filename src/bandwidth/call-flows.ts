@@ -10,7 +10,9 @@ import { maskPhone, type Logger } from '../log';
 import type { UrlSigner } from '../security/signing';
 import { FINAL_CALL_STATES, type CallRecord, type CallUpdate, type Store } from '../store/types';
 import type { TemplateCatalog } from './bxml/catalog';
-import { parseCallback, transferFailed, type Callback } from './callbacks';
+import { voicemailPlan } from '../agents/telephony';
+import { DTMF_DIGIT_PATTERN } from '../constants';
+import { CallbackValidationError, MACHINE_DETECTION_RESULTS, parseCallback, transferFailed, type Callback } from './callbacks';
 import { baseUpdate, CallbackWrites } from './callback-writes';
 import { ContextRefused, type CallbackContexts, type RedirectAction, type ResolvedTransfer, type TransferContext } from './callback-contexts';
 import type { CallbackUrls } from './urls';
@@ -269,6 +271,48 @@ export class CallFlows {
     await this.record([update], cb);
     // A rejected stream never reaches us: stop paying for its pre-warmed OpenAI session now.
     if (cb.eventType === 'mediaStreamRejected') this.deps.listener?.streamRejected?.(cb.callId);
+    return { kind: 'empty' };
+  }
+
+  /**
+   * A key the caller pressed (bandwidth.yml dtmfCallback: one per digit after `<StartGather>`; answered 204,
+   * it takes no BXML, BW §1.3). It goes to the live session first, then is kept in the call's trace. A body
+   * without a `digit`, or with something other than one key, is a 400 naming the field.
+   */
+  async dtmf(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body, ['digit']);
+    if (!DTMF_DIGIT_PATTERN.test(cb.digit)) throw new CallbackValidationError(['digit: expected one key (0-9, *, #, A-D)']);
+    const heard = this.deps.listener?.callerKeyPress?.(cb.callId, cb.digit) ?? false;
+    if (!heard) this.deps.logger.warn({ callId: cb.callId }, 'a key press for a call with no live session here: recorded only');
+    await this.record([baseUpdate(cb)], cb, { delivered: heard });
+    return { kind: 'empty' };
+  }
+
+  /**
+   * Machine detection's verdict on an outbound call (bandwidth.yml machineDetectionCompleteCallback, async mode;
+   * answered 204). `answering-machine` hands the call's live session the agent's voicemail plan; `human` and the
+   * undecided results (`silence`, `timeout`, `error`, or a result Bandwidth left null) let the call go on as it
+   * is (src/agents/telephony.ts says why). A malformed result is a 400 naming the field.
+   */
+  async machineDetectionComplete(body: unknown): Promise<CallbackResult> {
+    const cb = parseCallback(body);
+    const result = cb.machineDetectionResult?.value ?? null;
+    const call = await this.deps.store.calls.get(cb.callId);
+    const agent = await this.agentFor(call?.agentId ?? undefined);
+    let decision: string;
+    if (result === 'answering-machine' && agent) {
+      const plan = voicemailPlan(agent.telephony.voicemail);
+      const taken = this.deps.listener?.answeredByMachine?.(cb.callId, plan) ?? false;
+      decision = taken ? plan.kind : 'no live session here';
+      if (!taken) this.deps.logger.warn({ callId: cb.callId }, 'an answering machine answered a call with no live session here: recorded only');
+    } else if (result !== null && !(MACHINE_DETECTION_RESULTS as readonly string[]).includes(result)) {
+      // A value bandwidth.yml does not list: nothing is decided on it, and the operator hears of it.
+      this.deps.logger.warn({ callId: cb.callId, result }, 'machine detection sent a result Switchboard does not know: the call goes on');
+      decision = 'proceed (unknown result)';
+    } else {
+      decision = result === 'human' ? 'proceed' : 'proceed (undecided)';
+    }
+    await this.record([baseUpdate(cb)], cb, { machineDetection: result, decision });
     return { kind: 'empty' };
   }
 

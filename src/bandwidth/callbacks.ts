@@ -77,6 +77,8 @@ export const callbackSchema = z.looseObject({
   mediaStream: mediaStreamSchema.optional(),
   originalMediaStream: mediaStreamSchema.optional(),
   machineDetectionResult: z.looseObject({ value: optStr, duration: optStr }).optional(),
+  /** dtmf (bandwidth.yml dtmfCallback): the one key pressed. */
+  digit: optStr,
 });
 export type Callback = z.infer<typeof callbackSchema>;
 
@@ -108,6 +110,12 @@ export const KNOWN_EVENT_TYPES = new Set([
   'conferenceRecordingAvailable',
   'referComplete',
 ]);
+
+/**
+ * Bandwidth's machine detection results (bandwidth.yml machineDetectionResult.value). Only the first two are
+ * decisions; the others say detection could not tell.
+ */
+export const MACHINE_DETECTION_RESULTS = ['human', 'answering-machine', 'silence', 'timeout', 'error'] as const;
 
 export class CallbackValidationError extends SwitchboardError {
   constructor(readonly problems: string[]) {

@@ -14,6 +14,10 @@ export const VOICE_ROUTES = {
   transferAnswer: 'transfer-answer',
   transferComplete: 'transfer-complete',
   transferDisconnect: 'transfer-disconnect',
+  /** `<StartGather>`'s dtmfUrl: one `dtmf` callback per key the caller presses (bandwidth.yml dtmfCallback). */
+  dtmf: 'dtmf',
+  /** createCall's machineDetection.callbackUrl (bandwidth.yml machineDetectionCompleteCallback). */
+  machineDetection: 'machine-detection',
 } as const;
 export type VoiceRoute = (typeof VOICE_ROUTES)[keyof typeof VOICE_ROUTES];
 

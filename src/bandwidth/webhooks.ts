@@ -58,6 +58,8 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
     [VOICE_ROUTES.transferAnswer, (body, t) => flows.transferAnswer(body, t)],
     [VOICE_ROUTES.transferComplete, (body, t) => flows.transferComplete(body, t)],
     [VOICE_ROUTES.transferDisconnect, (body, t) => flows.transferDisconnect(body, t)],
+    [VOICE_ROUTES.dtmf, (body) => flows.dtmf(body)],
+    [VOICE_ROUTES.machineDetection, (body) => flows.machineDetectionComplete(body)],
   ]);
 
   async function serve(req: IncomingMessage, res: ServerResponse, route: string, handler: Handler, query: string): Promise<void> {

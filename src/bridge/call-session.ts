@@ -1,4 +1,5 @@
-import type { AgentWithDestinations } from '../agents/agent';
+import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 import { withPrompts, type PromptsForCall } from '../context/call-contexts';
 import { greetWith } from './call-prompts';
 import type { Clock, TimerHandle } from '../clock';
@@ -122,6 +123,7 @@ export class CallSession {
         },
         resume: () => this.playout.setActive(this.state === 'live' && this.streamStartedAtMs !== undefined),
         end: (reason) => this.end(reason),
+        interrupt: () => this.bargeIn(),
       },
     });
     this.model = deps.openModel(this.agent);
@@ -255,6 +257,16 @@ export class CallSession {
     this.end(reason);
   }
 
+  /** The caller pressed a key (the carrier's report, docs/architecture.md#key-presses-and-voicemail). */
+  callerKeyPress(digit: string): void {
+    if (this.state !== 'ended') this.conversation.callerKeyPress(digit);
+  }
+
+  /** The outbound call reached an answering machine. */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (this.state !== 'ended') this.conversation.answeredByMachine(plan);
+  }
+
   /** Bandwidth says the call is over (status callback), or the server is shutting down. */
   end(reason: string): void {
     if (this.state === 'ended') return;
@@ -374,6 +386,9 @@ export class CallSession {
         for (const itemId of talk.itemsOf(e.responseId)) this.playout.markDone(itemId);
         talk.responseDone(e);
         this.renewal.maybeSwap();
+      },
+      keyPress: (e) => {
+        if (current()) talk.callerKeyPress(e.digit);
       },
       truncated: (e) => this.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),

@@ -2,7 +2,8 @@ import type { AgentWithDestinations, TransferDestination } from '../agents/agent
 import { spokenLineInstructions } from '../agents/call-limits';
 import { mcpApproval } from '../agents/mcp-servers';
 import type { Clock, TimerHandle } from '../clock';
-import { HANDOFF_MAX_WAIT_MS } from '../constants';
+import { keyPressText, voicemailInstructions, type VoicemailPlan } from '../agents/telephony';
+import { DTMF_GROUP_GAP_MS, DTMF_GROUP_MAX_DIGITS, HANDOFF_MAX_WAIT_MS, VOICEMAIL_MAX_WAIT_MS } from '../constants';
 import type { Logger } from '../log';
 import type { CallOutcomeKind } from '../outcomes';
 import { eventSource, type CallEventInput, type Store, type TranscriptItemInput, type TranscriptItemRecord } from '../store/types';
@@ -31,6 +32,11 @@ export interface AgentVoice {
   resume(): void;
   /** End the session: the carrier completes the hand-off when it ends, or the call is over. */
   end(reason: string): void;
+  /**
+   * Cut the agent off as the caller's speech does (barge-in): what is still to be heard is dropped, what was
+   * heard is what the model keeps. The conversation cancels the response itself.
+   */
+  interrupt(): void;
 }
 
 export interface ConversationDeps {
@@ -113,6 +119,11 @@ export class Conversation {
   private readonly startedAtMs: number;
   private callerStoppedAtMs: number | undefined;
   private agentHasSpoken = false;
+  /** Key presses not yet given to the model: a run typed at a normal pace is one item (DTMF_GROUP_GAP_MS). */
+  private readonly pendingDigits: string[] = [];
+  private digitsTimer: TimerHandle | undefined;
+  /** Key presses reached the model while it was answering something else: it answers them once that is done. */
+  private keyResponseOwed = false;
 
   constructor(private readonly deps: ConversationDeps) {
     this.startedAtMs = deps.clock.now();
@@ -286,6 +297,10 @@ export class Conversation {
     this.activeResponses.delete(e.responseId);
     this.audioCompleteResponses.delete(e.responseId);
     if (this.ended) return;
+    if (this.keyResponseOwed && this.activeResponses.size === 0 && !this.pendingHandOff && !this.handedOff) {
+      this.keyResponseOwed = false;
+      this.deps.model().createResponse();
+    }
     if (e.usage) void this.deps.store.calls.addUsage(this.deps.callId, e.usage).catch((err: Error) => this.storeFailed(err));
     this.record('model.response.done', { responseId: e.responseId, status: e.status, reason: e.reason, usage: e.usage });
     for (const item of [...this.agentItems.values()]) {
@@ -412,10 +427,86 @@ export class Conversation {
     }
   }
 
+  // ---- the caller's keypad and the callee's answering machine (docs/architecture.md#key-presses-and-voicemail) ----
+
+  /**
+   * The caller pressed a key (stream: Bandwidth's `dtmf` callback; openai-sip: the sideband's
+   * `input_audio_buffer.dtmf_event_received`). The mode-independent entry for key presses: it is caller
+   * activity, like speech, so the silence watchdog resets here. With `telephony.keyPresses.interrupt` it cuts the
+   * agent off the way speech does; the digits then reach the model as one user item per run of presses.
+   */
+  callerKeyPress(digit: string): void {
+    // An agent that does not listen for keys ignores them in every mode (stream mode asks for none; OpenAI's sideband sends them anyway).
+    if (this.ended || this.handedOff || !this.deps.agent.telephony.keyPresses.enabled) return;
+    const interrupts = this.deps.agent.telephony.keyPresses.interrupt && this.agentHasWordsOnTheWay();
+    // The trace says the key cut the agent off; the stream session's own bridge.barge-in says what was heard.
+    this.record('caller.key-press', interrupts ? { digit, interrupted: true } : { digit });
+    this.callerActivity();
+    if (interrupts) this.interruptAgent();
+    this.pendingDigits.push(digit);
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    if (digit === '#' || this.pendingDigits.length >= DTMF_GROUP_MAX_DIGITS) this.giveDigitsToModel();
+    else this.digitsTimer = this.deps.clock.setTimeout(() => this.giveDigitsToModel(), DTMF_GROUP_GAP_MS);
+  }
+
+  /**
+   * An outbound call reached an answering machine (Bandwidth's machine detection). The agent stops whatever it
+   * was saying; then it hangs up at once, or leaves its message (configured, or composed by the model from the
+   * call's context) and hangs up once that has been heard. Either way the outcome is `voicemail`.
+   */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (this.ended || this.handedOff || this.pendingHandOff) return; // already leaving: that decision stands
+    this.record('bridge.voicemail', { action: plan.kind, ...(plan.kind === 'leave-message' ? { message: plan.message ? 'configured' : 'composed' } : {}) });
+    this.clearDigits();
+    this.interruptAgent();
+    if (plan.kind === 'hang-up') {
+      this.pendingHandOff = { kind: 'hangup', reason: 'an answering machine answered', outcome: 'voicemail' };
+      this.record('bridge.hangup-requested', this.pendingHandOff);
+      void this.runHandOff('an answering machine answered');
+      return;
+    }
+    // The whole message is what the hand-off waits for: longer than a goodbye, so its own bound.
+    this.requestHandOff({ kind: 'hangup', reason: 'left a voicemail message', outcome: 'voicemail' }, VOICEMAIL_MAX_WAIT_MS);
+    this.deps.model().createResponse({ instructions: voicemailInstructions(plan.message) });
+  }
+
+  /** The agent has words on their way: a response in flight, or audio still to be heard. */
+  private agentHasWordsOnTheWay(): boolean {
+    return this.activeResponses.size > 0 || this.deps.voice.isPlaying();
+  }
+
+  /** Barge-in from outside the model's VAD: the session drops what was not heard, and the response stops. */
+  private interruptAgent(): void {
+    // Cancel first: over SIP the output buffer is cleared after response.cancel (OpenAI reference §1.4).
+    if (this.activeResponses.size > 0) this.deps.model().cancelResponse();
+    this.deps.voice.interrupt();
+  }
+
+  private giveDigitsToModel(): void {
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    const digits = this.pendingDigits.splice(0);
+    if (digits.length === 0 || this.ended || this.handedOff || this.pendingHandOff) return;
+    const model = this.deps.model();
+    model.addItem('user', keyPressText(digits));
+    // One response at a time (OpenAI reference §1.6): while one is under way, the next answers the keys.
+    if (this.activeResponses.size > 0) this.keyResponseOwed = true;
+    else model.createResponse();
+  }
+
+  private clearDigits(): void {
+    this.deps.clock.clear(this.digitsTimer);
+    this.digitsTimer = undefined;
+    this.pendingDigits.length = 0;
+    this.keyResponseOwed = false;
+  }
+
   /** The call is over: long-running tools are aborted, and whatever the agent said is kept. */
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.clearDigits();
     this.deps.clock.clear(this.handOffTimer);
     this.silence.stop();
     this.timeLimit.stop();
@@ -467,13 +558,13 @@ export class Conversation {
   // ---- hand-off ---------------------------------------------------------------------------------
 
   /** Hand-off (docs/architecture.md#hand-off-how-a-call-leaves-the-agent): act once the words that go with it have been heard, or after HANDOFF_MAX_WAIT_MS. */
-  private requestHandOff(action: HandOff): void {
+  private requestHandOff(action: HandOff, maxWaitMs = HANDOFF_MAX_WAIT_MS): void {
     if (this.pendingHandOff || this.handedOff || this.ended) return; // one hand-off at a time
     this.pendingHandOff = action;
     this.pendingLines.length = 0; // the call is leaving the agent: a warning or a prompt still queued is moot
     this.responsesSinceHandOff = 0;
     this.record(action.kind === 'transfer' ? 'bridge.transfer-requested' : 'bridge.hangup-requested', action);
-    this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), HANDOFF_MAX_WAIT_MS);
+    this.handOffTimer = this.deps.clock.setTimeout(() => void this.runHandOff('timed out waiting for the agent to finish speaking'), maxWaitMs);
   }
 
   /** Call whenever the agent may have finished speaking (a response done, its audio complete or heard). */

@@ -1,4 +1,5 @@
 import type { AgentWithDestinations } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
@@ -92,6 +93,20 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   /** Webhook: Bandwidth says the call is over. */
   callEnded(callId: string): void {
     this.sessions.get(callId)?.end('call disconnected');
+  }
+
+  /** Webhook: the caller pressed a key; false when this instance holds no session for the call. */
+  callerKeyPress(callId: string, digit: string): boolean {
+    const session = this.sessions.get(callId);
+    session?.callerKeyPress(digit);
+    return session !== undefined;
+  }
+
+  /** Webhook: the outbound call reached an answering machine; false when this instance holds no session for it. */
+  answeredByMachine(callId: string, plan: VoicemailPlan): boolean {
+    const session = this.sessions.get(callId);
+    session?.answeredByMachine(plan);
+    return session !== undefined;
   }
 
   /** False while draining: new stream calls then go to their fallback instead of a dying session. */

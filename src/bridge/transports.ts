@@ -1,4 +1,5 @@
 import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 /**
  * What the bridge sees of each wire (DESIGN §5: one adapter per wire; the bridge knows neither wire's
  * JSON). The Bandwidth media socket is a CallerStream; the OpenAI Realtime socket is a ModelSession.
@@ -71,6 +72,8 @@ export interface ModelSessionHandlers {
   transcriptDone(e: { responseId: string; itemId: string; transcript: string }): void;
   functionCall(e: { responseId: string; itemId: string; callId: string; name: string; arguments: string }): void;
   responseDone(e: { responseId: string; status: string; reason?: string; usage?: ModelUsage }): void;
+  /** The caller pressed a key (openai-sip: the sideband's DTMF event; a stream call's keys come from the carrier). */
+  keyPress(e: { digit: string }): void;
   truncated(e: { itemId: string; audioEndMs: number }): void;
   /** Recoverable protocol errors; the session stays open. */
   error(e: { code?: string; message: string; type?: string; eventId?: string }): void;
@@ -103,6 +106,8 @@ export interface ModelSession {
   appendAudio(chunk: AudioChunk): void;
   createResponse(options?: { instructions?: string }): void;
   cancelResponse(): void;
+  /** SIP/WebRTC only: cut off the audio OpenAI is playing to the caller (`output_audio_buffer.clear`, after a cancel). */
+  clearOutputAudio?(): void;
   truncate(itemId: string, contentIndex: number, audioEndMs: number): void;
   sendFunctionOutput(callId: string, output: string): void;
   /** Add a text item (priming a new session with the conversation so far, or a system note). */
@@ -125,6 +130,10 @@ export interface CallLifecycleListener {
   callEnded?(callId: string, cause: string | undefined): void;
   /** The carrier could not open a stream for this call. */
   streamRejected?(callId: string): void;
+  /** The caller pressed a key (stream mode's carrier reports it). False when no live session here has the call. */
+  callerKeyPress?(callId: string, digit: string): boolean;
+  /** An outbound call reached an answering machine. False when no live session here has the call. */
+  answeredByMachine?(callId: string, plan: VoicemailPlan): boolean;
   /** False while the server drains for shutdown: no new stream sessions. */
   accepting?(): boolean;
 }
@@ -189,6 +198,8 @@ export type SessionEventType =
   | 'bridge.time-limit-warning'
   | 'bridge.time-limit'
   | 'bridge.agent-speaking'
+  | 'bridge.voicemail'
+  | 'caller.key-press'
   | 'model.ready'
   | 'model.resumed'
   | 'model.truncated'

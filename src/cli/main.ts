@@ -11,6 +11,7 @@ import { exitCodeFor, registerAdminCommands } from './commands';
 import { runDev } from './dev';
 import { registerReplayCommand } from './replay';
 import { formatReport, runSimulation, SIMULATION_SCENARIOS, type SimulationScenario } from './simulate';
+import { runVoicemailSimulation } from './simulate-voicemail';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
 dotenv.config({ quiet: true });
@@ -95,11 +96,16 @@ program
   .command('simulate')
   .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
   .option('--realtime', 'pace the call on the wall clock instead of simulated time')
-  .addOption(new Option('--scenario <name>', 'what the call shows: a conversation, the silence watchdog (no-input) or the maximum duration (time-limit)').choices(SIMULATION_SCENARIOS).default('conversation'))
-  .action(async (opts: { realtime?: boolean; scenario: SimulationScenario }) => {
+  .addOption(
+    new Option('--scenario <name>', 'what the call shows: a conversation with a barge-in, the silence watchdog (no-input), the maximum duration (time-limit), or an outbound call an answering machine picks up (voicemail)')
+      .choices([...SIMULATION_SCENARIOS, 'voicemail'])
+      .default('conversation'),
+  )
+  .action(async (opts: { realtime?: boolean; scenario: SimulationScenario | 'voicemail' }) => {
     // Steps go to stderr as they happen (a real-time run takes about 15 s); the report goes to stdout.
     const progress = (step: string) => process.stderr.write(`… ${step}\n`);
-    process.stdout.write(formatReport(await runSimulation({ realtime: opts.realtime, scenario: opts.scenario, progress })));
+    const report = opts.scenario === 'voicemail' ? await runVoicemailSimulation({ realtime: opts.realtime, progress }) : await runSimulation({ realtime: opts.realtime, scenario: opts.scenario, progress });
+    process.stdout.write(formatReport(report));
   });
 
 /**

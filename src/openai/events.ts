@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DTMF_DIGIT_PATTERN } from '../constants';
 
 /**
  * The GA Realtime server events the bridge acts on (OpenAI reference §1.5), as zod schemas. Lenient:
@@ -54,6 +55,8 @@ export const serverEventSchemas = {
   'response.output_item.done': z.looseObject({ response_id: id, item: z.looseObject({ type: z.string() }) }),
   /** Only the item id (openai package: McpListToolsFailed); the server is the one its item named when added. */
   'mcp_list_tools.failed': z.looseObject({ item_id: id }),
+  /** SIP only (reference §1.5; the openai package's InputAudioBufferDtmfEventReceivedEvent): a key the caller pressed. */
+  'input_audio_buffer.dtmf_event_received': z.looseObject({ event: z.string().regex(DTMF_DIGIT_PATTERN, 'expected one key: 0-9, *, #, A-D'), received_at: z.number() }),
 } as const;
 
 /** The MCP items of the openai package (RealtimeMcpListTools, RealtimeMcpToolCall, RealtimeMcpApprovalRequest). */

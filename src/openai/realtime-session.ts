@@ -160,6 +160,10 @@ export class RealtimeSession implements ModelSession {
     this.sendJson({ type: 'response.cancel' });
   }
 
+  clearOutputAudio(): void {
+    this.sendJson({ type: 'output_audio_buffer.clear' });
+  }
+
   truncate(itemId: string, contentIndex: number, audioEndMs: number): void {
     this.sendJson({ type: 'conversation.item.truncate', item_id: itemId, content_index: contentIndex, audio_end_ms: Math.max(0, Math.floor(audioEndMs)) });
   }
@@ -309,6 +313,8 @@ export class RealtimeSession implements ModelSession {
         const itemId = (e as ServerEvent<typeof type>).item_id;
         return h.mcp({ kind: 'list-failed', itemId, serverLabel: this.mcpListItems.get(itemId) });
       }
+      case 'input_audio_buffer.dtmf_event_received':
+        return h.keyPress({ digit: (e as ServerEvent<typeof type>).event });
       case 'conversation.item.input_audio_transcription.failed':
       case 'output_audio_buffer.started':
       case 'output_audio_buffer.stopped':

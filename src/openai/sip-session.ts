@@ -1,5 +1,6 @@
 import { outcomeAtEnd } from '../outcomes';
-import type { AgentWithDestinations } from '../agents/agent';
+import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { VoicemailPlan } from '../agents/telephony';
 import { greetWith } from '../bridge/call-prompts';
 import type { PromptsForCall } from '../context/call-contexts';
 import { Conversation } from '../bridge/conversation';
@@ -29,6 +30,8 @@ export interface SipCallSessionDeps {
   onEnded: (session: SipCallSession) => void;
   /** The call's prompts (README "Per-call context"): the accept carried `initial`; `final` follows a context hook. */
   prompts?: PromptsForCall;
+  /** The Bandwidth call whose AI leg this is (from our UUI on the INVITE). */
+  parentCallId?: string;
 }
 
 export class SipCallSession {
@@ -61,6 +64,8 @@ export class SipCallSession {
         silence: () => undefined, // OpenAI stops the agent itself when the carrier takes the call
         resume: () => undefined,
         end: (reason) => this.end(reason),
+        // OpenAI plays the audio: its output buffer is cleared as its own VAD would (OpenAI reference §1.5).
+        interrupt: () => model.clearOutputAudio?.(),
       },
     }));
     model.setHandlers({
@@ -78,6 +83,7 @@ export class SipCallSession {
       transcriptDone: (e) => talk.transcriptDone(e.itemId, e.responseId, e.transcript),
       functionCall: (e) => talk.functionCall(e),
       responseDone: (e) => talk.responseDone(e),
+      keyPress: (e) => talk.callerKeyPress(e.digit),
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
       mcp: (e) => talk.mcp(e),
@@ -117,6 +123,16 @@ export class SipCallSession {
   /** The caller showed they are there other than by speech (a key press): the silence watchdog starts over. */
   callerActivity(): void {
     if (!this.ended) this.conversation.callerActivity();
+  }
+
+  /** The Bandwidth call this OpenAI call is the AI leg of (openai-sip's Transfer to OpenAI), if any. */
+  get parentCallId(): string | undefined {
+    return this.d.parentCallId;
+  }
+
+  /** The outbound call reached an answering machine (reported on the Bandwidth leg). */
+  answeredByMachine(plan: VoicemailPlan): void {
+    if (!this.ended) this.conversation.answeredByMachine(plan);
   }
 
   /**

@@ -9,6 +9,7 @@ import type { ToolRegistry } from '../bridge/tools';
 import type { Clock } from '../clock';
 import type { ModelSession } from '../bridge/transports';
 import { SipCallControl } from './sip-call-control';
+import type { VoicemailPlan } from '../agents/telephony';
 import { SipCallSession } from './sip-session';
 import { checkWebhookHeaders } from './webhook-headers';
 import type { OpenAIRestTap, OpenAIWebhookTap } from './realtime-tap';
@@ -214,12 +215,23 @@ export class OpenAISipWebhook {
       model: d.openSideband(agent, tools, callId),
       prompts,
       control: new SipCallControl({ openai: d.openai, store: d.store, logger: d.logger, trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from) }),
+      parentCallId,
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);
       },
     });
     this.sessions.set(callId, session);
     return { status: 200, body: { status: 'accepted', callId, agentId: agent.id } };
+  }
+
+  /**
+   * A machine answered the Bandwidth call whose AI leg is one of this instance's sideband sessions (an outbound
+   * openai-sip call): that session's agent acts on it. False when no session here belongs to the call.
+   */
+  answeredByMachine(bandwidthCallId: string, plan: VoicemailPlan): boolean {
+    const session = [...this.sessions.values()].find((s) => s.parentCallId === bandwidthCallId);
+    session?.answeredByMachine(plan);
+    return session !== undefined;
   }
 
   private sweep(): void {

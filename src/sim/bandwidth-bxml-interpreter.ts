@@ -103,6 +103,13 @@ export class BxmlInterpreter {
         case 'Tag':
           this.host.tag = textContent(verb).trim() || undefined;
           break;
+        case 'StartGather':
+          // Does not block: every key pressed from now on is a dtmf callback (bandwidth.yml dtmfCallback).
+          this.host.gather = callbackTargets(verb, 'dtmf', doc.url).primary;
+          break;
+        case 'StopGather':
+          this.host.gather = undefined;
+          break;
         case 'SpeakSentence':
         case 'PlayAudio':
           this.host.spoken.push({ atMs: this.host.clock.now(), verb: verb.name, text: textContent(verb).trim(), attributes: { ...verb.attributes } });

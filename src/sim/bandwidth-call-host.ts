@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock';
 import type { BxmlDocument, CallEnd, CallEndReason, SimulatedCallOptions, StreamInfo } from './bandwidth-call-types';
-import type { CallbackSender } from './bandwidth-callbacks';
+import type { CallbackSender, CallbackTarget } from './bandwidth-callbacks';
 import type { MediaStream, MediaStreamHost } from './bandwidth-media-stream';
 import type { RunControl } from './bandwidth-run-control';
 import type { TransferEndedBy, TransferRecord } from './bandwidth-transfer';
@@ -61,6 +61,8 @@ export interface CallHost {
   /** Clock time the first stream opened: 0 ms of the caller's audio timeline. */
   audioOriginMs: number | undefined;
   activeTransfer: ActiveTransferView | undefined;
+  /** Where key presses go while a `<StartGather>` is active (its dtmfUrl); undefined otherwise. */
+  gather: CallbackTarget | undefined;
   /** Wall-clock ISO time of the clock's current reading. */
   iso(): string;
   /** The fields every call callback carries (BW §1.5). */

@@ -7,6 +7,7 @@ import type { Clock } from '../clock';
 import type { AudioSource } from './bandwidth-audio';
 import type { TransferScriptFn } from './bandwidth-transfer';
 import type { CallbackAuth, CallbackAuthMode } from './callback-delivery';
+import type { CalleeModel } from './bandwidth-machine-detection';
 
 export interface SimulatedCallOptions {
   /** Switchboard's base URL, e.g. http://127.0.0.1:PORT. */
@@ -50,6 +51,13 @@ export interface SimulatedCallOptions {
    * callee has answered, `direction` is `outbound`. Send `from`/`to` as createCall's.
    */
   answerUrl?: string;
+  /**
+   * Outbound calls: createCall's `machineDetection` as it was sent (bandwidth.yml MachineDetectionConfiguration).
+   * In async mode the stand-in sends `machineDetectionComplete` to its callbackUrl (bandwidth-machine-detection.ts).
+   */
+  machineDetection?: Record<string, unknown>;
+  /** Outbound calls: who answered, as machine detection finds it (default: a person, decided after 2 s). */
+  callee?: CalleeModel;
   /** createCall's `tag`: sent on every callback until BXML changes it (BW §1.9). */
   tag?: string;
   /** Wall-clock time (ms since 1970) the clock's current reading maps to, for eventTime etc. Default Date.now(). */

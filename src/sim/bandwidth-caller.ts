@@ -34,7 +34,8 @@ import {
   type StreamInfo,
   type UpdateCallRequest,
 } from './bandwidth-call-types';
-import { CallbackSender, type FetchedBxml } from './bandwidth-callbacks';
+import { CallbackSender, type CallbackTarget, type FetchedBxml } from './bandwidth-callbacks';
+import { detectionPlan, machineDetectionBody } from './bandwidth-machine-detection';
 import { newCallId } from './bandwidth-ids';
 import { streamEventBody, type MediaStream, type MediaStreamHost, type StreamEventExtra, type StreamEvents } from './bandwidth-media-stream';
 import { CarrierPlayout, type HeardRecord, type PlayoutRun } from './bandwidth-playout';
@@ -44,6 +45,7 @@ import { deferred } from './deferred';
 
 export * from './bandwidth-audio';
 export * from './bandwidth-transfer';
+export type { CalleeModel, MachineDetectionValue } from './bandwidth-machine-detection';
 export * from './bandwidth-call-types';
 export { playedPerItem, type HeardRecord, type HeardSegment, type PlayoutRun } from './bandwidth-playout';
 export { isoDuration } from './bandwidth-media-stream';
@@ -105,6 +107,10 @@ export class SimulatedCall {
   heldAt: HeldAt | undefined;
   /** The call's current tag (sent on callbacks after initiate; absent when unset, BW §1.9). */
   tag: string | undefined;
+  /** Where key presses go while a `<StartGather>` is active (its dtmfUrl, method and credentials). */
+  gather: CallbackTarget | undefined;
+  /** The machineDetectionComplete callback, once sent (outbound calls with async machine detection). */
+  machineDetectionSent: Promise<CallbackRecord> | undefined;
   /** Resolves when the call is over for the stand-in (see CallEnd). Never rejects. */
   readonly closed: Promise<CallEnd>;
   /** Resolves when the latest media stream is over (its callback sent), or at once with undefined if none started. */
@@ -242,8 +248,23 @@ export class SimulatedCall {
       await this.endCall(fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.invalid ? 'invalid-bxml' : 'callback-error', fetched.error);
       throw new InitiateFailedError(`${fetched.record.eventType} failed: ${fetched.error}`, rec.status, rec.contentType, rec.responseText);
     }
+    if (this.opts.answerUrl !== undefined) this.scheduleMachineDetection();
     await this.interpreter.startRun(fetched.doc);
     return this;
+  }
+
+  /**
+   * The caller presses keys: one `dtmf` callback per key, in order, to the active `<StartGather>`'s dtmfUrl
+   * (bandwidth.yml dtmfCallback: "sent for every digit detected after a <StartGather> verb is executed").
+   */
+  async pressKeys(keys: string): Promise<CallbackRecord[]> {
+    const sent: CallbackRecord[] = [];
+    for (const digit of keys) {
+      const gather = this.gather;
+      if (!gather) throw new Error('pressKeys(): no <StartGather> is active, so Bandwidth reports no key presses');
+      sent.push(await this.sender.sendAsync('dtmf', gather.url, gather.method, { ...this.commonFields('dtmf'), digit }, gather.auth));
+    }
+    return sent;
   }
 
   /**
@@ -369,6 +390,8 @@ export class SimulatedCall {
       set audioOriginMs(v) { call.audioOriginMs = v; },
       get activeTransfer() { return call.activeTransfer; },
       set activeTransfer(v) { call.activeTransfer = v; },
+      get gather() { return call.gather; },
+      set gather(v) { call.gather = v; },
       iso: () => this.iso(),
       commonFields: (eventType) => this.commonFields(eventType),
       endCall: (reason, cause, errorMessage) => this.endCall(reason, cause, errorMessage),
@@ -404,6 +427,17 @@ export class SimulatedCall {
   private streamEvent(events: StreamEvents, eventType: string, extra: StreamEventExtra): Promise<CallbackRecord> | undefined {
     if (!events.eventUrl) return undefined;
     return this.sender.sendAsync(eventType, events.eventUrl.toString(), events.eventMethod, streamEventBody(this.commonFields(eventType), events, extra), events.eventAuth);
+  }
+
+  /** Machine detection runs beside the answer's BXML; its verdict comes when the callee model says (async mode only). */
+  private scheduleMachineDetection(): void {
+    const plan = detectionPlan(this.opts.machineDetection, this.opts.callee ?? { result: 'human' });
+    if (!plan) return;
+    this.clock.setTimeout(() => {
+      if (this.ending || this.destroyed) return;
+      const body = machineDetectionBody(this.commonFields('machineDetectionComplete'), plan.value, plan.afterMs);
+      this.machineDetectionSent = this.sender.sendAsync('machineDetectionComplete', plan.url, plan.method, body, plan.auth);
+    }, plan.afterMs);
   }
 
   private assertModifiable(): void {

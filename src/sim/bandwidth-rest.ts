@@ -5,7 +5,7 @@ import { BANDWIDTH_ANSWER_URL_MAX_CHARS } from '../constants';
 import { parseXml } from '../bandwidth/bxml/xml';
 import { parseBasicAuth } from '../security/basic-auth';
 import type { SimulatedCall, UpdateCallRequest } from './bandwidth-caller';
-import { deliverCallback, type CallbackAuth, type CallbackAuthMode } from './callback-delivery';
+import { basic, deliverCallback, type CallbackAuth, type CallbackAuthMode } from './callback-delivery';
 
 /**
  * A stand-in for Bandwidth's REST side (BW §5): the OAuth token endpoint and the Calls API (createCall,
@@ -102,12 +102,27 @@ export interface BandwidthRestStandInOptions {
 
 const UPDATE_FIELDS = ['redirectUrl', 'username', 'password', 'redirectFallbackUrl', 'fallbackUsername', 'fallbackPassword', 'tag'] as const;
 
-function basic(username: unknown, password: unknown): CallbackAuth | undefined {
-  return typeof username === 'string' ? { username, password: typeof password === 'string' ? password : '' } : undefined;
-}
-
 function methodOf(value: unknown): 'POST' | 'GET' {
   return typeof value === 'string' && value.toUpperCase() === 'GET' ? 'GET' : 'POST';
+}
+
+/** createCall's machineDetection against bandwidth.yml MachineDetectionConfiguration; the problem, or undefined when it holds. */
+function machineDetectionProblem(md: unknown): string | undefined {
+  if (md === undefined || md === null) return undefined;
+  if (typeof md !== 'object' || Array.isArray(md)) return 'Invalid machineDetection: must be an object';
+  const m = md as Record<string, unknown>;
+  if (m.mode !== undefined && m.mode !== 'sync' && m.mode !== 'async') return 'Invalid machineDetection.mode: must be sync or async';
+  for (const key of ['detectionTimeout', 'silenceTimeout', 'speechThreshold', 'speechEndThreshold', 'machineSpeechEndThreshold']) {
+    const v = m[key];
+    if (v !== undefined && v !== null && (typeof v !== 'number' || !(v >= 0))) return `Invalid machineDetection.${key}: must be a number of seconds`;
+  }
+  if (m.delayResult !== undefined && m.delayResult !== null && typeof m.delayResult !== 'boolean') return 'Invalid machineDetection.delayResult: must be a boolean';
+  for (const key of ['callbackUrl', 'fallbackUrl']) {
+    const v = m[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || !/^https?:\/\/[^/]/i.test(v) || v.length > BANDWIDTH_ANSWER_URL_MAX_CHARS) return `Invalid machineDetection.${key}: must be an absolute http(s) URL of at most ${BANDWIDTH_ANSWER_URL_MAX_CHARS} characters`;
+  }
+  return undefined;
 }
 
 /** The UpdateCall body as SimulatedCall takes it. */
@@ -252,6 +267,8 @@ export async function startBandwidthRestStandIn(options: BandwidthRestStandInOpt
     if (!/^\+[1-9]\d{6,14}$/.test(String(b.from))) return error(res, 400, 'validation', 'Invalid from: must be an E164 telephone number');
     // BW §5: answerUrl is at most 2,048 characters.
     if (String(b.answerUrl).length > BANDWIDTH_ANSWER_URL_MAX_CHARS) return error(res, 400, 'validation', `Invalid answerUrl: must be at most ${BANDWIDTH_ANSWER_URL_MAX_CHARS} characters`);
+    const detectionProblem = machineDetectionProblem(b.machineDetection);
+    if (detectionProblem) return error(res, 400, 'validation', detectionProblem);
     const callId = `c-sim${String(requests.length).padStart(4, '0')}-0000-0000-0000-000000000000`;
     const accountId = req.params.accountId;
     res.status(201).setHeader('Location', `/api/v2/accounts/${accountId}/calls/${callId}`);

@@ -19,6 +19,11 @@ export interface CallbackAuth {
 /** `challenge` (Bandwidth's behaviour, the default) or `upfront` (credentials on the first request). */
 export type CallbackAuthMode = 'challenge' | 'upfront';
 
+/** Credentials as a request body names them (`username`/`password`); none without a username. */
+export function basic(username: unknown, password: unknown): CallbackAuth | undefined {
+  return typeof username === 'string' ? { username, password: typeof password === 'string' ? password : '' } : undefined;
+}
+
 export function basicAuthHeader(auth: CallbackAuth): string {
   return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
 }

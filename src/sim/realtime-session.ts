@@ -148,6 +148,20 @@ export class RealtimeSimSession {
     this.sent.push({ atMs: this.env.clock.now(), type: event.type, event });
   }
 
+  /** A SIP call's sideband (`?call_id=`, RT §4.5) rather than a WebSocket session of its own. */
+  get isSideband(): boolean {
+    return new URL(this.path, 'ws://stand-in').searchParams.has('call_id');
+  }
+
+  /**
+   * The SIP caller pressed a key: `input_audio_buffer.dtmf_event_received` (RT §1.5, SIP only), with the
+   * server's receive time in Unix seconds as the openai package types it.
+   */
+  pressKey(digit: string): void {
+    if (!this.isSideband) throw new Error('pressKey(): DTMF events come only on a SIP call\'s sideband (RT §1.5)');
+    this.send({ type: 'input_audio_buffer.dtmf_event_received', event: digit, received_at: Math.floor(this.env.clock.wallNow() / 1000) });
+  }
+
   /** Close the socket cleanly with a code and reason (e.g. 1001 and MAX_DURATION_REASON). */
   close(code = 1000, reason = ''): void {
     if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
@@ -214,9 +228,14 @@ export class RealtimeSimSession {
         return this.turns.onCommit(id);
       case 'input_audio_buffer.clear':
         return this.turns.onClear();
-      case 'output_audio_buffer.clear':
+      case 'output_audio_buffer.clear': {
         // RT §1.4: "WebRTC/SIP only"; over a WebSocket the client owns playout.
-        return this.sendError(invalidRequest('invalid_value', 'output_audio_buffer.clear is only supported for WebRTC and SIP sessions.', 'type'), id);
+        if (!this.isSideband) return this.sendError(invalidRequest('invalid_value', 'output_audio_buffer.clear is only supported for WebRTC and SIP sessions.', 'type'), id);
+        // A SIP call's audio is OpenAI's to play (not modelled here): the buffer of the latest response is cut off.
+        const last = this.responses[this.responses.length - 1];
+        if (last) this.send({ type: 'output_audio_buffer.cleared', response_id: last.id });
+        return;
+      }
       case 'conversation.item.create':
         return this.conversationState.onItemCreate(event.item, event.previous_item_id, id);
       case 'conversation.item.truncate':

@@ -257,7 +257,7 @@ describe('admin API', () => {
       // Bandwidth answers: the answer callback to that URL returns the agent's stream BXML.
       const t = new URL(req.answerUrl as string).searchParams.get('t')!;
       const answer = await server.post('answer', { ...callbackFixture('answer'), callId, from: '+19195550111', to: '+19195550142' }, { query: `t=${t}` });
-      expect(bxml(await answer.text()).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(bxml(await answer.text()).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       await server.post('status', { ...callbackFixture('disconnect'), callId, direction: 'outbound' });
       const listed = (await api('GET', '/calls?agentId=caller-bot')).json.items as Json[];
       expect(listed.map((c) => [c.id, c.direction, c.state, c.cause])).toEqual([[callId, 'outbound', 'completed', 'hangup']]);

@@ -54,6 +54,9 @@ const ROUTES: RouteCase[] = [
   { route: 'transfer-answer', fixture: 'transferAnswer', token: transferToken, needs: ['parentCallId'] },
   { route: 'transfer-complete', fixture: 'transferComplete-busy', token: transferToken },
   { route: 'transfer-disconnect', fixture: 'transferDisconnect', token: transferToken, needs: ['parentCallId'] },
+  { route: 'dtmf', fixture: 'dtmf', needs: ['digit'] },
+  // machineDetectionResult is nullable (bandwidth.yml): a null verdict is an undecided one, never a 400.
+  { route: 'machine-detection', fixture: 'machineDetectionComplete' },
 ];
 
 function casesFor(rc: RouteCase): Array<[string, string, string, RouteCase]> {

@@ -33,7 +33,7 @@ describe('agents and routing over real callbacks', () => {
 
   it('stream: the number owner with the Pause hold answers StartStream + Pause', async () => {
     const doc = await initiate('+19195550100', 'c-mode-stream');
-    expect(doc.verbs).toEqual(['StartStream', 'Pause']);
+    expect(doc.verbs).toEqual(['StartGather', 'StartStream', 'Pause']);
     expect(doc.one('Pause').attributes.duration).toBe('86400');
     expect(await server.app.store.calls.get('c-mode-stream')).toMatchObject({ agentId: 'streamer', mode: 'stream', state: 'streaming' });
   });
@@ -107,7 +107,7 @@ describe('default agent', () => {
     const server = await startTestServer({ AGENT_GREETING: 'Hi there', AGENT_VOICE: 'cedar' });
     try {
       const res = await server.post('initiate', { ...callbackFixture('initiate'), to: '+19195550188', callId: 'c-default' });
-      expect(bxml(await res.text()).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(bxml(await res.text()).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       const agent = (await server.app.store.agents.get('default'))!;
       expect(agent.source).toBe('env');
       expect(agent.agent).toMatchObject({ greeting: 'Hi there', voice: 'cedar', mode: 'stream' });

@@ -66,7 +66,7 @@ describe('one-shot transfer and redirect callbacks', () => {
   it('a transferComplete replayed on a live call that went back to the agent does not restart its stream', async () => {
     const a = await transferredCall();
     const busy = await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId: a.callId }, { query: `t=${a.completeToken}` });
-    expect(bxml(await busy.text()).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+    expect(bxml(await busy.text()).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
     expect((await server.app.store.calls.get(a.callId))?.state).toBe('streaming');
     const replay = await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId: a.callId, eventTime: LATER }, { query: `t=${a.completeToken}` });
     const doc = bxml(await replay.text());
@@ -98,7 +98,7 @@ describe('one-shot transfer and redirect callbacks', () => {
       server.post('transfer-complete', body, { query: `t=${a.completeToken}` }),
     ]);
     const [x1, x2] = [await first.text(), await second.text()];
-    expect(bxml(x1).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+    expect(bxml(x1).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
     expect(x2).toBe(x1);
     expect(count(await eventTypes(a.callId), 'transferComplete')).toBe(1);
   });
@@ -139,7 +139,7 @@ describe('one-shot transfer and redirect callbacks', () => {
         { ...callbackFixture('transferComplete-busy'), callId: legId, direction: 'outbound', from: '+19195550100', to: HUMAN, startTime: LATER, answerTime: LATER, tag: 'b-leg-tag' },
         { query: `t=${a.completeToken}` },
       );
-      expect(bxml(await res.text()).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(bxml(await res.text()).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       const after = (await server.app.store.calls.get(a.callId))!;
       expect(after).toMatchObject({ state: 'streaming', direction: 'inbound', from: before.from, to: before.to, startedAt: before.startedAt, answeredAt: before.answeredAt, tag: before.tag });
       const complete = (await server.app.store.events.list(a.callId)).find((e) => e.type === 'transferComplete')!;
@@ -170,7 +170,7 @@ describe('one-shot transfer and redirect callbacks', () => {
       expect(whisper.status).toBe(200);
       expect(text(bxml(await whisper.text()).one('SpeakSentence'))).toContain('Legacy summary.');
       const busy = await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, { query: `t=${legacy}` });
-      expect(bxml(await busy.text()).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(bxml(await busy.text()).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       const replay = await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId, eventTime: LATER }, { query: `t=${legacy}` });
       expect(bxml(await replay.text()).verbs).toEqual(['Hangup']);
     });

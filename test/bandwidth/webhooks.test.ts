@@ -178,7 +178,7 @@ describe('Bandwidth voice webhooks', () => {
 
     it('starts a bidirectional stream to our media socket, holds it, then redirects to stream-ended', () => {
       expect(doc.root.name).toBe('Response');
-      expect(doc.verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(doc.verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       const start = doc.one('StartStream');
       expect(start.attributes).toMatchObject({ name: 'ai-agent', mode: 'bidirectional', tracks: 'inbound', streamEventMethod: 'POST' });
       expect(start.attributes.destination).toMatch(/^wss:\/\/switchboard\.test\/media\/[A-Za-z0-9_-]+$/);
@@ -222,14 +222,14 @@ describe('Bandwidth voice webhooks', () => {
   it('accepts GET callbacks with query fields (BW §1.1)', async () => {
     const q = new URLSearchParams({ eventType: 'initiate', callId: 'c-get-1', from: '+19195550142', to: '+19195550100', direction: 'inbound', privacy: 'true' });
     const res = await fetch(`${server.url}/bandwidth/voice/initiate?${q}`, { headers: { authorization: server.auth } });
-    expect(bxml(await xmlOf(res)).verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+    expect(bxml(await xmlOf(res)).verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
     const [event] = await server.app.store.events.list('c-get-1');
     expect((event!.data as { callback: { privacy: boolean } }).callback.privacy).toBe(true);
   });
 
   it('answer (outbound) answers with the agent BXML, routing by our number in `from`', async () => {
     const doc = bxml(await xmlOf(await server.post('answer', callbackFixture('answer'))));
-    expect(doc.verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+    expect(doc.verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
     const call = await server.app.store.calls.get(callbackFixture('answer').callId as string);
     expect(call).toMatchObject({ state: 'streaming', direction: 'outbound', tag: 'campaign=renewal-reminder' });
   });
@@ -355,7 +355,7 @@ describe('Bandwidth voice webhooks', () => {
       await xmlOf(await server.post('initiate', { ...callbackFixture('initiate'), callId }));
       const t = await transferToken({ callId, agentId: 'default', destination, reason: 'sales', origin: 'agent' });
       const doc = bxml(await xmlOf(await server.post('transfer-complete', { ...callbackFixture('transferComplete-busy'), callId }, { query: `t=${t}` })));
-      expect(doc.verbs).toEqual(['StartStream', 'StopStream', 'Redirect']);
+      expect(doc.verbs).toEqual(['StartGather', 'StartStream', 'StopStream', 'Redirect']);
       expect((await server.app.store.calls.get(callId))?.state).toBe('streaming');
       const complete = (await server.app.store.events.list(callId)).find((e) => e.type === 'transferComplete');
       expect((complete!.data as { switchboard: { reason: string; transfer: string } }).switchboard).toMatchObject({

@@ -45,7 +45,7 @@ function setup(callLimits: Record<string, unknown>, control: Partial<CallControl
       ...control,
     },
     model: () => model,
-    voice: { isPlaying: () => playing, holds: () => false, silence: () => undefined, resume: () => undefined, end: (r) => ended.push(r) },
+    voice: { isPlaying: () => playing, holds: () => false, silence: () => undefined, resume: () => undefined, interrupt: () => undefined, end: (r) => ended.push(r) },
   });
   const lines = () => model.of('response.create').map((e) => /"([^"]+)"/.exec(String(e.instructions ?? ''))?.[1]);
   /** The model speaks one response: created, then done; its audio plays for `playMs` after. */

@@ -1,4 +1,5 @@
 import { formatReport, runSimulation } from '../../src/cli/simulate';
+import { runVoicemailSimulation } from '../../src/cli/simulate-voicemail';
 
 describe('switchboard simulate (npm run demo)', () => {
   it('runs a whole call offline: greeting, caller turns, a barge-in, hang-up, transcript', async () => {
@@ -41,5 +42,17 @@ describe('switchboard simulate --scenario (the watchdogs)', () => {
     const endedAt = report.timeline.find((e) => e.what.includes('time limit for this call'))!.atMs;
     expect(endedAt - warnedAt).toBe(20_000);
     expect(formatReport(report)).toMatch(/Outcome: time-limit \(the call reached its time limit/);
+  }, 30_000);
+});
+
+describe('switchboard simulate --scenario voicemail', () => {
+  it('places an outbound call an answering machine takes: the message after the greeting, then outcome voicemail', async () => {
+    const report = await runVoicemailSimulation();
+    expect([report.outcome, report.outcomeReason]).toEqual(['voicemail', 'left a voicemail message']);
+    expect(report.transcript.map((t) => t.role)).toEqual(['agent', 'agent']);
+    const text = formatReport(report);
+    expect(text).toMatch(/machineDetectionComplete \(answering-machine\) → 204/);
+    expect(text).toMatch(/Calls API \{"state":"completed"\}/);
+    expect(text).toContain('Outcome: voicemail (left a voicemail message)');
   }, 30_000);
 });

@@ -93,6 +93,10 @@ function build(e: XmlElement, problems: string[]): Verb {
       return new Bxml.StartStream(a, nested() as Bxml.StreamParam[]);
     case 'StreamParam':
       return new Bxml.StreamParam(a);
+    case 'StartGather':
+      return new Bxml.StartGather(a);
+    case 'StopGather':
+      return new Bxml.StopGather();
     case 'StopStream':
       return new Bxml.StopStream(a);
     case 'Redirect':

@@ -142,6 +142,31 @@ describe('the Bandwidth caller stand-in sends what bandwidth.yml describes', () 
     sent.push(...call.callbacks);
   });
 
+  it('an outbound call to an answering machine and an inbound call with key presses (machineDetectionComplete, dtmf)', async () => {
+    await start(() => ({ text: 'Hi, this is a reminder.', audioMs: 500 }), { AGENT_VOICEMAIL_DETECT: 'true' });
+    const admin = { authorization: `Bearer ${server!.app.credentials.credentials.adminToken}`, 'content-type': 'application/json' };
+    const placed = await fetch(`${server!.url}/api/calls`, { method: 'POST', headers: admin, body: JSON.stringify({ agentId: 'default', to: '+19195550142', from: '+19195550100' }) });
+    expect(placed.status).toBe(201);
+    const { callId } = (await placed.json()) as { callId: string };
+    const createCall = rest!.requests.find((r) => r.operation === 'createCall')!.body as Record<string, string> & { machineDetection: Record<string, unknown> };
+    const { callbackUsername: username, callbackPassword: password } = server!.app.credentials.credentials;
+    const outbound = new SimulatedCall({
+      baseUrl: server!.url, answerUrl: createCall.answerUrl, statusUrl: createCall.disconnectUrl, tag: createCall.tag, callId, from: createCall.from, to: createCall.to,
+      machineDetection: createCall.machineDetection, callee: { result: 'answering-machine', decideMs: 1000 }, callbackAuth: { username, password }, clock, streamSetupMs: 400,
+    });
+    rest!.attach(outbound);
+    await dialThroughSetup(outbound, 400, (ms) => clock.advanceAsync(ms));
+    await clock.advanceAsync(1000);
+    await outbound.machineDetectionSent;
+    await waitFor(() => outbound.ended !== undefined, 5000, 'the hang-up');
+    const inbound = await dial();
+    await inbound.pressKeys('5#');
+    await inbound.hangup();
+    sent.push(...outbound.callbacks, ...inbound.callbacks);
+    expect(outbound.callbacksOf('machineDetectionComplete').map((c) => c.status)).toEqual([204]);
+    expect(inbound.callbacksOf('dtmf').map((c) => [c.body.digit, c.status])).toEqual([['5', 204], ['#', 204]]);
+  });
+
   it("the REST stand-in's own redirect callback (updateCall for a call no SimulatedCall holds)", async () => {
     const bodies: Array<Record<string, unknown>> = [];
     const capture = http.createServer((req, res) => {
@@ -177,7 +202,7 @@ describe('the Bandwidth caller stand-in sends what bandwidth.yml describes', () 
 
   it('every body it sent conforms (after the flows above)', () => {
     const types = new Set(sent.map((c) => c.eventType));
-    for (const t of ['initiate', 'answer', 'mediaStreamStarted', 'mediaStreamStopped', 'redirect', 'transferAnswer', 'transferComplete', 'transferDisconnect', 'disconnect']) expect(types).toContain(t);
+    for (const t of ['initiate', 'answer', 'mediaStreamStarted', 'mediaStreamStopped', 'redirect', 'transferAnswer', 'transferComplete', 'transferDisconnect', 'disconnect', 'machineDetectionComplete', 'dtmf']) expect(types).toContain(t);
     const problems = sent.flatMap((c) => spec.validateCallback(c.body).map((p) => `${c.eventType} → ${c.url.replace(/\?.*/, '')}: ${p}`));
     expect(problems).toEqual([]);
   });

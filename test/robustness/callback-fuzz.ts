@@ -4,7 +4,7 @@ import { basicAuth } from '../helpers/server';
 import { mutantValue, mutateObject, nested, nestedJsonText, NASTY_STRINGS, percentEncode, type Rand, Tally } from './harness';
 
 /**
- * Seeded fuzz inputs for the nine Bandwidth callback routes (src/bandwidth/webhooks.ts), and a runner that
+ * Seeded fuzz inputs for the eleven Bandwidth callback routes (src/bandwidth/webhooks.ts), and a runner that
  * sends them with valid credentials (unless the input is about credentials) and counts the answers. Used
  * against the in-process server (fuzz.test.ts) and the built server in a child process (fuzz-child.test.ts).
  */
@@ -20,6 +20,8 @@ export const ROUTE_FIXTURES: Record<string, string[]> = {
   'transfer-answer': ['transferAnswer'],
   'transfer-complete': ['transferComplete', 'transferComplete-busy'],
   'transfer-disconnect': ['transferDisconnect'],
+  dtmf: ['dtmf'],
+  'machine-detection': ['machineDetectionComplete'],
 };
 
 export interface CallbackInput {
@@ -55,7 +57,7 @@ export class CallbackFuzzer {
     for (const m of bxmlText.matchAll(/[?&](?:amp;)?t=([^"&\s<]+)/g)) if (this.tokens.length < 200) this.tokens.push(decodeURIComponent(m[1]!));
   }
 
-  /** `perRoute` inputs for each of the nine routes, in a seeded order; call ids start with `callIdPrefix`. */
+  /** `perRoute` inputs for each of the eleven routes, in a seeded order; call ids start with `callIdPrefix`. */
   inputs(perRoute: number, callIdPrefix: string): CallbackInput[] {
     const rand = this.rand;
     const inputs: CallbackInput[] = [];

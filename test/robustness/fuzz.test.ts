@@ -14,7 +14,7 @@ import { CallbackFuzzer, pool, sendCallbackInputs } from './callback-fuzz';
 import { mutantValue, mutateObject, nested, nestedJsonText, NASTY_STRINGS, percentEncode, recordFigures, round2, seedFor, Tally, watchForCrashes } from './harness';
 
 /**
- * Outsider input on every surface (docs/reliability.md, "Limits on what outsiders control"): the nine Bandwidth
+ * Outsider input on every surface (docs/reliability.md, "Limits on what outsiders control"): the eleven Bandwidth
  * callback routes, the media socket and the admin API get seeded, bounded, schema-aware and random garbage,
  * with valid credentials so the input reaches the parsers. Promise: a 4xx for every bad input, never a 5xx,
  * never a crash, and a normal call still works end to end afterwards. Inputs and statuses are counted per surface.
@@ -56,7 +56,7 @@ describe('fuzzing every outsider surface', () => {
     recordFigures('fuzz', figures);
   });
 
-  it('the nine callback routes: every mutated body, query and token is answered below 500', async () => {
+  it('the eleven callback routes: every mutated body, query and token is answered below 500', async () => {
     const { seed, rand } = seedFor('callbacks');
     const fuzzer = new CallbackFuzzer(rand);
     // Real signed tokens first, from real initiates, so mutated bodies also reach the token-bound handlers.

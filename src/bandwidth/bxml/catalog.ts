@@ -46,6 +46,8 @@ const STREAM_FIELDS = {
   mediaPassword: value,
   streamEventsUrl: value,
   streamEndedUrl: value,
+  /** Set when the agent listens for key presses: `<StartGather>` beside the stream. */
+  dtmfUrl: value,
 } satisfies Record<string, FieldSpec>;
 
 const TRANSFER_FIELDS = {
@@ -140,6 +142,7 @@ const streamSample: StreamView = {
   streamEventsUrl: 'https://switchboard.example.com/bandwidth/voice/stream-events',
   streamEndedUrl: 'https://switchboard.example.com/bandwidth/voice/stream-ended?t=abc.def',
 };
+const streamSampleWithKeys: StreamView = { ...streamSample, dtmfUrl: 'https://switchboard.example.com/bandwidth/voice/dtmf' };
 /** A transfer with only the fields Switchboard always supplies; the optional ones are absent. */
 const transferSample = (target: string): TransferView => ({
   ...sampleCommon,
@@ -174,12 +177,12 @@ const BASE_SPECS: Record<TemplateName, TemplateSpec> = {
   stream: {
     fields: STREAM_FIELDS,
     requiredFields: ['mediaUrl', 'mediaUsername', 'mediaPassword'],
-    samples: [streamSample],
+    samples: [streamSampleWithKeys, streamSample],
   },
   'stream-pause': {
     fields: STREAM_FIELDS,
     requiredFields: ['mediaUrl', 'mediaUsername', 'mediaPassword'],
-    samples: [streamSample],
+    samples: [streamSampleWithKeys, streamSample],
   },
   'forward-sip': {
     fields: FORWARD_FIELDS,
