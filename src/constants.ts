@@ -340,3 +340,6 @@ export const DTMF_GROUP_GAP_MS = 1_500;
 export const DTMF_GROUP_MAX_DIGITS = 32;
 /** A DTMF key as Bandwidth's `digit` and OpenAI's `event` carry it: 0-9, *, #, A-D. */
 export const DTMF_DIGIT_PATTERN = /^[0-9*#A-D]$/;
+
+/** WebSocket close code of a normal closure (RFC 6455 §7.4.1): how OpenAI ends a sideband whose call is over. */
+export const WS_NORMAL_CLOSURE = 1000;

@@ -1,4 +1,5 @@
 import { outcomeAtEnd } from '../outcomes';
+import { WS_NORMAL_CLOSURE } from '../constants';
 import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
 import type { VoicemailPlan } from '../agents/telephony';
 import { greetWith } from '../bridge/call-prompts';
@@ -87,7 +88,9 @@ export class SipCallSession {
       truncated: (e) => talk.record('model.truncated', { itemId: e.itemId, audioEndMs: e.audioEndMs }),
       error: (e) => talk.modelError(e),
       mcp: (e) => talk.mcp(e),
-      closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected),
+      // OpenAI closes the sideband normally (1000) when the call is over: the caller hung up, unless something
+      // decided otherwise before. Any other close of OpenAI's is a failure.
+      closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected && e.code !== WS_NORMAL_CLOSURE),
       trace: (type) => {
         if (type === 'output_audio_buffer.started') {
           this.agentAudible = true;

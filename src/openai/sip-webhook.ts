@@ -16,7 +16,7 @@ import type { OpenAIRestTap, OpenAIWebhookTap } from './realtime-tap';
 import type { SecurityEvents } from '../security/security-events';
 import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_SEEN_TTL_MS, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
-import type { Store } from '../store/types';
+import type { CallState, Store } from '../store/types';
 
 /**
  * `openai-sip` mode, first half: OpenAI's `realtime.call.incoming` webhook.
@@ -93,6 +93,9 @@ function sipHost(uri: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** A caller leg in these states is ringing (or forwarded to) an AI SIP endpoint (call-flows, the SIP modes). */
+const AI_HAND_OFF_STATES: readonly CallState[] = ['sip-connecting', 'forwarded'];
+
 export class OpenAISipWebhook {
   private readonly seenWebhooks = new Map<string, number>();
   /** Live sideband sessions by OpenAI call id. */
@@ -168,7 +171,7 @@ export class OpenAISipWebhook {
     const uui = header(sipHeaders, 'User-to-User') ?? header(sipHeaders, 'X-UUI');
     // Our own uui on the Bandwidth leg: "sb=<bandwidth call id>;agent=<id>" (untrusted input: ids only choose among configured agents).
     const context = readUui(uui);
-    const parentCallId = context.fields.sb && /^c-[\w-]+$/.test(context.fields.sb) ? context.fields.sb : undefined;
+    const parentCallId = await this.parentOf(context.fields.sb);
     const route = await d.router.resolve({ direction: 'inbound', to, from, uuiAgentId: context.agentId });
     const base = { id: callId, leg: 'ai-sip' as const, direction: 'inbound' as const, from: numberCandidates(from)[1] ?? from ?? null, to: numberCandidates(to)[1] ?? to ?? null, parentCallId: parentCallId ?? null };
     if (!route) {
@@ -232,6 +235,18 @@ export class OpenAISipWebhook {
     const session = [...this.sessions.values()].find((s) => s.parentCallId === bandwidthCallId);
     session?.answeredByMachine(plan);
     return session !== undefined;
+  }
+
+  /**
+   * The Bandwidth call this OpenAI call is the AI leg of, from our UUI (`sb=`). The header comes from whoever
+   * dialled OpenAI's SIP endpoint, so it is believed only for a call of ours that is being handed to an AI SIP
+   * endpoint right now (sip-connecting after <Transfer>, forwarded after <Forward>): a forged or stale `sb=`
+   * must not mark another call connected, nor send this call's outcome or key presses to it.
+   */
+  private async parentOf(claimed: string | undefined): Promise<string | undefined> {
+    if (!claimed || !/^c-[\w-]+$/.test(claimed)) return undefined;
+    const parent = await this.deps.store.calls.get(claimed);
+    return parent && parent.leg === 'caller' && AI_HAND_OFF_STATES.includes(parent.state) ? claimed : undefined;
   }
 
   private sweep(): void {

@@ -25,14 +25,17 @@ describe('openai-sip sideband control', () => {
     await openai.close();
   });
 
-  async function incoming(callId: string, carrier: { from?: string; contact?: string } = {}) {
+  async function incoming(callId: string, carrier: { from?: string; contact?: string; parent?: string } = {}) {
+    // The Bandwidth leg our UUI names, as call-flows left it: handed to the AI SIP endpoint (sip-webhook.ts parentOf).
+    const parent = carrier.parent ?? 'c-bw-leg-1';
+    if (!carrier.parent) await server.app.store.calls.record({ id: parent, leg: 'caller', state: 'sip-connecting' });
     openai.incomingSipCall(callId);
     const body = JSON.stringify(
       callIncomingEvent(callId, [
         { name: 'From', value: carrier.from ?? '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
         { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
         { name: 'Contact', value: carrier.contact ?? '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
-        { name: 'User-to-User', value: `${Buffer.from('sb=c-bw-leg-1;agent=sipper').toString('base64')};encoding=base64` },
+        { name: 'User-to-User', value: `${Buffer.from(`sb=${parent};agent=sipper`).toString('base64')};encoding=base64` },
       ]),
     );
     const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
@@ -147,5 +150,21 @@ describe('openai-sip sideband control', () => {
     session.send({ type: 'output_audio_buffer.stopped', response_id: 'x' });
     await waitFor(() => openai.sipCalls.get('rtc_side_2')!.state === 'ended', 5000, 'the hangup');
     expect(await server.app.store.calls.get('rtc_side_2')).toMatchObject({ state: 'completed', cause: 'agent-hangup' });
+  });
+
+  it('a UUI naming a call of ours that is not being handed to an AI endpoint is not believed: that call is left alone', async () => {
+    // Whoever dials OpenAI's SIP endpoint writes the UUI: a forged `sb=` must not touch another call.
+    await server.app.store.calls.record({ id: 'c-victim', leg: 'caller', state: 'streaming', agentId: 'sipper' });
+    const session = await incoming('rtc_forged_1', { parent: 'c-victim' });
+    expect((await server.app.store.calls.get('rtc_forged_1'))?.parentCallId).toBeNull();
+    session.close();
+    let ended: Awaited<ReturnType<typeof server.app.store.calls.get>>;
+    for (let i = 0; i < 200 && ended?.state !== 'completed'; i++) {
+      await clock.advanceAsync(10);
+      ended = await server.app.store.calls.get('rtc_forged_1');
+    }
+    expect(ended).toMatchObject({ state: 'completed', outcome: 'caller-hung-up' });
+    expect(await server.app.store.calls.get('c-victim')).toMatchObject({ state: 'streaming', outcome: null });
+    await server.app.store.calls.record({ id: 'c-victim', state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'test' } });
   });
 });

@@ -162,6 +162,8 @@ describe('key presses and voicemail in openai-sip mode', () => {
   });
 
   async function incoming(callId: string, bandwidthCallId: string): Promise<RealtimeSimSession> {
+    // The Bandwidth leg our UUI names, as call-flows left it: handed to the AI SIP endpoint (sip-webhook.ts parentOf).
+    await server.app.store.calls.record({ id: bandwidthCallId, leg: 'caller', state: 'sip-connecting' });
     openai.incomingSipCall(callId);
     const body = JSON.stringify(
       callIncomingEvent(callId, [
