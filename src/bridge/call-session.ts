@@ -1,4 +1,4 @@
-import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations } from '../agents/agent';
 import type { VoicemailPlan } from '../agents/telephony';
 import { withPrompts, type PromptsForCall } from '../context/call-contexts';
 import { greetWith } from './call-prompts';

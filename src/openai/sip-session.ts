@@ -1,6 +1,6 @@
 import { outcomeAtEnd } from '../outcomes';
 import { WS_NORMAL_CLOSURE } from '../constants';
-import { greetingInstructions, type AgentWithDestinations } from '../agents/agent';
+import type { AgentWithDestinations } from '../agents/agent';
 import type { VoicemailPlan } from '../agents/telephony';
 import { greetWith } from '../bridge/call-prompts';
 import type { PromptsForCall } from '../context/call-contexts';
