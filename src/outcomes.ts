@@ -68,17 +68,26 @@ export function mergeOutcome(stored: CallOutcome | undefined, proposed: CallOutc
  */
 export function outcomeAtEnd(cause: string | null | undefined, message?: string | null): CallOutcome {
   if (!cause || cause === 'hangup') return { outcome: 'caller-hung-up', reason: 'the caller hung up' };
-  if (cause === 'cancel') return { outcome: 'caller-hung-up', reason: 'the call was cancelled while it rang' };
-  const unanswered = NOT_ANSWERED[cause];
+  const unanswered = whyNotAnswered(cause);
+  if (cause === 'cancel') return { outcome: 'caller-hung-up', reason: unanswered! };
   if (unanswered) return { outcome: 'no-answer', reason: unanswered };
   return { outcome: 'error', reason: message ? `${cause}: ${message}` : cause };
 }
 
-const NOT_ANSWERED: Readonly<Record<string, string>> = {
-  busy: 'the line was busy',
-  timeout: 'nobody answered before the call timed out',
-  rejected: 'the called party rejected the call',
-};
+/**
+ * Why a call (or a transfer's leg) was never answered, in words, from the carrier's cause; undefined for
+ * any other cause. A Map: a cause is the carrier's (or anyone's) string, never a key into an object's prototype.
+ */
+export function whyNotAnswered(cause: string | null | undefined): string | undefined {
+  return cause ? NOT_ANSWERED.get(cause) : undefined;
+}
+
+const NOT_ANSWERED: ReadonlyMap<string, string> = new Map([
+  ['busy', 'the line was busy'],
+  ['timeout', 'nobody answered before the call timed out'],
+  ['rejected', 'the called party rejected the call'],
+  ['cancel', 'the call was cancelled while it rang'],
+]);
 
 export function isCallOutcome(value: unknown): value is CallOutcomeKind {
   return typeof value === 'string' && (CALL_OUTCOMES as readonly string[]).includes(value);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
 import type { AgentRouter } from '../agents/routing';
-import { outcomeAtEnd } from '../outcomes';
+import { outcomeAtEnd, whyNotAnswered } from '../outcomes';
 import { readUui } from '../sip-uui';
 import type { Credentials } from '../credentials';
 import { isSwitchboardError } from '../errors';
@@ -462,13 +462,7 @@ const handOffIntentSchema = z.discriminatedUnion('kind', [
 
 /** What the resumed agent is told when a transfer did not go through (docs/architecture.md#hand-off-how-a-call-leaves-the-agent). */
 function resumeNote(ctx: TransferContext, cb: Callback): string {
-  const why: Record<string, string> = {
-    busy: 'the line was busy',
-    timeout: 'nobody answered',
-    rejected: 'the call was declined',
-    cancel: 'the call was cancelled',
-  };
-  const what = why[cb.cause ?? ''] ?? `it failed (${cb.cause ?? 'unknown error'})`;
+  const what = whyNotAnswered(cb.cause) ?? `it failed (${cb.cause ?? 'unknown error'})`;
   return (
     `The transfer to ${ctx.destination.name} did not go through: ${what}. The caller is back with you now. ` +
     `Tell them briefly, then offer to help another way, try again later, or take a message.`

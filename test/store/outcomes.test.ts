@@ -24,6 +24,8 @@ describe('call outcomes: one per call, by the rule of src/outcomes.ts', () => {
     expect(outcomeAtEnd('busy')).toEqual({ outcome: 'no-answer', reason: 'the line was busy' });
     expect(outcomeAtEnd('timeout')).toMatchObject({ outcome: 'no-answer' });
     expect(outcomeAtEnd('some-new-cause')).toEqual({ outcome: 'error', reason: 'some-new-cause' });
+    // A cause is anyone's string: never a key into an object's prototype.
+    for (const cause of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) expect(outcomeAtEnd(cause)).toEqual({ outcome: 'error', reason: cause });
   });
 
   it('the store keeps one outcome per call, and a leg’s proposal goes to its call', async () => {
