@@ -4,9 +4,9 @@ import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
 import { SimulatedCall } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 const WEBHOOK_SECRET = `whsec_${Buffer.from('context-test-signing-key-of-some-length').toString('base64')}`;
 
@@ -143,13 +143,7 @@ describe('per-call context and the context hook', () => {
     hookAnswer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ variables: { customerName: 'Dana' } }));
     await useAgent('sipper', { mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' } });
     await server.app.store.numbers.assign('+19195550100', 'sipper');
-    openai.incomingSipCall('rtc_ctx_1');
-    const body = JSON.stringify(callIncomingEvent('rtc_ctx_1', [
-      { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-      { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-    ]));
-    expect((await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(WEBHOOK_SECRET, body), body })).status).toBe(200);
-    await waitFor(() => (openai.sipCalls.get('rtc_ctx_1')?.sessions.length ?? 0) === 1, 5000, 'the sideband');
+    await deliverSipCall(server, openai, WEBHOOK_SECRET, 'rtc_ctx_1');
     expect(hookRequests[0]!.body).toMatchObject({ callId: 'rtc_ctx_1', agentId: 'sipper', mode: 'openai-sip', caller: '+19195550142', called: '+19195550100' });
     expect(openai.sipCalls.get('rtc_ctx_1')!.accept!.instructions).toMatch(/^You are talking to there, calling from \+19195550142 on /);
     const session = openai.sipCalls.get('rtc_ctx_1')!.sessions[0]!;

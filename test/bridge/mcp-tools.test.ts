@@ -2,10 +2,10 @@ import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn, type ScriptContext, type SimMcpServers } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 const SECRET_VALUE = 'crm-secret-value-7f3a';
 const CRM_URL = 'https://mcp.crm.example/mcp';
@@ -127,13 +127,7 @@ describe('MCP tools', () => {
     });
     await useAgent('sipper', mcpAgent({ mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' }, mcpServers: [{ ...mcpAgent().mcpServers[0], allowedTools: undefined }] }));
     await server.app.store.numbers.assign('+19195550100', 'sipper');
-    openai.incomingSipCall('rtc_mcp_1');
-    const body = JSON.stringify(callIncomingEvent('rtc_mcp_1', [
-      { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-      { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-    ]));
-    expect((await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(WEBHOOK_SECRET, body), body })).status).toBe(200);
-    await waitFor(() => (openai.sipCalls.get('rtc_mcp_1')?.sessions.length ?? 0) === 1, 5000, 'the sideband');
+    await deliverSipCall(server, openai, WEBHOOK_SECRET, 'rtc_mcp_1');
     const accept = openai.sipCalls.get('rtc_mcp_1')!.accept as { tools: Record<string, unknown>[] };
     expect(accept.tools.find((t) => t.type === 'mcp')).toMatchObject({ server_label: 'crm', server_url: CRM_URL, require_approval: 'always', headers: { Authorization: `Bearer ${SECRET_VALUE}` } });
     const session = openai.sipCalls.get('rtc_mcp_1')!.sessions[0]!;

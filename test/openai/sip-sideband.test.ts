@@ -1,8 +1,8 @@
 import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 const SECRET = `whsec_${Buffer.from('another-signing-key-of-some-length').toString('base64')}`;
 
@@ -29,19 +29,11 @@ describe('openai-sip sideband control', () => {
     // The Bandwidth leg our UUI names, as call-flows left it: handed to the AI SIP endpoint (sip-webhook.ts parentOf).
     const parent = carrier.parent ?? 'c-bw-leg-1';
     if (!carrier.parent) await server.app.store.calls.record({ id: parent, leg: 'caller', state: 'sip-connecting' });
-    openai.incomingSipCall(callId);
-    const body = JSON.stringify(
-      callIncomingEvent(callId, [
-        { name: 'From', value: carrier.from ?? '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-        { name: 'Contact', value: carrier.contact ?? '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
-        { name: 'User-to-User', value: `${Buffer.from(`sb=${parent};agent=sipper`).toString('base64')};encoding=base64` },
-      ]),
-    );
-    const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
-    expect(res.status).toBe(200);
-    await waitFor(() => (openai.sipCalls.get(callId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
-    return openai.sipCalls.get(callId)!.sessions[0]!;
+    return deliverSipCall(server, openai, SECRET, callId, {
+      from: carrier.from ?? '<sip:+19195550142@67.231.4.10:5060>;tag=a',
+      contact: carrier.contact ?? '<sip:+19195550142@67.231.4.10:5060;transport=udp>',
+      uui: { parentCallId: parent, agentId: 'sipper' },
+    });
   }
 
   /** Play the server's part of a function call on the sideband. */

@@ -1,9 +1,9 @@
 import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ScriptContext } from '../../src/sim/realtime-script';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 const SECRET = `whsec_${Buffer.from('watchdog-signing-key-of-some-length').toString('base64')}`;
 const GREETING = 'Hello from the SIP agent.';
@@ -37,17 +37,7 @@ describe('watchdogs on an openai-sip call', () => {
   });
 
   async function incoming(callId: string) {
-    openai.incomingSipCall(callId);
-    const body = JSON.stringify(
-      callIncomingEvent(callId, [
-        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-      ]),
-    );
-    const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
-    expect(res.status).toBe(200);
-    await waitFor(() => (openai.sipCalls.get(callId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
-    return openai.sipCalls.get(callId)!.sessions[0]!;
+    return deliverSipCall(server, openai, SECRET, callId);
   }
   type Sideband = Awaited<ReturnType<typeof incoming>>;
 

@@ -5,13 +5,13 @@ import { ManualClock, waitFor } from '../../src/clock';
 import { speechLikeAudio, type SimulatedCall, type TransferScriptFn } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { readScenario } from '../../src/record/scenario';
 import { requiresFromEnv } from '../../src/record/scenario-settings';
 import { tapeDirFor } from '../../src/record/tape-format';
 import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 /**
  * Regenerates the whole-call library in fixtures/whole-call/ (a scenario DIR/<name>.json and its
@@ -113,17 +113,7 @@ run('regenerate fixtures/whole-call', () => {
     await call.dial();
     await clock.advanceAsync(500);
     const sipCallId = 'rtc_fixture_sip_1';
-    openai!.incomingSipCall(sipCallId);
-    const body = JSON.stringify(
-      callIncomingEvent(sipCallId, [
-        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-        { name: 'Contact', value: '<sip:+19195550142@67.231.4.10:5060;transport=udp>' },
-        { name: 'User-to-User', value: uui },
-      ]),
-    );
-    expect((await fetch(`${server!.url}/openai/webhook`, { method: 'POST', headers: signWebhook(secret, body), body })).status).toBe(200);
-    await waitFor(() => (openai!.sipCalls.get(sipCallId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
+    await deliverSipCall(server!, openai!, secret, sipCallId, { contact: '<sip:+19195550142@67.231.4.10:5060;transport=udp>', uui });
     const session = openai!.sipCalls.get(sipCallId)!.sessions[0]!;
     for (let i = 0; i < 100 && !session.sent.some((e) => e.type === 'response.done'); i++) await clock.advanceAsync(20);
     await clock.advanceAsync(2000);

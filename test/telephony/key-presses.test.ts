@@ -3,13 +3,13 @@ import { ManualClock, settleIo, waitFor } from '../../src/clock';
 import { DTMF_GROUP_GAP_MS } from '../../src/constants';
 import type { SimulatedCall } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
-import { callIncomingEvent, signWebhook } from '../../src/sim/openai-webhooks';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import type { RealtimeSimSession } from '../../src/sim/realtime-session';
 import { bxml } from '../helpers/bxml';
 import { callbackFixture } from '../helpers/fixtures';
 import { eventually } from '../helpers/eventually';
 import { callerFor, startTestServer, type TestServer } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
 
 const GREETING = 'Thanks for calling Acme Plumbing. Press 1 for bookings or 2 for billing.';
 const REPLY = 'Bookings it is.';
@@ -164,18 +164,7 @@ describe('key presses and voicemail in openai-sip mode', () => {
   async function incoming(callId: string, bandwidthCallId: string): Promise<RealtimeSimSession> {
     // The Bandwidth leg our UUI names, as call-flows left it: handed to the AI SIP endpoint (sip-webhook.ts parentOf).
     await server.app.store.calls.record({ id: bandwidthCallId, leg: 'caller', state: 'sip-connecting' });
-    openai.incomingSipCall(callId);
-    const body = JSON.stringify(
-      callIncomingEvent(callId, [
-        { name: 'From', value: '<sip:+19195550142@67.231.4.10:5060>;tag=a' },
-        { name: 'To', value: '<sip:+19195550100@sip.api.openai.com>' },
-        { name: 'User-to-User', value: `${Buffer.from(`sb=${bandwidthCallId};agent=sipper`).toString('base64')};encoding=base64` },
-      ]),
-    );
-    const res = await fetch(`${server.url}/openai/webhook`, { method: 'POST', headers: signWebhook(SECRET, body), body });
-    expect(res.status).toBe(200);
-    await waitFor(() => (openai.sipCalls.get(callId)?.sessions.length ?? 0) === 1, 5000, 'the sideband');
-    const session = openai.sipCalls.get(callId)!.sessions[0]!;
+    const session = await deliverSipCall(server, openai, SECRET, callId, { uui: { parentCallId: bandwidthCallId, agentId: 'sipper' } });
     await waitFor(() => session.received.some((e) => e.type === 'response.create'), 5000, 'the greeting request');
     return session;
   }
