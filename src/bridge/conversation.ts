@@ -115,6 +115,11 @@ export class Conversation {
   private readonly pendingLines: string[] = [];
   /** A line's response.create went out and its response has not been created yet. */
   private lineRequested = false;
+  /**
+   * The line last asked for, until a response is done after it: OpenAI refuses a response.create while another
+   * response has the floor (conversation_already_has_active_response), and the line must then be asked again.
+   */
+  private lineInFlight: string | undefined;
   /** Latency marks on the injected clock: when the conversation began, when the caller's last turn ended. */
   private readonly startedAtMs: number;
   private callerStoppedAtMs: number | undefined;
@@ -294,6 +299,7 @@ export class Conversation {
   }
 
   responseDone(e: { responseId: string; status: string; reason?: string; usage?: ModelUsage }): void {
+    this.lineInFlight = undefined;
     this.activeResponses.delete(e.responseId);
     this.audioCompleteResponses.delete(e.responseId);
     if (this.ended) return;
@@ -341,7 +347,8 @@ export class Conversation {
   private flushLines(): void {
     if (this.ended || this.pendingLines.length === 0 || this.lineRequested || this.activeResponses.size > 0 || this.callerSpeaking) return;
     this.lineRequested = true;
-    this.deps.model().createResponse({ instructions: spokenLineInstructions(this.pendingLines.shift()!) });
+    this.lineInFlight = this.pendingLines.shift()!;
+    this.deps.model().createResponse({ instructions: spokenLineInstructions(this.lineInFlight) });
   }
 
   /** End the call the way a tool would (the speak-then-act hand-off), the agent saying `line` first. */
@@ -398,7 +405,11 @@ export class Conversation {
   modelError(e: { code?: string; message: string; type?: string; eventId?: string }): void {
     this.deps.logger.warn({ callId: this.deps.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
     this.record('model.error', e);
-    // A watchdog's line refused (another response got the floor first): it waits for the next free floor.
+    // A watchdog's line refused (another response got the floor first): it is asked again at the next free floor.
+    if (this.lineInFlight !== undefined && e.code === 'conversation_already_has_active_response') {
+      this.pendingLines.unshift(this.lineInFlight);
+      this.lineInFlight = undefined;
+    }
     if (this.lineRequested) {
       this.lineRequested = false;
       this.watch();

@@ -64,9 +64,9 @@ export class CallContexts {
       }
       // Only declared variables count: a template can use no other (checked at save).
       const names = Object.keys(result.variables);
-      const used = names.filter((n) => n in defaults);
+      const used = names.filter((n) => Object.hasOwn(defaults, n));
       const variables = { ...defaults, ...Object.fromEntries(used.map((n) => [n, result.variables[n]!])) };
-      return { prompts: render(variables), hook: { ok: true as const, durationMs, variables: used, ignored: names.filter((n) => !(n in defaults)) } };
+      return { prompts: render(variables), hook: { ok: true as const, durationMs, variables: used, ignored: names.filter((n) => !Object.hasOwn(defaults, n)) } };
     });
     return { initial, final };
   }
@@ -77,8 +77,8 @@ export class CallContexts {
     const timeZone = agent.context.timezone;
     const format = (options: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat(agent.language, { timeZone, ...options }).format(at);
     return {
-      caller: facts.caller ?? '',
-      called: facts.called ?? '',
+      caller: addressForPrompt(facts.caller),
+      called: addressForPrompt(facts.called),
       callId: facts.callId,
       direction: facts.direction,
       localDateTime: format({ dateStyle: 'full', timeStyle: 'short' }),
@@ -88,6 +88,16 @@ export class CallContexts {
     };
   }
 }
+
+/**
+ * A calling or called address as the prompt may show it. The caller chooses it (in openai-sip, the From URI's
+ * user part, percent-decoded), and it lands in the model's instructions: only a single token of what numbers
+ * and SIP addresses are made of is rendered, anything else (new lines, spaces, prose) renders as nothing.
+ */
+export function addressForPrompt(address: string | null | undefined): string {
+  return address && ADDRESS_TOKEN.test(address) ? address : '';
+}
+const ADDRESS_TOKEN = /^[\w.+*#@:;=%-]{1,128}$/;
 
 /** The agent as this call uses it: its prompts rendered. */
 export function withPrompts<A extends AgentWithDestinations>(agent: A, prompts: CallPrompts): A {
