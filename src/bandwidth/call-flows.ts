@@ -283,8 +283,10 @@ export class CallFlows {
     const cb = parseCallback(body, ['digit']);
     if (!DTMF_DIGIT_PATTERN.test(cb.digit)) throw new CallbackValidationError(['digit: expected one key (0-9, *, #, A-D)']);
     const heard = this.deps.listener?.callerKeyPress?.(cb.callId, cb.digit) ?? false;
-    if (!heard) this.deps.logger.warn({ callId: cb.callId }, 'a key press for a call with no live session here: recorded only');
-    await this.record([baseUpdate(cb)], cb, { delivered: heard });
+    if (!heard) this.deps.logger.warn({ callId: cb.callId }, 'a key press for a call with no live session here: recorded without its digit');
+    // <StartGather> outlives the agent's part of the call: keys pressed for a human after a transfer (a card
+    // number, a PIN) are none of ours, so a key no session took is stored without its digit.
+    await this.record([baseUpdate(cb)], heard ? cb : { ...cb, digit: '' }, { delivered: heard });
     return { kind: 'empty' };
   }
 

@@ -255,5 +255,7 @@ describe('malformed dtmf and machineDetectionComplete callbacks', () => {
       ['dtmf', { delivered: false }],
       ['machineDetectionComplete', { machineDetection: 'answering-machine', decision: 'proceed (undecided)' }],
     ]);
+    // A key no session took (pressed for a human after a transfer: a card number, a PIN) is kept without its digit.
+    expect((events[0]!.data as { callback: { digit: string } }).callback.digit).toBe('');
   });
 });
