@@ -23,6 +23,7 @@ export const CALL_OUTCOMES = [
   'voicemail',
   'fallback',
   'rejected',
+  'ended-by-operator',
   'no-answer',
   'error',
 ] as const;
@@ -47,6 +48,7 @@ export const OUTCOME_TIERS: Readonly<Record<CallOutcomeKind, OutcomeTier>> = {
   voicemail: 2,
   fallback: 2,
   rejected: 2,
+  'ended-by-operator': 2,
 };
 
 /** The outcome a call keeps when `proposed` arrives while it has `stored` (the rule above). */

@@ -261,7 +261,10 @@ export function apiRoutes(d: ApiDeps): Route[] {
         if (!(await d.store.calls.get(params.id))) throw notFound(`call ${params.id}`);
         const calls = requireRest(d);
         const outcome = await calls.hangUp(params.id);
-        await d.store.events.append({ callId: params.id, source: 'switchboard', type: 'api.hangup', data: { result: outcome.ok ? 'completed' : 'already-ended' } });
+        const event = { callId: params.id, source: 'switchboard' as const, type: 'api.hangup', data: { result: outcome.ok ? 'completed' : 'already-ended' } };
+        // An operator's decision: it stands over the caller's hang-up the carrier reports next (src/outcomes.ts).
+        if (outcome.ok) await d.store.calls.record({ id: params.id, outcome: { outcome: 'ended-by-operator', reason: 'hung up through the admin API' } }, event);
+        else await d.store.events.append(event);
         return { status: 200, body: { callId: params.id, result: outcome.ok ? 'completed' : 'already-ended' } };
       },
     }),

@@ -241,6 +241,9 @@ describe('admin API', () => {
       expect(rest.requests.filter((x) => x.operation === 'updateCall').pop()!.body).toEqual({ state: 'completed' });
       expect((await api('POST', '/calls/c-live/hangup')).json).toEqual({ callId: 'c-live', result: 'already-ended' });
       expect((await api('POST', '/calls/c-ghost/hangup')).status).toBe(404);
+      // The operator decided how it ended: the carrier's disconnect that follows does not make it the caller's.
+      await server.post('status', { ...callbackFixture('disconnect'), callId: 'c-live', cause: 'hangup' });
+      expect((await api('GET', '/calls/c-live')).json).toMatchObject({ state: 'completed', outcome: 'ended-by-operator', outcomeReason: 'hung up through the admin API' });
     });
 
     it('outbound: createCall carries our signed answerUrl and credentials; the answer callback gets the agent BXML; the call is listed', async () => {
