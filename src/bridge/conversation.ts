@@ -111,7 +111,10 @@ export class Conversation {
   private readonly timeLimit: CallTimeLimit;
   /** The time limit ended the call: a refused transfer at the limit hangs up instead. */
   private timeLimitReached = false;
-  /** Lines the watchdogs want said, each an instructed response once the floor is free (`flushLines`). */
+  /**
+   * What the agent is to say on Switchboard's behalf (a watchdog's line, a voicemail message): the instructions
+   * of a response each, asked for once the floor is free (`flushLines`).
+   */
   private readonly pendingLines: string[] = [];
   /** A line's response.create went out and its response has not been created yet. */
   private lineRequested = false;
@@ -340,7 +343,7 @@ export class Conversation {
 
   /** The agent says `line` (an instructed response, like the greeting) once no response is active and the caller is not speaking. */
   private say(line: string): void {
-    this.pendingLines.push(line);
+    this.pendingLines.push(spokenLineInstructions(line));
     this.watch();
   }
 
@@ -348,7 +351,7 @@ export class Conversation {
     if (this.ended || this.pendingLines.length === 0 || this.lineRequested || this.activeResponses.size > 0 || this.callerSpeaking) return;
     this.lineRequested = true;
     this.lineInFlight = this.pendingLines.shift()!;
-    this.deps.model().createResponse({ instructions: spokenLineInstructions(this.lineInFlight) });
+    this.deps.model().createResponse({ instructions: this.lineInFlight });
   }
 
   /** End the call the way a tool would (the speak-then-act hand-off), the agent saying `line` first. */
@@ -477,9 +480,11 @@ export class Conversation {
       void this.runHandOff('an answering machine answered');
       return;
     }
-    // The whole message is what the hand-off waits for: longer than a goodbye, so its own bound.
+    // The whole message is what the hand-off waits for: longer than a goodbye, so its own bound. It is asked
+    // for once the cancelled response is done, and again if OpenAI refuses it (flushLines, modelError).
     this.requestHandOff({ kind: 'hangup', reason: 'left a voicemail message', outcome: 'voicemail' }, VOICEMAIL_MAX_WAIT_MS);
-    this.deps.model().createResponse({ instructions: voicemailInstructions(plan.message) });
+    this.pendingLines.push(voicemailInstructions(plan.message));
+    this.watch();
   }
 
   /** The agent has words on their way: a response in flight, or audio still to be heard. */
