@@ -7,16 +7,20 @@ import type { OpenAIRestTap, OpenAIWebhookTap, RealtimeTap } from '../openai/rea
 import { readUui } from '../sip-uui';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
-import { scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
+import { isCredentialName, scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
 import { TAPE_DIR_SUFFIX, TAPE_FORMAT, type AudioTrack, type TapeEntry } from './tape-format';
-import { redactTranscripts } from './transcript-redact';
+import { RealtimeContentRedactor } from './transcript-redact';
 
 /**
  * Whole-call recording (RECORD_DIR / `serve --record`), beside the callback scenarios of recorder.ts: the
  * media frames both ways, the Realtime events both ways and OpenAI's webhooks, each call in
  * `DIR/<call>.call/` (tape-format.ts). The adapters call the taps handed out here; nothing in the bridge
  * knows. Same rules as the callback recorder: secrets and tokens always stripped, and with `redact` phone
- * numbers (the same placeholders as the call's scenario file) and transcript text too.
+ * numbers (the same placeholders as the call's scenario file), transcript text, tool-call arguments and
+ * outputs and key presses too (transcript-redact.ts); the audio tracks are kept as they are.
+ *
+ * The taps run on the relay path (~100 frames/s per call): a frame that is only a payload and ids skips
+ * the scrubbing, the tape buffers its writes (call-tape.ts), and a call over its budget costs nothing more.
  */
 export interface CallRecorderOptions {
   dir: string;
@@ -35,6 +39,8 @@ interface OpenTape {
   tape: CallTape;
   startMs: number;
   sessions: number;
+  /** The call's Realtime content redaction (with `redact`): it learns the tools' enum values per call. */
+  content: RealtimeContentRedactor | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -56,7 +62,14 @@ export class CallRecorder {
     const owner = str(body.parentCallId) ?? str(body.callId);
     if (!owner) return;
     this.guard(owner, () => this.write(owner, { src: 'callback', dir: 'in', type: x.route, event: { eventType: body.eventType, callId: body.callId, cause: body.cause, status: x.status } }));
+    // The call (not one of its transfer legs) hung up: its files are closed; anything later opens them again.
+    if (body.eventType === 'disconnect' && body.callId === owner) this.guard(owner, () => this.tapes.get(owner)?.tape.close());
   };
+
+  /** Flush and close every tape (the server is stopping). */
+  close(): void {
+    for (const [callId, open] of this.tapes) this.guard(callId, () => open.tape.close());
+  }
 
   mediaTap = (callId: string): MediaFrameTap => ({
     received: (text) => this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
@@ -87,7 +100,9 @@ export class CallRecorder {
   readonly openaiWebhook: OpenAIWebhookTap = {
     received: (rawBody) => {
       const { sipCallId, callId } = this.webhookCall(rawBody);
-      if (sipCallId && callId !== sipCallId) this.sipParents.set(sipCallId, callId);
+      if (!sipCallId || callId === sipCallId) return;
+      if (this.sipParents.size >= MAX_OPEN_TAPES) this.sipParents.delete(this.sipParents.keys().next().value!);
+      this.sipParents.set(sipCallId, callId);
     },
     answered: (delivery) => {
       const { callId, sipCallId, event } = this.webhookCall(delivery.rawBody);
@@ -160,14 +175,34 @@ export class CallRecorder {
 
   private write(callId: string, entry: Omit<TapeEntry, 't' | 'audio'>, audio?: { track: AudioTrack; bytes: Buffer }): void {
     const open = this.open(callId);
-    const clean = entry.event ? { ...entry, event: this.clean(callId, entry.event) } : entry;
+    if (open.tape.exceeded) return;
+    const clean = entry.event && !(audio && this.isPlainFrame(entry.event)) ? { ...entry, event: this.clean(callId, open, entry.src, entry.event) } : entry;
     open.tape.append({ t: Math.max(0, this.options.clock.now() - open.startMs), ...clean }, audio);
   }
 
-  /** Secrets and tokens always; with `redact`, phone numbers and transcript text. */
-  private clean(callId: string, event: Json): Json {
+  /**
+   * A frame with nothing to scrub: the rest of an audio frame once its payload is out (`media`,
+   * `playAudio`, `append`, `delta`: event type, track, sequence number, ids). Only short id-like strings,
+   * none holding a long digit run (a phone number) or a secret, and no credential-named field.
+   */
+  private isPlainFrame(event: Json, depth = 0): boolean {
+    for (const [k, v] of Object.entries(event)) {
+      if (typeof v === 'number' || typeof v === 'boolean' || v === null) continue;
+      if (typeof v === 'string') {
+        if (!PLAIN_VALUE.test(v) || /\d{7}/.test(v) || isCredentialName(k)) return false;
+        if (v.length >= 6 && this.options.secrets.some((s) => s.length >= 6 && v.includes(s))) return false;
+        continue;
+      }
+      if (depth === 0 && v && typeof v === 'object' && !Array.isArray(v) && this.isPlainFrame(v as Json, 1)) continue;
+      return false;
+    }
+    return true;
+  }
+
+  /** Secrets and tokens always; with `redact`, phone numbers and what was said, typed and pressed. */
+  private clean(callId: string, open: OpenTape, src: TapeEntry['src'], event: Json): Json {
     let value = scrubJson(event) as Json;
-    if (this.options.redact) value = redactTranscripts(value) as Json;
+    if (open.content && src === 'realtime') value = open.content.redact(value);
     let text = scrubSecrets(JSON.stringify(value), this.options.secrets);
     const phones = this.options.redact ? this.options.phoneRedactorFor(callId) : undefined;
     if (phones) text = phones.redact(text);
@@ -179,15 +214,23 @@ export class CallRecorder {
     if (open) return open;
     if (this.tapes.size >= MAX_OPEN_TAPES) {
       const oldest = this.tapes.keys().next().value;
-      if (oldest !== undefined) this.tapes.delete(oldest);
+      if (oldest !== undefined) this.evict(oldest);
     }
     const header = { format: TAPE_FORMAT, callId, startedAt: new Date(this.options.clock.wallNow()).toISOString(), redacted: this.options.redact, budgetBytes: this.options.budgetBytes } as const;
     const tape = new CallTape(this.dirFor(callId), header, this.options.logger);
     // Times stay relative to the tape's start, also for a tape carried on after the recorder let go of it.
     const { clock } = this.options;
-    open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0 };
+    open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0, content: this.options.redact ? new RealtimeContentRedactor() : undefined };
     this.tapes.set(callId, open);
     return open;
+  }
+
+  /** Let go of a call: its files closed, and the OpenAI SIP calls filed under it forgotten (the map stays bounded). */
+  private evict(callId: string): void {
+    const open = this.tapes.get(callId);
+    this.tapes.delete(callId);
+    for (const [sipCallId, parent] of this.sipParents) if (parent === callId) this.sipParents.delete(sipCallId);
+    if (open) this.guard(callId, () => open.tape.close());
   }
 
   /** A recorder never breaks a call: a failed write is logged, and the call goes on. */
@@ -199,6 +242,9 @@ export class CallRecorder {
     }
   }
 }
+
+/** A value with no free text: ids, event types, track names, sequence numbers, content types. */
+const PLAIN_VALUE = /^[\w./:-]{0,64}$/;
 
 function parseJson(text: string): Json | undefined {
   try {
