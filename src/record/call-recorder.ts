@@ -72,9 +72,14 @@ export class CallRecorder {
   }
 
   mediaTap = (callId: string): MediaFrameTap => ({
-    received: (text) => this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
-    sent: (text) => this.guard(callId, () => this.mediaFrame(callId, 'out', text)),
+    received: (text) => this.overBudget(callId) || this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
+    sent: (text) => this.overBudget(callId) || this.guard(callId, () => this.mediaFrame(callId, 'out', text)),
   });
+
+  /** A call past its budget is not recorded any more: its frames are not even parsed. */
+  private overBudget(callId: string): boolean {
+    return this.tapes.get(callId)?.tape.exceeded === true;
+  }
 
   realtimeTap = (sessionCallId: string): RealtimeTap => {
     // Filed under its call at its first event: a sideband opens while its webhook is answered, after `received` named the call.
@@ -89,8 +94,8 @@ export class CallRecorder {
         entry(session.callId, session.n);
       });
     return {
-      sent: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'out', text)),
-      received: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'in', text)),
+      sent: (text) => (session && this.overBudget(session.callId)) || write((callId, n) => this.realtimeEvent(callId, n, 'out', text)),
+      received: (text) => (session && this.overBudget(session.callId)) || write((callId, n) => this.realtimeEvent(callId, n, 'in', text)),
       refused: (status) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'refused', session: n, event: { status } })),
       closed: (code, reason) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'closed', session: n, event: { code, reason } })),
     };

@@ -6,6 +6,9 @@ import { speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
+import { readScenario } from '../../src/record/scenario';
+import { replayWholeCall } from '../../src/sim/whole-call-replay';
+import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { callerFor, standInEnv, startTestServer, type TestServer } from '../helpers/server';
 
 /**
@@ -62,5 +65,56 @@ describe('--redact over a whole call with a tool call and a failed transfer', ()
     expect(leaks).toEqual([]);
     // The tool call is still recognisable (replay needs its name), only what the caller said is gone.
     expect(texts.join('\n')).toContain('transfer_call');
+  }, 60_000);
+
+  /** Records one redacted call on a manual clock; returns its scenario file and every text file's content. */
+  async function recordRedacted(opts: { script: (n: number) => ResponsePlan; transfer?: () => { outcome: 'answered'; ringMs: number; talkMs: number }; keys?: { atMs: number; keys: string }; untilMs: number }) {
+    const clock = new ManualClock(0);
+    recordDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-redact-'));
+    openai = await startRealtimeStandIn({ clock, script: (ctx) => opts.script(ctx.n), transcribe: () => 'I am Jane Doe, please put me through' });
+    rest = await startBandwidthRestStandIn();
+    server = await startTestServer({ ...standInEnv(openai.url, rest, HUMAN), RECORD_DIR: recordDir, RECORD_REDACT: 'true' }, { clock });
+    const call = callerFor(server, clock, { audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 5 }), ...(opts.transfer ? { transfer: opts.transfer } : {}) });
+    rest.attach(call);
+    await dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
+    let pressed = false;
+    while (!call.ended && clock.now() < opts.untilMs) {
+      if (opts.keys && !pressed && clock.now() >= opts.keys.atMs) {
+        pressed = true;
+        await call.pressKeys(opts.keys.keys);
+      }
+      await clock.advanceAsync(20);
+    }
+    if (!call.ended) await call.hangup();
+    await clock.advanceAsync(2000);
+    await rest.idle();
+    const file = server.app.recorder!.fileFor(call.callId);
+    await server.close();
+    server = undefined;
+    const texts = [fs.readFileSync(file, 'utf8'), fs.readFileSync(path.join(file.replace(/\.json$/, '.call'), 'index.jsonl'), 'utf8')];
+    return { file, texts };
+  }
+
+  it('a warm transfer that is answered: the whisper speaks the placeholder, not the summary, and the call replays green', async () => {
+    const TRANSFER = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing question', summary: 'Jane Doe wants a refund' } };
+    const { file, texts } = await recordRedacted({
+      script: (n) => (n === 1 ? { text: 'Hello, Acme billing.', audioMs: 1000 } : n === 2 ? { functionCall: TRANSFER } : { text: 'ok', audioMs: 500 }),
+      transfer: () => ({ outcome: 'answered', ringMs: 1000, talkMs: 3000 }),
+      untilMs: 16000,
+    });
+    for (const text of texts) expect(text).not.toMatch(/Jane|refund|billing question/);
+    const whisper = readScenario(file).find((s) => s.kind === 'callback-response' && String((s.response as { body?: unknown } | undefined)?.body ?? '').includes('[redacted: 23 chars]'));
+    expect(whisper).toBeDefined();
+    const result = await replayWholeCall(file);
+    expect(result.report).toContain('PASS');
+    expect(result.ok).toBe(true);
+  }, 60_000);
+
+  it('a key press is recorded as the placeholder key D', async () => {
+    const { file, texts } = await recordRedacted({ script: () => ({ text: 'Hello, Acme.', audioMs: 1000 }), keys: { atMs: 4000, keys: '7' }, untilMs: 7000 });
+    const dtmf = readScenario(file).filter((s) => s.kind === 'callback' && (s.request as { body?: { eventType?: string } }).body?.eventType === 'dtmf');
+    expect(dtmf).toHaveLength(1);
+    expect((dtmf[0]!.request as { body: { digit: string } }).body.digit).toBe('D');
+    expect(texts[1]).not.toMatch(/pressed[^"]*7/);
   }, 60_000);
 });
