@@ -61,7 +61,7 @@ export interface StartOptions {
   extraTools?: (registry: ToolRegistry) => void;
   /** Record every callback into one scenario file per call in this directory (default: RECORD_DIR). */
   recordDir?: string;
-  /** With recording: replace phone numbers by consistent placeholders (default: RECORD_REDACT). */
+  /** With recording: replace numbers, what was said and typed, and key presses by placeholders (default: RECORD_REDACT). */
   recordRedact?: boolean;
   /** Node's own HTTP timers cannot run on a ManualClock: tests shorten them here to see them act. */
   httpTimeouts?: Partial<HttpTimeouts>;
