@@ -263,6 +263,11 @@ export const RECORD_MAX_CALL_BYTES = 100 * 1024 * 1024;
  * much is waiting, so a call's ~100 frames/s cost a few writes per turn instead of two file opens per frame.
  */
 export const RECORD_FLUSH_BYTES = 64 * 1024;
+/**
+ * The recorders hold this many calls open (a scenario file's steps, a tape's files); past it the oldest is
+ * let go of, and carried on from its files if it is met again.
+ */
+export const RECORD_MAX_OPEN_CALLS = 5000;
 
 // ---- Watchdogs: silence and maximum call duration (docs/architecture.md, "Watchdogs") ----------
 /** Silence watchdog default: nobody has spoken for this long → the agent asks whether the caller is still there. */

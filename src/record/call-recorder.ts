@@ -5,6 +5,7 @@ import type { MediaFrameTap } from '../bandwidth/media/media-tap';
 import type { WebhookExchange } from '../bandwidth/webhooks';
 import type { OpenAIRestTap, OpenAIWebhookTap, RealtimeTap } from '../openai/realtime-tap';
 import { readUui } from '../sip-uui';
+import { RECORD_MAX_OPEN_CALLS } from '../constants';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
 import { isCredentialName, scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
@@ -30,10 +31,11 @@ export interface CallRecorderOptions {
   budgetBytes: number;
   /** The call's phone placeholders, shared with its callback scenario file (recorder.ts). */
   phoneRedactorFor: (callId: string) => PhoneRedactor | undefined;
+  /** Calls held open at once (default RECORD_MAX_OPEN_CALLS). */
+  maxOpenCalls?: number;
   logger?: Logger;
 }
 
-const MAX_OPEN_TAPES = 5000;
 
 interface OpenTape {
   tape: CallTape;
@@ -50,7 +52,11 @@ export class CallRecorder {
   /** OpenAI SIP call id → the Bandwidth call it belongs to (the webhook's `uui`), so a sideband records into its call. */
   private readonly sipParents = new Map<string, string>();
 
-  constructor(private readonly options: CallRecorderOptions) {}
+  private readonly maxOpenCalls: number;
+
+  constructor(private readonly options: CallRecorderOptions) {
+    this.maxOpenCalls = options.maxOpenCalls ?? RECORD_MAX_OPEN_CALLS;
+  }
 
   dirFor(callId: string): string {
     return path.join(this.options.dir, `${fileStemFor(callId)}${TAPE_DIR_SUFFIX}`);
@@ -106,7 +112,7 @@ export class CallRecorder {
     received: (rawBody) => {
       const { sipCallId, callId } = this.webhookCall(rawBody);
       if (!sipCallId || callId === sipCallId) return;
-      if (this.sipParents.size >= MAX_OPEN_TAPES) this.sipParents.delete(this.sipParents.keys().next().value!);
+      if (this.sipParents.size >= this.maxOpenCalls) this.sipParents.delete(this.sipParents.keys().next().value!);
       this.sipParents.set(sipCallId, callId);
     },
     answered: (delivery) => {
@@ -217,7 +223,7 @@ export class CallRecorder {
   private open(callId: string): OpenTape {
     let open = this.tapes.get(callId);
     if (open) return open;
-    if (this.tapes.size >= MAX_OPEN_TAPES) {
+    if (this.tapes.size >= this.maxOpenCalls) {
       const oldest = this.tapes.keys().next().value;
       if (oldest !== undefined) this.evict(oldest);
     }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../clock';
 import type { Logger } from '../log';
 import { escapeXml } from '../bandwidth/bxml/template';
+import { RECORD_MAX_OPEN_CALLS } from '../constants';
 import type { TokenPurpose } from '../security/signing';
 import type { WebhookExchange } from '../bandwidth/webhooks';
 import { ensurePrivateDir, fileStemFor } from '../files';
@@ -55,7 +56,6 @@ const TOKEN_PURPOSE: Record<string, TokenPurpose> = {
   'transfer-disconnect': 'transfer',
 };
 
-const MAX_OPEN_CALLS = 5000;
 
 interface CallFile {
   file: string;
@@ -100,7 +100,7 @@ export class ScenarioRecorder {
     const body = x.body && typeof x.body === 'object' ? (x.body as Record<string, unknown>) : {};
     const owner = str(body.parentCallId) ?? str(body.callId) ?? 'no-call-id';
     const call = this.open(owner);
-    const atMs = this.clock.now() - call.startedMs;
+    const atMs = Math.round(this.clock.now() - call.startedMs);
     let sealed: { purpose: string; data: unknown; context?: unknown } | undefined;
     const purpose = TOKEN_PURPOSE[x.route];
     if (x.token && purpose && this.options.unseal) {
@@ -138,7 +138,9 @@ export class ScenarioRecorder {
   /** Caller content already met (a summary) replaced where our BXML renders it, raw or XML-escaped. */
   private withoutContent(call: CallFile, xml: string): string {
     let out = xml;
-    for (const text of call.contentTexts) for (const form of new Set([escapeXml(text), text])) out = out.split(form).join(redactedText(text));
+    // Longest first: a short reason may be part of a summary, which must still be found whole.
+    const texts = [...call.contentTexts].sort((a, b) => b.length - a.length);
+    for (const text of texts) for (const form of new Set([escapeXml(text), text])) out = out.split(form).join(redactedText(text));
     return out;
   }
 
@@ -176,7 +178,7 @@ export class ScenarioRecorder {
   private open(callId: string): CallFile {
     let call = this.calls.get(callId);
     if (call) return call;
-    if (this.calls.size >= MAX_OPEN_CALLS) {
+    if (this.calls.size >= RECORD_MAX_OPEN_CALLS) {
       const oldest = this.calls.keys().next().value;
       if (oldest !== undefined) this.calls.delete(oldest);
     }
