@@ -16,6 +16,25 @@ const { CallRecorder } = require(path.join(dist, 'record/call-recorder.js'));
 const { PhoneRedactor } = require(path.join(dist, 'record/redact.js'));
 const { systemClock } = require(path.join(dist, 'clock.js'));
 
+// Count the file calls the recorder makes (the same fs object its compiled modules use): a by-path append
+// is an open, a write and a close; nested calls (appendFileSync uses openSync/writeSync) are not counted twice.
+const fileCalls = { open: 0, write: 0 };
+let inside = false;
+for (const [name, opens] of [['openSync', 1], ['appendFileSync', 1], ['writeFileSync', 1], ['writeSync', 0]]) {
+  const original = fs[name];
+  fs[name] = (...args) => {
+    if (inside) return original.apply(fs, args);
+    inside = true;
+    try {
+      if (name !== 'openSync') fileCalls.write++;
+      fileCalls.open += opens;
+      return original.apply(fs, args);
+    } finally {
+      inside = false;
+    }
+  };
+}
+
 const rounds = Number(process.argv[2] ?? 10_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-record-cost-'));
 const secrets = ['sk-measure-secret-1', 'callback-password-xyz', 'admin-token-abcdef', 'signing-secret-123456'];
@@ -27,6 +46,7 @@ async function run(label, budgetBytes, redact) {
   const callId = `c-measure-${label}`;
   const media = rec.mediaTap(callId);
   const rt = rec.realtimeTap(callId);
+  fileCalls.open = fileCalls.write = 0;
   const started = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) {
     media.received(`{"eventType":"media","track":"inbound","payload":"${payload}","sequenceNumber":"${i + 1}"}`);
@@ -39,7 +59,7 @@ async function run(label, budgetBytes, redact) {
   rec.close?.();
   const ns = Number(process.hrtime.bigint() - started);
   const frames = rounds * 4;
-  process.stdout.write(`${label.padEnd(22)} ${frames} frames in ${(ns / 1e6).toFixed(0).padStart(6)} ms: ${(ns / frames / 1000).toFixed(2).padStart(6)} µs per frame\n`);
+  process.stdout.write(`${label.padEnd(22)} ${frames} frames in ${(ns / 1e6).toFixed(0).padStart(6)} ms: ${(ns / frames / 1000).toFixed(2).padStart(6)} µs per frame, ${fileCalls.open} file opens, ${fileCalls.write} writes\n`);
 }
 
 await run('within budget', 1 << 30, false);

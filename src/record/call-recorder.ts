@@ -8,7 +8,7 @@ import { readUui } from '../sip-uui';
 import { RECORD_MAX_OPEN_CALLS } from '../constants';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
-import { isCredentialName, scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
+import { isCredentialName, scrubJson, scrubSecrets, stripTokens, type PhoneRedactor } from './redact';
 import { TAPE_DIR_SUFFIX, TAPE_FORMAT, type AudioTrack, type TapeEntry } from './tape-format';
 import { RealtimeContentRedactor } from './transcript-redact';
 
@@ -35,7 +35,6 @@ export interface CallRecorderOptions {
   maxOpenCalls?: number;
   logger?: Logger;
 }
-
 
 interface OpenTape {
   tape: CallTape;
@@ -200,7 +199,7 @@ export class CallRecorder {
     for (const [k, v] of Object.entries(event)) {
       if (typeof v === 'number' || typeof v === 'boolean' || v === null) continue;
       if (typeof v === 'string') {
-        if (!PLAIN_VALUE.test(v) || /\d{7}/.test(v) || isCredentialName(k)) return false;
+        if (!PLAIN_VALUE.test(v) || /\d{7}/.test(v) || isCredentialName(k) || stripTokens(v) !== v) return false;
         if (v.length >= 6 && this.options.secrets.some((s) => s.length >= 6 && v.includes(s))) return false;
         continue;
       }

@@ -23,6 +23,8 @@ export class CallTape {
   private readonly pendingAudio = new Map<AudioTrack, Buffer[]>();
   private pendingBytes = 0;
   private flushQueued = false;
+  /** Closed (the call ended, or the recorder let go of it): a late entry is written, then the files are closed again. */
+  private closed = false;
   /** Wall-clock start of the recording (the header's `startedAt`, also when carrying on an existing tape). */
   readonly startedWallMs: number;
 
@@ -73,22 +75,32 @@ export class CallTape {
 
   /** Write what waits: audio first, so an index line never points past the end of its track. */
   flush(): void {
-    if (this.pendingBytes === 0 && this.pendingIndex.length === 0) return;
-    for (const [track, chunks] of this.pendingAudio) writeAll(this.fd(track), chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    // Taken first: a failed write loses this turn's part (logged by the caller), it is never written twice.
+    const audio = [...this.pendingAudio];
+    const index = this.pendingIndex;
     this.pendingAudio.clear();
-    if (this.pendingIndex.length > 0) writeAll(this.fd('index'), Buffer.from(this.pendingIndex.join('')));
     this.pendingIndex = [];
     this.pendingBytes = 0;
+    try {
+      for (const [track, chunks] of audio) writeAll(this.fd(track), chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+      if (index.length > 0) writeAll(this.fd('index'), Buffer.from(index.join('')));
+    } finally {
+      if (this.closed) this.closeFiles();
+    }
   }
 
-  /** Flush and close the files (the call ended, or the recorder let go of it); a later append opens them again. */
+  /**
+   * Flush and close the files (the call ended, or the recorder let go of it), so a finished call holds no
+   * descriptor; an entry that still comes (a socket's close) is written on its turn and the files closed again.
+   */
   close(): void {
-    try {
-      this.flush();
-    } finally {
-      for (const fd of this.fds.values()) fs.closeSync(fd);
-      this.fds.clear();
-    }
+    this.closed = true;
+    this.flush();
+  }
+
+  private closeFiles(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
   }
 
   private queueFlush(): void {

@@ -118,6 +118,22 @@ describe('whole-call recording (CallRecorder)', () => {
     rec.close();
   });
 
+  it('holds its files open while recording and none once closed, also after a late entry', async () => {
+    const openFds = () => fs.readdirSync('/proc/self/fd').length;
+    const header = { format: 'switchboard-call/1' as const, callId: CALL, startedAt: new Date(1_000_000).toISOString(), redacted: false, budgetBytes: 1 << 20 };
+    const before = openFds();
+    const tape = new CallTape(path.join(dir, 'x.call'), header, undefined);
+    tape.append({ t: 0, src: 'media', dir: 'in', type: 'media' }, { track: 'caller-in', bytes: Buffer.alloc(160, 1) });
+    tape.flush();
+    expect(openFds()).toBe(before + 2); // the index and caller-in.ulaw
+    tape.close();
+    expect(openFds()).toBe(before);
+    tape.append({ t: 40, src: 'realtime', dir: 'in', type: 'closed', event: { code: 1000 } });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(openFds()).toBe(before);
+    expect(fs.readFileSync(path.join(dir, 'x.call', 'index.jsonl'), 'utf8')).toContain('"type":"closed"');
+  });
+
   it('an audio frame skips the scrubbing only when it holds nothing to scrub', () => {
     const { rec } = recorder();
     const media = rec.mediaTap(CALL);
