@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
@@ -9,7 +10,7 @@ import { RECORD_MAX_OPEN_CALLS } from '../constants';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
 import { isCredentialName, scrubJson, scrubSecrets, stripTokens, type PhoneRedactor } from './redact';
-import { TAPE_DIR_SUFFIX, TAPE_FORMAT, type AudioTrack, type TapeEntry } from './tape-format';
+import { TAPE_DIR_SUFFIX, TAPE_FORMAT, TAPE_INDEX, type AudioTrack, type TapeEntry } from './tape-format';
 import { RealtimeContentRedactor } from './transcript-redact';
 
 /**
@@ -228,6 +229,8 @@ export class CallRecorder {
     }
     const header = { format: TAPE_FORMAT, callId, startedAt: new Date(this.options.clock.wallNow()).toISOString(), redacted: this.options.redact, budgetBytes: this.options.budgetBytes } as const;
     const tape = new CallTape(this.dirFor(callId), header, this.options.logger);
+    // Carrying on a redacted tape: placeholders already in it are not handed out again for other numbers.
+    if (tape.carriedOn && this.options.redact) this.options.phoneRedactorFor(callId)?.reservePlaceholdersIn(fs.readFileSync(path.join(tape.dir, TAPE_INDEX), 'utf8'));
     // Times stay relative to the tape's start, also for a tape carried on after the recorder let go of it.
     const { clock } = this.options;
     open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0, content: this.options.redact ? new RealtimeContentRedactor() : undefined };

@@ -27,6 +27,8 @@ export class CallTape {
   private closed = false;
   /** Wall-clock start of the recording (the header's `startedAt`, also when carrying on an existing tape). */
   readonly startedWallMs: number;
+  /** Whether this tape carries on an existing recording of the call (rather than starting it). */
+  readonly carriedOn: boolean;
 
   constructor(
     readonly dir: string,
@@ -36,8 +38,9 @@ export class CallTape {
     ensurePrivateDir(dir);
     const index = path.join(dir, TAPE_INDEX);
     const existing = existingTape(index);
-    this.startedWallMs = Date.parse(existing?.header.callId === header.callId ? existing.header.startedAt : header.startedAt);
-    if (existing?.header.callId === header.callId) {
+    this.carriedOn = existing?.header.callId === header.callId;
+    this.startedWallMs = Date.parse(existing && this.carriedOn ? existing.header.startedAt : header.startedAt);
+    if (existing && this.carriedOn) {
       // The recorder let go of this call (too many open, or a restart) and met it again: carry on where the files end.
       for (const track of AUDIO_TRACKS) this.trackBytes.set(track, sizeOf(path.join(dir, trackFile(track))));
       this.writtenBytes = sizeOf(index) + [...this.trackBytes.values()].reduce((a, b) => a + b, 0);

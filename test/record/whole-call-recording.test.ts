@@ -118,6 +118,17 @@ describe('whole-call recording (CallRecorder)', () => {
     rec.close();
   });
 
+  it('a redacted tape carried on after a restart hands out no placeholder it already holds', () => {
+    const first = recorder({ redact: true });
+    first.rec.mediaTap(CALL).received(JSON.stringify({ eventType: 'start', streamParams: { from: '+19195550142' } }));
+    first.rec.close();
+    const second = recorder({ redact: true }); // a new process: a new recorder and a new number map
+    second.rec.mediaTap(CALL).received(JSON.stringify({ eventType: 'start', streamParams: { from: '+19195550177' } }));
+    const text = index(second.rec);
+    expect(text.match(/\+15550000001/g)).toHaveLength(1);
+    expect(text).toContain('+15550000002');
+  });
+
   it('holds its files open while recording and none once closed, also after a late entry', async () => {
     const openFds = () => fs.readdirSync('/proc/self/fd').length;
     const header = { format: 'switchboard-call/1' as const, callId: CALL, startedAt: new Date(1_000_000).toISOString(), redacted: false, budgetBytes: 1 << 20 };
