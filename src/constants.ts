@@ -258,6 +258,16 @@ export const RETIRED_SESSION_GRACE_MS = 10_000;
  * each, plus the index). Override with RECORD_MAX_CALL_BYTES.
  */
 export const RECORD_MAX_CALL_BYTES = 100 * 1024 * 1024;
+/**
+ * A whole-call tape buffers what it records and writes it once per event-loop turn, or sooner once this
+ * much is waiting, so a call's ~100 frames/s cost a few writes per turn instead of two file opens per frame.
+ */
+export const RECORD_FLUSH_BYTES = 64 * 1024;
+/**
+ * The recorders hold this many calls open (a scenario file's steps, a tape's files); past it the oldest is
+ * let go of, and carried on from its files if it is met again.
+ */
+export const RECORD_MAX_OPEN_CALLS = 5000;
 
 // ---- Watchdogs: silence and maximum call duration (docs/architecture.md, "Watchdogs") ----------
 /** Silence watchdog default: nobody has spoken for this long → the agent asks whether the caller is still there. */

@@ -61,7 +61,7 @@ export interface StartOptions {
   extraTools?: (registry: ToolRegistry) => void;
   /** Record every callback into one scenario file per call in this directory (default: RECORD_DIR). */
   recordDir?: string;
-  /** With recording: replace phone numbers by consistent placeholders (default: RECORD_REDACT). */
+  /** With recording: replace numbers, what was said and typed, and key presses by placeholders (default: RECORD_REDACT). */
   recordRedact?: boolean;
   /** Node's own HTTP timers cannot run on a ManualClock: tests shorten them here to see them act. */
   httpTimeouts?: Partial<HttpTimeouts>;
@@ -198,6 +198,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         publicBaseUrl,
         redact: options.recordRedact ?? config.env.RECORD_REDACT,
         secrets: recorderSecrets,
+        clock,
         unseal: (token, purpose) => signer.verify(token, purpose),
         requiresFor: async (callId) => {
           const agentId = (await store.calls.get(callId))?.agentId;
@@ -351,6 +352,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           resolve();
         }, SHUTDOWN_DRAIN_MS).unref();
       });
+      // Whole-call tapes buffer a turn's writes (call-tape.ts): what the last frames left is written now.
+      callRecorder?.close();
       await reports?.stop();
       await stopStore();
       logger.info('switchboard stopped');

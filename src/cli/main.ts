@@ -31,7 +31,7 @@ program
   .option('-p, --port <port>', 'port to listen on (PORT)')
   .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
   .option('--record <dir>', 'record every callback as a replayable scenario file per call (RECORD_DIR)')
-  .option('--redact', 'with --record: replace phone numbers by consistent placeholders (RECORD_REDACT)')
+  .option('--redact', "with --record: replace phone numbers, transcripts, tool-call arguments and outputs, transfer summaries and key presses by placeholders (RECORD_REDACT); the audio files are kept: they are the call's speech")
   .action(async (opts: { port?: string; dataDir?: string; record?: string; redact?: boolean }) => {
     const env = { ...process.env };
     if (opts.port) env.PORT = opts.port;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
@@ -5,18 +6,23 @@ import type { MediaFrameTap } from '../bandwidth/media/media-tap';
 import type { WebhookExchange } from '../bandwidth/webhooks';
 import type { OpenAIRestTap, OpenAIWebhookTap, RealtimeTap } from '../openai/realtime-tap';
 import { readUui } from '../sip-uui';
+import { RECORD_MAX_OPEN_CALLS } from '../constants';
 import { fileStemFor } from '../files';
 import { CallTape } from './call-tape';
-import { scrubJson, scrubSecrets, type PhoneRedactor } from './redact';
-import { TAPE_DIR_SUFFIX, TAPE_FORMAT, type AudioTrack, type TapeEntry } from './tape-format';
-import { redactTranscripts } from './transcript-redact';
+import { isCredentialName, scrubJson, scrubSecrets, stripTokens, type PhoneRedactor } from './redact';
+import { TAPE_DIR_SUFFIX, TAPE_FORMAT, TAPE_INDEX, type AudioTrack, type TapeEntry } from './tape-format';
+import { RealtimeContentRedactor } from './transcript-redact';
 
 /**
  * Whole-call recording (RECORD_DIR / `serve --record`), beside the callback scenarios of recorder.ts: the
  * media frames both ways, the Realtime events both ways and OpenAI's webhooks, each call in
  * `DIR/<call>.call/` (tape-format.ts). The adapters call the taps handed out here; nothing in the bridge
  * knows. Same rules as the callback recorder: secrets and tokens always stripped, and with `redact` phone
- * numbers (the same placeholders as the call's scenario file) and transcript text too.
+ * numbers (the same placeholders as the call's scenario file), transcript text, tool-call arguments and
+ * outputs and key presses too (transcript-redact.ts); the audio tracks are kept as they are.
+ *
+ * The taps run on the relay path (~100 frames/s per call): a frame that is only a payload and ids skips
+ * the scrubbing, the tape buffers its writes (call-tape.ts), and a call over its budget costs nothing more.
  */
 export interface CallRecorderOptions {
   dir: string;
@@ -26,15 +32,17 @@ export interface CallRecorderOptions {
   budgetBytes: number;
   /** The call's phone placeholders, shared with its callback scenario file (recorder.ts). */
   phoneRedactorFor: (callId: string) => PhoneRedactor | undefined;
+  /** Calls held open at once (default RECORD_MAX_OPEN_CALLS). */
+  maxOpenCalls?: number;
   logger?: Logger;
 }
-
-const MAX_OPEN_TAPES = 5000;
 
 interface OpenTape {
   tape: CallTape;
   startMs: number;
   sessions: number;
+  /** The call's Realtime content redaction (with `redact`): it learns the tools' enum values per call. */
+  content: RealtimeContentRedactor | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -44,7 +52,11 @@ export class CallRecorder {
   /** OpenAI SIP call id → the Bandwidth call it belongs to (the webhook's `uui`), so a sideband records into its call. */
   private readonly sipParents = new Map<string, string>();
 
-  constructor(private readonly options: CallRecorderOptions) {}
+  private readonly maxOpenCalls: number;
+
+  constructor(private readonly options: CallRecorderOptions) {
+    this.maxOpenCalls = options.maxOpenCalls ?? RECORD_MAX_OPEN_CALLS;
+  }
 
   dirFor(callId: string): string {
     return path.join(this.options.dir, `${fileStemFor(callId)}${TAPE_DIR_SUFFIX}`);
@@ -56,12 +68,24 @@ export class CallRecorder {
     const owner = str(body.parentCallId) ?? str(body.callId);
     if (!owner) return;
     this.guard(owner, () => this.write(owner, { src: 'callback', dir: 'in', type: x.route, event: { eventType: body.eventType, callId: body.callId, cause: body.cause, status: x.status } }));
+    // The call (not one of its transfer legs) hung up: its files are closed; anything later opens them again.
+    if (body.eventType === 'disconnect' && body.callId === owner) this.guard(owner, () => this.tapes.get(owner)?.tape.close());
   };
 
+  /** Flush and close every tape (the server is stopping). */
+  close(): void {
+    for (const [callId, open] of this.tapes) this.guard(callId, () => open.tape.close());
+  }
+
   mediaTap = (callId: string): MediaFrameTap => ({
-    received: (text) => this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
-    sent: (text) => this.guard(callId, () => this.mediaFrame(callId, 'out', text)),
+    received: (text) => this.overBudget(callId) || this.guard(callId, () => this.mediaFrame(callId, 'in', text)),
+    sent: (text) => this.overBudget(callId) || this.guard(callId, () => this.mediaFrame(callId, 'out', text)),
   });
+
+  /** A call past its budget is not recorded any more: its frames are not even parsed. */
+  private overBudget(callId: string): boolean {
+    return this.tapes.get(callId)?.tape.exceeded === true;
+  }
 
   realtimeTap = (sessionCallId: string): RealtimeTap => {
     // Filed under its call at its first event: a sideband opens while its webhook is answered, after `received` named the call.
@@ -76,8 +100,8 @@ export class CallRecorder {
         entry(session.callId, session.n);
       });
     return {
-      sent: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'out', text)),
-      received: (text) => write((callId, n) => this.realtimeEvent(callId, n, 'in', text)),
+      sent: (text) => (session && this.overBudget(session.callId)) || write((callId, n) => this.realtimeEvent(callId, n, 'out', text)),
+      received: (text) => (session && this.overBudget(session.callId)) || write((callId, n) => this.realtimeEvent(callId, n, 'in', text)),
       refused: (status) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'refused', session: n, event: { status } })),
       closed: (code, reason) => write((callId, n) => this.write(callId, { src: 'realtime', dir: 'in', type: 'closed', session: n, event: { code, reason } })),
     };
@@ -87,7 +111,9 @@ export class CallRecorder {
   readonly openaiWebhook: OpenAIWebhookTap = {
     received: (rawBody) => {
       const { sipCallId, callId } = this.webhookCall(rawBody);
-      if (sipCallId && callId !== sipCallId) this.sipParents.set(sipCallId, callId);
+      if (!sipCallId || callId === sipCallId) return;
+      if (this.sipParents.size >= this.maxOpenCalls) this.sipParents.delete(this.sipParents.keys().next().value!);
+      this.sipParents.set(sipCallId, callId);
     },
     answered: (delivery) => {
       const { callId, sipCallId, event } = this.webhookCall(delivery.rawBody);
@@ -160,14 +186,34 @@ export class CallRecorder {
 
   private write(callId: string, entry: Omit<TapeEntry, 't' | 'audio'>, audio?: { track: AudioTrack; bytes: Buffer }): void {
     const open = this.open(callId);
-    const clean = entry.event ? { ...entry, event: this.clean(callId, entry.event) } : entry;
+    if (open.tape.exceeded) return;
+    const clean = entry.event && !(audio && this.isPlainFrame(entry.event)) ? { ...entry, event: this.clean(callId, open, entry.src, entry.event) } : entry;
     open.tape.append({ t: Math.max(0, this.options.clock.now() - open.startMs), ...clean }, audio);
   }
 
-  /** Secrets and tokens always; with `redact`, phone numbers and transcript text. */
-  private clean(callId: string, event: Json): Json {
+  /**
+   * A frame with nothing to scrub: the rest of an audio frame once its payload is out (`media`,
+   * `playAudio`, `append`, `delta`: event type, track, sequence number, ids). Only short id-like strings,
+   * none holding a long digit run (a phone number) or a secret, and no credential-named field.
+   */
+  private isPlainFrame(event: Json, depth = 0): boolean {
+    for (const [k, v] of Object.entries(event)) {
+      if (typeof v === 'number' || typeof v === 'boolean' || v === null) continue;
+      if (typeof v === 'string') {
+        if (!PLAIN_VALUE.test(v) || /\d{7}/.test(v) || isCredentialName(k) || stripTokens(v) !== v) return false;
+        if (v.length >= 6 && this.options.secrets.some((s) => s.length >= 6 && v.includes(s))) return false;
+        continue;
+      }
+      if (depth === 0 && v && typeof v === 'object' && !Array.isArray(v) && this.isPlainFrame(v as Json, 1)) continue;
+      return false;
+    }
+    return true;
+  }
+
+  /** Secrets and tokens always; with `redact`, phone numbers and what was said, typed and pressed. */
+  private clean(callId: string, open: OpenTape, src: TapeEntry['src'], event: Json): Json {
     let value = scrubJson(event) as Json;
-    if (this.options.redact) value = redactTranscripts(value) as Json;
+    if (open.content && src === 'realtime') value = open.content.redact(value);
     let text = scrubSecrets(JSON.stringify(value), this.options.secrets);
     const phones = this.options.redact ? this.options.phoneRedactorFor(callId) : undefined;
     if (phones) text = phones.redact(text);
@@ -177,17 +223,27 @@ export class CallRecorder {
   private open(callId: string): OpenTape {
     let open = this.tapes.get(callId);
     if (open) return open;
-    if (this.tapes.size >= MAX_OPEN_TAPES) {
+    if (this.tapes.size >= this.maxOpenCalls) {
       const oldest = this.tapes.keys().next().value;
-      if (oldest !== undefined) this.tapes.delete(oldest);
+      if (oldest !== undefined) this.evict(oldest);
     }
     const header = { format: TAPE_FORMAT, callId, startedAt: new Date(this.options.clock.wallNow()).toISOString(), redacted: this.options.redact, budgetBytes: this.options.budgetBytes } as const;
     const tape = new CallTape(this.dirFor(callId), header, this.options.logger);
+    // Carrying on a redacted tape: placeholders already in it are not handed out again for other numbers.
+    if (tape.carriedOn && this.options.redact) this.options.phoneRedactorFor(callId)?.reservePlaceholdersIn(fs.readFileSync(path.join(tape.dir, TAPE_INDEX), 'utf8'));
     // Times stay relative to the tape's start, also for a tape carried on after the recorder let go of it.
     const { clock } = this.options;
-    open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0 };
+    open = { tape, startMs: clock.now() - Math.max(0, clock.wallNow() - tape.startedWallMs), sessions: 0, content: this.options.redact ? new RealtimeContentRedactor() : undefined };
     this.tapes.set(callId, open);
     return open;
+  }
+
+  /** Let go of a call: its files closed, and the OpenAI SIP calls filed under it forgotten (the map stays bounded). */
+  private evict(callId: string): void {
+    const open = this.tapes.get(callId);
+    this.tapes.delete(callId);
+    for (const [sipCallId, parent] of this.sipParents) if (parent === callId) this.sipParents.delete(sipCallId);
+    if (open) this.guard(callId, () => open.tape.close());
   }
 
   /** A recorder never breaks a call: a failed write is logged, and the call goes on. */
@@ -199,6 +255,9 @@ export class CallRecorder {
     }
   }
 }
+
+/** A value with no free text: ids, event types, track names, sequence numbers, content types. */
+const PLAIN_VALUE = /^[\w./:-]{0,64}$/;
 
 function parseJson(text: string): Json | undefined {
   try {

@@ -49,18 +49,32 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
  * Consistent phone-number placeholders within one file: the first distinct number becomes
  * +15550000001, the next +15550000002, … E.164 numbers anywhere in the text (JSON strings, URLs,
  * SIP URIs, BXML text) are replaced, and so are the same digits without the `+` (e.g. in a
- * `say-as` or a URL-encoded `%2B`), so no number of the call survives in any form.
+ * `say-as` or a URL-encoded `%2B`), and in their national forms with separators (`919-555-0142`,
+ * `(919) 555 0142`, `1.919.555.0142` for a NANP number), so no number of the call survives in any form.
  */
 export class PhoneRedactor {
   private readonly map = new Map<string, string>();
+  /** Placeholders already in a file this redactor carries on (a restart): never handed out again. */
+  private readonly reserved = new Set<string>();
+  private next = 1;
 
   placeholderFor(digits: string): string {
     let placeholder = this.map.get(digits);
     if (!placeholder) {
-      placeholder = `+1555${String(this.map.size + 1).padStart(7, '0')}`;
+      do placeholder = `+1555${String(this.next++).padStart(7, '0')}`;
+      while (this.reserved.has(placeholder));
       this.map.set(digits, placeholder);
     }
     return placeholder;
+  }
+
+  /**
+   * Carrying on a redacted file whose number map is gone (only the placeholders were written): the
+   * placeholders in it are not handed out again, so no two numbers share one. A number met again after
+   * the restart gets a new placeholder.
+   */
+  reservePlaceholdersIn(text: string): void {
+    for (const m of text.matchAll(/\+1555\d{7}(?!\d)/g)) this.reserved.add(m[0]);
   }
 
   redact(text: string): string {
@@ -74,10 +88,18 @@ export class PhoneRedactor {
     for (const [digits, placeholder] of this.map) {
       out = out.replace(new RegExp(`(?<![\\d+])${digits}(?!\\d)`, 'g'), placeholder.slice(1));
     }
+    // Pass 3: NANP numbers in their national forms, digits apart (919-555-0142, (919) 555 0142, 1.919.555.0142).
+    for (const [digits, placeholder] of this.map) {
+      if (!/^1\d{10}$/.test(digits)) continue;
+      const sep = '[\\s.()-]{0,2}';
+      const national = digits.slice(1).split('').join(sep);
+      out = out.replace(new RegExp(`(?<![\\d+])(?:1${sep})?\\(?${national}(?!\\d)`, 'g'), placeholder.slice(2));
+    }
     return out;
   }
 
   private isPlaceholder(digits: string): boolean {
-    return /^1555\d{7}$/.test(digits) && [...this.map.values()].includes(`+${digits}`);
+    const p = `+${digits}`;
+    return /^1555\d{7}$/.test(digits) && (this.reserved.has(p) || [...this.map.values()].includes(p));
   }
 }

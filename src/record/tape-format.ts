@@ -7,6 +7,7 @@ import { z } from 'zod';
  *
  *   index.jsonl       line 1: the header; then one entry per line, in the order things happened
  *   caller-in.ulaw    μ-law 8 kHz the caller sent us (Bandwidth `media` frames, inbound track)
+ *   caller-echo.ulaw  μ-law of Bandwidth's outbound track, when the stream carries both (`media`, track `outbound`)
  *   caller-out.ulaw   μ-law we sent the caller (`playAudio` payloads)
  *   model-in.raw      audio we appended to OpenAI (`input_audio_buffer.append`, the session's input format)
  *   model-out.raw     audio OpenAI sent us (`response.output_audio.delta`, the session's output format)

@@ -2,6 +2,7 @@ import { diffBxml } from './compare';
 import { exchangesOf } from './scenario';
 import type { TapeEntry } from './tape-format';
 import type { WholeCall } from './tape-reader';
+import { RealtimeContentRedactor } from './transcript-redact';
 
 /**
  * What `replay --media` compares between the recorded call and its replay (README "Record, replay, and the
@@ -68,7 +69,11 @@ class IdNames {
 
 const ID_FIELDS = ['item_id', 'call_id', 'response_id', 'previous_item_id', 'id'];
 
-function clientEvents(call: WholeCall): { appendBytes: number; appends: number; events: { t: number; type: string; body: Record<string, unknown> }[] } {
+/**
+ * `redactor`: the recording was made with --redact and this run was not, so this run's events are redacted
+ * the same way first (tool outputs, text) before they are compared with the recorded placeholders.
+ */
+function clientEvents(call: WholeCall, redactor?: RealtimeContentRedactor): { appendBytes: number; appends: number; events: { t: number; type: string; body: Record<string, unknown> }[] } {
   const ids = new IdNames();
   let appendBytes = 0;
   let appends = 0;
@@ -76,7 +81,8 @@ function clientEvents(call: WholeCall): { appendBytes: number; appends: number; 
   for (const entry of call.entries) {
     if (entry.src !== 'realtime' && entry.src !== 'openai-rest') continue;
     // Name ids in the order they appear on the wire, whichever side minted them.
-    const body = renameIds(entry.event ?? {}, ids);
+    const event = entry.event ?? {};
+    const body = renameIds(redactor && entry.src === 'realtime' ? redactor.redact(event) : event, ids);
     if (entry.dir !== 'out') continue;
     if (entry.type === 'input_audio_buffer.append') {
       appends++;
@@ -102,7 +108,7 @@ function renameIds(value: Record<string, unknown>, ids: IdNames): Record<string,
 
 function compareModelEvents(expected: WholeCall, actual: WholeCall, tol: CompareTolerances): string[] {
   const e = clientEvents(expected);
-  const a = clientEvents(actual);
+  const a = clientEvents(actual, expected.header.redacted && !actual.header.redacted ? new RealtimeContentRedactor() : undefined);
   const lines: string[] = [];
   if (e.appendBytes !== a.appendBytes) lines.push(`input_audio_buffer.append: ${e.appendBytes} bytes in ${e.appends} appends then, ${a.appendBytes} bytes in ${a.appends} now`);
   else if (!expected.track('model-in').equals(actual.track('model-in'))) lines.push(`input_audio_buffer.append: the same ${e.appendBytes} bytes in count, but different audio`);
