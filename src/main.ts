@@ -249,6 +249,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     security,
     toolsFor,
     clock,
+    instanceId,
     contexts: callContexts,
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
@@ -338,9 +339,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
   const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
-      const cut = await bridge.drain(drainMs);
-      for (const session of [...sipWebhook.sessions.values()]) session.end('server shutting down');
-      // Calls whose stream was just ended will ask /stream-ended for their fallback: answer them.
+      // Stream and openai-sip calls alike finish or go to their agent's fallback.
+      const cut = (await Promise.all([bridge.drain(drainMs), sipWebhook.drain(drainMs)])).reduce((a, b) => a + b, 0);
+      // Calls just handed over will ask for their fallback (/stream-ended; a Bandwidth parent's transferComplete): answer them.
       if (cut > 0 && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
       await new Promise<void>((resolve) => {

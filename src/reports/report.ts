@@ -1,5 +1,5 @@
 import { maskPhone } from '../log';
-import type { CallEventRecord, CallRecord, Store, TranscriptItemRecord } from '../store/types';
+import { FINAL_CALL_STATES, type CallEventRecord, type CallRecord, type Store, type TranscriptItemRecord } from '../store/types';
 import { loadCallHistory } from './call-history';
 import type { CallCost, PriceTable } from './cost';
 
@@ -32,6 +32,11 @@ export interface LegView {
   to: string | null;
   mode: string | null;
   state: string;
+  /**
+   * `in-progress`: the leg's end had not been seen when the report was built (its end was lost, or it is
+   * still going; the report waits for it at most REPORT_LEGS_WAIT_MS after the call's end).
+   */
+  status: 'ended' | 'in-progress';
   cause: string | null;
   errorMessage: string | null;
   startedAt: string | null;
@@ -130,6 +135,7 @@ function legView(leg: CallRecord, numbers: ReportOptions['numbers']): LegView {
     to: number(leg.to),
     mode: leg.mode,
     state: leg.state,
+    status: FINAL_CALL_STATES.includes(leg.state) ? 'ended' : 'in-progress',
     cause: leg.cause,
     errorMessage: leg.errorMessage,
     startedAt: leg.startedAt,
