@@ -340,9 +340,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
       // Stream and openai-sip calls alike finish or go to their agent's fallback.
-      const cut = (await Promise.all([bridge.drain(drainMs), sipWebhook.drain(drainMs)])).reduce((a, b) => a + b, 0);
-      // Calls just handed over will ask for their fallback (/stream-ended; a Bandwidth parent's transferComplete): answer them.
-      if (cut > 0 && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
+      const [cut, sipCut] = await Promise.all([bridge.drain(drainMs), sipWebhook.drain(drainMs)]);
+      // Calls just handed over will call back for their fallback (/stream-ended; the transferComplete of an
+      // openai-sip call's Bandwidth leg, BW §1.3): answer them. An OpenAI call of its own brings no callback.
+      if ((cut > 0 || sipCut.some((session) => session.parentCallId)) && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

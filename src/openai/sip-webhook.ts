@@ -241,9 +241,9 @@ export class OpenAISipWebhook {
   /**
    * Shutdown (docs/reliability.md, draining): the live openai-sip calls get up to `timeoutMs` to end, as
    * stream calls do (CallRegistry.drain); each one left is then handed to its agent's fallback
-   * (SipCallSession.handOver). Returns how many were.
+   * (SipCallSession.handOver). Returns the sessions handed over.
    */
-  async drain(timeoutMs: number): Promise<number> {
+  async drain(timeoutMs: number): Promise<SipCallSession[]> {
     this.draining = true;
     if (this.sessions.size > 0 && timeoutMs > 0) {
       await new Promise<void>((resolve) => {
@@ -253,7 +253,7 @@ export class OpenAISipWebhook {
     }
     const cut = [...this.sessions.values()];
     await Promise.all(cut.map((session) => session.handOver('server shutting down')));
-    return cut.length;
+    return cut;
   }
 
   /**
