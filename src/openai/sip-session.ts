@@ -6,7 +6,7 @@ import { greetWith } from '../bridge/call-prompts';
 import type { PromptsForCall } from '../context/call-contexts';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
-import type { CallControl, ModelSession } from '../bridge/transports';
+import type { CallControl, HandOffOutcome, ModelSession } from '../bridge/transports';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
@@ -48,10 +48,20 @@ export class SipCallSession {
   private agentAudible = false;
   /** The server is handing the call to its fallback (handOver): once is enough. */
   private handingOver = false;
+  /** The agent's own hand-off went through (an accepted REFER, a hang-up): the call is leaving the agent already. */
+  private leftAgent = false;
   private readonly conversation: Conversation;
 
   constructor(private readonly d: SipCallSessionDeps) {
     const model = d.model;
+    const control = d.control;
+    // The conversation's hand-offs, watched: once a REFER or a hang-up went through, the call has left the agent.
+    const watched: CallControl = {
+      transfer: async (call, destination, reason, summary) => this.leaving(await control.transfer(call, destination, reason, summary)),
+      hangUp: async (call, reason) => this.leaving(await control.hangUp(call, reason)),
+      fallback: (call, reason) => control.fallback(call, reason),
+      ...(control.checkTransfer ? { checkTransfer: (call, destination) => control.checkTransfer!(call, destination) } : {}),
+    };
     const talk = (this.conversation = new Conversation({
       callId: d.callId,
       agent: d.agent,
@@ -59,7 +69,7 @@ export class SipCallSession {
       logger: d.logger,
       clock: d.clock,
       tools: d.tools,
-      control: d.control,
+      control: watched,
       model: () => model,
       voice: {
         isPlaying: () => this.agentAudible,
@@ -153,6 +163,8 @@ export class SipCallSession {
   async handOver(reason: string): Promise<void> {
     if (this.ended || this.handingOver) return;
     this.handingOver = true;
+    // Already REFERred or hung up by the agent: the call is on its way out, with its own outcome.
+    if (this.leftAgent) return this.end(reason);
     const call = { callId: this.d.callId, agent: this.d.agent };
     await this.d.store.calls.record({ id: this.d.callId, outcome: { outcome: 'fallback', reason } }).catch((err: Error) => this.conversation.storeFailed(err));
     const destination = fallbackDestination(this.d.agent);
@@ -180,6 +192,11 @@ export class SipCallSession {
       .catch((err: Error) => this.conversation.storeFailed(err));
     this.conversation.record('bridge.ended', { reason, storeFailures: this.conversation.storeFailures });
     this.d.onEnded(this);
+  }
+
+  private leaving(outcome: HandOffOutcome): HandOffOutcome {
+    if (outcome === 'done' || outcome === 'gone') this.leftAgent = true;
+    return outcome;
   }
 
   /** DESIGN §4.9: the AI side failed; the reason is stored and the call goes to its fallback (SipCallControl.fallback). */

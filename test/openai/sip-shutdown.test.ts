@@ -34,9 +34,10 @@ class ReferringControl implements CallControl {
 }
 
 describe('an openai-sip call when the server shuts down (SipCallSession.handOver)', () => {
+  const human: TransferDestination = { id: 'd1', name: 'human', kind: 'sip', value: 'sip:desk@pbx.example.com', warm: false, callTimeoutS: 30 };
   async function live(fallback: { transferTo?: string }, refer?: HandOffOutcome) {
     const store = SqliteStore.open(':memory:');
-    const agent: AgentWithDestinations = { ...agentSchema.parse({ id: 'sipper', name: 'SIP', greeting: '', mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' }, fallback }), destinations: [] };
+    const agent: AgentWithDestinations = { ...agentSchema.parse({ id: 'sipper', name: 'SIP', greeting: '', mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' }, fallback }), destinations: [human] };
     await store.agents.upsert(agent, 'api');
     await store.calls.record({ id: 'rtc_shut', leg: 'ai-sip', agentId: 'sipper', mode: 'openai-sip', state: 'sip-connected', mediaOwner: 'i-me' });
     const model = new FakeModelSession();
@@ -45,7 +46,7 @@ describe('an openai-sip call when the server shuts down (SipCallSession.handOver
     const session = new SipCallSession({ callId: 'rtc_shut', agent, store, logger: createLogger('silent'), clock: new ManualClock(0), tools: agentTools(agent, {}), model, control, onEnded: () => void ended++ });
     model.becomeReady();
     await settleIo();
-    return { store, control, session, ended: () => ended };
+    return { store, control, session, model, ended: () => ended };
   }
 
   it('is not "the caller hung up": with no fallback destination OpenAI hangs it up, outcome fallback', async () => {
@@ -69,6 +70,27 @@ describe('an openai-sip call when the server shuts down (SipCallSession.handOver
       await settleIo();
       expect(control.asked).toEqual(['transfer:fallback:+19195550123']);
       expect(await store.calls.get('rtc_shut')).toMatchObject({ outcome: 'fallback', outcomeReason: 'server shutting down' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('is left alone when the agent already REFERred it: the call is on its way out with its own outcome', async () => {
+    const { store, control, session, model } = await live({ transferTo: '+19195550123' });
+    try {
+      model.handlers.responseCreated({ responseId: 'resp_fc' });
+      model.handlers.functionCall({ responseId: 'resp_fc', itemId: 'fc_1', callId: 'call_1', name: 'transfer_call', arguments: JSON.stringify({ destination: 'human', reason: 'billing', summary: 'Refund.' }) });
+      model.handlers.responseDone({ responseId: 'resp_fc', status: 'completed' });
+      await settleIo();
+      model.handlers.responseCreated({ responseId: 'resp_bye' });
+      model.handlers.responseDone({ responseId: 'resp_bye', status: 'completed' });
+      model.handlers.trace('output_audio_buffer.stopped', {});
+      await settleIo();
+      expect(control.asked).toEqual(['transfer:human:sip:desk@pbx.example.com']);
+      await session.handOver('server shutting down');
+      await settleIo();
+      expect(control.asked).toEqual(['transfer:human:sip:desk@pbx.example.com']); // no second REFER, no hang-up
+      expect(await store.calls.get('rtc_shut')).toMatchObject({ state: 'completed', outcome: 'transferred', mediaOwner: null });
     } finally {
       await store.close();
     }
