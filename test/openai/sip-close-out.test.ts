@@ -41,7 +41,7 @@ describe('openai-sip calls and crashes', () => {
     }
   });
 
-  it('the restarted instance closes out the openai-sip legs it held: outcome error, or the Bandwidth call keeps its own; each call reported once', async () => {
+  it('the restarted instance closes out the openai-sip legs it held (outcome error, or the Bandwidth call keeps its own), reports each call once, and hangs up what OpenAI still holds', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sip-crash-'));
     try {
       // What a kill -9 leaves: an OpenAI call of its own and the AI leg of a Bandwidth call whose caller hung up meanwhile.
@@ -54,20 +54,29 @@ describe('openai-sip calls and crashes', () => {
       expect(Date.parse(waiting!.nextAttemptAt) - Date.parse(waiting!.createdAt)).toBe(REPORT_LEGS_WAIT_MS); // its AI leg is still live
       await store.close();
 
-      const server = await startTestServer({ DATA_DIR: dataDir, INSTANCE_ID: 'i-me' });
+      // OpenAI still holds the direct call (its sideband died with the old process); the child's call is gone.
+      const openai = await startRealtimeStandIn({ clock: new ManualClock(0) });
+      openai.incomingSipCall('rtc_direct');
+      const server = await startTestServer({ DATA_DIR: dataDir, INSTANCE_ID: 'i-me', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: openai.url });
       try {
         const calls = server.app.store.calls;
         expect(await calls.get('rtc_direct')).toMatchObject({ state: 'completed', cause: 'server-restarted', mediaOwner: null, outcome: 'error' });
         expect(await calls.get('rtc_child')).toMatchObject({ state: 'completed', cause: 'server-restarted', mediaOwner: null });
         expect(await calls.get('c-bw')).toMatchObject({ outcome: 'caller-hung-up' }); // the caller's hang-up stands
-        expect((await server.app.store.events.list('rtc_child')).map((e) => e.type)).toEqual(['call.closed-out']);
+        expect((await server.app.store.events.list('rtc_child')).map((e) => e.type)[0]).toBe('call.closed-out');
         expect(await server.app.store.reports.list({ callId: 'rtc_direct', limit: 5 })).toEqual([expect.objectContaining({ event: 'call.ended', status: 'pending' })]);
         // The Bandwidth call's report, enqueued when its caller hung up, is due once its last leg has settled.
         const [report] = await server.app.store.reports.list({ callId: 'c-bw', limit: 5 });
         expect(report!.id).toBe(waiting!.id);
         expect(Date.parse(report!.nextAttemptAt) - Date.parse(report!.updatedAt)).toBe(REPORT_SETTLE_MS);
+        // Nobody runs the call OpenAI still holds: it is hung up; the one OpenAI no longer knows had ended.
+        const traced = async (id: string) => (await server.app.store.events.list(id)).map((e) => e.type);
+        await eventually(async () => (await traced('rtc_direct')).includes('sip.hangup') && (await traced('rtc_child')).includes('sip.hangup-failed'), 'the hang-ups');
+        expect(openai.sipCalls.get('rtc_direct')!.state).toBe('ended');
+        expect((await server.app.store.events.list('rtc_child')).at(-1)?.data).toMatchObject({ reason: 'the call had already ended', status: 404 });
       } finally {
         await server.close();
+        await openai.close();
       }
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
