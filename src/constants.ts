@@ -289,6 +289,14 @@ export const DEFAULT_TIME_LIMIT_WARN_MS = 60_000;
  * last response's usage arrive after the carrier's disconnect (the model writes them when it is done).
  */
 export const REPORT_SETTLE_MS = 2_000;
+/**
+ * A call whose caller's leg has ended while a leg started from it has not (its end was lost: a callback that
+ * never came, an instance that died holding an AI SIP leg and has not restarted) is reported this long after
+ * its end all the same, with that leg `in-progress`. A leg's end normally follows the caller's within
+ * seconds (Bandwidth ends a bridged leg with its call; OpenAI closes the sideband when its call ends), and
+ * the report goes out REPORT_SETTLE_MS after the last one.
+ */
+export const REPORT_LEGS_WAIT_MS = 5 * 60_000;
 /** How often the outbox is read for reports due (also how soon a resend from another process is seen). */
 export const REPORT_POLL_INTERVAL_MS = 1_000;
 /** Reports sent at once: the operator's endpoint is not flooded after an outage, and the process's sockets stay few. */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { AgentWithDestinations } from './agents/agent';
@@ -40,7 +41,7 @@ import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { SqliteStore } from './store/sqlite';
-import type { Store } from './store/types';
+import type { CallRecord, Store } from './store/types';
 
 /** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
@@ -126,9 +127,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     await store.close();
     lock?.release();
   };
+  let orphans: CallRecord[] = [];
   try {
     await syncEnvAgent(store, config.envAgent);
-    if (!options.forCommand) await closeOutOrphans(store, instanceId, logger);
+    if (!options.forCommand) orphans = await closeOutOrphans(store, instanceId, logger);
   } catch (err) {
     await stopStore();
     throw err;
@@ -241,15 +243,18 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
+  const openai = openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest);
+  hangUpOrphanedSipCalls(openai, store, orphans, logger);
   const sipWebhook = new OpenAISipWebhook({
     store,
     router,
     logger,
-    openai: openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest),
+    openai,
     webhookSecret: config.env.OPENAI_WEBHOOK_SECRET,
     security,
     toolsFor,
     clock,
+    instanceId,
     contexts: callContexts,
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
@@ -339,10 +344,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   /** Stop: live calls get up to `drainMs` to finish (SIGTERM), then everything is closed. */
   const close = (drainMs: number = SHUTDOWN_DRAIN_MS) => {
     closing ??= (async () => {
-      const cut = await bridge.drain(drainMs);
-      for (const session of [...sipWebhook.sessions.values()]) session.end('server shutting down');
-      // Calls whose stream was just ended will ask /stream-ended for their fallback: answer them.
-      if (cut > 0 && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
+      // Stream and openai-sip calls alike finish or go to their agent's fallback.
+      const [cut, sipCut] = await Promise.all([bridge.drain(drainMs), sipWebhook.drain(drainMs)]);
+      // Calls just handed over will call back for their fallback (/stream-ended; the transferComplete of an
+      // openai-sip call's Bandwidth leg, BW §1.3): answer them. An OpenAI call of its own brings no callback.
+      if ((cut > 0 || sipCut.some((session) => session.parentCallId)) && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -368,7 +374,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
  * them a final state whose cause says the server restarted, with an event in their timeline, and make
  * their recordings playable. Only this instance's calls: another instance's are its own to close.
  */
-async function closeOutOrphans(store: Store, instanceId: string, logger: Logger): Promise<void> {
+async function closeOutOrphans(store: Store, instanceId: string, logger: Logger): Promise<CallRecord[]> {
   const orphans = await store.calls.closeOutOrphans(instanceId, {
     cause: 'server-restarted',
     errorMessage: 'the server stopped while this call was live; closed out when it started again',
@@ -385,6 +391,29 @@ async function closeOutOrphans(store: Store, instanceId: string, logger: Logger)
     }
   }
   if (orphans.length > 0) logger.warn({ calls: orphans.map((c) => c.id) }, `closed out ${orphans.length} call(s) that were live when the server stopped`);
+  return orphans;
+}
+
+/**
+ * An openai-sip call closed out after a crash may still be going on at OpenAI: its sideband died with the
+ * old process, so the caller is talking to the model with nobody to run its tools, hand-offs or watchdogs.
+ * End it with OpenAI's hangup (OpenAI reference §4.4), in the background; a call OpenAI no longer knows
+ * (404) had ended already. Each attempt is an event on the leg.
+ */
+function hangUpOrphanedSipCalls(openai: OpenAI, store: Store, orphans: readonly CallRecord[], logger: Logger): void {
+  for (const call of orphans) {
+    if (call.leg !== 'ai-sip' || call.mode !== 'openai-sip') continue;
+    const event = (type: string, data: Record<string, unknown>) =>
+      store.events.append({ callId: call.id, source: 'switchboard', type, data: { kind: 'hangup', after: 'server-restarted', ...data } }).catch((err: Error) => logger.error({ callId: call.id, err: err.message }, 'could not write to the store'));
+    openai.realtime.calls.hangup(call.id, { maxRetries: 0 }).then(
+      () => event('sip.hangup', {}),
+      (err: Error) => {
+        const status = err instanceof OpenAI.APIError ? err.status : undefined;
+        if (status !== 404) logger.warn({ callId: call.id, status, err: err.message }, 'could not hang up an OpenAI call left live by a crash');
+        return event('sip.hangup-failed', { reason: status === 404 ? 'the call had already ended' : err.message, ...(typeof status === 'number' ? { status } : {}) });
+      },
+    );
+  }
 }
 
 /** `build`, computed once per key object (and forgotten with it). */

@@ -88,6 +88,17 @@ export const agentFallbackSchema = z.object({
   transferTo: phoneOrSipSchema.optional(),
 });
 
+/**
+ * Where the agent's fallback sends the caller after its apology (`fallback.transferTo`), as a transfer
+ * destination; undefined when the fallback hangs up. Bandwidth's fallback BXML and an openai-sip call
+ * handed over at shutdown use the same one.
+ */
+export function fallbackDestination(agent: Pick<Agent, 'id' | 'fallback'>): TransferDestination | undefined {
+  const to = agent.fallback.transferTo;
+  if (!to) return undefined;
+  return { id: `${agent.id}-fallback`, name: 'fallback', kind: to.startsWith('+') ? 'phone' : 'sip', value: to, warm: false, callTimeoutS: DEFAULT_CALL_TIMEOUT_S };
+}
+
 /** The placeholders a REFER target template may use, and what they stand for. */
 export const REFER_TARGET_PLACEHOLDERS = {
   /** The phone destination's E.164 number, e.g. +19195550177. */

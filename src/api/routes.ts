@@ -7,7 +7,8 @@ import { VOICE_ROUTES, type CallbackUrls } from '../bandwidth/urls';
 import { SwitchboardError } from '../errors';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import { estimateCost, type PriceTable } from '../reports/cost';
+import { loadCallHistory } from '../reports/call-history';
+import type { PriceTable } from '../reports/cost';
 import type { ReportRecord, Store, StoredAgent } from '../store/types';
 import { route, type Route } from './route';
 import * as s from './schemas';
@@ -242,16 +243,11 @@ export function apiRoutes(d: ApiDeps): Route[] {
       method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage, estimated cost and transfer outcome', params: s.callIdParams,
       successStatus: 200, response: s.callDetailSchema, errors: [404],
       handler: async ({ params }) => {
-        const call = await d.store.calls.get(params.id);
-        if (!call) throw notFound(`call ${params.id}`);
-        const [legs, events, transcript, agent] = await Promise.all([
-          d.store.calls.children(params.id),
-          d.store.events.list(params.id),
-          d.store.transcripts.list(params.id),
-          call.agentId ? d.store.agents.get(call.agentId) : Promise.resolve(undefined),
-        ]);
-        const cost = estimateCost(call.usage, agent?.agent.model, d.prices);
-        return { status: 200, body: { ...call, legs, events, transcript: transcript.map(({ callId: _c, id: _i, position: _p, ...t }) => t), transfer: transferOutcome(legs, events), cost } };
+        // Every leg's trace, transcript and usage: an openai-sip call talks on its AI leg (src/reports/call-history.ts).
+        const history = await loadCallHistory(d.store, params.id, d.prices);
+        if (!history) throw notFound(`call ${params.id}`);
+        const { call, legs, events, transcript, cost } = history;
+        return { status: 200, body: { ...call, usage: history.usage, legs, events, transcript: transcript.map(({ id: _i, position: _p, ...t }) => t), transfer: transferOutcome(legs, events), cost } };
       },
     }),
     route({

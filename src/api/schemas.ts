@@ -115,9 +115,11 @@ export const callCostSchema = z
   .nullable()
   .describe('estimated model cost from the call’s usage and the price table (null without usage or a price for the agent’s model)');
 export const callDetailSchema = callViewSchema.extend({
+  usage: z.record(z.string(), z.number()).nullable().describe('model usage summed over the call and its legs (an openai-sip call is talked to on its AI leg)'),
   legs: z.array(callViewSchema),
-  events: z.array(z.object({ id: z.number(), at: z.string(), source: z.string(), type: z.string(), data: z.unknown() })),
-  transcript: z.array(z.object({ role: z.string(), text: z.string(), itemId: z.string().optional(), heardMs: z.number().optional(), truncated: z.boolean(), at: z.string() })),
+  /** Every leg's, in time order (src/reports/call-history.ts); `callId` names the leg. */
+  events: z.array(z.object({ id: z.number(), callId: z.string().describe('the leg this event is about'), at: z.string(), source: z.string(), type: z.string(), data: z.unknown() })),
+  transcript: z.array(z.object({ callId: z.string().describe('the leg whose conversation said it'), role: z.string(), text: z.string(), itemId: z.string().optional(), heardMs: z.number().optional(), truncated: z.boolean(), at: z.string() })),
   transfer: z
     .object({ outcome: z.enum(['completed', 'failed', 'in-progress']), destination: z.string().nullable(), cause: z.string().nullable(), durationMs: z.number().nullable() })
     .nullable(),

@@ -1,8 +1,8 @@
 import type { RouteVia } from '../agents/routing';
 import { encodeUui } from '../sip-uui';
-import type { AgentWithDestinations, TransferDestination } from '../agents/agent';
+import { fallbackDestination, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
-import { DEFAULT_CALL_TIMEOUT_S, MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
+import { MEDIA_USERNAME, STREAM_NAME, UUI_MAX_CHARS, VERB_TAG_MAX_CHARS } from '../constants';
 import type { Credentials } from '../credentials';
 import type { Logger } from '../log';
 import type { CallOutcome } from '../outcomes';
@@ -143,18 +143,11 @@ export class BxmlAnswers {
   /** DESIGN §4.9: apologise, then the agent's fallback destination or hang up. */
   async fallback(cb: Callback, agent: AgentWithDestinations | undefined, reason: string, eventData: Record<string, unknown> = {}): Promise<CallbackResult> {
     const message = agent?.fallback.message ?? 'Sorry, we cannot take your call right now. Please call again later.';
-    const transferTo = agent?.fallback.transferTo;
+    const destination = agent ? fallbackDestination(agent) : undefined;
     let view: Parameters<TemplateCatalog['render']>[1] & object = { ...this.commonView(cb, agent), message };
     let saved: Promise<void> | undefined;
-    if (transferTo) {
-      const destination: TransferDestination = {
-        id: `${agent?.id ?? 'none'}-fallback`,
-        name: 'fallback',
-        kind: transferTo.startsWith('+') ? 'phone' : 'sip',
-        value: transferTo,
-        warm: false,
-        callTimeoutS: DEFAULT_CALL_TIMEOUT_S,
-      };
+    if (destination) {
+      const transferTo = destination.value;
       const ctx: TransferContext = { callId: cb.callId, agentId: agent?.id ?? '', destination, reason, origin: 'fallback' };
       const transfer = this.deps.contexts.transferUrls(ctx);
       saved = transfer.saved;

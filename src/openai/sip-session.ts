@@ -1,12 +1,12 @@
 import { outcomeAtEnd } from '../outcomes';
 import { WS_NORMAL_CLOSURE } from '../constants';
-import type { AgentWithDestinations } from '../agents/agent';
+import { fallbackDestination, type AgentWithDestinations } from '../agents/agent';
 import type { VoicemailPlan } from '../agents/telephony';
 import { greetWith } from '../bridge/call-prompts';
 import type { PromptsForCall } from '../context/call-contexts';
 import { Conversation } from '../bridge/conversation';
 import type { ToolRegistry } from '../bridge/tools';
-import type { CallControl, ModelSession } from '../bridge/transports';
+import type { CallControl, HandOffOutcome, ModelSession } from '../bridge/transports';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import type { Store } from '../store/types';
@@ -46,10 +46,22 @@ export class SipCallSession {
    * rather than cut the agent's last words.
    */
   private agentAudible = false;
+  /** The server is handing the call to its fallback (handOver): once is enough. */
+  private handingOver = false;
+  /** The agent's own hand-off went through (an accepted REFER, a hang-up): the call is leaving the agent already. */
+  private leftAgent = false;
   private readonly conversation: Conversation;
 
   constructor(private readonly d: SipCallSessionDeps) {
     const model = d.model;
+    const control = d.control;
+    // The conversation's hand-offs, watched: once a REFER or a hang-up went through, the call has left the agent.
+    const watched: CallControl = {
+      transfer: async (call, destination, reason, summary) => this.leaving(await control.transfer(call, destination, reason, summary)),
+      hangUp: async (call, reason) => this.leaving(await control.hangUp(call, reason)),
+      fallback: (call, reason) => control.fallback(call, reason),
+      ...(control.checkTransfer ? { checkTransfer: (call, destination) => control.checkTransfer!(call, destination) } : {}),
+    };
     const talk = (this.conversation = new Conversation({
       callId: d.callId,
       agent: d.agent,
@@ -57,7 +69,7 @@ export class SipCallSession {
       logger: d.logger,
       clock: d.clock,
       tools: d.tools,
-      control: d.control,
+      control: watched,
       model: () => model,
       voice: {
         isPlaying: () => this.agentAudible,
@@ -139,6 +151,30 @@ export class SipCallSession {
   }
 
   /**
+   * The server is stopping with this call still live (shutdown drain). OpenAI carries the call, so only
+   * ending the sideband would leave the caller talking to the model with nobody to run its tools, hand-offs
+   * or watchdogs, and record it as the caller's hang-up. As a stream call is at shutdown (CallSession.handOver),
+   * it goes to the agent's fallback: a REFER to `fallback.transferTo` (docs/architecture.md, hand-off), or
+   * OpenAI's hangup when there is none or the REFER is refused. Outcome `fallback`, decided before the REFER
+   * as the time limit decides its own, so the REFER's `transferred` does not replace it; the trace says which
+   * way it went (`sip.refer`, `sip.hangup`, or their `-failed`: then the call stays with OpenAI's model,
+   * the openai-sip fallback of SipCallControl).
+   */
+  async handOver(reason: string): Promise<void> {
+    if (this.ended || this.handingOver) return;
+    this.handingOver = true;
+    // Already REFERred or hung up by the agent: the call is on its way out, with its own outcome.
+    if (this.leftAgent) return this.end(reason);
+    const call = { callId: this.d.callId, agent: this.d.agent };
+    await this.d.store.calls.record({ id: this.d.callId, outcome: { outcome: 'fallback', reason } }).catch((err: Error) => this.conversation.storeFailed(err));
+    const destination = fallbackDestination(this.d.agent);
+    const referred = destination ? await this.d.control.transfer(call, destination, reason, '') : undefined;
+    const left = referred === 'done' || referred === 'gone' ? referred : await this.d.control.hangUp(call, reason);
+    if (typeof left === 'object') this.d.logger.error({ callId: this.d.callId, reason: left.refused }, 'could not hand the OpenAI call to its fallback at shutdown: it stays with its model');
+    this.end(reason);
+  }
+
+  /**
    * The OpenAI call is over. Its leg is completed here: no carrier callback reports an OpenAI call's end.
    * What ended it fills the call's outcome only if nothing decided it (src/outcomes.ts): an expected close
    * after no decision is the caller hanging up; a failure is an error (a Bandwidth parent's fallback, which
@@ -151,10 +187,16 @@ export class SipCallSession {
     this.d.model.close();
     const outcome = failed ? outcomeAtEnd('ai-failed', reason) : outcomeAtEnd('hangup');
     this.d.store.calls
-      .record({ id: this.d.callId, state: 'completed', endedAt: new Date(this.d.clock.wallNow()).toISOString(), outcome })
+      // The sideband is no longer held here: a restart has nothing of this call to close out (DESIGN §4.12).
+      .record({ id: this.d.callId, state: 'completed', endedAt: new Date(this.d.clock.wallNow()).toISOString(), outcome, mediaOwner: null })
       .catch((err: Error) => this.conversation.storeFailed(err));
     this.conversation.record('bridge.ended', { reason, storeFailures: this.conversation.storeFailures });
     this.d.onEnded(this);
+  }
+
+  private leaving(outcome: HandOffOutcome): HandOffOutcome {
+    if (outcome === 'done' || outcome === 'gone') this.leftAgent = true;
+    return outcome;
   }
 
   /** DESIGN §4.9: the AI side failed; the reason is stored and the call goes to its fallback (SipCallControl.fallback). */

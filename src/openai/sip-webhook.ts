@@ -38,6 +38,11 @@ export interface SipWebhookDeps {
   toolsFor: (agent: AgentWithDestinations) => ToolRegistry;
   /** Time for the sessions' hand-off bound (tests pass a ManualClock). */
   clock: Clock;
+  /**
+   * This instance, as the owner of the calls whose sideband it holds (DESIGN §4.12): an accepted call is
+   * marked with it until its session ends, so a crash in between is closed out at the next start.
+   */
+  instanceId: string;
   /** Open the sideband socket of an accepted call (reference §4.5). */
   openSideband: (agent: AgentWithDestinations, tools: ToolRegistry, callId: string) => ModelSession;
   /** Whole-call recording (RECORD_DIR): every webhook delivery with the answer it got. */
@@ -101,6 +106,8 @@ export class OpenAISipWebhook {
   /** Live sideband sessions by OpenAI call id. */
   readonly sessions = new Map<string, SipCallSession>();
   private readonly contexts: CallContexts;
+  private draining = false;
+  private drained: (() => void) | undefined;
 
   constructor(private readonly deps: SipWebhookDeps) {
     this.contexts = deps.contexts ?? new CallContexts({ clock: deps.clock, env: {}, logger: deps.logger });
@@ -200,8 +207,9 @@ export class OpenAISipWebhook {
       // Not recorded as seen: a non-2xx makes OpenAI deliver again, and the next try may succeed.
       return { status: 502, body: { error: { code: 'accept_failed', message: `accept failed${status ? ` (HTTP ${status})` : ''}` } } };
     }
+    // Owned from the accept: the sideband opens next, and a crash from here on leaves the leg live (DESIGN §4.12).
     await d.store.calls.record(
-      { ...base, agentId: agent.id, mode: 'openai-sip', state: 'sip-connected' },
+      { ...base, agentId: agent.id, mode: 'openai-sip', state: 'sip-connected', mediaOwner: d.instanceId },
       { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: 'accepted', routedVia: via } },
     );
     if (parentCallId) await d.store.calls.record({ id: parentCallId, state: 'sip-connected' }).catch(() => undefined);
@@ -221,10 +229,31 @@ export class OpenAISipWebhook {
       parentCallId,
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);
+        if (this.sessions.size === 0) this.drained?.();
       },
     });
     this.sessions.set(callId, session);
+    // Accepted while the server stops: nobody will stay to run it, so its agent's fallback takes it now.
+    if (this.draining) void session.handOver('server shutting down');
     return { status: 200, body: { status: 'accepted', callId, agentId: agent.id } };
+  }
+
+  /**
+   * Shutdown (docs/reliability.md, draining): the live openai-sip calls get up to `timeoutMs` to end, as
+   * stream calls do (CallRegistry.drain); each one left is then handed to its agent's fallback
+   * (SipCallSession.handOver). Returns the sessions handed over.
+   */
+  async drain(timeoutMs: number): Promise<SipCallSession[]> {
+    this.draining = true;
+    if (this.sessions.size > 0 && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        this.deps.clock.setTimeout(resolve, timeoutMs);
+      });
+    }
+    const cut = [...this.sessions.values()];
+    await Promise.all(cut.map((session) => session.handOver('server shutting down')));
+    return cut;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { maskPhone } from '../log';
-import type { CallEventRecord, CallRecord, Store, TranscriptItemRecord } from '../store/types';
-import { estimateCost, type CallCost, type PriceTable } from './cost';
+import { FINAL_CALL_STATES, type CallEventRecord, type CallRecord, type Store, type TranscriptItemRecord } from '../store/types';
+import { loadCallHistory } from './call-history';
+import type { CallCost, PriceTable } from './cost';
 
 /**
  * The post-call report (docs/architecture.md, post-call reports): one JSON document per call, built from
@@ -31,6 +32,11 @@ export interface LegView {
   to: string | null;
   mode: string | null;
   state: string;
+  /**
+   * `in-progress`: the leg's end had not been seen when the report was built (its end was lost, or it is
+   * still going; the report waits for it at most REPORT_LEGS_WAIT_MS after the call's end).
+   */
+  status: 'ended' | 'in-progress';
   cause: string | null;
   errorMessage: string | null;
   startedAt: string | null;
@@ -69,18 +75,15 @@ export interface CallReport {
   };
 }
 
-/** Build the report of call `callId` from the store; undefined when the call is not in it. */
+/**
+ * Build the report of call `callId` from the store; undefined when the call is not in it. The call's
+ * trace, transcript and usage are every leg's (src/reports/call-history.ts): an openai-sip call's
+ * conversation is recorded on its AI leg.
+ */
 export async function buildCallReport(store: Store, callId: string, options: ReportOptions): Promise<CallReport | undefined> {
-  const call = await store.calls.get(callId);
-  if (!call) return undefined;
-  const [legs, events, transcript, stored] = await Promise.all([
-    store.calls.children(callId),
-    store.events.list(callId),
-    store.transcripts.list(callId),
-    call.agentId ? store.agents.get(call.agentId) : Promise.resolve(undefined),
-  ]);
-  const agent = stored?.agent;
-  const model = agent?.model ?? null;
+  const history = await loadCallHistory(store, callId, options.prices);
+  if (!history) return undefined;
+  const { call, legs, agent, events } = history;
   const view = (leg: CallRecord) => legView(leg, options.numbers);
   return {
     type: 'call.ended',
@@ -89,14 +92,14 @@ export async function buildCallReport(store: Store, callId: string, options: Rep
       version: REPORT_VERSION,
       call: view(call),
       legs: legs.map(view),
-      agent: call.agentId ? { id: call.agentId, name: agent?.name ?? null, model } : null,
+      agent: call.agentId ? { id: call.agentId, name: agent?.name ?? null, model: agent?.model ?? null } : null,
       outcome: { outcome: call.outcome, reason: call.outcomeReason },
       latency: latencyOf(events),
-      ...(agent?.report.transcript ? { transcript: transcriptOf(transcript) } : {}),
+      ...(agent?.report.transcript ? { transcript: transcriptOf(history.transcript) } : {}),
       toolCalls: toolCallsOf(events),
       transfers: transferAttempts(events),
-      usage: call.usage,
-      cost: estimateCost(call.usage, model, options.prices),
+      usage: history.usage,
+      cost: history.cost,
     },
   };
 }
@@ -132,6 +135,7 @@ function legView(leg: CallRecord, numbers: ReportOptions['numbers']): LegView {
     to: number(leg.to),
     mode: leg.mode,
     state: leg.state,
+    status: FINAL_CALL_STATES.includes(leg.state) ? 'ended' : 'in-progress',
     cause: leg.cause,
     errorMessage: leg.errorMessage,
     startedAt: leg.startedAt,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, settleIo } from '../../src/clock';
-import { REPORT_TIMEOUT_MS } from '../../src/constants';
+import { REPORT_LEGS_WAIT_MS, REPORT_SETTLE_MS, REPORT_TIMEOUT_MS } from '../../src/constants';
 import { createLogger } from '../../src/log';
 import { startSwitchboard, type RunningSwitchboard } from '../../src/main';
 import { flattenUsage } from '../../src/openai/events';
@@ -273,16 +273,21 @@ describe('post-call reports', () => {
 });
 
 describe('the report outbox in the store', () => {
-  it('a report is enqueued in the write that ends the call: final state, outcome set, every leg final', async () => {
+  it('a report is enqueued in the write that ends the call (final state, outcome set), due once its last leg has ended too', async () => {
     const store = SqliteStore.open(':memory:');
+    const dueAfterMs = (r: { nextAttemptAt: string; updatedAt: string }) => Date.parse(r.nextAttemptAt) - Date.parse(r.updatedAt);
     try {
       await store.calls.record({ id: 'a', state: 'streaming' });
       await store.calls.record({ id: 'b', parentCallId: 'a', leg: 'transfer', state: 'transferred', outcome: { outcome: 'transferred', reason: 'answered at sales' } });
       await store.calls.record({ id: 'a', state: 'completed', cause: 'hangup' });
-      expect(await store.reports.list({ limit: 10 })).toEqual([]); // the transfer leg is still up
+      // The transfer leg is still up: the report waits for its end, at most REPORT_LEGS_WAIT_MS.
+      const [waiting] = await store.reports.list({ limit: 10 });
+      expect(waiting).toMatchObject({ callId: 'a', event: 'call.ended', status: 'pending', attempts: 0, body: null });
+      expect(dueAfterMs(waiting!)).toBe(REPORT_LEGS_WAIT_MS);
       await store.calls.record({ id: 'b', state: 'completed', cause: 'hangup' });
       const [report] = await store.reports.list({ limit: 10 });
-      expect(report).toMatchObject({ callId: 'a', event: 'call.ended', status: 'pending', attempts: 0, body: null });
+      expect(report).toMatchObject({ id: waiting!.id, callId: 'a', event: 'call.ended', status: 'pending', attempts: 0, body: null });
+      expect(dueAfterMs(report!)).toBe(REPORT_SETTLE_MS); // the last leg ended: due once it has settled
       expect(report!.id).toMatch(/^msg_/);
       await store.calls.record({ id: 'a', state: 'completed', outcome: outcomeAtEnd('hangup') });
       expect(await store.reports.list({ limit: 10 })).toHaveLength(1); // once per call

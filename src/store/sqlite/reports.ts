@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { REPORT_GIVE_UP_AFTER_MS, REPORT_SETTLE_MS } from '../../constants';
+import { REPORT_GIVE_UP_AFTER_MS, REPORT_LEGS_WAIT_MS, REPORT_SETTLE_MS } from '../../constants';
 import { FINAL_CALL_STATES, REPORT_EVENTS, REPORT_STATES, type ReportAttempt, type ReportListFilter, type ReportRecord, type ReportsRepository, type ReportState } from '../types';
 import { type Row, type SqliteShared } from './shared';
 
@@ -16,8 +16,10 @@ export class SqliteReports implements ReportsRepository {
 
   /**
    * Inside the write that changed leg `legId`: when its call has ended (the caller's leg, or the leg with
-   * no parent, in a final state with its outcome set, and every leg started from it final too), enqueue
-   * the call's report, once. Cheap when the call is live: one indexed read.
+   * no parent, in a final state with its outcome set), enqueue the call's report, once. It is due
+   * REPORT_SETTLE_MS after the last of its legs ended; while a leg started from it is still live it waits
+   * up to REPORT_LEGS_WAIT_MS for that leg's end, so a leg whose end is lost never holds the report back
+   * for ever. Cheap when the call is live: one indexed read.
    */
   enqueueIfEndedSync(legId: string, now: string): void {
     const leg = this.shared.stmt('SELECT parent_call_id FROM calls WHERE id = ?').get(legId) as Row | undefined;
@@ -25,17 +27,26 @@ export class SqliteReports implements ReportsRepository {
     const callId = leg.parent_call_id ? String(leg.parent_call_id) : legId;
     const ended = this.shared
       .stmt(
-        `SELECT 1 AS ended FROM calls c WHERE c.id = ? AND c.state IN (${FINAL_STATES_SQL}) AND c.outcome IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM calls l WHERE l.parent_call_id = c.id AND l.state NOT IN (${FINAL_STATES_SQL}))`,
+        `SELECT EXISTS (SELECT 1 FROM calls l WHERE l.parent_call_id = c.id AND l.state NOT IN (${FINAL_STATES_SQL})) AS live_legs
+           FROM calls c WHERE c.id = ? AND c.state IN (${FINAL_STATES_SQL}) AND c.outcome IS NOT NULL`,
       )
       .get(callId) as Row | undefined;
     if (!ended) return;
+    const settledAt = addMs(now, REPORT_SETTLE_MS);
     this.shared
       .stmt(
         `INSERT OR IGNORE INTO report_outbox (id, call_id, event, status, attempts, next_attempt_at, give_up_at, created_at, updated_at)
          VALUES (?, ?, 'call.ended', 'pending', 0, ?, ?, ?, ?)`,
       )
-      .run(newReportId(), callId, addMs(now, REPORT_SETTLE_MS), addMs(now, REPORT_GIVE_UP_AFTER_MS), now, now);
+      .run(newReportId(), callId, Number(ended.live_legs) ? addMs(now, REPORT_LEGS_WAIT_MS) : settledAt, addMs(now, REPORT_GIVE_UP_AFTER_MS), now, now);
+    if (Number(ended.live_legs)) return;
+    // The last leg has ended: a report still waiting for it (not built yet) is due once it has settled.
+    this.shared
+      .stmt(
+        `UPDATE report_outbox SET next_attempt_at = ?, updated_at = ?
+          WHERE call_id = ? AND event = 'call.ended' AND status = 'pending' AND attempts = 0 AND body IS NULL AND next_attempt_at > ?`,
+      )
+      .run(settledAt, now, callId, settledAt);
   }
 
   /**
