@@ -16,9 +16,10 @@ import { ManualClock } from '../clock';
 import { PLAYOUT_TICK_MS } from '../constants';
 import { createLogger } from '../log';
 import { startSwitchboard, type RunningSwitchboard } from '../main';
+import { installRequiredAgent } from '../record/required-agent';
 import { scenarioRequires } from '../record/scenario';
 import { NO_REQUIREMENTS, settingsEnv } from '../record/scenario-settings';
-import { readWholeCall } from '../record/tape-reader';
+import { readWholeCall, RecordingError } from '../record/tape-reader';
 import { compareWholeCalls, DEFAULT_TOLERANCES, formatCallDiff, type CallDiff, type CompareTolerances } from '../record/whole-call-compare';
 import { SimulatedCall } from './bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from './bandwidth-rest';
@@ -53,7 +54,10 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
   const model = realtimePlayback(recorded);
   const name = path.basename(recorded.scenarioFile);
   const requires = scenarioRequires(recorded.steps) ?? NO_REQUIREMENTS;
-  const clock = new ManualClock(0);
+  // The replay's wall clock reads what the recording's did (callback timestamps, the context's date and time).
+  const startedWallMs = Date.parse(recorded.header.startedAt);
+  if (Number.isNaN(startedWallMs)) throw new RecordingError(`${path.basename(recorded.scenarioFile)}: index.jsonl line 1 (header): field startedAt: ${JSON.stringify(recorded.header.startedAt)} is not a date`);
+  const clock = new ManualClock(0, startedWallMs);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-media-replay-'));
   // openai-sip: OpenAI's webhooks are delivered again, signed with a secret of this replay (recordings hold none).
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -89,6 +93,8 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       print: () => undefined,
       logger: createLogger('silent'),
     });
+    // The answering agent as it was configured then (requires.config), or as its settings say (replay --self does the same).
+    await installRequiredAgent(app, requires);
     const { callbackUsername: username, callbackPassword: password } = app.credentials.credentials;
     const transfers = [...caller.transfers];
     const call = new SimulatedCall({
