@@ -20,7 +20,8 @@ export interface RealtimePlayback {
   plans: ResponsePlan[];
   /**
    * Responses the model started on its own on a sideband (openai-sip: it heard the caller over SIP, which the
-   * replay cannot play): their recorded events, to send as they were, at their recorded time.
+   * replay cannot play), and the SIP caller's key presses: their recorded events, to send as they were, at
+   * their recorded time.
    */
   injections: Injection[];
 }
@@ -71,6 +72,12 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
     if (e.src !== 'realtime') return;
     if (e.dir === 'out') {
       if (e.type === 'response.create') pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+      return;
+    }
+    // A SIP caller's key press reaches us on the sideband (RT §1.5 `input_audio_buffer.dtmf_event_received`,
+    // SIP only): the replay cannot press keys over SIP, so the event is sent as it came, at its time.
+    if (e.type === 'input_audio_buffer.dtmf_event_received') {
+      injections.push({ t: e.t, session: e.session ?? 1, sessionCallId: sessionCallIds.get(e.session) ?? '', events: [e.event ?? {}] });
       return;
     }
     if (injecting) {

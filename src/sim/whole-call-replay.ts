@@ -111,10 +111,12 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
     rest.attach(call);
     const baseUrl = app.localUrl.replace('0.0.0.0', '127.0.0.1');
     const stand = openai;
-    // What the recording shows arriving from OpenAI on its own, in time order: webhooks, and sideband responses.
+    // What the recording shows arriving on its own, in time order: OpenAI's webhooks, sideband events (responses,
+    // a SIP caller's keys), and the caller's key presses on the Bandwidth side.
     const due: { t: number; run: () => Promise<void> }[] = [
       ...webhooks.map((w) => ({ t: w.t, run: () => deliverWebhook(baseUrl, stand, webhookSecret, w.event?.body) })),
       ...model.injections.map((x) => ({ t: x.t, run: async () => inject(stand, x) })),
+      ...caller.keys.map((k) => ({ t: k.atMs, run: () => pressKey(call, k.digit) })),
     ].sort((a, b) => a.t - b.t);
     const advance = options.pace === 'recorded' ? (ms: number) => realTime(clock, ms) : (ms: number) => clock.advanceAsync(ms);
     if (caller.streamSetupMs > 0) await dialThroughSetup(call, caller.streamSetupMs, advance);
@@ -154,6 +156,15 @@ async function deliverWebhook(baseUrl: string, openai: RealtimeStandIn, secret: 
 function inject(openai: RealtimeStandIn, x: Injection): void {
   const session = openai.sipCalls.get(x.sessionCallId)?.sessions[0] ?? openai.sessions[x.session - 1];
   for (const event of x.events) session?.send(event as Parameters<NonNullable<typeof session>['send']>[0]);
+}
+
+/**
+ * A recorded key press, pressed again. When the replayed call has no `<StartGather>` running then, Bandwidth
+ * would report nothing: neither does the replay, and the missing `dtmf` callback shows in the comparison.
+ */
+async function pressKey(call: SimulatedCall, digit: string): Promise<void> {
+  if (call.ended || !call.gather) return;
+  await call.pressKeys(digit);
 }
 
 /** The recorded pace: each 20 ms of the manual clock waits 20 ms of real time. */

@@ -175,7 +175,7 @@ describe('review: record with RECORD_DIR, then replay --media', () => {
     await expect(replayWholeCall(file)).rejects.toThrow(/size budget/);
   }, 60_000);
 
-  defect('DEFECT: a call where the caller pressed a key replays green', async () => {
+  it('DEFECT: a call where the caller pressed a key replays green', async () => {
     const { file } = await record({ keys: { atMs: 4000, keys: '1' } });
     say(`dtmf steps: ${JSON.stringify(readScenario(file)).match(/\/dtmf/g)?.length}\n`);
     const result = await replayWholeCall(file);
