@@ -3,14 +3,14 @@
  * events of a whole-call recording, in order. The stand-in still plays the protocol itself (VAD on the
  * appended audio, truncates, cancels, tool outputs: RT §1.3–§1.6), so it reacts to what Switchboard sends
  * now as the recording shows the model did then: response n of the replay is response n of the recording
- * (same transcript, the same audio bytes, same function call), and the caller's n-th turn is transcribed as
- * it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
+ * (same transcript, the same audio bytes, same function call, at the same pace: its latency from its
+ * trigger, its deltas' sizes and gaps, RecordedTiming), and the caller's n-th turn is transcribed as it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
  */
 import type { TapeEntry } from '../record/tape-format';
 import type { WholeCall } from '../record/tape-reader';
 import { RecordingError } from '../record/tape-reader';
 import type { RefuseSpec } from './realtime-server';
-import type { ResponsePlan, Script, Transcriber } from './realtime-script';
+import type { RecordedTiming, ResponsePlan, Script, Transcriber } from './realtime-script';
 
 export interface RealtimePlayback {
   script: Script;
@@ -49,14 +49,15 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const perMs = bytesPerMs(call.entries);
   const plans: ResponsePlan[] = [];
   const transcripts: string[] = [];
-  let open: { text?: string; audio: Buffer[]; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
+  let open: { text?: string; audio: Buffer[]; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> }; startedT: number; timing: RecordedTiming; audioDoneT?: number } | undefined;
   const close = () => {
     if (!open) return;
     const audioMs = Math.round(open.audioBytes / perMs);
     // The recorded bytes themselves: a production recording replays with the words the caller heard then.
     const audio = open.audioBytes > 0 ? { audio: { bytes: Buffer.concat(open.audio), bytesPerMs: perMs } } : {};
-    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...audio, ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
-    else if (open.functionCall) plans.push({ functionCall: open.functionCall });
+    const timing = { timing: open.timing };
+    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...audio, ...timing, ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
+    else if (open.functionCall) plans.push({ functionCall: open.functionCall, ...timing });
     else plans.push({ text: '', audioMs: 1 });
     open = undefined;
   };
@@ -68,12 +69,19 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const pendingCreates = new Map<number | undefined, number>();
   const injections: Injection[] = [];
   let injecting: Injection | undefined;
+  // What last asked each session for a response (our response.create, or the caller's turn ending: server VAD),
+  // and when: a response's recorded pace counts from it, as the stand-in starts its response there.
+  const triggeredAt = new Map<number | undefined, number>();
   call.entries.forEach((e, i) => {
     if (e.src !== 'realtime') return;
     if (e.dir === 'out') {
-      if (e.type === 'response.create') pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+      if (e.type === 'response.create') {
+        pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+        triggeredAt.set(e.session, e.t);
+      }
       return;
     }
+    if (e.type === 'input_audio_buffer.speech_stopped') triggeredAt.set(e.session, e.t);
     // A SIP caller's key press reaches us on the sideband (RT §1.5 `input_audio_buffer.dtmf_event_received`,
     // SIP only): the replay cannot press keys over SIP, so the event is sent as it came, at its time.
     if (e.type === 'input_audio_buffer.dtmf_event_received') {
@@ -99,18 +107,31 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
         refusals++;
         refusedStatus = Number(e.event?.status ?? 0);
         return;
-      case 'response.created':
+      case 'response.created': {
         close();
-        open = { audio: [], audioBytes: 0 };
+        const startedT = Math.min(e.t, triggeredAt.get(e.session) ?? e.t);
+        triggeredAt.delete(e.session);
+        open = { audio: [], audioBytes: 0, startedT, timing: { deltas: [] } };
+        return;
+      }
+      case 'response.output_item.added':
+        if (open && open.timing.firstOutputMs === undefined) open.timing.firstOutputMs = e.t - open.startedT;
         return;
       case 'response.output_audio.delta':
         if (open && e.audio) {
           open.audio.push(call.audio(e.audio));
           open.audioBytes += e.audio.bytes;
+          open.timing.deltas.push({ atMs: e.t - open.startedT, bytes: e.audio.bytes });
         }
         return;
+      case 'response.output_audio.done':
+        if (open) open.audioDoneT = e.t;
+        return;
       case 'response.output_audio_transcript.done':
-        if (open) open.text = String(e.event?.transcript ?? '');
+        if (open) {
+          open.text = String(e.event?.transcript ?? '');
+          if (open.audioDoneT !== undefined) open.timing.transcriptDelayMs = Math.max(0, e.t - open.audioDoneT);
+        }
         return;
       case 'response.function_call_arguments.done': {
         if (!open) return;

@@ -86,7 +86,7 @@ describe('review: record with RECORD_DIR, then replay --media', () => {
     expect(result.ok).toBe(true);
   }, 60_000);
 
-  defect('DEFECT: a recording whose model answered with other latency/chunking than the stand-in (production OpenAI) replays green', async () => {
+  it('DEFECT: a recording whose model answered with other latency/chunking than the stand-in (production OpenAI) replays green', async () => {
     const { file } = await record({ pacing: { firstDeltaLatencyMs: 650, chunkMs: 40, speedFactor: 1.5 } });
     const result = await replayWholeCall(file);
     say(result.report);
