@@ -9,6 +9,7 @@
 import type { TapeEntry } from '../record/tape-format';
 import type { WholeCall } from '../record/tape-reader';
 import { RecordingError } from '../record/tape-reader';
+import type { RecordedVadEvent } from './realtime-recorded-vad';
 import type { RefuseSpec } from './realtime-server';
 import type { RecordedTiming, ResponsePlan, Script, Transcriber } from './realtime-script';
 
@@ -18,6 +19,8 @@ export interface RealtimePlayback {
   refuse?: RefuseSpec;
   /** Responses in the recording (what the script hands out, in order). */
   plans: ResponsePlan[];
+  /** The VAD turns of each session that appended audio, in order of first append (realtime-recorded-vad.ts). */
+  recordedVad: () => RecordedVadEvent[] | undefined;
   /**
    * Responses the model started on its own on a sideband (openai-sip: it heard the caller over SIP, which the
    * replay cannot play), and the SIP caller's key presses: their recorded events, to send as they were, at
@@ -152,12 +155,51 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   });
   close();
   const queue = [...plans];
+  const vadQueue = vadTurns(call.entries);
   return {
     plans,
+    recordedVad: () => vadQueue.shift(),
     injections,
     // Past the recording, the model stays silent: a replay that asks for more responses than the call had shows up in the diff.
     script: () => queue.shift() ?? { text: '', audioMs: 1 },
     transcribe: (_ms, n) => transcripts[n - 1] ?? '',
     ...(refusals > 0 ? { refuse: { status: refusedStatus || 500, times: refusals } } : {}),
   };
+}
+
+/** Input audio bytes per ms by the session's input format (OpenAI reference §1.3), as configured by the time of `index`. */
+function inputBytesPerMs(format: { type?: string } | undefined): number | undefined {
+  if (format?.type === 'audio/pcm') return 48;
+  return format?.type ? 8 : undefined;
+}
+
+/**
+ * Where each session's server VAD put the caller's turns (RT §1.5 `speech_started.audio_start_ms`,
+ * `speech_stopped.audio_end_ms`), and how much audio had been appended when it said so; sessions in the order
+ * they first appended audio (the order a replay's sessions ask, realtime-server.ts `recordedVad`).
+ */
+function vadTurns(entries: TapeEntry[]): RecordedVadEvent[][] {
+  const perMsOf = new Map<number | undefined, number>();
+  const bySession = new Map<number | undefined, { appendedMs: number; events: RecordedVadEvent[] }>();
+  for (const e of entries) {
+    if (e.src !== 'realtime') continue;
+    if (e.type === 'session.updated' && e.dir === 'in') {
+      const perMs = inputBytesPerMs((e.event?.session as { audio?: { input?: { format?: { type?: string } } } } | undefined)?.audio?.input?.format);
+      if (perMs) perMsOf.set(e.session, perMs);
+      continue;
+    }
+    let s = bySession.get(e.session);
+    if (e.type === 'input_audio_buffer.append' && e.dir === 'out') {
+      if (!s) bySession.set(e.session, (s = { appendedMs: 0, events: [] }));
+      s.appendedMs += (e.audio?.bytes ?? 0) / (perMsOf.get(e.session) ?? 8);
+      continue;
+    }
+    if (!s || e.dir !== 'in') continue;
+    if (e.type === 'input_audio_buffer.speech_started') s.events.push({ kind: 'start', atMs: s.appendedMs, audioMs: Number(e.event?.audio_start_ms ?? 0) });
+    if (e.type === 'input_audio_buffer.speech_stopped') {
+      const audioMs = Number(e.event?.audio_end_ms ?? 0);
+      s.events.push({ kind: 'stop', atMs: Math.max(s.appendedMs, audioMs), audioMs });
+    }
+  }
+  return [...bySession.values()].map((s) => s.events);
 }

@@ -72,7 +72,7 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
   let rest: BandwidthRestStandIn | undefined;
   let app: RunningSwitchboard | undefined;
   try {
-    openai = await startRealtimeStandIn({ clock, script: model.script, transcribe: model.transcribe, ...(model.refuse ? { refuse: model.refuse } : {}) });
+    openai = await startRealtimeStandIn({ clock, script: model.script, transcribe: model.transcribe, recordedVad: model.recordedVad, ...(model.refuse ? { refuse: model.refuse } : {}) });
     rest = await startBandwidthRestStandIn();
     app = await startSwitchboard({
       env: {

@@ -7,9 +7,8 @@ import { readScenario } from '../../src/record/scenario';
 import { speechLikeAudio, type SimulatedCall, type TransferScriptFn } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { dialThroughSetup } from '../../src/sim/drive';
-import type { Pacing } from '../../src/sim/realtime-response';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
-import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
+import { startRealtimeStandIn, type RealtimeStandIn, type RealtimeStandInOptions } from '../../src/sim/realtime-server';
 import { callerFor, standInEnv, startTestServer, type TestServer } from './server';
 
 export const RECORDING_HUMAN = '+19195550177';
@@ -17,8 +16,8 @@ export const RECORDING_HUMAN = '+19195550177';
 export interface RecordCallOptions {
   /** Server variables on top of the stand-ins' (AGENT_*, RECORD_REDACT, …). */
   env?: Record<string, string>;
-  /** How the recording's "OpenAI" answered: a production model's latency and delta sizes differ from the stand-in's defaults. */
-  pacing?: Partial<Pacing>;
+  /** How the recording's "OpenAI" answered and heard: a production model's latency, delta sizes and VAD differ from the stand-in's defaults. */
+  model?: Pick<RealtimeStandInOptions, 'firstDeltaLatencyMs' | 'chunkMs' | 'speedFactor' | 'vadMinSpeechMs'>;
   /** The answering agent, changed from the env agent and stored as the admin API would (an API-managed agent). */
   agent?: (agent: Record<string, unknown>) => Record<string, unknown>;
   script?: (n: number) => ResponsePlan;
@@ -46,7 +45,7 @@ export class CallRecordingBench {
     const recordDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-rec-'));
     this.dirs.push(recordDir);
     const plans = opts.script ?? ((n: number): ResponsePlan => (n === 1 ? { text: 'Hello, thanks for calling Acme. Our opening hours are nine to five.', audioMs: 5000 } : { text: 'Of course, one moment.', audioMs: 1200 }));
-    const openai = (this.openai = await startRealtimeStandIn({ clock, script: (ctx) => plans(ctx.n), transcribe: () => 'I want to talk to a person.', ...opts.pacing }));
+    const openai = (this.openai = await startRealtimeStandIn({ clock, script: (ctx) => plans(ctx.n), transcribe: () => 'I want to talk to a person.', ...opts.model }));
     const rest = (this.rest = await startBandwidthRestStandIn());
     const server = (this.server = await startTestServer({ ...standInEnv(openai.url, rest, RECORDING_HUMAN), RECORD_DIR: recordDir, ...opts.env }, { clock }));
     if (opts.agent) {

@@ -72,7 +72,7 @@ describe('record with RECORD_DIR, then replay --media', () => {
   }, 60_000);
 
   it("a model that answered with production latency, delta sizes and pace replays at that pace (each response's RecordedTiming)", async () => {
-    const { file } = await bench.record({ pacing: { firstDeltaLatencyMs: 650, chunkMs: 40, speedFactor: 1.5 } });
+    const { file } = await bench.record({ model: { firstDeltaLatencyMs: 650, chunkMs: 40, speedFactor: 1.5 } });
     const recorded = readWholeCall(file).entries.filter((e) => e.type === 'response.output_audio.delta');
     // 40 ms deltas (320 μ-law bytes), not the stand-in's default 100 ms.
     expect(recorded[0]!.audio!.bytes).toBe(320);
@@ -81,10 +81,20 @@ describe('record with RECORD_DIR, then replay --media', () => {
     expect(result.ok).toBe(true);
   }, 60_000);
 
+  it("a caller whose turns the recording's VAD placed otherwise than the stand-in's would replays with the recorded turns", async () => {
+    // OpenAI's VAD is not the stand-in's energy detector: here it took 100 ms of speech before speech_started.
+    const { file } = await bench.record({ model: { vadMinSpeechMs: 100 } });
+    const started = readWholeCall(file).entries.filter((e) => e.type === 'input_audio_buffer.speech_started');
+    expect(started.length).toBeGreaterThan(0);
+    const result = await replayWholeCall(file);
+    expect(result.report).toMatch(/^PASS /m);
+    expect(result.ok).toBe(true);
+  }, 60_000);
+
   it('a barge-in on a slow model replays with the same truncation', async () => {
     // The caller speaks at 1.5 s, while the 5 s greeting of a model slower than the stand-in is still playing.
     const plans = (n: number): ResponsePlan => (n === 1 ? { text: 'Hello, thanks for calling Acme. Our opening hours are nine to five.', audioMs: 5000 } : { text: 'Sure.', audioMs: 800 });
-    const { file } = await bench.record({ script: plans, pacing: { firstDeltaLatencyMs: 900, chunkMs: 60, speedFactor: 1.2 } });
+    const { file } = await bench.record({ script: plans, model: { firstDeltaLatencyMs: 900, chunkMs: 60, speedFactor: 1.2 } });
     expect(readWholeCall(file).entries.some((e) => e.type === 'conversation.item.truncate')).toBe(true);
     const result = await replayWholeCall(file);
     expect(result.report).toMatch(/^PASS /m);
