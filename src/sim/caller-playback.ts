@@ -1,7 +1,7 @@
 /**
  * The Bandwidth caller stand-in in playback mode (docs/simulator.md): a SimulatedCall set up from a
- * whole-call recording — the same call id and numbers, the caller's recorded audio (the inbound track, on
- * the stream's 20 ms cadence from the recorded start), the same stream set-up time, each `<Transfer>`
+ * whole-call recording — the same call id and numbers, the caller's recorded audio (the inbound track, frame
+ * by frame at each frame's recorded time), the same stream set-up time, each `<Transfer>`
  * target doing what it did then (answered after the recorded ring time, or busy / no answer / rejected),
  * the caller's key presses (each recorded `dtmf` callback: its digit, at the time the server took it), and a
  * caller hang-up at the recorded time if the call is still up then.
@@ -16,6 +16,8 @@ export interface CallerPlayback {
   to: string;
   streamSetupMs: number;
   audio: AudioSource;
+  /** Clock ms of each recorded inbound frame: the replay sends the same frames at the same times. */
+  inboundFrameAtMs: number[];
   transfers: TransferScript[];
   /** Keys the caller pressed (BW `dtmf` callbacks of a `<StartGather>`), at the clock ms the server took each. */
   keys: { atMs: number; digit: string }[];
@@ -33,7 +35,6 @@ export function callerPlayback(call: WholeCall): CallerPlayback {
   const body = ((initiateStep?.request as { body?: Record<string, unknown> } | undefined)?.body ?? {}) as Record<string, unknown>;
   if (!initiateStep || callbacks[0]?.type !== 'initiate') throw new RecordingError(`${call.scenarioFile}: step 1: field request.url: replay --media plays inbound calls, which start with initiate`);
   const start = call.entries.find((e) => e.src === 'media' && e.dir === 'in' && e.type === 'start');
-  const firstAudio = call.entries.find((e) => e.src === 'media' && e.audio?.track === 'caller-in');
   const transfers: TransferScript[] = [];
   let placedAt = 0;
   let answeredAt: number | undefined;
@@ -67,7 +68,9 @@ export function callerPlayback(call: WholeCall): CallerPlayback {
     from: String(body.from ?? '+19195550142'),
     to: String(body.to ?? '+19195550100'),
     streamSetupMs: start ? Math.max(0, start.t - callbacks[0]!.t) : 0,
-    audio: fromMulaw(call.track('caller-in'), { startMs: firstAudio && start ? Math.max(0, firstAudio.t - start.t - 20) : 0, label: 'recorded caller' }),
+    // Frame g of the replay is frame g of the recording (SimulatedCallOptions.inboundFrameAtMs): the track as it came.
+    audio: fromMulaw(call.track('caller-in'), { label: 'recorded caller' }),
+    inboundFrameAtMs: call.entries.filter((e) => e.src === 'media' && e.audio?.track === 'caller-in').map((e) => e.t),
     transfers,
     keys,
     disconnectAtMs: disconnect?.t ?? last?.t ?? 0,

@@ -112,6 +112,7 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       to: caller.to,
       streamSetupMs: caller.streamSetupMs,
       audio: caller.audio,
+      inboundFrameAtMs: caller.inboundFrameAtMs,
       transfer: () => transfers.shift() ?? { outcome: 'no-answer' },
     });
     rest.attach(call);
