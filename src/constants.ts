@@ -361,3 +361,12 @@ export const DTMF_DIGIT_PATTERN = /^[0-9*#A-D]$/;
 
 /** WebSocket close code of a normal closure (RFC 6455 §7.4.1): how OpenAI ends a sideband whose call is over. */
 export const WS_NORMAL_CLOSURE = 1000;
+
+/**
+ * Where a recorded agent snapshot's HTTP tool, context hook and MCP secrets went (src/record/agent-snapshot.ts):
+ * a tool or hook URL becomes this loopback address nobody listens on (the discard port), so a replay calls
+ * nothing outside the machine and the call takes the tool's or hook's failure path; a header value becomes
+ * REDACTED_HEADER_VALUE.
+ */
+export const REDACTED_URL = 'http://127.0.0.1:9/redacted';
+export const REDACTED_HEADER_VALUE = '[redacted]';

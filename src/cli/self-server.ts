@@ -1,13 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { agentSchema } from '../agents/agent';
-import { ENV_AGENT_ID } from '../constants';
 import { SwitchboardError } from '../errors';
 import { createLogger } from '../log';
 import { startSwitchboard, type RunningSwitchboard, type StartOptions } from '../main';
 import type { ReplayOptions } from '../record/replay';
-import { settingsEnv, withSipOnlySettings, type ScenarioRequires } from '../record/scenario-settings';
+import { installRequiredAgent } from '../record/required-agent';
+import { settingsEnv, type ScenarioRequires } from '../record/scenario-settings';
 import { UrlSigner } from '../security/signing';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../sim/bandwidth-rest';
 
@@ -82,14 +81,7 @@ export async function startSelfServer(requires: ScenarioRequires, options: SelfS
     throw new SwitchboardError('scenario_invalid', `cannot start a server with the scenario's settings: ${(err as Error).message}`);
   }
   try {
-    // The env agent's id is fixed, and some SIP settings have no variable: the required agent is the env
-    // agent under the required id, with those settings, written to the store as the admin API would.
-    const { agent, destinations } = app.config.envAgent;
-    const renamed = { ...agent, id: requires.agent };
-    const required = withSipOnlySettings(renamed, requires);
-    if (required !== renamed || requires.agent !== ENV_AGENT_ID) {
-      await app.store.agents.upsert(agentSchema.parse(required), requires.agent === ENV_AGENT_ID ? 'env' : 'api', destinations.map((d) => d.id));
-    }
+    await installRequiredAgent(app, requires);
   } catch (err) {
     await app.close(0);
     await cleanUp();

@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { agentSipSchema, idSchema } from '../agents/agent';
+import { agentSipSchema, idSchema, type AgentWithDestinations } from '../agents/agent';
 import { envSchema } from '../config';
 import { ENV_AGENT_ID } from '../constants';
+import { agentSnapshotOf, agentSnapshotSchema } from './agent-snapshot';
 
 /**
  * What a scenario needs of the server that replays it: `meta.requires` (scenario.ts).
@@ -13,6 +14,9 @@ import { ENV_AGENT_ID } from '../constants';
  * - `settings`: the agent settings its callbacks' answers depend on, by the agent's field path as the admin
  *   API shows it. A string is the value that setting must have; `null` says it must be unset (a fallback
  *   with no transfer). A setting not listed does not change any answer of this scenario, whatever its value.
+ * - `config` (written by the recorder): the answering agent's whole configuration, secrets stripped
+ *   (agent-snapshot.ts). A replay's own server gives the agent exactly this configuration; `settings` stay
+ *   the part a running target is checked for (settings-check.ts).
  *
  * Settings are agent fields, not environment variables, because that is what both sides can see: the
  * replayer's own server (`--self`) is given them through the AGENT_* variable each one has (SETTING_ENV),
@@ -82,6 +86,7 @@ const unknownKeys = (what: string, known: readonly string[]) => ({
 export const scenarioRequiresSchema = z.strictObject(
   {
     agent: idSchema.default(ENV_AGENT_ID),
+    config: agentSnapshotSchema.optional(),
     settings: z
       .strictObject(settingsShape, unknownKeys('setting', SETTING_NAMES))
       .default({})
@@ -97,8 +102,12 @@ export const scenarioRequiresSchema = z.strictObject(
         }
       }),
   },
-  unknownKeys('field', ['agent', 'settings']),
-);
+  unknownKeys('field', ['agent', 'config', 'settings']),
+).superRefine((requires, ctx) => {
+  if (requires.config && requires.config.agent.id !== requires.agent) {
+    ctx.addIssue({ code: 'custom', path: ['config', 'agent', 'id'], message: `is "${requires.config.agent.id}", but the call is answered by agent "${requires.agent}"` });
+  }
+});
 export type ScenarioRequires = z.infer<typeof scenarioRequiresSchema>;
 
 /** A scenario that says nothing needs the default agent with any settings. */
@@ -131,14 +140,15 @@ export function requiresFromEnv(env: Record<string, string>, agent: string = ENV
  * setting the agent has, and "unset" for each it lacks that may be unset. A production recording so replays
  * on a server configured like the one it was recorded on, whichever settings its answers depended on.
  */
-export function requiresOfAgent(agent: { id: string } & object): ScenarioRequires | undefined {
+export function requiresOfAgent(agent: AgentWithDestinations): ScenarioRequires | undefined {
   const settings: Record<string, SettingValue> = {};
   for (const name of SETTING_NAMES) {
-    const value = settingOf(agent as Record<string, unknown>, name);
+    const value = settingOf(agent as unknown as Record<string, unknown>, name);
     if (value !== undefined) settings[name] = value;
     else if (UNSETTABLE.has(name)) settings[name] = null;
   }
-  const parsed = scenarioRequiresSchema.safeParse({ agent: agent.id, settings });
+  const config = agentSnapshotOf(agent);
+  const parsed = scenarioRequiresSchema.safeParse({ agent: agent.id, settings, ...(config ? { config } : {}) });
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -159,7 +169,7 @@ export function withSipOnlySettings<A extends { sip?: Record<string, unknown> }>
 
 /** A stable key: scenarios with equal requirements can share one server. */
 export function requirementsKey(requires: ScenarioRequires): string {
-  return JSON.stringify([requires.agent, SETTING_NAMES.map((n) => requires.settings[n] ?? (n in requires.settings ? null : '*'))]);
+  return JSON.stringify([requires.agent, SETTING_NAMES.map((n) => requires.settings[n] ?? (n in requires.settings ? null : '*')), requires.config ?? null]);
 }
 
 /** A setting's value on an agent as the admin API shows it; an empty string counts as unset. */

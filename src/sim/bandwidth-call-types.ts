@@ -32,6 +32,12 @@ export interface SimulatedCallOptions {
   applicationId?: string;
   /** What the caller says; times are ms after the media stream starts. Default: silence. */
   audio?: AudioSource;
+  /**
+   * Playback (a whole-call replay): the clock ms at which each inbound media frame of the call goes out, the
+   * recorded ones in order. Frame g then carries bytes [160g, 160g + 160) of `audio`'s timeline, and no
+   * inbound frame goes out after the last. Default: one frame per 20 ms beat while a stream is up.
+   */
+  inboundFrameAtMs?: readonly number[];
   /** Carrier buffering: queued playAudio audio cannot be heard earlier than this after it arrived. Default 20. */
   playoutLatencyMs?: number;
   /**

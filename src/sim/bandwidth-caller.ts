@@ -354,6 +354,7 @@ export class SimulatedCall {
       playout: this.playout,
       inboundChunks: this.inboundChunks,
       callerAudio: (offsetBytes, length) => renderMulaw(this.audio, offsetBytes, length),
+      inboundFrameAtMs: this.opts.inboundFrameAtMs,
       streamEvent: (events, eventType, extra) => this.streamEvent(events, eventType, extra),
     };
     return {

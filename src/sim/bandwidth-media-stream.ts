@@ -43,6 +43,8 @@ export interface MediaStreamHost {
   readonly inboundChunks: Buffer[];
   /** μ-law of what the caller says at `offsetBytes` on the call's audio timeline. */
   callerAudio(offsetBytes: number, length: number): Buffer;
+  /** The recorded send time of each inbound frame of the call (SimulatedCallOptions.inboundFrameAtMs), if any. */
+  readonly inboundFrameAtMs: readonly number[] | undefined;
   /** Send a stream lifecycle callback (nothing when the verb named no streamEventUrl). */
   streamEvent(events: StreamEvents, eventType: string, extra: StreamEventExtra): Promise<CallbackRecord> | undefined;
 }
@@ -135,6 +137,22 @@ export class MediaStream implements StreamEvents {
     const n = Math.min(due, MAX_CATCH_UP_FRAMES);
     for (let i = 0; i < n; i++) this.frame();
     if (due > n) this.framesTicked += due - n; // a long stall: frames lost, as on a real network
+    this.scheduledInbound();
+  }
+
+  /** Playback: the call's next recorded inbound frames whose time has come, each with its own bytes. */
+  private scheduledInbound(): void {
+    const at = this.host.inboundFrameAtMs;
+    if (!at || !this.info.tracks.includes('inbound')) return;
+    const now = this.host.clock.now();
+    for (let g = this.host.stats.inboundFramesSent; g < at.length && at[g]! <= now; g = this.host.stats.inboundFramesSent) this.sendInbound(g * FRAME_BYTES);
+  }
+
+  private sendInbound(offsetBytes: number): void {
+    const bytes = this.host.callerAudio(offsetBytes, FRAME_BYTES);
+    this.host.inboundChunks.push(bytes);
+    this.host.stats.inboundFramesSent++;
+    this.sendFrame('media', { track: 'inbound', payload: bytes.toString('base64'), sequenceNumber: String(++this.inboundSeq) });
   }
 
   private frame(): void {
@@ -143,13 +161,8 @@ export class MediaStream implements StreamEvents {
     const tickAtMs = info.startedAtMs + k * PLAYOUT_TICK_MS;
     // Playout: the next 20 ms leave the queue and are heard during [tick, tick + 20).
     const heard = host.playout.pull(this.queue, tickAtMs);
-    if (info.tracks.includes('inbound')) {
-      // Frame k carries what the caller said during stream time [20(k-1), 20k).
-      const bytes = host.callerAudio(this.audioOffsetBytes + (k - 1) * FRAME_BYTES, FRAME_BYTES);
-      host.inboundChunks.push(bytes);
-      host.stats.inboundFramesSent++;
-      this.sendFrame('media', { track: 'inbound', payload: bytes.toString('base64'), sequenceNumber: String(++this.inboundSeq) });
-    }
+    // Frame k carries what the caller said during stream time [20(k-1), 20k) (in playback: scheduledInbound).
+    if (info.tracks.includes('inbound') && !host.inboundFrameAtMs) this.sendInbound(this.audioOffsetBytes + (k - 1) * FRAME_BYTES);
     if (info.tracks.includes('outbound')) {
       const out = Buffer.alloc(FRAME_BYTES, MULAW_SILENCE);
       heard.copy(out);

@@ -3,14 +3,15 @@
  * events of a whole-call recording, in order. The stand-in still plays the protocol itself (VAD on the
  * appended audio, truncates, cancels, tool outputs: RT §1.3–§1.6), so it reacts to what Switchboard sends
  * now as the recording shows the model did then: response n of the replay is response n of the recording
- * (same transcript, the same audio bytes, same function call), and the caller's n-th turn is transcribed as
- * it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
+ * (same transcript, the same audio bytes, same function call, at the same pace: its latency from its
+ * trigger, its deltas' sizes and gaps, RecordedTiming), and the caller's n-th turn is transcribed as it was. A recording whose first session was refused (HTTP 429/5xx) refuses the same way.
  */
 import type { TapeEntry } from '../record/tape-format';
 import type { WholeCall } from '../record/tape-reader';
 import { RecordingError } from '../record/tape-reader';
+import type { RecordedVadEvent } from './realtime-recorded-vad';
 import type { RefuseSpec } from './realtime-server';
-import type { ResponsePlan, Script, Transcriber } from './realtime-script';
+import type { RecordedTiming, ResponsePlan, Script, Transcriber } from './realtime-script';
 
 export interface RealtimePlayback {
   script: Script;
@@ -18,9 +19,12 @@ export interface RealtimePlayback {
   refuse?: RefuseSpec;
   /** Responses in the recording (what the script hands out, in order). */
   plans: ResponsePlan[];
+  /** The VAD turns of each session that appended audio, in order of first append (realtime-recorded-vad.ts). */
+  recordedVad: () => RecordedVadEvent[] | undefined;
   /**
    * Responses the model started on its own on a sideband (openai-sip: it heard the caller over SIP, which the
-   * replay cannot play): their recorded events, to send as they were, at their recorded time.
+   * replay cannot play), and the SIP caller's key presses: their recorded events, to send as they were, at
+   * their recorded time.
    */
   injections: Injection[];
 }
@@ -48,14 +52,15 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const perMs = bytesPerMs(call.entries);
   const plans: ResponsePlan[] = [];
   const transcripts: string[] = [];
-  let open: { text?: string; audio: Buffer[]; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> } } | undefined;
+  let open: { text?: string; audio: Buffer[]; audioBytes: number; functionCall?: { name: string; arguments: Record<string, unknown> }; startedT: number; timing: RecordedTiming; audioDoneT?: number } | undefined;
   const close = () => {
     if (!open) return;
     const audioMs = Math.round(open.audioBytes / perMs);
     // The recorded bytes themselves: a production recording replays with the words the caller heard then.
     const audio = open.audioBytes > 0 ? { audio: { bytes: Buffer.concat(open.audio), bytesPerMs: perMs } } : {};
-    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...audio, ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
-    else if (open.functionCall) plans.push({ functionCall: open.functionCall });
+    const timing = { timing: open.timing };
+    if (audioMs > 0 || open.text) plans.push({ text: open.text ?? '', audioMs: Math.max(audioMs, 1), ...audio, ...timing, ...(open.functionCall ? { functionCall: open.functionCall } : {}) });
+    else if (open.functionCall) plans.push({ functionCall: open.functionCall, ...timing });
     else plans.push({ text: '', audioMs: 1 });
     open = undefined;
   };
@@ -67,10 +72,23 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   const pendingCreates = new Map<number | undefined, number>();
   const injections: Injection[] = [];
   let injecting: Injection | undefined;
+  // What last asked each session for a response (our response.create, or the caller's turn ending: server VAD),
+  // and when: a response's recorded pace counts from it, as the stand-in starts its response there.
+  const triggeredAt = new Map<number | undefined, number>();
   call.entries.forEach((e, i) => {
     if (e.src !== 'realtime') return;
     if (e.dir === 'out') {
-      if (e.type === 'response.create') pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+      if (e.type === 'response.create') {
+        pendingCreates.set(e.session, (pendingCreates.get(e.session) ?? 0) + 1);
+        triggeredAt.set(e.session, e.t);
+      }
+      return;
+    }
+    if (e.type === 'input_audio_buffer.speech_stopped') triggeredAt.set(e.session, e.t);
+    // A SIP caller's key press reaches us on the sideband (RT §1.5 `input_audio_buffer.dtmf_event_received`,
+    // SIP only): the replay cannot press keys over SIP, so the event is sent as it came, at its time.
+    if (e.type === 'input_audio_buffer.dtmf_event_received') {
+      injections.push({ t: e.t, session: e.session ?? 1, sessionCallId: sessionCallIds.get(e.session) ?? '', events: [e.event ?? {}] });
       return;
     }
     if (injecting) {
@@ -92,18 +110,31 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
         refusals++;
         refusedStatus = Number(e.event?.status ?? 0);
         return;
-      case 'response.created':
+      case 'response.created': {
         close();
-        open = { audio: [], audioBytes: 0 };
+        const startedT = Math.min(e.t, triggeredAt.get(e.session) ?? e.t);
+        triggeredAt.delete(e.session);
+        open = { audio: [], audioBytes: 0, startedT, timing: { deltas: [] } };
+        return;
+      }
+      case 'response.output_item.added':
+        if (open && open.timing.firstOutputMs === undefined) open.timing.firstOutputMs = e.t - open.startedT;
         return;
       case 'response.output_audio.delta':
         if (open && e.audio) {
           open.audio.push(call.audio(e.audio));
           open.audioBytes += e.audio.bytes;
+          open.timing.deltas.push({ atMs: e.t - open.startedT, bytes: e.audio.bytes });
         }
         return;
+      case 'response.output_audio.done':
+        if (open) open.audioDoneT = e.t;
+        return;
       case 'response.output_audio_transcript.done':
-        if (open) open.text = String(e.event?.transcript ?? '');
+        if (open) {
+          open.text = String(e.event?.transcript ?? '');
+          if (open.audioDoneT !== undefined) open.timing.transcriptDelayMs = Math.max(0, e.t - open.audioDoneT);
+        }
         return;
       case 'response.function_call_arguments.done': {
         if (!open) return;
@@ -124,12 +155,51 @@ export function realtimePlayback(call: WholeCall): RealtimePlayback {
   });
   close();
   const queue = [...plans];
+  const vadQueue = vadTurns(call.entries);
   return {
     plans,
+    recordedVad: () => vadQueue.shift(),
     injections,
     // Past the recording, the model stays silent: a replay that asks for more responses than the call had shows up in the diff.
     script: () => queue.shift() ?? { text: '', audioMs: 1 },
     transcribe: (_ms, n) => transcripts[n - 1] ?? '',
     ...(refusals > 0 ? { refuse: { status: refusedStatus || 500, times: refusals } } : {}),
   };
+}
+
+/** Input audio bytes per ms by the session's input format (OpenAI reference §1.3), as configured by the time of `index`. */
+function inputBytesPerMs(format: { type?: string } | undefined): number | undefined {
+  if (format?.type === 'audio/pcm') return 48;
+  return format?.type ? 8 : undefined;
+}
+
+/**
+ * Where each session's server VAD put the caller's turns (RT §1.5 `speech_started.audio_start_ms`,
+ * `speech_stopped.audio_end_ms`), and how much audio had been appended when it said so; sessions in the order
+ * they first appended audio (the order a replay's sessions ask, realtime-server.ts `recordedVad`).
+ */
+function vadTurns(entries: TapeEntry[]): RecordedVadEvent[][] {
+  const perMsOf = new Map<number | undefined, number>();
+  const bySession = new Map<number | undefined, { appendedMs: number; events: RecordedVadEvent[] }>();
+  for (const e of entries) {
+    if (e.src !== 'realtime') continue;
+    if (e.type === 'session.updated' && e.dir === 'in') {
+      const perMs = inputBytesPerMs((e.event?.session as { audio?: { input?: { format?: { type?: string } } } } | undefined)?.audio?.input?.format);
+      if (perMs) perMsOf.set(e.session, perMs);
+      continue;
+    }
+    let s = bySession.get(e.session);
+    if (e.type === 'input_audio_buffer.append' && e.dir === 'out') {
+      if (!s) bySession.set(e.session, (s = { appendedMs: 0, events: [] }));
+      s.appendedMs += (e.audio?.bytes ?? 0) / (perMsOf.get(e.session) ?? 8);
+      continue;
+    }
+    if (!s || e.dir !== 'in') continue;
+    if (e.type === 'input_audio_buffer.speech_started') s.events.push({ kind: 'start', atMs: s.appendedMs, audioMs: Number(e.event?.audio_start_ms ?? 0) });
+    if (e.type === 'input_audio_buffer.speech_stopped') {
+      const audioMs = Number(e.event?.audio_end_ms ?? 0);
+      s.events.push({ kind: 'stop', atMs: Math.max(s.appendedMs, audioMs), audioMs });
+    }
+  }
+  return [...bySession.values()].map((s) => s.events);
 }

@@ -10,7 +10,8 @@ import { bytesPerMs, bytesPerSample, encodeFromPcm, sampleRateOf, speechSamples,
 import type { IdGenerator } from './realtime-ids';
 import { itemJson, type ServerEventBody, type SimItem } from './realtime-items';
 import type { Voice } from './realtime-protocol';
-import type { FunctionCallPlan, McpCallPlan, ResponsePlan, ResponseTrigger } from './realtime-script';
+import { MULAW_BYTES_PER_MS } from '../constants';
+import type { FunctionCallPlan, McpCallPlan, RecordedTiming, ResponsePlan, ResponseTrigger } from './realtime-script';
 import type { SessionMcp } from './realtime-mcp';
 import { speechMsFor } from './realtime-script';
 import { buildUsage, type InputUsage, type Usage } from './realtime-usage';
@@ -75,6 +76,8 @@ interface MessageProgress {
   audioDone: boolean;
   /** Recorded bytes to speak (SpeechPlan.audio), in the session's output format. */
   recorded: Buffer | undefined;
+  /** A recorded pace (RecordedTiming): each chunk's end sample and its clock ms after the response started. */
+  chunks: { endSample: number; atMs: number }[] | undefined;
 }
 
 export class ResponseRun {
@@ -112,10 +115,17 @@ export class ResponseRun {
     return this.setup.modalities.includes('audio');
   }
 
-  /** RT §1.6: `response.created` at once; output after the first-delta latency. */
+  /** RT §1.6: `response.created` at once; output after the first-delta latency (the recorded one, when the plan has it). */
   start(): void {
     this.host.send({ type: 'response.created', response: this.responseJson(null) });
-    this.timer = this.host.clock.setTimeout(() => this.begin(), this.host.pacing.firstDeltaLatencyMs);
+    const timing = this.timing;
+    const recordedMs = timing ? (this.audioOut ? timing.deltas[0]?.atMs : undefined) ?? timing.firstOutputMs : undefined;
+    this.timer = this.host.clock.setTimeout(() => this.begin(), recordedMs ?? this.host.pacing.firstDeltaLatencyMs);
+  }
+
+  private get timing(): RecordedTiming | undefined {
+    const plan = this.setup.plan;
+    return 'mcpCall' in plan ? undefined : plan.timing;
   }
 
   /** RT §3.1 / §1.5: close whatever is open, then `response.done` with status `cancelled`. */
@@ -138,7 +148,7 @@ export class ResponseRun {
     const plan = this.setup.plan;
     if ('text' in plan) {
       const recorded = this.audioOut && plan.audio?.bytesPerMs === bytesPerMs(this.setup.format) ? plan.audio.bytes : undefined;
-      this.openMessage(plan.text, plan.audioMs ?? speechMsFor(plan.text), recorded);
+      this.openMessage(plan.text, plan.audioMs ?? speechMsFor(plan.text), recorded, plan.timing && plan.timing.deltas.length > 0 ? { timing: plan.timing, bytesPerMs: plan.audio?.bytesPerMs ?? MULAW_BYTES_PER_MS } : undefined);
       this.tick();
       return;
     }
@@ -214,7 +224,7 @@ export class ResponseRun {
     this.emitChunk(m);
     const plan = this.setup.plan;
     if (m.nextChunk < m.chunkCount) {
-      let delayMs = this.host.pacing.chunkMs / Math.max(1e-9, this.host.pacing.speedFactor);
+      let delayMs = m.chunks ? Math.max(0, m.chunks[m.nextChunk]!.atMs - m.chunks[m.nextChunk - 1]!.atMs) : this.host.pacing.chunkMs / Math.max(1e-9, this.host.pacing.speedFactor);
       if ('text' in plan && plan.stall && !this.stalled && this.audioMs >= plan.stall.afterAudioMs) {
         this.stalled = true;
         delayMs += plan.stall.forMs;
@@ -223,7 +233,7 @@ export class ResponseRun {
       return;
     }
     this.sendAudioDone(m);
-    const transcriptDelayMs = 'text' in plan ? (plan.transcriptDelayMs ?? 0) : 0;
+    const transcriptDelayMs = 'text' in plan ? (plan.transcriptDelayMs ?? plan.timing?.transcriptDelayMs ?? 0) : 0;
     if (transcriptDelayMs > 0) this.timer = this.host.clock.setTimeout(() => this.complete(), transcriptDelayMs);
     else this.complete();
   }
@@ -246,10 +256,11 @@ export class ResponseRun {
   }
 
   /** RT §1.6: `output_item.added` → `conversation.item.added` → `content_part.added`. */
-  private openMessage(text: string, plannedMs: number, recorded?: Buffer): void {
+  private openMessage(text: string, plannedMs: number, recorded?: Buffer, paced?: { timing: RecordedTiming; bytesPerMs: number }): void {
     const rate = this.audioOut ? sampleRateOf(this.setup.format) : 1000;
     const totalSamples = recorded ? Math.max(1, Math.floor(recorded.length / bytesPerSample(this.setup.format))) : Math.max(1, Math.round(((plannedMs / this.setup.speed) * rate) / 1000));
     const chunkSamples = Math.max(1, Math.round((this.host.pacing.chunkMs * rate) / 1000));
+    const chunks = this.audioOut && paced ? recordedChunks(paced.timing.deltas, paced.bytesPerMs, rate, totalSamples) : undefined;
     const item: SimItem = {
       id: this.host.ids.next('item'),
       type: 'message',
@@ -272,11 +283,12 @@ export class ResponseRun {
       totalSamples,
       chunkSamples,
       // Whole chunks; the remainder rides on the last one, so no delta is a sliver.
-      chunkCount: Math.max(1, Math.floor(totalSamples / chunkSamples)),
+      chunkCount: chunks ? chunks.length : Math.max(1, Math.floor(totalSamples / chunkSamples)),
       nextChunk: 0,
       sent: '',
       audioDone: false,
       recorded,
+      chunks,
     };
     const part = this.audioOut ? { type: 'audio' as const, transcript: '' } : { type: 'text' as const, text: '' };
     this.host.send({ ...this.partRef(), type: 'response.content_part.added', part });
@@ -285,8 +297,8 @@ export class ResponseRun {
   /** RT §1.5: `response.output_audio.delta` (base64 in the output format) + `output_audio_transcript.delta`. */
   private emitChunk(m: MessageProgress): void {
     const i = m.nextChunk++;
-    const from = i * m.chunkSamples;
-    const to = i === m.chunkCount - 1 ? m.totalSamples : from + m.chunkSamples;
+    const from = m.chunks ? (m.chunks[i - 1]?.endSample ?? 0) : i * m.chunkSamples;
+    const to = m.chunks ? m.chunks[i]!.endSample : i === m.chunkCount - 1 ? m.totalSamples : from + m.chunkSamples;
     const text = m.text.slice(Math.floor((m.text.length * i) / m.chunkCount), Math.floor((m.text.length * (i + 1)) / m.chunkCount));
     m.sent += text;
     // A truncate that lands mid-stream sticks: the item keeps the truncated length and no transcript.
@@ -390,4 +402,17 @@ export class ResponseRun {
       metadata: this.setup.metadata,
     };
   }
+}
+
+/**
+ * The recorded deltas as chunks of this message: each one's end sample (its bytes as ms of the recorded format,
+ * in this session's sample rate; the last one ends the audio) and its time.
+ */
+function recordedChunks(deltas: RecordedTiming['deltas'], bytesPerMs: number, rate: number, totalSamples: number): { endSample: number; atMs: number }[] {
+  let ms = 0;
+  return deltas.map((d, i) => {
+    ms += d.bytes / bytesPerMs;
+    const endSample = i === deltas.length - 1 ? totalSamples : Math.min(totalSamples, Math.round((ms * rate) / 1000));
+    return { endSample, atMs: d.atMs };
+  });
 }

@@ -55,6 +55,26 @@ export interface SpeechPlan {
    * the session's output format has the same bytes per ms as they were recorded in; `audioMs` otherwise.
    */
   audio?: { bytes: Buffer; bytesPerMs: number };
+  /** The recorded pace of this response, in place of the stand-in's Pacing (see RecordedTiming). */
+  timing?: RecordedTiming;
+}
+
+/**
+ * How a recorded response came out (a whole-call replay, realtime-playback.ts): production OpenAI answers with
+ * its own latency, delta sizes and gaps (RT §3.1), and the stand-in replays them instead of its Pacing, so
+ * the bridge receives the audio as it did then. Times are clock ms after the response started (the stand-in
+ * sends `response.created` at once on its trigger); recorded times may be fractional.
+ */
+export interface RecordedTiming {
+  /** A response without audio (a function call): when its first output item came. */
+  firstOutputMs?: number;
+  /**
+   * Each `response.output_audio.delta`: when it came, and its size in bytes of the recorded format
+   * (SpeechPlan.audio.bytesPerMs when given, else μ-law's 8 bytes per ms).
+   */
+  deltas: { atMs: number; bytes: number }[];
+  /** Clock ms from the audio's end to the transcript's (SpeechPlan.transcriptDelayMs). */
+  transcriptDelayMs?: number;
 }
 
 /**
@@ -68,7 +88,7 @@ export interface McpCallPlan {
   denied?: string;
 }
 
-export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan } | McpCallPlan;
+export type ResponsePlan = SpeechPlan | { functionCall: FunctionCallPlan; timing?: RecordedTiming } | McpCallPlan;
 
 export type ResponseTrigger = 'response.create' | 'vad' | 'idle_timeout';
 

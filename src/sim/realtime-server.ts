@@ -20,6 +20,7 @@ import { defaultScript, defaultTranscriber, type Script, type Transcriber } from
 import { RealtimeSimSession, type RecordedClientEvent, type RecordMode, type SessionEnvironment } from './realtime-session';
 import { RateLimitMeter, type RateLimitConfig } from './realtime-usage';
 import type { SimMcpServers } from './realtime-mcp';
+import type { RecordedVadEvent } from './realtime-recorded-vad';
 
 export { MAX_DURATION_REASON, RealtimeSimSession } from './realtime-session';
 export type { RecordedClientEvent, RecordedServerEvent, RecordMode, ResponseSummary, TruncateRecord } from './realtime-session';
@@ -85,6 +86,11 @@ export interface RealtimeStandInOptions {
   transcriptionDelayMs?: number;
   /** Consecutive loud audio before the VAD calls it speech, ms (default 40). */
   vadMinSpeechMs?: number;
+  /**
+   * Playback: asked once per session, on its first append, for the turns a recording's VAD found (the
+   * sessions that appended audio then, in order); undefined → the stand-in's own energy VAD.
+   */
+  recordedVad?: () => RecordedVadEvent[] | undefined;
   /** Flat beta session fields: refuse with an error (default, like the GA service) or drop silently (RT §7 P1). */
   betaFields?: BetaFieldPolicy;
   /** `control` keeps audio appends and audio deltas out of the recorded logs (long benchmarks). */
@@ -206,6 +212,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
       record: options.record ?? 'all',
       transcriptionDelayMs: options.transcriptionDelayMs ?? 100,
       vadMinSpeechMs: options.vadMinSpeechMs ?? 40,
+      ...(options.recordedVad ? { recordedVad: options.recordedVad } : {}),
       rateLimits: new RateLimitMeter({ requestsPerMinute: 5000, tokensPerMinute: 400_000, ...options.rateLimits }),
       maxSessionMs: options.maxSessionMs ?? 60 * 60 * 1000,
       mcpServers: options.mcpServers ?? {},

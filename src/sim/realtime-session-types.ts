@@ -10,6 +10,7 @@ import type { ResponsePlan, ResponseTrigger, Script, Transcriber } from './realt
 import type { RealtimeSimSession } from './realtime-session';
 import type { RateLimitMeter } from './realtime-usage';
 import type { SimMcpServers } from './realtime-mcp';
+import type { RecordedVadEvent } from './realtime-recorded-vad';
 
 /** Recording of client events: `all`, or `control` (drops `input_audio_buffer.append` and audio deltas from the logs; for long benchmarks). */
 export type RecordMode = 'all' | 'control';
@@ -61,6 +62,8 @@ export interface SessionEnvironment {
   transcriptionDelayMs: number;
   /** Stand-in knob for the VAD: loud audio needed before speech counts. */
   vadMinSpeechMs: number;
+  /** Playback: the recorded VAD turns of the next session to append audio (realtime-recorded-vad.ts); none → EnergyVad. */
+  recordedVad?: () => RecordedVadEvent[] | undefined;
   rateLimits: RateLimitMeter;
   /** The MCP servers the stand-in can reach, by URL (realtime-mcp.ts). */
   mcpServers: SimMcpServers;

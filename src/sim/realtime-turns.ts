@@ -11,11 +11,14 @@ import { invalidRequest, type EffectiveSession } from './realtime-protocol';
 import type { ResponseControl } from './realtime-response-control';
 import type { SessionHost } from './realtime-session-host';
 import type { UserTranscription } from './realtime-transcription';
+import { RecordedVad, type TurnDetector } from './realtime-recorded-vad';
 import { EnergyVad, type VadParams } from './realtime-vad';
 
 export class InputTurns {
   readonly input = new InputAudioBuffer();
-  private readonly vad: EnergyVad;
+  private vad: TurnDetector;
+  /** Whether this session has asked for recorded turns yet (on its first append: playback mode). */
+  private vadChosen = false;
   private speech: { itemId: string; startMs: number } | undefined;
 
   constructor(
@@ -51,6 +54,11 @@ export class InputTurns {
   onAppend(audio: string, eventId: string | null): void {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(audio) || audio.length % 4 === 1)
       return this.host.sendError(invalidRequest('invalid_value', "Invalid 'audio'. Expected base64-encoded audio bytes.", 'audio'), eventId);
+    if (!this.vadChosen) {
+      this.vadChosen = true;
+      const recorded = this.host.env.recordedVad?.();
+      if (recorded) this.vad = new RecordedVad(recorded, this.vadParams(), this.input.appendedMs);
+    }
     const format = this.host.config.audio.input.format;
     const samples = this.input.append(format, Buffer.from(audio, 'base64'));
     if (!this.host.config.audio.input.turn_detection) return;

@@ -12,13 +12,15 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Agent } from '../agents/agent';
 import { ManualClock } from '../clock';
 import { PLAYOUT_TICK_MS } from '../constants';
 import { createLogger } from '../log';
 import { startSwitchboard, type RunningSwitchboard } from '../main';
+import { installRequiredAgent } from '../record/required-agent';
 import { scenarioRequires } from '../record/scenario';
 import { NO_REQUIREMENTS, settingsEnv } from '../record/scenario-settings';
-import { readWholeCall } from '../record/tape-reader';
+import { readWholeCall, RecordingError } from '../record/tape-reader';
 import { compareWholeCalls, DEFAULT_TOLERANCES, formatCallDiff, type CallDiff, type CompareTolerances } from '../record/whole-call-compare';
 import { SimulatedCall } from './bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from './bandwidth-rest';
@@ -32,8 +34,13 @@ export interface WholeCallReplayOptions {
   /** `fast` (default): the manual clock runs as fast as the sockets allow; `recorded`: it moves in real time. */
   pace?: 'fast' | 'recorded';
   tolerances?: CompareTolerances;
-  /** Settings on top of the recording's (e.g. a deliberate change, to see the comparison catch it). */
+  /** Server variables on top of the recording's settings (e.g. a deliberate change, to see the comparison catch it). */
   env?: Record<string, string>;
+  /**
+   * A deliberate change to the answering agent. A recording that states the agent's configuration
+   * (meta.requires.config) gives the replay's server exactly that agent, whatever AGENT_* `env` sets.
+   */
+  agent?: (agent: Agent) => Agent;
 }
 
 export interface WholeCallReplayResult {
@@ -53,7 +60,10 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
   const model = realtimePlayback(recorded);
   const name = path.basename(recorded.scenarioFile);
   const requires = scenarioRequires(recorded.steps) ?? NO_REQUIREMENTS;
-  const clock = new ManualClock(0);
+  // The replay's wall clock reads what the recording's did (callback timestamps, the context's date and time).
+  const startedWallMs = Date.parse(recorded.header.startedAt);
+  if (Number.isNaN(startedWallMs)) throw new RecordingError(`${path.basename(recorded.scenarioFile)}: index.jsonl line 1 (header): field startedAt: ${JSON.stringify(recorded.header.startedAt)} is not a date`);
+  const clock = new ManualClock(0, startedWallMs);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-media-replay-'));
   // openai-sip: OpenAI's webhooks are delivered again, signed with a secret of this replay (recordings hold none).
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -62,7 +72,7 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
   let rest: BandwidthRestStandIn | undefined;
   let app: RunningSwitchboard | undefined;
   try {
-    openai = await startRealtimeStandIn({ clock, script: model.script, transcribe: model.transcribe, ...(model.refuse ? { refuse: model.refuse } : {}) });
+    openai = await startRealtimeStandIn({ clock, script: model.script, transcribe: model.transcribe, recordedVad: model.recordedVad, ...(model.refuse ? { refuse: model.refuse } : {}) });
     rest = await startBandwidthRestStandIn();
     app = await startSwitchboard({
       env: {
@@ -89,6 +99,8 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       print: () => undefined,
       logger: createLogger('silent'),
     });
+    // The answering agent as it was configured then (requires.config), or as its settings say (replay --self does the same).
+    await installRequiredAgent(app, requires, options.agent);
     const { callbackUsername: username, callbackPassword: password } = app.credentials.credentials;
     const transfers = [...caller.transfers];
     const call = new SimulatedCall({
@@ -100,15 +112,18 @@ export async function replayWholeCall(target: string, options: WholeCallReplayOp
       to: caller.to,
       streamSetupMs: caller.streamSetupMs,
       audio: caller.audio,
+      inboundFrameAtMs: caller.inboundFrameAtMs,
       transfer: () => transfers.shift() ?? { outcome: 'no-answer' },
     });
     rest.attach(call);
     const baseUrl = app.localUrl.replace('0.0.0.0', '127.0.0.1');
     const stand = openai;
-    // What the recording shows arriving from OpenAI on its own, in time order: webhooks, and sideband responses.
+    // What the recording shows arriving on its own, in time order: OpenAI's webhooks, sideband events (responses,
+    // a SIP caller's keys), and the caller's key presses on the Bandwidth side.
     const due: { t: number; run: () => Promise<void> }[] = [
       ...webhooks.map((w) => ({ t: w.t, run: () => deliverWebhook(baseUrl, stand, webhookSecret, w.event?.body) })),
       ...model.injections.map((x) => ({ t: x.t, run: async () => inject(stand, x) })),
+      ...caller.keys.map((k) => ({ t: k.atMs, run: () => pressKey(call, k.digit) })),
     ].sort((a, b) => a.t - b.t);
     const advance = options.pace === 'recorded' ? (ms: number) => realTime(clock, ms) : (ms: number) => clock.advanceAsync(ms);
     if (caller.streamSetupMs > 0) await dialThroughSetup(call, caller.streamSetupMs, advance);
@@ -148,6 +163,15 @@ async function deliverWebhook(baseUrl: string, openai: RealtimeStandIn, secret: 
 function inject(openai: RealtimeStandIn, x: Injection): void {
   const session = openai.sipCalls.get(x.sessionCallId)?.sessions[0] ?? openai.sessions[x.session - 1];
   for (const event of x.events) session?.send(event as Parameters<NonNullable<typeof session>['send']>[0]);
+}
+
+/**
+ * A recorded key press, pressed again. When the replayed call has no `<StartGather>` running then, Bandwidth
+ * would report nothing: neither does the replay, and the missing `dtmf` callback shows in the comparison.
+ */
+async function pressKey(call: SimulatedCall, digit: string): Promise<void> {
+  if (call.ended || !call.gather) return;
+  await call.pressKeys(digit);
 }
 
 /** The recorded pace: each 20 ms of the manual clock waits 20 ms of real time. */

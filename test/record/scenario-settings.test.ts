@@ -181,7 +181,7 @@ describe('meta.requires', () => {
     expect(problems({ settings: { 'sip.callTimeoutS': 45 } })).toEqual(['settings.sip.target: sip.callTimeoutS need sip.target: an agent has SIP settings only with a SIP target']);
     expect(problems({ settings: { 'sip.target': 'sip:a@b.example', 'sip.callTimeoutS': 'soon' } })[0]).toMatch(/^settings\.sip\.callTimeoutS: .*expected number, received string/);
     expect(problems({ agent: 'no spaces please' })[0]).toMatch(/^agent: must be 1-64 letters/);
-    expect(problems({ env: {} })[0]).toMatch(/^: unknown field env: the fields are agent, settings/);
+    expect(problems({ env: {} })[0]).toMatch(/^: unknown field env: the fields are agent, config, settings/);
   });
 });
 

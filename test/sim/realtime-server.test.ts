@@ -408,6 +408,36 @@ describe('Realtime stand-in', () => {
       expect(order.slice(order.indexOf('response.output_audio.done'))).toEqual(RESPONSE_END_ORDER);
     });
 
+    it('follows a recorded pace (RecordedTiming): first delta, delta sizes and gaps, the transcript lag, and a function call\'s latency', async () => {
+      const deltas = [
+        { atMs: 650, bytes: 320 },
+        { atMs: 676.5, bytes: 960 },
+        { atMs: 900, bytes: 160 },
+        { atMs: 1400.25, bytes: 560 },
+      ];
+      const audio = { bytes: Buffer.alloc(2000, 0x55), bytesPerMs: 8 };
+      let n = 0;
+      await start({ script: () => (++n === 1 ? { text: 'Recorded words.', audioMs: 250, audio, timing: { deltas, transcriptDelayMs: 400 } } : { functionCall: { name: 'hang_up', arguments: {} }, timing: { firstOutputMs: 1234, deltas: [] } }) });
+      const c = await connect();
+      c.send(telephonySession());
+      await c.next('session.updated');
+      const sentAt = clock.now();
+      c.send({ type: 'response.create' });
+      await runUntil(() => c.of('response.done').length > 0, 3000, 0.5);
+      const at = (e: Json) => c.arrivals[c.events.indexOf(e)]! - sentAt;
+      const got = c.of('response.output_audio.delta');
+      expect(got.map((d) => Buffer.from(String(d.delta), 'base64').length)).toEqual([320, 960, 160, 560]);
+      // Within the test's 0.5 ms steps, on the way out and back.
+      got.forEach((d, i) => expect(Math.abs(at(d) - deltas[i]!.atMs)).toBeLessThanOrEqual(1));
+      expect(Buffer.concat(got.map((d) => Buffer.from(String(d.delta), 'base64'))).equals(audio.bytes)).toBe(true);
+      expect(at(c.of('response.output_audio_transcript.done')[0]!) - at(c.of('response.output_audio.done')[0]!)).toBeCloseTo(400, 0);
+      const secondAt = clock.now();
+      c.send({ type: 'response.create' });
+      await runUntil(() => c.of('response.done').length > 1, 5000, 1);
+      const call = c.of('response.function_call_arguments.done')[0]!;
+      expect(Math.abs(c.arrivals[c.events.indexOf(call)]! - secondAt - 1234)).toBeLessThanOrEqual(1);
+    });
+
     it('leaves out response.output_audio.done when planned, and nothing else', async () => {
       await start({ script: () => ({ text: 'Goodbye!', audioMs: 400, omitAudioDone: true }) });
       const c = await connect();
