@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { readScenario, scenarioRequires } from '../../src/record/scenario';
 import { readWholeCall } from '../../src/record/tape-reader';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
@@ -99,5 +101,38 @@ describe('record with RECORD_DIR, then replay --media', () => {
     const result = await replayWholeCall(file);
     expect(result.report).toMatch(/^PASS /m);
     expect(result.ok).toBe(true);
+  }, 60_000);
+
+  it('a plain recording (the recorder\'s own meta) replays green, and so does one made with --redact', async () => {
+    for (const env of [{}, { RECORD_REDACT: 'true' }] as Record<string, string>[]) {
+      const { file } = await bench.record({ env });
+      const result = await replayWholeCall(file);
+      if (!result.ok) throw new Error(result.report);
+    }
+  }, 60_000);
+
+  it('a sip-forward call replays green', async () => {
+    const { file } = await bench.record({ env: { AGENT_MODE: 'sip-forward', AGENT_SIP_TARGET: 'sip:agent@ai.example.com' } });
+    const result = await replayWholeCall(file);
+    if (!result.ok) throw new Error(result.report);
+  }, 60_000);
+
+  it('a warm transfer that is answered replays green', async () => {
+    const transfer = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing', summary: 'Wants a refund.' } };
+    const { file } = await bench.record({
+      script: (n) => (n === 1 ? { text: 'Hello, Acme billing.', audioMs: 1000 } : n === 2 ? { functionCall: transfer } : { text: 'ok', audioMs: 500 }),
+      transfer: () => ({ outcome: 'answered', ringMs: 1000, talkMs: 3000 }),
+      untilMs: 16000,
+    });
+    const result = await replayWholeCall(file);
+    if (!result.ok) throw new Error(result.report);
+  }, 60_000);
+
+  it('the size budget holds, and an over-budget recording says so on replay', async () => {
+    const { file } = await bench.record({ env: { RECORD_MAX_CALL_BYTES: '65536' } });
+    const dir = file.replace(/\.json$/, '.call');
+    const total = fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+    expect(total).toBeLessThanOrEqual(65536 + 1024); // the header and the budget note may pass it
+    await expect(replayWholeCall(file)).rejects.toThrow(/size budget/);
   }, 60_000);
 });
