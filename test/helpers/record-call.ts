@@ -40,7 +40,9 @@ export class CallRecordingBench {
   private server: TestServer | undefined;
   private readonly dirs: string[] = [];
 
+  /** One call per test: the bench holds one set of stand-ins, closed by `close()` (afterEach). */
   async record(opts: RecordCallOptions = {}): Promise<{ file: string; callId: string }> {
+    if (this.openai || this.rest) throw new Error('CallRecordingBench: one recording per test (close() between them)');
     const clock = new ManualClock(0);
     const recordDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-rec-'));
     this.dirs.push(recordDir);
