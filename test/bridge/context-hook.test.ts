@@ -6,6 +6,7 @@ import { SimulatedCall } from '../../src/sim/bandwidth-caller';
 import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { traceWith as traceWithIn } from '../helpers/eventually';
 import { deliverSipCall } from '../helpers/sip';
 
 const WEBHOOK_SECRET = `whsec_${Buffer.from('context-test-signing-key-of-some-length').toString('base64')}`;
@@ -77,14 +78,7 @@ describe('per-call context and the context hook', () => {
     return dialThroughSetup(new SimulatedCall({ baseUrl: server.url, callbackAuth: { username, password }, clock, streamSetupMs: 400 }), 400, (ms) => clock.advanceAsync(ms));
   }
 
-  async function traceWith(callId: string, type: string) {
-    for (let i = 0; i < 500; i++) {
-      const events = await server.app.store.events.list(callId);
-      if (events.some((e) => e.type === type)) return events;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`no ${type} event for ${callId}`);
-  }
+  const traceWith = (callId: string, type: string) => traceWithIn(server.app.store, callId, type);
 
   const greetingRequests = (session: RealtimeStandIn['sessions'][number]) => session.received.filter((e) => e.type === 'response.create');
   const instructionUpdates = (session: RealtimeStandIn['sessions'][number]) =>

@@ -5,6 +5,7 @@ import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn, type ScriptContext, type SimMcpServers } from '../../src/sim/realtime-server';
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { traceWith as traceWithIn } from '../helpers/eventually';
 import { deliverSipCall } from '../helpers/sip';
 
 const SECRET_VALUE = 'crm-secret-value-7f3a';
@@ -53,15 +54,7 @@ describe('MCP tools', () => {
     await server.app.store.agents.upsert(agentSchema.parse({ ...agent, id, name: id, ...fields }), id === 'default' ? 'env' : 'api', []);
   }
 
-  /** The call's trace once it has an event of this type (store writes are asynchronous). */
-  async function traceWith(callId: string, type: string) {
-    for (let i = 0; i < 500; i++) {
-      const events = await server.app.store.events.list(callId);
-      if (events.some((e) => e.type === type)) return events;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`no ${type} event for ${callId}`);
-  }
+  const traceWith = (callId: string, type: string) => traceWithIn(server.app.store, callId, type);
 
   /** Nothing in the call's trace or row holds the secret's value. */
   async function expectNoSecretStored(callId: string) {
