@@ -1,15 +1,11 @@
 import { outcomeAtEnd } from '../outcomes';
 import { WS_NORMAL_CLOSURE } from '../constants';
-import { fallbackDestination, type AgentWithDestinations } from '../agents/agent';
+import { fallbackDestination } from '../agents/agent';
 import type { VoicemailPlan } from '../agents/telephony';
 import { greetWith } from '../bridge/call-prompts';
 import type { PromptsForCall } from '../context/call-contexts';
-import { Conversation } from '../bridge/conversation';
-import type { ToolRegistry } from '../bridge/tools';
+import { Conversation, type ConversationDeps } from '../bridge/conversation';
 import type { CallControl, HandOffOutcome, ModelSession } from '../bridge/transports';
-import type { Clock } from '../clock';
-import type { Logger } from '../log';
-import type { Store } from '../store/types';
 
 /**
  * `openai-sip` mode, second half: control of an accepted SIP call over the sideband socket. OpenAI owns
@@ -18,16 +14,9 @@ import type { Store } from '../store/types';
  * tells it when OpenAI's playout has stopped. `transfer_call` and `hang_up` go through the call's
  * `CallControl` (`SipCallControl`: a SIP REFER, OpenAI's hangup).
  */
-export interface SipCallSessionDeps {
-  callId: string;
-  agent: AgentWithDestinations;
-  store: Store;
-  logger: Logger;
-  clock: Clock;
-  tools: ToolRegistry;
+/** What the shared conversation needs (`control` is SipCallControl), plus the sideband and the session's own. */
+export interface SipCallSessionDeps extends Omit<ConversationDeps, 'model' | 'voice'> {
   model: ModelSession;
-  /** How the call leaves the agent (SipCallControl). */
-  control: CallControl;
   onEnded: (session: SipCallSession) => void;
   /** The call's prompts (README "Per-call context"): the accept carried `initial`; `final` follows a context hook. */
   prompts?: PromptsForCall;
