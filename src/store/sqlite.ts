@@ -30,6 +30,7 @@ import { SqliteNumbers } from './sqlite/numbers';
 import { SqliteReports } from './sqlite/reports';
 import { SqliteShared, type Row } from './sqlite/shared';
 import { SqliteTranscripts } from './sqlite/transcripts';
+import { LocalInstanceBus, LocalMediaTokens } from './local-feeds';
 import type {
   AgentsRepository,
   CallbackContextsRepository,
@@ -39,6 +40,9 @@ import type {
   HandOffsRepository,
   NumbersRepository,
   ReportsRepository,
+  ChangeFeed,
+  InstanceBus,
+  MediaTokensRepository,
   Store,
   TranscriptsRepository,
 } from './types';
@@ -73,6 +77,12 @@ export class SqliteStore implements Store {
   readonly destinations: DestinationsRepository;
   readonly numbers: NumbersRepository;
   readonly reports: ReportsRepository;
+  readonly mediaTokens: MediaTokensRepository = new LocalMediaTokens();
+  readonly bus: InstanceBus = new LocalInstanceBus();
+
+  get changes(): ChangeFeed {
+    return this.shared.changes;
+  }
 
   private constructor(db: Database.Database, logger: Logger, readWaitMs: number) {
     this.db = db;

@@ -311,6 +311,48 @@ export interface ReportsRepository {
   resend(id: string, nowIso: string): Promise<ReportRecord | undefined>;
 }
 
+/**
+ * What a commit changed in the call tables, announced after it is committed, to every instance sharing the
+ * store (docs/architecture.md, "Several instances"): the console's live view and cross-instance control read
+ * it. Ids only, never call content: a reader fetches what it shows (and PostgreSQL's NOTIFY payloads are small).
+ */
+export type StoreChange =
+  | { kind: 'call'; callId: string }
+  | { kind: 'event'; callId: string; type: string }
+  | { kind: 'transcript'; callId: string };
+
+export interface ChangeFeed {
+  /** Called with each commit's changes, after the commit, on every instance. Returns the unsubscribe. */
+  subscribe(listener: (changes: StoreChange[]) => void): () => void;
+}
+
+/**
+ * A message from one instance to another (or to all, `to: '*'`), carried by the store: PostgreSQL
+ * LISTEN/NOTIFY; in-process on SQLite, where only one instance can use a data directory (src/data-dir-lock.ts).
+ * Small JSON only (PostgreSQL caps a notification at 8000 bytes).
+ */
+export interface InstanceMessage {
+  to: string;
+  from: string;
+  kind: string;
+  callId?: string;
+  data?: unknown;
+}
+
+export interface InstanceBus {
+  publish(message: InstanceMessage): Promise<void>;
+  /** Messages addressed to `instanceId` or to '*'. Returns the unsubscribe. */
+  subscribe(instanceId: string, listener: (message: InstanceMessage) => void): () => void;
+}
+
+export interface MediaTokensRepository {
+  /**
+   * Spend a one-time media token (DESIGN §4.5) on every instance at once: true the first time `tokenId` is
+   * used, false ever after (until `expiresAt`, past which the token is refused as expired anyway).
+   */
+  use(tokenId: string, expiresAt: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly calls: CallsRepository;
   readonly events: EventsRepository;
@@ -322,6 +364,11 @@ export interface Store {
   readonly handOffs: HandOffsRepository;
   /** Post-call reports waiting to go out, and what became of them. */
   readonly reports: ReportsRepository;
+  readonly mediaTokens: MediaTokensRepository;
+  /** What each commit changed in the call tables, on every instance. */
+  readonly changes: ChangeFeed;
+  /** Messages between the instances sharing this store. */
+  readonly bus: InstanceBus;
   /** True when the store answers a trivial query (for /readyz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;

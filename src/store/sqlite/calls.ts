@@ -11,6 +11,7 @@ import {
   type CallsRepository,
   type CallUpdate,
   type OrphanCloseOut,
+  type StoreChange,
 } from '../types';
 import type { SqliteEvents } from './events';
 import type { SqliteReports } from './reports';
@@ -62,10 +63,13 @@ export class SqliteCalls implements CallsRepository {
 
   recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<void> {
     const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
-    return this.shared.writes.submit(() => {
+    const written = this.shared.writes.submit(() => {
       for (const update of updates) this.upsertSync(update, now);
       if (event) this.events.appendSync(event, now);
     });
+    const changes: StoreChange[] = updates.map((update) => ({ kind: 'call', callId: update.id }));
+    if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
+    return this.shared.changes.after(written, changes);
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
@@ -106,7 +110,7 @@ export class SqliteCalls implements CallsRepository {
   async closeOutOrphans(owner: string, closeOut: OrphanCloseOut): Promise<CallRecord[]> {
     await this.shared.readable();
     const now = nowIso();
-    return this.shared.db.transaction(() => {
+    const closedOut = this.shared.db.transaction(() => {
       const orphans = (this.shared.stmt(`SELECT * FROM calls WHERE media_owner = ? AND state NOT IN (${FINAL_STATES_SQL}) ORDER BY created_at, id`).all(owner) as Row[]).map(callFromRow);
       for (const call of orphans) {
         this.shared.stmt("UPDATE calls SET state = 'completed', cause = ?, error_message = ?, ended_at = COALESCE(ended_at, ?), media_owner = NULL, updated_at = ? WHERE id = ?").run(
@@ -124,17 +128,20 @@ export class SqliteCalls implements CallsRepository {
       this.shared.stmt('UPDATE calls SET media_owner = NULL WHERE media_owner = ?').run(owner);
       return orphans;
     })();
+    this.shared.changes.emit(closedOut.flatMap((call): StoreChange[] => [{ kind: 'call', callId: call.id }, { kind: 'event', callId: call.id, type: closeOut.eventType }]));
+    return closedOut;
   }
 
   addUsage(id: string, usage: Record<string, number>): Promise<void> {
     const now = nowIso();
-    return this.shared.writes.submit(() => {
+    const written = this.shared.writes.submit(() => {
       const row = this.shared.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
       if (!row) return;
       const total = (row.usage ? JSON.parse(String(row.usage)) : {}) as Record<string, number>;
       for (const [k, v] of Object.entries(usage)) total[k] = (total[k] ?? 0) + v;
       this.shared.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(total), now, id);
     });
+    return this.shared.changes.after(written, [{ kind: 'call', callId: id }]);
   }
 
   /**

@@ -7,7 +7,7 @@ export class SqliteEvents implements EventsRepository {
 
   append(event: CallEventInput): Promise<void> {
     const at = event.at ?? nowIso();
-    return this.shared.writes.submit(() => this.appendSync(event, at));
+    return this.shared.changes.after(this.shared.writes.submit(() => this.appendSync(event, at)), [{ kind: 'event', callId: event.callId, type: event.type }]);
   }
 
   async list(callId: string): Promise<CallEventRecord[]> {

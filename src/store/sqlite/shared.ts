@@ -3,6 +3,7 @@ import { COMMIT_MAX_RETRY_DELAY_MS, COMMIT_RETRY_DELAY_MS, ROUTING_CACHE_MAX_ENT
 import { StoreStalledError, type GroupCommit } from '../group-commit';
 import { RoutingCache } from '../routing-cache';
 import type { CallTablesWrite } from './call-tables-commit';
+import { LocalChangeFeed } from '../local-feeds';
 import { isTransientSqliteError } from './errors';
 
 /** A row as better-sqlite3 returns it. */
@@ -20,6 +21,9 @@ export class SqliteShared {
   private readonly statements = new Map<string, Database.Statement>();
 
   readonly routing: RoutingCache;
+
+  /** Announces what the call tables' commits changed (one instance per SQLite store: in-process). */
+  readonly changes = new LocalChangeFeed();
 
   constructor(
     readonly db: Database.Database,

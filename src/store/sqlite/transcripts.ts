@@ -7,11 +7,12 @@ export class SqliteTranscripts implements TranscriptsRepository {
 
   append(item: TranscriptItemInput): Promise<void> {
     const at = item.at ?? nowIso();
-    return this.shared.writes.submit(() => {
+    const written = this.shared.writes.submit(() => {
       this.shared
         .stmt('INSERT INTO transcript_items (call_id, role, text, item_id, heard_ms, truncated, position, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(item.callId, item.role, item.text, item.itemId ?? null, item.heardMs ?? null, item.truncated ? 1 : 0, item.position ?? null, at);
     });
+    return this.shared.changes.after(written, [{ kind: 'transcript', callId: item.callId }]);
   }
 
   async list(callId: string): Promise<TranscriptItemRecord[]> {
