@@ -7,7 +7,7 @@ import { LocalChangeFeed } from '../local-feeds';
 import { isTransientSqliteError } from './errors';
 
 /** A row as better-sqlite3 returns it. */
-export type Row = Record<string, unknown>;
+export type { Row } from '../rows';
 
 export const nowIso = () => new Date().toISOString();
 
