@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { agentSettingsSchema, transferDestinationSchema, type AgentWithDestinations, type TransferDestination } from '../agents/agent';
 import { SwitchboardError } from '../errors';
 import { isCallOutcome, mergeOutcome, type CallOutcome } from '../outcomes';
 import {
@@ -6,6 +7,7 @@ import {
   FINAL_CALL_STATES,
   REPORT_EVENTS,
   REPORT_STATES,
+  type AgentSource,
   type CallbackContextRecord,
   type CallEventRecord,
   type CallListFilter,
@@ -15,6 +17,7 @@ import {
   type ReportListFilter,
   type ReportRecord,
   type ReportState,
+  type StoredAgent,
   type TranscriptItemRecord,
 } from './types';
 
@@ -53,6 +56,7 @@ export const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedA
 export const CALL_UPDATE_KEYS = (Object.keys(CALL_COLUMNS) as (keyof typeof CALL_COLUMNS)[]).filter((key) => key !== 'state');
 export const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
 
+export const nowIso = () => new Date().toISOString();
 export const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
 /** A write of an unknown state fails alone (inside its write), before it touches the database. */
@@ -60,6 +64,34 @@ export function checkCallState(update: CallUpdate): void {
   if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
     throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
   }
+}
+
+/**
+ * An update as one upsert: which columns it sets (a bit per CALL_UPDATE_KEYS entry, and bit 0 for state), and
+ * the values in the order of callUpsertSql's placeholders. Undefined fields keep the stored value.
+ */
+export function callUpsert(update: CallUpdate, now: string): { columnSet: number; values: unknown[] } {
+  checkCallState(update);
+  const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
+  let columnSet = update.state === undefined ? 0 : 1;
+  for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
+    const v = update[CALL_UPDATE_KEYS[i]!];
+    if (v === undefined) continue;
+    columnSet |= 2 << i;
+    values.push(v);
+  }
+  return { columnSet, values };
+}
+
+/** The upsert for one column set (SQL both backends accept): a final state is final, a late callback never reopens a call. */
+export function callUpsertSql(columnSet: number): string {
+  const columns = CALL_UPDATE_KEYS.filter((_key, i) => columnSet & (2 << i)).map((key) => CALL_COLUMNS[key]);
+  const sets = columns.map((column) => `${column} = excluded.${column}`);
+  if (columnSet & 1) sets.push(`state = CASE WHEN calls.state IN (${FINAL_STATES_SQL}) THEN calls.state ELSE excluded.state END`);
+  sets.push('updated_at = excluded.updated_at');
+  return `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
+         VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
+         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`;
 }
 
 /** Only a final state or an outcome can end a call; an agent being set may start one (its call.started notice). */
@@ -235,4 +267,20 @@ export function reportListQuery(filter: ReportListFilter): { sql: string; args: 
   if (filter.callId) (where.push('call_id = ?'), args.push(filter.callId));
   args.push(filter.limit);
   return { sql: `SELECT * FROM report_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`, args };
+}
+
+/** A stored destination (its `settings` JSON), validated. */
+export function destinationFromRow(row: Row): TransferDestination {
+  return transferDestinationSchema.parse(JSON.parse(String(row.settings)));
+}
+
+/** An agent row and its destinations' rows (in their order), validated: settings that no longer parse are the store's failure. */
+export function storedAgentFromRows(row: Row, destinationRows: Row[]): StoredAgent {
+  const id = String(row.id);
+  const settings = agentSettingsSchema.safeParse(JSON.parse(String(row.settings)));
+  if (!settings.success) {
+    throw new SwitchboardError('store_failed', `agent ${id} has invalid stored settings: ${settings.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+  }
+  const agent: AgentWithDestinations = { ...settings.data, id, name: String(row.name), destinations: destinationRows.map(destinationFromRow) };
+  return { agent, source: row.source as AgentSource, createdAt: String(row.created_at), updatedAt: String(row.updated_at) };
 }

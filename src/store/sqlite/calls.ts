@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CallOutcome } from '../../outcomes';
-import { addedUsage, CALL_COLUMNS, CALL_UPDATE_KEYS, callFromRow, callListQuery, callPage, checkCallState, FINAL_STATES_SQL, outcomeToStore, updateEndsOrStarts } from '../rows';
+import { addedUsage, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, outcomeToStore, updateEndsOrStarts } from '../rows';
 import {
   type CallEventInput,
   type CallListFilter,
@@ -103,15 +103,7 @@ export class SqliteCalls implements CallsRepository {
    * objects cost more than writing it.
    */
   private upsertSync(update: CallUpdate, now: string): void {
-    checkCallState(update);
-    const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
-    let columnSet = update.state === undefined ? 0 : 1;
-    for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
-      const v = update[CALL_UPDATE_KEYS[i]!];
-      if (v === undefined) continue;
-      columnSet |= 2 << i;
-      values.push(v);
-    }
+    const { columnSet, values } = callUpsert(update, now);
     this.upsertStatement(columnSet).run(...values);
     if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
     // Only a final state or an outcome can end a call: other writes skip the check.
@@ -136,15 +128,7 @@ export class SqliteCalls implements CallsRepository {
   private upsertStatement(columnSet: number): Database.Statement {
     let statement = this.callUpserts.get(columnSet);
     if (!statement) {
-      const columns = CALL_UPDATE_KEYS.filter((_key, i) => columnSet & (2 << i)).map((key) => CALL_COLUMNS[key]);
-      const sets = columns.map((column) => `${column} = excluded.${column}`);
-      if (columnSet & 1) sets.push(`state = CASE WHEN state IN (${FINAL_STATES_SQL}) THEN state ELSE excluded.state END`);
-      sets.push('updated_at = excluded.updated_at');
-      statement = this.shared.db.prepare(
-        `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
-         VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
-         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`,
-      );
+      statement = this.shared.db.prepare(callUpsertSql(columnSet));
       this.callUpserts.set(columnSet, statement);
     }
     return statement;
