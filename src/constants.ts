@@ -162,6 +162,11 @@ export const PG_MAX_BATCH_WRITES = 500;
 export const PG_POOL_MAX = 10;
 export const PG_LISTEN_RETRY_DELAY_MS = 50;
 export const PG_LISTEN_MAX_RETRY_DELAY_MS = 2_000;
+/**
+ * While PostgreSQL cannot be reached, an instance answers reads about the calls, agents, numbers and hand-offs it
+ * last read or wrote from memory (postgres/last-known.ts): at most this many of each.
+ */
+export const PG_LAST_KNOWN_MAX_ENTRIES = 10_000;
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: one announcement is split below this. */
 export const PG_NOTIFY_MAX_PAYLOAD_BYTES = 7_900;
 /** Spent media tokens are kept until they expire; expired rows are deleted at most this often. */

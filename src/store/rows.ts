@@ -94,6 +94,39 @@ export function callUpsertSql(columnSet: number): string {
          ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`;
 }
 
+/**
+ * `record` after `update`, computed in memory by the rules the upsert applies in the database (callUpsertSql):
+ * undefined fields keep their value, a final state is final. The outcome is left to withOutcome (it may belong
+ * to another leg's record). For a store that answers from what it knows while its database is away.
+ */
+export function applyCallUpdate(record: CallRecord | undefined, update: CallUpdate, now: string): CallRecord {
+  checkCallState(update);
+  const next: CallRecord = record
+    ? { ...record }
+    : {
+        ...(Object.fromEntries(CALL_UPDATE_KEYS.map((key) => [key, null])) as Omit<CallRecord, 'id' | 'leg' | 'state' | 'usage' | 'outcome' | 'outcomeReason' | 'createdAt' | 'updatedAt'>),
+        id: update.id,
+        leg: 'caller',
+        state: 'initiated',
+        usage: null,
+        outcome: null,
+        outcomeReason: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+  const fields = next as unknown as Record<string, unknown>;
+  for (const key of CALL_UPDATE_KEYS) if (update[key] !== undefined) fields[key] = update[key];
+  if (update.state !== undefined && !(record && FINAL_CALL_STATES.includes(record.state))) next.state = update.state;
+  next.updatedAt = now;
+  return next;
+}
+
+/** `record` with `proposed` merged into its outcome (outcomeToStore's rule). */
+export function withOutcome(record: CallRecord, proposed: CallOutcome): CallRecord {
+  const kept = outcomeToStore({ outcome: record.outcome, outcome_reason: record.outcomeReason }, proposed);
+  return kept ? { ...record, outcome: kept.outcome, outcomeReason: kept.reason } : record;
+}
+
 /** Only a final state or an outcome can end a call; an agent being set may start one (its call.started notice). */
 export function updateEndsOrStarts(update: CallUpdate): 'ends' | 'starts' | undefined {
   if (update.outcome || (update.state !== undefined && FINAL_CALL_STATES.includes(update.state))) return 'ends';

@@ -1,17 +1,22 @@
 import type { Agent } from '../../agents/agent';
+import { PG_LAST_KNOWN_MAX_ENTRIES } from '../../constants';
 import { SwitchboardError } from '../../errors';
 import { nowIso, storedAgentFromRows } from '../rows';
 import type { AgentSource, AgentsRepository, StoredAgent } from '../types';
 import type { PgShared } from './shared';
-import { one, rows, run, type Queryable } from './sql';
+import { LastKnown } from './last-known';
+import { one, rows, run, unavailable, type Queryable } from './sql';
 
 /** Agents with their transfer destinations (as sqlite/agents.ts); written in a transaction of their own, outside the call tables' queue. */
 export class PgAgents implements AgentsRepository {
+  /** Agents as last read: every call's routing reads them, and answers from here while the database is away. */
+  private readonly known = new LastKnown<StoredAgent>(PG_LAST_KNOWN_MAX_ENTRIES);
+
   constructor(private readonly shared: PgShared) {}
 
   async get(id: string): Promise<StoredAgent | undefined> {
     await this.shared.readable();
-    return this.load(this.shared.pool, id);
+    return this.known.read(id, () => this.load(this.shared.pool, id).catch((err: unknown) => Promise.reject(unavailable(err))));
   }
 
   async list(): Promise<StoredAgent[]> {

@@ -1,7 +1,9 @@
 import type { CallOutcome } from '../../outcomes';
-import { addedUsage, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, nowIso, outcomeToStore, updateEndsOrStarts } from '../rows';
+import { PG_LAST_KNOWN_MAX_ENTRIES } from '../../constants';
+import { addedUsage, applyCallUpdate, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, nowIso, outcomeToStore, updateEndsOrStarts, withOutcome } from '../rows';
 import type { CallEventInput, CallListFilter, CallPage, CallRecord, CallsRepository, CallUpdate, OrphanCloseOut, StoreChange } from '../types';
 import type { PgEvents } from './events';
+import { LastKnown } from './last-known';
 import type { PgReports } from './reports';
 import type { PgShared } from './shared';
 import { one, rows, run, type Tx } from './sql';
@@ -13,6 +15,9 @@ import { one, rows, run, type Tx } from './sql';
  * about the same call waits for this commit, then sees it.
  */
 export class PgCalls implements CallsRepository {
+  /** Legs as this instance last read or wrote them, its writes not yet committed included: get() answers from it while the database is away. */
+  private readonly known = new LastKnown<CallRecord>(PG_LAST_KNOWN_MAX_ENTRIES);
+
   constructor(
     private readonly shared: PgShared,
     private readonly events: PgEvents,
@@ -27,6 +32,7 @@ export class PgCalls implements CallsRepository {
     const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
     const changes: StoreChange[] = updates.map((update) => ({ kind: 'call', callId: update.id }));
     if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
+    this.remember(updates, now);
     return this.shared.submit(async (tx) => {
       for (const update of updates) await this.upsert(tx, update, now);
       if (event) await this.events.appendIn(tx, event, now);
@@ -34,8 +40,10 @@ export class PgCalls implements CallsRepository {
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
-    const row = await this.shared.one('SELECT * FROM calls WHERE id = ?', [id]);
-    return row ? callFromRow(row) : undefined;
+    return this.known.read(id, async () => {
+      const row = await this.shared.one('SELECT * FROM calls WHERE id = ?', [id]);
+      return row ? callFromRow(row) : undefined;
+    });
   }
 
   async list(filter: CallListFilter): Promise<CallPage> {
@@ -74,6 +82,8 @@ export class PgCalls implements CallsRepository {
 
   addUsage(id: string, usage: Record<string, number>): Promise<void> {
     const now = nowIso();
+    const known = this.known.get(id);
+    if (known) this.known.set(id, { ...known, usage: JSON.parse(addedUsage(known.usage ? JSON.stringify(known.usage) : null, usage)) as Record<string, number>, updatedAt: now });
     return this.shared.submit(
       async (tx) => {
         const row = await one(tx, 'SELECT usage FROM calls WHERE id = ? FOR UPDATE', [id]);
@@ -82,6 +92,29 @@ export class PgCalls implements CallsRepository {
       },
       [{ kind: 'call', callId: id }],
     );
+  }
+
+  /** What the writes will make of the legs, applied to what this instance knows (a write that will fail changes nothing here). */
+  private remember(updates: CallUpdate[], now: string): void {
+    try {
+      const next = new Map<string, CallRecord>();
+      const current = (id: string) => next.get(id) ?? this.known.get(id);
+      for (const update of updates) {
+        const before = current(update.id);
+        // A leg this instance never saw, and an update that does not say its state: too little to answer from.
+        if (!before && update.state === undefined) continue;
+        let record = applyCallUpdate(before, update, now);
+        next.set(update.id, record);
+        if (!update.outcome) continue;
+        const parent = record.parentCallId ? current(record.parentCallId) : undefined;
+        if (record.parentCallId && !parent) continue; // the call's record is not known here: the database decides
+        if (parent) next.set(parent.id, withOutcome(parent, update.outcome));
+        else next.set(record.id, (record = withOutcome(record, update.outcome)));
+      }
+      for (const [id, record] of next) this.known.set(id, record);
+    } catch {
+      // An invalid update: the write fails on its own, and what is known stays as it was.
+    }
   }
 
   private async upsert(tx: Tx, update: CallUpdate, now: string): Promise<void> {

@@ -1,5 +1,7 @@
+import { PG_LAST_KNOWN_MAX_ENTRIES } from '../../constants';
 import { nowIso } from '../rows';
 import type { HandOffIntent, HandOffsRepository } from '../types';
+import { LastKnown } from './last-known';
 import type { PgShared } from './shared';
 import { run, type Tx } from './sql';
 
@@ -11,6 +13,8 @@ export class PgHandOffs implements HandOffsRepository {
    * instance answers from here without asking the database.
    */
   private readonly uncommitted = new Map<string, HandOffIntent | null>();
+  /** Intents as last read or committed here: /stream-ended finds them while the database is away. */
+  private readonly known = new LastKnown<HandOffIntent>(PG_LAST_KNOWN_MAX_ENTRIES);
 
   constructor(private readonly shared: PgShared) {}
 
@@ -28,8 +32,10 @@ export class PgHandOffs implements HandOffsRepository {
   async get(callId: string): Promise<HandOffIntent | undefined> {
     // Newer than anything committed (writes run in order): no need to ask the database.
     if (this.uncommitted.has(callId)) return this.uncommitted.get(callId) ?? undefined;
-    const row = await this.shared.one('SELECT intent FROM hand_off_intents WHERE call_id = ?', [callId]);
-    return row ? (JSON.parse(String(row.intent)) as HandOffIntent) : undefined;
+    return this.known.read(callId, async () => {
+      const row = await this.shared.one('SELECT intent FROM hand_off_intents WHERE call_id = ?', [callId]);
+      return row ? (JSON.parse(String(row.intent)) as HandOffIntent) : undefined;
+    });
   }
 
   clear(callId: string): Promise<void> {
@@ -42,7 +48,7 @@ export class PgHandOffs implements HandOffsRepository {
     const settled = () => {
       if (this.uncommitted.get(callId) === value) this.uncommitted.delete(callId);
     };
-    written.then(settled, settled);
+    written.then(() => (this.known.set(callId, value ?? undefined), settled()), settled);
     return written;
   }
 }

@@ -1,12 +1,17 @@
+import { PG_LAST_KNOWN_MAX_ENTRIES } from '../../constants';
 import { SwitchboardError } from '../../errors';
 import { nowIso } from '../rows';
 import type { NumbersRepository, PhoneNumberRecord } from '../types';
 import { UNIQUE_VIOLATION } from './destinations';
+import { LastKnown } from './last-known';
 import type { PgShared } from './shared';
 import { one, run } from './sql';
 
 /** Phone number assignments (as sqlite/numbers.ts): a number belongs to one agent, whichever instance assigns it first. */
 export class PgNumbers implements NumbersRepository {
+  /** Assignments as last read: routing answers from here while the database is away. */
+  private readonly known = new LastKnown<string>(PG_LAST_KNOWN_MAX_ENTRIES);
+
   constructor(private readonly shared: PgShared) {}
 
   async assign(number: string, agentId: string): Promise<PhoneNumberRecord> {
@@ -38,8 +43,10 @@ export class PgNumbers implements NumbersRepository {
   }
 
   async agentIdFor(number: string): Promise<string | undefined> {
-    const row = await this.shared.one('SELECT agent_id FROM phone_numbers WHERE number = ?', [number]);
-    return row ? String(row.agent_id) : undefined;
+    return this.known.read(number, async () => {
+      const row = await this.shared.one('SELECT agent_id FROM phone_numbers WHERE number = ?', [number]);
+      return row ? String(row.agent_id) : undefined;
+    });
   }
 
   async list(agentId?: string): Promise<PhoneNumberRecord[]> {
