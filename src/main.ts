@@ -11,6 +11,12 @@ import { CallFlows } from './bandwidth/call-flows';
 import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
+import { AdminAccess } from './console/access';
+import { LiveStreams } from './console/live';
+import { recordingsRouter } from './console/recordings';
+import { consoleRouter } from './console/router';
+import { ConsoleSessions } from './console/sessions';
+import { SignInLimiter } from './console/sign-in-limiter';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
@@ -45,6 +51,8 @@ import type { CallRecord, Store } from './store/types';
 
 /** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+/** The console's pages, modules and stylesheet: shipped as they are written (no build step), read from the package. */
+export const CONSOLE_ASSETS_DIR = path.join(PACKAGE_ROOT, 'src', 'console', 'assets');
 
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
@@ -223,10 +231,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     : undefined;
   // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
   const callContexts = new CallContexts({ clock, env: options.env, logger });
+  const recordingsDir = path.join(config.dataDir, 'recordings');
   const bridge = new CallRegistry({
     instanceId,
     contexts: callContexts,
-    recordingsDir: path.join(config.dataDir, 'recordings'),
+    recordingsDir,
     control,
     store,
     logger,
@@ -295,6 +304,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         defaultUrl: config.env.REPORT_URL,
         secret: credentials.credentials.reportSigningSecret,
       });
+  // The operator's console (docs/console.md): its sessions are a second way into the admin API.
+  const access = new AdminAccess(credentials.credentials.adminToken, new ConsoleSessions(clock));
+  const live = new LiveStreams({ store, clock, logger });
   const app = createApp({
     logger,
     readiness: [
@@ -309,11 +321,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         '/api',
         apiRouter(
           apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, onResend: () => void reports?.poll() }),
-          credentials.credentials.adminToken,
+          access,
           logger,
           security,
+          [live.router(), recordingsRouter(store, recordingsDir)],
         ),
       ],
+      ['/console', consoleRouter({ access, limiter: new SignInLimiter(clock), assetsDir: CONSOLE_ASSETS_DIR, publicBaseUrl, security, logger })],
     ],
   });
   // Bandwidth's callbacks go straight to their handler, everything else to the Express app (see webhooks.ts).
@@ -350,6 +364,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       // openai-sip call's Bandwidth leg, BW §1.3): answer them. An OpenAI call of its own brings no callback.
       if ((cut > 0 || sipCut.some((session) => session.parentCallId)) && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
+      live.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

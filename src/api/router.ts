@@ -6,18 +6,20 @@ import { isSwitchboardError, SwitchboardError } from '../errors';
 import { nestingExceeds } from '../json-depth';
 import { maskPhone, type Logger } from '../log';
 import type { SecurityEvents } from '../security/security-events';
-import { safeEqual } from '../security/signing';
+import type { AdminAccess } from '../console/access';
 import { apiDocsRouter } from './docs';
 import { buildOpenApi } from './openapi';
 import type { Route } from './route';
 import { validation } from './routes';
 
 /**
- * The admin API's HTTP side: bearer-token auth before anything else (DESIGN §4.5), JSON
- * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
+ * The admin API's HTTP side: auth before anything else (DESIGN §4.5: the bearer token, or a console session
+ * with its CSRF token, src/console/access.ts), JSON in and out, zod-validated input with 400s naming the
+ * fields, store errors as 404/409. `extra` routers (the console's live stream and recordings) sit behind
+ * the same auth.
  */
 
-export function apiRouter(routes: Route[], adminToken: string, logger: Logger, security: SecurityEvents): Router {
+export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, security: SecurityEvents, extra: Router[] = []): Router {
   const router = express.Router();
   const openapi = buildOpenApi(routes);
   router.get('/openapi.json', (_req, res) => {
@@ -25,12 +27,13 @@ export function apiRouter(routes: Route[], adminToken: string, logger: Logger, s
   });
   router.use(apiDocsRouter());
   router.use((req, res, next) => {
-    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (m && safeEqual(m[1]!.trim(), adminToken)) return next();
-    security.refused('admin-api', m ? 'wrong admin token' : 'no admin token');
-    res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
-    res.status(401).json({ error: { code: 'unauthorized', message: m ? 'wrong admin token' : 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' } });
+    const result = access.check(req);
+    if (result.ok) return next();
+    security.refused('admin-api', result.reason);
+    if (result.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
+    res.status(result.status).json({ error: { code: result.code, message: result.message } });
   });
+  for (const r of extra) router.use(r);
   router.use(
     express.json({
       limit: API_BODY_MAX_BYTES,
