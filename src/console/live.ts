@@ -65,6 +65,11 @@ export class LiveStreams {
   router(): Router {
     const router = express.Router();
     router.get('/live', (req, res) => {
+      // HEAD: the page asking whether it may stream (its session, the cap) without opening a stream.
+      if (req.method === 'HEAD') {
+        res.status(this.streams.size >= (this.deps.maxStreams ?? CONSOLE_LIVE_MAX_STREAMS) ? 503 : 200).end();
+        return;
+      }
       const max = this.deps.maxStreams ?? CONSOLE_LIVE_MAX_STREAMS;
       if (this.streams.size >= max) {
         res.setHeader('Retry-After', String(Math.ceil(CONSOLE_LIVE_RETRY_MS / 1000)));

@@ -61,7 +61,8 @@ export function consoleRouter(d: ConsoleDeps): Router {
   const signInPage = async (res: Response, status: number, options: { next?: string; message?: string } = {}) => {
     const template = await fs.promises.readFile(path.join(d.assetsDir, 'sign-in.html'), 'utf8');
     const message = options.message ? `<p class="error" id="sign-in-error" role="alert">${escapeHtml(options.message)}</p>` : '';
-    res.status(status).type('text/html; charset=utf-8').send(template.replace('{{next}}', escapeHtml(safeNext(options.next))).replace('{{message}}', message));
+    // Replacer functions: a `$` in the values must not be read as a replacement pattern.
+    res.status(status).type('text/html; charset=utf-8').send(template.replace('{{next}}', () => escapeHtml(safeNext(options.next))).replace('{{message}}', () => message));
   };
 
   router.get('/sign-in', async (req, res, next) => {
