@@ -2,7 +2,7 @@ import http from 'node:http';
 import { ManualClock } from '../../src/clock';
 import { CONSOLE_SESSION_TTL_MS, CONSOLE_SIGN_IN_MAX_FAILURES } from '../../src/constants';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { signIn } from './sign-in';
+import { bodyOf, signIn } from './sign-in';
 
 /**
  * The console's security model (docs/console.md): sign-in with the admin token, an HttpOnly SameSite=Strict
@@ -47,7 +47,7 @@ describe('console sign-in, session and CSRF', () => {
     // The API answers JSON 401s, naming both ways in.
     const api = await get('/api/calls');
     expect(api.status).toBe(401);
-    expect((await api.json()).error.message).toMatch(/Bearer.*sign in at \/console\/sign-in/);
+    expect((await bodyOf(api)).error.message).toMatch(/Bearer.*sign in at \/console\/sign-in/);
     expect((await get('/api/live')).status).toBe(401);
   });
 
@@ -123,21 +123,21 @@ describe('console sign-in, session and CSRF', () => {
       fetch(`${server.url}/api/agents`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: JSON.stringify({ name: 'Front desk', instructions: 'Answer politely.' }) });
     const none = await create({});
     expect(none.status).toBe(403);
-    expect((await none.json()).error).toEqual({ code: 'csrf_failed', message: expect.stringMatching(/^x-csrf-token header required/) });
+    expect((await bodyOf(none)).error).toEqual({ code: 'csrf_failed', message: expect.stringMatching(/^x-csrf-token header required/) });
     const wrong = await create({ 'x-csrf-token': 'forged' });
     expect(wrong.status).toBe(403);
-    expect((await wrong.json()).error.message).toBe('x-csrf-token does not match the sb_csrf cookie');
+    expect((await bodyOf(wrong)).error.message).toBe('x-csrf-token does not match the sb_csrf cookie');
     // Matching each other is not enough: the token must be the session's own.
     const otherSession = `sb_session=${encodeURIComponent((await signIn(server.url, token)).session)}; sb_csrf=${encodeURIComponent(csrf)}`;
     const crossed = await fetch(`${server.url}/api/agents`, { method: 'POST', headers: { cookie: otherSession, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: '{"name":"x","instructions":"y"}' });
     expect(crossed.status).toBe(403);
     const ok = await create({ 'x-csrf-token': csrf });
     expect(ok.status).toBe(201);
-    expect((await ok.json()).id).toBe('front-desk');
+    expect((await bodyOf(ok)).id).toBe('front-desk');
     // The API's own validation messages reach the page as they are.
     const bad = await fetch(`${server.url}/api/agents/front-desk`, { method: 'PATCH', headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ language: 'English' }) });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatchObject({ fields: ['language'], message: 'language: must be a language code like en or en-US' });
+    expect((await bodyOf(bad)).error).toMatchObject({ fields: ['language'], message: 'language: must be a language code like en or en-US' });
     // Bearer requests are unchanged: no cookie, no CSRF token.
     const bearer = await fetch(`${server.url}/api/agents/front-desk`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
     expect(bearer.status).toBe(204);

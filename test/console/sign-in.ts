@@ -25,3 +25,13 @@ export async function signIn(url: string, token: string): Promise<ConsoleCookies
   const csrf = value('sb_csrf');
   return { cookie: `sb_session=${encodeURIComponent(session)}; sb_csrf=${encodeURIComponent(csrf)}`, session, csrf, setCookie };
 }
+
+/** An admin API answer's JSON: an error body, or a created object's id. */
+export interface ApiBody {
+  id?: string;
+  error: { code: string; message: string; fields?: string[] };
+}
+
+export async function bodyOf(res: Response): Promise<ApiBody> {
+  return (await res.json()) as ApiBody;
+}
