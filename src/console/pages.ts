@@ -2,7 +2,7 @@ import type { Response } from 'express';
 
 /**
  * How every console response is sent (docs/console.md, "Security model"): a strict Content-Security-Policy
- * (this origin only, no inline script or style, no framing), no MIME sniffing, no referrer, and no caching
+ * (this origin only, no inline script or style, no framing), no MIME sniffing, no referrer to other sites, and no caching
  * of anything that may hold data.
  */
 export const CONSOLE_CSP = [
@@ -22,7 +22,8 @@ export const CONSOLE_CSP = [
 export function consoleHeaders(res: Response): void {
   res.setHeader('Content-Security-Policy', CONSOLE_CSP);
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the sign-in form, which the origin check must refuse.
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Cache-Control', 'no-store');
 }
