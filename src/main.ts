@@ -12,6 +12,7 @@ import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
 import { AdminAccess } from './console/access';
+import { CONSOLE_ASSETS_DIR } from './console/assets-dir';
 import { LiveStreams } from './console/live';
 import { recordingsRouter } from './console/recordings';
 import { consoleRouter } from './console/router';
@@ -51,8 +52,6 @@ import type { CallRecord, Store } from './store/types';
 
 /** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
-/** The console's pages, modules and stylesheet: shipped as they are written (no build step), read from the package. */
-export const CONSOLE_ASSETS_DIR = path.join(PACKAGE_ROOT, 'src', 'console', 'assets');
 
 export interface StartOptions {
   env: NodeJS.ProcessEnv;

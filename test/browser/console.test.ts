@@ -7,6 +7,14 @@ import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realti
 import { callerFor, startTestServer, type TestServer } from '../helpers/server';
 import { openBrowser, type BrowserSession } from './chromium';
 
+/** What the test reads of the page's <audio> element (the suite compiles without the DOM's types). */
+interface AudioElement {
+  readyState: number;
+  duration: number;
+  error: { code: number } | null;
+  addEventListener(type: 'loadedmetadata' | 'error', listener: () => void): void;
+}
+
 const GREETING = 'Thanks for calling Acme Plumbing, this is the assistant. How can I help you today?';
 const REPLY = 'I can book a plumber for tomorrow morning.';
 const CALLER_SAYS = 'My kitchen sink is leaking.';
@@ -74,11 +82,11 @@ describe('the console in a browser', () => {
     expect(cookies.find((c) => c.name === 'sb_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
     expect(cookies.find((c) => c.name === 'sb_csrf')).toMatchObject({ httpOnly: false, sameSite: 'Strict' });
     // The session cookie is out of the page scripts' reach.
-    expect(await page.evaluate(() => document.cookie)).not.toContain('sb_session');
+    expect(await page.evaluate('document.cookie')).not.toContain('sb_session');
   });
 
   it('shows a simulated call appear live, its transcript arrive line by line, and leave when it ends', async () => {
-    const call: SimulatedCall = callerFor(server, clock, { audio: speechLikeAudio({ startMs: 3800, durationMs: 900, seed: 7 }) });
+    const call: SimulatedCall = callerFor(server, clock, { audio: speechLikeAudio({ startMs: 1500, durationMs: 900, seed: 7 }) });
     await dialThroughSetup(call, 400, (ms) => clock.advanceAsync(ms));
     callId = call.callId;
     const card = page.locator(`article[data-call-id="${callId}"]`);
@@ -126,11 +134,15 @@ describe('the console in a browser', () => {
     const types = await page.locator('#timeline tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-type')));
     expect(types).toEqual(expect.arrayContaining(['initiate', 'disconnect']));
     await expect(page.locator('#transcript li .text').allTextContents()).resolves.toEqual([GREETING, CALLER_SAYS, REPLY]);
+    // The caller barged in on the greeting: the line says so, and how much of it was heard.
+    const greeting = page.locator('#transcript li').first();
+    await expect(greeting.locator('.mark').textContent()).resolves.toBe('truncated');
+    await expect(greeting.locator('.heard').textContent()).resolves.toMatch(/^heard 0:0\d \(\d+ ms\)$/);
     await expect(page.locator('#summary [data-fact="State"]').textContent()).resolves.toBe('completed');
     await expect(page.locator('#summary [data-fact="Outcome"]').textContent()).resolves.toBe('caller-hung-up');
 
     const durationS = await page.locator('#recording').evaluate(
-      (audio: HTMLAudioElement) =>
+      (audio: AudioElement) =>
         new Promise<number>((resolve, reject) => {
           if (audio.readyState >= 1 && audio.duration > 0) return resolve(audio.duration);
           audio.addEventListener('loadedmetadata', () => resolve(audio.duration));

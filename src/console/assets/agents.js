@@ -127,7 +127,7 @@ function editAgent(agent) {
   const note = agent.source === 'env' ? el('p', { class: 'muted' }, 'This agent comes from the AGENT_* environment variables: change them and restart. Saving here is refused.') : null;
   editor.replaceChildren(
     el('h2', {}, `Edit agent ${agent.id}`),
-    note,
+    ...(note ? [note] : []),
     editForm({
       id: 'agent-form',
       fields,
@@ -249,6 +249,7 @@ function createForms() {
       submitLabel: 'Create agent',
       onSubmit: async (body) => {
         const agent = await api('agents', { method: 'POST', body });
+        document.getElementById('agent-new').reset();
         await loadAgents();
         editAgent(agent);
       },
@@ -261,6 +262,7 @@ function createForms() {
       submitLabel: 'Create destination',
       onSubmit: async (body) => {
         await api('destinations', { method: 'POST', body });
+        document.getElementById('destination-new').reset();
         await loadDestinations();
       },
     }),
@@ -274,6 +276,7 @@ function createForms() {
       all: true,
       onSubmit: async (body) => {
         await api('numbers', { method: 'POST', body });
+        document.getElementById('number-new').reset();
         await loadNumbers();
         await loadAgents();
       },
