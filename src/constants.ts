@@ -398,3 +398,5 @@ export const CONSOLE_LIVE_MAX_CALLS = 200;
 export const CONSOLE_LIVE_RETRY_MS = 3_000;
 /** A live stream whose client stops reading is closed once this much is waiting to be sent to it. */
 export const CONSOLE_LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** `simulate --console`: the pause between one simulated call's end and the next. */
+export const SIMULATE_CONSOLE_PAUSE_MS = 5_000;
