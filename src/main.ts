@@ -12,6 +12,7 @@ import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
 import { AdminAccess } from './console/access';
+import { CONSOLE_API_PATHS } from './console/api-paths';
 import { CONSOLE_ASSETS_DIR } from './console/assets-dir';
 import { LiveStreams } from './console/live';
 import { recordingsRouter } from './console/recordings';
@@ -323,7 +324,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           access,
           logger,
           security,
-          [live.router(), recordingsRouter(store, recordingsDir)],
+          [{ router: live.router(), paths: CONSOLE_API_PATHS }, { router: recordingsRouter(store, recordingsDir), paths: {} }],
         ),
       ],
       ['/console', consoleRouter({ access, limiter: new SignInLimiter(clock), assetsDir: CONSOLE_ASSETS_DIR, publicBaseUrl, security, logger })],

@@ -19,9 +19,16 @@ import { validation } from './routes';
  * the same auth.
  */
 
-export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, security: SecurityEvents, extra: Router[] = []): Router {
+/** Endpoints outside the JSON route declarations (a stream, a file), with their OpenAPI path items. */
+export interface ExtraApi {
+  router: Router;
+  /** OpenAPI path items by path (`/api/...`), merged into the document. */
+  paths: Record<string, Record<string, unknown>>;
+}
+
+export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, security: SecurityEvents, extra: ExtraApi[] = []): Router {
   const router = express.Router();
-  const openapi = buildOpenApi(routes);
+  const openapi = buildOpenApi(routes, Object.assign({}, ...extra.map((x) => x.paths)) as Record<string, Record<string, unknown>>);
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
@@ -33,7 +40,7 @@ export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, 
     if (result.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
     res.status(result.status).json({ error: { code: result.code, message: result.message } });
   });
-  for (const r of extra) router.use(r);
+  for (const x of extra) router.use(x.router);
   router.use(
     express.json({
       limit: API_BODY_MAX_BYTES,
