@@ -306,7 +306,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       });
   // The operator's console (docs/console.md): its sessions are a second way into the admin API.
   const access = new AdminAccess(credentials.credentials.adminToken, new ConsoleSessions(clock));
-  const live = new LiveStreams({ store, clock, logger });
+  const live = new LiveStreams({ store, clock, logger, sessionAlive: (session) => access.sessions.get(session.id) !== undefined });
   const app = createApp({
     logger,
     readiness: [

@@ -35,7 +35,11 @@ export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, 
   router.use(apiDocsRouter());
   router.use((req, res, next) => {
     const result = access.check(req);
-    if (result.ok) return next();
+    if (result.ok) {
+      // Who came in, for what answers over time (the live stream ends with the session it was opened with).
+      res.locals.adminAccess = result;
+      return next();
+    }
     security.refused('admin-api', result.reason);
     if (result.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
     res.status(result.status).json({ error: { code: result.code, message: result.message } });

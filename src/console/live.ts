@@ -3,6 +3,8 @@ import express, { type Router } from 'express';
 import type { Clock, TimerHandle } from '../clock';
 import { CONSOLE_LIVE_HEARTBEAT_MS, CONSOLE_LIVE_MAX_BUFFERED_BYTES, CONSOLE_LIVE_MAX_CALLS, CONSOLE_LIVE_MAX_STREAMS, CONSOLE_LIVE_RETRY_MS } from '../constants';
 import type { Logger } from '../log';
+import type { AccessResult } from './access';
+import type { ConsoleSession } from './sessions';
 import { CALL_STATES, FINAL_CALL_STATES, type CallRecord, type Store, type StoreChange, type TranscriptItemRecord } from '../store/types';
 
 /**
@@ -16,6 +18,8 @@ import { CALL_STATES, FINAL_CALL_STATES, type CallRecord, type Store, type Store
  *   id, or its AI SIP leg's, where an openai-sip call talks), in conversation order: a transcription that
  *   arrives late can land before lines already shown, so the leg's lines are sent whole.
  *
+ * A stream opened with a console session ends (`signed-out`) at its first change or heartbeat after the session
+ * has: signing out or expiry stops the data, not only the next request.
  * A comment line every heartbeat keeps proxies from closing an idle stream. At most `maxStreams` at once
  * (each one reads the store on every change); a client that stops reading is dropped.
  */
@@ -49,6 +53,8 @@ export interface LiveDeps {
   logger: Logger;
   heartbeatMs?: number;
   maxStreams?: number;
+  /** Whether a console session is still signed in: a stream opened with one ends when it does. */
+  sessionAlive?: (session: ConsoleSession) => boolean;
 }
 
 const LIVE_STATES = CALL_STATES.filter((s) => !FINAL_CALL_STATES.includes(s));
@@ -76,7 +82,10 @@ export class LiveStreams {
         res.status(503).json({ error: { code: 'unavailable', message: `too many live streams open (at most ${max}): close another console tab and retry` } });
         return;
       }
-      const stream = new LiveStream(res, this.deps, () => this.streams.delete(stream));
+      const access = res.locals.adminAccess as AccessResult | undefined;
+      const session = access?.ok && access.via === 'session' ? access.session : undefined;
+      const allowed = session && this.deps.sessionAlive ? () => this.deps.sessionAlive!(session) : () => true;
+      const stream = new LiveStream(res, this.deps, allowed, () => this.streams.delete(stream));
       this.streams.add(stream);
       req.on('close', () => stream.close());
       stream.open();
@@ -100,6 +109,7 @@ class LiveStream {
   constructor(
     private readonly res: ServerResponse,
     private readonly deps: LiveDeps,
+    private readonly allowed: () => boolean,
     private readonly onClose: () => void,
   ) {}
 
@@ -185,6 +195,11 @@ class LiveStream {
 
   private write(frame: string): void {
     if (this.closed) return;
+    if (!this.allowed()) {
+      this.res.write('event: signed-out\ndata: {}\n\n');
+      this.close();
+      return;
+    }
     if (this.res.writableLength > CONSOLE_LIVE_MAX_BUFFERED_BYTES) {
       this.deps.logger.warn('console live stream: the client stopped reading; closing its stream');
       this.res.destroy();

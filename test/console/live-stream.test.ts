@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ManualClock } from '../../src/clock';
-import { CONSOLE_LIVE_HEARTBEAT_MS } from '../../src/constants';
+import { CONSOLE_LIVE_HEARTBEAT_MS, CONSOLE_SESSION_TTL_MS } from '../../src/constants';
 import { LiveStreams, type LiveCallView, type LiveTranscriptLine } from '../../src/console/live';
 import { createLogger } from '../../src/log';
 import { SqliteStore } from '../../src/store/sqlite';
@@ -83,6 +83,27 @@ describe('the live stream /api/live', () => {
     await clock.advanceAsync(CONSOLE_LIVE_HEARTBEAT_MS);
     await live.until(() => live.comments.length === 1, 'a heartbeat');
     expect(live.comments).toEqual(['heartbeat']);
+  });
+
+  it('ends a stream opened with a session once the session has ended, sending nothing more', async () => {
+    const signed = await signIn(server.url, server.app.credentials.credentials.adminToken);
+    const live = await open({ cookie: signed.cookie });
+    await live.until(() => live.of('snapshot').length === 1, 'the snapshot');
+    const out = await fetch(`${server.url}/console/sign-out`, { method: 'POST', headers: { cookie: signed.cookie, 'x-csrf-token': signed.csrf } });
+    expect(out.status).toBe(204);
+    await server.app.store.calls.record({ id: 'c-after', leg: 'caller', state: 'initiated' });
+    await live.until(() => live.ended, 'the stream to end');
+    expect(live.events.map((e) => e.event)).toEqual(['snapshot', 'signed-out']);
+
+    // An expired session's stream ends at the next heartbeat.
+    const again = await signIn(server.url, server.app.credentials.credentials.adminToken);
+    const second = await open({ cookie: again.cookie });
+    await second.until(() => second.of('snapshot').length === 1, 'the snapshot');
+    // Synchronously: the heartbeats up to the expiry fire in order, the last one at the very moment it expires.
+    clock.advance(CONSOLE_SESSION_TTL_MS);
+    await second.until(() => second.ended, 'the stream to end');
+    expect(second.events.map((e) => e.event)).toEqual(['snapshot', 'signed-out']);
+    await server.app.store.calls.record({ id: 'c-after', state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'test' } });
   });
 
   it('is refused without a session or the bearer token', async () => {

@@ -70,6 +70,11 @@ source.addEventListener('snapshot', (e) => {
   showEmpty();
 });
 source.addEventListener('call', (e) => upsert(JSON.parse(e.data).call));
+// The session ended (signed out in another tab, or expired): the server stopped the stream.
+source.addEventListener('signed-out', () => {
+  source.close();
+  location.assign(`/console/sign-in?next=${encodeURIComponent(location.pathname)}`);
+});
 source.addEventListener('transcript', (e) => {
   const { callId, legId, lines } = JSON.parse(e.data);
   const entry = shown.get(callId);
