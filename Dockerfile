@@ -30,6 +30,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bxml-templates ./bxml-templates
+# The console's pages and modules are served as written (src/console/assets-dir.ts): no build step.
+COPY src/console/assets ./src/console/assets
 
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

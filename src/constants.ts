@@ -393,3 +393,33 @@ export const WS_NORMAL_CLOSURE = 1000;
  */
 export const REDACTED_URL = 'http://127.0.0.1:9/redacted';
 export const REDACTED_HEADER_VALUE = '[redacted]';
+
+/**
+ * The operator's console (docs/console.md). A session lives CONSOLE_SESSION_TTL_MS after sign-in (it is not
+ * extended: the admin token is long-lived, the cookie is not), at most CONSOLE_MAX_SESSIONS at once (the
+ * oldest goes first). Failed sign-ins: CONSOLE_SIGN_IN_MAX_FAILURES per client address per
+ * CONSOLE_SIGN_IN_WINDOW_MS, then 429 until the window has passed; at most CONSOLE_SIGN_IN_TRACKED_CLIENTS
+ * addresses are remembered.
+ */
+export const CONSOLE_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+export const CONSOLE_MAX_SESSIONS = 1000;
+export const CONSOLE_SESSION_ID_BYTES = 32;
+export const CONSOLE_SIGN_IN_MAX_FAILURES = 5;
+export const CONSOLE_SIGN_IN_WINDOW_MS = 60_000;
+export const CONSOLE_SIGN_IN_TRACKED_CLIENTS = 10_000;
+/** The sign-in form's body: a token and a return path. */
+export const CONSOLE_SIGN_IN_BODY_MAX_BYTES = 4 * 1024;
+/**
+ * The live stream (server-sent events): a comment line every CONSOLE_LIVE_HEARTBEAT_MS keeps proxies from
+ * closing an idle stream; at most CONSOLE_LIVE_MAX_STREAMS at once (each reads the store on every change);
+ * the first snapshot shows at most CONSOLE_LIVE_MAX_CALLS live calls.
+ */
+export const CONSOLE_LIVE_HEARTBEAT_MS = 15_000;
+export const CONSOLE_LIVE_MAX_STREAMS = 20;
+export const CONSOLE_LIVE_MAX_CALLS = 200;
+/** What the browser retries after a dropped stream (the SSE `retry:` field). */
+export const CONSOLE_LIVE_RETRY_MS = 3_000;
+/** A live stream whose client stops reading is closed once this much is waiting to be sent to it. */
+export const CONSOLE_LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** `simulate --console`: the pause between one simulated call's end and the next. */
+export const SIMULATE_CONSOLE_PAUSE_MS = 5_000;

@@ -11,6 +11,14 @@ import { CallFlows } from './bandwidth/call-flows';
 import { BandwidthCallControl } from './bandwidth/call-control';
 import { apiRouter } from './api/router';
 import { apiRoutes } from './api/routes';
+import { AdminAccess } from './console/access';
+import { CONSOLE_API_PATHS } from './console/api-paths';
+import { CONSOLE_ASSETS_DIR } from './console/assets-dir';
+import { LiveStreams } from './console/live';
+import { recordingsRouter } from './console/recordings';
+import { consoleRouter } from './console/router';
+import { ConsoleSessions } from './console/sessions';
+import { SignInLimiter } from './console/sign-in-limiter';
 import { MediaGateway } from './bandwidth/media/gateway';
 import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
@@ -230,10 +238,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     : undefined;
   // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
   const callContexts = new CallContexts({ clock, env: options.env, logger });
+  const recordingsDir = path.join(config.dataDir, 'recordings');
   const bridge = new CallRegistry({
     instanceId,
     contexts: callContexts,
-    recordingsDir: path.join(config.dataDir, 'recordings'),
+    recordingsDir,
     control,
     store,
     logger,
@@ -302,6 +311,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         defaultUrl: config.env.REPORT_URL,
         secret: credentials.credentials.reportSigningSecret,
       });
+  // The operator's console (docs/console.md): its sessions are a second way into the admin API.
+  const access = new AdminAccess(credentials.credentials.adminToken, new ConsoleSessions(clock));
+  const live = new LiveStreams({ store, clock, logger, sessionAlive: (session) => access.sessions.get(session.id) !== undefined });
   const app = createApp({
     logger,
     readiness: [
@@ -316,11 +328,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         '/api',
         apiRouter(
           apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, onResend: () => void reports?.poll() }),
-          credentials.credentials.adminToken,
+          access,
           logger,
           security,
+          [{ router: live.router(), paths: CONSOLE_API_PATHS }, { router: recordingsRouter(store, recordingsDir), paths: {} }],
         ),
       ],
+      ['/console', consoleRouter({ access, limiter: new SignInLimiter(clock), assetsDir: CONSOLE_ASSETS_DIR, publicBaseUrl, security, logger })],
     ],
   });
   // Bandwidth's callbacks go straight to their handler, everything else to the Express app (see webhooks.ts).
@@ -357,6 +371,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       // openai-sip call's Bandwidth leg, BW §1.3): answer them. An OpenAI call of its own brings no callback.
       if ((cut > 0 || sipCut.some((session) => session.parentCallId)) && drainMs > 0) await new Promise((resolve) => setTimeout(resolve, SHUTDOWN_CALLBACK_GRACE_MS).unref());
       media.close();
+      live.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

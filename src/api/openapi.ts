@@ -3,8 +3,11 @@ import { REQUEST_EXAMPLES } from './examples';
 import type { Route } from './route';
 import { errorSchema } from './schemas';
 
-/** OpenAPI 3.1 for the admin API, generated from the same route declarations and zod schemas. */
-export function buildOpenApi(routes: Route[]): Record<string, unknown> {
+/**
+ * OpenAPI 3.1 for the admin API, generated from the same route declarations and zod schemas; `extraPaths`
+ * are the hand-written path items of the endpoints that answer no JSON (src/console/api-paths.ts).
+ */
+export function buildOpenApi(routes: Route[], extraPaths: Record<string, Record<string, unknown>> = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const json = (schema: z.ZodType) => {
     const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -38,6 +41,7 @@ export function buildOpenApi(routes: Route[]): Record<string, unknown> {
       security: [{ adminToken: [] }],
     };
   }
+  for (const [path, item] of Object.entries(extraPaths)) paths[path] = { ...paths[path], ...item };
   return {
     openapi: '3.1.0',
     info: { title: 'Switchboard admin API', version: '0.1.0', description: 'Agents, numbers, transfer destinations, calls, post-call reports. Authenticate with the admin token as a bearer token.' },

@@ -6,31 +6,45 @@ import { isSwitchboardError, SwitchboardError } from '../errors';
 import { nestingExceeds } from '../json-depth';
 import { maskPhone, type Logger } from '../log';
 import type { SecurityEvents } from '../security/security-events';
-import { safeEqual } from '../security/signing';
+import type { AdminAccess } from '../console/access';
 import { apiDocsRouter } from './docs';
 import { buildOpenApi } from './openapi';
 import type { Route } from './route';
 import { validation } from './routes';
 
 /**
- * The admin API's HTTP side: bearer-token auth before anything else (DESIGN §4.5), JSON
- * in and out, zod-validated input with 400s naming the fields, store errors as 404/409.
+ * The admin API's HTTP side: auth before anything else (DESIGN §4.5: the bearer token, or a console session
+ * with its CSRF token, src/console/access.ts), JSON in and out, zod-validated input with 400s naming the
+ * fields, store errors as 404/409. `extra` routers (the console's live stream and recordings) sit behind
+ * the same auth.
  */
 
-export function apiRouter(routes: Route[], adminToken: string, logger: Logger, security: SecurityEvents): Router {
+/** Endpoints outside the JSON route declarations (a stream, a file), with their OpenAPI path items. */
+export interface ExtraApi {
+  router: Router;
+  /** OpenAPI path items by path (`/api/...`), merged into the document. */
+  paths: Record<string, Record<string, unknown>>;
+}
+
+export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, security: SecurityEvents, extra: ExtraApi[] = []): Router {
   const router = express.Router();
-  const openapi = buildOpenApi(routes);
+  const openapi = buildOpenApi(routes, Object.assign({}, ...extra.map((x) => x.paths)) as Record<string, Record<string, unknown>>);
   router.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
   router.use(apiDocsRouter());
   router.use((req, res, next) => {
-    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-    if (m && safeEqual(m[1]!.trim(), adminToken)) return next();
-    security.refused('admin-api', m ? 'wrong admin token' : 'no admin token');
-    res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
-    res.status(401).json({ error: { code: 'unauthorized', message: m ? 'wrong admin token' : 'admin token required: Authorization: Bearer <ADMIN_TOKEN>' } });
+    const result = access.check(req);
+    if (result.ok) {
+      // Who came in, for what answers over time (the live stream ends with the session it was opened with).
+      res.locals.adminAccess = result;
+      return next();
+    }
+    security.refused('admin-api', result.reason);
+    if (result.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="Switchboard admin API"');
+    res.status(result.status).json({ error: { code: result.code, message: result.message } });
   });
+  for (const x of extra) router.use(x.router);
   router.use(
     express.json({
       limit: API_BODY_MAX_BYTES,

@@ -12,6 +12,8 @@ import { runDev } from './dev';
 import { registerReplayCommand } from './replay';
 import { formatReport, runSimulation, SIMULATION_SCENARIOS, type SimulationScenario } from './simulate';
 import { runVoicemailSimulation } from './simulate-voicemail';
+import { runConsoleSimulation } from './simulate-console';
+import { SIMULATE_CONSOLE_PAUSE_MS } from '../constants';
 
 /** The `switchboard` command. `.env` in the working directory is read first; real env vars win. */
 dotenv.config({ quiet: true });
@@ -96,12 +98,24 @@ program
   .command('simulate')
   .description('run a complete call offline against scripted Bandwidth and OpenAI stand-ins and print it')
   .option('--realtime', 'pace the call on the wall clock instead of simulated time')
+  .option('--console', 'keep a server up on --port and place a simulated call every few seconds, to watch in its console (Ctrl-C stops)')
+  .option('-p, --port <port>', 'with --console: the port to serve on', '3000')
   .addOption(
     new Option('--scenario <name>', 'what the call shows: a conversation with a barge-in, the silence watchdog (no-input), the maximum duration (time-limit), or an outbound call an answering machine picks up (voicemail)')
       .choices([...SIMULATION_SCENARIOS, 'voicemail'])
       .default('conversation'),
   )
-  .action(async (opts: { realtime?: boolean; scenario: SimulationScenario | 'voicemail' }) => {
+  .action(async (opts: { realtime?: boolean; console?: boolean; port: string; scenario: SimulationScenario | 'voicemail' }) => {
+    if (opts.console) {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SwitchboardError('config_invalid', `--port: ${opts.port} is not a port number`);
+      const sim = await runConsoleSimulation({ port, calls: 0, pauseMs: SIMULATE_CONSOLE_PAUSE_MS, print: (text) => process.stdout.write(`${text}\n`) });
+      const stop = () => sim.close().then(() => process.exit(0), () => process.exit(1));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await sim.done;
+      return;
+    }
     // Steps go to stderr as they happen (a real-time run takes about 15 s); the report goes to stdout.
     const progress = (step: string) => process.stderr.write(`… ${step}\n`);
     const report = opts.scenario === 'voicemail' ? await runVoicemailSimulation({ realtime: opts.realtime, progress }) : await runSimulation({ realtime: opts.realtime, scenario: opts.scenario, progress });

@@ -51,9 +51,30 @@ export interface SimulationReport {
   outcomeReason: string | null;
 }
 
-const GREETING = 'Thanks for calling Acme Plumbing. How can I help you today?';
+export const GREETING = 'Thanks for calling Acme Plumbing. How can I help you today?';
 const ANSWER = 'I am sorry to hear that. I can send a plumber tomorrow between eight and ten. Does that work?';
 const CONFIRM = 'Great, you are booked. Goodbye!';
+/** The agent's three replies, in order, for the Realtime stand-in. */
+export const CONVERSATION_PLANS = [
+  { text: GREETING, audioMs: 3200 },
+  { text: ANSWER, audioMs: 5200 },
+  { text: CONFIRM, audioMs: 1800 },
+];
+/** What the stand-in hears the caller say, turn by turn. */
+export const CALLER_TURNS = (_ms: number, n: number) => (n === 1 ? 'Hi, my kitchen sink is leaking everywhere.' : 'Yes, tomorrow morning works.');
+/** The caller's first turn: it talks over the agent's answer (barge-in at 6.2 s). */
+export const CALLER_AUDIO = () => speechLikeAudio({ startMs: 3600, durationMs: 1500, seed: 3 });
+
+/** The conversation scenario once the stream is up: the barge-in, the caller's confirmation, the hang-up. */
+export async function conversation(call: SimulatedCall, advance: (ms: number) => Promise<void>, progress: (step: string) => void): Promise<void> {
+  progress('the agent greets; the caller describes the problem and talks over the answer (barge-in)');
+  await advance(7000);
+  progress('the caller confirms the booking');
+  call.say(speechLikeAudio({ durationMs: 1200, seed: 11 }));
+  await advance(6500);
+  progress('hanging up');
+  await call.hangup();
+}
 
 /** The agent settings each watchdog scenario runs with (AGENT_* variables), and how long it may take. */
 const WATCHDOG_SCENARIOS: Record<Exclude<SimulationScenario, 'conversation'>, { env: Record<string, string>; maxMs: number }> = {
@@ -68,16 +89,12 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-sim-'));
   const scenario = options.scenario ?? 'conversation';
   const watchdog = scenario === 'conversation' ? undefined : WATCHDOG_SCENARIOS[scenario];
-  const plans = [
-    { text: GREETING, audioMs: 3200 },
-    { text: ANSWER, audioMs: 5200 },
-    { text: CONFIRM, audioMs: 1800 },
-  ];
+  const plans = CONVERSATION_PLANS;
   const openai = await startRealtimeStandIn({
     clock,
     // The watchdogs' lines are instructed responses ("Say exactly this …: \"line\""): the stand-in says the line.
     script: (ctx) => (watchdog ? { text: quotedLine(ctx.instructions) ?? GREETING } : plans[Math.min(ctx.n - 1, plans.length - 1)]!),
-    transcribe: (_ms, n) => (n === 1 ? 'Hi, my kitchen sink is leaking everywhere.' : 'Yes, tomorrow morning works.'),
+    transcribe: CALLER_TURNS,
   });
   const app = await startSwitchboard({
     env: { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url, AGENT_GREETING: GREETING, AGENT_NAME: 'Acme Plumbing', ...watchdog?.env },
@@ -92,7 +109,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
     callbackAuth: { username, password },
     clock,
     streamSetupMs: 400,
-    audio: watchdog ? undefined : speechLikeAudio({ startMs: 3600, durationMs: 1500, seed: 3 }),
+    audio: watchdog ? undefined : CALLER_AUDIO(),
   });
   const advance = async (ms: number) => {
     if (manual) await manual.advanceAsync(ms);
@@ -107,13 +124,7 @@ export async function runSimulation(options: SimulationOptions = {}): Promise<Si
       for (let waitedMs = 0; !call.ended && waitedMs < watchdog.maxMs; waitedMs += 500) await advance(500);
       if (!call.ended) await call.hangup();
     } else {
-      progress('the agent greets; the caller describes the problem and talks over the answer (barge-in)');
-      await advance(7000);
-      progress('the caller confirms the booking');
-      call.say(speechLikeAudio({ durationMs: 1200, seed: 11 }));
-      await advance(6500);
-      progress('hanging up');
-      await call.hangup();
+      await conversation(call, advance, progress);
     }
     await advance(200);
     await settleIo();

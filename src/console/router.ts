@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { CONSOLE_SIGN_IN_BODY_MAX_BYTES } from '../constants';
+import type { Logger } from '../log';
+import type { SecurityEvents } from '../security/security-events';
+import type { AdminAccess } from './access';
+import { CSRF_COOKIE, parseCookies, serializeCookie, SESSION_COOKIE } from './cookies';
+import { consoleHeaders, escapeHtml, safeNext } from './pages';
+import type { SignInLimiter } from './sign-in-limiter';
+
+/**
+ * The operator's console at /console (docs/console.md): static pages and ES modules from `assetsDir`
+ * (shipped in the package, no build step, no CDN), served only to a signed-in browser. The pages hold no
+ * data: they read and change everything through the admin API (/api/...) with the session cookie and the
+ * CSRF token. Only the sign-in page and the stylesheet are served without a session.
+ */
+export interface ConsoleDeps {
+  access: AdminAccess;
+  limiter: SignInLimiter;
+  assetsDir: string;
+  /** PUBLIC_BASE_URL: a request that came through it over https gets Secure cookies. */
+  publicBaseUrl: string;
+  security: SecurityEvents;
+  logger: Logger;
+}
+
+/** Console page → its HTML file in assetsDir. `/calls/:id` is the call detail page. */
+const PAGES: Readonly<Record<string, string>> = {
+  '/live': 'live.html',
+  '/calls': 'calls.html',
+  '/agents': 'agents.html',
+  '/test-call': 'test-call.html',
+};
+
+const ASSET_TYPES: Readonly<Record<string, string>> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+/** Served without a session: what the sign-in page itself needs (it holds no data). */
+const PUBLIC_ASSETS = new Set(['console.css']);
+
+const signInForm = z.object({
+  token: z.string().trim().min(1, 'token: enter the admin token').max(1024, 'token: too long to be an admin token'),
+  next: z.string().max(512).optional(),
+});
+
+export function consoleRouter(d: ConsoleDeps): Router {
+  const router = express.Router();
+  const publicBase = parseUrl(d.publicBaseUrl);
+  /** Over https: directly (TLS on this server), or through PUBLIC_BASE_URL when that is https and names this request's host. */
+  const secure = (req: Request) => req.secure || (publicBase?.protocol === 'https:' && req.headers.host === publicBase.host);
+
+  router.use((_req, res, next) => {
+    consoleHeaders(res);
+    next();
+  });
+
+  const signInPage = async (res: Response, status: number, options: { next?: string; message?: string } = {}) => {
+    const template = await fs.promises.readFile(path.join(d.assetsDir, 'sign-in.html'), 'utf8');
+    const message = options.message ? `<p class="error" id="sign-in-error" role="alert">${escapeHtml(options.message)}</p>` : '';
+    // Replacer functions: a `$` in the values must not be read as a replacement pattern.
+    res.status(status).type('text/html; charset=utf-8').send(template.replace('{{next}}', () => escapeHtml(safeNext(options.next))).replace('{{message}}', () => message));
+  };
+
+  router.get('/sign-in', async (req, res, next) => {
+    try {
+      if (d.access.sessionOf(req)) return res.redirect(303, safeNext(req.query.next));
+      await signInPage(res, 200, { next: typeof req.query.next === 'string' ? req.query.next : undefined });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  router.post('/sign-in', express.urlencoded({ extended: false, limit: CONSOLE_SIGN_IN_BODY_MAX_BYTES }), async (req, res, next) => {
+    try {
+      // A form posted from another site would sign this browser in with someone else's token (login CSRF).
+      if (!sameOrigin(req)) {
+        d.security.refused('console', 'sign-in from another origin');
+        return await signInPage(res, 403, { message: 'sign-in refused: the form was posted from another site' });
+      }
+      const client = req.socket.remoteAddress ?? 'unknown';
+      const waitMs = d.limiter.retryAfterMs(client);
+      if (waitMs > 0) {
+        d.security.refused('console', 'too many failed sign-ins');
+        res.setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
+        return await signInPage(res, 429, { message: `too many failed sign-ins: try again in ${Math.ceil(waitMs / 1000)} s` });
+      }
+      const form = signInForm.safeParse(req.body ?? {});
+      if (!form.success) return await signInPage(res, 400, { message: form.error.issues.map((i) => i.message).join('; ') });
+      if (!d.access.tokenMatches(form.data.token)) {
+        d.limiter.failed(client);
+        d.security.refused('console', 'wrong admin token');
+        return await signInPage(res, 401, { next: form.data.next, message: 'wrong admin token: use the ADMIN_TOKEN printed at first start (switchboard credentials shows where it is)' });
+      }
+      d.limiter.succeeded(client);
+      // A fresh id at every sign-in (no fixation), and the one the browser had before is dropped.
+      d.access.sessions.delete(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      const session = d.access.sessions.create();
+      const maxAgeS = d.access.sessions.remainingMs(session) / 1000;
+      res.setHeader('Set-Cookie', [
+        serializeCookie(SESSION_COOKIE, session.id, { httpOnly: true, secure: secure(req), maxAgeS }),
+        serializeCookie(CSRF_COOKIE, session.csrfToken, { httpOnly: false, secure: secure(req), maxAgeS }),
+      ]);
+      d.logger.info('console: signed in');
+      res.redirect(303, safeNext(form.data.next));
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  router.post('/sign-out', (req, res) => {
+    const result = d.access.check(req);
+    if (!result.ok && result.status === 403) {
+      d.security.refused('console', result.reason);
+      res.status(403).json({ error: { code: result.code, message: result.message } });
+      return;
+    }
+    if (result.ok && result.via === 'session') d.access.sessions.delete(result.session.id);
+    res.setHeader('Set-Cookie', [
+      serializeCookie(SESSION_COOKIE, '', { httpOnly: true, secure: secure(req), maxAgeS: 0 }),
+      serializeCookie(CSRF_COOKIE, '', { httpOnly: false, secure: secure(req), maxAgeS: 0 }),
+    ]);
+    res.status(204).end();
+  });
+
+  router.get('/assets/:name', async (req, res, next) => {
+    try {
+      const name = req.params.name;
+      const type = ASSET_TYPES[path.extname(name)];
+      if (!type || !/^[a-z0-9][a-z0-9.-]*$/.test(name)) return notFound(res, `no console asset ${name}`);
+      if (!PUBLIC_ASSETS.has(name) && !d.access.sessionOf(req)) return signInRequired(res);
+      const body = await readIfExists(path.join(d.assetsDir, name));
+      if (body === undefined) return notFound(res, `no console asset ${name}`);
+      res.type(type).send(body);
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  // Everything below needs a session: a browser without one gets the sign-in page, which brings it back here.
+  router.use(async (req, res, next) => {
+    try {
+      if (d.access.sessionOf(req)) return next();
+      if (req.method !== 'GET' && req.method !== 'HEAD') return signInRequired(res);
+      const hadCookie = parseCookies(req.headers.cookie).has(SESSION_COOKIE);
+      await signInPage(res, 401, { next: req.originalUrl, message: hadCookie ? 'your console session has ended: sign in again' : undefined });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  router.get('/', (_req, res) => res.redirect(303, '/console/live'));
+  router.get('/calls/:id', (req, res, next) => void sendPage(res, 'call.html', `no page ${req.path}`).catch(next));
+  for (const [route, file] of Object.entries(PAGES)) router.get(route, (req, res, next) => void sendPage(res, file, `no page ${req.path}`).catch(next));
+  router.use((req, res) => notFound(res, `no console page ${req.path}`));
+
+  async function sendPage(res: Response, file: string, missing: string): Promise<void> {
+    const body = await readIfExists(path.join(d.assetsDir, file));
+    if (body === undefined) return notFound(res, missing);
+    res.type('text/html; charset=utf-8').send(body);
+  }
+  return router;
+}
+
+function notFound(res: Response, message: string): void {
+  res.status(404).json({ error: { code: 'not_found', message } });
+}
+
+function signInRequired(res: Response): void {
+  res.status(401).json({ error: { code: 'unauthorized', message: 'console session required: sign in at /console/sign-in' } });
+}
+
+async function readIfExists(file: string): Promise<Buffer | undefined> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** No Origin header (an older browser, curl) or one naming this very host. */
+function sameOrigin(req: Request): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  const url = parseUrl(origin);
+  return url !== undefined && url.host === req.headers.host;
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
