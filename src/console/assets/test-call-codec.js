@@ -38,7 +38,7 @@ export function decodeMulawSample(code) {
   const inverted = ~code & 0xff;
   const exponent = (inverted >> 4) & 0x07;
   const sample = DECODE_EXPONENT_BASE[exponent] + ((inverted & 0x0f) << (exponent + 3));
-  return inverted & 0x80 ? -sample : sample;
+  return inverted & 0x80 ? 0 - sample : sample; // 0 - 0 is +0, as the server's table has it
 }
 
 /** Web Audio float (−1…1) → PCM16, clamped. */
@@ -134,11 +134,11 @@ export function mulawToFloats(bytes) {
  */
 export class PlayoutQueue {
   constructor(outputRateHz) {
-    this.step = SAMPLE_RATE_HZ / outputRateHz;
+    // Positions count in 1/outputRateHz of an 8 kHz sample, integers all the way: no drift over a long call.
+    this.outputRateHz = outputRateHz;
     this.chunks = [];
-    this.offset = 0; // fractional position in chunks[0]
+    this.position = 0; // in chunks[0]
     this.playedSamples = 0;
-    this.last = 0;
   }
 
   push(samples) {
@@ -147,11 +147,11 @@ export class PlayoutQueue {
 
   clear() {
     this.chunks = [];
-    this.offset = 0;
+    this.position = 0;
   }
 
   get queuedSamples() {
-    let total = -Math.floor(this.offset);
+    let total = -Math.floor(this.position / this.outputRateHz);
     for (const c of this.chunks) total += c.length;
     return Math.max(0, total);
   }
@@ -159,21 +159,22 @@ export class PlayoutQueue {
   /** Fill `out` (output-rate floats); silence where nothing is queued. Returns how many were audio. */
   fill(out) {
     let audible = 0;
+    const rate = this.outputRateHz;
     for (let i = 0; i < out.length; i++) {
       const chunk = this.chunks[0];
       if (!chunk) {
         out[i] = 0;
         continue;
       }
-      const index = Math.floor(this.offset);
-      const fraction = this.offset - index;
+      const index = Math.floor(this.position / rate);
+      const fraction = (this.position - index * rate) / rate;
       const a = chunk[index];
       const b = index + 1 < chunk.length ? chunk[index + 1] : this.chunks[1] ? this.chunks[1][0] : a;
       out[i] = a + (b - a) * fraction;
       audible++;
-      this.offset += this.step;
-      while (this.chunks[0] && this.offset >= this.chunks[0].length) {
-        this.offset -= this.chunks[0].length;
+      this.position += SAMPLE_RATE_HZ;
+      while (this.chunks[0] && this.position >= this.chunks[0].length * rate) {
+        this.position -= this.chunks[0].length * rate;
         this.playedSamples += this.chunks[0].length;
         this.chunks.shift();
       }
@@ -181,8 +182,8 @@ export class PlayoutQueue {
     return audible;
   }
 
-  /** ms of agent audio played so far (whole chunks played; 8 samples per ms at 8 kHz). */
+  /** ms of agent audio played so far (8 samples per ms at 8 kHz). */
   get playedMs() {
-    return Math.floor((this.playedSamples + Math.floor(this.offset)) / MULAW_BYTES_PER_MS);
+    return Math.floor((this.playedSamples + Math.floor(this.position / this.outputRateHz)) / MULAW_BYTES_PER_MS);
   }
 }
