@@ -16,6 +16,7 @@ const ASSETS: Readonly<Record<string, string>> = {
   'test-call-worklet.js': 'text/javascript; charset=utf-8',
   'test-call-codec.js': 'text/javascript; charset=utf-8',
   'test-call.css': 'text/css; charset=utf-8',
+  'test-call-icon.svg': 'image/svg+xml',
 };
 
 // `connect-src 'self'` covers ws:/wss: to this origin (CSP Level 3); the microphone is allowed for this origin only.
