@@ -29,8 +29,10 @@ export class TestCallControl implements CallControl {
 
   async transfer(call: HandOffCall, destination: TransferDestination, reason: string, summary: string): Promise<HandOffOutcome> {
     if (!this.testCalls.isTestCall(call.callId)) return this.carrier.transfer(call, destination, reason, summary);
+    if (destination.kind !== 'hangup') return { refused: TEST_CALL_TRANSFER_REFUSAL };
     // A "hangup" destination ends the call, as its BXML would on Bandwidth (bxml-answers.ts transfer()).
-    return destination.kind === 'hangup' ? 'on-stream-end' : { refused: TEST_CALL_TRANSFER_REFUSAL };
+    this.testCalls.decided(call.callId, { outcome: 'completed-by-agent', reason: `destination ${destination.name} ends the call` });
+    return 'on-stream-end';
   }
 
   async hangUp(call: HandOffCall, reason: string): Promise<HandOffOutcome> {

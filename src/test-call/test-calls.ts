@@ -45,6 +45,8 @@ interface LiveTestCall {
   connected: boolean;
   /** The AI side failed (or the server is shutting down): why. */
   failed?: string;
+  /** How the agent ended the call, when it did through a hand-off this carrier carries out by ending the stream. */
+  decided?: CallOutcome;
 }
 
 export class TestCalls implements TestCallDoor {
@@ -100,6 +102,12 @@ export class TestCalls implements TestCallDoor {
     if (call) call.failed ??= reason;
   }
 
+  /** The agent ended the call by a hand-off that only ends the stream here (a `hangup`-kind transfer destination). */
+  decided(callId: string, outcome: CallOutcome): void {
+    const call = this.live.get(callId);
+    if (call) call.decided ??= outcome;
+  }
+
   /**
    * The session is over: close the call's record, as a Bandwidth disconnect callback would (src/outcomes.ts:
    * the outcome proposed here only fills one nothing decided, e.g. the tester pressing Hang up).
@@ -110,10 +118,12 @@ export class TestCalls implements TestCallDoor {
     this.live.delete(callId);
     const outcome: CallOutcome = call.failed
       ? { outcome: 'fallback', reason: call.failed }
-      : call.connected
+      : call.decided
+        ? call.decided
+        : call.connected
         ? { outcome: 'caller-hung-up', reason: 'the tester hung up' }
         : { outcome: 'no-answer', reason: 'the browser never opened the media socket' };
-    const cause = call.failed ? 'fallback' : call.connected ? 'hangup' : 'no-media';
+    const cause = call.failed ? 'fallback' : call.decided ? 'agent-hangup' : call.connected ? 'hangup' : 'no-media';
     void this.close(callId, { reason, cause, outcome }).catch((err: Error) => {
       this.deps.logger.error({ callId, err: err.message }, 'could not close the record of a browser test call');
     });

@@ -4,6 +4,12 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { TEST_CALL_WAV } from '../test-call/fixture-wav';
 import { openBrowser, type BrowserSession } from './chromium';
 
+/** What the tests read of the page's globals. */
+interface PageGlobals {
+  document: { getElementById(id: string): { textContent: string | null } | null };
+  switchboardTestCall(): { callId: string; framesSent: number; playAudioChunks: number; playedMs: number; clears: number } | null;
+}
+
 const GREETING = 'Hello, this is the test agent. What can I do for you?';
 
 /**
@@ -46,6 +52,16 @@ describe('the browser test call', () => {
   }
 
   const counter = async (page: BrowserSession['page'], id: string) => Number(await page.locator(`#${id}`).textContent());
+  /**
+   * Wait until the page's counter `id` reaches `atLeast`. A function, not a string: the page's CSP forbids eval
+   * (and this file has no DOM types, hence the narrow view of the page's globals).
+   */
+  const counterReaches = (page: BrowserSession['page'], id: string, atLeast: number, timeout: number) =>
+    page.waitForFunction(
+      ([counterId, minimum]) => Number((globalThis as unknown as PageGlobals).document.getElementById(counterId)?.textContent) >= minimum,
+      [id, atLeast] as const,
+      { timeout },
+    );
 
   it('speaks to the agent through the fake microphone and plays its greeting back', async () => {
     const { page, errors } = await openPage({ fakeAudioWav: TEST_CALL_WAV, permissions: ['microphone'] });
@@ -53,19 +69,19 @@ describe('the browser test call', () => {
     await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
 
     // The greeting arrives as playAudio and the playback worklet plays it (its played-ms counter runs).
-    await page.waitForFunction(() => Number(document.getElementById('played-ms')!.textContent) >= 1000, undefined, { timeout: 20_000 });
+    await counterReaches(page, 'played-ms', 1000, 20_000);
     expect(await counter(page, 'play-chunks')).toBeGreaterThan(0);
     // The microphone's 20 ms frames reach the model: appended audio, and the fake speech is heard as speech.
-    await page.waitForFunction(() => Number(document.getElementById('frames-sent')!.textContent) >= 100, undefined, { timeout: 20_000 });
+    await counterReaches(page, 'frames-sent', 100, 20_000);
     const session = openai.sessions[0]!;
     expect(session.appendedMs).toBeGreaterThanOrEqual(1000);
     await waitFor(() => session.sent.some((e) => e.type === 'input_audio_buffer.speech_started'), 15_000, 'speech from the fake microphone');
     // The fake speech (3 s into the file) talks over the 6 s greeting: barge-in, and the page is told to clear.
-    await page.waitForFunction(() => Number(document.getElementById('clears')!.textContent) >= 1, undefined, { timeout: 10_000 });
+    await counterReaches(page, 'clears', 1, 10_000);
     expect(session.truncates.length).toBeGreaterThanOrEqual(1);
     await browser!.screenshot('test-call');
 
-    const { callId } = (await page.evaluate(() => (window as unknown as { switchboardTestCall: () => { callId: string } }).switchboardTestCall())) as { callId: string };
+    const { callId } = await page.evaluate(() => (globalThis as unknown as PageGlobals).switchboardTestCall()!);
     await page.click('#hangup');
     await page.waitForSelector('#status[data-state="ended"]');
     await waitFor(() => !session.open, 10_000, 'the model session to close');
