@@ -2,7 +2,7 @@ import net from 'node:net';
 import { loadConfig } from '../config';
 import { PACKAGE_ROOT, startSwitchboard, type RunningSwitchboard, type StartOptions } from '../main';
 import { VOICE_PATH_PREFIX, VOICE_ROUTES } from '../bandwidth/urls';
-import { startRealtimeStandIn, type RealtimeStandIn } from '../sim/realtime-server';
+import type { RealtimeStandIn } from '../sim/realtime-server';
 
 /** Where the browser test call's page is served (src/console/test-call-routes.ts). */
 export const TEST_CALL_PAGE_PATH = '/console/test-call';
@@ -63,9 +63,12 @@ export async function runDev(options: DevOptions): Promise<DevSession> {
   const env = { ...options.env };
   let realtime: RealtimeStandIn | undefined;
   if (options.offline) {
-    realtime = await startRealtimeStandIn();
-    env.OPENAI_BASE_URL = realtime.url;
-    env.OPENAI_API_KEY = realtime.apiKey;
+    // Loaded only here: every other command starts without the stand-in's modules.
+    const { startRealtimeStandIn } = require('../sim/realtime-server') as typeof import('../sim/realtime-server');
+    const standIn = await startRealtimeStandIn();
+    realtime = standIn;
+    env.OPENAI_BASE_URL = standIn.url;
+    env.OPENAI_API_KEY = standIn.apiKey;
   }
   const config = loadConfig(env, PACKAGE_ROOT);
   const token = options.offline ? undefined : config.env.NGROK_AUTHTOKEN;
