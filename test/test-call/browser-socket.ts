@@ -13,6 +13,8 @@ export class BrowserSocket {
   closed: { code: number; reason: string } | undefined;
   private sentBytes = 0;
   private sequenceNumber = 0;
+  /** The `start` frame's metadata, repeated on `stop` (BW §4.2). */
+  private metadata: unknown;
 
   private constructor(
     readonly ws: WebSocket,
@@ -40,7 +42,8 @@ export class BrowserSocket {
   }
 
   start(callId: string): void {
-    this.send({ eventType: 'start', metadata: { accountId: 'browser', callId, streamId: 'browser-stream', streamName: 'test-call', tracks: [{ name: 'inbound', mediaFormat: { encoding: 'audio/PCMU', sampleRate: 8000 } }] }, streamParams: {} });
+    this.metadata = { accountId: 'browser', callId, streamId: 'browser-stream', streamName: 'test-call', tracks: [{ name: 'inbound', mediaFormat: { encoding: 'PCMU', sampleRate: 8000 } }] };
+    this.send({ eventType: 'start', metadata: this.metadata });
   }
 
   /** Speak `source` (silence after its end) for `ms` of clock time, one 20 ms frame per clock step, as the worklet does. */
@@ -53,7 +56,7 @@ export class BrowserSocket {
   }
 
   stop(): void {
-    this.send({ eventType: 'stop' });
+    this.send({ eventType: 'stop', metadata: this.metadata });
   }
 
   count(eventType: string): number {

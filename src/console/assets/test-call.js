@@ -152,12 +152,9 @@ class TestCall {
   }
 
   onOpen() {
-    // BW §4.2: `start` comes first, naming the stream and its one inbound PCMU track.
-    this.send({
-      eventType: 'start',
-      metadata: { accountId: 'browser', callId: this.callId, streamId: `browser-${crypto.randomUUID()}`, streamName: 'test-call', tracks: [{ name: 'inbound', mediaFormat: { encoding: 'audio/PCMU', sampleRate: 8000 } }] },
-      streamParams: {},
-    });
+    // BW §4.2: `start` comes first, naming the stream and its one inbound track, PCMU as on Bandwidth's wire.
+    this.metadata = { accountId: 'browser', callId: this.callId, streamId: `browser-${crypto.randomUUID()}`, streamName: 'test-call', tracks: [{ name: 'inbound', mediaFormat: { encoding: 'PCMU', sampleRate: 8000 } }] };
+    this.send({ eventType: 'start', metadata: this.metadata });
     this.playback = new AudioWorkletNode(this.audio, 'sb-playback', { numberOfInputs: 0, outputChannelCount: [1] });
     this.playback.port.onmessage = (event) => {
       this.counts.playedMs = event.data.playedMs;
@@ -203,7 +200,8 @@ class TestCall {
   }
 
   hangUp() {
-    this.send({ eventType: 'stop', metadata: { callId: this.callId } });
+    // BW §4.2: `stop` carries the same metadata as `start`.
+    this.send({ eventType: 'stop', metadata: this.metadata });
     this.socket?.close(1000, 'hung up');
     this.finish('You hung up.');
   }
