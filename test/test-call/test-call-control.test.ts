@@ -14,7 +14,7 @@ describe('TestCallControl', () => {
   const phone = transferDestinationSchema.parse({ id: 'billing', name: 'billing', kind: 'phone', value: '+19195550177' });
   const goodbye = transferDestinationSchema.parse({ id: 'bye', name: 'bye', kind: 'hangup' });
 
-  function setUp() {
+  function setUp(options: { modelUnavailable?: string; accepting?: boolean } = {}) {
     const store = SqliteStore.open(':memory:');
     const clock = new ManualClock(0);
     const carrierCalls: string[] = [];
@@ -29,7 +29,8 @@ describe('TestCallControl', () => {
       urls: new CallbackUrls('https://switchboard.test', new UrlSigner('secret'), clock),
       clock,
       logger: createLogger('silent'),
-      bridge: { streamAnswered: () => undefined, streamRejected: () => undefined, accepting: () => true },
+      bridge: { streamAnswered: () => undefined, streamRejected: () => undefined, accepting: () => options.accepting ?? true },
+      modelUnavailable: options.modelUnavailable,
     });
     return { store, testCalls, control: new TestCallControl(carrier, testCalls), carrierCalls };
   }
@@ -86,5 +87,18 @@ describe('TestCallControl', () => {
     expect(await store.calls.get(failed.callId)).toMatchObject({ outcome: 'fallback', outcomeReason: 'OpenAI session failed: 503', cause: 'fallback' });
     expect(await store.calls.get(never.callId)).toMatchObject({ outcome: 'no-answer', cause: 'no-media' });
     await store.close();
+  });
+
+  it('mints only for a stream agent, with a model to answer, while the server takes calls; the error names why', async () => {
+    const sip = setUp();
+    await expect(sip.testCalls.mint({ ...agent, mode: 'sip-forward' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringMatching(/uses mode sip-forward: a browser test call reaches only stream agents/) });
+    const noKey = setUp({ modelUnavailable: 'OPENAI_API_KEY is not set' });
+    await expect(noKey.testCalls.mint(agent)).rejects.toMatchObject({ code: 'unavailable', message: 'OPENAI_API_KEY is not set' });
+    const draining = setUp({ accepting: false });
+    await expect(draining.testCalls.mint(agent)).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/shutting down/) });
+    for (const { store } of [sip, noKey, draining]) {
+      expect((await store.calls.list({ limit: 5 })).items).toHaveLength(0);
+      await store.close();
+    }
   });
 });
