@@ -85,6 +85,10 @@ describe('the browser test call', () => {
     await page.click('#hangup');
     await page.waitForSelector('#status[data-state="ended"]');
     await waitFor(() => !session.open, 10_000, 'the model session to close');
+    // The transcript, read back from the call's record: the agent's greeting (cut by the barge-in) and the tester.
+    await page.locator('#transcript li[data-role="agent"]').first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('#transcript li[data-role="agent"]').first().textContent()).toContain('interrupted after');
+    await browser!.screenshot('test-call-ended');
     const call = await server.app.store.calls.get(callId);
     expect(call).toMatchObject({ direction: 'browser', state: 'completed', outcome: 'caller-hung-up' });
     expect(errors).toEqual([]);

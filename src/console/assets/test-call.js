@@ -18,7 +18,11 @@ const ui = {
   status: $('status'),
   error: $('error'),
   callId: $('call-id'),
+  transcriptSection: $('transcript-section'),
+  transcript: $('transcript'),
 };
+/** How often the transcript is read back from the call's record while the call is live. */
+const TRANSCRIPT_POLL_MS = 1500;
 const counters = { framesSent: $('frames-sent'), playAudioChunks: $('play-chunks'), playedMs: $('played-ms'), clears: $('clears') };
 
 /** The one call this page holds at a time (state per call, never per module: a new Call makes a new one). */
@@ -118,6 +122,38 @@ class TestCall {
     this.sequenceNumber = 0;
     this.ended = false;
     this.render();
+    ui.transcript.replaceChildren();
+    ui.transcriptSection.hidden = true;
+  }
+
+  /** The transcript as stored (GET /api/calls/{id}): what the tester said and what the agent said, with barge-in cuts. */
+  async showTranscript() {
+    if (!this.callId) return;
+    let detail;
+    try {
+      detail = await api('GET', `/api/calls/${encodeURIComponent(this.callId)}`);
+    } catch {
+      return; // the next poll tries again; the call goes on either way
+    }
+    const items = detail.transcript.filter((t) => t.role === 'caller' || t.role === 'agent');
+    ui.transcript.replaceChildren(
+      ...items.map((t) => {
+        const li = document.createElement('li');
+        li.dataset.role = t.role;
+        const role = document.createElement('span');
+        role.className = 'role';
+        role.textContent = t.role === 'caller' ? 'you' : 'agent';
+        li.append(role, document.createTextNode(t.text));
+        if (t.truncated) {
+          const cut = document.createElement('span');
+          cut.className = 'cut';
+          cut.textContent = `(interrupted after ${t.heardMs ?? 0} ms)`;
+          li.append(cut);
+        }
+        return li;
+      }),
+    );
+    ui.transcriptSection.hidden = items.length === 0;
   }
 
   render() {
@@ -166,6 +202,7 @@ class TestCall {
     this.source = this.audio.createMediaStreamSource(this.microphone);
     this.source.connect(this.capture);
     void this.audio.resume();
+    this.transcriptTimer = setInterval(() => void this.showTranscript(), TRANSCRIPT_POLL_MS);
     showStatus('Connected: speak to the agent.', 'live');
   }
 
@@ -215,6 +252,9 @@ class TestCall {
   finish(text) {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.transcriptTimer);
+    // Once more after the end: the last lines are stored as the session closes.
+    setTimeout(() => void this.showTranscript(), TRANSCRIPT_POLL_MS);
     this.source?.disconnect();
     this.capture?.disconnect();
     this.microphone?.getTracks().forEach((track) => track.stop());
