@@ -67,6 +67,12 @@ export const VERB_TAG_MAX_CHARS = 256;
 export const MEDIA_TOKEN_TTL_MS = 60_000;
 
 /**
+ * How long a browser test call's media token stays valid (docs/test-call.md): the page opens the socket
+ * right after the admin API answered, so a few seconds would do; this leaves room for a slow page.
+ */
+export const TEST_CALL_TOKEN_TTL_MS = 30_000;
+
+/**
  * How long a signed callback URL (redirect, transfer, answer) stays valid. Transfers can ring for up to
  * 300 s (BW §2.5 callTimeout) and a bridged call can last hours before transferComplete arrives, so this
  * is generous; the signature, not the expiry, is what makes tampering impossible.

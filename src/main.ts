@@ -50,6 +50,9 @@ import { UrlSigner } from './security/signing';
 import { createApp } from './server';
 import { PostgresStore } from './store/postgres';
 import { SqliteStore } from './store/sqlite';
+import { TestCalls } from './test-call/test-calls';
+import { TestCallControl } from './test-call/test-call-control';
+import { testCallRoutes } from './console/test-call-routes';
 import type { CallRecord, Store } from './store/types';
 
 /** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
@@ -195,7 +198,20 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const contexts = new CallbackContexts(store.contexts, signer, urls);
-  const control = new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined });
+  // Browser test calls (docs/test-call.md) go through the same bridge; the bridge is made below, and asked only once calls run.
+  const testCalls: TestCalls = new TestCalls({
+    store,
+    urls,
+    clock,
+    logger,
+    modelUnavailable: config.env.OPENAI_API_KEY ? undefined : 'OPENAI_API_KEY is not set: no model can answer a test call (`switchboard dev --offline` runs one with the Realtime stand-in)',
+    bridge: {
+      streamAnswered: (call): void => bridge.streamAnswered(call),
+      streamRejected: (callId): void => bridge.streamRejected(callId),
+      accepting: (): boolean => bridge.accepting(),
+    },
+  });
+  const control: TestCallControl = new TestCallControl(new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined }), testCalls);
   const recorderSecrets = [
     credentials.credentials.callbackUsername,
     credentials.credentials.callbackPassword,
@@ -239,7 +255,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
   const callContexts = new CallContexts({ clock, env: options.env, logger });
   const recordingsDir = path.join(config.dataDir, 'recordings');
-  const bridge = new CallRegistry({
+  const bridge: CallRegistry = new CallRegistry({
     instanceId,
     contexts: callContexts,
     recordingsDir,
@@ -255,7 +271,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   });
   const security = new SecurityEvents(logger, clock);
   const router = new AgentRouter(store, defaultAgentId);
-  const media = new MediaGateway(signer, bridge, clock, logger, security, callRecorder?.mediaTap);
+  const media = new MediaGateway({ signer, sink: bridge, clock, logger, security, tokens: store.mediaTokens, tapFor: callRecorder?.mediaTap, testCalls });
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
@@ -324,10 +340,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     ],
     mounts: [
       ['/openai', sipWebhook.router()],
+      ['/console', testCallRoutes()],
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, onResend: () => void reports?.poll() }),
+          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, testCalls, onResend: () => void reports?.poll() }),
           access,
           logger,
           security,

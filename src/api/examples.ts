@@ -27,4 +27,5 @@ export const REQUEST_EXAMPLES: Readonly<Record<string, unknown>> = {
   'post /destinations': { name: 'billing', description: 'Billing questions and refunds', kind: 'phone', value: '+19195550177', warm: true },
   'patch /destinations/:id': { warm: false, callTimeoutS: 20 },
   'post /calls': { agentId: 'front-desk', to: '+19195550142' },
+  'post /test-calls': { agentId: 'front-desk' },
 };

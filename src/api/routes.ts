@@ -10,6 +10,7 @@ import type { Logger } from '../log';
 import { loadCallHistory } from '../reports/call-history';
 import type { PriceTable } from '../reports/cost';
 import type { ReportRecord, Store, StoredAgent } from '../store/types';
+import type { TestCalls } from '../test-call/test-calls';
 import { route, type Route } from './route';
 import * as s from './schemas';
 
@@ -32,6 +33,8 @@ export interface ApiDeps {
   clock: Clock;
   /** A report was marked for resending: deliver it now rather than at the next poll. */
   onResend?: () => void;
+  /** Browser test calls (docs/test-call.md); absent, POST /test-calls answers 503. */
+  testCalls?: Pick<TestCalls, 'mint'>;
 }
 
 const notFound = (what: string) => new SwitchboardError('not_found', `${what} does not exist`);
@@ -295,6 +298,18 @@ export function apiRoutes(d: ApiDeps): Route[] {
           { callId: created.callId, source: 'switchboard', type: 'api.createCall', data: { agentId: agent.id, to: body.to, from } },
         );
         return { status: 201, body: { callId: created.callId, agentId: agent.id, from, to: body.to, state: 'initiated' } };
+      },
+    }),
+
+    // ---- browser test calls -----------------------------------------------------------------------
+    route({
+      method: 'post', path: '/test-calls', tag: 'calls',
+      summary: 'Start a browser test call to an agent: records the call (direction "browser"), pre-warms its OpenAI session and returns a one-time media socket URL for the page',
+      body: s.testCallCreateSchema, successStatus: 201, response: s.testCallViewSchema, errors: [404, 503],
+      handler: async ({ body }) => {
+        const { agent } = await getAgent(body.agentId);
+        if (!d.testCalls) throw new SwitchboardError('unavailable', 'browser test calls are not served by this server');
+        return { status: 201, body: await d.testCalls.mint(agent) };
       },
     }),
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AGENT_MODES, agentSettingsSchema, e164Schema, httpToolSchema, idSchema, newDestinationSchema, transferDestinationSchema } from '../agents/agent';
 import { CALL_OUTCOMES } from '../outcomes';
-import { CALL_STATES, REPORT_EVENTS, REPORT_STATES } from '../store/types';
+import { CALL_DIRECTIONS, CALL_STATES, REPORT_EVENTS, REPORT_STATES } from '../store/types';
 
 /** Request and response shapes of the admin API, reused by the OpenAPI document. */
 export const idParams = z.object({ id: idSchema });
@@ -80,6 +80,8 @@ export const callsQuery = z.object({
   state: z.enum(CALL_STATES).optional(),
   cause: z.string().trim().min(1).optional(),
   outcome: z.enum(CALL_OUTCOMES).optional(),
+  /** `browser`: only the test calls; `inbound` / `outbound`: only calls over the phone network. */
+  direction: z.enum(CALL_DIRECTIONS).optional(),
   cursor: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
@@ -156,6 +158,15 @@ export const outboundCallSchema = z.object({
   from: e164Schema.optional(),
 });
 export const outboundCallResultSchema = z.object({ callId: z.string(), agentId: z.string(), from: z.string(), to: z.string(), state: z.string() });
+
+export const testCallCreateSchema = z.object({ agentId: idSchema });
+export const testCallViewSchema = z.object({
+  callId: z.string(),
+  agentId: z.string(),
+  url: z.string().describe('the media socket (ws:// or wss://) on the server’s public base URL; opened once, within expiresAt, from the server’s own origin'),
+  path: z.string().describe('the same socket’s path, for a page that opens it on the origin it was served from'),
+  expiresAt: z.string(),
+});
 
 export const httpToolBodySchema = httpToolSchema;
 export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), fields: z.array(z.string()).optional() }) });

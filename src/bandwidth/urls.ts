@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock';
-import { CALLBACK_URL_MAX_CHARS, MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS } from '../constants';
+import { CALLBACK_URL_MAX_CHARS, MEDIA_TOKEN_TTL_MS, SIGNED_URL_TTL_MS, TEST_CALL_TOKEN_TTL_MS } from '../constants';
 import { SwitchboardError } from '../errors';
 import type { TokenPurpose, UrlSigner } from '../security/signing';
 
@@ -23,6 +23,12 @@ export type VoiceRoute = (typeof VOICE_ROUTES)[keyof typeof VOICE_ROUTES];
 
 export const VOICE_PATH_PREFIX = '/bandwidth/voice';
 export const MEDIA_PATH_PREFIX = '/media';
+/**
+ * The browser test call's media socket (docs/test-call.md): the same bridge behind a door of its own, whose
+ * token has its own purpose and whose upgrade is checked by Origin instead of Basic auth (browsers cannot
+ * send an Authorization header on a WebSocket). Tokens are base64url, so no media token is ever `test`.
+ */
+export const TEST_CALL_PATH_PREFIX = `${MEDIA_PATH_PREFIX}/test`;
 
 /** Builds every URL Switchboard puts into BXML or hands to Bandwidth, signing the ones that carry context. */
 export class CallbackUrls {
@@ -58,6 +64,16 @@ export class CallbackUrls {
   media(data: { callId: string; agentId: string }): string {
     const wsBase = this.publicBaseUrl.replace(/^http/i, 'ws');
     return bounded(`${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, this.clock.wallNow())}`);
+  }
+
+  /**
+   * A browser test call's media socket, minted as `media` is (one-time, bound to its call, short-lived) but
+   * for the `test-call` purpose. Returned as the path too: the page opens it on the origin it was served from.
+   */
+  testCallMedia(data: { callId: string; agentId: string }): { url: string; path: string; expiresAt: string } {
+    const nowMs = this.clock.wallNow();
+    const path = `${TEST_CALL_PATH_PREFIX}/${this.signer.sign('test-call', data, TEST_CALL_TOKEN_TTL_MS, nowMs)}`;
+    return { url: bounded(`${this.publicBaseUrl.replace(/^http/i, 'ws')}${path}`), path, expiresAt: new Date(nowMs + TEST_CALL_TOKEN_TTL_MS).toISOString() };
   }
 }
 

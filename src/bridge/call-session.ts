@@ -33,8 +33,8 @@ export interface CallSessionDeps {
   scheduler: PlayoutScheduler;
   tools: ToolRegistry;
   openModel: (agent: AgentWithDestinations) => ModelSession;
-  /** Called once when the session is over, so the registry forgets it. */
-  onEnded: (session: CallSession) => void;
+  /** Called once when the session is over (with why), so the registry forgets it. */
+  onEnded: (session: CallSession, reason: string) => void;
   /** Playout lead and refill mark (default: PLAYOUT_LEAD_MS / PLAYOUT_REFILL_BELOW_MS). */
   pacing?: PlayoutPacing;
   /** Renew the OpenAI session after this long (Realtime sessions end at 60 minutes). */
@@ -287,7 +287,7 @@ export class CallSession {
       );
     }
     this.record('bridge.ended', { reason, stats: this.stats, storeFailures: this.conversation.storeFailures, garbageFrames: this.caller?.garbageFrames ?? 0, droppedAudioMs: this.caller?.droppedAudioMs ?? 0 });
-    this.deps.onEnded(this);
+    this.deps.onEnded(this, reason);
   }
 
   // ---- caller → model ---------------------------------------------------------------------------

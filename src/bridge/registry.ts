@@ -76,7 +76,8 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
           stream.close('no agent for this call');
           return;
         }
-        this.create(stream.callId, agent, undefined, { callId: stream.callId, direction: call?.direction ?? 'inbound', caller: call?.from, called: call?.to }).attach(stream);
+        // A browser test call stands in for a caller: its per-call context is an inbound call's.
+        this.create(stream.callId, agent, undefined, { callId: stream.callId, direction: call?.direction === 'outbound' ? 'outbound' : 'inbound', caller: call?.from, called: call?.to }).attach(stream);
       })
       .catch((err: Error) => {
         this.deps.logger.error({ callId: stream.callId, err: err.message }, 'could not start a session for a media stream');
@@ -156,11 +157,12 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       resume: resumeNote ? { note: resumeNote } : undefined,
       // Asked now, with the OpenAI session: the hook runs while it connects (docs/architecture.md#pre-warm).
       prompts: this.contexts.forCall(agent, facts),
-      onEnded: (s) => {
+      onEnded: (s, reason) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);
           this.setMediaOwner(s.callId, null);
         }
+        this.deps.control.sessionEnded?.({ callId: s.callId, agent: s.agent }, reason);
         if (this.sessions.size === 0) this.drained?.();
       },
     });

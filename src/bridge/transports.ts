@@ -177,6 +177,12 @@ export interface CallControl {
    * asks for the transfer, so the tool's output says why and the agent does not say goodbye for nothing.
    */
   checkTransfer?(call: HandOffCall, destination: TransferDestination): void;
+  /**
+   * The call's live session is over, for `reason`. A carrier that reports the call's end itself (Bandwidth's
+   * disconnect callback) needs nothing here; one without such a report (the browser test call) closes the
+   * call's record now.
+   */
+  sessionEnded?(call: HandOffCall, reason: string): void;
 }
 
 /**

@@ -2,6 +2,10 @@ import net from 'node:net';
 import { loadConfig } from '../config';
 import { PACKAGE_ROOT, startSwitchboard, type RunningSwitchboard, type StartOptions } from '../main';
 import { VOICE_PATH_PREFIX, VOICE_ROUTES } from '../bandwidth/urls';
+import type { RealtimeStandIn } from '../sim/realtime-server';
+
+/** Where the browser test call's page is served (src/console/test-call-routes.ts). */
+export const TEST_CALL_PAGE_PATH = '/console/test-call';
 
 /** Opens a public HTTPS tunnel to a local port. Injectable: tests pass a fake, `dev` uses ngrok. */
 export interface TunnelProvider {
@@ -33,11 +37,18 @@ export interface DevOptions {
   print?: (text: string) => void;
   start?: (options: StartOptions) => Promise<RunningSwitchboard>;
   startOptions?: Partial<StartOptions>;
+  /**
+   * No internet and no OpenAI key: the Realtime stand-in (src/sim/realtime-server.ts) runs in this process as
+   * the OpenAI endpoint, so the browser test call works with nothing but this machine. No tunnel is opened.
+   */
+  offline?: boolean;
 }
 
 export interface DevSession {
   running: RunningSwitchboard;
   publicUrl: string | undefined;
+  /** The in-process Realtime stand-in, with `offline`. */
+  realtime: RealtimeStandIn | undefined;
   close(): Promise<void>;
 }
 
@@ -50,8 +61,17 @@ export async function runDev(options: DevOptions): Promise<DevSession> {
   const print = options.print ?? ((t: string) => process.stdout.write(`${t}\n`));
   const start = options.start ?? startSwitchboard;
   const env = { ...options.env };
+  let realtime: RealtimeStandIn | undefined;
+  if (options.offline) {
+    // Loaded only here: every other command starts without the stand-in's modules.
+    const { startRealtimeStandIn } = require('../sim/realtime-server') as typeof import('../sim/realtime-server');
+    const standIn = await startRealtimeStandIn();
+    realtime = standIn;
+    env.OPENAI_BASE_URL = standIn.url;
+    env.OPENAI_API_KEY = standIn.apiKey;
+  }
   const config = loadConfig(env, PACKAGE_ROOT);
-  const token = config.env.NGROK_AUTHTOKEN;
+  const token = options.offline ? undefined : config.env.NGROK_AUTHTOKEN;
   let tunnel: { url: string; close(): Promise<void> } | undefined;
   if (token) {
     const port = config.port === 0 ? await freePort(config.host) : config.port;
@@ -64,9 +84,35 @@ export async function runDev(options: DevOptions): Promise<DevSession> {
     running = await start({ ...options.startOptions, env, print: options.startOptions?.print ?? print });
   } catch (err) {
     await tunnel?.close();
+    await realtime?.close();
     throw err;
   }
   const c = running.credentials.credentials;
+  if (realtime) {
+    const generated = running.credentials.sources.adminToken === 'generated';
+    print(
+      [
+        `Offline: OpenAI Realtime is the local stand-in at ${realtime.url} (scripted replies, no key, no internet).`,
+        '',
+        'Try your agent from the browser:',
+        `  ${running.localUrl.replace('0.0.0.0', 'localhost')}${TEST_CALL_PAGE_PATH}`,
+        generated
+          ? `  Sign in with the admin token printed above (${c.adminToken.slice(0, 4)}…).`
+          : '  Sign in with the admin token (`switchboard credentials` prints it; ADMIN_TOKEN when set in the environment).',
+        '',
+      ].join('\n'),
+    );
+    const standIn = realtime;
+    return {
+      running,
+      publicUrl: undefined,
+      realtime,
+      close: async () => {
+        await running.close(0);
+        await standIn.close();
+      },
+    };
+  }
   const voice = `${running.publicBaseUrl}${VOICE_PATH_PREFIX}`;
   if (tunnel) {
     print(
@@ -100,6 +146,7 @@ export async function runDev(options: DevOptions): Promise<DevSession> {
   return {
     running,
     publicUrl: tunnel?.url,
+    realtime: undefined,
     close: async () => {
       await running.close(0);
       await tunnel?.close();

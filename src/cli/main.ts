@@ -82,13 +82,14 @@ registerReplayCommand(program);
 
 program
   .command('dev')
-  .description('start the server for development; with NGROK_AUTHTOKEN, behind an ngrok tunnel')
+  .description('start the server for development; with NGROK_AUTHTOKEN, behind an ngrok tunnel; --offline: with the Realtime stand-in, no key needed')
   .option('-p, --port <port>', 'port to listen on (PORT)')
   .option('--record <dir>', 'record every callback as a replayable scenario file per call (RECORD_DIR)')
-  .action(async (opts: { port?: string; record?: string }) => {
+  .option('--offline', 'use the local OpenAI Realtime stand-in (scripted replies) instead of OpenAI: try an agent from the browser with no key and no internet; opens no tunnel')
+  .action(async (opts: { port?: string; record?: string; offline?: boolean }) => {
     const env = { ...process.env };
     if (opts.port) env.PORT = opts.port;
-    const dev = await runDev({ env, startOptions: { recordDir: opts.record } });
+    const dev = await runDev({ env, offline: opts.offline, startOptions: { recordDir: opts.record } });
     const stop = () => dev.close().then(() => process.exit(0), () => process.exit(1));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

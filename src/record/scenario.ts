@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { SwitchboardError } from '../errors';
-import { TOKEN_PURPOSES } from '../security/signing';
+import { CARRIER_TOKEN_PURPOSES } from '../security/signing';
 import { scenarioRequiresSchema, type ScenarioRequires } from './scenario-settings';
 
 /**
@@ -45,7 +45,7 @@ export const callbackRequestSchema = z
     /** Replay's Authorization: the target's credentials (default), none, or deliberately wrong ones. */
     auth: z.enum(['target', 'none', 'invalid']).optional(),
     /** What the recorded `t` token carried, for re-minting it on replay. */
-    sealed: z.object({ purpose: z.enum(TOKEN_PURPOSES), data: z.unknown(), context: z.unknown().optional() }).optional(),
+    sealed: z.object({ purpose: z.enum(CARRIER_TOKEN_PURPOSES), data: z.unknown(), context: z.unknown().optional() }).optional(),
     /** Milliseconds since the first callback of the file. */
     atMs: z.number().optional(),
   })

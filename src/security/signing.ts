@@ -13,7 +13,14 @@ import { SwitchboardError } from '../errors';
  *
  * Token = base64url(iv[12] || ciphertext || tag[16]), plaintext JSON {e: expiresAtMs, d: data}.
  */
-export const TOKEN_PURPOSES = ['media', 'redirect', 'transfer', 'answer', 'stream-ended'] as const;
+/** The purposes of tokens that travel through Bandwidth (BXML and callback URLs): what a recorded scenario holds. */
+export const CARRIER_TOKEN_PURPOSES = ['media', 'redirect', 'transfer', 'answer', 'stream-ended'] as const;
+/**
+ * `test-call` is the browser test call's media token (docs/test-call.md): a purpose of its own, so a
+ * Bandwidth `media` token (which travels in BXML) never opens the Basic-auth-free browser door, and a
+ * browser's token never stands for Bandwidth's. It is handed to the admin API's caller only.
+ */
+export const TOKEN_PURPOSES = [...CARRIER_TOKEN_PURPOSES, 'test-call'] as const;
 export type TokenPurpose = (typeof TOKEN_PURPOSES)[number];
 
 const IV_BYTES = 12;

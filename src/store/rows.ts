@@ -209,6 +209,7 @@ export function callListQuery(filter: CallListFilter): { sql: string; args: unkn
   if (filter.state) (where.push('state = ?'), args.push(filter.state));
   if (filter.cause) (where.push('cause = ?'), args.push(filter.cause));
   if (filter.outcome) (where.push('outcome = ?'), args.push(filter.outcome));
+  if (filter.direction) (where.push('direction = ?'), args.push(filter.direction));
   if (filter.cursor) {
     const c = decodeCursor(filter.cursor);
     where.push('(created_at < ? OR (created_at = ? AND id < ?))');

@@ -25,11 +25,18 @@ export const FINAL_CALL_STATES: readonly CallState[] = ['completed', 'rejected']
 
 export type CallLeg = 'caller' | 'transfer' | 'ai-sip';
 
+/**
+ * Who placed the call: a caller (inbound), Switchboard (outbound), or a browser test call (docs/test-call.md),
+ * which reaches the agent through the same media bridge with no phone network in between.
+ */
+export const CALL_DIRECTIONS = ['inbound', 'outbound', 'browser'] as const;
+export type CallDirection = (typeof CALL_DIRECTIONS)[number];
+
 export interface CallRecord {
   id: string;
   parentCallId: string | null;
   leg: CallLeg;
-  direction: 'inbound' | 'outbound' | null;
+  direction: CallDirection | null;
   from: string | null;
   to: string | null;
   accountId: string | null;
@@ -127,6 +134,8 @@ export interface CallListFilter {
   state?: CallState;
   cause?: string;
   outcome?: CallOutcomeKind;
+  /** Only calls placed this way (`browser`: the test calls). */
+  direction?: CallDirection;
   /** Only caller legs (the default) or every leg. */
   allLegs?: boolean;
   /** Opaque cursor from a previous page. */

@@ -12,7 +12,7 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  * Flags that keep Chromium off the network (this machine's network is closed: background requests would be
  * refused, many at a time) and let it run as root in a container, plus a fake microphone when a test asks.
  */
-function chromiumArgs(fakeAudioWav?: string): string[] {
+function chromiumArgs(fakeAudioWav?: string, fakeMediaUi = true): string[] {
   const args = [
     '--no-sandbox',
     '--disable-gpu',
@@ -29,7 +29,9 @@ function chromiumArgs(fakeAudioWav?: string): string[] {
     '--autoplay-policy=no-user-gesture-required',
   ];
   if (fakeAudioWav) {
-    args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${fakeAudioWav}`);
+    // The fake UI accepts every permission prompt; without it, permissions are the context's (`permissions`).
+    if (fakeMediaUi) args.push('--use-fake-ui-for-media-stream');
+    args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${fakeAudioWav}`);
   }
   return args;
 }
@@ -44,11 +46,11 @@ export interface BrowserSession {
 }
 
 /** A headless Chromium with a fresh profile, one context and one page. */
-export async function openBrowser(options: { fakeAudioWav?: string; permissions?: string[]; baseURL?: string } = {}): Promise<BrowserSession> {
+export async function openBrowser(options: { fakeAudioWav?: string; fakeMediaUi?: boolean; permissions?: string[]; baseURL?: string } = {}): Promise<BrowserSession> {
   if (!fs.existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install chromium, or set CHROMIUM_PATH`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-chromium-'));
   // launchPersistentContext would own the profile; a plain launch with a fresh temporary profile is enough here.
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: chromiumArgs(options.fakeAudioWav), env: { ...process.env, HOME: profile } });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: chromiumArgs(options.fakeAudioWav, options.fakeMediaUi), env: { ...process.env, HOME: profile } });
   const context = await browser.newContext({ baseURL: options.baseURL, permissions: options.permissions ?? [] });
   const page = await context.newPage();
   return {

@@ -5,6 +5,7 @@ import { runDev, type TunnelProvider } from '../../src/cli/dev';
 import { runReplay } from '../../src/cli/replay';
 import { createLogger } from '../../src/log';
 import { startTestServer } from '../helpers/server';
+import { waitFor } from '../../src/clock';
 
 describe('switchboard dev', () => {
   const dirs: string[] = [];
@@ -56,6 +57,44 @@ describe('switchboard dev', () => {
       const port = new URL(dev.running.localUrl).port;
       expect(printed.join('\n')).toContain(`ngrok http ${port}`);
       expect(printed.join('\n')).toContain('PUBLIC_BASE_URL');
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
+describe('switchboard dev --offline', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('runs the Realtime stand-in as OpenAI with no key, opens no tunnel, prints the test-call page, and the test call reaches the model', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-dev-'));
+    dirs.push(dataDir);
+    const tunnel: TunnelProvider = { open: () => Promise.reject(new Error('must not be called')) };
+    const printed: string[] = [];
+    // No OPENAI_API_KEY, and an NGROK_AUTHTOKEN that must be ignored offline.
+    const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', NGROK_AUTHTOKEN: 'ngrok-token-1234' };
+    const dev = await runDev({ env, offline: true, tunnel, print: (t) => printed.push(t), startOptions: { logger: createLogger('silent'), print: () => undefined } });
+    try {
+      const text = printed.join('\n');
+      expect(dev.realtime).toBeDefined();
+      expect(text).toContain(`${dev.running.localUrl}/console/test-call`);
+      expect(text).toContain(dev.realtime!.url);
+      expect(text).toMatch(/admin token/i);
+      expect(dev.running.config.env.OPENAI_BASE_URL).toBe(dev.realtime!.url);
+      const page = await fetch(`${dev.running.localUrl}/console/test-call`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const res = await fetch(`${dev.running.localUrl}/api/test-calls`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${dev.running.credentials.credentials.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ agentId: 'default' }),
+      });
+      expect(res.status).toBe(201);
+      // Pre-warmed against the stand-in: no key, no internet.
+      await waitFor(() => dev.realtime!.connections === 1, 5000, 'the stand-in session');
     } finally {
       await dev.close();
     }
