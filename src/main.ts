@@ -52,7 +52,6 @@ import { PostgresStore } from './store/postgres';
 import { SqliteStore } from './store/sqlite';
 import { TestCalls } from './test-call/test-calls';
 import { TestCallControl } from './test-call/test-call-control';
-import { testCallRoutes } from './console/test-call-routes';
 import type { CallRecord, Store } from './store/types';
 
 /** The package root (where bxml-templates/ lives), from dist/ or src/ alike. */
@@ -340,7 +339,6 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     ],
     mounts: [
       ['/openai', sipWebhook.router()],
-      ['/console', testCallRoutes()],
       [
         '/api',
         apiRouter(
