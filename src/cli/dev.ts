@@ -4,7 +4,7 @@ import { PACKAGE_ROOT, startSwitchboard, type RunningSwitchboard, type StartOpti
 import { VOICE_PATH_PREFIX, VOICE_ROUTES } from '../bandwidth/urls';
 import type { RealtimeStandIn } from '../sim/realtime-server';
 
-/** Where the browser test call's page is served (src/console/test-call-routes.ts). */
+/** Where the browser test call's page is served (the console's router, src/console/router.ts). */
 export const TEST_CALL_PAGE_PATH = '/console/test-call';
 
 /** Opens a public HTTPS tunnel to a local port. Injectable: tests pass a fake, `dev` uses ngrok. */

@@ -25,6 +25,8 @@ export function consoleHeaders(res: Response): void {
   // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the sign-in form, which the origin check must refuse.
   res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('X-Frame-Options', 'DENY');
+  // The test call's page asks for the microphone; nothing else may.
+  res.setHeader('Permissions-Policy', 'microphone=(self), camera=(), geolocation=()');
   res.setHeader('Cache-Control', 'no-store');
 }
 
