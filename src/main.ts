@@ -48,7 +48,6 @@ import { CallRecorder } from './record/call-recorder';
 import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
-import { PostgresStore } from './store/postgres';
 import { SqliteStore } from './store/sqlite';
 import { TestCalls } from './test-call/test-calls';
 import { TestCallControl } from './test-call/test-call-control';
@@ -412,7 +411,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
  * naming the problem (store/postgres/connection.ts).
  */
 async function openStore(config: Config, logger: Logger, readWaitMs: number | undefined): Promise<Store> {
-  if (config.databaseUrl) return PostgresStore.open(config.databaseUrl, { logger, readWaitMs });
+  // Loaded only when chosen: the SQLite default (and every CLI command) starts without the pg driver.
+  if (config.databaseUrl) return (require('./store/postgres') as typeof import('./store/postgres')).PostgresStore.open(config.databaseUrl, { logger, readWaitMs });
   return SqliteStore.open(config.databasePath, { logger, readWaitMs });
 }
 

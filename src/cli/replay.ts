@@ -11,6 +11,7 @@ import { NO_REQUIREMENTS, requirementsKey, type ScenarioRequires } from '../reco
 import { checkTargetSettings, type TargetAdminApi } from '../record/settings-check';
 import { UrlSigner } from '../security/signing';
 import { SqliteStore } from '../store/sqlite';
+import type { Store } from '../store/types';
 import { runMediaReplay } from './media-replay';
 import { startSelfServer } from './self-server';
 
@@ -157,7 +158,7 @@ async function replayAgainst(baseUrl: string, loaded: Loaded[], opts: ReplayComm
   const signer = secret ? new UrlSigner(secret) : undefined;
   // A redirect's or transfer's token names a context in the target's store (DESIGN §4.6): re-minting one
   // stores the recorded context there first, which needs the local server's database.
-  const store = signer && local?.databasePath ? SqliteStore.open(local.databasePath) : undefined;
+  const store = signer ? await localStore(local) : undefined;
   const replayOptions: ReplayOptions = {
     baseUrl,
     auth: { username, password },
@@ -212,6 +213,15 @@ interface LocalServer {
   urlSigningSecret?: string;
   adminToken?: string;
   databasePath?: string;
+  /** The local server's PostgreSQL (DATABASE_URL), which it uses instead of databasePath. */
+  databaseUrl?: string;
+}
+
+/** The local server's store: its PostgreSQL when DATABASE_URL names one, else its SQLite file if there is one. */
+async function localStore(local: LocalServer | undefined): Promise<Store | undefined> {
+  // Loaded only when chosen, as in main.ts.
+  if (local?.databaseUrl) return (require('../store/postgres') as typeof import('../store/postgres')).PostgresStore.open(local.databaseUrl);
+  return local?.databasePath ? SqliteStore.open(local.databasePath) : undefined;
 }
 
 /** The credentials and database of a local server's data directory (--data-dir, else DATA_DIR or ./data). */
@@ -219,7 +229,7 @@ function localServer(opts: ReplayCommandOptions, env: NodeJS.ProcessEnv): LocalS
   try {
     const config = loadConfig(opts.dataDir ? { ...env, DATA_DIR: opts.dataDir } : env, PACKAGE_ROOT);
     const { credentials } = resolveCredentials(config.env, config.dataDir, { generate: false });
-    return { ...credentials, databasePath: fs.existsSync(config.databasePath) ? config.databasePath : undefined };
+    return { ...credentials, databasePath: fs.existsSync(config.databasePath) ? config.databasePath : undefined, databaseUrl: config.databaseUrl };
   } catch {
     return undefined; // no local server: the flags and environment must do
   }

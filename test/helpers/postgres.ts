@@ -103,6 +103,12 @@ export function postgresServerAvailable(): boolean {
   return Boolean(findPgBin('initdb') && findPgBin('pg_ctl'));
 }
 
+/** `describe` where a test can start a PostgreSQL of its own; otherwise one skipped test that says why. */
+export function describeWithOwnPostgresServer(name: string, body: () => void): void {
+  if (postgresServerAvailable()) return describe(name, body);
+  describe(name, () => it.skip('needs PostgreSQL installed (initdb, pg_ctl): this test starts, stops or configures a server of its own, which PG_TEST_URL alone cannot give', () => undefined));
+}
+
 /**
  * A throwaway server in a temporary directory on a free loopback port. With `password`, it asks for one
  * (scram-sha-256 for every connection, user postgres), as a production server does.

@@ -5,7 +5,7 @@ import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realti
 import type { ScriptContext } from '../../src/sim/realtime-script';
 import { PostgresStore } from '../../src/store/postgres';
 import { eventually } from '../helpers/eventually';
-import { postgresServerAvailable, startPostgresServer, type PostgresServer } from '../helpers/postgres';
+import { describeWithOwnPostgresServer, startPostgresServer, type PostgresServer } from '../helpers/postgres';
 import { callerFor, startTestServer, type TestServer } from '../helpers/server';
 
 const GREETING = 'Hello, this is Acme.';
@@ -28,9 +28,7 @@ const readiness = async (server: TestServer) => {
  * hangs up and is answered; readiness says the store is not ready meanwhile; once PostgreSQL is back every write
  * of the call lands, in order. A server of the test's own, since it is stopped: PG_TEST_URL's is not ours to stop.
  */
-const describeWithOwnServer = postgresServerAvailable() ? describe : describe.skip;
-
-describeWithOwnServer('a PostgreSQL outage mid-call', () => {
+describeWithOwnPostgresServer('a PostgreSQL outage mid-call', () => {
   let pg: PostgresServer;
   let clock: ManualClock;
   let openai: RealtimeStandIn;

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/log';
 import { startSwitchboard } from '../../src/main';
 import { PostgresStore } from '../../src/store/postgres';
 import { SqliteStore } from '../../src/store/sqlite';
-import { postgresServerAvailable, startPostgresServer, type PostgresServer } from '../helpers/postgres';
+import { describeWithOwnPostgresServer, startPostgresServer, type PostgresServer } from '../helpers/postgres';
 
 const PASSWORD = 'Corr3ct-h0rse-battery';
 const WRONG = 'wr0ng-Pa55word-zebra';
@@ -86,9 +86,7 @@ describe('choosing the store at start', () => {
   });
 });
 
-const describeWithOwnServer = postgresServerAvailable() ? describe : describe.skip;
-
-describeWithOwnServer('choosing the store at start: a server that asks for a password', () => {
+describeWithOwnPostgresServer('choosing the store at start: a server that asks for a password', () => {
   let pg: PostgresServer;
   beforeAll(async () => {
     pg = await startPostgresServer({ password: PASSWORD });

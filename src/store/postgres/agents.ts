@@ -16,7 +16,12 @@ export class PgAgents implements AgentsRepository {
 
   async get(id: string): Promise<StoredAgent | undefined> {
     await this.shared.readable();
-    return this.known.read(id, () => this.load(this.shared.pool, id).catch((err: unknown) => Promise.reject(unavailable(err))));
+    return this.known.read(id, async () => {
+      const loaded = await this.load(this.shared.pool, id).catch((err: unknown) => Promise.reject(unavailable(err)));
+      // Unchanged: the same object as before, so what is built once per agent (its tools, main.ts) is reused.
+      const previous = this.known.get(id);
+      return previous && loaded && JSON.stringify(previous) === JSON.stringify(loaded) ? previous : loaded;
+    });
   }
 
   async list(): Promise<StoredAgent[]> {
