@@ -16,6 +16,7 @@ import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
 import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
+import { LiveCalls } from './cluster/live-calls';
 import { agentTools } from './bridge/builtin-tools';
 import { toolSecretValues } from './agents/tool-secrets';
 import { CallContexts } from './context/call-contexts';
@@ -72,6 +73,11 @@ export interface StartOptions {
    * Real timers, so tests shorten them.
    */
   storeWaits?: { callbackCommitMs?: number; readMs?: number };
+  /**
+   * A store opened by the caller, shared by several instances in one process (tests of DESIGN §4.12): used
+   * instead of opening DATA_DIR's, and left open when this instance stops (its opener closes it).
+   */
+  store?: Store;
 }
 
 /** How long slow clients may hold a socket (constants.ts explains the defaults). */
@@ -89,6 +95,8 @@ export interface RunningSwitchboard {
   instanceId: string;
   store: Store;
   bridge: CallRegistry;
+  /** Per-call actions for sessions on this instance or on another (src/cluster/live-calls.ts). */
+  liveCalls: LiveCalls;
   media: MediaGateway;
   calls: BandwidthCalls | undefined;
   /** Stored contexts of signed callback URLs (DESIGN §4.6). */
@@ -122,9 +130,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
-  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
+  const store = options.store ?? SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
   const stopStore = async () => {
-    await store.close();
+    if (!options.store) await store.close();
     lock?.release();
   };
   let orphans: CallRecord[] = [];
@@ -168,7 +176,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
 
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const clock = options.clock ?? systemClock;
-  const urls = new CallbackUrls(publicBaseUrl, signer, clock);
+  const urls = new CallbackUrls(publicBaseUrl, signer, clock, config.env.INSTANCE_PUBLIC_URL ?? publicBaseUrl);
   // An agent's tools depend on the agent alone, and the store hands out one frozen object per agent until
   // it changes: build the tools and their JSON Schema once per agent, not per call (0.27 + 0.11 ms).
   const toolsFor = perObject((agent: AgentWithDestinations) => {
@@ -239,7 +247,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   });
   const security = new SecurityEvents(logger, clock);
   const router = new AgentRouter(store, defaultAgentId);
-  const media = new MediaGateway(signer, bridge, clock, logger, security, callRecorder?.mediaTap);
+  const media = new MediaGateway(signer, bridge, clock, logger, security, store.mediaTokens, callRecorder?.mediaTap);
   if (!config.env.OPENAI_API_KEY) {
     logger.warn('OPENAI_API_KEY is not set: stream calls will go straight to their fallback');
   }
@@ -260,6 +268,20 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
   });
+  // This instance's live sessions: a stream session, or (a machine answering an outbound openai-sip call) the
+  // sideband session of its AI leg.
+  const liveCalls = new LiveCalls({
+    store,
+    instanceId,
+    logger,
+    local: {
+      callEnded: (callId) => bridge.callEnded(callId),
+      streamRejected: (callId) => bridge.streamRejected(callId),
+      callerKeyPress: (callId, digit) => bridge.callerKeyPress(callId, digit),
+      answeredByMachine: (callId, plan) => bridge.answeredByMachine(callId, plan) || sipWebhook.answeredByMachine(callId, plan),
+    },
+  });
+  if (!options.forCommand) liveCalls.start();
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
     store,
@@ -270,15 +292,15 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     contexts,
     credentials: credentials.credentials,
     logger,
-    // Webhook events reach the live session that holds the call: a stream session, or (a machine answering an
-    // outbound openai-sip call) the sideband session of its AI leg.
+    // Webhook events reach the live session that holds the call, on this instance or on its owner (liveCalls).
+    // A new stream pre-warms here: its media URL names this instance (INSTANCE_PUBLIC_URL).
     listener: {
       streamAnswered: (call) => bridge.streamAnswered(call),
-      callEnded: (callId) => bridge.callEnded(callId),
-      streamRejected: (callId) => bridge.streamRejected(callId),
       accepting: () => bridge.accepting(),
-      callerKeyPress: (callId, digit) => bridge.callerKeyPress(callId, digit),
-      answeredByMachine: (callId, plan) => bridge.answeredByMachine(callId, plan) || sipWebhook.answeredByMachine(callId, plan),
+      callEnded: (callId, cause) => liveCalls.callEnded(callId, cause),
+      streamRejected: (callId) => liveCalls.streamRejected(callId),
+      callerKeyPress: (callId, digit) => liveCalls.callerKeyPress(callId, digit),
+      answeredByMachine: (callId, plan) => liveCalls.answeredByMachine(callId, plan),
     },
   });
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
@@ -360,13 +382,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       });
       // Whole-call tapes buffer a turn's writes (call-tape.ts): what the last frames left is written now.
       callRecorder?.close();
+      liveCalls.stop();
       await reports?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
+  return { config, credentials, instanceId, store, bridge, liveCalls, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
 }
 
 /**
