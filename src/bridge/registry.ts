@@ -39,6 +39,8 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
    * (a late greeting). Several instances behind a proxy that ignores INSTANCE_PUBLIC_URL show up here.
    */
   lateAttaches = 0;
+  /** Sessions that took their call's media here, so this instance is recorded as the call's owner. */
+  private readonly holding = new WeakSet<CallSession>();
   readonly scheduler: PlayoutScheduler;
   private drained: (() => void) | undefined;
   private draining = false;
@@ -70,10 +72,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   /** Media gateway: an authenticated stream arrived. */
   attach(stream: CallerStream): void {
     const session = this.sessions.get(stream.callId);
-    if (session) {
-      this.setMediaOwner(stream.callId, this.deps.instanceId);
-      return session.attach(stream);
-    }
+    if (session) return this.hold(session, stream);
     this.attachLate(new HeldCallerStream(stream));
   }
 
@@ -93,10 +92,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
         const agent = call?.agentId ? (await this.deps.store.agents.get(call.agentId))?.agent : undefined;
         // Another stream for the call was attached (or pre-warmed) while the store answered: that session decides.
         const raced = this.sessions.get(stream.callId);
-        if (raced) {
-          this.setMediaOwner(stream.callId, this.deps.instanceId);
-          return raced.attach(stream);
-        }
+        if (raced) return this.hold(raced, stream);
         if (!call || FINAL_CALL_STATES.includes(call.state)) {
           this.deps.logger.warn({ callId: stream.callId, state: call?.state ?? null }, 'media stream for a call that is not live: closing it');
           return stream.close('call is not live');
@@ -107,8 +103,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
         }
         const resumeNote = call.outcome === 'transfer-failed-returned' ? returnedCallerNote(call.errorMessage) : undefined;
         this.lateAttaches++;
-        this.setMediaOwner(stream.callId, this.deps.instanceId);
-        this.create(stream.callId, agent, resumeNote, { callId: stream.callId, direction: call.direction ?? 'inbound', caller: call.from, called: call.to }).attach(stream);
+        this.hold(this.create(stream.callId, agent, resumeNote, { callId: stream.callId, direction: call.direction ?? 'inbound', caller: call.from, called: call.to }), stream);
       })
       .catch((err: Error) => {
         this.deps.logger.error({ callId: stream.callId, err: err.message }, 'could not start a session for a media stream');
@@ -166,6 +161,14 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     return cut.length;
   }
 
+  /** The session takes the stream, and this instance the call's media (DESIGN §4.12), unless the session refuses it. */
+  private hold(session: CallSession, stream: CallerStream): void {
+    session.attach(stream);
+    if (session.state === 'ended' || this.holding.has(session)) return;
+    this.holding.add(session);
+    this.setMediaOwner(stream.callId, this.deps.instanceId);
+  }
+
   /** Ownership goes with the write-behind like every bridge write; a lost write is mended at the next start. */
   private setMediaOwner(callId: string, owner: string | null): void {
     this.deps.store.calls.record({ id: callId, mediaOwner: owner }).catch((err: Error) => {
@@ -194,7 +197,9 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       onEnded: (s) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);
-          this.setMediaOwner(s.callId, null);
+          // Only a session that held the media gives it up: one that never got its stream (it went to another
+          // instance, which now owns the call) must not clear that instance's ownership.
+          if (this.holding.delete(s)) this.setMediaOwner(s.callId, null);
         }
         if (this.sessions.size === 0) this.drained?.();
       },

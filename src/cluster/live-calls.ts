@@ -12,8 +12,9 @@ import type { InstanceMessage, Store } from '../store/types';
  * done here when the session is here, and otherwise sent over the store's bus (`Store.bus`) to the owner,
  * which does it. One module, one closed list of typed messages, checked with zod where they arrive.
  *
- * Where no owner is recorded yet (a session still pre-warming: ownership is taken when the media attaches),
- * the end of the call and a rejected stream go to every instance, and the one holding the session acts.
+ * Where no owner is recorded yet (a session still pre-warming: ownership is taken when the media attaches)
+ * and no session is here, the end of the call and a rejected stream go to every instance, and the one
+ * holding the session acts.
  */
 
 /** What one instance can do to the live calls it holds; each answers false when it holds no session for the call. */
@@ -69,14 +70,18 @@ export class LiveCalls implements Pick<CallLifecycleListener, 'callEnded' | 'str
     this.unsubscribe = undefined;
   }
 
+  /**
+   * The call is over: every session of it ends, wherever it is. A session here may be a pre-warm whose stream
+   * went to another instance, so the owner is told even when one ended here.
+   */
   callEnded(callId: string, cause: string | undefined): void {
-    if (this.deps.local.callEnded(callId, cause)) return;
-    void this.toOwner({ kind: 'call.ended', callId, data: cause === undefined ? {} : { cause } }, { anyInstance: true });
+    const here = this.deps.local.callEnded(callId, cause);
+    void this.toOwner({ kind: 'call.ended', callId, data: cause === undefined ? {} : { cause } }, { anyInstance: !here });
   }
 
   streamRejected(callId: string): void {
-    if (this.deps.local.streamRejected(callId)) return;
-    void this.toOwner({ kind: 'call.stream-rejected', callId }, { anyInstance: true });
+    const here = this.deps.local.streamRejected(callId);
+    void this.toOwner({ kind: 'call.stream-rejected', callId }, { anyInstance: !here });
   }
 
   /** True when a session has the key: here, or sent to the instance recorded as holding the call. */
