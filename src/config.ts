@@ -35,8 +35,11 @@ const httpUrl = (what: string) =>
     .refine((v) => /^https?:\/\/[^\s/]+/i.test(v), { message: `${what} must be an http:// or https:// URL` })
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** Unset when empty; otherwise an http(s) URL without its trailing slash, or an issue that names the variable. */
 const optionalHttpUrl = (what: string) =>
-  optionalString.pipe(z.union([z.undefined(), httpUrl(what)]));
+  optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^\s/]+/i.test(v), { message: `${what} must be an http:// or https:// URL` })
+    .transform((v) => v?.replace(/\/+$/, ''));
 
 const e164OrSip = z
   .string()
