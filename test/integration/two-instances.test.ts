@@ -197,6 +197,43 @@ describe.each(BACKENDS)('two instances behind one address: %s', (_name, makeBack
     for (const call of calls) await call.hangup();
   });
 
+  it('a caller back from a failed transfer is resumed where the new stream lands, also on an instance that did not pre-warm it', async () => {
+    const lateAttaches = () => cluster.get('a').app.bridge.lateAttaches + cluster.get('b').app.bridge.lateAttaches;
+    /** A call whose human is busy: back with the agent on a second stream. `misroute` sends that stream astray. */
+    async function returningCall(i: number, misroute: boolean): Promise<SimulatedCall> {
+      const call = caller(i, { transfer: () => ({ outcome: 'busy', ringMs: 1500 }) });
+      await dialAll([call], 400, advance);
+      await advance(6500);
+      await waitFor(() => call.transfers.length === 1, 10_000, 'the transfer');
+      cluster.proxy.misroute = misroute;
+      await advance(2000); // busy after 1.5 s: transferComplete answers a new stream
+      await waitFor(() => call.streams.length === 2 && cluster.holderOf(call.callId) !== undefined, 10_000, 'the caller back with the agent');
+      cluster.proxy.misroute = false;
+      await advance(1500);
+      return call;
+    }
+    const resumedNotes = async (call: SimulatedCall) => (await store.events.list(call.callId)).filter((e) => e.type === 'model.resumed').map((e) => (e.data as { note: string }).note);
+    const prewarmedAt = (call: SimulatedCall) => /\/instances\/([a-z]+)\/media\//.exec(call.documents.find((d) => d.eventType === 'transferComplete')!.xml)![1]!;
+
+    // The instance that answered transferComplete pre-warmed the resumed session, and the stream went there.
+    const straight = await returningCall(0, false);
+    expect(cluster.holderOf(straight.callId)?.name).toBe(prewarmedAt(straight));
+    expect(lateAttaches()).toBe(0);
+    expect(await resumedNotes(straight)).toEqual([expect.stringMatching(/did not go through: the line was busy/)]);
+
+    // Sent to the other instance, the stream is answered there late, and the agent still resumes with the reason.
+    const astray = await returningCall(1, true);
+    expect(cluster.holderOf(astray.callId)?.name).not.toBe(prewarmedAt(astray));
+    expect(lateAttaches()).toBe(1);
+    // (The session pre-warmed on the other instance primed itself too, for nobody: it times out.)
+    expect(await resumedNotes(astray)).toContainEqual(expect.stringMatching(/^The transfer did not go through \(transfer to .+ failed \(busy/));
+    const session = openai.sessions[openai.sessions.length - 1]!;
+    expect(session.received.filter((e) => e.type === 'conversation.item.create').length).toBeGreaterThanOrEqual(3); // the conversation so far, then the note
+    expect(astray.heard.segments.some((s) => s.startMs >= astray.streams[1]!.startedAtMs)).toBe(true);
+
+    for (const call of [straight, astray]) await call.hangup();
+  });
+
   it('a media token used on one instance is refused on the other', async () => {
     const call = caller(0);
     rest.attach(call);
