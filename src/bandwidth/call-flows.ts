@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
+import { RETURNED_CALLER_ADVICE } from '../bridge/call-prompts';
 import type { AgentRouter } from '../agents/routing';
 import { outcomeAtEnd, whyNotAnswered } from '../outcomes';
 import { readUui } from '../sip-uui';
@@ -468,10 +469,7 @@ const handOffIntentSchema = z.discriminatedUnion('kind', [
 /** What the resumed agent is told when a transfer did not go through (docs/architecture.md#hand-off-how-a-call-leaves-the-agent). */
 function resumeNote(ctx: TransferContext, cb: Callback): string {
   const what = whyNotAnswered(cb.cause) ?? `it failed (${cb.cause ?? 'unknown error'})`;
-  return (
-    `The transfer to ${ctx.destination.name} did not go through: ${what}. The caller is back with you now. ` +
-    `Tell them briefly, then offer to help another way, try again later, or take a message.`
-  );
+  return `The transfer to ${ctx.destination.name} did not go through: ${what}. ${RETURNED_CALLER_ADVICE}`;
 }
 
 /** The part of a resolved transfer that lives in the store (what a replay must store again). */

@@ -4,6 +4,7 @@ import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
 import { FINAL_CALL_STATES, type Store } from '../store/types';
+import { RETURNED_CALLER_ADVICE } from './call-prompts';
 import { CallSession } from './call-session';
 import { HeldCallerStream } from './held-stream';
 import { PlayoutScheduler, type PlayoutPacing } from './playout';
@@ -214,8 +215,5 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
  * that would have carried the exact note was on another instance, so the stored reason stands in for it.
  */
 function returnedCallerNote(reason: string | null): string {
-  return (
-    `The transfer did not go through${reason ? ` (${reason})` : ''}. The caller is back with you now. ` +
-    `Tell them briefly, then offer to help another way, try again later, or take a message.`
-  );
+  return `The transfer did not go through${reason ? ` (${reason})` : ''}. ${RETURNED_CALLER_ADVICE}`;
 }
