@@ -330,7 +330,19 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, onResend: () => void reports?.poll() }),
+          apiRoutes({
+            store,
+            urls,
+            callbackCredentials,
+            calls,
+            applicationId: config.env.BANDWIDTH_APPLICATION_ID,
+            logger,
+            router,
+            prices: config.prices,
+            clock,
+            onResend: () => void reports?.poll(),
+            hangUpOpenAICall: config.env.OPENAI_API_KEY ? (callId) => hangUpOpenAICall(openai, callId) : undefined,
+          }),
           credentials.credentials.adminToken,
           logger,
           security,
@@ -436,6 +448,17 @@ function hangUpOrphanedSipCalls(openai: OpenAI, store: Store, orphans: readonly 
         return event('sip.hangup-failed', { reason: status === 404 ? 'the call had already ended' : err.message, ...(typeof status === 'number' ? { status } : {}) });
       },
     );
+  }
+}
+
+/** OpenAI reference §4.4 hangup: true when it ended the call, false when OpenAI no longer knows it (404: over already). */
+async function hangUpOpenAICall(openai: OpenAI, callId: string): Promise<boolean> {
+  try {
+    await openai.realtime.calls.hangup(callId, { maxRetries: 0 });
+    return true;
+  } catch (err) {
+    if (err instanceof OpenAI.APIError && err.status === 404) return false;
+    throw err;
   }
 }
 

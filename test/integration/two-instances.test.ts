@@ -11,8 +11,11 @@ import { SqliteStore } from '../../src/store/sqlite';
 import type { CallRecord, Store } from '../../src/store/types';
 import { CLUSTER_CREDENTIALS, Cluster, dialAll, type StoreBackend } from '../helpers/cluster';
 import { standInEnv } from '../helpers/server';
+import { deliverSipCall } from '../helpers/sip';
+import { agentSchema } from '../../src/agents/agent';
 
 const HUMAN = '+19195550177';
+const WEBHOOK_SECRET = `whsec_${Buffer.from('two-instances-signing-key-of-some-length').toString('base64')}`;
 const HELD_NUMBER = '+19195550111';
 const SUMMARY = 'Wants a refund for order A7.';
 const TRANSFER = { name: 'transfer_call', arguments: { destination: 'human', reason: 'billing question', summary: SUMMARY } };
@@ -68,7 +71,7 @@ describe.each(BACKENDS)('two instances behind one address: %s', (_name, makeBack
     rest = await startBandwidthRestStandIn();
     const backend = makeBackend();
     store = await backend.storeFor('test');
-    cluster = await Cluster.start(['a', 'b'], backend, standInEnv(openai.url, rest, HUMAN), clock);
+    cluster = await Cluster.start(['a', 'b'], backend, { ...standInEnv(openai.url, rest, HUMAN), OPENAI_WEBHOOK_SECRET: WEBHOOK_SECRET }, clock);
   });
   afterEach(async () => {
     await cluster?.close();
@@ -232,6 +235,23 @@ describe.each(BACKENDS)('two instances behind one address: %s', (_name, makeBack
     expect(astray.heard.segments.some((s) => s.startMs >= astray.streams[1]!.startedAtMs)).toBe(true);
 
     for (const call of [straight, astray]) await call.hangup();
+  });
+
+  it('an admin hang-up of an openai-sip call taken by the other instance ends it, and its session there', async () => {
+    const base = (await store.agents.get('default'))!.agent;
+    await store.agents.upsert(agentSchema.parse({ ...base, id: 'sipper', name: 'SIP', mode: 'openai-sip', sip: { target: 'sip:proj_1@sip.api.openai.com' } }), 'api');
+    await store.numbers.assign('+19195550100', 'sipper');
+    await deliverSipCall({ url: cluster.get('a').app.localUrl }, openai, WEBHOOK_SECRET, 'rtc_admin');
+    expect((await store.calls.get('rtc_admin'))?.mediaOwner).toBe('a');
+    const res = await fetch(`${cluster.get('b').app.localUrl}/api/calls/rtc_admin/hangup`, { method: 'POST', headers: { authorization: `Bearer ${CLUSTER_CREDENTIALS.ADMIN_TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ callId: 'rtc_admin', result: 'completed' });
+    expect(openai.sipCalls.get('rtc_admin')!.state).toBe('ended');
+    // OpenAI closes the sideband; the session on the instance that took the call ends and lets the call go.
+    for (let i = 0; i < 100 && (await store.calls.get('rtc_admin'))?.mediaOwner !== null; i++) await advance(20);
+    const call = await store.calls.get('rtc_admin');
+    expect(call).toMatchObject({ state: 'completed', outcome: 'ended-by-operator', mediaOwner: null });
+    expect(rest.requests.filter((r) => r.operation === 'updateCall')).toHaveLength(0); // not a Bandwidth call
   });
 
   it('a media token used on one instance is refused on the other', async () => {
