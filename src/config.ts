@@ -7,6 +7,7 @@ import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
 import { loadPriceTable, type PriceTable } from './reports/cost';
 import { webhookSecretProblem } from './security/standard-webhooks';
+import { postgresUrlProblem } from './store/postgres/connection';
 
 /**
  * One zod schema for the whole environment. `loadConfig` reports every problem at once so an operator
@@ -65,6 +66,11 @@ export const envSchema = z.object({
   }),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_PATH: optionalString,
+  // The message never repeats the value: a DATABASE_URL carries a password.
+  DATABASE_URL: optionalString.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : postgresUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/^DATABASE_URL /, '') });
+  }),
   INSTANCE_ID: optionalString.pipe(z.union([z.undefined(), z.string().regex(INSTANCE_ID_PATTERN, 'INSTANCE_ID must be 1-64 letters, digits, dots, dashes or underscores')])),
   BXML_TEMPLATES_DIR: optionalString,
   LOG_LEVEL: logLevel.default('info'),
@@ -172,6 +178,8 @@ export interface Config {
   publicBaseUrl: string | undefined;
   dataDir: string;
   databasePath: string;
+  /** PostgreSQL instead of SQLite (several instances sharing one store, DESIGN §4.12); undefined: SQLite at databasePath. */
+  databaseUrl: string | undefined;
   templatesDir: string;
   logLevel: Env['LOG_LEVEL'];
   /** The default agent built from AGENT_*, TRANSFER_TO and AGENT_TOOLS_FILE (validated here with the rest). */
@@ -212,6 +220,7 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
     publicBaseUrl: env.PUBLIC_BASE_URL,
     dataDir,
     databasePath: env.DATABASE_PATH ? path.resolve(env.DATABASE_PATH) : path.join(dataDir, DATABASE_FILE),
+    databaseUrl: env.DATABASE_URL,
     templatesDir: env.BXML_TEMPLATES_DIR ? path.resolve(env.BXML_TEMPLATES_DIR) : path.join(packageRoot, 'bxml-templates'),
     logLevel: env.LOG_LEVEL,
     envAgent: agent.value,

@@ -148,6 +148,29 @@ export const STORE_MAX_PENDING_WRITES = 100_000;
 export const STORE_LOOP_BUSY_TIMEOUT_MS = 20;
 export const STORE_READ_WAIT_MS = 2_000;
 export const CALLBACK_COMMIT_WAIT_MS = 3_000;
+/**
+ * PostgreSQL (src/store/postgres.ts): a new connection gives up after PG_CONNECT_TIMEOUT_MS and a query after
+ * PG_QUERY_TIMEOUT_MS, so a database that went away (or a network that drops packets) shows as a failed commit
+ * that is kept and retried, not as a commit that never ends. The call tables' writes are committed at most
+ * PG_MAX_BATCH_WRITES to a transaction, so a queue that grew during an outage drains in steps. The pool holds
+ * at most PG_POOL_MAX connections per instance, besides the one that LISTENs; that one reconnects after a
+ * loss, first PG_LISTEN_RETRY_DELAY_MS later, backing off to PG_LISTEN_MAX_RETRY_DELAY_MS.
+ */
+export const PG_CONNECT_TIMEOUT_MS = 2_000;
+export const PG_QUERY_TIMEOUT_MS = 10_000;
+export const PG_MAX_BATCH_WRITES = 500;
+export const PG_POOL_MAX = 10;
+export const PG_LISTEN_RETRY_DELAY_MS = 50;
+export const PG_LISTEN_MAX_RETRY_DELAY_MS = 2_000;
+/**
+ * While PostgreSQL cannot be reached, an instance answers reads about the calls, agents, numbers and hand-offs it
+ * last read or wrote from memory (postgres/last-known.ts): at most this many of each.
+ */
+export const PG_LAST_KNOWN_MAX_ENTRIES = 10_000;
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more: one announcement is split below this. */
+export const PG_NOTIFY_MAX_PAYLOAD_BYTES = 7_900;
+/** Spent media tokens are kept until they expire; expired rows are deleted at most this often. */
+export const MEDIA_TOKEN_SWEEP_INTERVAL_MS = 10 * 60 * 1000;
 /** A checkpointer thread that died is started again after this long (doubling up to a minute). */
 export const CHECKPOINTER_RESTART_DELAY_MS = 1_000;
 export const CHECKPOINTER_MAX_RESTART_DELAY_MS = 60_000;

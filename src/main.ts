@@ -41,6 +41,7 @@ import { CallRecorder } from './record/call-recorder';
 import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
+import { PostgresStore } from './store/postgres';
 import { SqliteStore } from './store/sqlite';
 import type { CallRecord, Store } from './store/types';
 
@@ -130,7 +131,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
-  const store = options.store ?? SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
+  let store: Store;
+  try {
+    store = options.store ?? (await openStore(config, logger, options.storeWaits?.readMs));
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   const stopStore = async () => {
     if (!options.store) await store.close();
     lock?.release();
@@ -402,6 +409,16 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     return closing;
   };
   return { config, credentials, instanceId, store, bridge, liveCalls, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
+}
+
+/**
+ * The store: PostgreSQL when DATABASE_URL names one (several instances share it, DESIGN §4.12), otherwise
+ * SQLite in the data directory, the zero-config default. A PostgreSQL that cannot be opened refuses the start,
+ * naming the problem (store/postgres/connection.ts).
+ */
+async function openStore(config: Config, logger: Logger, readWaitMs: number | undefined): Promise<Store> {
+  if (config.databaseUrl) return PostgresStore.open(config.databaseUrl, { logger, readWaitMs });
+  return SqliteStore.open(config.databasePath, { logger, readWaitMs });
 }
 
 /**

@@ -174,3 +174,19 @@ export class GroupCommit<W> {
     this.options.onRecover(stalledMs);
   }
 }
+
+/**
+ * Before a read: the writes submitted before it are committed (read-your-writes). While the store cannot
+ * write, that wait ends after `readWaitMs` and the read sees what is committed: a slightly stale answer,
+ * rather than a callback that misses Bandwidth's timeout. A stall that has already outlasted the wait is
+ * known: waiting again would only add up, read after read in one callback (Bandwidth waits 15 s, BW §1.7).
+ */
+export async function readAfterWrites(writes: { stalledForMs: number; settled(timeoutMs: number): Promise<void> }, readWaitMs: number): Promise<void> {
+  const waitMs = readWaitMs - writes.stalledForMs;
+  if (waitMs <= 0) return;
+  try {
+    await writes.settled(waitMs);
+  } catch (err) {
+    if (!(err instanceof StoreStalledError)) throw err;
+  }
+}

@@ -41,6 +41,11 @@ export class LocalInstanceBus implements InstanceBus {
   async publish(message: InstanceMessage): Promise<void> {
     // Delivered on a later turn, as a real bus would: a publisher never runs its subscriber's code inline.
     await Promise.resolve();
+    this.deliver(message);
+  }
+
+  /** Hand a message to the subscribers it is addressed to (a bus across processes calls this as messages arrive). */
+  deliver(message: InstanceMessage): void {
     for (const [listener, instanceId] of [...this.listeners]) {
       if (message.to !== '*' && message.to !== instanceId) continue;
       try {

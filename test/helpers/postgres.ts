@@ -85,22 +85,59 @@ async function createDatabase(serverUrl: string): Promise<TestDatabase> {
   };
 }
 
-async function startServer(): Promise<{ url: string; stop(): void }> {
+/** A throwaway PostgreSQL server of a test's own, which the test may stop and start again (a database outage). */
+export interface PostgresServer {
+  /** postgres://… naming its `postgres` database (with the password when password auth is on). */
+  url: string;
+  port: number;
+  /** Stop it (`pg_ctl stop`, fast: connections are cut, as in an outage). */
+  stop(): void;
+  /** Start it again on the same port and data. */
+  start(): void;
+  /** Stop it for good and delete its files. */
+  destroy(): void;
+}
+
+/** True where a test can start a server of its own (initdb and pg_ctl installed): PG_TEST_URL alone is not enough. */
+export function postgresServerAvailable(): boolean {
+  return Boolean(findPgBin('initdb') && findPgBin('pg_ctl'));
+}
+
+/**
+ * A throwaway server in a temporary directory on a free loopback port. With `password`, it asks for one
+ * (scram-sha-256 for every connection, user postgres), as a production server does.
+ */
+export async function startPostgresServer(options: { password?: string } = {}): Promise<PostgresServer> {
   const initdb = findPgBin('initdb')!;
   const pgCtl = findPgBin('pg_ctl')!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-pg-'));
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
   const data = path.join(dir, 'data');
   const port = await freePort();
-  execFileSync(...asServerUser(initdb, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']), { stdio: 'ignore' });
+  const auth = ['-A', 'trust'];
+  if (options.password) {
+    const pwfile = path.join(dir, 'pwfile');
+    fs.writeFileSync(pwfile, `${options.password}\n`, { mode: 0o600 });
+    if (process.getuid?.() === 0) execFileSync('chown', ['postgres', pwfile]);
+    auth.splice(0, 2, '-A', 'scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  execFileSync(...asServerUser(initdb, ['-D', data, ...auth, '-U', 'postgres', '--no-sync']), { stdio: 'ignore' });
   // Loopback only, no unix socket in a shared directory, fsync off: a throwaway server for tests.
-  const options = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c fsync=off -c full_page_writes=off`;
-  execFileSync(...asServerUser(pgCtl, ['-D', data, '-o', options, '-w', '-l', path.join(dir, 'server.log'), 'start']), { stdio: 'ignore' });
+  const serverOptions = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories='' -c fsync=off -c full_page_writes=off`;
+  const start = () => execFileSync(...asServerUser(pgCtl, ['-D', data, '-o', serverOptions, '-w', '-l', path.join(dir, 'server.log'), 'start']), { stdio: 'ignore' });
+  const stop = (mode: 'fast' | 'immediate') => execFileSync(...asServerUser(pgCtl, ['-D', data, '-m', mode, '-w', 'stop']), { stdio: 'ignore' });
+  start();
+  const credentials = options.password ? `postgres:${encodeURIComponent(options.password)}` : 'postgres';
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop() {
+    url: `postgres://${credentials}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => stop('fast'),
+    start,
+    destroy() {
       try {
-        execFileSync(...asServerUser(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']), { stdio: 'ignore' });
+        stop('immediate');
+      } catch {
+        // Already stopped.
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -115,17 +152,17 @@ async function startServer(): Promise<{ url: string; stop(): void }> {
 export async function testDatabase(): Promise<TestDatabase | undefined> {
   if (process.env.PG_TEST_URL) return createDatabase(process.env.PG_TEST_URL);
   if (!postgresAvailable()) return undefined;
-  const server = await startServer();
+  const server = await startPostgresServer();
   try {
     const db = await createDatabase(server.url);
     return {
       ...db,
       async close() {
-        server.stop();
+        server.destroy();
       },
     };
   } catch (err) {
-    server.stop();
+    server.destroy();
     throw err;
   }
 }

@@ -1,54 +1,7 @@
-import { SqliteStore } from '../../src/store/sqlite';
 import { LocalInstanceBus, LocalMediaTokens } from '../../src/store/local-feeds';
-import type { InstanceMessage, StoreChange } from '../../src/store/types';
+import type { InstanceMessage } from '../../src/store/types';
 
-describe('the SQLite store announces its commits', () => {
-  let store: SqliteStore;
-  beforeEach(() => (store = SqliteStore.open(':memory:')));
-  afterEach(() => store.close());
-
-  it('announces a call write, its event, an event, a transcript line and usage, each after it is committed', async () => {
-    const seen: StoreChange[][] = [];
-    const unsubscribe = store.changes.subscribe((changes) => seen.push(changes));
-    const recorded = store.calls.record({ id: 'c-1', leg: 'caller', state: 'initiated' }, { callId: 'c-1', source: 'bandwidth', type: 'initiate' });
-    expect(seen).toEqual([]); // not before the commit
-    await recorded;
-    await store.events.append({ callId: 'c-1', source: 'switchboard', type: 'note' });
-    await store.transcripts.append({ callId: 'c-1', role: 'caller', text: 'hello' });
-    await store.calls.addUsage('c-1', { inputTokens: 3 });
-    await Promise.resolve();
-    expect(seen).toEqual([
-      [{ kind: 'call', callId: 'c-1' }, { kind: 'event', callId: 'c-1', type: 'initiate' }],
-      [{ kind: 'event', callId: 'c-1', type: 'note' }],
-      [{ kind: 'transcript', callId: 'c-1' }],
-      [{ kind: 'call', callId: 'c-1' }],
-    ]);
-    unsubscribe();
-    await store.events.append({ callId: 'c-1', source: 'switchboard', type: 'after' });
-    await Promise.resolve();
-    expect(seen).toHaveLength(4);
-  });
-
-  it('announces the calls a restart closes out', async () => {
-    await store.calls.record({ id: 'c-2', leg: 'caller', state: 'streaming', mediaOwner: 'i-a' });
-    const seen: StoreChange[] = [];
-    store.changes.subscribe((changes) => seen.push(...changes));
-    await store.calls.closeOutOrphans('i-a', { cause: 'error', errorMessage: 'crashed', endedAt: new Date().toISOString(), eventType: 'switchboard.closed-out' });
-    expect(seen).toEqual([{ kind: 'call', callId: 'c-2' }, { kind: 'event', callId: 'c-2', type: 'switchboard.closed-out' }]);
-  });
-
-  it('keeps announcing to the others when one listener throws', async () => {
-    const seen: string[] = [];
-    store.changes.subscribe(() => {
-      throw new Error('a reader bug');
-    });
-    store.changes.subscribe((changes) => seen.push(changes[0]!.kind));
-    await store.transcripts.append({ callId: 'c-3', role: 'agent', text: 'hi' });
-    await Promise.resolve();
-    expect(seen).toEqual(['transcript']);
-  });
-});
-
+// How a store announces its commits, on both backends: test/store/contract/instances.test.ts.
 describe('the in-process instance bus', () => {
   it('delivers to the addressed instance and to broadcasts, later than the publish call', async () => {
     const bus = new LocalInstanceBus();

@@ -1,5 +1,4 @@
 import { CALL_OUTCOMES, mergeOutcome, outcomeAtEnd, OUTCOME_TIERS, type CallOutcome } from '../../src/outcomes';
-import { SqliteStore } from '../../src/store/sqlite';
 
 const o = (outcome: CallOutcome['outcome'], reason: string = outcome): CallOutcome => ({ outcome, reason });
 
@@ -26,21 +25,5 @@ describe('call outcomes: one per call, by the rule of src/outcomes.ts', () => {
     expect(outcomeAtEnd('some-new-cause')).toEqual({ outcome: 'error', reason: 'some-new-cause' });
     // A cause is anyone's string: never a key into an object's prototype.
     for (const cause of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) expect(outcomeAtEnd(cause)).toEqual({ outcome: 'error', reason: cause });
-  });
-
-  it('the store keeps one outcome per call, and a leg’s proposal goes to its call', async () => {
-    const store = SqliteStore.open(':memory:');
-    try {
-      await store.calls.record({ id: 'c-a', state: 'streaming' });
-      await store.calls.record({ id: 'c-b', parentCallId: 'c-a', leg: 'transfer', state: 'transferred', outcome: o('transferred', 'answered at sales') });
-      await store.calls.record({ id: 'c-a', state: 'completed', outcome: outcomeAtEnd('hangup') });
-      expect(await store.calls.get('c-a')).toMatchObject({ outcome: 'transferred', outcomeReason: 'answered at sales' });
-      expect(await store.calls.get('c-b')).toMatchObject({ outcome: null, outcomeReason: null });
-      expect((await store.calls.list({ outcome: 'transferred', limit: 10 })).items.map((c) => c.id)).toEqual(['c-a']);
-      await expect(store.calls.record({ id: 'c-a', outcome: { outcome: 'bogus' as never, reason: 'x' } })).rejects.toThrow('unknown call outcome bogus');
-      expect(await store.calls.get('c-a')).toMatchObject({ outcome: 'transferred' });
-    } finally {
-      await store.close();
-    }
   });
 });

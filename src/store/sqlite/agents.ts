@@ -1,4 +1,5 @@
-import { agentSettingsSchema, transferDestinationSchema, type Agent, type AgentWithDestinations } from '../../agents/agent';
+import type { Agent } from '../../agents/agent';
+import { storedAgentFromRows } from '../rows';
 import { SwitchboardError } from '../../errors';
 import type { AgentSource, AgentsRepository, StoredAgent } from '../types';
 import { nowIso, type Row, type SqliteShared } from './shared';
@@ -53,19 +54,12 @@ export class SqliteAgents implements AgentsRepository {
   private getSync(id: string): StoredAgent | undefined {
     const row = this.shared.stmt('SELECT * FROM agents WHERE id = ?').get(id) as Row | undefined;
     if (!row) return undefined;
-    const settings = agentSettingsSchema.safeParse(JSON.parse(String(row.settings)));
-    if (!settings.success) {
-      throw new SwitchboardError('store_failed', `agent ${id} has invalid stored settings: ${settings.error.issues.map((i) => i.path.join('.')).join(', ')}`);
-    }
-    const destinations = (
-      this.shared
-        .stmt(
-          `SELECT d.settings FROM agent_destinations ad JOIN transfer_destinations d ON d.id = ad.destination_id
-           WHERE ad.agent_id = ? ORDER BY ad.position, d.name`,
-        )
-        .all(id) as Row[]
-    ).map((r) => transferDestinationSchema.parse(JSON.parse(String(r.settings))));
-    const agent: AgentWithDestinations = { ...settings.data, id: String(row.id), name: String(row.name), destinations };
-    return { agent, source: row.source as AgentSource, createdAt: String(row.created_at), updatedAt: String(row.updated_at) };
+    const destinations = this.shared
+      .stmt(
+        `SELECT d.settings FROM agent_destinations ad JOIN transfer_destinations d ON d.id = ad.destination_id
+         WHERE ad.agent_id = ? ORDER BY ad.position, d.name`,
+      )
+      .all(id) as Row[];
+    return storedAgentFromRows(row, destinations);
   }
 }

@@ -1,9 +1,7 @@
 import type Database from 'better-sqlite3';
-import { SwitchboardError } from '../../errors';
-import { isCallOutcome, mergeOutcome, type CallOutcome } from '../../outcomes';
+import type { CallOutcome } from '../../outcomes';
+import { addedUsage, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, outcomeToStore, updateEndsOrStarts } from '../rows';
 import {
-  CALL_STATES,
-  FINAL_CALL_STATES,
   type CallEventInput,
   type CallListFilter,
   type CallPage,
@@ -16,31 +14,6 @@ import {
 import type { SqliteEvents } from './events';
 import type { SqliteReports } from './reports';
 import { nowIso, type Row, type SqliteShared } from './shared';
-
-const CALL_COLUMNS: Record<keyof Omit<CallRecord, 'createdAt' | 'updatedAt' | 'usage' | 'id' | 'outcome' | 'outcomeReason'>, string> = {
-  parentCallId: 'parent_call_id',
-  leg: 'leg',
-  direction: 'direction',
-  from: 'from_number',
-  to: 'to_number',
-  accountId: 'account_id',
-  applicationId: 'application_id',
-  agentId: 'agent_id',
-  mode: 'mode',
-  state: 'state',
-  cause: 'cause',
-  errorMessage: 'error_message',
-  tag: 'tag',
-  startedAt: 'started_at',
-  answeredAt: 'answered_at',
-  endedAt: 'ended_at',
-  recordingPath: 'recording_path',
-  mediaOwner: 'media_owner',
-};
-
-/** The columns an update may set besides `state` (which every insert needs), in a fixed order. */
-const CALL_UPDATE_KEYS = (Object.keys(CALL_COLUMNS) as (keyof typeof CALL_COLUMNS)[]).filter((key) => key !== 'state');
-const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
 
 /**
  * Call legs. A state change and its event are one call-tables write (docs/reliability.md, the durability
@@ -80,26 +53,8 @@ export class SqliteCalls implements CallsRepository {
 
   async list(filter: CallListFilter): Promise<CallPage> {
     await this.shared.readable();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (!filter.allLegs) where.push("leg = 'caller'");
-    if (filter.agentId) (where.push('agent_id = ?'), args.push(filter.agentId));
-    if (filter.number) (where.push('(from_number = ? OR to_number = ?)'), args.push(filter.number, filter.number));
-    if (filter.since) (where.push('created_at >= ?'), args.push(filter.since));
-    if (filter.until) (where.push('created_at < ?'), args.push(filter.until));
-    if (filter.state) (where.push('state = ?'), args.push(filter.state));
-    if (filter.cause) (where.push('cause = ?'), args.push(filter.cause));
-    if (filter.outcome) (where.push('outcome = ?'), args.push(filter.outcome));
-    if (filter.cursor) {
-      const c = decodeCursor(filter.cursor);
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      args.push(c.createdAt, c.createdAt, c.id);
-    }
-    const sql = `SELECT * FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    const rows = (this.shared.db.prepare(sql).all(...args, filter.limit + 1) as Row[]).map(callFromRow);
-    const items = rows.slice(0, filter.limit);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > filter.limit && last ? encodeCursor(last) : null };
+    const { sql, args } = callListQuery(filter);
+    return callPage(this.shared.db.prepare(sql).all(...args) as Row[], filter.limit);
   }
 
   async children(parentCallId: string): Promise<CallRecord[]> {
@@ -137,9 +92,7 @@ export class SqliteCalls implements CallsRepository {
     const written = this.shared.writes.submit(() => {
       const row = this.shared.stmt('SELECT usage FROM calls WHERE id = ?').get(id) as Row | undefined;
       if (!row) return;
-      const total = (row.usage ? JSON.parse(String(row.usage)) : {}) as Record<string, number>;
-      for (const [k, v] of Object.entries(usage)) total[k] = (total[k] ?? 0) + v;
-      this.shared.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(total), now, id);
+      this.shared.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(addedUsage(row.usage, usage), now, id);
     });
     return this.shared.changes.after(written, [{ kind: 'call', callId: id }]);
   }
@@ -150,22 +103,13 @@ export class SqliteCalls implements CallsRepository {
    * objects cost more than writing it.
    */
   private upsertSync(update: CallUpdate, now: string): void {
-    if (update.state !== undefined && !CALL_STATES.includes(update.state)) {
-      throw new SwitchboardError('store_failed', `unknown call state ${update.state}`);
-    }
-    const values: unknown[] = [update.id, update.state ?? 'initiated', now, now];
-    let columnSet = update.state === undefined ? 0 : 1;
-    for (let i = 0; i < CALL_UPDATE_KEYS.length; i++) {
-      const v = update[CALL_UPDATE_KEYS[i]!];
-      if (v === undefined) continue;
-      columnSet |= 2 << i;
-      values.push(v);
-    }
+    const { columnSet, values } = callUpsert(update, now);
     this.upsertStatement(columnSet).run(...values);
     if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
     // Only a final state or an outcome can end a call: other writes skip the check.
-    if (update.outcome || (update.state !== undefined && FINAL_CALL_STATES.includes(update.state))) this.reports.enqueueIfEndedSync(update.id, now);
-    else if (update.agentId !== undefined) this.reports.enqueueStartedSync(update.id, now);
+    const ends = updateEndsOrStarts(update);
+    if (ends === 'ends') this.reports.enqueueIfEndedSync(update.id, now);
+    else if (ends === 'starts') this.reports.enqueueStartedSync(update.id, now);
   }
 
   /**
@@ -174,75 +118,19 @@ export class SqliteCalls implements CallsRepository {
    * belongs to, so a call has one outcome whichever leg decided it.
    */
   private proposeOutcomeSync(legId: string, proposed: CallOutcome): void {
-    if (!isCallOutcome(proposed.outcome)) throw new SwitchboardError('store_failed', `unknown call outcome ${String(proposed.outcome)}`);
     const parent = this.shared.stmt('SELECT parent_call_id FROM calls WHERE id = ?').get(legId) as Row | undefined;
     const id = parent?.parent_call_id ? String(parent.parent_call_id) : legId;
-    const row = this.shared.stmt('SELECT outcome, outcome_reason FROM calls WHERE id = ?').get(id) as Row | undefined;
-    const stored = row && isCallOutcome(row.outcome) ? { outcome: row.outcome, reason: String(row.outcome_reason ?? '') } : undefined;
-    const kept = mergeOutcome(stored, proposed);
-    if (kept === stored) return;
+    const kept = outcomeToStore(this.shared.stmt('SELECT outcome, outcome_reason FROM calls WHERE id = ?').get(id) as Row | undefined, proposed);
+    if (!kept) return;
     this.shared.stmt('UPDATE calls SET outcome = ?, outcome_reason = ? WHERE id = ?').run(kept.outcome, kept.reason, id);
   }
 
   private upsertStatement(columnSet: number): Database.Statement {
     let statement = this.callUpserts.get(columnSet);
     if (!statement) {
-      const columns = CALL_UPDATE_KEYS.filter((_key, i) => columnSet & (2 << i)).map((key) => CALL_COLUMNS[key]);
-      const sets = columns.map((column) => `${column} = excluded.${column}`);
-      if (columnSet & 1) sets.push(`state = CASE WHEN state IN (${FINAL_STATES_SQL}) THEN state ELSE excluded.state END`);
-      sets.push('updated_at = excluded.updated_at');
-      statement = this.shared.db.prepare(
-        `INSERT INTO calls (id, state, created_at, updated_at${columns.map((c) => `, ${c}`).join('')})
-         VALUES (?, ?, ?, ?${', ?'.repeat(columns.length)})
-         ON CONFLICT(id) DO UPDATE SET ${sets.join(', ')}`,
-      );
+      statement = this.shared.db.prepare(callUpsertSql(columnSet));
       this.callUpserts.set(columnSet, statement);
     }
     return statement;
   }
-}
-
-function callFromRow(row: Row): CallRecord {
-  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  return {
-    id: String(row.id),
-    parentCallId: s(row.parent_call_id),
-    leg: row.leg as CallRecord['leg'],
-    direction: s(row.direction) as CallRecord['direction'],
-    from: s(row.from_number),
-    to: s(row.to_number),
-    accountId: s(row.account_id),
-    applicationId: s(row.application_id),
-    agentId: s(row.agent_id),
-    mode: s(row.mode) as CallRecord['mode'],
-    state: row.state as CallRecord['state'],
-    cause: s(row.cause),
-    errorMessage: s(row.error_message),
-    tag: s(row.tag),
-    startedAt: s(row.started_at),
-    answeredAt: s(row.answered_at),
-    endedAt: s(row.ended_at),
-    usage: row.usage ? (JSON.parse(String(row.usage)) as Record<string, number>) : null,
-    recordingPath: s(row.recording_path),
-    mediaOwner: s(row.media_owner),
-    outcome: isCallOutcome(row.outcome) ? row.outcome : null,
-    outcomeReason: s(row.outcome_reason),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-  };
-}
-
-/** Page cursors are opaque to API users: base64url of the last row's sort key. */
-function encodeCursor(call: CallRecord): string {
-  return Buffer.from(JSON.stringify([call.createdAt, call.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw new SwitchboardError('invalid_request', 'the cursor is not valid (use nextCursor from a previous page)');
 }

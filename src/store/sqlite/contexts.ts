@@ -1,4 +1,5 @@
 import { CALLBACK_CONTEXT_SWEEP_INTERVAL_MS } from '../../constants';
+import { contextFromRow, contextUseFromRow } from '../rows';
 import type { CallbackContextInput, CallbackContextRecord, CallbackContextsRepository, ContextUse } from '../types';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
@@ -45,15 +46,7 @@ export class SqliteCallbackContexts implements CallbackContextsRepository {
       const waiting = this.uncommitted.get(id);
       return waiting && waiting.expiresAt > nowIso() ? waiting : undefined;
     }
-    return {
-      id: String(row.id),
-      callId: String(row.call_id),
-      purpose: String(row.purpose),
-      data: JSON.parse(String(row.data)) as unknown,
-      legCallId: row.leg_call_id === null ? null : String(row.leg_call_id),
-      createdAt: String(row.created_at),
-      expiresAt: String(row.expires_at),
-    };
+    return contextFromRow(row);
   }
 
   async bindLeg(id: string, legCallId: string): Promise<string> {
@@ -76,8 +69,7 @@ export class SqliteCallbackContexts implements CallbackContextsRepository {
         use = { first: true };
         return;
       }
-      const row = this.shared.stmt('SELECT used_by, answer FROM callback_contexts WHERE id = ?').get(id) as Row | undefined;
-      use = { first: false, usedBy: row?.used_by == null ? null : String(row.used_by), answer: row?.answer == null ? null : (JSON.parse(String(row.answer)) as unknown) };
+      use = contextUseFromRow(this.shared.stmt('SELECT used_by, answer FROM callback_contexts WHERE id = ?').get(id) as Row | undefined);
     });
     return use;
   }

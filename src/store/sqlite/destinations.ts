@@ -1,4 +1,5 @@
-import { transferDestinationSchema, type TransferDestination } from '../../agents/agent';
+import type { TransferDestination } from '../../agents/agent';
+import { destinationFromRow } from '../rows';
 import { SwitchboardError } from '../../errors';
 import type { DestinationsRepository } from '../types';
 import { nowIso, type Row, type SqliteShared } from './shared';
@@ -9,13 +10,11 @@ export class SqliteDestinations implements DestinationsRepository {
 
   async get(id: string): Promise<TransferDestination | undefined> {
     const row = this.shared.stmt('SELECT settings FROM transfer_destinations WHERE id = ?').get(id) as Row | undefined;
-    return row ? transferDestinationSchema.parse(JSON.parse(String(row.settings))) : undefined;
+    return row ? destinationFromRow(row) : undefined;
   }
 
   async list(): Promise<TransferDestination[]> {
-    return (this.shared.stmt('SELECT settings FROM transfer_destinations ORDER BY name').all() as Row[]).map((r) =>
-      transferDestinationSchema.parse(JSON.parse(String(r.settings))),
-    );
+    return (this.shared.stmt('SELECT settings FROM transfer_destinations ORDER BY name').all() as Row[]).map(destinationFromRow);
   }
 
   async upsert(destination: TransferDestination): Promise<TransferDestination> {

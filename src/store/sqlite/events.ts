@@ -1,4 +1,5 @@
 import type { CallEventInput, CallEventRecord, EventsRepository } from '../types';
+import { eventFromRow } from '../rows';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
 /** A call's timeline; appended through the call tables' group commit. */
@@ -12,14 +13,7 @@ export class SqliteEvents implements EventsRepository {
 
   async list(callId: string): Promise<CallEventRecord[]> {
     await this.shared.readable();
-    return (this.shared.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map((r) => ({
-      id: Number(r.id),
-      callId: String(r.call_id),
-      at: String(r.at),
-      source: r.source as CallEventRecord['source'],
-      type: String(r.type),
-      data: r.data === null ? null : JSON.parse(String(r.data)),
-    }));
+    return (this.shared.stmt('SELECT * FROM call_events WHERE call_id = ? ORDER BY id').all(callId) as Row[]).map(eventFromRow);
   }
 
   /** Inside a call-tables write: the event lands in the same transaction as the write that calls this. */

@@ -1,10 +1,7 @@
-import crypto from 'node:crypto';
 import { REPORT_GIVE_UP_AFTER_MS, REPORT_LEGS_WAIT_MS, REPORT_SETTLE_MS } from '../../constants';
-import { FINAL_CALL_STATES, REPORT_EVENTS, REPORT_STATES, type ReportAttempt, type ReportListFilter, type ReportRecord, type ReportsRepository, type ReportState } from '../types';
+import { addMs, FINAL_STATES_SQL, newReportId, reportFromRow, reportListQuery } from '../rows';
+import type { ReportAttempt, ReportListFilter, ReportRecord, ReportsRepository } from '../types';
 import { type Row, type SqliteShared } from './shared';
-
-const FINAL_STATES_SQL = FINAL_CALL_STATES.map((state) => `'${state}'`).join(', ');
-const addMs = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
 /**
  * The post-call report outbox (docs/architecture.md, post-call reports). Its writes go through the call
@@ -82,12 +79,8 @@ export class SqliteReports implements ReportsRepository {
 
   async list(filter: ReportListFilter): Promise<ReportRecord[]> {
     await this.shared.readable();
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.status) (where.push('status = ?'), args.push(filter.status));
-    if (filter.callId) (where.push('call_id = ?'), args.push(filter.callId));
-    const sql = `SELECT * FROM report_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return (this.shared.db.prepare(sql).all(...args, filter.limit) as Row[]).map(reportFromRow);
+    const { sql, args } = reportListQuery(filter);
+    return (this.shared.db.prepare(sql).all(...args) as Row[]).map(reportFromRow);
   }
 
   setBody(id: string, body: string): Promise<void> {
@@ -113,29 +106,4 @@ export class SqliteReports implements ReportsRepository {
     });
     return this.get(id);
   }
-}
-
-/** A Standard Webhooks message id: unique per report, stable across its attempts. */
-function newReportId(): string {
-  return `msg_${crypto.randomBytes(16).toString('base64url')}`;
-}
-
-function reportFromRow(row: Row): ReportRecord {
-  const s = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  const status = String(row.status);
-  return {
-    id: String(row.id),
-    callId: String(row.call_id),
-    event: ((REPORT_EVENTS as readonly string[]).includes(String(row.event)) ? row.event : 'call.ended') as ReportRecord['event'],
-    status: ((REPORT_STATES as readonly string[]).includes(status) ? status : 'failed') as ReportState,
-    attempts: Number(row.attempts),
-    nextAttemptAt: String(row.next_attempt_at),
-    giveUpAt: String(row.give_up_at),
-    lastStatus: row.last_status === null || row.last_status === undefined ? null : Number(row.last_status),
-    lastError: s(row.last_error),
-    body: s(row.body),
-    createdAt: String(row.created_at),
-    updatedAt: String(row.updated_at),
-    deliveredAt: s(row.delivered_at),
-  };
 }

@@ -1,15 +1,15 @@
 import type Database from 'better-sqlite3';
 import { COMMIT_MAX_RETRY_DELAY_MS, COMMIT_RETRY_DELAY_MS, ROUTING_CACHE_MAX_ENTRIES } from '../../constants';
-import { StoreStalledError, type GroupCommit } from '../group-commit';
+import { readAfterWrites, StoreStalledError, type GroupCommit } from '../group-commit';
 import { RoutingCache } from '../routing-cache';
 import type { CallTablesWrite } from './call-tables-commit';
 import { LocalChangeFeed } from '../local-feeds';
 import { isTransientSqliteError } from './errors';
 
 /** A row as better-sqlite3 returns it. */
-export type Row = Record<string, unknown>;
+export type { Row } from '../rows';
 
-export const nowIso = () => new Date().toISOString();
+export { nowIso } from '../rows';
 
 /**
  * What every repository of one SqliteStore shares: its connection, its prepared statements, the call
@@ -44,21 +44,9 @@ export class SqliteShared {
     return statement;
   }
 
-  /**
-   * Before a read: the writes submitted before it are committed (read-your-writes). While the store cannot
-   * write, that wait ends after `readWaitMs` and the read sees what is committed: a slightly stale answer,
-   * rather than a callback that misses Bandwidth's timeout.
-   */
-  async readable(): Promise<void> {
-    // A stall that has already outlasted the wait is known: waiting again would only add up, read after read
-    // in one callback (Bandwidth waits 15 s for its answer, BW §1.7).
-    const waitMs = this.readWaitMs - this.writes.stalledForMs;
-    if (waitMs <= 0) return;
-    try {
-      await this.writes.settled(waitMs);
-    } catch (err) {
-      if (!(err instanceof StoreStalledError)) throw err;
-    }
+  /** Before a read: the writes submitted before it (group-commit.ts, readAfterWrites). */
+  readable(): Promise<void> {
+    return readAfterWrites(this.writes, this.readWaitMs);
   }
 
   /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */

@@ -1,3 +1,4 @@
+import { transcriptFromRow } from '../rows';
 import type { TranscriptItemInput, TranscriptItemRecord, TranscriptsRepository } from '../types';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
@@ -17,19 +18,6 @@ export class SqliteTranscripts implements TranscriptsRepository {
 
   async list(callId: string): Promise<TranscriptItemRecord[]> {
     await this.shared.readable();
-    return (this.shared.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map((r) => {
-      const item: TranscriptItemRecord = {
-        id: Number(r.id),
-        callId: String(r.call_id),
-        role: r.role as TranscriptItemRecord['role'],
-        text: String(r.text),
-        truncated: r.truncated === 1,
-        at: String(r.at),
-      };
-      if (r.item_id !== null) item.itemId = String(r.item_id);
-      if (r.heard_ms !== null) item.heardMs = Number(r.heard_ms);
-      if (r.position !== null) item.position = Number(r.position);
-      return item;
-    });
+    return (this.shared.stmt('SELECT * FROM transcript_items WHERE call_id = ? ORDER BY position IS NULL, position, id').all(callId) as Row[]).map(transcriptFromRow);
   }
 }
