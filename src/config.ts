@@ -36,8 +36,11 @@ const httpUrl = (what: string) =>
     .refine((v) => /^https?:\/\/[^\s/]+/i.test(v), { message: `${what} must be an http:// or https:// URL` })
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** Unset when empty; otherwise an http(s) URL without its trailing slash, or an issue that names the variable. */
 const optionalHttpUrl = (what: string) =>
-  optionalString.pipe(z.union([z.undefined(), httpUrl(what)]));
+  optionalString
+    .refine((v) => v === undefined || /^https?:\/\/[^\s/]+/i.test(v), { message: `${what} must be an http:// or https:// URL` })
+    .transform((v) => v?.replace(/\/+$/, ''));
 
 const e164OrSip = z
   .string()
@@ -53,6 +56,13 @@ export const envSchema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PUBLIC_BASE_URL: optionalHttpUrl('PUBLIC_BASE_URL').refine((v) => v === undefined || v.length <= PUBLIC_BASE_URL_MAX_CHARS, {
     message: `PUBLIC_BASE_URL must be at most ${PUBLIC_BASE_URL_MAX_CHARS} characters: every callback URL Switchboard hands Bandwidth starts with it and must stay within 1,024`,
+  }),
+  /**
+   * This instance's own public base URL, when several instances share one address (DESIGN §4.12): the media
+   * socket of a call this instance pre-warmed is sent here, callbacks still go to PUBLIC_BASE_URL.
+   */
+  INSTANCE_PUBLIC_URL: optionalHttpUrl('INSTANCE_PUBLIC_URL').refine((v) => v === undefined || v.length <= PUBLIC_BASE_URL_MAX_CHARS, {
+    message: `INSTANCE_PUBLIC_URL must be at most ${PUBLIC_BASE_URL_MAX_CHARS} characters: the media socket URL Switchboard hands Bandwidth starts with it and must stay within 1,024`,
   }),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   DATABASE_PATH: optionalString,

@@ -24,6 +24,7 @@ import { BandwidthCalls } from './bandwidth/rest/calls-client';
 import { CallbackUrls, VOICE_PATH_PREFIX, VOICE_ROUTES } from './bandwidth/urls';
 import { DEFAULT_PACING } from './bridge/playout';
 import { CallRegistry } from './bridge/registry';
+import { LiveCalls } from './cluster/live-calls';
 import { agentTools } from './bridge/builtin-tools';
 import { toolSecretValues } from './agents/tool-secrets';
 import { CallContexts } from './context/call-contexts';
@@ -82,6 +83,11 @@ export interface StartOptions {
    * Real timers, so tests shorten them.
    */
   storeWaits?: { callbackCommitMs?: number; readMs?: number };
+  /**
+   * A store opened by the caller, shared by several instances in one process (tests of DESIGN §4.12): used
+   * instead of opening DATA_DIR's, and left open when this instance stops (its opener closes it).
+   */
+  store?: Store;
 }
 
 /** How long slow clients may hold a socket (constants.ts explains the defaults). */
@@ -99,6 +105,8 @@ export interface RunningSwitchboard {
   instanceId: string;
   store: Store;
   bridge: CallRegistry;
+  /** Per-call actions for sessions on this instance or on another (src/cluster/live-calls.ts). */
+  liveCalls: LiveCalls;
   media: MediaGateway;
   calls: BandwidthCalls | undefined;
   /** Stored contexts of signed callback URLs (DESIGN §4.6). */
@@ -134,13 +142,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
   let store: Store;
   try {
-    store = await openStore(config, logger, options.storeWaits?.readMs);
+    store = options.store ?? (await openStore(config, logger, options.storeWaits?.readMs));
   } catch (err) {
     lock?.release();
     throw err;
   }
   const stopStore = async () => {
-    await store.close();
+    if (!options.store) await store.close();
     lock?.release();
   };
   let orphans: CallRecord[] = [];
@@ -184,7 +192,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
 
   const signer = new UrlSigner(credentials.credentials.urlSigningSecret);
   const clock = options.clock ?? systemClock;
-  const urls = new CallbackUrls(publicBaseUrl, signer, clock);
+  const urls = new CallbackUrls(publicBaseUrl, signer, clock, config.env.INSTANCE_PUBLIC_URL ?? publicBaseUrl);
   // An agent's tools depend on the agent alone, and the store hands out one frozen object per agent until
   // it changes: build the tools and their JSON Schema once per agent, not per call (0.27 + 0.11 ms).
   const toolsFor = perObject((agent: AgentWithDestinations) => {
@@ -205,7 +213,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     modelUnavailable: config.env.OPENAI_API_KEY ? undefined : 'OPENAI_API_KEY is not set: no model can answer a test call (`switchboard dev --offline` runs one with the Realtime stand-in)',
     bridge: {
       streamAnswered: (call): void => bridge.streamAnswered(call),
-      streamRejected: (callId): void => bridge.streamRejected(callId),
+      streamRejected: (callId): void => void bridge.streamRejected(callId),
       accepting: (): boolean => bridge.accepting(),
     },
   });
@@ -290,6 +298,20 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
   });
+  // This instance's live sessions: a stream session, or (a machine answering an outbound openai-sip call) the
+  // sideband session of its AI leg.
+  const liveCalls = new LiveCalls({
+    store,
+    instanceId,
+    logger,
+    local: {
+      callEnded: (callId) => bridge.callEnded(callId),
+      streamRejected: (callId) => bridge.streamRejected(callId),
+      callerKeyPress: (callId, digit) => bridge.callerKeyPress(callId, digit),
+      answeredByMachine: (callId, plan) => bridge.answeredByMachine(callId, plan) || sipWebhook.answeredByMachine(callId, plan),
+    },
+  });
+  if (!options.forCommand) liveCalls.start();
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
     store,
@@ -300,15 +322,15 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     contexts,
     credentials: credentials.credentials,
     logger,
-    // Webhook events reach the live session that holds the call: a stream session, or (a machine answering an
-    // outbound openai-sip call) the sideband session of its AI leg.
+    // Webhook events reach the live session that holds the call, on this instance or on its owner (liveCalls).
+    // A new stream pre-warms here: its media URL names this instance (INSTANCE_PUBLIC_URL).
     listener: {
       streamAnswered: (call) => bridge.streamAnswered(call),
-      callEnded: (callId) => bridge.callEnded(callId),
-      streamRejected: (callId) => bridge.streamRejected(callId),
       accepting: () => bridge.accepting(),
-      callerKeyPress: (callId, digit) => bridge.callerKeyPress(callId, digit),
-      answeredByMachine: (callId, plan) => bridge.answeredByMachine(callId, plan) || sipWebhook.answeredByMachine(callId, plan),
+      callEnded: (callId, cause) => liveCalls.callEnded(callId, cause),
+      streamRejected: (callId) => liveCalls.streamRejected(callId),
+      callerKeyPress: (callId, digit) => liveCalls.callerKeyPress(callId, digit),
+      answeredByMachine: (callId, plan) => liveCalls.answeredByMachine(callId, plan),
     },
   });
   if (recordDir) logger.info({ recordDir: path.resolve(recordDir) }, 'recording every callback as a replayable scenario');
@@ -341,7 +363,20 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       [
         '/api',
         apiRouter(
-          apiRoutes({ store, urls, callbackCredentials, calls, applicationId: config.env.BANDWIDTH_APPLICATION_ID, logger, router, prices: config.prices, clock, testCalls, onResend: () => void reports?.poll() }),
+          apiRoutes({
+            store,
+            urls,
+            callbackCredentials,
+            calls,
+            applicationId: config.env.BANDWIDTH_APPLICATION_ID,
+            logger,
+            router,
+            prices: config.prices,
+            clock,
+            testCalls,
+            onResend: () => void reports?.poll(),
+            hangUpOpenAICall: config.env.OPENAI_API_KEY ? (callId) => hangUpOpenAICall(openai, callId) : undefined,
+          }),
           access,
           logger,
           security,
@@ -396,13 +431,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       });
       // Whole-call tapes buffer a turn's writes (call-tape.ts): what the last frames left is written now.
       callRecorder?.close();
+      liveCalls.stop();
       await reports?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
+  return { config, credentials, instanceId, store, bridge, liveCalls, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
 }
 
 /**
@@ -460,6 +496,17 @@ function hangUpOrphanedSipCalls(openai: OpenAI, store: Store, orphans: readonly 
         return event('sip.hangup-failed', { reason: status === 404 ? 'the call had already ended' : err.message, ...(typeof status === 'number' ? { status } : {}) });
       },
     );
+  }
+}
+
+/** OpenAI reference §4.4 hangup: true when it ended the call, false when OpenAI no longer knows it (404: over already). */
+async function hangUpOpenAICall(openai: OpenAI, callId: string): Promise<boolean> {
+  try {
+    await openai.realtime.calls.hangup(callId, { maxRetries: 0 });
+    return true;
+  } catch (err) {
+    if (err instanceof OpenAI.APIError && err.status === 404) return false;
+    throw err;
   }
 }
 

@@ -35,6 +35,8 @@ export interface ApiDeps {
   onResend?: () => void;
   /** Browser test calls (docs/test-call.md); absent, POST /test-calls answers 503. */
   testCalls?: Pick<TestCalls, 'mint'>;
+  /** End an OpenAI SIP call through OpenAI's API (reference §4.4): true when ended, false when it was already over. */
+  hangUpOpenAICall?: (callId: string) => Promise<boolean>;
 }
 
 const notFound = (what: string) => new SwitchboardError('not_found', `${what} does not exist`);
@@ -254,17 +256,20 @@ export function apiRoutes(d: ApiDeps): Route[] {
       },
     }),
     route({
-      method: 'post', path: '/calls/:id/hangup', tag: 'calls', summary: 'Hang up a live call (Bandwidth Calls API)', params: s.callIdParams,
+      method: 'post', path: '/calls/:id/hangup', tag: 'calls', summary: 'Hang up a live call (Bandwidth Calls API; an openai-sip call\'s AI leg through OpenAI\'s API)', params: s.callIdParams,
       successStatus: 200, response: z.object({ callId: z.string(), result: z.enum(['completed', 'already-ended']) }), errors: [404, 503],
       handler: async ({ params }) => {
-        if (!(await d.store.calls.get(params.id))) throw notFound(`call ${params.id}`);
-        const calls = requireRest(d);
-        const outcome = await calls.hangUp(params.id);
-        const event = { callId: params.id, source: 'switchboard' as const, type: 'api.hangup', data: { result: outcome.ok ? 'completed' : 'already-ended' } };
+        const call = await d.store.calls.get(params.id);
+        if (!call) throw notFound(`call ${params.id}`);
+        // Both are REST requests any instance can make (DESIGN §4.12): the live session, wherever it is, then
+        // ends as the call does (Bandwidth's disconnect reaches it through src/cluster/live-calls.ts; OpenAI
+        // closes an openai-sip call's sideband itself).
+        const ended = call.leg === 'ai-sip' && call.mode === 'openai-sip' ? await requireOpenAI(d)(params.id) : (await requireRest(d).hangUp(params.id)).ok;
+        const event = { callId: params.id, source: 'switchboard' as const, type: 'api.hangup', data: { result: ended ? 'completed' : 'already-ended' } };
         // An operator's decision: it stands over the caller's hang-up the carrier reports next (src/outcomes.ts).
-        if (outcome.ok) await d.store.calls.record({ id: params.id, outcome: { outcome: 'ended-by-operator', reason: 'hung up through the admin API' } }, event);
+        if (ended) await d.store.calls.record({ id: params.id, outcome: { outcome: 'ended-by-operator', reason: 'hung up through the admin API' } }, event);
         else await d.store.events.append(event);
-        return { status: 200, body: { callId: params.id, result: outcome.ok ? 'completed' : 'already-ended' } };
+        return { status: 200, body: { callId: params.id, result: ended ? 'completed' : 'already-ended' } };
       },
     }),
     route({
@@ -393,6 +398,11 @@ function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
   return value;
+}
+
+function requireOpenAI(d: ApiDeps): (callId: string) => Promise<boolean> {
+  if (!d.hangUpOpenAICall) throw new SwitchboardError('unavailable', 'OPENAI_API_KEY is not set: an OpenAI SIP call cannot be hung up');
+  return d.hangUpOpenAICall;
 }
 
 function requireRest(d: ApiDeps): BandwidthCalls {

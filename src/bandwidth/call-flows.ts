@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { transferDestinationSchema, type AgentWithDestinations } from '../agents/agent';
 import type { CallLifecycleListener } from '../bridge/transports';
+import { RETURNED_CALLER_ADVICE } from '../bridge/call-prompts';
 import type { AgentRouter } from '../agents/routing';
 import { outcomeAtEnd, whyNotAnswered } from '../outcomes';
 import { readUui } from '../sip-uui';
@@ -92,6 +93,9 @@ export class CallFlows {
   async streamEnded(body: unknown, token: string | undefined): Promise<CallbackResult> {
     const cb = parseCallback(body);
     const ctx = this.verify(token, 'stream-ended', streamContextSchema, cb.callId);
+    // The stream is over, so no instance holds the call's media any more: whoever answers this (the owner may
+    // have died, DESIGN §4.12) releases it, so the owner's restart does not close out a call that went on.
+    await this.durable(this.deps.store.calls.record({ id: cb.callId, mediaOwner: null }));
     const call = await this.deps.store.calls.get(cb.callId);
     const agent = await this.agentFor(ctx?.agentId ?? call?.agentId ?? undefined);
     // What the agent asked for when there was no Calls API to do it at once (BandwidthCallControl).
@@ -282,7 +286,7 @@ export class CallFlows {
   async dtmf(body: unknown): Promise<CallbackResult> {
     const cb = parseCallback(body, ['digit']);
     if (!DTMF_DIGIT_PATTERN.test(cb.digit)) throw new CallbackValidationError(['digit: expected one key (0-9, *, #, A-D)']);
-    const heard = this.deps.listener?.callerKeyPress?.(cb.callId, cb.digit) ?? false;
+    const heard = (await this.deps.listener?.callerKeyPress?.(cb.callId, cb.digit)) ?? false;
     if (!heard) this.deps.logger.warn({ callId: cb.callId }, 'a key press for a call with no live session here: recorded without its digit');
     // <StartGather> outlives the agent's part of the call: keys pressed for a human after a transfer (a card
     // number, a PIN) are none of ours, so a key no session took is stored without its digit.
@@ -304,7 +308,7 @@ export class CallFlows {
     let decision: string;
     if (result === 'answering-machine' && agent) {
       const plan = voicemailPlan(agent.telephony.voicemail);
-      const taken = this.deps.listener?.answeredByMachine?.(cb.callId, plan) ?? false;
+      const taken = (await this.deps.listener?.answeredByMachine?.(cb.callId, plan)) ?? false;
       decision = taken ? plan.kind : 'no live session here';
       if (!taken) this.deps.logger.warn({ callId: cb.callId }, 'an answering machine answered a call with no live session here: recorded only');
     } else if (result !== null && !(MACHINE_DETECTION_RESULTS as readonly string[]).includes(result)) {
@@ -465,10 +469,7 @@ const handOffIntentSchema = z.discriminatedUnion('kind', [
 /** What the resumed agent is told when a transfer did not go through (docs/architecture.md#hand-off-how-a-call-leaves-the-agent). */
 function resumeNote(ctx: TransferContext, cb: Callback): string {
   const what = whyNotAnswered(cb.cause) ?? `it failed (${cb.cause ?? 'unknown error'})`;
-  return (
-    `The transfer to ${ctx.destination.name} did not go through: ${what}. The caller is back with you now. ` +
-    `Tell them briefly, then offer to help another way, try again later, or take a message.`
-  );
+  return `The transfer to ${ctx.destination.name} did not go through: ${what}. ${RETURNED_CALLER_ADVICE}`;
 }
 
 /** The part of a resolved transfer that lives in the store (what a replay must store again). */

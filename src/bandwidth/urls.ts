@@ -40,6 +40,11 @@ export class CallbackUrls {
     private readonly signer: UrlSigner,
     /** The media token is minted and checked (media/gateway.ts) on this clock's wall time. */
     private readonly clock: Clock = systemClock,
+    /**
+     * Where this instance's media socket is reached (INSTANCE_PUBLIC_URL, DESIGN §4.12): the stream lands on
+     * the instance that pre-warmed its model session, while every callback goes to the shared address.
+     */
+    private readonly mediaBaseUrl: string = publicBaseUrl,
   ) {
     this.voiceBase = `${publicBaseUrl}${VOICE_PATH_PREFIX}`;
   }
@@ -60,9 +65,9 @@ export class CallbackUrls {
     return bounded(`${this.voice(route)}?t=${encodeURIComponent(this.signer.sign(purpose, data, ttlMs))}`);
   }
 
-  /** The media socket URL: ws(s) on the same host, with a one-time token in the path (BW §1.8 pattern). */
+  /** The media socket URL: ws(s) on this instance's public address, with a one-time token in the path (BW §1.8 pattern). */
   media(data: { callId: string; agentId: string }): string {
-    const wsBase = this.publicBaseUrl.replace(/^http/i, 'ws');
+    const wsBase = this.mediaBaseUrl.replace(/^http/i, 'ws');
     return bounded(`${wsBase}${MEDIA_PATH_PREFIX}/${this.signer.sign('media', data, MEDIA_TOKEN_TTL_MS, this.clock.wallNow())}`);
   }
 

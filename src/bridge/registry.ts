@@ -3,8 +3,10 @@ import type { VoicemailPlan } from '../agents/telephony';
 import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import type { Store } from '../store/types';
+import { FINAL_CALL_STATES, type Store } from '../store/types';
+import { RETURNED_CALLER_ADVICE } from './call-prompts';
 import { CallSession } from './call-session';
+import { HeldCallerStream } from './held-stream';
 import { PlayoutScheduler, type PlayoutPacing } from './playout';
 import type { ToolRegistry } from './tools';
 import type { CallControl, CallerStream, CallLifecycleListener, MediaStreamSink, ModelSession } from './transports';
@@ -33,6 +35,13 @@ export interface BridgeDeps {
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
   private readonly sessions = new Map<string, CallSession>();
+  /**
+   * Media streams that arrived with no pre-warmed session here and were answered by a session opened then
+   * (a late greeting). Several instances behind a proxy that ignores INSTANCE_PUBLIC_URL show up here.
+   */
+  lateAttaches = 0;
+  /** Sessions that took their call's media here, so this instance is recorded as the call's owner. */
+  private readonly holding = new WeakSet<CallSession>();
   readonly scheduler: PlayoutScheduler;
   private drained: (() => void) | undefined;
   private draining = false;
@@ -63,21 +72,40 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
 
   /** Media gateway: an authenticated stream arrived. */
   attach(stream: CallerStream): void {
-    this.setMediaOwner(stream.callId, this.deps.instanceId);
     const session = this.sessions.get(stream.callId);
-    if (session) return session.attach(stream);
-    // No pre-warmed session (it timed out, or another instance answered initiate): start one now.
+    if (session) return this.hold(session, stream);
+    this.attachLate(new HeldCallerStream(stream));
+  }
+
+  /**
+   * A stream for a call with no pre-warmed session here (DESIGN §4.12: a proxy sent it to another instance
+   * than the one that answered its initiate, or this instance restarted, or the pre-warm timed out). It is
+   * answered anyway: a session is opened now and greets late, from the call's stored agent; a call back from
+   * a failed transfer resumes its conversation. Counted in `lateAttaches`. The stream's first frames are held
+   * meanwhile (HeldCallerStream). A call that is over, has no agent, or arrives while draining is refused by
+   * closing the stream: the carrier then asks `/stream-ended`, which answers the fallback (DESIGN §4.1).
+   */
+  private attachLate(stream: HeldCallerStream): void {
+    if (this.draining) return stream.close('server shutting down');
     void this.deps.store.calls
       .get(stream.callId)
       .then(async (call) => {
         const agent = call?.agentId ? (await this.deps.store.agents.get(call.agentId))?.agent : undefined;
-        if (!agent) {
-          this.deps.logger.warn({ callId: stream.callId }, 'media stream for a call with no agent: closing it');
-          stream.close('no agent for this call');
-          return;
+        // Another stream for the call was attached (or pre-warmed) while the store answered: that session decides.
+        const raced = this.sessions.get(stream.callId);
+        if (raced) return this.hold(raced, stream);
+        if (!call || FINAL_CALL_STATES.includes(call.state)) {
+          this.deps.logger.warn({ callId: stream.callId, state: call?.state ?? null }, 'media stream for a call that is not live: closing it');
+          return stream.close('call is not live');
         }
         // A browser test call stands in for a caller: its per-call context is an inbound call's.
-        this.create(stream.callId, agent, undefined, { callId: stream.callId, direction: call?.direction === 'outbound' ? 'outbound' : 'inbound', caller: call?.from, called: call?.to }).attach(stream);
+        if (!agent || this.draining) {
+          this.deps.logger.warn({ callId: stream.callId }, this.draining ? 'media stream while shutting down: closing it' : 'media stream for a call with no agent: closing it');
+          return stream.close(this.draining ? 'server shutting down' : 'no agent for this call');
+        }
+        const resumeNote = call.outcome === 'transfer-failed-returned' ? returnedCallerNote(call.errorMessage) : undefined;
+        this.lateAttaches++;
+        this.hold(this.create(stream.callId, agent, resumeNote, { callId: stream.callId, direction: call.direction === 'outbound' ? 'outbound' : 'inbound', caller: call.from, called: call.to }), stream);
       })
       .catch((err: Error) => {
         this.deps.logger.error({ callId: stream.callId, err: err.message }, 'could not start a session for a media stream');
@@ -85,15 +113,18 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       });
   }
 
-  /** Webhook: the stream was rejected; a session still waiting for it will never get it. */
-  streamRejected(callId: string): void {
+  /** Webhook: the stream was rejected; a session still waiting for it will never get it. False when this instance holds no session for the call. */
+  streamRejected(callId: string): boolean {
     const session = this.sessions.get(callId);
     if (session?.state === 'prewarming') session.end('the media stream was rejected');
+    return session !== undefined;
   }
 
-  /** Webhook: Bandwidth says the call is over. */
-  callEnded(callId: string): void {
-    this.sessions.get(callId)?.end('call disconnected');
+  /** Webhook: Bandwidth says the call is over. False when this instance holds no session for the call. */
+  callEnded(callId: string): boolean {
+    const session = this.sessions.get(callId);
+    session?.end('call disconnected');
+    return session !== undefined;
   }
 
   /** Webhook: the caller pressed a key; false when this instance holds no session for the call. */
@@ -132,6 +163,14 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     return cut.length;
   }
 
+  /** The session takes the stream, and this instance the call's media (DESIGN §4.12), unless the session refuses it. */
+  private hold(session: CallSession, stream: CallerStream): void {
+    session.attach(stream);
+    if (session.state === 'ended' || this.holding.has(session)) return;
+    this.holding.add(session);
+    this.setMediaOwner(stream.callId, this.deps.instanceId);
+  }
+
   /** Ownership goes with the write-behind like every bridge write; a lost write is mended at the next start. */
   private setMediaOwner(callId: string, owner: string | null): void {
     this.deps.store.calls.record({ id: callId, mediaOwner: owner }).catch((err: Error) => {
@@ -160,7 +199,9 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       onEnded: (s, reason) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);
-          this.setMediaOwner(s.callId, null);
+          // Only a session that held the media gives it up: one that never got its stream (it went to another
+          // instance, which now owns the call) must not clear that instance's ownership.
+          if (this.holding.delete(s)) this.setMediaOwner(s.callId, null);
         }
         this.deps.control.sessionEnded?.({ callId: s.callId, agent: s.agent }, reason);
         if (this.sessions.size === 0) this.drained?.();
@@ -169,4 +210,12 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
     this.sessions.set(callId, session);
     return session;
   }
+}
+
+/**
+ * What a session opened late tells the agent of a caller back from a failed transfer: the pre-warmed session
+ * that would have carried the exact note was on another instance, so the stored reason stands in for it.
+ */
+function returnedCallerNote(reason: string | null): string {
+  return `The transfer did not go through${reason ? ` (${reason})` : ''}. ${RETURNED_CALLER_ADVICE}`;
 }

@@ -130,10 +130,13 @@ export interface CallLifecycleListener {
   callEnded?(callId: string, cause: string | undefined): void;
   /** The carrier could not open a stream for this call. */
   streamRejected?(callId: string): void;
-  /** The caller pressed a key (stream mode's carrier reports it). False when no live session here has the call. */
-  callerKeyPress?(callId: string, digit: string): boolean;
-  /** An outbound call reached an answering machine. False when no live session here has the call. */
-  answeredByMachine?(callId: string, plan: VoicemailPlan): boolean;
+  /**
+   * The caller pressed a key (stream mode's carrier reports it). False when no live session has the call (here,
+   * or on the instance holding it: a promise when it had to be asked, src/cluster/live-calls.ts).
+   */
+  callerKeyPress?(callId: string, digit: string): boolean | Promise<boolean>;
+  /** An outbound call reached an answering machine. False when no live session has the call (as above). */
+  answeredByMachine?(callId: string, plan: VoicemailPlan): boolean | Promise<boolean>;
   /** False while the server drains for shutdown: no new stream sessions. */
   accepting?(): boolean;
 }

@@ -32,3 +32,23 @@ describe('callback URL length', () => {
     expect(() => loadConfig({ PUBLIC_BASE_URL: `https://${'h'.repeat(PUBLIC_BASE_URL_MAX_CHARS)}` }, process.cwd())).toThrow(/PUBLIC_BASE_URL must be at most 400 characters/);
   });
 });
+
+/** DESIGN §4.12: the media socket goes to the instance that pre-warmed the call; callbacks to the shared address. */
+describe('INSTANCE_PUBLIC_URL', () => {
+  const signer = new UrlSigner('test-secret');
+
+  it('names this instance in the media URL only; every callback URL keeps PUBLIC_BASE_URL', () => {
+    const urls = new CallbackUrls('https://voice.example.com', signer, undefined, 'https://voice.example.com/instances/a');
+    expect(urls.media({ callId: 'c-1', agentId: 'default' })).toMatch(/^wss:\/\/voice\.example\.com\/instances\/a\/media\/[A-Za-z0-9_.-]+$/);
+    expect(urls.voice(VOICE_ROUTES.status)).toBe('https://voice.example.com/bandwidth/voice/status');
+    expect(urls.signedVoice(VOICE_ROUTES.streamEnded, 'stream-ended', { callId: 'c-1', agentId: 'default' })).toMatch(/^https:\/\/voice\.example\.com\/bandwidth\/voice\/stream-ended\?t=/);
+    expect(urls.voiceBase).toBe('https://voice.example.com/bandwidth/voice');
+  });
+
+  it('is checked like PUBLIC_BASE_URL: an http(s) URL, trailing slash dropped, bounded, and the problem named', () => {
+    expect(loadConfig({ INSTANCE_PUBLIC_URL: 'https://sb-a.internal.example.com:8443/' }, process.cwd()).env.INSTANCE_PUBLIC_URL).toBe('https://sb-a.internal.example.com:8443');
+    expect(loadConfig({ INSTANCE_PUBLIC_URL: '' }, process.cwd()).env.INSTANCE_PUBLIC_URL).toBeUndefined();
+    expect(() => loadConfig({ INSTANCE_PUBLIC_URL: 'sb-a:8443' }, process.cwd())).toThrow(/INSTANCE_PUBLIC_URL: INSTANCE_PUBLIC_URL must be an http:\/\/ or https:\/\/ URL/);
+    expect(() => loadConfig({ INSTANCE_PUBLIC_URL: `https://${'h'.repeat(PUBLIC_BASE_URL_MAX_CHARS)}` }, process.cwd())).toThrow(/INSTANCE_PUBLIC_URL must be at most/);
+  });
+});
