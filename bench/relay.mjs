@@ -23,6 +23,7 @@
  *                        [--only-at floor=50,200]  (run a target at some of the N only)
  *                        [--tls | --transports plain,tls]  (--tls = both, plain and TLS, in one run)
  *                        [--repeat 3]  (each run R times, interleaved; the summary keeps the median)
+ *                        [--attempts 2]  (a run spoiled by other load or steal is run again, up to this many times)
  *                        [--server-env KEY=VALUE]  (repeatable: e.g. WS_NO_BUFFER_UTIL=1 for the server under test)
  *
  * TLS runs are production shape on both sockets. The OpenAI Realtime stand-in serves wss:// with a
@@ -96,6 +97,7 @@ function parseArgs(argv) {
     else if (a === '--tls') opts.transports = ['plain', 'tls'];
     else if (a === '--transports') opts.transports = v().split(',');
     else if (a === '--repeat') opts.repeat = Number(v());
+    else if (a === '--attempts') opts.attempts = Number(v());
     else if (a === '--server-env') {
       const [key, ...value] = v().split('=');
       opts.serverEnv = { ...opts.serverEnv, [key]: value.join('=') };
@@ -111,12 +113,13 @@ function parseArgs(argv) {
  */
 async function runOne(target, n, opts, transport = 'plain') {
   let r;
-  for (let attempt = 1; attempt <= 2; attempt++) {
+  const attempts = opts.attempts ?? 2;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     r = await runOnce(target, n, opts, transport);
     r.attempt = attempt;
     if (r.cpu.otherCores <= 0.25 && r.cpu.maxOtherCores1s <= 0.5 && r.cpu.stealCores <= 0.15) break;
     process.stderr.write(
-      `  other processes used ${r.cpu.otherCores.toFixed(2)} cores during the window (${r.cpu.maxOtherCores1s.toFixed(2)} in its busiest second), the hypervisor stole ${r.cpu.stealCores.toFixed(2)}: ${attempt < 2 ? 'running again' : 'keeping this run'}\n`,
+      `  other processes used ${r.cpu.otherCores.toFixed(2)} cores during the window (${r.cpu.maxOtherCores1s.toFixed(2)} in its busiest second), the hypervisor stole ${r.cpu.stealCores.toFixed(2)}: ${attempt < attempts ? 'running again' : 'keeping this run'}\n`,
     );
   }
   return r;
@@ -246,6 +249,8 @@ async function runOnce(target, n, opts, transport) {
       dialErrors: dialed.errors,
       dialSeconds: dialMs / 1000,
       windowSeconds: windowS,
+      // CLOCK_MONOTONIC µs, the clock of V8's .cpuprofile timestamps too: a profile can be cut to the window.
+      windowUs: { start: startUs, stop: stopUs },
       callSeconds,
       cpu: {
         serverMs: cpu1.server - cpu0.server,
