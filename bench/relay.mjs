@@ -437,6 +437,7 @@ export function relaySummary(results) {
     terminatorMsPerCallSecond: median(runs.map((r) => r.cpu.terminatorMsPerCallSecond ?? 0)),
     terminatorCores: median(runs.map((r) => r.cpu.terminatorCores ?? 0)),
     rssPerCallKiB: median(runs.map((r) => r.rss.perCallKiB)),
+    rssGrowthMiB: median(runs.map((r) => r.rss.endMiB - r.rss.idleMiB)),
     inboundP99Ms: median(runs.map((r) => r.inbound.latencyMs.p99)),
     outboundP99Ms: median(runs.map((r) => r.outbound.firstFrameLatencyMs.p99)),
     stealCores: median(runs.map((r) => r.cpu.stealCores)),
@@ -448,6 +449,7 @@ export function relaySummary(results) {
     if (smaller) {
       row.marginalFromN = smaller.n;
       row.marginalMsPerCallSecond = ((row.serverCores - smaller.serverCores) * 1000) / (row.calls - smaller.calls);
+      row.marginalRssKiB = ((row.rssGrowthMiB - smaller.rssGrowthMiB) * 1024) / (row.calls - smaller.calls);
       row.marginalWithTerminatorMsPerCallSecond = ((row.serverCores + row.terminatorCores - smaller.serverCores - smaller.terminatorCores) * 1000) / (row.calls - smaller.calls);
     }
   }
@@ -458,13 +460,13 @@ export function relaySummary(results) {
 
 export function summaryTable(rows) {
   const lines = [
-    '| transport | server | calls | runs | CPU ms / call-s (median; each run) | marginal ms / call-s per added call | + TLS terminator ms / call-s | RSS / call | inbound p99 ms | outbound 1st frame p99 ms | runs that kept every frame |',
-    '| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| transport | server | calls | runs | CPU ms / call-s (median; each run) | marginal ms / call-s per added call | + TLS terminator ms / call-s | RSS / call (marginal) | inbound p99 ms | outbound 1st frame p99 ms | runs that kept every frame | other load, cores (steal) |',
+    '| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const marginal = r.marginalMsPerCallSecond === undefined ? '–' : `${f(r.marginalMsPerCallSecond, 3)} (${r.marginalFromN}→${r.n})${r.transport === 'tls' ? `; with terminator ${f(r.marginalWithTerminatorMsPerCallSecond, 3)}` : ''}`;
     lines.push(
-      `| ${r.transport} | ${r.target} | ${r.calls} | ${r.runs} | ${f(r.msPerCallSecond, 3)} (${r.msPerCallSecondAll.map((v) => f(v, 3)).join(', ')}) | ${marginal} | ${r.transport === 'tls' ? f(r.terminatorMsPerCallSecond, 3) : '–'} | ${f(r.rssPerCallKiB, 0)} KiB | ${f(r.inboundP99Ms, 2)} | ${f(r.outboundP99Ms, 2)} | ${r.keptEveryFrame}/${r.runs} |`,
+      `| ${r.transport} | ${r.target} | ${r.calls} | ${r.runs} | ${f(r.msPerCallSecond, 3)} (${r.msPerCallSecondAll.map((v) => f(v, 3)).join(', ')}) | ${marginal} | ${r.transport === 'tls' ? f(r.terminatorMsPerCallSecond, 3) : '–'} | ${f(r.rssPerCallKiB, 0)} KiB${r.marginalRssKiB === undefined ? '' : ` (${f(r.marginalRssKiB, 0)})`} | ${f(r.inboundP99Ms, 2)} | ${f(r.outboundP99Ms, 2)} | ${r.keptEveryFrame}/${r.runs} | ${f(r.otherCores, 2)} (${f(r.stealCores, 2)}) |`,
     );
   }
   return lines.join('\n');
@@ -561,7 +563,12 @@ export async function runRelayBench(opts) {
   return { machine: machineInfo(), timerJitterMs: jitter, summary: relaySummary(results), options: { ...optsOut, responseMs: RESPONSE_MS, chunkMs: CHUNK_MS, lateMs: LATE_MS, speechMs: SPEECH_MS, cycleMs: CYCLE_MS, firstSpeechMs: FIRST_SPEECH_MS }, results, maxKept };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tables-from') {
+  // Print the tables of a saved run again (relay.json), e.g. after the table code changed.
+  const report = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+  const summary = relaySummary(report.results);
+  process.stdout.write(`${jitterText(report.timerJitterMs)}\n\nMedians (${report.options.repeat ?? 1} run(s) each):\n\n${summaryTable(summary)}\n\n${targetsTable(summary)}\n\nEvery run:\n\n${relayTables(report.results)}\n\nMessages per call-second during the window:\n\n${messageTable(report.results)}\n`);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const opts = parseArgs(process.argv.slice(2));
   const report = await runRelayBench(opts);
   const json = opts.json ?? path.join(opts.out, 'relay.json');
