@@ -484,7 +484,7 @@ export function targetsTable(rows) {
     const fl = get(sb.transport, 'floor', sb.n);
     const ratio = (a, b) => (a !== undefined && b !== undefined && b !== 0 ? `${f(a / b, 2)}×` : '–');
     lines.push(
-      `| ${sb.transport} | ${sb.n} | ${ratio(sb.msPerCallSecond, nv?.msPerCallSecond)} | ${ratio(fl?.msPerCallSecond, nv?.msPerCallSecond)} | ${sb.marginalMsPerCallSecond !== undefined ? `${ratio(sb.marginalMsPerCallSecond, nv?.marginalMsPerCallSecond)} (${f(sb.marginalMsPerCallSecond, 3)} vs ${f(nv?.marginalMsPerCallSecond, 3)}; ${sb.marginalFromN}→${sb.n})` : '–'} | ${f(sb.rssPerCallKiB, 0)} KiB |`,
+      `| ${sb.transport} | ${sb.n} | ${ratio(sb.msPerCallSecond, nv?.msPerCallSecond)} | ${ratio(fl?.msPerCallSecond, nv?.msPerCallSecond)} | ${sb.marginalMsPerCallSecond !== undefined ? `${sb.marginalMsPerCallSecond > 0 && nv?.marginalMsPerCallSecond > 0 ? ratio(sb.marginalMsPerCallSecond, nv.marginalMsPerCallSecond) : 'no ratio: CPU fell as calls were added (a saturated machine)'} (${f(sb.marginalMsPerCallSecond, 3)} vs ${f(nv?.marginalMsPerCallSecond, 3)}; ${sb.marginalFromN}→${sb.n})` : '–'} | ${f(sb.rssPerCallKiB, 0)} KiB |`,
     );
   }
   return lines.join('\n');
