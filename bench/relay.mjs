@@ -21,6 +21,18 @@
  *                        [--out DIR] [--json FILE] [--profile server,standin,loadgen]
  *                        [--server-node-args "--trace-gc …"]  (extra node flags for the server under test)
  *                        [--only-at floor=50,200]  (run a target at some of the N only)
+ *                        [--tls | --transports plain,tls]  (--tls = both, plain and TLS, in one run)
+ *                        [--repeat 3]  (each run R times, interleaved; the summary keeps the median)
+ *                        [--attempts 2]  (a run spoiled by other load or steal is run again, up to this many times)
+ *                        [--server-env KEY=VALUE]  (repeatable: e.g. WS_NO_BUFFER_UTIL=1 for the server under test)
+ *
+ * TLS runs are production shape on both sockets. The OpenAI Realtime stand-in serves wss:// with a
+ * certificate from a throwaway CA issued at bench start (src/sim/test-certificate.ts, openssl), and the
+ * server under test trusts that CA through NODE_EXTRA_CA_CERTS, as a deployment with a private CA would.
+ * The media socket goes through a TLS terminator in its own process (bench/lib/tls-terminator.mjs), as
+ * users deploy Switchboard (behind a proxy or tunnel holding PUBLIC_BASE_URL's certificate): initiate is
+ * POSTed over https and the StartStream destination is wss://. The terminator's CPU is reported beside
+ * the server's. The naive and floor relays run behind the same terminator, with the same CA.
  *
  * The largest N that keeps every frame: for each of --search-targets, if every N kept every frame, try
  * the --search values upwards until one does not; otherwise bisect (--bisect steps) between the largest
@@ -31,6 +43,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { nowUs } from './lib/marker.mjs';
 import {
   CALLBACK_PASSWORD,
@@ -49,6 +62,8 @@ import {
   waitForQuiet,
 } from './lib/procs.mjs';
 
+const require = createRequire(import.meta.url);
+
 const RESPONSE_MS = 3000;
 const CHUNK_MS = 100;
 const LATE_MS = 100;
@@ -58,7 +73,7 @@ const SPEECH_MS = 1500;
 const CYCLE_MS = 6000;
 
 function parseArgs(argv) {
-  const opts = { targets: ['switchboard', 'naive', 'floor'], n: [50, 200, 500], seconds: 15, search: [750, 1000], bisect: 2, searchTargets: ['switchboard'], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined, settleMs: undefined, drainMs: 4500 };
+  const opts = { targets: ['switchboard', 'naive', 'floor'], n: [50, 200, 500], seconds: 15, search: [750, 1000], bisect: 2, searchTargets: ['switchboard'], out: path.join(os.tmpdir(), 'switchboard-bench'), json: undefined, settleMs: undefined, drainMs: 4500, transports: ['plain'], repeat: 1, serverEnv: {} };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -79,6 +94,14 @@ function parseArgs(argv) {
       opts.onlyAt = { ...opts.onlyAt, [target]: ns.split(',').map(Number) };
     }
     else if (a === '--server-node-args') opts.serverNodeArgs = v().split(' ').filter(Boolean);
+    else if (a === '--tls') opts.transports = ['plain', 'tls'];
+    else if (a === '--transports') opts.transports = v().split(',');
+    else if (a === '--repeat') opts.repeat = Number(v());
+    else if (a === '--attempts') opts.attempts = Number(v());
+    else if (a === '--server-env') {
+      const [key, ...value] = v().split('=');
+      opts.serverEnv = { ...opts.serverEnv, [key]: value.join('=') };
+    }
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -88,31 +111,47 @@ function parseArgs(argv) {
  * Run once; run again (once) when other processes took more than 0.25 cores over the window or more than
  * 0.5 cores in any one second of it, or the hypervisor stole more than 0.15 cores (steal time).
  */
-async function runOne(target, n, opts) {
+async function runOne(target, n, opts, transport = 'plain') {
   let r;
-  for (let attempt = 1; attempt <= 2; attempt++) {
-    r = await runOnce(target, n, opts);
+  const attempts = opts.attempts ?? 2;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    r = await runOnce(target, n, opts, transport);
     r.attempt = attempt;
     if (r.cpu.otherCores <= 0.25 && r.cpu.maxOtherCores1s <= 0.5 && r.cpu.stealCores <= 0.15) break;
     process.stderr.write(
-      `  other processes used ${r.cpu.otherCores.toFixed(2)} cores during the window (${r.cpu.maxOtherCores1s.toFixed(2)} in its busiest second), the hypervisor stole ${r.cpu.stealCores.toFixed(2)}: ${attempt < 2 ? 'running again' : 'keeping this run'}\n`,
+      `  other processes used ${r.cpu.otherCores.toFixed(2)} cores during the window (${r.cpu.maxOtherCores1s.toFixed(2)} in its busiest second), the hypervisor stole ${r.cpu.stealCores.toFixed(2)}: ${attempt < attempts ? 'running again' : 'keeping this run'}\n`,
     );
   }
   return r;
 }
 
-async function runOnce(target, n, opts) {
+async function runOnce(target, n, opts, transport) {
   const quietBefore = await waitForQuiet();
   const runId = `${target.slice(0, 2)}${n}-${Date.now().toString(36)}`;
-  const dir = fs.mkdtempSync(path.join(opts.out, `${target}-${n}-`));
+  const dir = fs.mkdtempSync(path.join(opts.out, `${target}-${n}-${transport}-`));
   // --profile server,standin,loadgen: a V8 CPU profile of those processes (.cpuprofile in the run's directory).
   const prof = (who) => (opts.profile?.includes(who) ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, `profile-${who}`)] : []);
-  const standin = forkChild('standin.mjs', { BENCH_RESPONSE_MS: String(RESPONSE_MS), BENCH_CHUNK_MS: String(CHUNK_MS), BENCH_LATE_MS: String(LATE_MS) }, prof('standin'));
+  const cert = transport === 'tls' ? opts.certificate : undefined;
+  const certEnv = cert ? { BENCH_TLS_CERT_FILE: cert.certFile, BENCH_TLS_KEY_FILE: cert.keyFile } : {};
+  const standin = forkChild('standin.mjs', { BENCH_RESPONSE_MS: String(RESPONSE_MS), BENCH_CHUNK_MS: String(CHUNK_MS), BENCH_LATE_MS: String(LATE_MS), ...certEnv }, prof('standin'));
+  const terminator = cert ? forkChild('tls-terminator.mjs', certEnv) : undefined;
   let server;
   let loadgen;
   try {
     const { url: openaiUrl } = await standin.next('ready');
-    server = await startServer(target, { openaiUrl, dataDir: dir, logFile: path.join(dir, 'server.log'), execArgv: [...prof('server'), ...(opts.serverNodeArgs ?? [])] });
+    let publicUrl;
+    let tlsEnv = {};
+    if (terminator) {
+      const { port } = await terminator.next('ready');
+      publicUrl = `https://127.0.0.1:${port}`;
+      tlsEnv = { PUBLIC_BASE_URL: publicUrl, NODE_EXTRA_CA_CERTS: cert.caFile };
+    }
+    server = await startServer(target, { openaiUrl, dataDir: dir, logFile: path.join(dir, 'server.log'), env: { ...opts.serverEnv, ...tlsEnv }, execArgv: [...prof('server'), ...(opts.serverNodeArgs ?? [])] });
+    if (terminator) {
+      terminator.send({ type: 'upstream', port: Number(new URL(server.url).port) });
+      await terminator.next('upstream-set');
+    }
+    const termCpu = () => (terminator ? cpuMs(terminator.pid) : 0);
     await sleep(1000);
     const rssIdle = rssMiB(server.pid);
     loadgen = forkChild('loadgen.mjs', {}, prof('loadgen'));
@@ -121,7 +160,8 @@ async function runOnce(target, n, opts) {
     loadgen.send({
       type: 'dial',
       runId,
-      baseUrl: server.url,
+      baseUrl: publicUrl ?? server.url,
+      ca: cert?.ca,
       username: CALLBACK_USER,
       password: CALLBACK_PASSWORD,
       n,
@@ -140,7 +180,7 @@ async function runOnce(target, n, opts) {
     const startUs = nowUs();
     const sys0 = cpuTimes(server.pid).system;
     const sysH0 = { standin: cpuTimes(standin.pid).system, loadgen: cpuTimes(loadgen.pid).system };
-    const cpu0 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), machine: machineCpu() };
+    const cpu0 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), terminator: termCpu(), machine: machineCpu() };
     void server.loopProbe(); // starts the server's event-loop window (returns nothing yet)
     standin.send({ type: 'measure-start', atUs: startUs });
     loadgen.send({ type: 'measure-start', atUs: startUs });
@@ -153,11 +193,11 @@ async function runOnce(target, n, opts) {
     while (Date.now() < windowEnd) {
       await sleep(Math.min(1000, windowEnd - Date.now()));
       rssPeak = Math.max(rssPeak, rssMiB(server.pid));
-      const now = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), machine: machineCpu(), at: Date.now() };
+      const now = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), terminator: termCpu(), machine: machineCpu(), at: Date.now() };
       const seconds = (now.at - last.at) / 1000;
       if (seconds > 0.5) {
         const machine = ((now.machine.busy - last.machine.busy) / (now.machine.total - last.machine.total)) * cores;
-        const own = (now.server - last.server + now.standin - last.standin + now.loadgen - last.loadgen) / 1000 / seconds;
+        const own = (now.server - last.server + now.standin - last.standin + now.loadgen - last.loadgen + now.terminator - last.terminator) / 1000 / seconds;
         maxOtherCores = Math.max(maxOtherCores, machine - own);
       }
       last = now;
@@ -165,7 +205,7 @@ async function runOnce(target, n, opts) {
     const stopUs = nowUs();
     const sys1 = cpuTimes(server.pid).system;
     const sysH1 = { standin: cpuTimes(standin.pid).system, loadgen: cpuTimes(loadgen.pid).system };
-    const cpu1 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), machine: machineCpu() };
+    const cpu1 = { server: cpuMs(server.pid), standin: cpuMs(standin.pid), loadgen: cpuMs(loadgen.pid), terminator: termCpu(), machine: machineCpu() };
     const rssEnd = rssMiB(server.pid);
     const serverLoop = await server.loopProbe();
     standin.send({ type: 'measure-stop', atUs: stopUs });
@@ -198,15 +238,19 @@ async function runOnce(target, n, opts) {
       if (missing > 0 && undeliveredSamples.length < 20) undeliveredSamples.push({ call: Number(index), deltasSent: rt.outbound.deltasPerCall[index], markersReceived: c.markers, lastResponseSeq: c.lastResponseSeq, lastDelta: c.lastDelta });
     }
     const machineBusy = (cpu1.machine.busy - cpu0.machine.busy) / (cpu1.machine.total - cpu0.machine.total);
-    const ownCores = (cpu1.server - cpu0.server + cpu1.standin - cpu0.standin + cpu1.loadgen - cpu0.loadgen) / 1000 / windowS;
+    const ownCores = (cpu1.server - cpu0.server + cpu1.standin - cpu0.standin + cpu1.loadgen - cpu0.loadgen + cpu1.terminator - cpu0.terminator) / 1000 / windowS;
     const result = {
       target,
       n,
+      transport,
+      serverEnv: opts.serverEnv,
       dialed: dialed.ok,
       dialFailed: dialed.failed,
       dialErrors: dialed.errors,
       dialSeconds: dialMs / 1000,
       windowSeconds: windowS,
+      // CLOCK_MONOTONIC µs, the clock of V8's .cpuprofile timestamps too: a profile can be cut to the window.
+      windowUs: { start: startUs, stop: stopUs },
       callSeconds,
       cpu: {
         serverMs: cpu1.server - cpu0.server,
@@ -215,6 +259,9 @@ async function runOnce(target, n, opts) {
         serverSystemShare: (sys1 - sys0) / Math.max(1, cpu1.server - cpu0.server),
         standinCores: (cpu1.standin - cpu0.standin) / 1000 / windowS,
         loadgenCores: (cpu1.loadgen - cpu0.loadgen) / 1000 / windowS,
+        // The TLS terminator in front of the media socket (TLS runs; 0 otherwise).
+        terminatorMsPerCallSecond: (cpu1.terminator - cpu0.terminator) / callSeconds,
+        terminatorCores: (cpu1.terminator - cpu0.terminator) / 1000 / windowS,
         standinSystemShare: (sysH1.standin - sysH0.standin) / Math.max(1, cpu1.standin - cpu0.standin),
         loadgenSystemShare: (sysH1.loadgen - sysH0.loadgen) / Math.max(1, cpu1.loadgen - cpu0.loadgen),
         machineBusy,
@@ -297,11 +344,13 @@ async function runOnce(target, n, opts) {
   } finally {
     await loadgen?.stop();
     await server?.stop();
+    await terminator?.stop();
     await standin.stop();
   }
 }
 
 const f = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(d));
+const label = (r) => `${r.target}${r.transport === 'tls' ? ' TLS' : ''}`;
 
 export function relayTables(results) {
   const lines = [];
@@ -311,18 +360,18 @@ export function relayTables(results) {
     const i = r.inbound.latencyMs;
     const o = r.outbound.firstFrameLatencyMs;
     lines.push(
-      `| ${r.target} | ${r.dialed}${r.dialFailed ? ` (+${r.dialFailed} failed)` : ''} | ${f(r.cpu.serverMsPerCallSecond, 3)} | ${f(r.cpu.serverCores, 2)} (${f(r.cpu.serverSystemShare * 100, 0)} %) | ${f(r.rss.perCallKiB, 0)} KiB | ${f(i.p50, 2)} / ${f(i.p99, 2)} / ${f(i.max, 1)} | ${f(o.p50, 2)} / ${f(o.p99, 2)} / ${f(o.max, 1)} | ${f(r.serverLoopDelayMs?.p99, 1)} / ${f(r.serverLoopDelayMs?.max, 1)} | ${r.inbound.dropped + r.inbound.gaps}/${r.outbound.dropped + r.outbound.gaps} | ${r.inbound.late}/${r.outbound.late} | ${r.inbound.outOfOrder}/${r.outbound.outOfOrder} | ${r.keptEveryFrame ? 'yes' : 'NO'} |`,
+      `| ${label(r)} | ${r.dialed}${r.dialFailed ? ` (+${r.dialFailed} failed)` : ''} | ${f(r.cpu.serverMsPerCallSecond, 3)} | ${f(r.cpu.serverCores, 2)} (${f(r.cpu.serverSystemShare * 100, 0)} %) | ${f(r.rss.perCallKiB, 0)} KiB | ${f(i.p50, 2)} / ${f(i.p99, 2)} / ${f(i.max, 1)} | ${f(o.p50, 2)} / ${f(o.p99, 2)} / ${f(o.max, 1)} | ${f(r.serverLoopDelayMs?.p99, 1)} / ${f(r.serverLoopDelayMs?.max, 1)} | ${r.inbound.dropped + r.inbound.gaps}/${r.outbound.dropped + r.outbound.gaps} | ${r.inbound.late}/${r.outbound.late} | ${r.inbound.outOfOrder}/${r.outbound.outOfOrder} | ${r.keptEveryFrame ? 'yes' : 'NO'} |`,
     );
   }
   lines.push('');
   lines.push('Harness health (the load generator and stand-in share the 2 cores with the server):');
   lines.push('');
-  lines.push('| server | calls | dial s | machine busy | steal cores | stand-in cores | load gen cores | other cores (busiest s) | generator lag p99 / max ms | load gen loop delay p99 ms (beyond 10 ms) | stand-in loop delay p99 ms (beyond 10 ms) | frames in window (in) | 1st deltas measured (skipped: audio still playing) | playAudio msgs | clears | server warn+ log lines |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |');
+  lines.push('| server | calls | dial s | machine busy | steal cores | stand-in cores | load gen cores | TLS terminator cores | other cores (busiest s) | generator lag p99 / max ms | load gen loop delay p99 ms (beyond 10 ms) | stand-in loop delay p99 ms (beyond 10 ms) | frames in window (in) | 1st deltas measured (skipped: audio still playing) | playAudio msgs | clears | server warn+ log lines |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |');
   for (const r of results) {
     const g = r.harness.generatorLagMs;
     lines.push(
-      `| ${r.target} | ${r.dialed} | ${f(r.dialSeconds, 1)} | ${f(r.cpu.machineBusy * 100, 0)} % | ${f(r.cpu.stealCores, 2)} | ${f(r.cpu.standinCores, 2)} | ${f(r.cpu.loadgenCores, 2)} | ${f(r.cpu.otherCores, 2)} (${f(r.cpu.maxOtherCores1s, 2)}) | ${f(g.p99, 1)} / ${f(g.max, 1)} | ${f(r.harness.loadgenLoopDelayMs.p99, 1)} | ${f(r.harness.standinLoopDelayMs.p99, 1)} | ${r.inbound.framesInWindow} | ${r.outbound.firstFrameLatencyMs.n} (${r.outbound.firstDeltasBehindAudio}) | ${r.outbound.playAudioMessages} | ${r.outbound.clears} | ${r.serverLogProblems.count}${r.serverLogProblems.top.length ? `: ${r.serverLogProblems.top.join('; ')}` : ''} |`,
+      `| ${label(r)} | ${r.dialed} | ${f(r.dialSeconds, 1)} | ${f(r.cpu.machineBusy * 100, 0)} % | ${f(r.cpu.stealCores, 2)} | ${f(r.cpu.standinCores, 2)} | ${f(r.cpu.loadgenCores, 2)} | ${r.transport === 'tls' ? f(r.cpu.terminatorCores, 2) : '–'} | ${f(r.cpu.otherCores, 2)} (${f(r.cpu.maxOtherCores1s, 2)}) | ${f(g.p99, 1)} / ${f(g.max, 1)} | ${f(r.harness.loadgenLoopDelayMs.p99, 1)} | ${f(r.harness.standinLoopDelayMs.p99, 1)} | ${r.inbound.framesInWindow} | ${r.outbound.firstFrameLatencyMs.n} (${r.outbound.firstDeltasBehindAudio}) | ${r.outbound.playAudioMessages} | ${r.outbound.clears} | ${r.serverLogProblems.count}${r.serverLogProblems.top.length ? `: ${r.serverLogProblems.top.join('; ')}` : ''} |`,
     );
   }
   return lines.join('\n');
@@ -335,13 +384,13 @@ export function messageTable(results) {
   ];
   for (const r of results) {
     const m = r.messagesPerCallSecond;
-    lines.push(`| ${r.target} | ${r.dialed} | ${f(m.callerFramesIn, 1)} | ${f(m.appendsOut, 1)} | ${f(m.modelEventsIn, 1)} | ${f(m.playAudioOut, 1)} | ${f(m.clearsOut, 2)} |`);
+    lines.push(`| ${label(r)} | ${r.dialed} | ${f(m.callerFramesIn, 1)} | ${f(m.appendsOut, 1)} | ${f(m.modelEventsIn, 1)} | ${f(m.playAudioOut, 1)} | ${f(m.clearsOut, 2)} |`);
   }
   return lines.join('\n');
 }
 
 export function relayRatios(results) {
-  const cost = (target, n) => results.find((r) => r.target === target && r.n === n)?.cpu.serverMsPerCallSecond;
+  const cost = (target, n) => results.find((r) => r.target === target && r.n === n && (r.transport ?? 'plain') === 'plain')?.cpu.serverMsPerCallSecond;
   const lines = [
     '| calls | Switchboard CPU ms / call-s | naive relay | floor relay | naive ÷ Switchboard | floor ÷ naive |',
     '| ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -354,6 +403,89 @@ export function relayRatios(results) {
     if ([sb, nv, fl].filter((v) => v !== undefined).length < 2) continue;
     const ratio = (a, b) => (a !== undefined && b !== undefined ? `${f(a / b, 2)}×` : '—');
     lines.push(`| ${n} | ${f(sb, 3)} | ${f(nv, 3)} | ${f(fl, 3)} | ${ratio(nv, sb)} | ${ratio(fl, nv)} |`);
+  }
+  return lines.join('\n');
+}
+
+const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/**
+ * Per transport, target and N, the median over the repetitions (--repeat) of each figure, and per
+ * transport and target the marginal cost of one more call between each two consecutive N: the growth
+ * of the server's CPU (cores, from the medians) divided by the calls added, in ms per call-second.
+ */
+export function relaySummary(results) {
+  const groups = new Map();
+  for (const r of results.filter((x) => !x.search)) {
+    const key = `${r.transport ?? 'plain'}|${r.target}|${r.n}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  const rows = [...groups.values()].map((runs) => ({
+    transport: runs[0].transport ?? 'plain',
+    target: runs[0].target,
+    n: runs[0].n,
+    runs: runs.length,
+    calls: median(runs.map((r) => r.dialed)),
+    msPerCallSecond: median(runs.map((r) => r.cpu.serverMsPerCallSecond)),
+    msPerCallSecondAll: runs.map((r) => r.cpu.serverMsPerCallSecond),
+    serverCores: median(runs.map((r) => r.cpu.serverCores)),
+    terminatorMsPerCallSecond: median(runs.map((r) => r.cpu.terminatorMsPerCallSecond ?? 0)),
+    terminatorCores: median(runs.map((r) => r.cpu.terminatorCores ?? 0)),
+    rssPerCallKiB: median(runs.map((r) => r.rss.perCallKiB)),
+    rssGrowthMiB: median(runs.map((r) => r.rss.endMiB - r.rss.idleMiB)),
+    inboundP99Ms: median(runs.map((r) => r.inbound.latencyMs.p99)),
+    outboundP99Ms: median(runs.map((r) => r.outbound.firstFrameLatencyMs.p99)),
+    stealCores: median(runs.map((r) => r.cpu.stealCores)),
+    otherCores: median(runs.map((r) => r.cpu.otherCores)),
+    keptEveryFrame: runs.filter((r) => r.keptEveryFrame).length,
+  }));
+  for (const row of rows) {
+    const smaller = rows.filter((o) => o.transport === row.transport && o.target === row.target && o.n < row.n).sort((a, b) => b.n - a.n)[0];
+    if (smaller) {
+      row.marginalFromN = smaller.n;
+      row.marginalMsPerCallSecond = ((row.serverCores - smaller.serverCores) * 1000) / (row.calls - smaller.calls);
+      row.marginalRssKiB = ((row.rssGrowthMiB - smaller.rssGrowthMiB) * 1024) / (row.calls - smaller.calls);
+      row.marginalWithTerminatorMsPerCallSecond = ((row.serverCores + row.terminatorCores - smaller.serverCores - smaller.terminatorCores) * 1000) / (row.calls - smaller.calls);
+    }
+  }
+  const order = { switchboard: 0, naive: 1, floor: 2 };
+  rows.sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'plain' ? -1 : 1) || a.n - b.n || (order[a.target] ?? 9) - (order[b.target] ?? 9));
+  return rows;
+}
+
+export function summaryTable(rows) {
+  const lines = [
+    '| transport | server | calls | runs | CPU ms / call-s (median; each run) | marginal ms / call-s per added call | + TLS terminator ms / call-s | RSS / call (marginal) | inbound p99 ms | outbound 1st frame p99 ms | runs that kept every frame | other load, cores (steal) |',
+    '| --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const marginal = r.marginalMsPerCallSecond === undefined ? '–' : `${f(r.marginalMsPerCallSecond, 3)} (${r.marginalFromN}→${r.n})${r.transport === 'tls' ? `; with terminator ${f(r.marginalWithTerminatorMsPerCallSecond, 3)}` : ''}`;
+    lines.push(
+      `| ${r.transport} | ${r.target} | ${r.calls} | ${r.runs} | ${f(r.msPerCallSecond, 3)} (${r.msPerCallSecondAll.map((v) => f(v, 3)).join(', ')}) | ${marginal} | ${r.transport === 'tls' ? f(r.terminatorMsPerCallSecond, 3) : '–'} | ${f(r.rssPerCallKiB, 0)} KiB${r.marginalRssKiB === undefined ? '' : ` (${f(r.marginalRssKiB, 0)})`} | ${f(r.inboundP99Ms, 2)} | ${f(r.outboundP99Ms, 2)} | ${r.keptEveryFrame}/${r.runs} | ${f(r.otherCores, 2)} (${f(r.stealCores, 2)}) |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Switchboard against the naive relay, per transport and N, from the summary's medians: the issue's three targets. */
+export function targetsTable(rows) {
+  const lines = [
+    '| transport | calls | Switchboard ÷ naive, CPU per call-s (target ≤ 1) | floor ÷ naive | Switchboard ÷ naive, marginal per added call (target ≤ 0.8) | Switchboard RSS / call (target ≤ 300 KiB) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const get = (transport, target, n) => rows.find((r) => r.transport === transport && r.target === target && r.n === n);
+  for (const sb of rows.filter((r) => r.target === 'switchboard')) {
+    const nv = get(sb.transport, 'naive', sb.n);
+    const fl = get(sb.transport, 'floor', sb.n);
+    const ratio = (a, b) => (a !== undefined && b !== undefined && b !== 0 ? `${f(a / b, 2)}×` : '–');
+    lines.push(
+      `| ${sb.transport} | ${sb.n} | ${ratio(sb.msPerCallSecond, nv?.msPerCallSecond)} | ${ratio(fl?.msPerCallSecond, nv?.msPerCallSecond)} | ${sb.marginalMsPerCallSecond !== undefined ? `${sb.marginalMsPerCallSecond > 0 && nv?.marginalMsPerCallSecond > 0 ? ratio(sb.marginalMsPerCallSecond, nv.marginalMsPerCallSecond) : 'no ratio: CPU fell as calls were added (a saturated machine)'} (${f(sb.marginalMsPerCallSecond, 3)} vs ${f(nv?.marginalMsPerCallSecond, 3)}; ${sb.marginalFromN}→${sb.n})` : '–'} | ${f(sb.rssPerCallKiB, 0)} KiB |`,
+    );
   }
   return lines.join('\n');
 }
@@ -375,17 +507,29 @@ export async function runRelayBench(opts) {
   const jitter = await timerJitter(5);
   process.stderr.write(`relay: this machine's timer jitter (idle, 1 ms timer): p50 ${f(jitter.p50, 2)} / p99 ${f(jitter.p99, 2)} / max ${f(jitter.max, 1)} ms\n`);
   const results = [];
+  const transports = opts.transports ?? ['plain'];
+  const repeat = opts.repeat ?? 1;
+  if (transports.includes('tls')) {
+    const { makeTestCertificate } = require('../dist/sim/test-certificate.js');
+    opts.certificate = makeTestCertificate(path.join(opts.out, 'tls'));
+  }
   const log = (r) =>
     process.stderr.write(
-      `  ${r.target} N=${r.n}: ${r.dialed} calls, ${f(r.cpu.serverMsPerCallSecond, 3)} ms CPU/call-s, in p99 ${f(r.inbound.latencyMs.p99, 2)} ms, out p99 ${f(r.outbound.firstFrameLatencyMs.p99, 2)} ms, kept every frame: ${r.keptEveryFrame}\n`,
+      `  ${label(r)} N=${r.n}: ${r.dialed} calls, ${f(r.cpu.serverMsPerCallSecond, 3)} ms CPU/call-s, in p99 ${f(r.inbound.latencyMs.p99, 2)} ms, out p99 ${f(r.outbound.firstFrameLatencyMs.p99, 2)} ms, kept every frame: ${r.keptEveryFrame}\n`,
     );
-  for (const n of opts.n) {
-    for (const target of opts.targets) {
-      if (opts.onlyAt?.[target] && !opts.onlyAt[target].includes(n)) continue;
-      process.stderr.write(`relay: ${target} with ${n} calls…\n`);
-      const r = await runOne(target, n, opts);
-      results.push(r);
-      log(r);
+  // Repetitions outermost, so a slow drift of the machine's load touches every configuration alike.
+  for (let round = 1; round <= repeat; round++) {
+    for (const transport of transports) {
+      for (const n of opts.n) {
+        for (const target of opts.targets) {
+          if (opts.onlyAt?.[target] && !opts.onlyAt[target].includes(n)) continue;
+          process.stderr.write(`relay: ${target} with ${n} calls, ${transport}${repeat > 1 ? `, round ${round}/${repeat}` : ''}…\n`);
+          const r = await runOne(target, n, opts, transport);
+          r.round = round;
+          results.push(r);
+          log(r);
+        }
+      }
     }
   }
   // The largest N that keeps every frame, per target in --search-targets: above the largest N while it
@@ -415,13 +559,19 @@ export async function runRelayBench(opts) {
     }
     maxKept[target] = { kept: kept(), lost: lost() === Infinity ? null : lost() };
   }
-  return { machine: machineInfo(), timerJitterMs: jitter, options: { ...opts, responseMs: RESPONSE_MS, chunkMs: CHUNK_MS, lateMs: LATE_MS, speechMs: SPEECH_MS, cycleMs: CYCLE_MS, firstSpeechMs: FIRST_SPEECH_MS }, results, maxKept };
+  const { certificate: _certificate, ...optsOut } = opts;
+  return { machine: machineInfo(), timerJitterMs: jitter, summary: relaySummary(results), options: { ...optsOut, responseMs: RESPONSE_MS, chunkMs: CHUNK_MS, lateMs: LATE_MS, speechMs: SPEECH_MS, cycleMs: CYCLE_MS, firstSpeechMs: FIRST_SPEECH_MS }, results, maxKept };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--tables-from') {
+  // Print the tables of a saved run again (relay.json), e.g. after the table code changed.
+  const report = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
+  const summary = relaySummary(report.results);
+  process.stdout.write(`${jitterText(report.timerJitterMs)}\n\nMedians (${report.options.repeat ?? 1} run(s) each):\n\n${summaryTable(summary)}\n\n${targetsTable(summary)}\n\nEvery run:\n\n${relayTables(report.results)}\n\nMessages per call-second during the window:\n\n${messageTable(report.results)}\n`);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const opts = parseArgs(process.argv.slice(2));
   const report = await runRelayBench(opts);
   const json = opts.json ?? path.join(opts.out, 'relay.json');
   fs.writeFileSync(json, JSON.stringify(report, null, 2));
-  process.stdout.write(`\n${jitterText(report.timerJitterMs)}\n\n${relayTables(report.results)}\n\nMessages per call-second during the window:\n\n${messageTable(report.results)}\n\n${relayRatios(report.results)}\n\n${maxKeptText(report.maxKept)}\nFull results: ${json}\n`);
+  process.stdout.write(`\nCommand: \`node bench/relay.mjs ${process.argv.slice(2).join(' ')}\`\n\n${jitterText(report.timerJitterMs)}\n\nMedians (${opts.repeat} run${opts.repeat > 1 ? 's' : ''} each):\n\n${summaryTable(report.summary)}\n\n${targetsTable(report.summary)}\n\nEvery run:\n\n${relayTables(report.results)}\n\nMessages per call-second during the window:\n\n${messageTable(report.results)}\n\n${relayRatios(report.results)}\n\n${maxKeptText(report.maxKept)}\nFull results: ${json}\n`);
 }

@@ -21,6 +21,7 @@
  * {atUs}; ← {type:'stop-audio'}; ← {type:'report'} → {type:'report', ...}; ← {type:'hangup'} → {type:'hung-up'}.
  */
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -81,13 +82,16 @@ function xmlAttr(xml, name) {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+/** For https:// (the relay bench's --tls runs): trusts only the bench's test CA (config.ca), set on dial. */
+let tlsAgent;
 
 function postJson(url, body, auth) {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = http.request(
+    const secure = url.startsWith('https:');
+    const req = (secure ? https : http).request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: auth } },
+      { method: 'POST', agent: secure ? tlsAgent : agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), authorization: auth } },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -127,6 +131,7 @@ async function dial(index) {
     headers: user !== undefined ? { Authorization: basic(user, pass ?? '') } : {},
     perMessageDeflate: false,
     handshakeTimeout: 10_000,
+    ...(config.ca ? { ca: config.ca } : {}),
   });
   const call = {
     index,
@@ -330,6 +335,7 @@ process.on('message', async (msg) => {
   switch (msg.type) {
     case 'dial':
       config = msg;
+      if (config.ca) tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: config.ca });
       process.send({ type: 'dialed', ...(await dialAll()) });
       return;
     case 'measure-start':

@@ -20,6 +20,8 @@ if (file) {
       return;
     }
     const beyond = (ns) => Math.max(0, ns / 1e6 - 10);
-    fs.writeFileSync(file, JSON.stringify({ p50: beyond(h.percentile(50)), p99: beyond(h.percentile(99)), max: beyond(h.max) }));
+    // Written aside and renamed: the bench polls for the file and must never read it half-written.
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ p50: beyond(h.percentile(50)), p99: beyond(h.percentile(99)), max: beyond(h.max) }));
+    fs.renameSync(`${file}.tmp`, file);
   });
 }

@@ -12,6 +12,9 @@
  *
  *   PORT=0 HOST=127.0.0.1 OPENAI_BASE_URL=ws://127.0.0.1:PORT/v1 OPENAI_API_KEY=sk-test node bench/<name>-relay.mjs
  *
+ * Behind a TLS terminator: PUBLIC_BASE_URL=https://HOST:PORT names the stream destination (wss://…), and a
+ * wss:// OPENAI_BASE_URL with a private CA is trusted through NODE_EXTRA_CA_CERTS, as for Switchboard.
+ *
  * Prints `<name> relay listening on http://HOST:PORT` when ready (bench/lib/procs.mjs waits for it).
  */
 import http from 'node:http';
@@ -25,6 +28,8 @@ export function startBaselineRelay(name, { toOpenAI, toCaller }) {
   const MODEL = process.env.AGENT_MODEL ?? 'gpt-realtime-2.1';
   const GREETING = process.env.AGENT_GREETING ?? 'Hello! Thanks for calling. How can I help you today?';
   const text = { binary: false };
+  // Behind a TLS terminator (the bench's --tls runs) the stream destination is its wss:// address.
+  const PUBLIC_BASE_URL = process.env.PUBLIC_BASE_URL?.replace(/\/+$/, '');
 
   const server = http.createServer((req, res) => {
     if (req.method === 'POST' && req.url?.startsWith('/bandwidth/voice/initiate')) {
@@ -34,7 +39,7 @@ export function startBaselineRelay(name, { toOpenAI, toCaller }) {
         const callId = JSON.parse(body).callId;
         res.writeHead(200, { 'content-type': 'application/xml' });
         res.end(
-          `<?xml version="1.0" encoding="UTF-8"?><Response><StartStream name="ai-agent" mode="bidirectional" tracks="inbound" destination="ws://${req.headers.host}/media/${callId}"/><Pause duration="86400"/></Response>`,
+          `<?xml version="1.0" encoding="UTF-8"?><Response><StartStream name="ai-agent" mode="bidirectional" tracks="inbound" destination="${PUBLIC_BASE_URL ? PUBLIC_BASE_URL.replace(/^http/, 'ws') : `ws://${req.headers.host}`}/media/${callId}"/><Pause duration="86400"/></Response>`,
         );
       });
       return;

@@ -27,8 +27,10 @@
  *
  * Options come from the environment: BENCH_RESPONSE_MS (audio per response, default 3000),
  * BENCH_CHUNK_MS (default 100), BENCH_SPEED_FACTOR (default 4), BENCH_FIRST_DELTA_MS (default 300),
- * BENCH_LATE_MS (inbound "late" threshold, default 100).
+ * BENCH_LATE_MS (inbound "late" threshold, default 100); BENCH_TLS_CERT_FILE and BENCH_TLS_KEY_FILE serve
+ * wss:// instead of ws://.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FRAME_BYTES, IN_MARKER_BYTES, OUT_MARKER_BYTES, Samples, elapsedUs, nowUs, readInMarker, writeOutMarker } from './marker.mjs';
@@ -186,6 +188,8 @@ const standIn = await startRealtimeStandIn({
   speedFactor: SPEED_FACTOR,
   firstDeltaLatencyMs: FIRST_DELTA_MS,
   record: 'control',
+  // --tls runs: wss:// with the bench's test certificate (src/sim/test-certificate.ts).
+  ...(process.env.BENCH_TLS_CERT_FILE ? { tls: { cert: fs.readFileSync(process.env.BENCH_TLS_CERT_FILE), key: fs.readFileSync(process.env.BENCH_TLS_KEY_FILE) } } : {}),
 });
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });

@@ -42,6 +42,12 @@ export interface RealtimeConnectOptions {
  */
 const MAX_OUTBOX_MESSAGES = 64;
 
+/** `input_audio_buffer.append` around its base64 audio (reference §1.4), as text and as bytes. */
+const APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"';
+const APPEND_TAIL = '"}';
+const APPEND_HEAD_BYTES = Buffer.from(APPEND_HEAD, 'latin1');
+const APPEND_TAIL_BYTES = Buffer.from(APPEND_TAIL, 'latin1');
+
 /** Ping interval on the OpenAI socket; a socket that misses a whole interval is dead. */
 const MODEL_HEARTBEAT_MS = 15_000;
 
@@ -147,9 +153,22 @@ export class RealtimeSession implements ModelSession {
     this.handlers = handlers;
   }
 
-  /** The hot path: built by hand, base64 needs no escaping (reference §1.4). */
+  /**
+   * The hot path, 50 times a second per call: built by hand, base64 needs no escaping (reference §1.4).
+   * Assembled as one Buffer and sent as a text frame: ws then masks it straight into the frame it writes
+   * (one write per append instead of header and payload corked into a writev, and no string to encode),
+   * measured ~7 % less send CPU per append over plain and TLS sockets (BENCHMARKS.md, capacity section).
+   */
   appendAudio(chunk: AudioChunk): void {
-    this.sendRaw(`{"type":"input_audio_buffer.append","audio":"${chunk.base64}"}`);
+    if (this.ws?.readyState !== WebSocket.OPEN || this.options.tap) {
+      this.sendRaw(`${APPEND_HEAD}${chunk.base64}${APPEND_TAIL}`);
+      return;
+    }
+    const frame = Buffer.allocUnsafe(APPEND_HEAD_BYTES.length + chunk.base64.length + APPEND_TAIL_BYTES.length);
+    APPEND_HEAD_BYTES.copy(frame, 0);
+    frame.write(chunk.base64, APPEND_HEAD_BYTES.length, 'latin1');
+    APPEND_TAIL_BYTES.copy(frame, APPEND_HEAD_BYTES.length + chunk.base64.length);
+    this.ws.send(frame, { binary: false });
   }
 
   createResponse(options: { instructions?: string } = {}): void {

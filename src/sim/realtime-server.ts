@@ -10,6 +10,7 @@
  *   // OPENAI_BASE_URL = rt.url  →  client connects to `${rt.url}/realtime?model=gpt-realtime-2.1`
  */
 import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -105,6 +106,11 @@ export interface RealtimeStandInOptions {
   connectDelayMs?: number;
   /** MCP servers the stand-in can reach, by URL (realtime-mcp.ts); others cannot be reached. */
   mcpServers?: SimMcpServers;
+  /**
+   * Serve HTTPS and `wss://` with this certificate (PEM), as api.openai.com does (RT §1.1); default plain
+   * HTTP and `ws://`. The client must trust the certificate's issuer (e.g. NODE_EXTRA_CA_CERTS).
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface UpgradeRecord {
@@ -118,7 +124,7 @@ export interface UpgradeRecord {
 }
 
 export interface RealtimeStandIn {
-  /** `ws://127.0.0.1:PORT/v1`: clients connect to `${url}/realtime?model=…`. */
+  /** `ws://127.0.0.1:PORT/v1` (`wss://` with `tls`): clients connect to `${url}/realtime?model=…`. */
   readonly url: string;
   readonly port: number;
   readonly apiKey: string;
@@ -185,7 +191,8 @@ class RealtimeStandInServer implements RealtimeStandIn {
   readonly upgrades: UpgradeRecord[] = [];
   private readonly clock: Clock;
   private readonly env: SessionEnvironment;
-  private readonly http = http.createServer((req, res) => this.onRequest(req, res));
+  private readonly http: http.Server | https.Server;
+  private readonly secure: boolean;
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('realtime') ? 'realtime' : false) });
   private readonly sessionWaiters: Array<{ index: number; resolve: (s: RealtimeSimSession) => void }> = [];
   private address: AddressInfo | undefined;
@@ -218,6 +225,9 @@ class RealtimeStandInServer implements RealtimeStandIn {
       mcpServers: options.mcpServers ?? {},
       onClientEvent: (e) => this.events.push(e),
     };
+    const onRequest = (req: IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res);
+    this.secure = options.tls !== undefined;
+    this.http = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : http.createServer(onRequest);
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
@@ -236,7 +246,7 @@ class RealtimeStandInServer implements RealtimeStandIn {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/v1`;
+    return `${this.secure ? 'wss' : 'ws'}://127.0.0.1:${this.port}/v1`;
   }
 
   get connections(): number {

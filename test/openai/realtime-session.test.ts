@@ -3,6 +3,7 @@ import { WebSocketServer } from 'ws';
 import { agentSchema } from '../../src/agents/agent';
 import { ManualClock, waitFor } from '../../src/clock';
 import { createLogger } from '../../src/log';
+import { chunkOf } from '../../src/bridge/transports';
 import { RealtimeSession } from '../../src/openai/realtime-session';
 import { startRealtimeStandIn, type StallMode } from '../../src/sim/realtime-server';
 
@@ -54,6 +55,34 @@ describe('RealtimeSession', () => {
       clearSpy.mockRestore();
       await standIn.close();
     }
+  });
+
+  it('sends caller audio as one text frame per chunk, the exact input_audio_buffer.append JSON, in order, also while a tap records it', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const frames: Array<{ text: string; isBinary: boolean }> = [];
+    wss.on('connection', (ws) => ws.on('message', (data, isBinary) => frames.push({ text: data.toString(), isBinary })));
+    const { port } = wss.address() as AddressInfo;
+    const agent = { ...agentSchema.parse({ id: 'a1', name: 'A1' }), destinations: [] };
+    const tapped: string[] = [];
+    const tap = { sent: (text: string) => tapped.push(text), received: () => undefined, refused: () => undefined, closed: () => undefined };
+    const plain = new RealtimeSession({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'sk-test', agent, tools: [], logger: createLogger('silent') });
+    await waitFor(() => frames.length === 1); // session.update: the socket is open
+    const chunks = ['AAECAw==', Buffer.alloc(160, 0x7f).toString('base64'), '/+/+'].map((base64) => chunkOf(base64));
+    for (const chunk of chunks) plain.appendAudio(chunk);
+    await waitFor(() => frames.length === 4);
+    expect(frames.slice(1)).toEqual(chunks.map((c) => ({ text: `{"type":"input_audio_buffer.append","audio":"${c.base64}"}`, isBinary: false })));
+    for (const f of frames.slice(1)) expect(JSON.parse(f.text)).toEqual({ type: 'input_audio_buffer.append', audio: expect.any(String) });
+    plain.close();
+
+    const recorded = new RealtimeSession({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: 'sk-test', agent, tools: [], logger: createLogger('silent'), tap });
+    await waitFor(() => frames.length === 5);
+    recorded.appendAudio(chunks[0]!);
+    await waitFor(() => frames.length === 6);
+    expect(frames[5]).toEqual({ text: `{"type":"input_audio_buffer.append","audio":"AAECAw=="}`, isBinary: false });
+    expect(tapped.at(-1)).toBe(frames[5]!.text);
+    recorded.close();
+    await new Promise((r) => wss.close(r));
   });
 
   it('a socket that opens and never configures the session fails ready at the deadline, on the injected clock', async () => {
