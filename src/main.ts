@@ -2,7 +2,7 @@ import http from 'node:http';
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { AgentWithDestinations } from './agents/agent';
+import type { AgentMode, AgentWithDestinations } from './agents/agent';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
@@ -40,6 +40,10 @@ import { CallRecorder } from './record/call-recorder';
 import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
+import { CallCapacity } from './capacity';
+import { EndedCallsCounter } from './metrics/ended-calls';
+import { METRICS_PATH, metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint';
+import { PrometheusMetrics } from './metrics/prometheus';
 import { SqliteStore } from './store/sqlite';
 import type { CallRecord, Store } from './store/types';
 
@@ -106,6 +110,12 @@ export interface RunningSwitchboard {
   security: SecurityEvents;
   /** Delivers post-call reports from the outbox; undefined when serving one CLI command. */
   reports: ReportDispatcher | undefined;
+  /** This server's metrics registry (GET /metrics). */
+  metrics: PrometheusMetrics;
+  /** http://host:port of the unauthenticated metrics listener (METRICS_PORT), when there is one. */
+  metricsUrl: string | undefined;
+  /** MAX_CONCURRENT_CALLS and the live calls it counts. */
+  capacity: CallCapacity;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -122,7 +132,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
-  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs });
+  // The registry exists before the store, so the store's first commits are timed; live calls are read at
+  // each scrape from the bridge and the SIP webhook, created below.
+  const metrics: PrometheusMetrics = new PrometheusMetrics({
+    instanceId,
+    maxConcurrentCalls: config.env.MAX_CONCURRENT_CALLS,
+    liveCalls: (): Partial<Record<AgentMode, number>> => ({ stream: bridge.size, 'openai-sip': sipWebhook.sessions.size }),
+  });
+  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs, onCommit: (ms, writes) => metrics.storeCommit(ms, writes) });
   const stopStore = async () => {
     await store.close();
     lock?.release();
@@ -191,6 +208,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     config.env.OPENAI_WEBHOOK_SECRET ?? '',
     config.env.BANDWIDTH_CLIENT_SECRET ?? '',
     config.env.NGROK_AUTHTOKEN ?? '',
+    config.env.METRICS_TOKEN ?? '',
     ...toolSecretValues(options.env),
   ];
   const recordDir = options.recordDir ?? config.env.RECORD_DIR;
@@ -223,7 +241,12 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     : undefined;
   // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
   const callContexts = new CallContexts({ clock, env: options.env, logger });
-  const bridge = new CallRegistry({
+  const capacity: CallCapacity = new CallCapacity(
+    config.env.MAX_CONCURRENT_CALLS,
+    (): number => bridge.size + sipWebhook.sessions.size,
+    (callId: string): boolean => bridge.get(callId) !== undefined,
+  );
+  const bridge: CallRegistry = new CallRegistry({
     instanceId,
     contexts: callContexts,
     recordingsDir: path.join(config.dataDir, 'recordings'),
@@ -234,6 +257,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
+    metrics,
     openModel: (agent, tools, callId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, clock, tap: callRecorder?.realtimeTap(callId) }),
   });
@@ -245,7 +269,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   }
   const openai = openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest);
   hangUpOrphanedSipCalls(openai, store, orphans, logger);
-  const sipWebhook = new OpenAISipWebhook({
+  const sipWebhook: OpenAISipWebhook = new OpenAISipWebhook({
     store,
     router,
     logger,
@@ -259,9 +283,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
+    capacity,
+    metrics,
   });
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
+    metrics,
+    capacity,
     store,
     templates,
     router,
@@ -304,6 +332,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'accepting-calls', check: () => bridge.accepting() },
     ],
     mounts: [
+      [METRICS_PATH, metricsRouter(metrics, config.env.METRICS_TOKEN ?? credentials.credentials.adminToken, security)],
       ['/openai', sipWebhook.router()],
       [
         '/api',
@@ -328,8 +357,22 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           callRecorder?.callback(x);
         }
       : undefined,
+    metrics,
   );
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
+  const endedCalls = new EndedCallsCounter(store, metrics, logger);
+  let metricsListener: MetricsListener | undefined;
+  if (config.env.METRICS_PORT !== undefined && !options.forCommand) {
+    try {
+      metricsListener = await startMetricsListener(metrics, config.env.METRICS_PORT, config.env.METRICS_HOST, logger);
+    } catch (err) {
+      endedCalls.stop();
+      media.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopStore();
+      throw err;
+    }
+  }
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
   const openaiSipAgents = (await store.agents.list()).filter((a) => a.agent.mode === 'openai-sip').map((a) => a.agent.id);
@@ -361,12 +404,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       // Whole-call tapes buffer a turn's writes (call-tape.ts): what the last frames left is written now.
       callRecorder?.close();
       await reports?.stop();
+      await metricsListener?.close();
+      endedCalls.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
+  return { config, credentials, instanceId, store, bridge, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, metrics, metricsUrl: metricsListener?.url, capacity, close };
 }
 
 /**
