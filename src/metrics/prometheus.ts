@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { AgentMode } from '../agents/agent';
 import { CALLBACK_BUCKETS_S, FIRST_WORD_BUCKETS_S, STORE_COMMIT_BUCKETS_S, TRUNCATION_ERROR_BUCKETS_S } from '../constants';
 import type { CallOutcomeKind } from '../outcomes';
-import type { BusyHandling, FallbackReason, MetricsSink, ModelErrorKind } from './sink';
+import { FALLBACK_REASONS, type BusyHandling, type FallbackReason, type MetricsSink, type ModelErrorKind } from './sink';
 
 /**
  * The Prometheus side of MetricsSink (docs/operations.md, "Metrics"): one Registry per running server, so
@@ -97,10 +97,14 @@ export class PrometheusMetrics implements MetricsSink {
       labelNames: ['mode', 'handling'],
       registers,
     });
-    // Each labelled series exists from the start at 0, so a rate() over it has a beginning (Prometheus
-    // treats a series appearing mid-way as having started at its first value).
-    this.bargeIns.inc(0);
-    this.storeCommitWrites.inc(0);
+    // The series of closed label sets exist from the start at 0, so a rate() or an alert over one has a
+    // beginning (a series that appears mid-way starts at its first value, and its first increase is lost).
+    for (const reason of FALLBACK_REASONS) this.fallbacks.inc({ reason }, 0);
+    for (const result of ['renewed', 'failed'] as const) this.modelReconnects.inc({ result }, 0);
+    for (const kind of ['event', 'session-closed'] as const) this.modelErrors.inc({ kind, code: kind }, 0);
+    this.callsRefused.inc({ mode: 'stream', handling: 'fallback' }, 0);
+    this.callsRefused.inc({ mode: 'stream', handling: 'reject' }, 0);
+    this.callsRefused.inc({ mode: 'openai-sip', handling: 'sip-reject' }, 0);
   }
 
   /** The exposition text of every series (Prometheus text format 0.0.4). */

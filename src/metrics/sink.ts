@@ -27,7 +27,7 @@ export type FallbackReason =
   /** A transfer (to a human, or to an AI SIP endpoint) failed and the agent cannot take the caller back. */
   | 'transfer-failed';
 
-const FALLBACK_REASONS: ReadonlySet<string> = new Set<FallbackReason>([
+export const FALLBACK_REASONS: readonly FallbackReason[] = [
   'agent-audio-timeout',
   'model-closed',
   'model-failed',
@@ -39,11 +39,12 @@ const FALLBACK_REASONS: ReadonlySet<string> = new Set<FallbackReason>([
   'shutting-down',
   'at-capacity',
   'transfer-failed',
-]);
+];
+const KNOWN_REASONS: ReadonlySet<string> = new Set(FALLBACK_REASONS);
 
 /** A bridge failure's cause as a fallback reason; a cause outside the closed set counts as `model-failed`. */
 export function fallbackReasonOf(cause: string): FallbackReason {
-  return FALLBACK_REASONS.has(cause) ? (cause as FallbackReason) : 'model-failed';
+  return KNOWN_REASONS.has(cause) ? (cause as FallbackReason) : 'model-failed';
 }
 
 /** What failed on the OpenAI side. */
