@@ -389,6 +389,11 @@ export const DEFAULT_METRICS_HOST = '127.0.0.1';
  * time such late writes come within (seconds), at about 100 bytes each.
  */
 export const METRICS_COUNTED_CALLS_KEPT = 50_000;
+/**
+ * Calls changed by commits are read for the outcome count this long after the change, together: each read
+ * waits for the writes before it, and reading at every change would split the store's group commits.
+ */
+export const METRICS_ENDED_CALLS_READ_DELAY_MS = 250;
 /** Histogram buckets, in seconds (Prometheus' unit). First word: the greeting's first audio after the stream starts. */
 export const FIRST_WORD_BUCKETS_S = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
 /** A Bandwidth callback's answer: Bandwidth waits at most 15 s (BW §1.7); most take a millisecond. */

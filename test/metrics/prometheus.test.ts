@@ -1,12 +1,12 @@
 import { register } from 'prom-client';
 import { CallCapacity } from '../../src/capacity';
-import { settleIo } from '../../src/clock';
 import { createLogger } from '../../src/log';
 import { EndedCallsCounter } from '../../src/metrics/ended-calls';
 import { PrometheusMetrics } from '../../src/metrics/prometheus';
 import { FALLBACK_REASONS, fallbackReasonOf, NO_METRICS } from '../../src/metrics/sink';
 import { SqliteStore } from '../../src/store/sqlite';
 import { parseExposition } from '../helpers/exposition';
+import { eventually } from '../helpers/eventually';
 import { RecordingSink } from '../helpers/recording-sink';
 
 const scrape = async (m: PrometheusMetrics) => parseExposition(await m.scrape());
@@ -134,9 +134,10 @@ describe('EndedCallsCounter', () => {
   it('counts each call once, when the store has it final, with the outcome the store settled; child legs are not calls', async () => {
     const store = SqliteStore.open(':memory:');
     const sink = new RecordingSink();
-    const counter = new EndedCallsCounter(store, sink, createLogger('silent'), 2);
+    const counter = new EndedCallsCounter(store, sink, createLogger('silent'), { keep: 2, readDelayMs: 1 });
+    const counted = (n: number) => eventually(async () => sink.of('callEnded').length === n, `${n} calls counted`);
     await store.calls.record({ id: 'c-1', state: 'streaming', mode: 'stream', leg: 'caller' });
-    await settleIo();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.of('callEnded')).toEqual([]);
     // A decided outcome, then the carrier's end: the decision stands (src/outcomes.ts).
     await store.calls.record({ id: 'c-1', state: 'transferred', outcome: { outcome: 'transferred', reason: 'answered' } });
@@ -144,19 +145,37 @@ describe('EndedCallsCounter', () => {
       { id: 'c-1', state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'hangup' } },
       { id: 'c-1b', leg: 'transfer', parentCallId: 'c-1', state: 'completed' },
     ]);
-    await settleIo();
+    await counted(1);
     await store.calls.addUsage('c-1', { output_tokens: 3 }); // a late write to a finished call
-    await settleIo();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.of('callEnded')).toEqual([['transferred', 'stream']]);
     // A rejected call with no agent; the oldest counted ids are forgotten past `keep`.
     await store.calls.record({ id: 'c-2', state: 'rejected', outcome: { outcome: 'rejected', reason: 'no agent' } });
     await store.calls.record({ id: 'c-3', state: 'completed' });
-    await settleIo();
+    await counted(3);
     expect(sink.of('callEnded')).toEqual([['transferred', 'stream'], ['rejected', 'none'], ['none', 'none']]);
     counter.stop();
     await store.calls.record({ id: 'c-4', state: 'completed' });
-    await settleIo();
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.of('callEnded')).toHaveLength(3);
+    await store.close();
+  });
+
+  it('reads the changed calls together, after the changes: one read per call however many writes it had', async () => {
+    const store = SqliteStore.open(':memory:');
+    const sink = new RecordingSink();
+    const reads: string[] = [];
+    const get = store.calls.get.bind(store.calls);
+    store.calls.get = (id: string) => {
+      reads.push(id);
+      return get(id);
+    };
+    const counter = new EndedCallsCounter(store, sink, createLogger('silent'), { readDelayMs: 5 });
+    for (let i = 0; i < 5; i++) void store.calls.record({ id: 'c-busy', state: 'streaming', errorMessage: `write ${i}` });
+    await store.calls.record({ id: 'c-busy', state: 'completed', outcome: { outcome: 'completed-by-agent', reason: 'done' } });
+    await eventually(async () => sink.of('callEnded').length === 1, 'the call counted');
+    expect(reads).toEqual(['c-busy']);
+    counter.stop();
     await store.close();
   });
 });
