@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Router } from 'express';
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -43,7 +44,8 @@ import { createApp } from './server';
 import { CallCapacity } from './capacity';
 import { EndedCallsCounter } from './metrics/ended-calls';
 import { METRICS_PATH, metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint';
-import { PrometheusMetrics } from './metrics/prometheus';
+import type { PrometheusMetrics } from './metrics/prometheus';
+import { NO_METRICS, type MetricsSink } from './metrics/sink';
 import { SqliteStore } from './store/sqlite';
 import type { CallRecord, Store } from './store/types';
 
@@ -110,8 +112,8 @@ export interface RunningSwitchboard {
   security: SecurityEvents;
   /** Delivers post-call reports from the outbox; undefined when serving one CLI command. */
   reports: ReportDispatcher | undefined;
-  /** This server's metrics registry (GET /metrics). */
-  metrics: PrometheusMetrics;
+  /** This server's metrics registry (GET /metrics); undefined when serving one CLI command. */
+  metrics: PrometheusMetrics | undefined;
   /** http://host:port of the unauthenticated metrics listener (METRICS_PORT), when there is one. */
   metricsUrl: string | undefined;
   /** MAX_CONCURRENT_CALLS and the live calls it counts. */
@@ -133,13 +135,17 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const templates = TemplateCatalog.load(config.templatesDir);
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
   // The registry exists before the store, so the store's first commits are timed; live calls are read at
-  // each scrape from the bridge and the SIP webhook, created below.
-  const metrics: PrometheusMetrics = new PrometheusMetrics({
-    instanceId,
-    maxConcurrentCalls: config.env.MAX_CONCURRENT_CALLS,
-    liveCalls: (): Partial<Record<AgentMode, number>> => ({ stream: bridge.size, 'openai-sip': sipWebhook.sessions.size }),
-  });
-  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs, onCommit: (ms, writes) => metrics.storeCommit(ms, writes) });
+  // each scrape from the bridge and the SIP webhook, created below. A CLI command's server takes no calls and
+  // is scraped by nobody: it never loads prom-client (a tenth of the command's start-up).
+  const metrics: PrometheusMetrics | undefined = options.forCommand
+    ? undefined
+    : new (loadPrometheus().PrometheusMetrics)({
+        instanceId,
+        maxConcurrentCalls: config.env.MAX_CONCURRENT_CALLS,
+        liveCalls: (): Partial<Record<AgentMode, number>> => ({ stream: bridge.size, 'openai-sip': sipWebhook.sessions.size }),
+      });
+  const sink: MetricsSink = metrics ?? NO_METRICS;
+  const store = SqliteStore.open(config.databasePath, { logger, readWaitMs: options.storeWaits?.readMs, onCommit: metrics ? (ms, writes) => metrics.storeCommit(ms, writes) : undefined });
   const stopStore = async () => {
     await store.close();
     lock?.release();
@@ -257,7 +263,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
-    metrics,
+    metrics: sink,
     openModel: (agent, tools, callId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, clock, tap: callRecorder?.realtimeTap(callId) }),
   });
@@ -284,11 +290,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
     capacity,
-    metrics,
+    metrics: sink,
   });
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
-    metrics,
+    metrics: sink,
     capacity,
     store,
     templates,
@@ -332,7 +338,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'accepting-calls', check: () => bridge.accepting() },
     ],
     mounts: [
-      [METRICS_PATH, metricsRouter(metrics, config.env.METRICS_TOKEN ?? credentials.credentials.adminToken, security)],
+      ...(metrics ? [[METRICS_PATH, metricsRouter(metrics, config.env.METRICS_TOKEN ?? credentials.credentials.adminToken, security)] as [string, Router]] : []),
       ['/openai', sipWebhook.router()],
       [
         '/api',
@@ -357,16 +363,16 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           callRecorder?.callback(x);
         }
       : undefined,
-    metrics,
+    sink,
   );
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
-  const endedCalls = new EndedCallsCounter(store, metrics, logger);
+  const endedCalls = metrics ? new EndedCallsCounter(store, metrics, logger) : undefined;
   let metricsListener: MetricsListener | undefined;
-  if (config.env.METRICS_PORT !== undefined && !options.forCommand) {
+  if (metrics && config.env.METRICS_PORT !== undefined) {
     try {
       metricsListener = await startMetricsListener(metrics, config.env.METRICS_PORT, config.env.METRICS_HOST, logger);
     } catch (err) {
-      endedCalls.stop();
+      endedCalls?.stop();
       media.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await stopStore();
@@ -405,7 +411,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       callRecorder?.close();
       await reports?.stop();
       await metricsListener?.close();
-      endedCalls.stop();
+      endedCalls?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
@@ -459,6 +465,11 @@ function hangUpOrphanedSipCalls(openai: OpenAI, store: Store, orphans: readonly 
       },
     );
   }
+}
+
+/** The Prometheus side of the metrics, loaded only by a server that takes calls (see startSwitchboard). */
+function loadPrometheus(): typeof import('./metrics/prometheus') {
+  return require('./metrics/prometheus') as typeof import('./metrics/prometheus');
 }
 
 /** `build`, computed once per key object (and forgotten with it). */
