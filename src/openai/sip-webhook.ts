@@ -199,7 +199,7 @@ export class OpenAISipWebhook {
     }
     const { agent, via } = route;
     // Beyond the cap the call is refused before it is accepted (a session and its sideband are what the cap
-    // protects): 486 Busy Here (RFC 3261 §21.4.24), so a Bandwidth leg's transfer fails and the caller gets the
+    // protects) with OpenAI's reject (OpenAI reference §4.4) and 486 Busy Here (RFC 3261 §21.4.24), so a Bandwidth leg's transfer fails and the caller gets the
     // agent's fallback there. A place is held from here until the session exists (src/capacity.ts).
     const place = d.capacity?.reserve();
     if (d.capacity && !place) {
