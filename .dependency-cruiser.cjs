@@ -19,6 +19,13 @@ module.exports = {
       to: { path: '^src/sim/' },
     },
     {
+      name: 'metrics-library-stays-in-metrics',
+      comment: 'Only src/metrics/ knows prom-client: the bridge and the adapters report through the MetricsSink port (src/metrics/sink.ts), so a metrics backend is one folder.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/metrics/' },
+      to: { path: 'node_modules/prom-client/' },
+    },
+    {
       name: 'no-circular',
       comment: 'No cycles between modules (a type-only import back is allowed: it has no runtime effect).',
       severity: 'error',

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { envAgent, loadJsonFile, loadToolsFile, type EnvAgent } from './agents/env-agent';
 import { mcpServersSchema } from './agents/mcp-servers';
-import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS, RECORD_MAX_CALL_BYTES } from './constants';
+import { AGENT_AUDIO_DEADLINE_MS, CARRIER_PLAYOUT_DELAY_MS, DATABASE_FILE, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_METRICS_HOST, METRICS_TOKEN_MIN_CHARS, MAX_CARRIER_PLAYOUT_DELAY_MS, PUBLIC_BASE_URL_MAX_CHARS, RECORD_MAX_CALL_BYTES } from './constants';
 import { SwitchboardError } from './errors';
 import { INSTANCE_ID_PATTERN } from './instance';
 import { loadPriceTable, type PriceTable } from './reports/cost';
@@ -137,6 +137,8 @@ export const envSchema = z.object({
   /** Fallback when no agent audio is ready this long after the stream starts (constants.ts AGENT_AUDIO_DEADLINE_MS). */
   AGENT_AUDIO_DEADLINE_MS: z.coerce.number({ message: 'AGENT_AUDIO_DEADLINE_MS must be a number of milliseconds' }).int().min(100).max(60_000).default(AGENT_AUDIO_DEADLINE_MS),
   TRANSFER_TO: optionalString.pipe(z.union([z.undefined(), e164OrSip])),
+  /** The default agent's answer to a new call beyond MAX_CONCURRENT_CALLS (agent.ts, fallback.whenBusy). */
+  AGENT_WHEN_BUSY: z.enum(['fallback', 'reject'], { message: 'AGENT_WHEN_BUSY must be fallback or reject' }).default('fallback'),
   /** The default agent's call limits (src/agents/call-limits.ts); their bounds are checked with the agent. */
   AGENT_SILENCE_WATCHDOG: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   AGENT_SILENCE_PROMPT_AFTER_MS: optionalMs('AGENT_SILENCE_PROMPT_AFTER_MS'),
@@ -157,6 +159,26 @@ export const envSchema = z.object({
   /** Per-model prices in dollars per million tokens, added to or replacing the defaults (src/reports/cost.ts). */
   REALTIME_PRICES: optionalString,
   REALTIME_PRICES_FILE: optionalString,
+
+  /** Live calls this instance takes; a new call beyond them gets its agent's busy handling (src/capacity.ts). */
+  MAX_CONCURRENT_CALLS: z.coerce
+    .number({ message: 'MAX_CONCURRENT_CALLS must be a whole number of calls' })
+    .int({ message: 'MAX_CONCURRENT_CALLS must be a whole number of calls' })
+    .min(1, { message: 'MAX_CONCURRENT_CALLS must be at least 1' })
+    .default(DEFAULT_MAX_CONCURRENT_CALLS),
+  /** GET /metrics on PORT takes this bearer token; unset: the admin token (src/metrics/endpoint.ts). */
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= METRICS_TOKEN_MIN_CHARS, {
+    message: `METRICS_TOKEN must be at least ${METRICS_TOKEN_MIN_CHARS} characters (a guessable token exposes the call counts)`,
+  }),
+  /** A second listener serving GET /metrics without auth, on METRICS_HOST (default loopback). Unset: none. */
+  METRICS_PORT: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const port = Number(v);
+    if (Number.isInteger(port) && port >= 0 && port <= 65535) return port;
+    ctx.addIssue({ code: 'custom', message: 'METRICS_PORT must be a port number (0-65535)' });
+    return z.NEVER;
+  }),
+  METRICS_HOST: z.string().trim().min(1).default(DEFAULT_METRICS_HOST),
 
   /** DESIGN §4.10: how long the carrier waits before playing audio that reaches it empty. */
   CARRIER_PLAYOUT_DELAY_MS: z.coerce

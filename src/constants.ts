@@ -429,3 +429,35 @@ export const CONSOLE_LIVE_RETRY_MS = 3_000;
 export const CONSOLE_LIVE_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** `simulate --console`: the pause between one simulated call's end and the next. */
 export const SIMULATE_CONSOLE_PAUSE_MS = 5_000;
+
+// ---- Metrics and capacity (docs/operations.md) ---------------------------------------------------------
+/**
+ * Live calls (stream sessions and openai-sip sidebands) one instance takes before a new call gets its agent's
+ * busy handling. BENCHMARKS.md is the source of this number: it measures what one instance carries (CPU per
+ * call-second, RSS per call, added latency) on the benchmark machine; set MAX_CONCURRENT_CALLS from your own
+ * hardware's run of `npm run bench:relay`.
+ */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 200;
+/** METRICS_TOKEN: long enough not to be guessed (the generated admin token is far longer). */
+export const METRICS_TOKEN_MIN_CHARS = 16;
+/** The separate metrics listener (METRICS_PORT) binds to loopback unless METRICS_HOST says otherwise. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+/**
+ * Calls counted into switchboard_calls_ended_total are remembered (by id, oldest forgotten first) so a later
+ * write to a finished call (late usage, a late event) does not count it again: far more than end in the
+ * time such late writes come within (seconds), at about 100 bytes each.
+ */
+export const METRICS_COUNTED_CALLS_KEPT = 50_000;
+/**
+ * Calls changed by commits are read for the outcome count this long after the change, together: each read
+ * waits for the writes before it, and reading at every change would split the store's group commits.
+ */
+export const METRICS_ENDED_CALLS_READ_DELAY_MS = 250;
+/** Histogram buckets, in seconds (Prometheus' unit). First word: the greeting's first audio after the stream starts. */
+export const FIRST_WORD_BUCKETS_S = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5];
+/** A Bandwidth callback's answer: Bandwidth waits at most 15 s (BW §1.7); most take a millisecond. */
+export const CALLBACK_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15];
+/** How far a barge-in's truncation can be wrong: bounded by the playout lead plus the carrier delay (DESIGN §4.4, §4.10). */
+export const TRUNCATION_ERROR_BUCKETS_S = [0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
+/** One store commit (a group-commit transaction). */
+export const STORE_COMMIT_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];

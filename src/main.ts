@@ -1,8 +1,9 @@
 import http from 'node:http';
+import type { Router } from 'express';
 import OpenAI from 'openai';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { AgentWithDestinations } from './agents/agent';
+import type { AgentMode, AgentWithDestinations } from './agents/agent';
 import { syncEnvAgent } from './agents/env-agent';
 import { AgentRouter } from './agents/routing';
 import { TemplateCatalog } from './bandwidth/bxml/catalog';
@@ -49,7 +50,13 @@ import { CallRecorder } from './record/call-recorder';
 import { ReportDispatcher } from './reports/dispatcher';
 import { UrlSigner } from './security/signing';
 import { createApp } from './server';
+import { CallCapacity } from './capacity';
+import { EndedCallsCounter } from './metrics/ended-calls';
+import { METRICS_PATH, metricsRouter, startMetricsListener, type MetricsListener } from './metrics/endpoint';
+import type { PrometheusMetrics } from './metrics/prometheus';
+import { NO_METRICS, type MetricsSink } from './metrics/sink';
 import { SqliteStore } from './store/sqlite';
+import type { CommitObserver } from './store/group-commit';
 import { TestCalls } from './test-call/test-calls';
 import { TestCallControl } from './test-call/test-call-control';
 import type { CallRecord, Store } from './store/types';
@@ -124,6 +131,12 @@ export interface RunningSwitchboard {
   security: SecurityEvents;
   /** Delivers post-call reports from the outbox; undefined when serving one CLI command. */
   reports: ReportDispatcher | undefined;
+  /** This server's metrics registry (GET /metrics); undefined when serving one CLI command. */
+  metrics: PrometheusMetrics | undefined;
+  /** http://host:port of the unauthenticated metrics listener (METRICS_PORT), when there is one. */
+  metricsUrl: string | undefined;
+  /** MAX_CONCURRENT_CALLS and the live calls it counts. */
+  capacity: CallCapacity;
   close(drainMs?: number): Promise<void>;
 }
 
@@ -140,9 +153,20 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const instanceId = resolveInstanceId(config.env.INSTANCE_ID, config.dataDir);
   const templates = TemplateCatalog.load(config.templatesDir);
   const lock = options.forCommand ? undefined : lockDataDir(config.dataDir);
+  // The registry exists before the store, so the store's first commits are timed; live calls are read at
+  // each scrape from the bridge and the SIP webhook, created below. A CLI command's server takes no calls and
+  // is scraped by nobody: it never loads prom-client (a tenth of the command's start-up).
+  const metrics: PrometheusMetrics | undefined = options.forCommand
+    ? undefined
+    : new (loadPrometheus().PrometheusMetrics)({
+        instanceId,
+        maxConcurrentCalls: config.env.MAX_CONCURRENT_CALLS,
+        liveCalls: (): Partial<Record<AgentMode, number>> => ({ stream: bridge.size, 'openai-sip': sipWebhook.sessions.size }),
+      });
+  const sink: MetricsSink = metrics ?? NO_METRICS;
   let store: Store;
   try {
-    store = options.store ?? (await openStore(config, logger, options.storeWaits?.readMs));
+    store = options.store ?? (await openStore(config, logger, options.storeWaits?.readMs, metrics ? (ms, writes) => metrics.storeCommit(ms, writes) : undefined));
   } catch (err) {
     lock?.release();
     throw err;
@@ -228,6 +252,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     config.env.OPENAI_WEBHOOK_SECRET ?? '',
     config.env.BANDWIDTH_CLIENT_SECRET ?? '',
     config.env.NGROK_AUTHTOKEN ?? '',
+    config.env.METRICS_TOKEN ?? '',
     ...toolSecretValues(options.env),
   ];
   const recordDir = options.recordDir ?? config.env.RECORD_DIR;
@@ -261,6 +286,11 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   // One per server: renders each call's prompts, and asks agents' context hooks with TOOL_SECRET_* headers.
   const callContexts = new CallContexts({ clock, env: options.env, logger });
   const recordingsDir = path.join(config.dataDir, 'recordings');
+  const capacity: CallCapacity = new CallCapacity(
+    config.env.MAX_CONCURRENT_CALLS,
+    (): number => bridge.size + sipWebhook.sessions.size,
+    (callId: string): boolean => bridge.get(callId) !== undefined,
+  );
   const bridge: CallRegistry = new CallRegistry({
     instanceId,
     contexts: callContexts,
@@ -272,6 +302,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     toolsFor,
     agentAudioDeadlineMs: config.env.AGENT_AUDIO_DEADLINE_MS,
     pacing: { ...DEFAULT_PACING, carrierDelayMs: config.env.CARRIER_PLAYOUT_DELAY_MS },
+    metrics: sink,
     openModel: (agent, tools, callId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, clock, tap: callRecorder?.realtimeTap(callId) }),
   });
@@ -283,7 +314,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   }
   const openai = openaiClient(config.env.OPENAI_BASE_URL, config.env.OPENAI_API_KEY, config.env.OPENAI_WEBHOOK_SECRET, callRecorder?.openaiRest);
   hangUpOrphanedSipCalls(openai, store, orphans, logger);
-  const sipWebhook = new OpenAISipWebhook({
+  const sipWebhook: OpenAISipWebhook = new OpenAISipWebhook({
     store,
     router,
     logger,
@@ -297,6 +328,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
     openSideband: (agent, tools, sipCallId) =>
       new RealtimeSession({ baseUrl: config.env.OPENAI_BASE_URL, apiKey: config.env.OPENAI_API_KEY, agent, tools: toolDefinitions(tools), mcpServers: tools.mcpServers, logger, sipCallId, clock, tap: callRecorder?.realtimeTap(sipCallId) }),
     tap: callRecorder?.openaiWebhook,
+    capacity,
+    metrics: sink,
   });
   // This instance's live sessions: a stream session, or (a machine answering an outbound openai-sip call) the
   // sideband session of its AI leg.
@@ -314,6 +347,8 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   if (!options.forCommand) liveCalls.start();
   const flows = new CallFlows({
     commitWaitMs: options.storeWaits?.callbackCommitMs,
+    metrics: sink,
+    capacity,
     store,
     templates,
     router,
@@ -359,6 +394,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       { name: 'accepting-calls', check: () => bridge.accepting() },
     ],
     mounts: [
+      ...(metrics ? [[METRICS_PATH, metricsRouter(metrics, config.env.METRICS_TOKEN ?? credentials.credentials.adminToken, security)] as [string, Router]] : []),
       ['/openai', sipWebhook.router()],
       [
         '/api',
@@ -398,8 +434,22 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
           callRecorder?.callback(x);
         }
       : undefined,
+    sink,
   );
   server.on('request', (req, res) => voice(req, res, () => app(req, res)));
+  const endedCalls = metrics ? new EndedCallsCounter(store, metrics, logger) : undefined;
+  let metricsListener: MetricsListener | undefined;
+  if (metrics && config.env.METRICS_PORT !== undefined) {
+    try {
+      metricsListener = await startMetricsListener(metrics, config.env.METRICS_PORT, config.env.METRICS_HOST, logger);
+    } catch (err) {
+      endedCalls?.stop();
+      media.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stopStore();
+      throw err;
+    }
+  }
   server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
 
   const openaiSipAgents = (await store.agents.list()).filter((a) => a.agent.mode === 'openai-sip').map((a) => a.agent.id);
@@ -433,12 +483,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       callRecorder?.close();
       liveCalls.stop();
       await reports?.stop();
+      await metricsListener?.close();
+      endedCalls?.stop();
       await stopStore();
       logger.info('switchboard stopped');
     })();
     return closing;
   };
-  return { config, credentials, instanceId, store, bridge, liveCalls, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, close };
+  return { config, credentials, instanceId, store, bridge, liveCalls, media, calls, contexts, server, localUrl, publicBaseUrl, logger, recorder, callRecorder, security, reports, metrics, metricsUrl: metricsListener?.url, capacity, close };
 }
 
 /**
@@ -446,10 +498,10 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
  * SQLite in the data directory, the zero-config default. A PostgreSQL that cannot be opened refuses the start,
  * naming the problem (store/postgres/connection.ts).
  */
-async function openStore(config: Config, logger: Logger, readWaitMs: number | undefined): Promise<Store> {
+async function openStore(config: Config, logger: Logger, readWaitMs: number | undefined, onCommit: CommitObserver | undefined): Promise<Store> {
   // Loaded only when chosen: the SQLite default (and every CLI command) starts without the pg driver.
   if (config.databaseUrl) return (require('./store/postgres') as typeof import('./store/postgres')).PostgresStore.open(config.databaseUrl, { logger, readWaitMs });
-  return SqliteStore.open(config.databasePath, { logger, readWaitMs });
+  return SqliteStore.open(config.databasePath, { logger, readWaitMs, onCommit });
 }
 
 /**
@@ -508,6 +560,11 @@ async function hangUpOpenAICall(openai: OpenAI, callId: string): Promise<boolean
     if (err instanceof OpenAI.APIError && err.status === 404) return false;
     throw err;
   }
+}
+
+/** The Prometheus side of the metrics, loaded only by a server that takes calls (see startSwitchboard). */
+function loadPrometheus(): typeof import('./metrics/prometheus') {
+  return require('./metrics/prometheus') as typeof import('./metrics/prometheus');
 }
 
 /** `build`, computed once per key object (and forgotten with it). */

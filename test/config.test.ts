@@ -32,6 +32,24 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'PUBLIC_BASE_URL', 'LOG_LEVEL', 'TRANSFER_TO', 'OPENAI_BASE_URL']) expect(message).toContain(`- ${name}:`);
   });
 
+  it('metrics and capacity: defaults, and a bad value names its variable', () => {
+    const env = loadConfig({}, ROOT).env;
+    expect([env.MAX_CONCURRENT_CALLS, env.METRICS_TOKEN, env.METRICS_PORT, env.METRICS_HOST, env.AGENT_WHEN_BUSY]).toEqual([200, undefined, undefined, '127.0.0.1', 'fallback']);
+    const set = loadConfig({ MAX_CONCURRENT_CALLS: '50', METRICS_TOKEN: 'a-scrape-token-of-16+', METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5', AGENT_WHEN_BUSY: 'reject' }, ROOT);
+    expect([set.env.MAX_CONCURRENT_CALLS, set.env.METRICS_PORT, set.env.METRICS_HOST, set.envAgent.agent.fallback.whenBusy]).toEqual([50, 9464, '10.0.0.5', 'reject']);
+    let message = '';
+    try {
+      loadConfig({ MAX_CONCURRENT_CALLS: '0', METRICS_TOKEN: 'short', METRICS_PORT: '70000', AGENT_WHEN_BUSY: 'queue' }, ROOT);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('- MAX_CONCURRENT_CALLS: MAX_CONCURRENT_CALLS must be at least 1');
+    expect(message).toContain('- METRICS_TOKEN: METRICS_TOKEN must be at least 16 characters');
+    expect(message).toContain('- METRICS_PORT: METRICS_PORT must be a port number (0-65535)');
+    expect(message).toContain('- AGENT_WHEN_BUSY: AGENT_WHEN_BUSY must be fallback or reject');
+    expect(message).not.toContain('short'); // the token is never echoed
+  });
+
   it('takes the carrier playout delay in whole milliseconds, 0 to 1000, default 60', () => {
     expect(loadConfig({}, ROOT).env.CARRIER_PLAYOUT_DELAY_MS).toBe(60);
     expect(loadConfig({ CARRIER_PLAYOUT_DELAY_MS: '0' }, ROOT).env.CARRIER_PLAYOUT_DELAY_MS).toBe(0);

@@ -165,6 +165,9 @@ export async function startServer(kind, { openaiUrl, dataDir, logFile, env = {},
       BANDWIDTH_CALLBACK_USERNAME: CALLBACK_USER,
       BANDWIDTH_CALLBACK_PASSWORD: CALLBACK_PASSWORD,
       AGENT_GREETING: 'Hello! Thanks for calling. How can I help you today?',
+      // The benchmarks measure past the default MAX_CONCURRENT_CALLS (they are where its number comes from):
+      // no call of theirs may be turned away as busy.
+      MAX_CONCURRENT_CALLS: '1000000',
       ...env,
     };
   } else if (kind === 'naive' || kind === 'floor') {

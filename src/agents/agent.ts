@@ -86,6 +86,13 @@ export const agentFallbackSchema = z.object({
   message: z.string().trim().min(1).max(1000).default('Sorry, our assistant is unavailable right now. Please call again later.'),
   /** Where to send the caller after the apology; none → hang up. */
   transferTo: phoneOrSipSchema.optional(),
+  /**
+   * A new call while MAX_CONCURRENT_CALLS calls are live on the instance (docs/operations.md, "Capacity"):
+   * `fallback` answers it with this fallback (the apology, then `transferTo` or hang up); `reject` refuses an
+   * inbound call unanswered (BW §1.3: not charged), and hangs up an outbound one. An openai-sip call is refused
+   * with OpenAI's SIP reject either way (its Bandwidth leg then takes this fallback).
+   */
+  whenBusy: z.enum(['fallback', 'reject']).default('fallback'),
 });
 
 /**
@@ -239,7 +246,7 @@ export const agentSettingsSchema = z.object({
   /** Per-call context of the instructions and greeting templates, and the context hook (src/agents/call-context.ts). */
   context: callContextSchema.default({ timezone: 'UTC', variables: {} }),
   sip: agentSipSchema.optional(),
-  fallback: agentFallbackSchema.default({ message: 'Sorry, our assistant is unavailable right now. Please call again later.' }),
+  fallback: agentFallbackSchema.default(agentFallbackSchema.parse({})),
   /** The silence watchdog and the maximum call duration (src/agents/call-limits.ts). */
   callLimits: callLimitsSchema,
   /** The post-call report: its own URL instead of REPORT_URL, and whether it carries the transcript (src/agents/post-call-report.ts). */

@@ -70,6 +70,7 @@ export function envAgent(env: Env): { value: EnvAgent; problems: [] } | { value:
     fallback: {
       ...(env.AGENT_FALLBACK_MESSAGE ? { message: env.AGENT_FALLBACK_MESSAGE } : {}),
       transferTo: env.TRANSFER_TO,
+      whenBusy: env.AGENT_WHEN_BUSY,
     },
   };
   const fileProblems = [...tools.problems, ...mcp.problems, ...contextProblems];

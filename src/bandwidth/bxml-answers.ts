@@ -12,6 +12,8 @@ import type { CommonView, TemplateCatalog } from './bxml/catalog';
 import type { Callback } from './callbacks';
 import type { CallbackContexts, TransferContext } from './callback-contexts';
 import type { CallbackResult } from './callback-result';
+import type { CallCapacity } from '../capacity';
+import type { MetricsSink } from '../metrics/sink';
 import { baseUpdate, callUpdate, type CallbackWrites } from './callback-writes';
 import { VOICE_ROUTES, type CallbackUrls } from './urls';
 
@@ -30,6 +32,9 @@ export interface BxmlAnswersDeps {
   logger: Logger;
   writes: CallbackWrites;
   listener?: CallLifecycleListener;
+  metrics: MetricsSink;
+  /** MAX_CONCURRENT_CALLS of this instance; absent: no cap. */
+  capacity?: CallCapacity;
 }
 
 export class BxmlAnswers {
@@ -44,7 +49,14 @@ export class BxmlAnswers {
     outcome?: CallOutcome,
   ): Promise<CallbackResult> {
     // Draining for shutdown: no new stream (a first answer or a caller back from a failed transfer) starts on a dying instance.
-    if (this.deps.listener?.accepting?.() === false) return this.fallback(cb, agent, 'the server is shutting down', eventData);
+    if (this.deps.listener?.accepting?.() === false) {
+      this.deps.metrics.fallback('shutting-down');
+      return this.fallback(cb, agent, 'the server is shutting down', eventData);
+    }
+    // A new call beyond the cap is refused before anything is allocated for it (src/capacity.ts). A caller
+    // back from a failed transfer is a live call, and a retried initiate's session is held already.
+    const capacity = this.deps.capacity;
+    if (why === 'answer' && capacity && !capacity.admits(cb.callId)) return this.busy(cb, agent, capacity, eventData);
     const template = agent.streamHold === 'pause' ? 'stream-pause' : 'stream';
     const context = { callId: cb.callId, agentId: agent.id };
     const xml = this.deps.templates.render(template, {
@@ -138,6 +150,23 @@ export class BxmlAnswers {
       }),
     );
     return { kind: 'bxml', xml, template };
+  }
+
+  /**
+   * MAX_CONCURRENT_CALLS calls are live here: the agent's busy handling (agent.ts, fallback.whenBusy). Its
+   * fallback answers the caller (outcome `fallback`), or the call is rejected (outcome `rejected`: unanswered,
+   * an inbound call is not charged, BW §1.3). Counted either way.
+   */
+  async busy(cb: Callback, agent: AgentWithDestinations, capacity: CallCapacity, eventData: Record<string, unknown>): Promise<CallbackResult> {
+    const reason = `busy: ${capacity.live} calls live on this instance (MAX_CONCURRENT_CALLS ${capacity.maxCalls})`;
+    const handling = agent.fallback.whenBusy;
+    this.deps.metrics.callRefused(agent.mode, handling);
+    this.deps.logger.warn({ callId: cb.callId, agentId: agent.id, liveCalls: capacity.live, maxCalls: capacity.maxCalls, handling }, 'at capacity: new call refused');
+    if (handling === 'reject') {
+      return this.finish(cb, 'reject', {}, { ...callUpdate(cb, agent), state: 'rejected', cause: 'at-capacity', outcome: { outcome: 'rejected', reason } }, { busy: true, ...eventData });
+    }
+    this.deps.metrics.fallback('at-capacity');
+    return this.fallback(cb, agent, reason, { busy: true, ...eventData });
   }
 
   /** DESIGN §4.9: apologise, then the agent's fallback destination or hang up. */

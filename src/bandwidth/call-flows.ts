@@ -20,6 +20,8 @@ import type { CallbackUrls } from './urls';
 import type { CallbackResult } from './callback-result';
 import { OneShotCallbacks } from './one-shot-callbacks';
 import { BxmlAnswers } from './bxml-answers';
+import type { CallCapacity } from '../capacity';
+import { NO_METRICS, type MetricsSink } from '../metrics/sink';
 
 export type { CallbackResult, RedirectAction, TransferContext };
 
@@ -44,6 +46,10 @@ export interface CallFlowsDeps {
   listener?: CallLifecycleListener;
   /** How long a callback waits for its own commit before it is answered anyway (default CALLBACK_COMMIT_WAIT_MS). */
   commitWaitMs?: number;
+  /** Where fallbacks and refused calls are counted (default: nowhere). */
+  metrics?: MetricsSink;
+  /** MAX_CONCURRENT_CALLS of this instance (src/capacity.ts); absent: no cap. */
+  capacity?: CallCapacity;
 }
 
 /**
@@ -59,7 +65,7 @@ export class CallFlows {
 
   constructor(private readonly deps: CallFlowsDeps) {
     this.writes = new CallbackWrites(deps.store, deps.logger, deps.commitWaitMs);
-    this.answers = new BxmlAnswers({ ...deps, writes: this.writes });
+    this.answers = new BxmlAnswers({ ...deps, writes: this.writes, metrics: deps.metrics ?? NO_METRICS });
     this.oneShot = new OneShotCallbacks({
       store: deps.store,
       contexts: deps.contexts,
@@ -236,14 +242,20 @@ export class CallFlows {
     const reason = `transfer to ${ctx.destination.name} failed (${cb.cause ?? 'unknown'}${cb.errorMessage ? `: ${cb.errorMessage}` : ''})`;
     // The fallback's own transfer failed, or the agent is gone: apologise and end, never loop.
     if (ctx.origin === 'fallback' || !agent) {
+      // A fallback's own transfer was counted when the fallback was decided.
+      if (ctx.origin !== 'fallback') this.deps.metrics?.fallback('transfer-failed');
       // The caller hears the fallback's apology: that is how the call ends (a fallback already decided stands).
       return this.answers.finish(cb, 'hangup', { message: agent?.fallback.message }, { state: 'completed', errorMessage: reason, outcome: { outcome: 'fallback', reason } }, { transfer: 'failed', ...outcome });
     }
-    if (ctx.origin === 'ai-sip') return this.answers.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
+    if (ctx.origin === 'ai-sip') {
+      this.deps.metrics?.fallback('transfer-failed');
+      return this.answers.fallback(cb, agent, reason, { aiLeg: 'failed', ...outcome });
+    }
     if (agent.mode === 'stream') {
       // Back to the agent on a new stream; the bridge primes it with the conversation and the reason.
       return this.answers.stream(cb, agent, 'transfer-failed', { transfer: 'failed', reason, ...outcome }, resumeNote(ctx, cb), { outcome: 'transfer-failed-returned', reason });
     }
+    this.deps.metrics?.fallback('transfer-failed');
     return this.answers.fallback(cb, agent, reason, { transfer: 'failed', ...outcome });
   }
 

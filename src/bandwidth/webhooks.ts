@@ -8,6 +8,7 @@ import { CallbackBodyError, readJsonBody } from './callback-body';
 import type { CallbackResult, CallFlows } from './call-flows';
 import { CallbackValidationError } from './callbacks';
 import { VOICE_PATH_PREFIX, VOICE_ROUTES } from './urls';
+import { NO_METRICS, type MetricsSink } from '../metrics/sink';
 
 /**
  * The Bandwidth Voice callback routes, under /bandwidth/voice. Every request: Basic auth
@@ -46,7 +47,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const AUTH_REALM = 'Basic realm="Switchboard Bandwidth callbacks", charset="UTF-8"';
 const ROUTE_PREFIX = `${VOICE_PATH_PREFIX}/`;
 
-export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, logger: Logger, security: SecurityEvents, recorder?: WebhookRecorder): VoiceWebhooks {
+export function voiceWebhooks(
+  flows: CallFlows,
+  credentials: BasicCredentials,
+  logger: Logger,
+  security: SecurityEvents,
+  recorder?: WebhookRecorder,
+  metrics: MetricsSink = NO_METRICS,
+): VoiceWebhooks {
   const auth = new BasicAuthVerifier(credentials);
   const routes = new Map<string, Handler>([
     [VOICE_ROUTES.initiate, (body) => flows.initiate(body)],
@@ -80,9 +88,11 @@ export function voiceWebhooks(flows: CallFlows, credentials: BasicCredentials, l
     }
     const answer = (status: number, contentType: string | undefined, responseBody: string | undefined, context?: unknown) => {
       reply(res, status, contentType, responseBody);
+      const durationMs = Number(process.hrtime.bigint() - startedNs) / 1e6;
+      metrics.callback(route, durationMs);
       recorder?.({
         route, method: req.method!, url: req.url!, contentType: req.headers['content-type'], body, token, status,
-        responseContentType: contentType, responseBody, durationMs: Number(process.hrtime.bigint() - startedNs) / 1e6, context,
+        responseContentType: contentType, responseBody, durationMs, context,
       });
     };
     let result: CallbackResult;

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../clock';
 import { AGENT_AUDIO_DEADLINE_MS, MAX_PENDING_CALLER_AUDIO_MS, MULAW_BYTES_PER_MS, PREWARM_TIMEOUT_MS, REALTIME_SESSION_RENEW_AFTER_MS } from '../constants';
 import { fileStemFor } from '../files';
 import type { Logger } from '../log';
+import { fallbackReasonOf, NO_METRICS, type MetricsSink } from '../metrics/sink';
 import type { Store } from '../store/types';
 import path from 'node:path';
 import { AudioPath } from './audio-path';
@@ -49,6 +50,8 @@ export interface CallSessionDeps {
   resume?: { note: string };
   /** The call's rendered instructions and greeting (README "Per-call context"); absent: the agent's as they are. */
   prompts?: PromptsForCall;
+  /** Where first-word latency, barge-ins, truncations, fallbacks and OpenAI failures are counted (default: nowhere). */
+  metrics?: MetricsSink;
 }
 
 
@@ -87,9 +90,11 @@ export class CallSession {
   /** Clock time the stream started, and when the caller first got agent audio (first-word latency). */
   streamStartedAtMs: number | undefined;
   readonly stats = { callerFrames: 0, callerBytes: 0, droppedLateDeltas: 0, bargeIns: 0, truncations: 0 };
+  private readonly metrics: MetricsSink;
 
   constructor(private readonly deps: CallSessionDeps) {
     this.callId = deps.callId;
+    this.metrics = deps.metrics ?? NO_METRICS;
     this.agent = deps.prompts ? withPrompts(deps.agent, deps.prompts.initial) : deps.agent;
     this.audio = new AudioPath(deps.agent.audio);
     this.playout = new PlayoutQueue(
@@ -98,6 +103,8 @@ export class CallSession {
       (chunk, bytes, startsAtMs) => {
         this.caller?.play(chunk);
         this.recorder?.addAgent(bytes, startsAtMs - (this.streamStartedAtMs ?? startsAtMs));
+        // The stream's first playAudio: the caller's wait from the start frame (audio only goes out after it, BW §4.2).
+        if (this.playout.sentMessages === 1 && this.streamStartedAtMs !== undefined) this.metrics.firstWord(this.playout.firstSentAtMs! - this.streamStartedAtMs);
       },
       (itemId) => {
         this.conversation.settle(itemId);
@@ -114,6 +121,7 @@ export class CallSession {
       tools: deps.tools,
       control: deps.control,
       model: () => this.model,
+      metrics: deps.metrics,
       voice: {
         isPlaying: () => this.playout.isPlaying(),
         holds: (itemId) => this.playout.holds(itemId),
@@ -162,7 +170,11 @@ export class CallSession {
         this.conversation.modelReplaced();
         return old;
       },
-      record: (type, data) => this.record(type, data),
+      record: (type, data) => {
+        this.record(type, data);
+        if (type === 'model.renewed') this.metrics.modelReconnect('renewed');
+        else if (type === 'model.renewal-failed') this.metrics.modelReconnect('failed');
+      },
     });
     this.prewarmTimer = deps.clock.setTimeout(() => {
       if (!this.caller) this.end('the media stream never arrived');
@@ -253,6 +265,7 @@ export class CallSession {
    */
   async handOver(reason: string): Promise<void> {
     if (this.state === 'ended') return;
+    if (!this.modelFailure) this.metrics.fallback('shutting-down'); // a failed call's fallback was counted when it failed
     await this.deps.control.fallback({ callId: this.callId, agent: this.agent }, reason);
     this.end(reason);
   }
@@ -424,11 +437,13 @@ export class CallSession {
     this.caller?.clear();
     this.recorder?.clearFrom(now - (this.streamStartedAtMs ?? now));
     this.stats.bargeIns++;
+    this.metrics.bargeIn();
     for (const h of heard) {
       this.interrupted.add(h.responseId);
       const audioEndMs = Math.floor(Math.min(h.receivedMs, h.heardMs));
       this.model.truncate(h.itemId, h.contentIndex, audioEndMs);
       this.stats.truncations++;
+      this.metrics.truncation(h.sentMs - audioEndMs);
       this.conversation.truncated(h.itemId, audioEndMs);
     }
     this.record('bridge.barge-in', { heard: heard.map((h) => ({ itemId: h.itemId, heardMs: Math.floor(h.heardMs), receivedMs: h.receivedMs })) });
@@ -494,6 +509,9 @@ export class CallSession {
     if (this.state === 'ended' || this.modelFailure) return;
     this.modelFailure = reason;
     this.deps.clock.clear(this.agentAudioTimer);
+    this.metrics.fallback(fallbackReasonOf(cause));
+    if (cause === 'model-closed') this.metrics.modelError('session-closed');
+    else if (cause !== 'agent-audio-timeout') this.metrics.modelError('session-failed', fallbackReasonOf(cause));
     this.deps.logger.warn({ callId: this.callId, agentId: this.agent.id, reason, cause }, 'AI side failed: sending the call to its fallback');
     // Submitted, not waited for: writes keep their order, so /stream-ended reads the reason, and a stalled
     // store must not keep the caller in silence.

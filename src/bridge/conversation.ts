@@ -10,6 +10,7 @@ import { eventSource, type CallEventInput, type Store, type TranscriptItemInput,
 import { CallTimeLimit } from './call-time-limit';
 import { SilenceWatchdog } from './silence-watchdog';
 import type { CallActions, ToolRegistry } from './tools';
+import type { MetricsSink } from '../metrics/sink';
 import type { CallControl, HandOffCall, McpActivity, ModelSession, ModelUsage, SessionEventType } from './transports';
 
 /**
@@ -51,6 +52,8 @@ export interface ConversationDeps {
   /** The model session the call talks to now (a stream call replaces it every hour). */
   model: () => ModelSession;
   voice: AgentVoice;
+  /** Where OpenAI's error events are counted (default: nowhere). */
+  metrics?: MetricsSink;
 }
 
 /** A hang-up says which outcome it decides (src/outcomes.ts): the agent's own by default. */
@@ -407,6 +410,7 @@ export class Conversation {
 
   modelError(e: { code?: string; message: string; type?: string; eventId?: string }): void {
     this.deps.logger.warn({ callId: this.deps.callId, code: e.code, type: e.type }, `OpenAI error: ${e.message}`);
+    this.deps.metrics?.modelError('event');
     this.record('model.error', e);
     // A watchdog's line refused (another response got the floor first): it is asked again at the next free floor.
     if (this.lineInFlight !== undefined && e.code === 'conversation_already_has_active_response') {

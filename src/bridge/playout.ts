@@ -81,6 +81,8 @@ export interface HeardItem {
   responseId: string;
   contentIndex: number;
   receivedMs: number;
+  /** Sent to the carrier for this item: the caller cannot have heard more. */
+  sentMs: number;
   heardMs: number;
   done: boolean;
 }
@@ -237,7 +239,7 @@ export class PlayoutQueue {
       const heardMs = this.heardMs(item, now);
       const receivedMs = item.receivedBytes / MULAW_BYTES_PER_MS;
       if (item.done && heardMs >= receivedMs) continue; // fully played: nothing to truncate
-      report.push({ itemId: item.itemId, responseId: item.responseId, contentIndex: item.contentIndex, receivedMs, heardMs, done: item.done });
+      report.push({ itemId: item.itemId, responseId: item.responseId, contentIndex: item.contentIndex, receivedMs, sentMs: item.sentBytes / MULAW_BYTES_PER_MS, heardMs, done: item.done });
     }
     this.pending.length = 0;
     this.pendingBytes = 0;

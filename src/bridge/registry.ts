@@ -3,6 +3,7 @@ import type { VoicemailPlan } from '../agents/telephony';
 import { CallContexts, type CallFacts } from '../context/call-contexts';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
+import type { MetricsSink } from '../metrics/sink';
 import { FINAL_CALL_STATES, type Store } from '../store/types';
 import { RETURNED_CALLER_ADVICE } from './call-prompts';
 import { CallSession } from './call-session';
@@ -31,6 +32,8 @@ export interface BridgeDeps {
   instanceId: string;
   /** Renders each call's prompts and asks the agent's context hook (default: no hook secrets, the real fetch). */
   contexts?: CallContexts;
+  /** Where the sessions report what the metrics count (default: nowhere). */
+  metrics?: MetricsSink;
 }
 
 export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
@@ -196,6 +199,7 @@ export class CallRegistry implements CallLifecycleListener, MediaStreamSink {
       resume: resumeNote ? { note: resumeNote } : undefined,
       // Asked now, with the OpenAI session: the hook runs while it connects (docs/architecture.md#pre-warm).
       prompts: this.contexts.forCall(agent, facts),
+      metrics: this.deps.metrics,
       onEnded: (s, reason) => {
         if (this.sessions.get(s.callId) === s) {
           this.sessions.delete(s.callId);

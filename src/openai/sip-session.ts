@@ -60,6 +60,7 @@ export class SipCallSession {
       tools: d.tools,
       control: watched,
       model: () => model,
+      metrics: d.metrics,
       voice: {
         isPlaying: () => this.agentAudible,
         holds: () => false, // OpenAI truncates what the caller did not hear; a done response's text is final
@@ -91,7 +92,11 @@ export class SipCallSession {
       mcp: (e) => talk.mcp(e),
       // OpenAI closes the sideband normally (1000) when the call is over: the caller hung up, unless something
       // decided otherwise before. Any other close of OpenAI's is a failure.
-      closed: (e) => this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, !e.expected && e.code !== WS_NORMAL_CLOSURE),
+      closed: (e) => {
+        const failed = !e.expected && e.code !== WS_NORMAL_CLOSURE;
+        if (failed && !this.ended) this.d.metrics?.modelError('session-closed');
+        this.end(e.expected ? 'sideband closed' : `sideband closed (${e.code})`, failed);
+      },
       trace: (type) => {
         if (type === 'output_audio_buffer.started') {
           this.agentAudible = true;
@@ -154,6 +159,7 @@ export class SipCallSession {
     this.handingOver = true;
     // Already REFERred or hung up by the agent: the call is on its way out, with its own outcome.
     if (this.leftAgent) return this.end(reason);
+    this.d.metrics?.fallback('shutting-down');
     const call = { callId: this.d.callId, agent: this.d.agent };
     await this.d.store.calls.record({ id: this.d.callId, outcome: { outcome: 'fallback', reason } }).catch((err: Error) => this.conversation.storeFailed(err));
     const destination = fallbackDestination(this.d.agent);
@@ -191,6 +197,7 @@ export class SipCallSession {
   /** DESIGN §4.9: the AI side failed; the reason is stored and the call goes to its fallback (SipCallControl.fallback). */
   private async fail(reason: string): Promise<void> {
     if (this.ended) return;
+    this.d.metrics?.modelError('session-failed', 'sideband-failed');
     this.d.logger.warn({ callId: this.d.callId, agentId: this.d.agent.id, reason }, 'sideband failed: sending the call to its fallback');
     this.conversation.record('model.failed', { reason });
     await this.d.control.fallback({ callId: this.d.callId, agent: this.d.agent }, reason);

@@ -3,7 +3,7 @@ import express, { type Router } from 'express';
 import OpenAI, { InvalidWebhookSignatureError } from 'openai';
 import type { AgentWithDestinations } from '../agents/agent';
 import { CallContexts, withPrompts } from '../context/call-contexts';
-import { numberCandidates, type AgentRouter } from '../agents/routing';
+import { numberCandidates, type AgentRouter, type RouteVia } from '../agents/routing';
 import { readUui } from '../sip-uui';
 import type { ToolRegistry } from '../bridge/tools';
 import type { Clock } from '../clock';
@@ -17,6 +17,8 @@ import type { SecurityEvents } from '../security/security-events';
 import { OPENAI_WEBHOOK_BODY_MAX_BYTES, OPENAI_WEBHOOK_SEEN_TTL_MS, OPENAI_WEBHOOK_TOLERANCE_S } from '../constants';
 import { maskPhone, type Logger } from '../log';
 import type { CallState, Store } from '../store/types';
+import type { CallCapacity } from '../capacity';
+import type { MetricsSink } from '../metrics/sink';
 
 /**
  * `openai-sip` mode, first half: OpenAI's `realtime.call.incoming` webhook.
@@ -49,6 +51,10 @@ export interface SipWebhookDeps {
   tap?: OpenAIWebhookTap;
   /** Renders each call's prompts and asks the agent's context hook (default: no hook secrets, the real fetch). */
   contexts?: CallContexts;
+  /** MAX_CONCURRENT_CALLS of this instance (src/capacity.ts); absent: no cap. */
+  capacity?: CallCapacity;
+  /** Where refused calls and the sessions' failures are counted (default: nowhere). */
+  metrics?: MetricsSink;
 }
 
 interface SipHeader {
@@ -97,6 +103,9 @@ function sipHost(uri: string | undefined): string | undefined {
   const m = uri ? /^sips?:[^@]*@((?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)(?:[;>?]|$)/i.exec(uri) : null;
   return m?.[1];
 }
+
+/** RFC 3261 §21.4.24 486 Busy Here: the callee is reachable but cannot take another call now. */
+const SIP_BUSY_HERE = 486;
 
 /** A caller leg in these states is ringing (or forwarded to) an AI SIP endpoint (call-flows, the SIP modes). */
 const AI_HAND_OFF_STATES: readonly CallState[] = ['sip-connecting', 'forwarded'];
@@ -189,6 +198,42 @@ export class OpenAISipWebhook {
       return { status: 200, body: { status: 'rejected', callId } };
     }
     const { agent, via } = route;
+    // Beyond the cap the call is refused before it is accepted (a session and its sideband are what the cap
+    // protects) with OpenAI's reject (OpenAI reference §4.4) and 486 Busy Here (RFC 3261 §21.4.24), so a Bandwidth leg's transfer fails and the caller gets the
+    // agent's fallback there. A place is held from here until the session exists (src/capacity.ts).
+    const place = d.capacity?.reserve();
+    if (d.capacity && !place) {
+      const reason = `busy: ${d.capacity.live} calls live on this instance (MAX_CONCURRENT_CALLS ${d.capacity.maxCalls})`;
+      await d.openai.realtime.calls.reject(callId, { status_code: SIP_BUSY_HERE }).catch((err: Error) => d.logger.warn({ callId, err: err.message }, 'reject failed'));
+      await d.store.calls.record(
+        { ...base, agentId: agent.id, mode: 'openai-sip', state: 'rejected', cause: 'at-capacity', outcome: { outcome: 'rejected', reason } },
+        { callId, source: 'openai', type: 'realtime.call.incoming', data: { event, outcome: `rejected ${SIP_BUSY_HERE}: ${reason}`, routedVia: via } },
+      );
+      this.seenWebhooks.set(webhookId, Date.now() + OPENAI_WEBHOOK_SEEN_TTL_MS);
+      d.metrics?.callRefused('openai-sip', 'sip-reject');
+      d.logger.warn({ callId, agentId: agent.id, liveCalls: d.capacity.live, maxCalls: d.capacity.maxCalls }, `at capacity: OpenAI SIP call rejected (${SIP_BUSY_HERE})`);
+      return { status: 200, body: { status: 'rejected', callId, reason: 'busy' } };
+    }
+    try {
+      return await this.accept(callId, webhookId, event, agent, via, base, sipHeaders, from, parentCallId);
+    } finally {
+      place?.release();
+    }
+  }
+
+  /** Accept the call with the agent's configuration and open its sideband session (OpenAI reference §4.4–§4.6). */
+  private async accept(
+    callId: string,
+    webhookId: string,
+    event: unknown,
+    agent: AgentWithDestinations,
+    via: RouteVia,
+    base: { id: string; leg: 'ai-sip'; direction: 'inbound'; from: string | null; to: string | null; parentCallId: string | null },
+    sipHeaders: SipHeader[],
+    from: string | undefined,
+    parentCallId: string | undefined,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    const d = this.deps;
     const tools = d.toolsFor(agent);
     // Asked before the accept, so the hook overlaps the accept and the sideband's connect; the accept carries
     // the defaults, and the session takes the hook's answer before it greets (README "Context hook").
@@ -227,6 +272,7 @@ export class OpenAISipWebhook {
       prompts,
       control: new SipCallControl({ openai: d.openai, store: d.store, logger: d.logger, trunkHost: sipHost(sipAddress(header(sipHeaders, 'Contact'))) ?? sipHost(from) }),
       parentCallId,
+      metrics: d.metrics,
       onEnded: (s) => {
         if (this.sessions.get(callId) === s) this.sessions.delete(callId);
         if (this.sessions.size === 0) this.drained?.();

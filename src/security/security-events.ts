@@ -11,7 +11,7 @@ import type { Logger } from '../log';
  * Bandwidth authenticates challenge-first (BW §1.8): every callback comes once without credentials and
  * gets a 401 with `WWW-Authenticate`. Those challenges are counted, never logged: they are the protocol.
  */
-export type SecuritySurface = 'callback' | 'media' | 'test-call' | 'admin-api' | 'openai-webhook' | 'console';
+export type SecuritySurface = 'callback' | 'media' | 'test-call' | 'admin-api' | 'openai-webhook' | 'console' | 'metrics';
 
 interface Window {
   startedMs: number;

@@ -31,7 +31,11 @@ export interface GroupCommitOptions {
   onStall: (err: unknown) => void;
   /** The store wrote again after a stall of `stalledMs`. */
   onRecover: (stalledMs: number) => void;
+  /** A transaction committed `writes` writes in `durationMs` (the metrics' store write latency). */
+  onCommit?: CommitObserver;
 }
+
+export type CommitObserver = (durationMs: number, writes: number) => void;
 
 interface Pending<W> {
   write: W;
@@ -130,11 +134,13 @@ export class GroupCommit<W> {
     const batch = this.pending;
     this.pending = [];
     let errors: (Error | undefined)[];
+    const startedMs = performance.now();
     try {
       errors = this.commit(
         batch.map((p) => p.write),
         wait,
       );
+      this.options.onCommit?.(performance.now() - startedMs, batch.length);
     } catch (err) {
       if (!wait && !this.closed && this.options.isTransient(err)) return this.retryLater(batch, err);
       for (const p of batch) p.reject(err);

@@ -16,7 +16,7 @@ import { makePrivate, PRIVATE_DIR_MODE } from '../files';
 import { SwitchboardError } from '../errors';
 import { MIGRATIONS } from './migrations';
 import { WalCheckpointer } from './checkpointer';
-import type { GroupCommit } from './group-commit';
+import type { CommitObserver, GroupCommit } from './group-commit';
 import { StoreHealth } from './health';
 import { createLogger, type Logger } from '../log';
 import { SqliteAgents } from './sqlite/agents';
@@ -84,10 +84,10 @@ export class SqliteStore implements Store {
     return this.shared.changes;
   }
 
-  private constructor(db: Database.Database, logger: Logger, readWaitMs: number) {
+  private constructor(db: Database.Database, logger: Logger, readWaitMs: number, onCommit?: CommitObserver) {
     this.db = db;
     this.health = new StoreHealth(logger);
-    this.writes = callTablesCommit(db, this.health);
+    this.writes = callTablesCommit(db, this.health, onCommit);
     this.shared = new SqliteShared(db, this.writes, readWaitMs);
     const events = new SqliteEvents(this.shared);
     this.events = events;
@@ -103,7 +103,8 @@ export class SqliteStore implements Store {
   }
 
   /** Open (creating directories as needed) and migrate. `:memory:` gives a private in-memory store. */
-  static open(file: string, options: { logger?: Logger; readWaitMs?: number } = {}): SqliteStore {
+  /** `onCommit`: told the duration of each call-tables commit (src/metrics). */
+  static open(file: string, options: { logger?: Logger; readWaitMs?: number; onCommit?: CommitObserver } = {}): SqliteStore {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
     const db = new Database(file);
     // SQLite gives the WAL and shared-memory files the database file's mode: make it private before they exist,
@@ -115,7 +116,7 @@ export class SqliteStore implements Store {
     // Reads and the admin API's writes wait at most this long for another connection's lock; the call
     // tables' writes never wait (GroupCommit). close() waits longer (STORE_BUSY_TIMEOUT_MS).
     db.pragma(`busy_timeout = ${STORE_LOOP_BUSY_TIMEOUT_MS}`);
-    const store = new SqliteStore(db, options.logger ?? createLogger('silent'), options.readWaitMs ?? STORE_READ_WAIT_MS);
+    const store = new SqliteStore(db, options.logger ?? createLogger('silent'), options.readWaitMs ?? STORE_READ_WAIT_MS, options.onCommit);
     store.migrate();
     if (file !== ':memory:') store.startCheckpointer(file);
     return store;

@@ -96,8 +96,9 @@ describe('PlayoutQueue', () => {
     queue.enqueue('item_2', 'resp_1', 0, ms(2000));
     clock.advance(650);
     const heard = queue.interrupt();
-    // item_1 played 0–400 ms (fully heard, done) → not reported; item_2 started at 400 ms → 250 ms heard.
-    expect(heard).toEqual([{ itemId: 'item_2', responseId: 'resp_1', contentIndex: 0, receivedMs: 2000, heardMs: 250, done: false }]);
+    // item_1 played 0–400 ms (fully heard, done) → not reported; item_2 started at 400 ms → 250 ms heard, and
+    // 340 ms sent: the lead (100 ms, in whole frames, topped up at the 640 ms tick) ahead of what played.
+    expect(heard).toEqual([{ itemId: 'item_2', responseId: 'resp_1', contentIndex: 0, receivedMs: 2000, sentMs: 340, heardMs: 250, done: false }]);
     expect(queue.queuedMs).toBe(0);
     expect(queue.isPlaying()).toBe(false);
   });

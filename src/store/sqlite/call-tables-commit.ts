@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { COMMIT_MAX_RETRY_DELAY_MS, COMMIT_RETRY_DELAY_MS, STORE_LOOP_BUSY_TIMEOUT_MS, STORE_MAX_PENDING_WRITES } from '../../constants';
-import { GroupCommit } from '../group-commit';
+import { GroupCommit, type CommitObserver } from '../group-commit';
 import type { StoreHealth } from '../health';
 import { isTransientSqliteError } from './errors';
 
@@ -11,7 +11,7 @@ import { isTransientSqliteError } from './errors';
 export type CallTablesWrite = () => void;
 
 /** The group commit of the call tables' writes on `db` (docs/reliability.md, "the store never stalls live calls"). */
-export function callTablesCommit(db: Database.Database, health: StoreHealth): GroupCommit<CallTablesWrite> {
+export function callTablesCommit(db: Database.Database, health: StoreHealth, onCommit?: CommitObserver): GroupCommit<CallTablesWrite> {
   // One write is all or nothing; inside a batch's transaction it is a savepoint.
   const writeOne = db.transaction((write: CallTablesWrite) => write());
   const writeBatch = db.transaction((writes: CallTablesWrite[]) =>
@@ -50,6 +50,7 @@ export function callTablesCommit(db: Database.Database, health: StoreHealth): Gr
       now: Date.now,
       onStall: (err) => health.stalled(err),
       onRecover: (stalledMs) => health.recovered(stalledMs),
+      onCommit,
     },
   );
 }
