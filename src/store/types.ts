@@ -138,6 +138,11 @@ export interface CallListFilter {
   direction?: CallDirection;
   /** Only caller legs (the default) or every leg. */
   allLegs?: boolean;
+  /**
+   * Every leg no other leg belongs under: the caller legs and an AI SIP leg that came without our Bandwidth
+   * leg (an openai-sip call straight to OpenAI's SIP address has no caller leg). Overrides allLegs.
+   */
+  topLevel?: boolean;
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;
