@@ -26,7 +26,7 @@ export const FINAL_CALL_STATES: readonly CallState[] = ['completed', 'rejected']
 export type CallLeg = 'caller' | 'transfer' | 'ai-sip';
 
 /**
- * Who placed the call: a caller (inbound), Switchboard (outbound), or a browser test call (docs/test-call.md),
+ * Who placed the call: a caller (inbound), Switchboard (outbound), or a browser test call (docs/console.md, "Test call"),
  * which reaches the agent through the same media bridge with no phone network in between.
  */
 export const CALL_DIRECTIONS = ['inbound', 'outbound', 'browser'] as const;
