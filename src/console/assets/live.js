@@ -18,7 +18,7 @@ function render(entry) {
     testCallMark(call),
     el('span', {}, 'agent ', el('strong', { class: 'agent' }, call.agentId ?? '—')),
     el('span', { class: 'mode' }, call.mode ?? ''),
-    el('span', { class: 'parties' }, `${call.from ?? '?'} → ${call.to ?? '?'}`),
+    el('span', { class: 'parties' }, call.direction === 'browser' ? 'from the browser' : `${call.from ?? '?'} → ${call.to ?? '?'}`),
     el('span', { class: 'state', 'data-state': call.state }, call.state),
     el('span', { class: 'duration', 'data-started': call.answeredAt ?? call.startedAt ?? call.createdAt }, formatDuration(callDurationMs(call))),
   );
