@@ -67,7 +67,7 @@ export const VERB_TAG_MAX_CHARS = 256;
 export const MEDIA_TOKEN_TTL_MS = 60_000;
 
 /**
- * How long a browser test call's media token stays valid (docs/test-call.md): the page opens the socket
+ * How long a browser test call's media token stays valid (docs/console.md, "Test call"): the page opens the socket
  * right after the admin API answered, so a few seconds would do; this leaves room for a slow page.
  */
 export const TEST_CALL_TOKEN_TTL_MS = 30_000;

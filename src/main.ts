@@ -228,7 +228,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
   const calls = bandwidthCalls(config, clock, logger);
   const callbackCredentials = { username: credentials.credentials.callbackUsername, password: credentials.credentials.callbackPassword };
   const contexts = new CallbackContexts(store.contexts, signer, urls);
-  // Browser test calls (docs/test-call.md) go through the same bridge; the bridge is made below, and asked only once calls run.
+  // Browser test calls (docs/console.md, "Test call") go through the same bridge; the bridge is made below, and asked only once calls run.
   const testCalls: TestCalls = new TestCalls({
     store,
     urls,

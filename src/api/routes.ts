@@ -33,7 +33,7 @@ export interface ApiDeps {
   clock: Clock;
   /** A report was marked for resending: deliver it now rather than at the next poll. */
   onResend?: () => void;
-  /** Browser test calls (docs/test-call.md); absent, POST /test-calls answers 503. */
+  /** Browser test calls (docs/console.md, "Test call"); absent, POST /test-calls answers 503. */
   testCalls?: Pick<TestCalls, 'mint'>;
   /** End an OpenAI SIP call through OpenAI's API (reference §4.4): true when ended, false when it was already over. */
   hangUpOpenAICall?: (callId: string) => Promise<boolean>;

@@ -24,7 +24,7 @@ export type VoiceRoute = (typeof VOICE_ROUTES)[keyof typeof VOICE_ROUTES];
 export const VOICE_PATH_PREFIX = '/bandwidth/voice';
 export const MEDIA_PATH_PREFIX = '/media';
 /**
- * The browser test call's media socket (docs/test-call.md): the same bridge behind a door of its own, whose
+ * The browser test call's media socket (docs/console.md, "Test call"): the same bridge behind a door of its own, whose
  * token has its own purpose and whose upgrade is checked by Origin instead of Basic auth (browsers cannot
  * send an Authorization header on a WebSocket). Tokens are base64url, so no media token is ever `test`.
  */

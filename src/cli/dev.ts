@@ -94,11 +94,12 @@ export async function runDev(options: DevOptions): Promise<DevSession> {
       [
         `Offline: OpenAI Realtime is the local stand-in at ${realtime.url} (scripted replies, no key, no internet).`,
         '',
-        'Try your agent from the browser:',
+        'Try your agent from the browser, in the console:',
         `  ${running.localUrl.replace('0.0.0.0', 'localhost')}${TEST_CALL_PAGE_PATH}`,
+        // The console answers that address with its sign-in page, which returns to the test call (docs/console.md).
         generated
-          ? `  Sign in with the admin token printed above (${c.adminToken.slice(0, 4)}…).`
-          : '  Sign in with the admin token (`switchboard credentials` prints it; ADMIN_TOKEN when set in the environment).',
+          ? `  Sign in with the admin token printed above (${c.adminToken.slice(0, 4)}…); the console then opens its Test call page.`
+          : '  Sign in with the admin token (`switchboard credentials` prints it; ADMIN_TOKEN when set in the environment); the console then opens its Test call page.',
         '',
       ].join('\n'),
     );

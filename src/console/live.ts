@@ -13,7 +13,8 @@ import { CALL_STATES, FINAL_CALL_STATES, type CallRecord, type Store, type Store
  * the call or transcript a change names and sends what the page shows:
  *
  * - `snapshot` once: `{ calls }`, the calls live when the stream opened, then a `transcript` per call;
- * - `call`: `{ call }`, a call (its caller leg) whose row changed; final states tell the page it ended;
+ * - `call`: `{ call }`, a call (its leg with no parent: the caller leg, or the AI SIP leg of an openai-sip call
+ *   that came without our Bandwidth leg) whose row changed; final states tell the page it ended;
  * - `transcript`: `{ callId, legId, lines }`, every line stored so far for one leg of a call (the call's own
  *   id, or its AI SIP leg's, where an openai-sip call talks), in conversation order: a transcription that
  *   arrives late can land before lines already shown, so the leg's lines are sent whole.
@@ -151,7 +152,9 @@ class LiveStream {
   private async snapshot(): Promise<void> {
     const calls: CallRecord[] = [];
     for (const state of LIVE_STATES) {
-      const page = await this.deps.store.calls.list({ state, limit: CONSOLE_LIVE_MAX_CALLS });
+      // Every call a row stands for, as `apply` sends them: caller legs (a browser test call is one) and an
+      // openai-sip call that reached OpenAI without our Bandwidth leg (its AI SIP leg has no parent).
+      const page = await this.deps.store.calls.list({ state, topLevel: true, limit: CONSOLE_LIVE_MAX_CALLS });
       calls.push(...page.items);
     }
     calls.sort((a, b) => a.createdAt.localeCompare(b.createdAt));

@@ -16,7 +16,7 @@ import { SwitchboardError } from '../errors';
 /** The purposes of tokens that travel through Bandwidth (BXML and callback URLs): what a recorded scenario holds. */
 export const CARRIER_TOKEN_PURPOSES = ['media', 'redirect', 'transfer', 'answer', 'stream-ended'] as const;
 /**
- * `test-call` is the browser test call's media token (docs/test-call.md): a purpose of its own, so a
+ * `test-call` is the browser test call's media token (docs/console.md, "Test call"): a purpose of its own, so a
  * Bandwidth `media` token (which travels in BXML) never opens the Basic-auth-free browser door, and a
  * browser's token never stands for Bandwidth's. It is handed to the admin API's caller only.
  */

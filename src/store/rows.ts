@@ -201,7 +201,8 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
 export function callListQuery(filter: CallListFilter): { sql: string; args: unknown[] } {
   const where: string[] = [];
   const args: unknown[] = [];
-  if (!filter.allLegs) where.push("leg = 'caller'");
+  if (filter.topLevel) where.push('parent_call_id IS NULL');
+  else if (!filter.allLegs) where.push("leg = 'caller'");
   if (filter.agentId) (where.push('agent_id = ?'), args.push(filter.agentId));
   if (filter.number) (where.push('(from_number = ? OR to_number = ?)'), args.push(filter.number, filter.number));
   if (filter.since) (where.push('created_at >= ?'), args.push(filter.since));

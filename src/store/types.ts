@@ -26,7 +26,7 @@ export const FINAL_CALL_STATES: readonly CallState[] = ['completed', 'rejected']
 export type CallLeg = 'caller' | 'transfer' | 'ai-sip';
 
 /**
- * Who placed the call: a caller (inbound), Switchboard (outbound), or a browser test call (docs/test-call.md),
+ * Who placed the call: a caller (inbound), Switchboard (outbound), or a browser test call (docs/console.md, "Test call"),
  * which reaches the agent through the same media bridge with no phone network in between.
  */
 export const CALL_DIRECTIONS = ['inbound', 'outbound', 'browser'] as const;
@@ -138,6 +138,11 @@ export interface CallListFilter {
   direction?: CallDirection;
   /** Only caller legs (the default) or every leg. */
   allLegs?: boolean;
+  /**
+   * Every leg no other leg belongs under: the caller legs and an AI SIP leg that came without our Bandwidth
+   * leg (an openai-sip call straight to OpenAI's SIP address has no caller leg). Overrides allLegs.
+   */
+  topLevel?: boolean;
   /** Opaque cursor from a previous page. */
   cursor?: string;
   limit: number;

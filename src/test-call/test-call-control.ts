@@ -5,7 +5,7 @@ import type { TestCalls } from './test-calls';
 
 /**
  * How a call leaves the agent (docs/architecture.md#hand-off-how-a-call-leaves-the-agent), for a server whose
- * stream calls come from Bandwidth or from a browser (docs/test-call.md). A browser's call goes nowhere: a
+ * stream calls come from Bandwidth or from a browser (docs/console.md, "Test call"). A browser's call goes nowhere: a
  * transfer is refused when the agent asks for it, so the tool's result tells the agent at once (it then tells
  * the tester, instead of saying goodbye and leaving them in silence); a hang-up or a fallback ends the
  * stream, which closes the page's socket. Every other call goes to the carrier's control unchanged.

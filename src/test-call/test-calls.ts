@@ -10,7 +10,7 @@ import type { CallOutcome } from '../outcomes';
 import type { Store } from '../store/types';
 
 /**
- * Browser test calls (docs/test-call.md): an operator talks to an agent from the console with no phone
+ * Browser test calls (docs/console.md, "Test call"): an operator talks to an agent from the console with no phone
  * network in between. A test call is minted as `initiate` answers a stream call (DESIGN §3): a call record,
  * the agent's OpenAI session pre-warmed, a one-time media token bound to the call; then the browser opens the
  * media socket and speaks Bandwidth's media-stream protocol (BW §4) into the very same bridge.

@@ -6,6 +6,7 @@ import { dialThroughSetup } from '../../src/sim/drive';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { callerFor, startTestServer, type TestServer } from '../helpers/server';
 import { openBrowser, type BrowserSession } from './chromium';
+import { submitSignIn } from './sign-in';
 
 /** What the test reads of the page's <audio> element (the suite compiles without the DOM's types). */
 interface AudioElement {
@@ -65,8 +66,7 @@ describe('the console in a browser', () => {
     await page.goto('/console/live');
     await page.locator('#token').waitFor();
     await browser.screenshot('console-sign-in');
-    await page.fill('#token', 'sb_not-the-token');
-    await page.click('#sign-in');
+    await submitSignIn(page, 'sb_not-the-token');
     await expect(page.locator('#sign-in-error').textContent()).resolves.toMatch(/^wrong admin token/);
     expect(new URL(page.url()).pathname).toBe('/console/sign-in');
     expect((await page.context().cookies()).map((c) => c.name)).toEqual([]);
@@ -74,8 +74,7 @@ describe('the console in a browser', () => {
   });
 
   it('signs in with the admin token and lands on the live view', async () => {
-    await page.fill('#token', server.app.credentials.credentials.adminToken);
-    await page.click('#sign-in');
+    await submitSignIn(page, server.app.credentials.credentials.adminToken);
     await page.waitForURL('**/console/live');
     await page.locator('#no-calls').waitFor();
     const cookies = await page.context().cookies();

@@ -2,7 +2,9 @@ import { waitFor } from '../../src/clock';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { TEST_CALL_WAV } from '../test-call/fixture-wav';
-import { openBrowser, type BrowserSession } from './chromium';
+import path from 'node:path';
+import { openBrowser, SCREENSHOT_DIR, type BrowserSession } from './chromium';
+import { signInThroughPage } from './sign-in';
 
 /** What the tests read of the page's globals. */
 interface PageGlobals {
@@ -13,10 +15,11 @@ interface PageGlobals {
 const GREETING = 'Hello, this is the test agent. What can I do for you?';
 
 /**
- * The browser test call (docs/test-call.md) in Chromium: the page captures the fake microphone (a WAV in
+ * The browser test call (docs/console.md, "Test call") in Chromium: the page captures the fake microphone (a WAV in
  * fixtures/), encodes μ-law in its AudioWorklet and speaks Bandwidth's media-stream protocol to the real server,
  * whose bridge talks to the Realtime stand-in; the greeting comes back as playAudio and is played by the page.
- * Until the console's sign-in is merged, the page's API calls carry the admin token as a bearer header.
+ * The browser signs in through the console's sign-in page, as an operator does; the page's API calls carry the
+ * session cookie and, on POST, the CSRF header.
  */
 describe('the browser test call', () => {
   let openai: RealtimeStandIn;
@@ -37,7 +40,8 @@ describe('the browser test call', () => {
 
   async function openPage(options: { fakeAudioWav?: string; fakeMediaUi?: boolean; permissions?: string[] }) {
     browser = await openBrowser({ ...options, baseURL: server.url });
-    await browser.context.setExtraHTTPHeaders({ authorization: `Bearer ${server.app.credentials.credentials.adminToken}` });
+    // Without a session the test call's address answers with the sign-in page, which comes back here after.
+    await signInThroughPage(browser.page, '/console/test-call', server.app.credentials.credentials.adminToken);
     const errors: string[] = [];
     browser.page.on('pageerror', (err) => errors.push(err.message));
     browser.page.on('response', (res) => {
@@ -46,7 +50,6 @@ describe('the browser test call', () => {
     browser.page.on('console', (msg) => {
       if (msg.type() === 'error') errors.push(`${msg.text()} ${msg.location().url}`);
     });
-    await browser.page.goto('/console/test-call');
     await browser.page.waitForSelector('#agent:not([disabled])');
     return { page: browser.page, errors };
   }
@@ -65,6 +68,9 @@ describe('the browser test call', () => {
 
   it('speaks to the agent through the fake microphone and plays its greeting back', async () => {
     const { page, errors } = await openPage({ fakeAudioWav: TEST_CALL_WAV, permissions: ['microphone'] });
+    // A page of the console: its navigation marks this page, and signs out.
+    await expect(page.locator('header.chrome a[aria-current="page"]').getAttribute('data-nav')).resolves.toBe('test-call');
+    await page.locator('#sign-out').waitFor();
     await page.click('#call');
     await page.waitForSelector('#status[data-state="live"]', { timeout: 15_000 });
 
@@ -82,13 +88,30 @@ describe('the browser test call', () => {
     await browser!.screenshot('test-call');
 
     const { callId } = await page.evaluate(() => (globalThis as unknown as PageGlobals).switchboardTestCall()!);
+    // The console's live view, opened while the call lasts (another tab, same session), shows it as a test call.
+    const live = await browser!.context.newPage();
+    await live.goto('/console/live');
+    const card = live.locator(`article[data-call-id="${callId}"]`);
+    await expect(card.locator('.test-call-mark').textContent()).resolves.toBe('Test call');
+    await expect(card.locator('.state').textContent()).resolves.toBe('streaming');
+    await live.screenshot({ path: path.join(SCREENSHOT_DIR, 'test-call-live.png'), fullPage: true });
+    await live.close();
     await page.click('#hangup');
     await page.waitForSelector('#status[data-state="ended"]');
     await waitFor(() => !session.open, 10_000, 'the model session to close');
-    // The transcript, read back from the call's record: the agent's greeting (cut by the barge-in) and the tester.
-    await page.locator('#transcript li[data-role="agent"]').first().waitFor({ timeout: 10_000 });
-    expect(await page.locator('#transcript li[data-role="agent"]').first().textContent()).toContain('interrupted after');
+    // The transcript, read back from the call's record: the agent's greeting, cut by the barge-in.
+    const greeting = page.locator('#transcript li.role-agent').first();
+    await greeting.waitFor({ timeout: 10_000 });
+    await expect(greeting.getAttribute('data-truncated')).resolves.toBe('true');
+    await expect(greeting.locator('.mark').textContent()).resolves.toBe('truncated');
     await browser!.screenshot('test-call-ended');
+
+    // Its page in the console marks it as a test call; the live view showed it while it lasted (test/console).
+    await page.click('#call-id a');
+    await page.waitForURL(`**/console/calls/${callId}`);
+    await expect(page.locator('#title .test-call-mark').textContent()).resolves.toBe('Test call');
+    await expect(page.locator('dd[data-fact="Direction"]').textContent()).resolves.toBe('browser (a test call from the console)');
+    await browser!.screenshot('test-call-detail');
     const call = await server.app.store.calls.get(callId);
     expect(call).toMatchObject({ direction: 'browser', state: 'completed', outcome: 'caller-hung-up' });
     expect(errors).toEqual([]);
@@ -122,6 +145,7 @@ describe('the browser test call', () => {
     await page.click('#call');
     const error = page.locator('#error');
     await error.waitFor({ state: 'visible' });
-    expect(await error.textContent()).toBe('agent default does not exist (HTTP 404)');
+    // The server's own message, shown by the console's error banner.
+    await expect(error.locator('.banner').textContent()).resolves.toBe('agent default does not exist');
   });
 });

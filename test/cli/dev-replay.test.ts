@@ -5,6 +5,7 @@ import { runDev, type TunnelProvider } from '../../src/cli/dev';
 import { runReplay } from '../../src/cli/replay';
 import { createLogger } from '../../src/log';
 import { startTestServer } from '../helpers/server';
+import { signIn } from '../console/sign-in';
 import { waitFor } from '../../src/clock';
 
 describe('switchboard dev', () => {
@@ -84,8 +85,14 @@ describe('switchboard dev --offline', () => {
       expect(text).toContain(dev.realtime!.url);
       expect(text).toMatch(/admin token/i);
       expect(dev.running.config.env.OPENAI_BASE_URL).toBe(dev.realtime!.url);
-      const page = await fetch(`${dev.running.localUrl}/console/test-call`);
+      // The printed address is a console page: without a session it is the sign-in form, which returns to it.
+      const unsigned = await fetch(`${dev.running.localUrl}/console/test-call`);
+      expect(unsigned.status).toBe(401);
+      expect(await unsigned.text()).toContain('name="next" value="/console/test-call"');
+      const { cookie } = await signIn(dev.running.localUrl, dev.running.credentials.credentials.adminToken);
+      const page = await fetch(`${dev.running.localUrl}/console/test-call`, { headers: { cookie } });
       expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Test call · Switchboard console</title>');
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
       const res = await fetch(`${dev.running.localUrl}/api/test-calls`, {
         method: 'POST',

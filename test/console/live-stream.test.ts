@@ -76,6 +76,36 @@ describe('the live stream /api/live', () => {
     await store.calls.record({ id: 'c-sip', state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'test' } });
   });
 
+  it('lists in a new page’s snapshot a browser test call and an openai-sip call that came without our Bandwidth leg, not the legs under a call', async () => {
+    const store = server.app.store;
+    const at = new Date(clock.wallNow()).toISOString();
+    await store.calls.record({ id: 'c-browser', leg: 'caller', direction: 'browser', state: 'streaming', agentId: 'default', mode: 'stream', startedAt: at, tag: 'sb:test-call' });
+    await store.transcripts.append({ callId: 'c-browser', role: 'caller', text: 'Testing from the browser.' });
+    // Straight to OpenAI's SIP address: the AI SIP leg is the only leg, with no parent.
+    await store.calls.record({ id: 'rtc_direct', leg: 'ai-sip', direction: 'inbound', state: 'sip-connected', agentId: 'default', mode: 'openai-sip', startedAt: at });
+    await store.transcripts.append({ callId: 'rtc_direct', role: 'agent', text: 'Hello from SIP.' });
+    // Legs under a caller leg stay part of their caller's row.
+    await store.calls.record({ id: 'c-bw', leg: 'caller', state: 'sip-connected', mode: 'openai-sip', startedAt: at });
+    await store.calls.record({ id: 'rtc_under', leg: 'ai-sip', parentCallId: 'c-bw', state: 'sip-connected', mode: 'openai-sip' });
+    await store.calls.record({ id: 'c-transfer', leg: 'transfer', parentCallId: 'c-bw', state: 'initiated' });
+
+    const { cookie } = await signIn(server.url, server.app.credentials.credentials.adminToken);
+    const live = await open({ cookie });
+    await live.until(() => live.of('transcript').length === 2, 'the snapshot and its transcripts');
+    const [snapshot] = live.of('snapshot') as { calls: LiveCallView[] }[];
+    expect(snapshot!.calls.map((c) => [c.id, c.direction, c.mode]).sort()).toEqual([
+      ['c-browser', 'browser', 'stream'],
+      ['c-bw', null, 'openai-sip'],
+      ['rtc_direct', 'inbound', 'openai-sip'],
+    ]);
+    expect((live.of('transcript') as TranscriptEvent[]).map((e) => [e.callId, e.legId, e.lines[0]!.text]).sort()).toEqual([
+      ['c-browser', 'c-browser', 'Testing from the browser.'],
+      ['rtc_direct', 'rtc_direct', 'Hello from SIP.'],
+    ]);
+    for (const id of ['c-browser', 'rtc_direct', 'c-bw']) await store.calls.record({ id, state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'test' } });
+    await store.calls.record({ id: 'c-transfer', state: 'completed' });
+  });
+
   it('sends a heartbeat comment on the clock', async () => {
     const live = await open({ authorization: `Bearer ${server.app.credentials.credentials.adminToken}` });
     await live.until(() => live.of('snapshot').length === 1, 'the snapshot');

@@ -8,7 +8,7 @@ import { SqliteStore } from '../../src/store/sqlite';
 import { TEST_CALL_TRANSFER_REFUSAL, TestCallControl } from '../../src/test-call/test-call-control';
 import { TestCalls } from '../../src/test-call/test-calls';
 
-/** How a browser test call leaves the agent (docs/test-call.md), beside the carrier's control for every other call. */
+/** How a browser test call leaves the agent (docs/console.md, "Test call"), beside the carrier's control for every other call. */
 describe('TestCallControl', () => {
   const agent: AgentWithDestinations = { ...agentSchema.parse({ id: 'front-desk', name: 'Front desk', instructions: 'Help.' }), destinations: [] };
   const phone = transferDestinationSchema.parse({ id: 'billing', name: 'billing', kind: 'phone', value: '+19195550177' });

@@ -10,7 +10,7 @@ import { BrowserSocket } from './browser-socket';
 const GREETING = 'Hello from the test agent, how can I help?';
 
 /**
- * The browser test call (docs/test-call.md) over real sockets: the admin API mints it, a Node client speaks
+ * The browser test call (docs/console.md, "Test call") over real sockets: the admin API mints it, a Node client speaks
  * the page's protocol through the minted URL, and the Realtime stand-in answers. One ManualClock drives all.
  */
 describe('browser test calls', () => {

@@ -22,7 +22,7 @@ import type { SecurityEvents, SecuritySurface } from '../../security/security-ev
  * - `GET /media/{token}`: Bandwidth's stream, with `Authorization: Basic` from the stream template's
  *   destinationUsername/destinationPassword. The token was minted at `initiate`, names its call and
  *   expires within a minute. Failures are a plain 401 (Bandwidth reports it as mediaStreamRejected, BW §4.1).
- * - `GET /media/test/{token}`: a browser test call (docs/test-call.md). Browsers cannot put an
+ * - `GET /media/test/{token}`: a browser test call (docs/console.md, "Test call"). Browsers cannot put an
  *   Authorization header on a WebSocket, so the token (purpose `test-call`, minted by an authenticated admin
  *   API request) is the credential, and the upgrade must come from the server's own origin: another site's
  *   page cannot open it even with a leaked token.

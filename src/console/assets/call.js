@@ -1,7 +1,7 @@
 // Call detail (docs/console.md): GET /api/calls/:id (src/reports/call-history.ts) — the facts, transcript
 // with heard/truncated marks, transfer, usage and cost, legs, the timeline of callbacks and events — and
 // the recording, streamed (seekable) from GET /api/calls/:id/recording.
-import { api, callDurationMs, el, formatDuration, formatTime, renderChrome, showError, transcriptLine } from './common.js';
+import { api, callDurationMs, el, formatDuration, formatTime, renderChrome, showError, testCallMark, transcriptLine } from './common.js';
 
 renderChrome('calls');
 const errors = document.getElementById('errors');
@@ -19,13 +19,13 @@ async function load() {
     showError(errors, err);
     return;
   }
-  document.getElementById('title').textContent = `Call ${call.id}`;
-  document.title = `Call ${call.id} · Switchboard console`;
+  document.getElementById('title').replaceChildren(`Call ${call.id}`, testCallMark(call) ?? '');
+  document.title = `${call.direction === 'browser' ? 'Test call' : 'Call'} ${call.id} · Switchboard console`;
   document.getElementById('summary').replaceChildren(
     facts([
       ['Agent', call.agentId],
       ['Mode', call.mode],
-      ['Direction', call.direction],
+      ['Direction', call.direction === 'browser' ? 'browser (a test call from the console)' : call.direction],
       ['From', call.from],
       ['To', call.to],
       ['State', call.state],

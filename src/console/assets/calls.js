@@ -1,6 +1,6 @@
 // Call history (docs/console.md): GET /api/calls with the API's own filters and cursor. The filters live in
 // this page's query string, so a filtered view can be bookmarked; "Older calls" follows the API's nextCursor.
-import { api, callDurationMs, el, formatDuration, formatTime, renderChrome, showError } from './common.js';
+import { api, callDurationMs, el, formatDuration, formatTime, renderChrome, showError, testCallMark } from './common.js';
 
 renderChrome('calls');
 const errors = document.getElementById('errors');
@@ -47,7 +47,7 @@ async function load() {
         el(
           'tr',
           { 'data-call-id': c.id },
-          el('td', {}, el('a', { href: `/console/calls/${encodeURIComponent(c.id)}` }, formatTime(c.startedAt ?? c.createdAt))),
+          el('td', {}, el('a', { href: `/console/calls/${encodeURIComponent(c.id)}` }, formatTime(c.startedAt ?? c.createdAt)), ' ', testCallMark(c)),
           el('td', {}, c.agentId ?? '—'),
           el('td', {}, c.mode ?? ''),
           el('td', {}, c.from ?? ''),

@@ -149,6 +149,14 @@ export function callDurationMs(call, nowMs = Date.now()) {
 
 export const FINAL_STATES = ['completed', 'rejected'];
 
+/**
+ * The mark of a browser test call (direction `browser`, placed from the Test call page, docs/console.md), or
+ * null for any other call: the operator tells it from a phone call at a glance.
+ */
+export function testCallMark(call) {
+  return call.direction === 'browser' ? el('span', { class: 'badge test-call-mark', title: 'placed from the console’s Test call page, not by a phone' }, 'Test call') : null;
+}
+
 /** One transcript line: role, text, and what the caller heard of an agent line cut by a barge-in. */
 export function transcriptLine(line) {
   return el(

@@ -1,6 +1,6 @@
 // Live calls (docs/console.md): the server-sent event stream /api/live (src/console/live.ts) says which
 // calls are live and sends each one's transcript as it is stored; calls leave when they reach a final state.
-import { callDurationMs, el, FINAL_STATES, formatDuration, renderChrome, showError, transcriptLine } from './common.js';
+import { callDurationMs, el, FINAL_STATES, formatDuration, renderChrome, showError, testCallMark, transcriptLine } from './common.js';
 
 renderChrome('live');
 const list = document.getElementById('calls');
@@ -15,9 +15,10 @@ function render(entry) {
     'div',
     { class: 'head' },
     el('a', { href: `/console/calls/${encodeURIComponent(call.id)}`, class: 'call-id' }, call.id),
+    testCallMark(call),
     el('span', {}, 'agent ', el('strong', { class: 'agent' }, call.agentId ?? '—')),
     el('span', { class: 'mode' }, call.mode ?? ''),
-    el('span', { class: 'parties' }, `${call.from ?? '?'} → ${call.to ?? '?'}`),
+    el('span', { class: 'parties' }, call.direction === 'browser' ? 'from the browser' : `${call.from ?? '?'} → ${call.to ?? '?'}`),
     el('span', { class: 'state', 'data-state': call.state }, call.state),
     el('span', { class: 'duration', 'data-started': call.answeredAt ?? call.startedAt ?? call.createdAt }, formatDuration(callDurationMs(call))),
   );

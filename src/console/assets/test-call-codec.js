@@ -1,5 +1,5 @@
 /**
- * The browser test call's audio codec (docs/test-call.md), shared by the AudioWorklet and the page, and
+ * The browser test call's audio codec (docs/console.md, "Test call"), shared by the AudioWorklet and the page, and
  * loaded by the jest suite too: plain functions, no DOM, no imports.
  *
  * - G.711 μ-law, the very coder of src/bridge/codec.ts (alawmulaw's reference coder: bias 0x84, clip 32635),

@@ -1,5 +1,5 @@
 /**
- * The test call's AudioWorklet processors (docs/test-call.md), on the audio thread:
+ * The test call's AudioWorklet processors (docs/console.md, "Test call"), on the audio thread:
  * - `sb-capture`: the microphone, down-sampled to 8 kHz and μ-law encoded, posted as 20 ms frames of 160 bytes;
  * - `sb-playback`: the agent's 8 kHz audio, queued gapless and played at the context's rate; `clear` drops the queue.
  */

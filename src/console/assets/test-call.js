@@ -1,14 +1,17 @@
 /**
- * The browser test call (docs/test-call.md). Pick an agent, press Call, speak:
+ * The browser test call (docs/console.md, "Test call"), a page of the console: its chrome, API wrapper (session
+ * cookie, CSRF header on POST, the server's error messages) and transcript lines come from common.js.
+ * Pick an agent, press Call, speak:
  * 1. the microphone first (a refusal is explained before any call is created);
  * 2. POST /api/test-calls mints the call: the agent's session pre-warms, and a one-time media socket comes back;
  * 3. the socket speaks Bandwidth's bidirectional media-stream protocol (BW §4): `start`, then `media` frames of
  *    20 ms μ-law from the capture worklet, `stop` on Hang up; the server's `playAudio` is played gapless by the
  *    playback worklet and `clear` drops what it has queued (barge-in).
- * API requests carry the console's session (cookie) and, on POST, its CSRF header (`x-csrf-token` = `sb_csrf`).
  */
+import { api, el, renderChrome, showError, transcriptLine } from './common.js';
 import { FRAME_BYTES, mulawToFloats } from './test-call-codec.js';
 
+renderChrome('test-call');
 const $ = (id) => document.getElementById(id);
 const ui = {
   form: $('call-form'),
@@ -33,55 +36,24 @@ function showStatus(text, state = 'idle') {
   ui.status.dataset.state = state;
 }
 
-function showError(text) {
-  ui.error.textContent = text;
-  ui.error.hidden = !text;
-}
-
-function csrfToken() {
-  const match = /(?:^|;\s*)sb_csrf=([^;]+)/.exec(document.cookie);
-  return match ? decodeURIComponent(match[1]) : undefined;
-}
-
-/** An admin API request; a non-2xx answer throws the server's own message. */
-async function api(method, path, body) {
-  const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const csrf = method === 'GET' ? undefined : csrfToken();
-  if (csrf) headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  if (!res.ok) throw new Error(json?.error?.message ? `${json.error.message} (HTTP ${res.status})` : `the server answered HTTP ${res.status}`);
-  return json;
-}
-
 async function loadAgents() {
   try {
-    const agents = await api('GET', '/api/agents');
-    ui.agent.replaceChildren();
-    for (const agent of agents) {
-      const option = document.createElement('option');
-      option.value = agent.id;
-      option.textContent = agent.mode === 'stream' ? `${agent.name} (${agent.id})` : `${agent.name} (${agent.id}): ${agent.mode}, not reachable from a browser`;
-      option.disabled = agent.mode !== 'stream';
-      ui.agent.append(option);
-    }
+    const agents = await api('agents');
+    ui.agent.replaceChildren(
+      ...agents.map((agent) =>
+        el('option', { value: agent.id, disabled: agent.mode !== 'stream' }, agent.mode === 'stream' ? `${agent.name} (${agent.id})` : `${agent.name} (${agent.id}): ${agent.mode}, not reachable from a browser`),
+      ),
+    );
     const first = agents.find((a) => a.mode === 'stream');
     if (!first) {
-      showError(agents.length === 0 ? 'There are no agents yet: create one first (POST /api/agents).' : 'No agent uses mode "stream": only stream agents can take a browser test call.');
+      showError(ui.error, new Error(agents.length === 0 ? 'There are no agents yet: create one on the Agents page first.' : 'No agent uses mode "stream": only stream agents can take a browser test call.'));
       return;
     }
     ui.agent.value = first.id;
     ui.agent.disabled = false;
     ui.call.disabled = false;
   } catch (err) {
-    showError(`Could not list the agents: ${err.message}`);
+    showError(ui.error, new Error(`Could not list the agents: ${err.message}`));
   }
 }
 
@@ -131,28 +103,12 @@ class TestCall {
     if (!this.callId) return;
     let detail;
     try {
-      detail = await api('GET', `/api/calls/${encodeURIComponent(this.callId)}`);
+      detail = await api(`calls/${encodeURIComponent(this.callId)}`);
     } catch {
       return; // the next poll tries again; the call goes on either way
     }
     const items = detail.transcript.filter((t) => t.role === 'caller' || t.role === 'agent');
-    ui.transcript.replaceChildren(
-      ...items.map((t) => {
-        const li = document.createElement('li');
-        li.dataset.role = t.role;
-        const role = document.createElement('span');
-        role.className = 'role';
-        role.textContent = t.role === 'caller' ? 'you' : 'agent';
-        li.append(role, document.createTextNode(t.text));
-        if (t.truncated) {
-          const cut = document.createElement('span');
-          cut.className = 'cut';
-          cut.textContent = `(interrupted after ${t.heardMs ?? 0} ms)`;
-          li.append(cut);
-        }
-        return li;
-      }),
-    );
+    ui.transcript.replaceChildren(...items.map((t) => transcriptLine({ ...t, heardMs: t.heardMs ?? null })));
     ui.transcriptSection.hidden = items.length === 0;
   }
 
@@ -173,10 +129,11 @@ class TestCall {
     this.audio = new AudioContext();
     await this.audio.audioWorklet.addModule('/console/assets/test-call-worklet.js');
     showStatus('Starting the call…', 'busy');
-    const minted = await api('POST', '/api/test-calls', { agentId: this.agentId });
+    const minted = await api('test-calls', { method: 'POST', body: { agentId: this.agentId } });
     this.callId = minted.callId;
-    ui.callId.querySelector('code').textContent = minted.callId;
-    ui.callId.querySelector('span').textContent = minted.callId;
+    const link = ui.callId.querySelector('a');
+    link.href = `/console/calls/${encodeURIComponent(minted.callId)}`;
+    link.textContent = minted.callId;
     ui.callId.hidden = false;
     // The socket on the origin this page came from (the server checks the upgrade's Origin).
     const url = new URL(minted.path, window.location.href);
@@ -276,14 +233,14 @@ function callEnded() {
 ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
   if (current) return;
-  showError('');
+  showError(ui.error, null);
   const call = new TestCall(ui.agent.value);
   current = call;
   ui.call.disabled = true;
   ui.agent.disabled = true;
   ui.hangup.disabled = false;
   call.start().catch((err) => {
-    showError(err.message);
+    showError(ui.error, err);
     call.finish('No call.');
   });
 });

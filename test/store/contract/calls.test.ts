@@ -108,6 +108,19 @@ describeEachBackend('calls, events, transcripts and reports', (backend) => {
       expect(isSwitchboardError(err, 'invalid_request')).toBe(true);
     });
 
+    it('lists the top-level legs: caller legs and an AI SIP leg with no parent, not the legs under a call', async () => {
+      await store.calls.record({ id: 'c-caller', state: 'sip-connected', mode: 'openai-sip' });
+      await store.calls.record({ id: 'rtc-under', leg: 'ai-sip', parentCallId: 'c-caller', state: 'sip-connected', mode: 'openai-sip' });
+      await store.calls.record({ id: 'c-xfer', leg: 'transfer', parentCallId: 'c-caller', state: 'initiated' });
+      await store.calls.record({ id: 'rtc-direct', leg: 'ai-sip', state: 'sip-connected', mode: 'openai-sip' });
+      await store.calls.record({ id: 'c-browser', direction: 'browser', state: 'streaming', mode: 'stream' });
+      const ids = async (filter: Omit<Parameters<ContractStore['calls']['list']>[0], 'limit'>) => (await store.calls.list({ ...filter, limit: 10 })).items.map((c) => c.id).sort();
+      expect(await ids({ topLevel: true })).toEqual(['c-browser', 'c-caller', 'rtc-direct']);
+      // It overrides allLegs, and goes with the other filters.
+      expect(await ids({ topLevel: true, allLegs: true, state: 'sip-connected' })).toEqual(['c-caller', 'rtc-direct']);
+      expect(await ids({})).toEqual(['c-browser', 'c-caller']);
+    });
+
     it('pages through calls created in the same millisecond by id', async () => {
       await Promise.all(['c-x1', 'c-x2', 'c-x3'].map((id) => store.calls.record({ id, state: 'initiated' })));
       const seen: string[] = [];
