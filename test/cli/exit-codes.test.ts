@@ -31,6 +31,9 @@ function switchboard(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
 }
 
 describe('switchboard exit codes and messages (child process)', () => {
+  // Each case starts the CLI several times (about a second of CPU each): on a loaded two-core machine the
+  // project's 15 s default is too close. The cases assert exit codes and messages, not speed.
+  jest.setTimeout(45_000);
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
   beforeAll(() => {
