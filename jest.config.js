@@ -6,8 +6,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // The robustness suite (abuse, crashes, faults; minutes, not seconds) runs on its own: npm run test:robustness.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/robustness/'],
+  // The robustness suite (abuse, crashes, faults; minutes, not seconds) runs on its own: npm run test:robustness;
+  // the browser suite needs Chromium, which npm test must not: npm run test:browser.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/robustness/', '<rootDir>/test/browser/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 15000,

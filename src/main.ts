@@ -383,8 +383,9 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         secret: credentials.credentials.reportSigningSecret,
       });
   // The operator's console (docs/console.md): its sessions are a second way into the admin API.
-  const access = new AdminAccess(credentials.credentials.adminToken, new ConsoleSessions(clock));
-  const live = new LiveStreams({ store, clock, logger, sessionAlive: (session) => access.sessions.get(session.id) !== undefined });
+  // Its sessions live in the store, so they are the same on every instance sharing it (DESIGN §4.12).
+  const access = new AdminAccess(credentials.credentials.adminToken, new ConsoleSessions(store.consoleSessions, clock));
+  const live = new LiveStreams({ store, clock, logger, sessionAlive: async (session) => (await access.sessions.get(session.id)) !== undefined });
   const app = createApp({
     logger,
     readiness: [

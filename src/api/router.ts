@@ -33,8 +33,13 @@ export function apiRouter(routes: Route[], access: AdminAccess, logger: Logger, 
     res.json(openapi);
   });
   router.use(apiDocsRouter());
-  router.use((req, res, next) => {
-    const result = access.check(req);
+  router.use(async (req, res, next) => {
+    let result;
+    try {
+      result = await access.check(req);
+    } catch (err) {
+      return next(err); // the store cannot say whether the session is live: 503 below
+    }
     if (result.ok) {
       // Who came in, for what answers over time (the live stream ends with the session it was opened with).
       res.locals.adminAccess = result;

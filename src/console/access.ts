@@ -8,7 +8,8 @@ import type { ConsoleSession, ConsoleSessions } from './sessions';
  * token, or a browser with a console session. A session rides on a cookie the browser sends by itself, so
  * a state-changing request with it must also prove it came from our own pages: header `x-csrf-token`
  * equal to the `sb_csrf` cookie (double submit) and to the session's own token. A bearer request is
- * unchanged: a browser never adds an Authorization header by itself.
+ * unchanged: a browser never adds an Authorization header by itself. A session is read from the store on every
+ * request (sessions.ts), so the verdict is the same on every instance sharing it.
  */
 export type AccessResult =
   | { ok: true; via: 'bearer' }
@@ -29,12 +30,13 @@ export class AdminAccess {
     return safeEqual(token, this.adminToken);
   }
 
-  /** The live console session a request's cookie names, if any. */
-  sessionOf(req: IncomingMessage): ConsoleSession | undefined {
+  /** The live console session a request's cookie names, if any (one read of the store, sessions.ts). */
+  sessionOf(req: IncomingMessage): Promise<ConsoleSession | undefined> {
     return this.sessions.get(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
   }
 
-  check(req: IncomingMessage): AccessResult {
+  /** Settles with the verdict; rejects (code `unavailable`) when the store cannot say whether a session is live. */
+  async check(req: IncomingMessage): Promise<AccessResult> {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(.+)$/i.exec(header);
@@ -46,7 +48,7 @@ export class AdminAccess {
     if (sessionId === undefined) {
       return { ok: false, status: 401, code: 'unauthorized', reason: 'no admin token', message: 'admin token required: Authorization: Bearer <ADMIN_TOKEN>, or sign in at /console/sign-in' };
     }
-    const session = this.sessions.get(sessionId);
+    const session = await this.sessions.get(sessionId);
     if (!session) {
       return { ok: false, status: 401, code: 'unauthorized', reason: 'unknown or expired console session', message: 'console session unknown or expired: sign in again at /console/sign-in' };
     }

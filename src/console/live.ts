@@ -54,8 +54,11 @@ export interface LiveDeps {
   logger: Logger;
   heartbeatMs?: number;
   maxStreams?: number;
-  /** Whether a console session is still signed in: a stream opened with one ends when it does. */
-  sessionAlive?: (session: ConsoleSession) => boolean;
+  /**
+   * Whether a console session is still signed in (a read of the store every instance shares): a stream opened
+   * with one ends when it does, whichever instance it was ended on.
+   */
+  sessionAlive?: (session: ConsoleSession) => Promise<boolean>;
 }
 
 const LIVE_STATES = CALL_STATES.filter((s) => !FINAL_CALL_STATES.includes(s));
@@ -85,7 +88,7 @@ export class LiveStreams {
       }
       const access = res.locals.adminAccess as AccessResult | undefined;
       const session = access?.ok && access.via === 'session' ? access.session : undefined;
-      const allowed = session && this.deps.sessionAlive ? () => this.deps.sessionAlive!(session) : () => true;
+      const allowed = session && this.deps.sessionAlive ? () => this.deps.sessionAlive!(session) : async () => true;
       const stream = new LiveStream(res, this.deps, allowed, () => this.streams.delete(stream));
       this.streams.add(stream);
       req.on('close', () => stream.close());
@@ -110,7 +113,7 @@ class LiveStream {
   constructor(
     private readonly res: ServerResponse,
     private readonly deps: LiveDeps,
-    private readonly allowed: () => boolean,
+    private readonly allowed: () => Promise<boolean>,
     private readonly onClose: () => void,
   ) {}
 
@@ -126,7 +129,8 @@ class LiveStream {
     // Subscribed before the snapshot is read: a change committed meanwhile is sent after it, never lost.
     this.unsubscribe = this.deps.store.changes.subscribe((changes) => this.enqueue(() => this.apply(changes)));
     this.enqueue(() => this.snapshot());
-    this.heartbeat = this.deps.clock.setInterval(() => this.write(': heartbeat\n\n'), this.deps.heartbeatMs ?? CONSOLE_LIVE_HEARTBEAT_MS);
+    // In the queue like a change: the session is checked before it goes out (enqueue).
+    this.heartbeat = this.deps.clock.setInterval(() => this.enqueue(async () => this.write(': heartbeat\n\n')), this.deps.heartbeatMs ?? CONSOLE_LIVE_HEARTBEAT_MS);
   }
 
   close(): void {
@@ -138,10 +142,22 @@ class LiveStream {
     this.onClose();
   }
 
+  /**
+   * Every batch, the snapshot and every heartbeat wait here for the one before, then for the session check:
+   * nothing goes out for a session that has ended (on any instance). A check the store cannot answer sends
+   * nothing this time and leaves the stream open; the next change or heartbeat asks again.
+   */
   private enqueue(work: () => Promise<void>): void {
     this.chain = this.chain.then(async () => {
       if (this.closed) return;
       try {
+        const allowed = await this.allowed();
+        if (this.closed) return;
+        if (!allowed) {
+          this.res.write('event: signed-out\ndata: {}\n\n');
+          this.close();
+          return;
+        }
         await work();
       } catch (err) {
         this.deps.logger.warn({ err: (err as Error).message }, 'console live stream: could not read the store');
@@ -198,11 +214,6 @@ class LiveStream {
 
   private write(frame: string): void {
     if (this.closed) return;
-    if (!this.allowed()) {
-      this.res.write('event: signed-out\ndata: {}\n\n');
-      this.close();
-      return;
-    }
     if (this.res.writableLength > CONSOLE_LIVE_MAX_BUFFERED_BYTES) {
       this.deps.logger.warn('console live stream: the client stopped reading; closing its stream');
       this.res.destroy();

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { errorResponse } from '../api/router';
 import { CONSOLE_SIGN_IN_BODY_MAX_BYTES } from '../constants';
 import type { Logger } from '../log';
 import type { SecurityEvents } from '../security/security-events';
@@ -67,7 +68,7 @@ export function consoleRouter(d: ConsoleDeps): Router {
 
   router.get('/sign-in', async (req, res, next) => {
     try {
-      if (d.access.sessionOf(req)) return res.redirect(303, safeNext(req.query.next));
+      if (await d.access.sessionOf(req)) return res.redirect(303, safeNext(req.query.next));
       await signInPage(res, 200, { next: typeof req.query.next === 'string' ? req.query.next : undefined });
     } catch (err) {
       next(err);
@@ -97,8 +98,8 @@ export function consoleRouter(d: ConsoleDeps): Router {
       }
       d.limiter.succeeded(client);
       // A fresh id at every sign-in (no fixation), and the one the browser had before is dropped.
-      d.access.sessions.delete(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
-      const session = d.access.sessions.create();
+      await d.access.sessions.delete(parseCookies(req.headers.cookie).get(SESSION_COOKIE));
+      const session = await d.access.sessions.create();
       const maxAgeS = d.access.sessions.remainingMs(session) / 1000;
       res.setHeader('Set-Cookie', [
         serializeCookie(SESSION_COOKIE, session.id, { httpOnly: true, secure: secure(req), maxAgeS }),
@@ -111,19 +112,24 @@ export function consoleRouter(d: ConsoleDeps): Router {
     }
   });
 
-  router.post('/sign-out', (req, res) => {
-    const result = d.access.check(req);
-    if (!result.ok && result.status === 403) {
-      d.security.refused('console', result.reason);
-      res.status(403).json({ error: { code: result.code, message: result.message } });
-      return;
+  router.post('/sign-out', async (req, res, next) => {
+    try {
+      const result = await d.access.check(req);
+      if (!result.ok && result.status === 403) {
+        d.security.refused('console', result.reason);
+        res.status(403).json({ error: { code: result.code, message: result.message } });
+        return;
+      }
+      // Deleted from the shared store before the answer: every instance refuses the session from now on.
+      if (result.ok && result.via === 'session') await d.access.sessions.delete(result.session.id);
+      res.setHeader('Set-Cookie', [
+        serializeCookie(SESSION_COOKIE, '', { httpOnly: true, secure: secure(req), maxAgeS: 0 }),
+        serializeCookie(CSRF_COOKIE, '', { httpOnly: false, secure: secure(req), maxAgeS: 0 }),
+      ]);
+      res.status(204).end();
+    } catch (err) {
+      next(err);
     }
-    if (result.ok && result.via === 'session') d.access.sessions.delete(result.session.id);
-    res.setHeader('Set-Cookie', [
-      serializeCookie(SESSION_COOKIE, '', { httpOnly: true, secure: secure(req), maxAgeS: 0 }),
-      serializeCookie(CSRF_COOKIE, '', { httpOnly: false, secure: secure(req), maxAgeS: 0 }),
-    ]);
-    res.status(204).end();
   });
 
   router.get('/assets/:name', async (req, res, next) => {
@@ -131,7 +137,7 @@ export function consoleRouter(d: ConsoleDeps): Router {
       const name = req.params.name;
       const type = ASSET_TYPES[path.extname(name)];
       if (!type || !/^[a-z0-9][a-z0-9.-]*$/.test(name)) return notFound(res, `no console asset ${name}`);
-      if (!PUBLIC_ASSETS.has(name) && !d.access.sessionOf(req)) return signInRequired(res);
+      if (!PUBLIC_ASSETS.has(name) && !(await d.access.sessionOf(req))) return signInRequired(res);
       const body = await readIfExists(path.join(d.assetsDir, name));
       if (body === undefined) return notFound(res, `no console asset ${name}`);
       res.type(type).send(body);
@@ -143,7 +149,7 @@ export function consoleRouter(d: ConsoleDeps): Router {
   // Everything below needs a session: a browser without one gets the sign-in page, which brings it back here.
   router.use(async (req, res, next) => {
     try {
-      if (d.access.sessionOf(req)) return next();
+      if (await d.access.sessionOf(req)) return next();
       if (req.method !== 'GET' && req.method !== 'HEAD') return signInRequired(res);
       const hadCookie = parseCookies(req.headers.cookie).has(SESSION_COOKIE);
       await signInPage(res, 401, { next: req.originalUrl, message: hadCookie ? 'your console session has ended: sign in again' : undefined });
@@ -156,6 +162,13 @@ export function consoleRouter(d: ConsoleDeps): Router {
   router.get('/calls/:id', (req, res, next) => void sendPage(res, 'call.html', `no page ${req.path}`).catch(next));
   for (const [route, file] of Object.entries(PAGES)) router.get(route, (req, res, next) => void sendPage(res, file, `no page ${req.path}`).catch(next));
   router.use((req, res) => notFound(res, `no console page ${req.path}`));
+  // The store could not say whether a session is live (sessions.ts): 503 with the reason, as the admin API answers.
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    const { status, body } = errorResponse(err);
+    if (status !== 503 || res.headersSent) return next(err);
+    d.logger.warn({ path: req.path, reason: body.error.message }, 'console request refused: the store is unavailable');
+    res.status(503).json(body);
+  });
 
   async function sendPage(res: Response, file: string, missing: string): Promise<void> {
     const body = await readIfExists(path.join(d.assetsDir, file));

@@ -184,4 +184,21 @@ export const MIGRATIONS: readonly { version: number; name: string; sql: string }
       CREATE INDEX report_outbox_created ON report_outbox (created_at);
     `,
   },
+  {
+    version: 8,
+    name: 'console sessions',
+    sql: `
+      -- Console sessions (docs/console.md, "Security model"), held by the store rather than one process so
+      -- they follow the browser to every instance. id_hash is the SHA-256 of the cookie's session id: the id
+      -- itself is never stored. seq orders sessions by creation, so the oldest is evicted first at the cap.
+      CREATE TABLE console_sessions (
+        seq         INTEGER PRIMARY KEY,
+        id_hash     TEXT NOT NULL UNIQUE,
+        csrf_token  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL
+      );
+      CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+    `,
+  },
 ];

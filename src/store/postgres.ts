@@ -7,6 +7,7 @@ import { callTablesQueue } from './postgres/call-tables-commit';
 import { PgCalls } from './postgres/calls';
 import { connectionFailure, postgresTarget } from './postgres/connection';
 import { PgCallbackContexts } from './postgres/contexts';
+import { PgConsoleSessions } from './postgres/console-sessions';
 import { PgDestinations } from './postgres/destinations';
 import { PgEvents } from './postgres/events';
 import { PgHandOffs } from './postgres/hand-offs';
@@ -23,6 +24,7 @@ import type {
   CallbackContextsRepository,
   CallsRepository,
   ChangeFeed,
+  ConsoleSessionsRepository,
   DestinationsRepository,
   EventsRepository,
   HandOffsRepository,
@@ -52,6 +54,7 @@ export class PostgresStore implements Store {
   readonly numbers: NumbersRepository;
   readonly reports: ReportsRepository;
   readonly mediaTokens: MediaTokensRepository;
+  readonly consoleSessions: ConsoleSessionsRepository;
   readonly bus: PgInstanceBus;
 
   private readonly shared: PgShared;
@@ -86,6 +89,7 @@ export class PostgresStore implements Store {
     this.destinations = new PgDestinations(this.shared);
     this.numbers = new PgNumbers(this.shared);
     this.mediaTokens = new PgMediaTokens(pool);
+    this.consoleSessions = new PgConsoleSessions(this.shared);
     this.bus = new PgInstanceBus(pool);
     this.listener = new PgListener(clientConfig, this.shared.changes, this.bus, logger);
   }

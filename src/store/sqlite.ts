@@ -23,6 +23,7 @@ import { SqliteAgents } from './sqlite/agents';
 import { callTablesCommit, type CallTablesWrite } from './sqlite/call-tables-commit';
 import { SqliteCalls } from './sqlite/calls';
 import { SqliteCallbackContexts } from './sqlite/contexts';
+import { SqliteConsoleSessions } from './sqlite/console-sessions';
 import { SqliteDestinations } from './sqlite/destinations';
 import { SqliteEvents } from './sqlite/events';
 import { SqliteHandOffs } from './sqlite/hand-offs';
@@ -41,6 +42,7 @@ import type {
   NumbersRepository,
   ReportsRepository,
   ChangeFeed,
+  ConsoleSessionsRepository,
   InstanceBus,
   MediaTokensRepository,
   Store,
@@ -79,6 +81,7 @@ export class SqliteStore implements Store {
   readonly reports: ReportsRepository;
   readonly mediaTokens: MediaTokensRepository = new LocalMediaTokens();
   readonly bus: InstanceBus = new LocalInstanceBus();
+  readonly consoleSessions: ConsoleSessionsRepository;
 
   get changes(): ChangeFeed {
     return this.shared.changes;
@@ -100,6 +103,7 @@ export class SqliteStore implements Store {
     this.agents = new SqliteAgents(this.shared);
     this.destinations = new SqliteDestinations(this.shared);
     this.numbers = new SqliteNumbers(this.shared);
+    this.consoleSessions = new SqliteConsoleSessions(this.shared);
   }
 
   /** Open (creating directories as needed) and migrate. `:memory:` gives a private in-memory store. */

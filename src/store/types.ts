@@ -367,6 +367,38 @@ export interface MediaTokensRepository {
   use(tokenId: string, expiresAt: string): Promise<boolean>;
 }
 
+/**
+ * Console sessions (docs/console.md, "Security model"), shared by every instance so a browser stays signed in
+ * whichever instance answers it, and signing out anywhere ends the session everywhere. A session is found by
+ * the SHA-256 of its id, never the id itself: reading the table hands out no live session. The CSRF token is
+ * kept as is (it is worthless without the session cookie). Times are ISO text, given by the caller (its clock).
+ */
+export interface ConsoleSessionInput {
+  /** SHA-256 of the session id (src/console/sessions.ts). */
+  idHash: string;
+  csrfToken: string;
+  expiresAt: string;
+}
+export interface ConsoleSessionRecord extends ConsoleSessionInput {
+  createdAt: string;
+}
+
+export interface ConsoleSessionsRepository {
+  /**
+   * Store a new session at `now`; in the same transaction, sweep the expired ones and keep only the newest
+   * `maxLive` live sessions (the oldest are evicted first).
+   */
+  create(session: ConsoleSessionInput, options: { now: string; maxLive: number }): Promise<void>;
+  /** The session with this id hash, if it has not expired by `now`. */
+  get(idHash: string, now: string): Promise<ConsoleSessionRecord | undefined>;
+  /** End a session (sign-out); true when there was one. */
+  delete(idHash: string): Promise<boolean>;
+  /** Delete the sessions expired by `now`; how many went. */
+  sweep(now: string): Promise<number>;
+  /** How many sessions are live at `now`. */
+  count(now: string): Promise<number>;
+}
+
 export interface Store {
   readonly calls: CallsRepository;
   readonly events: EventsRepository;
@@ -379,6 +411,8 @@ export interface Store {
   /** Post-call reports waiting to go out, and what became of them. */
   readonly reports: ReportsRepository;
   readonly mediaTokens: MediaTokensRepository;
+  /** Console sessions, the same on every instance. */
+  readonly consoleSessions: ConsoleSessionsRepository;
   /** What each commit changed in the call tables, on every instance. */
   readonly changes: ChangeFeed;
   /** Messages between the instances sharing this store. */

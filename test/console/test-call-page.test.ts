@@ -11,6 +11,7 @@ import { ConsoleSessions } from '../../src/console/sessions';
 import { SignInLimiter } from '../../src/console/sign-in-limiter';
 import { createLogger } from '../../src/log';
 import { SecurityEvents } from '../../src/security/security-events';
+import { SqliteStore } from '../../src/store/sqlite';
 import { CONSOLE_ASSETS_DIR } from '../../src/console/assets-dir';
 import { signIn } from './sign-in';
 
@@ -22,21 +23,24 @@ describe('the test call page slot', () => {
   let dir: string;
   let server: http.Server;
   let url: string;
+  let store: SqliteStore;
   const token = 'sb_test-token';
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-console-assets-'));
     for (const f of ['sign-in.html', 'console.css', 'common.js']) fs.copyFileSync(path.join(CONSOLE_ASSETS_DIR, f), path.join(dir, f));
     const clock = new ManualClock(0);
+    store = SqliteStore.open(':memory:');
     const logger = createLogger('silent');
     const app = express();
-    app.use('/console', consoleRouter({ access: new AdminAccess(token, new ConsoleSessions(clock)), limiter: new SignInLimiter(clock), assetsDir: dir, publicBaseUrl: 'http://localhost', security: new SecurityEvents(logger, clock), logger }));
+    app.use('/console', consoleRouter({ access: new AdminAccess(token, new ConsoleSessions(store.consoleSessions, clock)), limiter: new SignInLimiter(clock), assetsDir: dir, publicBaseUrl: 'http://localhost', security: new SecurityEvents(logger, clock), logger }));
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterEach(async () => {
     await new Promise((resolve) => server.close(resolve));
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -2,50 +2,69 @@ import { ManualClock } from '../../src/clock';
 import { parseByteRange } from '../../src/console/byte-range';
 import { parseCookies, serializeCookie } from '../../src/console/cookies';
 import { safeNext } from '../../src/console/pages';
-import { ConsoleSessions } from '../../src/console/sessions';
+import { ConsoleSessions, sessionIdHash } from '../../src/console/sessions';
 import { SignInLimiter } from '../../src/console/sign-in-limiter';
+import { SqliteStore } from '../../src/store/sqlite';
 
 describe('console sessions', () => {
-  it('are opaque and random, expire after their lifetime, and end when deleted', () => {
+  let store: SqliteStore;
+  beforeEach(() => {
+    store = SqliteStore.open(':memory:');
+  });
+  afterEach(() => store.close());
+
+  it('are opaque and random, expire after their lifetime, and end when deleted', async () => {
     const clock = new ManualClock(0);
-    const sessions = new ConsoleSessions(clock, 60_000);
-    const a = sessions.create();
-    const b = sessions.create();
+    const sessions = new ConsoleSessions(store.consoleSessions, clock, 60_000);
+    const a = await sessions.create();
+    const b = await sessions.create();
     expect(a.id).not.toBe(b.id);
     expect(a.id).toMatch(/^[A-Za-z0-9_-]{43}$/); // 32 random bytes, base64url
     expect(a.csrfToken).not.toBe(a.id);
-    expect(sessions.get(a.id)).toBe(a);
+    expect(await sessions.get(a.id)).toEqual(a);
     expect(sessions.remainingMs(a)).toBe(60_000);
     clock.advance(59_999);
-    expect(sessions.get(a.id)).toBe(a);
+    expect(await sessions.get(a.id)).toEqual(a);
     clock.advance(1);
-    expect(sessions.get(a.id)).toBeUndefined();
-    expect(sessions.get('not-a-session')).toBeUndefined();
-    expect(sessions.get(undefined)).toBeUndefined();
-    const c = sessions.create();
-    expect(sessions.delete(c.id)).toBe(true);
-    expect(sessions.get(c.id)).toBeUndefined();
+    expect(await sessions.get(a.id)).toBeUndefined();
+    expect(await sessions.get('not-a-session')).toBeUndefined();
+    expect(await sessions.get(undefined)).toBeUndefined();
+    const c = await sessions.create();
+    expect(await sessions.delete(c.id)).toBe(true);
+    expect(await sessions.get(c.id)).toBeUndefined();
+    expect(await sessions.delete(c.id)).toBe(false);
   });
 
-  it('check the CSRF token in constant time against the session’s own', () => {
-    const sessions = new ConsoleSessions(new ManualClock(0));
-    const a = sessions.create();
-    const b = sessions.create();
+  it('are stored by the hash of their id: the id itself is nowhere in the store', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, new ManualClock(0));
+    const a = await sessions.create();
+    const stored = await store.consoleSessions.get(sessionIdHash(a.id), new Date(0).toISOString());
+    expect(stored).toMatchObject({ idHash: sessionIdHash(a.id), csrfToken: a.csrfToken });
+    expect(stored!.idHash).not.toContain(a.id);
+    expect(await store.consoleSessions.get(a.id, new Date(0).toISOString())).toBeUndefined();
+    // A cookie holding the hash (read from a copy of the database) names no session.
+    expect(await sessions.get(sessionIdHash(a.id))).toBeUndefined();
+  });
+
+  it('check the CSRF token in constant time against the session’s own', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, new ManualClock(0));
+    const a = await sessions.create();
+    const b = await sessions.create();
     expect(sessions.csrfMatches(a, a.csrfToken)).toBe(true);
     expect(sessions.csrfMatches(a, b.csrfToken)).toBe(false);
     expect(sessions.csrfMatches(a, '')).toBe(false);
     expect(sessions.csrfMatches(a, undefined)).toBe(false);
   });
 
-  it('keep at most their cap, dropping the oldest first', () => {
-    const sessions = new ConsoleSessions(new ManualClock(0), 60_000, 2);
-    const a = sessions.create();
-    const b = sessions.create();
-    const c = sessions.create();
-    expect(sessions.size).toBe(2);
-    expect(sessions.get(a.id)).toBeUndefined();
-    expect(sessions.get(b.id)).toBe(b);
-    expect(sessions.get(c.id)).toBe(c);
+  it('keep at most their cap, dropping the oldest first', async () => {
+    const sessions = new ConsoleSessions(store.consoleSessions, new ManualClock(0), 60_000, 2);
+    const a = await sessions.create();
+    const b = await sessions.create();
+    const c = await sessions.create();
+    expect(await sessions.count()).toBe(2);
+    expect(await sessions.get(a.id)).toBeUndefined();
+    expect(await sessions.get(b.id)).toEqual(b);
+    expect(await sessions.get(c.id)).toEqual(c);
   });
 });
 

@@ -3,10 +3,11 @@ import { SwitchboardError } from '../../errors';
 
 /**
  * PostgreSQL's numbered schema migrations, in order; the version applied is kept in `schema_migrations`.
- * Never edit a released migration: add the next one. The schema is SQLite's (src/store/migrations.ts, up to its
- * version 7) in PostgreSQL's words, with the same representation, so both backends return the same records:
- * times are ISO-8601 UTC text (they sort as times), JSON is text, and text compares byte by byte (COLLATE "C",
- * as SQLite does: ids and times page the same way whatever the server's locale).
+ * Never edit a released migration: add the next one. The schema is SQLite's (src/store/migrations.ts: its
+ * versions 1–7 are version 1 here, its version 8 is version 2) in PostgreSQL's words, with the same
+ * representation, so both backends return the same records: times are ISO-8601 UTC text (they sort as times),
+ * JSON is text, and text compares byte by byte (COLLATE "C", as SQLite does: ids and times page the same way
+ * whatever the server's locale).
  */
 export const PG_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
@@ -147,6 +148,21 @@ export const PG_MIGRATIONS: readonly { version: number; name: string; sql: strin
         expires_at  TEXT COLLATE "C" NOT NULL
       );
       CREATE INDEX media_tokens_expires ON media_tokens(expires_at);
+    `,
+  },
+  {
+    version: 2,
+    name: 'console sessions',
+    sql: `
+      -- SQLite's version 8: console sessions shared by every instance, found by the SHA-256 of their id.
+      CREATE TABLE console_sessions (
+        seq         BIGSERIAL PRIMARY KEY,
+        id_hash     TEXT COLLATE "C" NOT NULL UNIQUE,
+        csrf_token  TEXT NOT NULL,
+        created_at  TEXT COLLATE "C" NOT NULL,
+        expires_at  TEXT COLLATE "C" NOT NULL
+      );
+      CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
     `,
   },
 ];

@@ -50,18 +50,30 @@ export class SqliteShared {
   }
 
   /** Run a write to agents, destinations or numbers; the routing cache forgets what it knew, whatever the outcome. */
-  async routingWrite<T>(write: () => T): Promise<T> {
+  routingWrite<T>(write: () => T): Promise<T> {
+    return this.write(() => {
+      try {
+        return write();
+      } finally {
+        this.routing.clear();
+      }
+    });
+  }
+
+  /**
+   * Run a write outside the call tables' group commit (the admin API's, a console sign-in's), after the writes
+   * submitted before it. Another process holding the write lock makes it try again later, without holding up
+   * the event loop, for at most the read wait.
+   */
+  async write<T>(write: () => T): Promise<T> {
     const deadline = Date.now() + this.readWaitMs;
     for (let delayMs = COMMIT_RETRY_DELAY_MS; ; delayMs = Math.min(COMMIT_MAX_RETRY_DELAY_MS, delayMs * 2)) {
       await this.readable();
       try {
         return write();
       } catch (err) {
-        // Another process holds the write lock: try again without holding up the event loop.
         if (!isTransientSqliteError(err)) throw err;
         if (Date.now() + delayMs > deadline) throw new StoreStalledError(`the store cannot write: ${(err as Error).message}`);
-      } finally {
-        this.routing.clear();
       }
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }

@@ -67,7 +67,7 @@ function sqliteBackend(): StoreBackend {
   };
 }
 
-const TABLES = 'agents, transfer_destinations, agent_destinations, phone_numbers, calls, call_events, transcript_items, callback_contexts, hand_off_intents, report_outbox, media_tokens';
+const TABLES = 'agents, transfer_destinations, agent_destinations, phone_numbers, calls, call_events, transcript_items, callback_contexts, hand_off_intents, report_outbox, media_tokens, console_sessions';
 
 function postgresBackend(): StoreBackend {
   const stores = opened();
