@@ -443,12 +443,6 @@ export const METRICS_TOKEN_MIN_CHARS = 16;
 /** The separate metrics listener (METRICS_PORT) binds to loopback unless METRICS_HOST says otherwise. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 /**
- * Calls counted into switchboard_calls_ended_total are remembered (by id, oldest forgotten first) so a later
- * write to a finished call (late usage, a late event) does not count it again: far more than end in the
- * time such late writes come within (seconds), at about 100 bytes each.
- */
-export const METRICS_COUNTED_CALLS_KEPT = 50_000;
-/**
  * Calls changed by commits are read for the outcome count this long after the change, together: each read
  * waits for the writes before it, and reading at every change would split the store's group commits.
  */

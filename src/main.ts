@@ -501,7 +501,7 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
  */
 async function openStore(config: Config, logger: Logger, readWaitMs: number | undefined, onCommit: CommitObserver | undefined): Promise<Store> {
   // Loaded only when chosen: the SQLite default (and every CLI command) starts without the pg driver.
-  if (config.databaseUrl) return (require('./store/postgres') as typeof import('./store/postgres')).PostgresStore.open(config.databaseUrl, { logger, readWaitMs });
+  if (config.databaseUrl) return (require('./store/postgres') as typeof import('./store/postgres')).PostgresStore.open(config.databaseUrl, { logger, readWaitMs, onCommit });
   return SqliteStore.open(config.databasePath, { logger, readWaitMs, onCommit });
 }
 

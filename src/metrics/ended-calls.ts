@@ -1,22 +1,22 @@
-import { METRICS_COUNTED_CALLS_KEPT, METRICS_ENDED_CALLS_READ_DELAY_MS } from '../constants';
+import { METRICS_ENDED_CALLS_READ_DELAY_MS } from '../constants';
 import type { Logger } from '../log';
-import { FINAL_CALL_STATES, type Store, type StoreChange } from '../store/types';
+import type { Store, StoreChange } from '../store/types';
 import type { MetricsSink } from './sink';
 
 /**
- * Counts each call once, with its outcome, when it reaches a final state. Outcomes are proposed in many
- * places and settled by the store (src/outcomes.ts, mergeOutcome), so the count reads what the store settled:
- * the store announces every committed call write on its change feed (Store.changes), and a call whose row is
- * final is counted then. A child leg (a transfer's B-leg, an AI SIP leg with its Bandwidth parent) is not a
- * call of its own: its outcome is its parent's. Later writes to a finished call (late usage or events) find
- * its id among those already counted.
+ * Counts each call once, with its outcome, when it ends. Outcomes are proposed in many places and settled by
+ * the store (src/outcomes.ts, mergeOutcome), so the count reads what the store settled. The store announces
+ * every committed call write on its change feed (Store.changes), and says of one write per leg, cluster-wide,
+ * that it ended the leg (`ended`: the move into a final state); on PostgreSQL every instance hears every
+ * commit, so each counts the ends it committed (`local`) and the sum over instances counts each call once.
+ * Later writes to a finished call (late usage or events) do not end it again. A child leg (a transfer's B-leg,
+ * an AI SIP leg with its Bandwidth parent) is not a call of its own: its outcome is its parent's.
  *
  * The rows are read a little after their changes, all together: a read waits for the writes submitted before
  * it (read-your-writes), so reading at each change would commit the store's next batch early and split the
  * group commit the live calls' writes share (src/store/group-commit.ts).
  */
 export class EndedCallsCounter {
-  private readonly counted = new Map<string, true>();
   private readonly changed = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
@@ -27,7 +27,7 @@ export class EndedCallsCounter {
     private readonly store: Store,
     private readonly sink: MetricsSink,
     private readonly logger: Logger,
-    private readonly options: { keep?: number; readDelayMs?: number } = {},
+    private readonly options: { readDelayMs?: number } = {},
   ) {
     this.unsubscribe = store.changes.subscribe((changes) => this.onChanges(changes));
   }
@@ -39,7 +39,7 @@ export class EndedCallsCounter {
   }
 
   private onChanges(changes: readonly StoreChange[]): void {
-    for (const change of changes) if (change.kind === 'call' && !this.counted.has(change.callId)) this.changed.add(change.callId);
+    for (const change of changes) if (change.kind === 'call' && change.ended && change.local) this.changed.add(change.callId);
     this.schedule();
   }
 
@@ -60,24 +60,14 @@ export class EndedCallsCounter {
     this.changed.clear();
     for (const callId of ids) {
       if (this.stopped) return;
-      if (this.counted.has(callId)) continue;
       try {
         const call = await this.store.calls.get(callId);
-        if (!call || !FINAL_CALL_STATES.includes(call.state)) continue;
+        if (!call) continue;
         if (call.leg !== 'caller' && call.parentCallId !== null) continue;
-        this.remember(callId);
         this.sink.callEnded(call.outcome ?? 'none', call.mode ?? 'none');
       } catch (err) {
         this.logger.warn({ callId, err: (err as Error).message }, 'could not read a finished call for the metrics');
       }
     }
-  }
-
-  private remember(callId: string): void {
-    this.counted.set(callId, true);
-    if (this.counted.size <= (this.options.keep ?? METRICS_COUNTED_CALLS_KEPT)) return;
-    // A Map iterates in insertion order: the first key is the call counted longest ago.
-    const oldest = this.counted.keys().next().value;
-    if (oldest !== undefined) this.counted.delete(oldest);
   }
 }

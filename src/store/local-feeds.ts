@@ -1,4 +1,4 @@
-import type { ChangeFeed, InstanceBus, InstanceMessage, MediaTokensRepository, StoreChange } from './types';
+import type { ChangedRow, ChangeFeed, InstanceBus, InstanceMessage, MediaTokensRepository, StoreChange } from './types';
 
 /**
  * The in-process versions of the store's cross-instance channels, for a store only one instance can use
@@ -14,8 +14,10 @@ export class LocalChangeFeed implements ChangeFeed {
     return () => this.listeners.delete(listener);
   }
 
-  emit(changes: StoreChange[]): void {
-    if (changes.length === 0) return;
+  /** `local`: committed by this store object (StoreChange); a store shared by several instances passes false for the others' commits. */
+  emit(rows: readonly ChangedRow[], local = true): void {
+    if (rows.length === 0) return;
+    const changes: StoreChange[] = rows.map((row) => ({ ...row, local }));
     for (const listener of [...this.listeners]) {
       try {
         listener(changes);
@@ -25,10 +27,13 @@ export class LocalChangeFeed implements ChangeFeed {
     }
   }
 
-  /** Announce `changes` once `committed` settles well; its own outcome is returned untouched. */
-  after<T>(committed: Promise<T>, changes: StoreChange[]): Promise<T> {
+  /**
+   * Announce the changes once `committed` settles well; its own outcome is returned untouched. A function is
+   * asked after the commit, for changes the write itself found out (which leg it ended).
+   */
+  after<T>(committed: Promise<T>, rows: ChangedRow[] | (() => ChangedRow[])): Promise<T> {
     committed.then(
-      () => this.emit(changes),
+      () => this.emit(typeof rows === 'function' ? rows() : rows),
       () => undefined,
     );
     return committed;

@@ -1,6 +1,7 @@
 import { Pool, type PoolConfig } from 'pg';
 import { PG_CONNECT_TIMEOUT_MS, PG_POOL_MAX, PG_QUERY_TIMEOUT_MS, STORE_BUSY_TIMEOUT_MS, STORE_READ_WAIT_MS } from '../constants';
 import { createLogger, type Logger } from '../log';
+import type { CommitObserver } from './group-commit';
 import { StoreHealth } from './health';
 import { PgAgents } from './postgres/agents';
 import { callTablesQueue } from './postgres/call-tables-commit';
@@ -13,7 +14,7 @@ import { PgEvents } from './postgres/events';
 import { PgHandOffs } from './postgres/hand-offs';
 import { PgMediaTokens } from './postgres/media-tokens';
 import { migratePostgres } from './postgres/migrations';
-import { PgInstanceBus, PgListener } from './postgres/notifications';
+import { ChangeAnnouncer, PgInstanceBus, PgListener } from './postgres/notifications';
 import { PgNumbers } from './postgres/numbers';
 import { PgReports } from './postgres/reports';
 import { PgShared } from './postgres/shared';
@@ -71,12 +72,12 @@ export class PostgresStore implements Store {
     clientConfig: PoolConfig,
     private readonly logger: Logger,
     readWaitMs: number,
+    onCommit: CommitObserver | undefined,
   ) {
     this.health = new StoreHealth(logger);
-    let notified = 0;
-    const nextNotifyNumber = () => ++notified;
-    this.writes = callTablesQueue(pool, this.health, nextNotifyNumber);
-    this.shared = new PgShared(pool, this.writes, readWaitMs, nextNotifyNumber);
+    const announcer = new ChangeAnnouncer();
+    this.writes = callTablesQueue(pool, this.health, announcer, onCommit);
+    this.shared = new PgShared(pool, this.writes, readWaitMs, announcer);
     const events = new PgEvents(this.shared);
     const reports = new PgReports(this.shared);
     this.events = events;
@@ -91,15 +92,16 @@ export class PostgresStore implements Store {
     this.mediaTokens = new PgMediaTokens(pool);
     this.consoleSessions = new PgConsoleSessions(this.shared);
     this.bus = new PgInstanceBus(pool);
-    this.listener = new PgListener(clientConfig, this.shared.changes, this.bus, logger);
+    this.listener = new PgListener(clientConfig, this.shared.changes, announcer, this.bus, logger);
   }
 
   /**
    * Connect, migrate (under an advisory lock: instances starting together take turns) and start listening.
    * A database that cannot be opened refuses the start with what is wrong: unreachable, credentials refused,
-   * no such database (postgres/connection.ts), never with the password.
+   * no such database (postgres/connection.ts), never with the password. `onCommit`: told the duration of each
+   * call-tables commit (src/metrics), as SqliteStore.open is.
    */
-  static async open(url: string, options: { logger?: Logger; readWaitMs?: number } = {}): Promise<PostgresStore> {
+  static async open(url: string, options: { logger?: Logger; readWaitMs?: number; onCommit?: CommitObserver } = {}): Promise<PostgresStore> {
     const target = postgresTarget(url);
     const logger = options.logger ?? createLogger('silent');
     const config: PoolConfig = {
@@ -122,7 +124,7 @@ export class PostgresStore implements Store {
       } finally {
         client.release();
       }
-      store = new PostgresStore(pool, config, logger, options.readWaitMs ?? STORE_READ_WAIT_MS);
+      store = new PostgresStore(pool, config, logger, options.readWaitMs ?? STORE_READ_WAIT_MS, options.onCommit);
       await store.listener.start();
     } catch (err) {
       await pool.end().catch(() => undefined);

@@ -127,6 +127,19 @@ export function withOutcome(record: CallRecord, proposed: CallOutcome): CallReco
   return kept ? { ...record, outcome: kept.outcome, outcomeReason: kept.reason } : record;
 }
 
+/** Whether `update` sets a final state: only such a write can end a leg (endsLeg), so only it reads the state before. */
+export function setsFinalState(update: CallUpdate): boolean {
+  return update.state !== undefined && FINAL_CALL_STATES.includes(update.state);
+}
+
+/**
+ * Whether the upsert of `update` moves the leg into a final state, given the state its row had before (undefined:
+ * no row yet). A final state is final (callUpsertSql), so this is true of one write per leg: StoreChange's `ended`.
+ */
+export function endsLeg(update: CallUpdate, stateBefore: unknown): boolean {
+  return setsFinalState(update) && !(typeof stateBefore === 'string' && (FINAL_CALL_STATES as readonly string[]).includes(stateBefore));
+}
+
 /** Only a final state or an outcome can end a call; an agent being set may start one (its call.started notice). */
 export function updateEndsOrStarts(update: CallUpdate): 'ends' | 'starts' | undefined {
   if (update.outcome || (update.state !== undefined && FINAL_CALL_STATES.includes(update.state))) return 'ends';

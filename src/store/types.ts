@@ -330,10 +330,22 @@ export interface ReportsRepository {
  * store (docs/architecture.md, "Several instances"): the console's live view and cross-instance control read
  * it. Ids only, never call content: a reader fetches what it shows (and PostgreSQL's NOTIFY payloads are small).
  */
-export type StoreChange =
-  | { kind: 'call'; callId: string }
+export type ChangedRow =
+  /**
+   * `ended`: this commit moved the leg from a non-final state (or none) to a final one. A final state is final
+   * (rows.ts, callUpsertSql), so exactly one commit in the cluster says it for a leg: a count of ended calls
+   * reads it, not the row's state, which later writes (late usage, events) leave final.
+   */
+  | { kind: 'call'; callId: string; ended: boolean }
   | { kind: 'event'; callId: string; type: string }
   | { kind: 'transcript'; callId: string };
+
+/**
+ * A change as delivered: `local` when this store object committed it, false when another instance sharing the
+ * database did (always true on SQLite, one instance per data directory). A reader that acts once per change
+ * across the cluster (a counter summed over instances) acts on its local ones only.
+ */
+export type StoreChange = ChangedRow & { local: boolean };
 
 export interface ChangeFeed {
   /** Called with each commit's changes, after the commit, on every instance. Returns the unsubscribe. */

@@ -134,7 +134,7 @@ describe('EndedCallsCounter', () => {
   it('counts each call once, when the store has it final, with the outcome the store settled; child legs are not calls', async () => {
     const store = SqliteStore.open(':memory:');
     const sink = new RecordingSink();
-    const counter = new EndedCallsCounter(store, sink, createLogger('silent'), { keep: 2, readDelayMs: 1 });
+    const counter = new EndedCallsCounter(store, sink, createLogger('silent'), { readDelayMs: 1 });
     const counted = (n: number) => eventually(async () => sink.of('callEnded').length === n, `${n} calls counted`);
     await store.calls.record({ id: 'c-1', state: 'streaming', mode: 'stream', leg: 'caller' });
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -149,10 +149,14 @@ describe('EndedCallsCounter', () => {
     await store.calls.addUsage('c-1', { output_tokens: 3 }); // a late write to a finished call
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.of('callEnded')).toEqual([['transferred', 'stream']]);
-    // A rejected call with no agent; the oldest counted ids are forgotten past `keep`.
+    // A rejected call with no agent.
     await store.calls.record({ id: 'c-2', state: 'rejected', outcome: { outcome: 'rejected', reason: 'no agent' } });
     await store.calls.record({ id: 'c-3', state: 'completed' });
     await counted(3);
+    // Late writes to calls counted long ago: the oldest included, nothing counts them again.
+    await store.calls.record({ id: 'c-1', state: 'completed', errorMessage: 'late' }, { callId: 'c-1', source: 'bandwidth', type: 'disconnect' });
+    await store.calls.addUsage('c-2', { output_tokens: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.of('callEnded')).toEqual([['transferred', 'stream'], ['rejected', 'none'], ['none', 'none']]);
     counter.stop();
     await store.calls.record({ id: 'c-4', state: 'completed' });

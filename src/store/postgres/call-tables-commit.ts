@@ -1,7 +1,8 @@
 import type { Pool } from 'pg';
 import { COMMIT_MAX_RETRY_DELAY_MS, COMMIT_RETRY_DELAY_MS, PG_MAX_BATCH_WRITES, STORE_MAX_PENDING_WRITES } from '../../constants';
+import type { CommitObserver } from '../group-commit';
 import type { StoreHealth } from '../health';
-import { notifyChanges } from './notifications';
+import type { ChangeAnnouncer } from './notifications';
 import { isTransientPgError } from './sql';
 import { PgWriteQueue, type PgWrite } from './write-queue';
 
@@ -11,7 +12,7 @@ import { PgWriteQueue, type PgWrite } from './write-queue';
  * itself behind (nor an announcement) and the others commit. A failure of the connection or the server fails
  * the batch as a whole, and the queue keeps it for a later try.
  */
-export function callTablesQueue(pool: Pool, health: StoreHealth, nextNotifyNumber: () => number): PgWriteQueue {
+export function callTablesQueue(pool: Pool, health: StoreHealth, announcer: ChangeAnnouncer, onCommit?: CommitObserver): PgWriteQueue {
   const commit = async (writes: PgWrite[]): Promise<(Error | undefined)[]> => {
     const client = await pool.connect();
     let broken: Error | undefined;
@@ -21,8 +22,9 @@ export function callTablesQueue(pool: Pool, health: StoreHealth, nextNotifyNumbe
       for (const write of writes) {
         await client.query('SAVEPOINT w');
         try {
-          await write.run(client);
-          await notifyChanges(client, write.changes, nextNotifyNumber);
+          // A write that finds out what it changed (which leg it ended) says so; others announce what they were given.
+          const changes = (await write.run(client)) ?? write.changes;
+          await announcer.notify(client, changes);
           await client.query('RELEASE SAVEPOINT w');
           errors.push(undefined);
         } catch (err) {
@@ -53,5 +55,6 @@ export function callTablesQueue(pool: Pool, health: StoreHealth, nextNotifyNumbe
     now: Date.now,
     onStall: (err) => health.stalled(err),
     onRecover: (stalledMs) => health.recovered(stalledMs),
+    onCommit,
   });
 }

@@ -1,7 +1,7 @@
 import type { CallOutcome } from '../../outcomes';
 import { PG_LAST_KNOWN_MAX_ENTRIES } from '../../constants';
-import { addedUsage, applyCallUpdate, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, nowIso, outcomeToStore, updateEndsOrStarts, withOutcome } from '../rows';
-import type { CallEventInput, CallListFilter, CallPage, CallRecord, CallsRepository, CallUpdate, OrphanCloseOut, StoreChange } from '../types';
+import { addedUsage, applyCallUpdate, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, endsLeg, FINAL_STATES_SQL, nowIso, outcomeToStore, setsFinalState, updateEndsOrStarts, withOutcome } from '../rows';
+import type { CallEventInput, CallListFilter, CallPage, CallRecord, CallsRepository, CallUpdate, ChangedRow, OrphanCloseOut } from '../types';
 import type { PgEvents } from './events';
 import { LastKnown } from './last-known';
 import type { PgReports } from './reports';
@@ -30,13 +30,14 @@ export class PgCalls implements CallsRepository {
 
   recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<void> {
     const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
-    const changes: StoreChange[] = updates.map((update) => ({ kind: 'call', callId: update.id }));
-    if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
     this.remember(updates, now);
     return this.shared.submit(async (tx) => {
-      for (const update of updates) await this.upsert(tx, update, now);
+      const changes: ChangedRow[] = [];
+      for (const update of updates) changes.push({ kind: 'call', callId: update.id, ended: await this.upsert(tx, update, now) });
       if (event) await this.events.appendIn(tx, event, now);
-    }, changes);
+      if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
+      return changes;
+    });
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
@@ -76,7 +77,8 @@ export class PgCalls implements CallsRepository {
         await run(tx, 'UPDATE calls SET media_owner = NULL WHERE media_owner = ?', [owner]);
         return orphans;
       },
-      (orphans) => orphans.flatMap((call): StoreChange[] => [{ kind: 'call', callId: call.id }, { kind: 'event', callId: call.id, type: closeOut.eventType }]),
+      // Each was read non-final, locked, and made 'completed' here: the commit that ends it.
+      (orphans) => orphans.flatMap((call): ChangedRow[] => [{ kind: 'call', callId: call.id, ended: true }, { kind: 'event', callId: call.id, type: closeOut.eventType }]),
     );
   }
 
@@ -90,7 +92,7 @@ export class PgCalls implements CallsRepository {
         if (!row) return;
         await run(tx, 'UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?', [addedUsage(row.usage, usage), now, id]);
       },
-      [{ kind: 'call', callId: id }],
+      [{ kind: 'call', callId: id, ended: false }],
     );
   }
 
@@ -117,7 +119,15 @@ export class PgCalls implements CallsRepository {
     }
   }
 
-  private async upsert(tx: Tx, update: CallUpdate, now: string): Promise<void> {
+  /**
+   * Returns whether this write ended the leg (StoreChange's `ended`). Only a write setting a final state reads the
+   * state before, locked (FOR UPDATE): another instance ending the same leg waits for this commit, then sees it
+   * final. (Two instances inserting a leg that did not exist yet, both in a final state, could both say it;
+   * a leg is created by its first callback, non-final.)
+   */
+  private async upsert(tx: Tx, update: CallUpdate, now: string): Promise<boolean> {
+    const before = setsFinalState(update) ? await one(tx, 'SELECT state FROM calls WHERE id = ? FOR UPDATE', [update.id]) : undefined;
+    const ended = endsLeg(update, before?.state);
     const { columnSet, values } = callUpsert(update, now);
     await run(tx, callUpsertSql(columnSet), values);
     if (update.outcome) await this.proposeOutcome(tx, update.id, update.outcome);
@@ -125,6 +135,7 @@ export class PgCalls implements CallsRepository {
     const ends = updateEndsOrStarts(update);
     if (ends === 'ends') await this.reports.enqueueIfEnded(tx, update.id, now);
     else if (ends === 'starts') await this.reports.enqueueStarted(tx, update.id, now);
+    return ended;
   }
 
   /** Keep the call's outcome by the rule of src/outcomes.ts; a leg's proposal goes to the caller's leg it belongs to. */

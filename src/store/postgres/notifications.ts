@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Client, type ClientConfig, type Notification } from 'pg';
 import { z } from 'zod';
 import { PG_LISTEN_MAX_RETRY_DELAY_MS, PG_LISTEN_RETRY_DELAY_MS, PG_NOTIFY_MAX_PAYLOAD_BYTES } from '../../constants';
 import { SwitchboardError } from '../../errors';
 import type { Logger } from '../../log';
 import { LocalInstanceBus, type LocalChangeFeed } from '../local-feeds';
-import type { InstanceMessage, StoreChange } from '../types';
+import type { ChangedRow, InstanceMessage } from '../types';
 import { rows, type Queryable } from './sql';
 
 /**
@@ -18,38 +19,52 @@ import { rows, type Queryable } from './sql';
 export const CHANGES_CHANNEL = 'switchboard_changes';
 export const BUS_CHANNEL = 'switchboard_bus';
 
-const storeChangeSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('call'), callId: z.string() }),
+const changedRowSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('call'), callId: z.string(), ended: z.boolean() }),
   z.object({ kind: z.literal('event'), callId: z.string(), type: z.string() }),
   z.object({ kind: z.literal('transcript'), callId: z.string() }),
 ]);
-/** `n` makes every payload of a transaction unique: PostgreSQL folds identical payloads of one transaction into one. */
-const changesPayloadSchema = z.object({ n: z.number(), c: z.array(storeChangeSchema) });
+/**
+ * `o`: the store object that committed (StoreChange's `local` on receipt). `n` makes every payload of a
+ * transaction unique: PostgreSQL folds identical payloads of one transaction into one.
+ */
+const changesPayloadSchema = z.object({ o: z.string().min(1), n: z.number(), c: z.array(changedRowSchema) });
 const instanceMessageSchema = z.object({ to: z.string().min(1), from: z.string().min(1), kind: z.string().min(1), callId: z.string().optional(), data: z.unknown().optional() });
+/** Room kept in a payload for `{"o":…,"n":…,"c":[]}` around the changes. */
+const PAYLOAD_ENVELOPE_BYTES = 128;
 
-/** The NOTIFY payloads announcing `changes`: as few as fit under PostgreSQL's payload limit. */
-export function changePayloads(changes: StoreChange[], nextNumber: () => number): string[] {
-  const payloads: string[] = [];
-  let chunk: StoreChange[] = [];
-  const flush = () => {
-    if (chunk.length) payloads.push(JSON.stringify({ n: nextNumber(), c: chunk }));
-    chunk = [];
-  };
-  let bytes = 0;
-  for (const change of changes) {
-    const size = Buffer.byteLength(JSON.stringify(change)) + 1;
-    if (size + 64 > PG_NOTIFY_MAX_PAYLOAD_BYTES) continue; // ids only: never that long unless a callback sent junk ids
-    if (bytes + size + 64 > PG_NOTIFY_MAX_PAYLOAD_BYTES) (flush(), (bytes = 0));
-    chunk.push(change);
-    bytes += size;
+/**
+ * One store object's announcements: its random id in every payload it NOTIFYs, so that its own listener tells
+ * its own commits (local) from the other instances' as they arrive; and the numbering of its payloads.
+ */
+export class ChangeAnnouncer {
+  readonly origin = randomUUID();
+  private notified = 0;
+
+  /** The NOTIFY payloads announcing `changes`: as few as fit under PostgreSQL's payload limit. */
+  payloads(changes: readonly ChangedRow[]): string[] {
+    const payloads: string[] = [];
+    let chunk: ChangedRow[] = [];
+    const flush = () => {
+      if (chunk.length) payloads.push(JSON.stringify({ o: this.origin, n: ++this.notified, c: chunk }));
+      chunk = [];
+    };
+    let bytes = 0;
+    for (const change of changes) {
+      const size = Buffer.byteLength(JSON.stringify(change)) + 1;
+      if (size + PAYLOAD_ENVELOPE_BYTES > PG_NOTIFY_MAX_PAYLOAD_BYTES) continue; // ids only: never that long unless a callback sent junk ids
+      if (bytes + size + PAYLOAD_ENVELOPE_BYTES > PG_NOTIFY_MAX_PAYLOAD_BYTES) (flush(), (bytes = 0));
+      chunk.push(change);
+      bytes += size;
+    }
+    flush();
+    return payloads;
   }
-  flush();
-  return payloads;
-}
 
-/** NOTIFY the changes on `db` (inside the transaction that made them). */
-export async function notifyChanges(db: Queryable, changes: StoreChange[], nextNumber: () => number): Promise<void> {
-  for (const payload of changePayloads(changes, nextNumber)) await rows(db, 'SELECT pg_notify(?, ?)', [CHANGES_CHANNEL, payload]);
+  /** NOTIFY the changes on `db` (inside the transaction that made them). */
+  async notify(db: Queryable, changes: readonly ChangedRow[]): Promise<void> {
+    for (const payload of this.payloads(changes)) await rows(db, 'SELECT pg_notify(?, ?)', [CHANGES_CHANNEL, payload]);
+  }
 }
 
 /** The bus: messages NOTIFYed on the shared database, delivered by each instance's listener to its subscribers. */
@@ -82,6 +97,8 @@ export class PgListener {
   constructor(
     private readonly config: ClientConfig,
     private readonly changes: LocalChangeFeed,
+    /** This store object's announcer: a payload with its origin is a local change. */
+    private readonly announcer: ChangeAnnouncer,
     private readonly bus: LocalInstanceBus,
     private readonly logger: Logger,
   ) {}
@@ -147,8 +164,10 @@ export class PgListener {
   private deliver(notification: Notification): void {
     try {
       const json = JSON.parse(notification.payload ?? '') as unknown;
-      if (notification.channel === CHANGES_CHANNEL) this.changes.emit(changesPayloadSchema.parse(json).c);
-      else if (notification.channel === BUS_CHANNEL) this.bus.deliver(instanceMessageSchema.parse(json));
+      if (notification.channel === CHANGES_CHANNEL) {
+        const payload = changesPayloadSchema.parse(json);
+        this.changes.emit(payload.c, payload.o === this.announcer.origin);
+      } else if (notification.channel === BUS_CHANNEL) this.bus.deliver(instanceMessageSchema.parse(json));
     } catch (err) {
       this.logger.warn({ channel: notification.channel, err: (err as Error).message }, 'ignored a malformed notification');
     }

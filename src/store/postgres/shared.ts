@@ -2,8 +2,8 @@ import type { Pool } from 'pg';
 import { readAfterWrites } from '../group-commit';
 import { LocalChangeFeed } from '../local-feeds';
 import type { Row } from '../rows';
-import type { StoreChange } from '../types';
-import { notifyChanges } from './notifications';
+import type { ChangedRow } from '../types';
+import type { ChangeAnnouncer } from './notifications';
 import { one, rows, unavailable, type Tx } from './sql';
 import type { PgWriteQueue } from './write-queue';
 
@@ -19,12 +19,12 @@ export class PgShared {
     readonly pool: Pool,
     readonly writes: PgWriteQueue,
     private readonly readWaitMs: number,
-    /** Numbers this instance's NOTIFY payloads (notifications.ts: identical payloads of one transaction are folded). */
-    readonly nextNotifyNumber: () => number,
+    /** This store object's NOTIFYs (notifications.ts): its listener tells its own commits from the others'. */
+    readonly announcer: ChangeAnnouncer,
   ) {}
 
   /** Queue a write to the call tables; it settles once committed (and its changes announced on commit). */
-  submit(run: (tx: Tx) => Promise<void>, changes: StoreChange[] = []): Promise<void> {
+  submit(run: (tx: Tx) => Promise<ChangedRow[] | void>, changes: ChangedRow[] = []): Promise<void> {
     return this.writes.submit({ run, changes });
   }
 
@@ -44,7 +44,7 @@ export class PgShared {
   }
 
   /** One transaction outside the write queue (the admin API's writes, the close-out at start): it fails at once when the database is unreachable. */
-  async transaction<T>(work: (tx: Tx) => Promise<T>, changes: (result: T) => StoreChange[] = () => []): Promise<T> {
+  async transaction<T>(work: (tx: Tx) => Promise<T>, changes: (result: T) => ChangedRow[] = () => []): Promise<T> {
     await this.readable();
     let client: Tx;
     try {
@@ -56,7 +56,7 @@ export class PgShared {
     try {
       await client.query('BEGIN');
       const result = await work(client);
-      await notifyChanges(client, changes(result), this.nextNotifyNumber);
+      await this.announcer.notify(client, changes(result));
       await client.query('COMMIT');
       return result;
     } catch (err) {

@@ -1,5 +1,5 @@
 import { StoreStalledError, type GroupCommitOptions } from '../group-commit';
-import type { StoreChange } from '../types';
+import type { ChangedRow } from '../types';
 import type { Tx } from './sql';
 
 /**
@@ -9,8 +9,9 @@ import type { Tx } from './sql';
  * submitted, and may run more than once (a batch that failed for a transient reason is run again).
  */
 export interface PgWrite {
-  run: (tx: Tx) => Promise<void>;
-  changes: StoreChange[];
+  /** Returns the changes to announce when the write itself found them out (it ran in the transaction); otherwise `changes` are. */
+  run: (tx: Tx) => Promise<ChangedRow[] | void>;
+  changes: ChangedRow[];
 }
 
 interface Pending {
@@ -128,8 +129,10 @@ export class PgWriteQueue {
     const batch = this.pending.splice(0, this.options.maxBatch);
     this.running = true;
     let errors: (Error | undefined)[];
+    const startedMs = performance.now();
     try {
       errors = await this.commit(batch.map((p) => p.write));
+      this.options.onCommit?.(performance.now() - startedMs, batch.length);
     } catch (err) {
       this.running = false;
       if (!this.closed && this.options.isTransient(err)) return this.retryLater(batch, err);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { CallOutcome } from '../../outcomes';
-import { addedUsage, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, FINAL_STATES_SQL, outcomeToStore, updateEndsOrStarts } from '../rows';
+import { addedUsage, callFromRow, callListQuery, callPage, callUpsert, callUpsertSql, endsLeg, FINAL_STATES_SQL, outcomeToStore, setsFinalState, updateEndsOrStarts } from '../rows';
 import {
   type CallEventInput,
   type CallListFilter,
@@ -8,8 +8,8 @@ import {
   type CallRecord,
   type CallsRepository,
   type CallUpdate,
+  type ChangedRow,
   type OrphanCloseOut,
-  type StoreChange,
 } from '../types';
 import type { SqliteEvents } from './events';
 import type { SqliteReports } from './reports';
@@ -36,13 +36,17 @@ export class SqliteCalls implements CallsRepository {
 
   recordMany(updates: CallUpdate[], event?: CallEventInput): Promise<void> {
     const now = nowIso(); // one clock reading: the legs' updated_at and the event's time agree
+    let ended: boolean[] = [];
     const written = this.shared.writes.submit(() => {
-      for (const update of updates) this.upsertSync(update, now);
+      // Computed afresh each run: a batch that failed as a whole runs its writes again.
+      ended = updates.map((update) => this.upsertSync(update, now));
       if (event) this.events.appendSync(event, now);
     });
-    const changes: StoreChange[] = updates.map((update) => ({ kind: 'call', callId: update.id }));
-    if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
-    return this.shared.changes.after(written, changes);
+    return this.shared.changes.after(written, () => {
+      const changes: ChangedRow[] = updates.map((update, i) => ({ kind: 'call', callId: update.id, ended: ended[i] === true }));
+      if (event) changes.push({ kind: 'event', callId: event.callId, type: event.type });
+      return changes;
+    });
   }
 
   async get(id: string): Promise<CallRecord | undefined> {
@@ -83,7 +87,8 @@ export class SqliteCalls implements CallsRepository {
       this.shared.stmt('UPDATE calls SET media_owner = NULL WHERE media_owner = ?').run(owner);
       return orphans;
     })();
-    this.shared.changes.emit(closedOut.flatMap((call): StoreChange[] => [{ kind: 'call', callId: call.id }, { kind: 'event', callId: call.id, type: closeOut.eventType }]));
+    // Each was read non-final and made 'completed' in this transaction: the commit that ends it.
+    this.shared.changes.emit(closedOut.flatMap((call): ChangedRow[] => [{ kind: 'call', callId: call.id, ended: true }, { kind: 'event', callId: call.id, type: closeOut.eventType }]));
     return closedOut;
   }
 
@@ -94,15 +99,18 @@ export class SqliteCalls implements CallsRepository {
       if (!row) return;
       this.shared.stmt('UPDATE calls SET usage = ?, updated_at = ? WHERE id = ?').run(addedUsage(row.usage, usage), now, id);
     });
-    return this.shared.changes.after(written, [{ kind: 'call', callId: id }]);
+    return this.shared.changes.after(written, [{ kind: 'call', callId: id, ended: false }]);
   }
 
   /**
    * Insert or update a call leg in one statement. Undefined fields keep the stored value; a final state
    * is final: a late callback never reopens a finished call. Nothing is read back: turning the row into
-   * objects cost more than writing it.
+   * objects cost more than writing it. Returns whether this write ended the leg (StoreChange's `ended`): only a
+   * write setting a final state reads the state before.
    */
-  private upsertSync(update: CallUpdate, now: string): void {
+  private upsertSync(update: CallUpdate, now: string): boolean {
+    const before = setsFinalState(update) ? (this.shared.stmt('SELECT state FROM calls WHERE id = ?').get(update.id) as Row | undefined) : undefined;
+    const ended = endsLeg(update, before?.state);
     const { columnSet, values } = callUpsert(update, now);
     this.upsertStatement(columnSet).run(...values);
     if (update.outcome) this.proposeOutcomeSync(update.id, update.outcome);
@@ -110,6 +118,7 @@ export class SqliteCalls implements CallsRepository {
     const ends = updateEndsOrStarts(update);
     if (ends === 'ends') this.reports.enqueueIfEndedSync(update.id, now);
     else if (ends === 'starts') this.reports.enqueueStartedSync(update.id, now);
+    return ended;
   }
 
   /**

@@ -46,15 +46,17 @@ describeEachBackend('instances sharing a store', (backend) => {
     await store.transcripts.append({ callId: 'c-1', role: 'caller', text: 'hello' });
     await store.calls.addUsage('c-1', { inputTokens: 3 });
     const expected = [
-      [{ kind: 'call', callId: 'c-1' }, { kind: 'event', callId: 'c-1', type: 'initiate' }],
+      [{ kind: 'call', callId: 'c-1', ended: false }, { kind: 'event', callId: 'c-1', type: 'initiate' }],
       [{ kind: 'event', callId: 'c-1', type: 'note' }],
       [{ kind: 'event', callId: 'c-1', type: 'note' }],
       [{ kind: 'transcript', callId: 'c-1' }],
-      [{ kind: 'call', callId: 'c-1' }],
+      [{ kind: 'call', callId: 'c-1', ended: false }],
     ];
+    const whose = (local: boolean) => expected.map((changes) => changes.map((change) => ({ ...change, local })));
     await eventually(async () => here.length >= expected.length && there.length >= expected.length, 'the changes on both instances');
-    expect(here).toEqual(expected);
-    expect(there).toEqual(backend.multiInstance ? expected : here);
+    expect(here).toEqual(whose(true));
+    // Another instance hears the same commits as someone else's (on SQLite the peer is this store object).
+    expect(there).toEqual(whose(!backend.multiInstance));
     unsubscribe();
     await store.events.append({ callId: 'c-1', source: 'switchboard', type: 'after' });
     await eventually(async () => here.length === expected.length + 1, 'the last change here');
@@ -70,10 +72,47 @@ describeEachBackend('instances sharing a store', (backend) => {
     await store.calls.closeOutOrphans('i-a', { cause: 'error', errorMessage: 'crashed', endedAt: new Date().toISOString(), eventType: 'switchboard.closed-out' });
     await eventually(async () => seen.length === 3, 'the close-out announced');
     expect(seen).toEqual([
-      { kind: 'call', callId: 'c-2' },
-      { kind: 'call', callId: 'c-2' },
-      { kind: 'event', callId: 'c-2', type: 'switchboard.closed-out' },
+      { kind: 'call', callId: 'c-2', ended: false, local: true },
+      { kind: 'call', callId: 'c-2', ended: true, local: true },
+      { kind: 'event', callId: 'c-2', type: 'switchboard.closed-out', local: true },
     ]);
+  });
+
+  it('says a leg ended only in the commit that made it final, and whose commit that was', async () => {
+    const other = await backend.peer();
+    const here: StoreChange[] = [];
+    const there: StoreChange[] = [];
+    store.changes.subscribe((changes) => here.push(...changes.filter((c) => c.kind === 'call')));
+    other.changes.subscribe((changes) => there.push(...changes.filter((c) => c.kind === 'call')));
+    await store.calls.record({ id: 'c-e', leg: 'caller', state: 'initiated' });
+    await store.calls.record({ id: 'c-e', state: 'streaming' });
+    await store.calls.recordMany([
+      { id: 'c-e', state: 'completed', outcome: { outcome: 'caller-hung-up', reason: 'hangup' } },
+      { id: 'c-e-b', leg: 'transfer', parentCallId: 'c-e', state: 'transferring' },
+    ]);
+    // Later writes to the finished call, from either instance: a late completion, usage, a rejected leg ending.
+    await other.calls.record({ id: 'c-e', state: 'completed', errorMessage: 'late' }, { callId: 'c-e', source: 'bandwidth', type: 'disconnect' });
+    await other.calls.addUsage('c-e', { output_tokens: 2 });
+    await other.calls.record({ id: 'c-e-b', state: 'completed' });
+    await other.calls.record({ id: 'c-r', leg: 'caller', state: 'rejected' }); // a leg whose first write is final
+    const calls = (changes: StoreChange[]) => changes.map((c) => c.kind === 'call' && [c.callId, c.ended, c.local]);
+    const expected = [
+      ['c-e', false, true],
+      ['c-e', false, true],
+      ['c-e', true, true],
+      ['c-e-b', false, true],
+      ['c-e', false, false],
+      ['c-e', false, false],
+      ['c-e-b', true, false],
+      ['c-r', true, false],
+    ];
+    await eventually(async () => here.length >= expected.length && (!backend.multiInstance || there.length >= expected.length), 'the changes');
+    if (backend.multiInstance) {
+      expect(calls(here)).toEqual(expected);
+      expect(calls(there)).toEqual(expected.map(([id, ended, local]) => [id, ended, !local]));
+    } else {
+      expect(calls(here)).toEqual(expected.map(([id, ended]) => [id, ended, true]));
+    }
   });
 
   it('keeps announcing to the others when one listener throws', async () => {
@@ -169,7 +208,7 @@ describeWithPostgres('PostgreSQL store: its own', () => {
     await eventually(async () => other.listenConnections > 1 && (await other.ping()), 'the listener to reconnect');
     await store.events.append({ callId: 'c-after', source: 'switchboard', type: 'after-cut' });
     await eventually(async () => seen.length > 0, 'the change after the cut');
-    expect(seen).toEqual([{ kind: 'event', callId: 'c-after', type: 'after-cut' }]);
+    expect(seen).toEqual([{ kind: 'event', callId: 'c-after', type: 'after-cut', local: false }]);
   });
 
   it('refuses a bus message too large for a notification, naming the limit', async () => {
@@ -181,9 +220,9 @@ describeWithPostgres('PostgreSQL store: its own', () => {
     const store = await open();
     const seen: StoreChange[][] = [];
     store.changes.subscribe((changes) => seen.push(changes));
-    await sql(`SELECT pg_notify('switchboard_changes', '{"n":1,"c":[{"kind":"drop-tables"}]}'), pg_notify('switchboard_changes', 'not json')`);
+    await sql(`SELECT pg_notify('switchboard_changes', '{"o":"x","n":1,"c":[{"kind":"drop-tables"}]}'), pg_notify('switchboard_changes', 'not json')`);
     await store.events.append({ callId: 'c-ok', source: 'switchboard', type: 'ok' });
     await eventually(async () => seen.length === 1, 'the good change');
-    expect(seen).toEqual([[{ kind: 'event', callId: 'c-ok', type: 'ok' }]]);
+    expect(seen).toEqual([[{ kind: 'event', callId: 'c-ok', type: 'ok', local: true }]]);
   });
 });
