@@ -68,6 +68,11 @@ export class SimulatedCall {
 
   /** Every callback sent, in order. */
   readonly callbacks: CallbackRecord[] = [];
+
+  /** Callbacks sent and neither answered nor failed yet: Bandwidth is still waiting for them (BW §1.7). */
+  get callbacksInFlight(): number {
+    return this.callbacks.filter((c) => c.status === undefined && c.error === undefined).length;
+  }
   /** Every BXML document received (initiate first). */
   readonly documents: BxmlDocument[] = [];
   /** Every message received on the media socket. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ManualClock, waitFor } from '../../src/clock';
+import { ManualClock, settleIo, waitFor } from '../../src/clock';
 import { SimulatedCall, speechLikeAudio } from '../../src/sim/bandwidth-caller';
 import { startBandwidthRestStandIn, type BandwidthRestStandIn } from '../../src/sim/bandwidth-rest';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realtime-server';
@@ -19,6 +19,8 @@ import { eventually, traceWith } from '../helpers/eventually';
 import { agentSchema } from '../../src/agents/agent';
 
 const HUMAN = '+19195550177';
+/** How long a step of call time waits for the callbacks in flight: Bandwidth's own wait for an answer (BW §1.7). */
+const CALLBACK_ANSWER_WAIT_MS = 15_000;
 const WEBHOOK_SECRET = `whsec_${Buffer.from('two-instances-signing-key-of-some-length').toString('base64')}`;
 const HELD_NUMBER = '+19195550111';
 const SUMMARY = 'Wants a refund for order A7.';
@@ -98,19 +100,16 @@ function prewarmedBy(call: SimulatedCall): string {
 }
 
 describe.each(BACKENDS)('two instances behind one address: %s', (backendName, makeBackend) => {
-  /**
-   * On PostgreSQL, transfer callbacks (transferAnswer, transferComplete) sometimes get no answer at all: the
-   * database shows no lock wait and no long transaction, so the wait is in the process (under investigation
-   * with the PostgreSQL store). The cases that transfer run on SQLite only until it is found.
-   */
-  const transfers = backendName === POSTGRES ? it.skip : it;
   let clock: ManualClock;
   let openai: RealtimeStandIn;
   let rest: BandwidthRestStandIn;
   let cluster: Cluster;
   let store: Store;
+  /** Every call this case dialled: their callbacks in flight hold call time (see `advance`). */
+  let dialled: SimulatedCall[];
 
   beforeEach(async () => {
+    dialled = [];
     clock = new ManualClock(0);
     openai = await startRealtimeStandIn({ clock, script: (ctx) => script(ctx.n), transcribe: () => 'I want to talk to a person about my bill.' });
     rest = await startBandwidthRestStandIn();
@@ -124,7 +123,19 @@ describe.each(BACKENDS)('two instances behind one address: %s', (backendName, ma
     await openai?.close();
   });
 
-  const advance = (ms: number) => clock.advanceAsync(ms);
+  /**
+   * Call time stands still while a callback is in flight: Bandwidth waits for the answer (up to 15 s, BW §1.7)
+   * and its call goes on only after it, so each step first lets every callback sent so far be answered. On
+   * SQLite an answer takes a few event-loop turns; on PostgreSQL each of the callback's reads and writes is a
+   * round trip (a transferComplete is several, hundreds of ms on a busy machine). Advancing regardless, the
+   * calls' time ran on by seconds while an answer was on its way, and a call had its whole budget used up
+   * before its transferComplete came back: that answer was late, not lost.
+   */
+  const answered = async () => {
+    await settleIo();
+    await waitFor(() => dialled.every((c) => c.callbacksInFlight === 0), CALLBACK_ANSWER_WAIT_MS, 'every callback in flight to be answered');
+  };
+  const advance = (ms: number) => clock.advanceAsync(ms, 20, answered);
   /**
    * Move the clock on in small steps until `condition` holds (at most `maxMs` of call time): a callback that
    * took real time on a slower store must not find the clock already past the timers it set.
@@ -144,6 +155,7 @@ describe.each(BACKENDS)('two instances behind one address: %s', (backendName, ma
       ...options,
     });
     rest.attach(call);
+    dialled.push(call);
     return call;
   }
 
@@ -153,7 +165,7 @@ describe.each(BACKENDS)('two instances behind one address: %s', (backendName, ma
   }
 
   // Twenty calls over real sockets take a few seconds of real time on a busy machine.
-  transfers('20 calls whose callbacks alternate between the instances all get greeting, barge-in, transfer and disconnect, one record each', async () => {
+  it('20 calls whose callbacks alternate between the instances all get greeting, barge-in, transfer and disconnect, one record each', async () => {
     const calls = Array.from({ length: 20 }, (_, i) => caller(i));
     await dialAll(calls, 400, advance);
     // Each stream went to the instance named in its StartStream destination: the one that pre-warmed it.
@@ -256,7 +268,7 @@ describe.each(BACKENDS)('two instances behind one address: %s', (backendName, ma
     for (const call of calls) await call.hangup();
   });
 
-  transfers('a caller back from a failed transfer is resumed where the new stream lands, also on an instance that did not pre-warm it', async () => {
+  it('a caller back from a failed transfer is resumed where the new stream lands, also on an instance that did not pre-warm it', async () => {
     const lateAttaches = () => cluster.get('a').app.bridge.lateAttaches + cluster.get('b').app.bridge.lateAttaches;
     /** A call whose human is busy: back with the agent on a second stream. `misroute` sends that stream astray. */
     async function returningCall(i: number, misroute: boolean): Promise<SimulatedCall> {

@@ -152,6 +152,35 @@ describeEachBackend('routing, callback contexts and hand-offs', (backend) => {
       for (const use of uses) if (!use.first) expect(use.usedBy).toBe(winner);
     });
 
+    it('twenty transfers answered on two instances while their calls write events: every step settles, one leg and one completion each', async () => {
+      // What a transfer's callbacks ask of the store (bandwidth/call-flows.ts), for twenty calls at once,
+      // alternating instances as a round-robin proxy sends them, among the live calls' own event writes:
+      // on PostgreSQL these cross row locks and write batches of two pools.
+      const other = await backend.peer();
+      const on = (i: number) => (i % 2 ? other : store);
+      const calls = Array.from({ length: 20 }, (_, i) => `c-t${i}`);
+      await Promise.all(calls.map((id, i) => on(i).calls.record({ id, state: 'streaming', direction: 'inbound' })));
+      await Promise.all(calls.map((id, i) => on(i).contexts.put({ id: `ctx-${id}`, callId: id, purpose: 'transfer', data: {}, expiresAt: inMs(60_000) })));
+      const chatter = calls.flatMap((id, i) => Array.from({ length: 5 }, (_, n) => on(i + n).events.append({ callId: id, source: 'switchboard', type: 'bridge.agent-speaking', data: { n } })));
+      const answers = calls.map(async (id, i) => {
+        // transferAnswer: the A-leg read, the leg bound (two legs racing on the two instances), the legs recorded.
+        expect((await on(i + 1).calls.get(id))?.state).toBe('streaming');
+        const bound = await Promise.all([on(i + 1).contexts.bindLeg(`ctx-${id}`, `${id}-b`), on(i).contexts.bindLeg(`ctx-${id}`, `${id}-b2`)]);
+        expect(new Set(bound).size).toBe(1);
+        await on(i + 1).calls.recordMany([{ id: bound[0]!, parentCallId: id, state: 'transferred' }, { id, state: 'transferred', outcome: { outcome: 'transferred', reason: 'answered' } }], { callId: id, source: 'bandwidth', type: 'transferAnswer' });
+        // transferComplete, and Bandwidth's retry of it on the other instance: consumed once, its answer kept.
+        const uses = await Promise.all([on(i).contexts.consume(`ctx-${id}`, `tc-${id}`), on(i + 1).contexts.consume(`ctx-${id}`, `tc-${id}-retry`)]);
+        expect(uses.filter((u) => u.first)).toHaveLength(1);
+        await on(i).contexts.remember(`ctx-${id}`, { kind: 'empty' });
+        await on(i).calls.record({ id, state: 'completed' }, { callId: id, source: 'bandwidth', type: 'transferComplete' });
+      });
+      await Promise.all([...answers, ...chatter]);
+      for (const id of calls) {
+        expect(await store.calls.get(id)).toMatchObject({ state: 'completed', outcome: 'transferred' });
+        expect((await other.events.list(id)).map((e) => e.type).filter((t) => t.startsWith('transfer'))).toEqual(['transferAnswer', 'transferComplete']);
+      }
+    });
+
     it('put(ifAbsent) keeps the first row (a legacy token adopted twice)', async () => {
       await store.contexts.put({ id: 'legacy-1', callId: 'c-a', purpose: 'transfer', data: { n: 1 }, expiresAt: inMs(60_000) });
       await store.contexts.consume('legacy-1', 'cb-1');
