@@ -162,6 +162,13 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
         instanceId,
         maxConcurrentCalls: config.env.MAX_CONCURRENT_CALLS,
         liveCalls: (): Partial<Record<AgentMode, number>> => ({ stream: bridge.size, 'openai-sip': sipWebhook.sessions.size }),
+        clusterCounts: () => ({
+          lateAttaches: bridge.lateAttaches,
+          messagesForwarded: liveCalls.forwarded,
+          messagesReceived: liveCalls.received,
+          messagesMissed: liveCalls.missed,
+          messagesRefused: liveCalls.refused,
+        }),
       });
   const sink: MetricsSink = metrics ?? NO_METRICS;
   let store: Store;

@@ -17,6 +17,17 @@ export interface PrometheusMetricsOptions {
   liveCalls: () => Partial<Record<AgentMode, number>>;
   /** MAX_CONCURRENT_CALLS, exported so a dashboard can show headroom. */
   maxConcurrentCalls: number;
+  /** Counts kept by the parts that serve several instances (docs/architecture.md, "Several instances"), read at each scrape. */
+  clusterCounts?: () => ClusterCounts;
+}
+
+/** What crossed instances: streams answered without a pre-warm here, and the bus messages about live calls. */
+export interface ClusterCounts {
+  lateAttaches: number;
+  messagesForwarded: number;
+  messagesReceived: number;
+  messagesMissed: number;
+  messagesRefused: number;
 }
 
 const MS_PER_S = 1000;
@@ -49,6 +60,32 @@ export class PrometheusMetrics implements MetricsSink {
         for (const mode of ['stream', 'openai-sip'] as const) this.set({ mode }, live[mode] ?? 0);
       },
     });
+    const clusterCounts = options.clusterCounts;
+    if (clusterCounts) {
+      new Counter({
+        name: 'switchboard_late_attaches_total',
+        help: 'Media streams this instance answered without having pre-warmed their OpenAI session (a proxy sent them here, or it restarted): greeted late.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(clusterCounts().lateAttaches);
+        },
+      });
+      new Counter({
+        name: 'switchboard_instance_messages_total',
+        help: "Messages about live calls between instances: sent to a call's owner (forwarded), taken from another (received), for a call no longer held here (missed), malformed (refused).",
+        labelNames: ['result'],
+        registers,
+        collect() {
+          const counts = clusterCounts();
+          this.reset();
+          this.inc({ result: 'forwarded' }, counts.messagesForwarded);
+          this.inc({ result: 'received' }, counts.messagesReceived);
+          this.inc({ result: 'missed' }, counts.messagesMissed);
+          this.inc({ result: 'refused' }, counts.messagesRefused);
+        },
+      });
+    }
     new Gauge({ name: 'switchboard_max_concurrent_calls', help: 'MAX_CONCURRENT_CALLS: live calls this instance takes before new ones get busy handling.', registers }).set(options.maxConcurrentCalls);
     this.callsEnded = new Counter({
       name: 'switchboard_calls_ended_total',

@@ -252,6 +252,10 @@ describe.each(BACKENDS)('two instances behind one address: %s', (backendName, ma
     const misrouted = calls.filter((call) => prewarmedBy(call) !== cluster.holderOf(call.callId)?.name);
     expect(misrouted).toHaveLength(2);
     expect(cluster.get('a').app.bridge.lateAttaches + cluster.get('b').app.bridge.lateAttaches).toBe(2);
+    // And in each instance's metrics, as an operator sees it (docs/operations.md).
+    const scraped = await Promise.all(['a', 'b'].map((name) => cluster.get(name).app.metrics!.scrape()));
+    const lateIn = (text: string) => Number(/^switchboard_late_attaches_total\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+    expect(scraped.map(lateIn).reduce((sum, n) => sum + n, 0)).toBe(2);
     for (const call of calls) {
       expect(call.heard.firstHeardMs).toBeDefined();
       await eventually(async () => (await store.calls.get(call.callId))?.mediaOwner === cluster.holderOf(call.callId)!.name, 'the late holder recorded as the owner');

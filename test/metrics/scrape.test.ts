@@ -27,6 +27,8 @@ const SERIES = [
   'switchboard_store_commit_duration_seconds_bucket',
   'switchboard_store_writes_total',
   'switchboard_calls_refused_total',
+  'switchboard_late_attaches_total',
+  'switchboard_instance_messages_total',
   'nodejs_eventloop_lag_seconds',
   'nodejs_eventloop_lag_p99_seconds',
   'process_cpu_seconds_total',
@@ -112,6 +114,9 @@ describe('GET /metrics', () => {
     expect(after.value('switchboard_store_writes_total')).toBeGreaterThan(after.value('switchboard_store_commit_duration_seconds_count') - 1);
     expect(after.find('switchboard_fallbacks_total').every((s) => s.value === 0)).toBe(true);
     expect(after.value('switchboard_max_concurrent_calls')).toBe(200);
+    // One instance: its stream was pre-warmed here, and nothing crossed to another instance.
+    expect(after.value('switchboard_late_attaches_total')).toBe(0);
+    expect(after.find('switchboard_instance_messages_total').map((s) => s.labels.result).sort()).toEqual(['forwarded', 'missed', 'received', 'refused']);
   });
 
   it('OpenAI refusing the session: a fallback with its reason, an OpenAI error, the call ended as fallback', async () => {
