@@ -5,6 +5,7 @@ import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realti
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { TEST_CALL_TRANSFER_REFUSAL } from '../../src/test-call/test-call-control';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { respelled } from '../helpers/token-spellings';
 import { BrowserSocket } from './browser-socket';
 
 const GREETING = 'Hello from the test agent, how can I help?';
@@ -94,6 +95,8 @@ describe('browser test calls', () => {
       // Refusals did not spend it: the page's own attempt opens it, and a second one is refused.
       const socket = await BrowserSocket.open(wsUrl(call.path), clock, server.url);
       expect(await refusedWith(BrowserSocket.open(wsUrl(call.path), clock, server.url))).toBe(401);
+      // Nor in another spelling of the same bytes (a trailing character, a flipped padding bit).
+      expect(await refusedWith(BrowserSocket.open(wsUrl(`/media/test/${respelled(token)}`), clock, server.url))).toBe(401);
       // The public base URL's origin counts as the server's own too.
       const other = await minted();
       const viaPublic = await BrowserSocket.open(wsUrl(other.path), clock, server.app.publicBaseUrl);

@@ -149,7 +149,11 @@ export class MediaGateway {
   }
 }
 
-/** What the store keeps of a spent token: its hash (the token itself is a credential until it expires). */
+/**
+ * What the store keeps of a spent token: its hash (the token itself is a credential until it expires). Keyed on
+ * the string only once `verify` has passed, which accepts the canonical encoding alone, so one sealed token has
+ * exactly one id and cannot be spent twice under two spellings.
+ */
 function tokenId(token: string): string {
   return crypto.createHash('sha256').update(token).digest('base64url');
 }
