@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { errorResponse } from '../api/router';
 import { CONSOLE_SIGN_IN_BODY_MAX_BYTES } from '../constants';
 import type { Logger } from '../log';
+import { isOwnOrigin } from '../security/own-origin';
 import type { SecurityEvents } from '../security/security-events';
 import type { AdminAccess } from './access';
 import { CSRF_COOKIE, parseCookies, serializeCookie, SESSION_COOKIE } from './cookies';
@@ -21,7 +22,7 @@ export interface ConsoleDeps {
   access: AdminAccess;
   limiter: SignInLimiter;
   assetsDir: string;
-  /** PUBLIC_BASE_URL: a request that came through it over https gets Secure cookies. */
+  /** PUBLIC_BASE_URL: its origin is the console's own (sign-in form), and when it is https the cookies are Secure. */
   publicBaseUrl: string;
   security: SecurityEvents;
   logger: Logger;
@@ -50,9 +51,15 @@ const signInForm = z.object({
 
 export function consoleRouter(d: ConsoleDeps): Router {
   const router = express.Router();
-  const publicBase = parseUrl(d.publicBaseUrl);
-  /** Over https: directly (TLS on this server), or through PUBLIC_BASE_URL when that is https and names this request's host. */
-  const secure = (req: Request) => req.secure || (publicBase?.protocol === 'https:' && req.headers.host === publicBase.host);
+  /**
+   * Over https: directly (TLS on this server), or published at an https PUBLIC_BASE_URL. Not decided by the Host
+   * header, which a reverse proxy may rewrite to its upstream's address (nginx's default) while the browser
+   * is on https all the same; a browser on http://localhost keeps Secure cookies (localhost is a secure context).
+   */
+  const publicHttps = parseUrl(d.publicBaseUrl)?.protocol === 'https:';
+  const secure = (req: Request) => req.secure || publicHttps;
+  /** No Origin header (an older browser, curl), or this server's own (isOwnOrigin). */
+  const sameOrigin = (req: Request) => req.headers.origin === undefined || isOwnOrigin(req.headers.origin, req.headers.host, d.publicBaseUrl);
 
   router.use((_req, res, next) => {
     consoleHeaders(res);
@@ -195,13 +202,6 @@ async function readIfExists(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** No Origin header (an older browser, curl) or one naming this very host. */
-function sameOrigin(req: Request): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  const url = parseUrl(origin);
-  return url !== undefined && url.host === req.headers.host;
-}
 
 function parseUrl(text: string): URL | undefined {
   try {

@@ -76,8 +76,9 @@ describe('console sign-in, session and CSRF', () => {
     const signed = await signIn(server.url, token);
     const session = signed.setCookie.find((c) => c.startsWith('sb_session='))!;
     const csrf = signed.setCookie.find((c) => c.startsWith('sb_csrf='))!;
-    expect(session).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; HttpOnly$/);
-    expect(csrf).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200$/);
+    // Secure: the test server is published at an https PUBLIC_BASE_URL (test/helpers/server.ts).
+    expect(session).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; HttpOnly; Secure$/);
+    expect(csrf).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; Secure$/);
     expect(signed.session).not.toContain(token);
     expect(signed.session).not.toBe(signed.csrf);
     // Signed in: the pages and their scripts are served.
@@ -107,12 +108,44 @@ describe('console sign-in, session and CSRF', () => {
     });
     expect(setCookie).toHaveLength(2);
     for (const c of setCookie) expect(c).toMatch(/; Secure$/);
+    // Published over plain http: not Secure, or the browser would drop them.
+    const plain = await startTestServer({ PUBLIC_BASE_URL: 'http://switchboard.test' }, { clock });
+    try {
+      const signed = await signIn(plain.url, plain.app.credentials.credentials.adminToken);
+      expect(signed.setCookie).toHaveLength(2);
+      for (const c of signed.setCookie) expect(c).not.toMatch(/Secure/);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('signs in behind a proxy that rewrites Host: PUBLIC_BASE_URL\'s origin is the console\'s own, and the cookies stay Secure', async () => {
+    // nginx's default `proxy_set_header Host $proxy_host`: the browser is on https://switchboard.test (the test
+    // server's PUBLIC_BASE_URL), the request arrives with the upstream's address as Host.
+    const { status, setCookie } = await new Promise<{ status: number; setCookie: string[] }>((resolve, reject) => {
+      const body = new URLSearchParams({ token }).toString();
+      const headers = { host: '10.0.0.11:3000', origin: 'https://switchboard.test', 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
+      const req = http.request(`${server.url}/console/sign-in`, { method: 'POST', headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, setCookie: res.headers['set-cookie'] ?? [] });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(303);
+    expect(setCookie).toHaveLength(2);
+    for (const c of setCookie) expect(c).toMatch(/; Secure$/);
   });
 
   it('refuses a sign-in form posted from another site', async () => {
-    const res = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
-    expect(res.status).toBe(403);
-    expect(res.headers.get('set-cookie')).toBeNull();
+    for (const origin of ['https://evil.example', 'http://switchboard.test', 'null']) {
+      const res = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+      expect([origin, res.status]).toEqual([origin, 403]);
+      expect(res.headers.get('set-cookie')).toBeNull();
+    }
+    // The address the browser reached the server by is its own too.
+    const direct = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: server.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+    expect(direct.status).toBe(303);
   });
 
   it('lets the session use the admin API; a state-changing request needs x-csrf-token equal to sb_csrf', async () => {
