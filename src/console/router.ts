@@ -82,7 +82,20 @@ export function consoleRouter(d: ConsoleDeps): Router {
     }
   });
 
-  router.post('/sign-in', express.urlencoded({ extended: false, limit: CONSOLE_SIGN_IN_BODY_MAX_BYTES }), async (req, res, next) => {
+  // The form is read before anyone is authenticated: a body it cannot read (too large, an unknown charset) is the
+  // client's mistake, answered with its reason and logged as a refusal, not passed on as a server failure.
+  const readForm = express.urlencoded({ extended: false, limit: CONSOLE_SIGN_IN_BODY_MAX_BYTES });
+  const readSignInForm = (req: Request, res: Response, next: NextFunction) =>
+    readForm(req, res, (err?: unknown) => {
+      if (err === undefined) return next();
+      const refusal = unreadableForm(err);
+      if (!refusal) return next(err);
+      d.security.refused('console', refusal.reason);
+      if (req.accepts(['html', 'json']) === 'json') return void res.status(refusal.status).json({ error: { code: 'invalid_request', message: refusal.message } });
+      signInPage(res, refusal.status, { message: refusal.message }).catch(next);
+    });
+
+  router.post('/sign-in', readSignInForm, async (req, res, next) => {
     try {
       // A form posted from another site would sign this browser in with someone else's token (login CSRF).
       if (!sameOrigin(req)) {
@@ -202,6 +215,27 @@ async function readIfExists(file: string): Promise<Buffer | undefined> {
   }
 }
 
+
+/** body-parser's refusals of a form (its `type` and `status`): the status and a message naming the problem. */
+function unreadableForm(err: unknown): { status: number; reason: string; message: string } | undefined {
+  const e = err as { type?: unknown; status?: unknown; charset?: unknown; encoding?: unknown };
+  if (e?.type === 'entity.too.large') {
+    return { status: 413, reason: 'sign-in form too large', message: `sign-in form too large: at most ${CONSOLE_SIGN_IN_BODY_MAX_BYTES} bytes` };
+  }
+  if (e?.type === 'parameters.too.many') {
+    return { status: 413, reason: 'sign-in form too large', message: 'sign-in form has too many fields: it has two (token, next)' };
+  }
+  if (e?.type === 'charset.unsupported') {
+    return { status: 415, reason: 'sign-in form in an unsupported charset', message: `sign-in form charset ${String(e.charset).slice(0, 40)} is not supported: send it as UTF-8` };
+  }
+  if (e?.type === 'encoding.unsupported') {
+    return { status: 415, reason: 'sign-in form in an unsupported encoding', message: `sign-in form Content-Encoding ${String(e.encoding).slice(0, 40)} is not supported: send it uncompressed` };
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, reason: 'unreadable sign-in form', message: 'the sign-in form could not be read: send it as application/x-www-form-urlencoded' };
+  }
+  return undefined;
+}
 
 function parseUrl(text: string): URL | undefined {
   try {

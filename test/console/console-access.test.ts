@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { ManualClock } from '../../src/clock';
-import { CONSOLE_SESSION_TTL_MS, CONSOLE_SIGN_IN_MAX_FAILURES } from '../../src/constants';
+import { CONSOLE_SESSION_TTL_MS, CONSOLE_SIGN_IN_BODY_MAX_BYTES, CONSOLE_SIGN_IN_MAX_FAILURES } from '../../src/constants';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { bodyOf, signIn } from './sign-in';
 
@@ -135,6 +135,29 @@ describe('console sign-in, session and CSRF', () => {
     expect(status).toBe(303);
     expect(setCookie).toHaveLength(2);
     for (const c of setCookie) expect(c).toMatch(/; Secure$/);
+  });
+
+  it('answers an unreadable sign-in form with 413 or 415 and the reason, logged as a refusal, not a server failure', async () => {
+    const post = (body: string | Buffer, contentType: string, accept = 'text/html') =>
+      fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType, accept }, body });
+    const tooLarge = await post(new URLSearchParams({ token: 'x'.repeat(CONSOLE_SIGN_IN_BODY_MAX_BYTES) }).toString(), 'application/x-www-form-urlencoded');
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await tooLarge.text()).toMatch(new RegExp(`id="sign-in-error"[^>]*>sign-in form too large: at most ${CONSOLE_SIGN_IN_BODY_MAX_BYTES} bytes`));
+    const charset = await post(`token=${token}`, 'application/x-www-form-urlencoded; charset=utf-7');
+    expect(charset.status).toBe(415);
+    expect(await charset.text()).toMatch(/sign-in form charset utf-7 is not supported: send it as UTF-8/);
+    // A client that asks for JSON gets the API's error shape.
+    const json = await post(`token=${token}`, 'application/x-www-form-urlencoded; charset=koi8-r', 'application/json');
+    expect(json.status).toBe(415);
+    expect(await bodyOf(json)).toEqual({ error: { code: 'invalid_request', message: 'sign-in form charset koi8-r is not supported: send it as UTF-8' } });
+    expect(tooLarge.headers.get('set-cookie')).toBeNull();
+    expect(server.app.security.snapshot()).toEqual(
+      expect.arrayContaining([
+        { surface: 'console', reason: 'sign-in form too large', count: 1 },
+        { surface: 'console', reason: 'sign-in form in an unsupported charset', count: 2 },
+      ]),
+    );
   });
 
   it('refuses a sign-in form posted from another site', async () => {
