@@ -68,7 +68,7 @@ export const envSchema = z.object({
   DATABASE_PATH: optionalString,
   // The message never repeats the value: a DATABASE_URL carries a password.
   DATABASE_URL: optionalString.superRefine((v, ctx) => {
-    const problem = v === undefined ? undefined : postgresUrlProblem(v);
+    const problem = v === undefined ? undefined : (postgresUrlProblem(v) ?? percentEncodingProblem(v));
     if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/^DATABASE_URL /, '') });
   }),
   INSTANCE_ID: optionalString.pipe(z.union([z.undefined(), z.string().regex(INSTANCE_ID_PATTERN, 'INSTANCE_ID must be 1-64 letters, digits, dots, dashes or underscores')])),
@@ -251,6 +251,29 @@ export function loadConfig(source: NodeJS.ProcessEnv, packageRoot: string): Conf
 }
 
 /** Rules that span variables, on the raw (trimmed, non-empty) values. */
+/**
+ * The PostgreSQL client percent-decodes the URL's user, password and database name (RFC 3986 §2.1): a `%` that
+ * starts no `%XX` byte (a password typed as is) would fail deep inside the store's start as "URI malformed".
+ * Named here as the configuration mistake it is; the message names the part, never its value.
+ */
+function percentEncodingProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined; // postgresUrlProblem reports a URL that does not parse
+  }
+  const parts: [string, string][] = [['user name', parsed.username], ['password', parsed.password], ['database name', parsed.pathname]];
+  for (const [part, value] of parts) {
+    try {
+      decodeURIComponent(value);
+    } catch {
+      return `DATABASE_URL ${part} is not percent-encoded: a % must start a %XX byte; percent-encode the ${part} (encodeURIComponent: % is %25, @ is %40, : is %3A, / is %2F)`;
+    }
+  }
+  return undefined;
+}
+
 function crossVariableProblems(env: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   const mode = env.AGENT_MODE?.trim() ?? 'stream';

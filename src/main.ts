@@ -247,6 +247,14 @@ export async function startSwitchboard(options: StartOptions): Promise<RunningSw
       streamRejected: (callId): void => void bridge.streamRejected(callId),
       accepting: (): boolean => bridge.accepting(),
     },
+    // The capacity is made below with the bridge it counts; asked only once calls run.
+    capacity: {
+      hasRoom: (): boolean => capacity.hasRoom(),
+      get live(): number {
+        return capacity.live;
+      },
+      maxCalls: config.env.MAX_CONCURRENT_CALLS,
+    },
   });
   const control: TestCallControl = new TestCallControl(new BandwidthCallControl({ store, logger, rest: calls ? { calls, contexts, urls, credentials: callbackCredentials } : undefined }), testCalls);
   const recorderSecrets = [

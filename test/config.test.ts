@@ -21,6 +21,28 @@ describe('loadConfig', () => {
     expect(config.env.OPENAI_BASE_URL).toBe('https://api.openai.com/v1');
   });
 
+  it('refuses a DATABASE_URL whose password holds a bare %, naming the variable and the fix, never the password', () => {
+    for (const [url, part] of [
+      ['postgresql://bob:S3cret%PW@127.0.0.1:1/db', 'password'],
+      ['postgres://b%ob:S3cret%PW@db.example.com/db', 'user name'],
+      ['postgres://bob:pw@db.example.com/sw%tch', 'database name'],
+    ] as const) {
+      let error: unknown;
+      try {
+        loadConfig({ DATABASE_URL: url }, ROOT);
+      } catch (err) {
+        error = err;
+      }
+      expect(isSwitchboardError(error, 'config_invalid')).toBe(true);
+      const message = (error as Error).message;
+      expect(message).toContain(`DATABASE_URL: ${part} is not percent-encoded`);
+      expect(message).toContain(`percent-encode the ${part}`);
+      expect(message).not.toContain('S3cret');
+    }
+    // Percent-encoded, the same password is accepted.
+    expect(loadConfig({ DATABASE_URL: `postgresql://bob:${encodeURIComponent('S3cret%PW')}@127.0.0.1:1/db` }, ROOT).databaseUrl).toBeDefined();
+  });
+
   it('reports every problem at once, naming each variable', () => {
     let message = '';
     try {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { errorResponse } from '../api/router';
 import { CONSOLE_SIGN_IN_BODY_MAX_BYTES } from '../constants';
 import type { Logger } from '../log';
+import { isOwnOrigin } from '../security/own-origin';
 import type { SecurityEvents } from '../security/security-events';
 import type { AdminAccess } from './access';
 import { CSRF_COOKIE, parseCookies, serializeCookie, SESSION_COOKIE } from './cookies';
@@ -21,7 +22,7 @@ export interface ConsoleDeps {
   access: AdminAccess;
   limiter: SignInLimiter;
   assetsDir: string;
-  /** PUBLIC_BASE_URL: a request that came through it over https gets Secure cookies. */
+  /** PUBLIC_BASE_URL: its origin is the console's own (sign-in form), and when it is https the cookies are Secure. */
   publicBaseUrl: string;
   security: SecurityEvents;
   logger: Logger;
@@ -50,9 +51,15 @@ const signInForm = z.object({
 
 export function consoleRouter(d: ConsoleDeps): Router {
   const router = express.Router();
-  const publicBase = parseUrl(d.publicBaseUrl);
-  /** Over https: directly (TLS on this server), or through PUBLIC_BASE_URL when that is https and names this request's host. */
-  const secure = (req: Request) => req.secure || (publicBase?.protocol === 'https:' && req.headers.host === publicBase.host);
+  /**
+   * Over https: directly (TLS on this server), or published at an https PUBLIC_BASE_URL. Not decided by the Host
+   * header, which a reverse proxy may rewrite to its upstream's address (nginx's default) while the browser
+   * is on https all the same; a browser on http://localhost keeps Secure cookies (localhost is a secure context).
+   */
+  const publicHttps = parseUrl(d.publicBaseUrl)?.protocol === 'https:';
+  const secure = (req: Request) => req.secure || publicHttps;
+  /** No Origin header (an older browser, curl), or this server's own (isOwnOrigin). */
+  const sameOrigin = (req: Request) => req.headers.origin === undefined || isOwnOrigin(req.headers.origin, req.headers.host, d.publicBaseUrl);
 
   router.use((_req, res, next) => {
     consoleHeaders(res);
@@ -75,7 +82,20 @@ export function consoleRouter(d: ConsoleDeps): Router {
     }
   });
 
-  router.post('/sign-in', express.urlencoded({ extended: false, limit: CONSOLE_SIGN_IN_BODY_MAX_BYTES }), async (req, res, next) => {
+  // The form is read before anyone is authenticated: a body it cannot read (too large, an unknown charset) is the
+  // client's mistake, answered with its reason and logged as a refusal, not passed on as a server failure.
+  const readForm = express.urlencoded({ extended: false, limit: CONSOLE_SIGN_IN_BODY_MAX_BYTES });
+  const readSignInForm = (req: Request, res: Response, next: NextFunction) =>
+    readForm(req, res, (err?: unknown) => {
+      if (err === undefined) return next();
+      const refusal = unreadableForm(err);
+      if (!refusal) return next(err);
+      d.security.refused('console', refusal.reason);
+      if (req.accepts(['html', 'json']) === 'json') return void res.status(refusal.status).json({ error: { code: 'invalid_request', message: refusal.message } });
+      signInPage(res, refusal.status, { message: refusal.message }).catch(next);
+    });
+
+  router.post('/sign-in', readSignInForm, async (req, res, next) => {
     try {
       // A form posted from another site would sign this browser in with someone else's token (login CSRF).
       if (!sameOrigin(req)) {
@@ -195,12 +215,26 @@ async function readIfExists(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** No Origin header (an older browser, curl) or one naming this very host. */
-function sameOrigin(req: Request): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  const url = parseUrl(origin);
-  return url !== undefined && url.host === req.headers.host;
+
+/** body-parser's refusals of a form (its `type` and `status`): the status and a message naming the problem. */
+function unreadableForm(err: unknown): { status: number; reason: string; message: string } | undefined {
+  const e = err as { type?: unknown; status?: unknown; charset?: unknown; encoding?: unknown };
+  if (e?.type === 'entity.too.large') {
+    return { status: 413, reason: 'sign-in form too large', message: `sign-in form too large: at most ${CONSOLE_SIGN_IN_BODY_MAX_BYTES} bytes` };
+  }
+  if (e?.type === 'parameters.too.many') {
+    return { status: 413, reason: 'sign-in form too large', message: 'sign-in form has too many fields: it has two (token, next)' };
+  }
+  if (e?.type === 'charset.unsupported') {
+    return { status: 415, reason: 'sign-in form in an unsupported charset', message: `sign-in form charset ${String(e.charset).slice(0, 40)} is not supported: send it as UTF-8` };
+  }
+  if (e?.type === 'encoding.unsupported') {
+    return { status: 415, reason: 'sign-in form in an unsupported encoding', message: `sign-in form Content-Encoding ${String(e.encoding).slice(0, 40)} is not supported: send it uncompressed` };
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return { status: e.status, reason: 'unreadable sign-in form', message: 'the sign-in form could not be read: send it as application/x-www-form-urlencoded' };
+  }
+  return undefined;
 }
 
 function parseUrl(text: string): URL | undefined {

@@ -48,6 +48,11 @@ export class UrlSigner {
   verify(token: string, purpose: TokenPurpose, nowMs: number = Date.now()): unknown {
     const raw = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, 'base64url') : Buffer.alloc(0);
     if (raw.length < IV_BYTES + TAG_BYTES + 2) throw new SwitchboardError('signature_invalid', 'token is malformed');
+    // Node's base64url decoder ignores a trailing extra character and the unused low bits of the last one, so
+    // several spellings decode to the same sealed bytes. Only the spelling `sign` produced is accepted: a
+    // verified token string is then one-to-one with the sealed token, and whatever is keyed on it (the spent
+    // media-token record, DESIGN §4.5) cannot be dodged by re-spelling it.
+    if (raw.toString('base64url') !== token) throw new SwitchboardError('signature_invalid', 'token is malformed: not in its canonical encoding');
     let plaintext: string;
     try {
       const decipher = crypto.createDecipheriv('aes-256-gcm', this.sealKey, raw.subarray(0, IV_BYTES));

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { AgentWithDestinations } from '../agents/agent';
 import type { TestCallDoor } from '../bandwidth/media/gateway';
 import type { CallbackUrls } from '../bandwidth/urls';
+import type { CallCapacity } from '../capacity';
 import type { CallLifecycleListener } from '../bridge/transports';
 import type { Clock } from '../clock';
 import { SwitchboardError } from '../errors';
@@ -26,6 +27,8 @@ export interface TestCallsDeps {
   bridge: Required<Pick<CallLifecycleListener, 'streamAnswered' | 'streamRejected' | 'accepting'>>;
   clock: Clock;
   logger: Logger;
+  /** MAX_CONCURRENT_CALLS (src/capacity.ts): a test call is a live call like any other and takes a place. */
+  capacity: Pick<CallCapacity, 'hasRoom' | 'live' | 'maxCalls'>;
   /** Why no model can answer (OPENAI_API_KEY unset), or undefined when one can. */
   modelUnavailable?: string;
 }
@@ -66,6 +69,14 @@ export class TestCalls implements TestCallDoor {
     }
     if (this.deps.modelUnavailable) throw new SwitchboardError('unavailable', this.deps.modelUnavailable);
     if (!this.deps.bridge.accepting()) throw new SwitchboardError('unavailable', 'the server is shutting down: it takes no new calls');
+    // Checked in the same turn as streamAnswered creates the session (which then counts as held), so hasRoom
+    // needs no reservation; refused before anything is recorded or pre-warmed, like a carrier call at the cap.
+    const { capacity } = this.deps;
+    if (!capacity.hasRoom()) {
+      const reason = `at capacity: ${capacity.live} calls live on this instance (MAX_CONCURRENT_CALLS ${capacity.maxCalls}); try again when one ends`;
+      this.deps.logger.warn({ agentId: agent.id, liveCalls: capacity.live, maxCalls: capacity.maxCalls }, 'at capacity: test call refused');
+      throw new SwitchboardError('unavailable', reason);
+    }
     const callId = `test-${crypto.randomUUID()}`;
     const nowIso = new Date(this.deps.clock.wallNow()).toISOString();
     const socket = this.deps.urls.testCallMedia({ callId, agentId: agent.id });

@@ -103,6 +103,11 @@ describe('switchboard exit codes and messages (child process)', () => {
     const broken = await switchboard(['serve'], { ...env, PORT: '0', DATABASE_PATH: corrupt });
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/could not start: .*not a database/);
+    // A password with a bare % (not percent-encoded) is a configuration mistake, not a crash; never echoed.
+    const percent = await switchboard(['serve'], { ...env, PORT: '0', DATABASE_URL: 'postgresql://bob:S3cret%PW@127.0.0.1:1/db' });
+    expect(percent.code).toBe(78);
+    expect(percent.stderr).toMatch(/DATABASE_URL: password is not percent-encoded.*percent-encode the password/);
+    expect(`${percent.stdout}${percent.stderr}`).not.toContain('S3cret');
     fs.writeFileSync(tools, '[{');
     const notJson = await switchboard(['serve'], { ...env, PORT: '0', AGENT_TOOLS_FILE: tools });
     expect(notJson.code).toBe(78);

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { ManualClock } from '../../src/clock';
-import { CONSOLE_SESSION_TTL_MS, CONSOLE_SIGN_IN_MAX_FAILURES } from '../../src/constants';
+import { CONSOLE_SESSION_TTL_MS, CONSOLE_SIGN_IN_BODY_MAX_BYTES, CONSOLE_SIGN_IN_MAX_FAILURES } from '../../src/constants';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { bodyOf, signIn } from './sign-in';
 
@@ -76,8 +76,9 @@ describe('console sign-in, session and CSRF', () => {
     const signed = await signIn(server.url, token);
     const session = signed.setCookie.find((c) => c.startsWith('sb_session='))!;
     const csrf = signed.setCookie.find((c) => c.startsWith('sb_csrf='))!;
-    expect(session).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; HttpOnly$/);
-    expect(csrf).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200$/);
+    // Secure: the test server is published at an https PUBLIC_BASE_URL (test/helpers/server.ts).
+    expect(session).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; HttpOnly; Secure$/);
+    expect(csrf).toMatch(/; Path=\/; SameSite=Strict; Max-Age=43200; Secure$/);
     expect(signed.session).not.toContain(token);
     expect(signed.session).not.toBe(signed.csrf);
     // Signed in: the pages and their scripts are served.
@@ -107,12 +108,67 @@ describe('console sign-in, session and CSRF', () => {
     });
     expect(setCookie).toHaveLength(2);
     for (const c of setCookie) expect(c).toMatch(/; Secure$/);
+    // Published over plain http: not Secure, or the browser would drop them.
+    const plain = await startTestServer({ PUBLIC_BASE_URL: 'http://switchboard.test' }, { clock });
+    try {
+      const signed = await signIn(plain.url, plain.app.credentials.credentials.adminToken);
+      expect(signed.setCookie).toHaveLength(2);
+      for (const c of signed.setCookie) expect(c).not.toMatch(/Secure/);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('signs in behind a proxy that rewrites Host: PUBLIC_BASE_URL\'s origin is the console\'s own, and the cookies stay Secure', async () => {
+    // nginx's default `proxy_set_header Host $proxy_host`: the browser is on https://switchboard.test (the test
+    // server's PUBLIC_BASE_URL), the request arrives with the upstream's address as Host.
+    const { status, setCookie } = await new Promise<{ status: number; setCookie: string[] }>((resolve, reject) => {
+      const body = new URLSearchParams({ token }).toString();
+      const headers = { host: '10.0.0.11:3000', origin: 'https://switchboard.test', 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) };
+      const req = http.request(`${server.url}/console/sign-in`, { method: 'POST', headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, setCookie: res.headers['set-cookie'] ?? [] });
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(303);
+    expect(setCookie).toHaveLength(2);
+    for (const c of setCookie) expect(c).toMatch(/; Secure$/);
+  });
+
+  it('answers an unreadable sign-in form with 413 or 415 and the reason, logged as a refusal, not a server failure', async () => {
+    const post = (body: string | Buffer, contentType: string, accept = 'text/html') =>
+      fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { 'content-type': contentType, accept }, body });
+    const tooLarge = await post(new URLSearchParams({ token: 'x'.repeat(CONSOLE_SIGN_IN_BODY_MAX_BYTES) }).toString(), 'application/x-www-form-urlencoded');
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await tooLarge.text()).toMatch(new RegExp(`id="sign-in-error"[^>]*>sign-in form too large: at most ${CONSOLE_SIGN_IN_BODY_MAX_BYTES} bytes`));
+    const charset = await post(`token=${token}`, 'application/x-www-form-urlencoded; charset=utf-7');
+    expect(charset.status).toBe(415);
+    expect(await charset.text()).toMatch(/sign-in form charset utf-7 is not supported: send it as UTF-8/);
+    // A client that asks for JSON gets the API's error shape.
+    const json = await post(`token=${token}`, 'application/x-www-form-urlencoded; charset=koi8-r', 'application/json');
+    expect(json.status).toBe(415);
+    expect(await bodyOf(json)).toEqual({ error: { code: 'invalid_request', message: 'sign-in form charset koi8-r is not supported: send it as UTF-8' } });
+    expect(tooLarge.headers.get('set-cookie')).toBeNull();
+    expect(server.app.security.snapshot()).toEqual(
+      expect.arrayContaining([
+        { surface: 'console', reason: 'sign-in form too large', count: 1 },
+        { surface: 'console', reason: 'sign-in form in an unsupported charset', count: 2 },
+      ]),
+    );
   });
 
   it('refuses a sign-in form posted from another site', async () => {
-    const res = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
-    expect(res.status).toBe(403);
-    expect(res.headers.get('set-cookie')).toBeNull();
+    for (const origin of ['https://evil.example', 'http://switchboard.test', 'null']) {
+      const res = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+      expect([origin, res.status]).toEqual([origin, 403]);
+      expect(res.headers.get('set-cookie')).toBeNull();
+    }
+    // The address the browser reached the server by is its own too.
+    const direct = await fetch(`${server.url}/console/sign-in`, { method: 'POST', redirect: 'manual', headers: { origin: server.url, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }).toString() });
+    expect(direct.status).toBe(303);
   });
 
   it('lets the session use the admin API; a state-changing request needs x-csrf-token equal to sb_csrf', async () => {

@@ -1,5 +1,6 @@
 import { parseBasicAuth, basicAuthMatches } from '../../src/security/basic-auth';
 import { safeEqual, UrlSigner } from '../../src/security/signing';
+import { respelled } from '../helpers/token-spellings';
 
 describe('UrlSigner', () => {
   const signer = new UrlSigner('secret-one');
@@ -26,6 +27,23 @@ describe('UrlSigner', () => {
     expect(() => new UrlSigner('secret-two').verify(token, 'transfer', 10_500)).toThrow(/tampered/);
     expect(() => signer.verify('not a token!', 'transfer')).toThrow(/malformed/);
     expect(() => signer.verify('', 'transfer')).toThrow(/malformed/);
+  });
+
+  it('accepts a token only in the spelling it was minted in, not a re-spelling that decodes to the same bytes', () => {
+    // Payloads of every length mod 3, so both kinds of re-spelling (extra character, flipped padding bit) occur.
+    const kinds = new Set<string>();
+    for (let n = 0; n < 6; n++) {
+      const token = signer.sign('media', { callId: `c-${'x'.repeat(n)}` }, 1000, 10_000);
+      const other = respelled(token);
+      kinds.add(other.length === token.length ? 'flipped bit' : 'extra character');
+      expect(Buffer.from(other, 'base64url').equals(Buffer.from(token, 'base64url'))).toBe(true);
+      expect(signer.verify(token, 'media', 10_500)).toEqual({ callId: `c-${'x'.repeat(n)}` });
+      expect(() => signer.verify(other, 'media', 10_500)).toThrow(/canonical/);
+      // Standard base64's padding and alphabet are other spellings of the same bytes: refused too.
+      const padded = Buffer.from(token, 'base64url').toString('base64');
+      if (padded !== token) expect(() => signer.verify(padded, 'media', 10_500)).toThrow(/malformed/);
+    }
+    expect([...kinds].sort()).toEqual(['extra character', 'flipped bit']);
   });
 
   it('derives a stable per-call media password', () => {

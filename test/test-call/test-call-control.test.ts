@@ -1,6 +1,7 @@
 import { agentSchema, transferDestinationSchema, type AgentWithDestinations } from '../../src/agents/agent';
 import { CallbackUrls } from '../../src/bandwidth/urls';
 import type { CallControl, HandOffOutcome } from '../../src/bridge/transports';
+import { CallCapacity } from '../../src/capacity';
 import { ManualClock } from '../../src/clock';
 import { createLogger } from '../../src/log';
 import { UrlSigner } from '../../src/security/signing';
@@ -31,6 +32,7 @@ describe('TestCallControl', () => {
       logger: createLogger('silent'),
       bridge: { streamAnswered: () => undefined, streamRejected: () => undefined, accepting: () => options.accepting ?? true },
       modelUnavailable: options.modelUnavailable,
+      capacity: new CallCapacity(10, () => 0),
     });
     return { store, testCalls, control: new TestCallControl(carrier, testCalls), carrierCalls };
   }

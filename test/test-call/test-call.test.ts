@@ -5,6 +5,7 @@ import { startRealtimeStandIn, type RealtimeStandIn } from '../../src/sim/realti
 import type { ResponsePlan } from '../../src/sim/realtime-script';
 import { TEST_CALL_TRANSFER_REFUSAL } from '../../src/test-call/test-call-control';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { respelled } from '../helpers/token-spellings';
 import { BrowserSocket } from './browser-socket';
 
 const GREETING = 'Hello from the test agent, how can I help?';
@@ -56,6 +57,23 @@ describe('browser test calls', () => {
       expect(openai.connections).toBe(0);
     });
 
+    it('at MAX_CONCURRENT_CALLS, refuses with 503 naming the cap, and records and pre-warms nothing', async () => {
+      await start(undefined, { MAX_CONCURRENT_CALLS: '1' });
+      const first = await minted();
+      await waitFor(() => openai.connections === 1, 5000, 'the first call pre-warmed');
+      const refused = await mint({ agentId: 'default' });
+      expect(refused.status).toBe(503);
+      const body = (await refused.json()) as { error: { code: string; message: string } };
+      expect(body.error).toEqual({ code: 'unavailable', message: 'at capacity: 1 calls live on this instance (MAX_CONCURRENT_CALLS 1); try again when one ends' });
+      expect((await server.app.store.calls.list({ limit: 10 })).items.map((c) => c.id)).toEqual([first.callId]);
+      expect(server.app.bridge.size).toBe(1);
+      expect(openai.connections).toBe(1);
+      // Once the first call ends, its place is free again.
+      server.app.bridge.get(first.callId)!.end('test over');
+      await waitFor(() => server.app.bridge.size === 0, 5000, 'the first call to end');
+      await minted();
+    });
+
     it('records a browser call, pre-warms its session and mints a test-call token that is no media token', async () => {
       await start();
       const call = await minted();
@@ -94,6 +112,8 @@ describe('browser test calls', () => {
       // Refusals did not spend it: the page's own attempt opens it, and a second one is refused.
       const socket = await BrowserSocket.open(wsUrl(call.path), clock, server.url);
       expect(await refusedWith(BrowserSocket.open(wsUrl(call.path), clock, server.url))).toBe(401);
+      // Nor in another spelling of the same bytes (a trailing character, a flipped padding bit).
+      expect(await refusedWith(BrowserSocket.open(wsUrl(`/media/test/${respelled(token)}`), clock, server.url))).toBe(401);
       // The public base URL's origin counts as the server's own too.
       const other = await minted();
       const viaPublic = await BrowserSocket.open(wsUrl(other.path), clock, server.app.publicBaseUrl);

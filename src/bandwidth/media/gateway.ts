@@ -7,6 +7,7 @@ import type { Clock } from '../../clock';
 import { MEDIA_MAX_PAYLOAD_BYTES, MEDIA_TOKEN_TTL_MS, MEDIA_USERNAME, TEST_CALL_TOKEN_TTL_MS } from '../../constants';
 import type { Logger } from '../../log';
 import { basicAuthMatches } from '../../security/basic-auth';
+import { isOwnOrigin } from '../../security/own-origin';
 import type { TokenPurpose, UrlSigner } from '../../security/signing';
 import type { MediaTokensRepository } from '../../store/types';
 import { rejectUpgrade } from './reject-upgrade';
@@ -129,27 +130,18 @@ export class MediaGateway {
     return undefined;
   }
 
-  /**
-   * The upgrade's Origin is this server's own: its public base URL's, or the address the browser reached it
-   * by (the Host header; `switchboard dev` on localhost behind a tunnel is reached both ways). A page of any
-   * other site sends its own Origin, which browsers do not let it forge (RFC 6455 §10.2).
-   */
+  /** The upgrade carries this server's own Origin (a browser's; RFC 6455 §10.2): see isOwnOrigin. */
   private sameOrigin(req: http.IncomingMessage): boolean {
     const origin = req.headers.origin;
-    if (!origin) return false;
-    let parsed: URL;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      return false;
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
-    if (parsed.origin === new URL(this.deps.testCalls!.publicBaseUrl).origin) return true;
-    return req.headers.host !== undefined && parsed.host === req.headers.host.toLowerCase();
+    return origin !== undefined && isOwnOrigin(origin, req.headers.host, this.deps.testCalls!.publicBaseUrl);
   }
 }
 
-/** What the store keeps of a spent token: its hash (the token itself is a credential until it expires). */
+/**
+ * What the store keeps of a spent token: its hash (the token itself is a credential until it expires). Keyed on
+ * the string only once `verify` has passed, which accepts the canonical encoding alone, so one sealed token has
+ * exactly one id and cannot be spent twice under two spellings.
+ */
 function tokenId(token: string): string {
   return crypto.createHash('sha256').update(token).digest('base64url');
 }

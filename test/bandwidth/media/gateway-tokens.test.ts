@@ -3,6 +3,7 @@ import { ManualClock } from '../../../src/clock';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../../src/sim/realtime-server';
 import { bxml } from '../../helpers/bxml';
 import { callbackFixture } from '../../helpers/fixtures';
+import { respelled } from '../../helpers/token-spellings';
 import { basicAuth, startTestServer, type TestServer } from '../../helpers/server';
 
 /**
@@ -60,6 +61,20 @@ describe('media tokens are spent through the store', () => {
     expect(spent).toHaveLength(2);
     expect(start.destination!).not.toContain(spent[0]!);
     expect(spent[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('a used token is refused in every spelling: a re-spelling that decodes to the same bytes opens nothing', async () => {
+    const right = async (callId: string) => {
+      const start = await streamFor(callId);
+      return { url: start.destination!, auth: basicAuth(start.destinationUsername!, start.destinationPassword!) };
+    };
+    // Call ids of different lengths give tokens of different lengths: both kinds of re-spelling are tried.
+    for (const callId of ['c-respell', 'c-respell1', 'c-respell12']) {
+      const { url, auth } = await right(callId);
+      expect(await upgrade(url, auth)).toBe(101);
+      const token = url.split('/').pop()!;
+      expect(await upgrade(url.replace(token, respelled(token)), auth)).toBe(401);
+    }
   });
 
   it('a store that cannot say whether the token was used gets the stream refused with 503, and nothing is allocated', async () => {
