@@ -1,4 +1,4 @@
-import { SwitchboardError } from '../errors';
+import { WriteBacklog, StoreStalledError, type GroupCommitOptions } from './write-backlog';
 
 /**
  * Group commit: writes submitted during one turn of the event loop are committed together, in one
@@ -20,79 +20,17 @@ import { SwitchboardError } from '../errors';
  * Readers call `settled()` first, so reads see every write submitted before them (read-your-writes),
  * waiting asynchronously if the store is stalled. `flushSync()` is for closing only: it may wait for a lock.
  */
-export interface GroupCommitOptions {
-  /** The transaction failed for a reason that may pass: keep the batch and try again later. */
-  isTransient: (err: unknown) => boolean;
-  retryDelayMs: number;
-  maxRetryDelayMs: number;
-  maxPending: number;
-  now: () => number;
-  /** The store could not write (first failure of a stall, and the error it gave). */
-  onStall: (err: unknown) => void;
-  /** The store wrote again after a stall of `stalledMs`. */
-  onRecover: (stalledMs: number) => void;
-  /** A transaction committed `writes` writes in `durationMs` (the metrics' store write latency). */
-  onCommit?: CommitObserver;
-}
+export { StoreStalledError, type CommitObserver, type GroupCommitOptions } from './write-backlog';
 
-export type CommitObserver = (durationMs: number, writes: number) => void;
-
-interface Pending<W> {
-  write: W;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-interface Waiter {
-  /** Resolves once this many writes (counted from the start) have settled. */
-  upTo: number;
-  resolve: () => void;
-}
-
-/** The store could not write in time; the admin API answers it with 503. */
-export class StoreStalledError extends SwitchboardError {
-  constructor(message: string) {
-    super('unavailable', message);
-    this.name = 'StoreStalledError';
-  }
-}
-
-export class GroupCommit<W> {
-  private pending: Pending<W>[] = [];
+export class GroupCommit<W> extends WriteBacklog<W> {
   private scheduled = false;
-  private submitted = 0;
-  private settledCount = 0;
-  private waiters: Waiter[] = [];
-  private stalledSinceMs: number | undefined;
-  private retryDelayMs: number;
   private closed = false;
-  lastError: unknown;
 
   constructor(
     private readonly commit: (writes: W[], wait: boolean) => (Error | undefined)[],
-    private readonly options: GroupCommitOptions,
+    options: GroupCommitOptions,
   ) {
-    this.retryDelayMs = options.retryDelayMs;
-  }
-
-  submit(write: W): Promise<void> {
-    if (this.pending.length >= this.options.maxPending) {
-      return Promise.reject(new StoreStalledError(`the store has not been able to write for ${this.stalledForMs} ms and ${this.pending.length} writes wait: refusing more`));
-    }
-    this.submitted++;
-    return new Promise((resolve, reject) => {
-      this.pending.push({ write, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  /** How long the store has been unable to commit (0 when it is writing). */
-  get stalledForMs(): number {
-    return this.stalledSinceMs === undefined ? 0 : this.options.now() - this.stalledSinceMs;
-  }
-
-  get pendingWrites(): number {
-    return this.pending.length;
+    super(options);
   }
 
   /**
@@ -100,20 +38,12 @@ export class GroupCommit<W> {
    * with StoreStalledError after `timeoutMs` if the store is stalled that long.
    */
   settled(timeoutMs: number): Promise<void> {
-    if (this.settledCount >= this.submitted) return Promise.resolve();
+    if (this.allSettled) return Promise.resolve();
     if (this.stalledSinceMs === undefined) {
       // The common case: the batch is only waiting for the end of this turn. Commit it now.
       this.run(false);
-      if (this.settledCount >= this.submitted) return Promise.resolve();
     }
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { upTo: this.submitted, resolve: () => (clearTimeout(timer), resolve()) };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new StoreStalledError(`the store has not been able to write for ${this.stalledForMs} ms`));
-      }, timeoutMs);
-      this.waiters.push(waiter);
-    });
+    return this.waitForSettled(timeoutMs);
   }
 
   /** Closing: commit what is pending now, waiting for the lock if need be. */
@@ -122,7 +52,7 @@ export class GroupCommit<W> {
     this.run(true);
   }
 
-  private schedule(): void {
+  protected schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => this.run(false));
@@ -142,42 +72,14 @@ export class GroupCommit<W> {
       );
       this.options.onCommit?.(performance.now() - startedMs, batch.length);
     } catch (err) {
-      if (!wait && !this.closed && this.options.isTransient(err)) return this.retryLater(batch, err);
-      for (const p of batch) p.reject(err);
-      return this.settle(batch.length);
+      if (!wait && !this.closed && this.options.isTransient(err)) {
+        this.scheduled = true;
+        setTimeout(() => this.run(false), this.keepForRetry(batch, err));
+        return;
+      }
+      return this.failed(batch, err);
     }
-    this.recovered();
-    batch.forEach((p, i) => (errors[i] ? p.reject(errors[i]) : p.resolve()));
-    this.settle(batch.length);
-  }
-
-  private settle(count: number): void {
-    this.settledCount += count;
-    const ready = this.waiters.filter((w) => w.upTo <= this.settledCount);
-    if (ready.length === 0) return;
-    this.waiters = this.waiters.filter((w) => w.upTo > this.settledCount);
-    for (const w of ready) w.resolve();
-  }
-
-  private retryLater(batch: Pending<W>[], err: unknown): void {
-    this.pending = batch.concat(this.pending);
-    this.lastError = err;
-    if (this.stalledSinceMs === undefined) {
-      this.stalledSinceMs = this.options.now();
-      this.options.onStall(err);
-    }
-    this.scheduled = true;
-    setTimeout(() => this.run(false), this.retryDelayMs);
-    this.retryDelayMs = Math.min(this.options.maxRetryDelayMs, this.retryDelayMs * 2);
-  }
-
-  private recovered(): void {
-    this.retryDelayMs = this.options.retryDelayMs;
-    if (this.stalledSinceMs === undefined) return;
-    const stalledMs = this.stalledForMs;
-    this.stalledSinceMs = undefined;
-    this.lastError = undefined;
-    this.options.onRecover(stalledMs);
+    this.committed(batch, errors);
   }
 }
 
