@@ -55,7 +55,7 @@ program
 
 program
   .command('credentials')
-  .description('print the Bandwidth callback credentials, the admin token, the report signing secret and the callback URLs again')
+  .description('print the Bandwidth callback credentials, the admin token, the report signing secret, the callback URLs and the console URL again')
   .option('-d, --data-dir <dir>', 'data directory (DATA_DIR)')
   .action((opts: { dataDir?: string }) => {
     const env = { ...process.env };
@@ -71,6 +71,7 @@ program
         `Callback password            ${credentials.callbackPassword}`,
         `Admin API token              ${credentials.adminToken}`,
         `Report signing secret        ${credentials.reportSigningSecret}`,
+        `Console (sign in with the admin token)  ${base}/console`,
         `(from the environment, else ${file})`,
         '',
       ].join('\n'),
