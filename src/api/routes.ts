@@ -242,7 +242,9 @@ export function apiRoutes(d: ApiDeps): Route[] {
     route({
       method: 'get', path: '/calls', tag: 'calls', summary: 'List calls, newest first, with filters and cursor pagination', query: s.callsQuery,
       successStatus: 200, response: s.callPageSchema,
-      handler: async ({ query }) => ({ status: 200, body: await d.store.calls.list(query) }),
+      // Every call, not every leg: caller legs, browser test calls, and openai-sip calls that reached OpenAI
+      // without our Bandwidth leg (their AI leg has no parent); transfer and AI legs under a call are its detail.
+      handler: async ({ query }) => ({ status: 200, body: await d.store.calls.list({ ...query, topLevel: true }) }),
     }),
     route({
       method: 'get', path: '/calls/:id', tag: 'calls', summary: 'Get a call with its event timeline, transcript, usage, estimated cost and transfer outcome', params: s.callIdParams,
