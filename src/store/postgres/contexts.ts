@@ -1,6 +1,6 @@
-import { CALLBACK_CONTEXT_SWEEP_INTERVAL_MS } from '../../constants';
 import { StoreStalledError } from '../group-commit';
 import { contextFromRow, contextUseFromRow, nowIso } from '../rows';
+import { unexpired, UncommittedContexts } from '../uncommitted-contexts';
 import type { CallbackContextInput, CallbackContextRecord, CallbackContextsRepository, ContextUse } from '../types';
 import type { PgShared } from './shared';
 import { one, run } from './sql';
@@ -11,50 +11,40 @@ import { one, run } from './sql';
  * across instances too (the row's lock decides: a second UPDATE … WHERE … IS NULL waits, then matches nothing).
  */
 export class PgCallbackContexts implements CallbackContextsRepository {
-  /** When expired callback contexts were last deleted (ms since the epoch). */
-  private contextsSweptAtMs = 0;
-  /** Contexts submitted and not committed yet: a callback answered meanwhile may name one (sqlite/contexts.ts). */
-  private readonly uncommitted = new Map<string, CallbackContextRecord>();
+  /** Contexts submitted and not committed yet (a callback answered meanwhile may name one), and the sweep of expired ones. */
+  private readonly uncommitted = new UncommittedContexts();
 
   constructor(private readonly shared: PgShared) {}
 
   put(context: CallbackContextInput, options: { ifAbsent?: boolean } = {}): Promise<void> {
-    const nowMs = Date.now();
-    const now = new Date(nowMs).toISOString();
-    const sweep = nowMs - this.contextsSweptAtMs >= CALLBACK_CONTEXT_SWEEP_INTERVAL_MS;
-    if (sweep) this.contextsSweptAtMs = nowMs;
-    const record: CallbackContextRecord = { id: context.id, callId: context.callId, purpose: context.purpose, data: context.data, legCallId: null, createdAt: now, expiresAt: context.expiresAt };
-    if (!(options.ifAbsent && this.uncommitted.has(context.id))) this.uncommitted.set(context.id, record);
-    const written = this.shared.submit(async (tx) => {
-      if (sweep) await run(tx, 'DELETE FROM callback_contexts WHERE expires_at <= ?', [now]);
-      await run(tx, `INSERT INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)${options.ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''}`, [
-        context.id,
-        context.callId,
-        context.purpose,
-        JSON.stringify(context.data),
-        now,
-        context.expiresAt,
-      ]);
-    });
-    const settled = () => {
-      if (this.uncommitted.get(context.id) === record) this.uncommitted.delete(context.id);
-    };
-    written.then(settled, settled);
-    return written;
+    const { now, sweep, track } = this.uncommitted.begin(context, options);
+    return track(
+      this.shared.submit(async (tx) => {
+        if (sweep) await run(tx, 'DELETE FROM callback_contexts WHERE expires_at <= ?', [now]);
+        await run(tx, `INSERT INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)${options.ifAbsent ? ' ON CONFLICT (id) DO NOTHING' : ''}`, [
+          context.id,
+          context.callId,
+          context.purpose,
+          JSON.stringify(context.data),
+          now,
+          context.expiresAt,
+        ]);
+      }),
+    );
   }
 
   async get(id: string): Promise<CallbackContextRecord | undefined> {
-    const waiting = this.uncommitted.get(id);
-    const fromWaiting = () => (waiting && waiting.expiresAt > nowIso() ? waiting : undefined);
+    // Taken before the read: a commit that lands while the read runs is not in the read's snapshot.
+    const waiting = this.uncommitted.waitingFor(id);
     let row;
     try {
       row = await this.shared.one('SELECT * FROM callback_contexts WHERE id = ? AND expires_at > ?', [id, nowIso()]);
     } catch (err) {
       // The database cannot be reached: a context this instance is still waiting to write is answered all the same.
-      if (waiting && err instanceof StoreStalledError) return fromWaiting();
+      if (waiting && err instanceof StoreStalledError) return unexpired(waiting, nowIso());
       throw err;
     }
-    return row ? contextFromRow(row) : fromWaiting();
+    return row ? contextFromRow(row) : unexpired(waiting, nowIso());
   }
 
   async bindLeg(id: string, legCallId: string): Promise<string> {

@@ -1,5 +1,5 @@
-import { CALLBACK_CONTEXT_SWEEP_INTERVAL_MS } from '../../constants';
 import { contextFromRow, contextUseFromRow } from '../rows';
+import { unexpired, UncommittedContexts } from '../uncommitted-contexts';
 import type { CallbackContextInput, CallbackContextRecord, CallbackContextsRepository, ContextUse } from '../types';
 import { nowIso, type Row, type SqliteShared } from './shared';
 
@@ -8,45 +8,27 @@ import { nowIso, type Row, type SqliteShared } from './shared';
  * and the callback's own record land in one transaction, and put() settles only once it is committed.
  */
 export class SqliteCallbackContexts implements CallbackContextsRepository {
-  /** When expired callback contexts were last deleted (ms since the epoch). */
-  private contextsSweptAtMs = 0;
-  /**
-   * Contexts submitted and not committed yet. While the store cannot write, a callback answered meanwhile
-   * (docs/reliability.md, the durability rule) may name one, and Bandwidth may call back about it before
-   * it lands: reads then find it here. Writes need no such help: they run in submission order.
-   */
-  private readonly uncommitted = new Map<string, CallbackContextRecord>();
+  /** Contexts submitted and not committed yet, and the sweep of expired ones. */
+  private readonly uncommitted = new UncommittedContexts();
 
   constructor(private readonly shared: SqliteShared) {}
 
   put(context: CallbackContextInput, options: { ifAbsent?: boolean } = {}): Promise<void> {
-    const nowMs = Date.now();
-    const now = new Date(nowMs).toISOString();
-    const sweep = nowMs - this.contextsSweptAtMs >= CALLBACK_CONTEXT_SWEEP_INTERVAL_MS;
-    if (sweep) this.contextsSweptAtMs = nowMs;
-    const record: CallbackContextRecord = { id: context.id, callId: context.callId, purpose: context.purpose, data: context.data, legCallId: null, createdAt: now, expiresAt: context.expiresAt };
-    if (!(options.ifAbsent && this.uncommitted.has(context.id))) this.uncommitted.set(context.id, record);
-    const written = this.shared.writes.submit(() => {
-      if (sweep) this.shared.stmt('DELETE FROM callback_contexts WHERE expires_at <= ?').run(now);
-      this.shared
-        .stmt(`INSERT ${options.ifAbsent ? 'OR IGNORE ' : ''}INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
-        .run(context.id, context.callId, context.purpose, JSON.stringify(context.data), now, context.expiresAt);
-    });
-    const settled = () => {
-      if (this.uncommitted.get(context.id) === record) this.uncommitted.delete(context.id);
-    };
-    written.then(settled, settled);
-    return written;
+    const { now, sweep, track } = this.uncommitted.begin(context, options);
+    return track(
+      this.shared.writes.submit(() => {
+        if (sweep) this.shared.stmt('DELETE FROM callback_contexts WHERE expires_at <= ?').run(now);
+        this.shared
+          .stmt(`INSERT ${options.ifAbsent ? 'OR IGNORE ' : ''}INTO callback_contexts (id, call_id, purpose, data, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`)
+          .run(context.id, context.callId, context.purpose, JSON.stringify(context.data), now, context.expiresAt);
+      }),
+    );
   }
 
   async get(id: string): Promise<CallbackContextRecord | undefined> {
     await this.shared.readable();
     const row = this.shared.stmt('SELECT * FROM callback_contexts WHERE id = ? AND expires_at > ?').get(id, nowIso()) as Row | undefined;
-    if (!row) {
-      const waiting = this.uncommitted.get(id);
-      return waiting && waiting.expiresAt > nowIso() ? waiting : undefined;
-    }
-    return contextFromRow(row);
+    return row ? contextFromRow(row) : unexpired(this.uncommitted.waitingFor(id), nowIso());
   }
 
   async bindLeg(id: string, legCallId: string): Promise<string> {
